@@ -1,0 +1,58 @@
+# Two commands matter: `make demo` (the cross-regional flow on this machine) and `make test`.
+SHELL := /bin/bash
+GO ?= go
+BIN := $(CURDIR)/bin
+CHARM_DIR := $(CURDIR)/build/charms/postgresql-k8s
+# Hooks the charm handles; hooks/ in the repo holds the same names as symlinks to ../dispatch.
+GOTESTFLAGS ?= -count=1 -timeout 30m
+
+export JUJULET_PEBBLE := $(BIN)/pebble
+
+.PHONY: all build jujulet pebble charm-dir charm demo test test-unit test-e2e test-juju bench lint clean
+
+all: build
+
+build: jujulet pebble charm-dir
+
+jujulet:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/jujulet ./cmd/jujulet
+	@ln -sf jujulet $(BIN)/juju
+
+pebble:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/pebble github.com/canonical/pebble/cmd/pebble
+
+# The charm directory jujulet deploys by name (see docs/SEAMS.md).
+charm-dir:
+	@rm -rf $(CHARM_DIR) && mkdir -p $(CHARM_DIR)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(CHARM_DIR)/dispatch ./cmd/postgresql-k8s
+	cp metadata.yaml actions.yaml config.yaml LICENSE README.md $(CHARM_DIR)/
+	cp -P -r hooks $(CHARM_DIR)/hooks
+
+# A packed .charm as charmcraft would produce it, without charmcraft.
+charm: charm-dir
+	$(GO) run ./cmd/charmpack -o $(CURDIR) $(CHARM_DIR)
+
+demo: build
+	./scripts/demo.sh
+
+# The README's test command: everything, real PostgreSQL and Pebble included.
+test: build
+	$(GO) vet ./...
+	JUJULET_BIN=$(BIN) $(GO) test $(GOTESTFLAGS) ./...
+
+# Against a real Juju controller (see README "Running on real Juju").
+test-juju: charm
+	cd tests/juju && $(GO) test $(GOTESTFLAGS) ./...
+
+bench: build
+	JUJULET_BIN=$(BIN) $(GO) test -run '^$$' -bench . -benchtime 5x -timeout 60m ./...
+	JUJULET_BIN=$(BIN) $(GO) run ./tests/cmd/scenario-bench
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin build *.charm
