@@ -1,0 +1,410 @@
+package hookenv
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Fake is an in-memory Tools for handler tests: one unit's view of the model. Writes apply
+// at once (tests look at the result of one hook). Exported fields are the state; tests set
+// them up and read them back. Safe for concurrent use.
+type Fake struct {
+	mu sync.Mutex
+
+	Unit   string
+	Leader bool
+	Config map[string]any
+	Params map[string]any // action params; nil means "not running an action"
+
+	// Relations by id ("endpoint:N").
+	Relations map[string]*FakeRelation
+
+	Leadership map[string]string
+	State      map[string]string
+
+	Results  map[string]string // action-set
+	Failed   string            // action-fail message ("" when not failed)
+	IsFailed bool
+	ActLog   []string
+	Logs     []string
+
+	UnitStatus, AppStatus Status
+	StatusHistory         []Status
+
+	Address string // network-get bind address
+
+	Secrets map[string]*FakeSecret // by URI
+	Ports   []string
+	Version string
+
+	nextSecret int
+}
+
+// Status is a status as status-set sets it.
+type Status struct {
+	App     bool
+	Status  string
+	Message string
+}
+
+// FakeRelation is one relation: remote app, remote units and all buckets.
+type FakeRelation struct {
+	Endpoint  string
+	RemoteApp string
+	Units     []string                     // remote units in scope
+	Data      map[string]map[string]string // bucket by unit or app name
+}
+
+// FakeSecret is a secret with its revisions.
+type FakeSecret struct {
+	Label   string
+	Owner   string
+	Content map[string]string
+	Rev     int
+	Grants  []string // relation ids
+}
+
+var _ Tools = (*Fake)(nil)
+
+// NewFake returns an empty fake for unit.
+func NewFake(unit string) *Fake {
+	return &Fake{
+		Unit:       unit,
+		Config:     map[string]any{},
+		Relations:  map[string]*FakeRelation{},
+		Leadership: map[string]string{},
+		State:      map[string]string{},
+		Results:    map[string]string{},
+		Secrets:    map[string]*FakeSecret{},
+	}
+}
+
+// AddRelation adds a relation and returns it for further setup.
+func (f *Fake) AddRelation(id, remoteApp string, units ...string) *FakeRelation {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ep, _, _ := strings.Cut(id, ":")
+	r := &FakeRelation{Endpoint: ep, RemoteApp: remoteApp, Units: units, Data: map[string]map[string]string{}}
+	f.Relations[id] = r
+	return r
+}
+
+// Bucket returns (creating) the bucket of a unit or app in relation id.
+func (f *Fake) Bucket(id, owner string) map[string]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.bucket(id, owner)
+}
+
+func (f *Fake) bucket(id, owner string) map[string]string {
+	r, ok := f.Relations[id]
+	if !ok {
+		return nil
+	}
+	b, ok := r.Data[owner]
+	if !ok {
+		b = map[string]string{}
+		r.Data[owner] = b
+	}
+	return b
+}
+
+func (f *Fake) rel(id string) (*FakeRelation, error) {
+	r, ok := f.Relations[id]
+	if !ok {
+		return nil, fmt.Errorf("invalid value %q for option -r: relation not found", id)
+	}
+	return r, nil
+}
+
+func (f *Fake) IsLeader(context.Context) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.Leader, nil
+}
+
+func (f *Fake) RelationIDs(_ context.Context, endpoint string) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var ids []string
+	for id, r := range f.Relations {
+		if r.Endpoint == endpoint {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	return ids, nil
+}
+
+func (f *Fake) RelationList(_ context.Context, relID string) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, err := f.rel(relID)
+	if err != nil {
+		return nil, err
+	}
+	units := append([]string(nil), r.Units...)
+	sort.Strings(units)
+	return units, nil
+}
+
+func (f *Fake) RelationRemoteApp(_ context.Context, relID string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, err := f.rel(relID)
+	if err != nil {
+		return "", err
+	}
+	return r.RemoteApp, nil
+}
+
+func (f *Fake) RelationGet(_ context.Context, relID, owner string, app bool) (map[string]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, err := f.rel(relID); err != nil {
+		return nil, err
+	}
+	return maps.Clone(f.bucket(relID, owner)), nil
+}
+
+func (f *Fake) RelationSet(_ context.Context, relID string, app bool, values map[string]string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, err := f.rel(relID); err != nil {
+		return err
+	}
+	owner := f.Unit
+	if app {
+		if !f.Leader {
+			return fmt.Errorf("cannot write relation settings")
+		}
+		owner = AppOf(f.Unit)
+	}
+	b := f.bucket(relID, owner)
+	for k, v := range values {
+		if v == "" {
+			delete(b, k)
+		} else {
+			b[k] = v
+		}
+	}
+	return nil
+}
+
+func (f *Fake) LeaderGet(context.Context) (map[string]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return maps.Clone(f.Leadership), nil
+}
+
+func (f *Fake) LeaderSet(_ context.Context, values map[string]string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.Leader {
+		return fmt.Errorf("cannot write leadership settings: cannot write settings: not the leader")
+	}
+	for k, v := range values {
+		if v == "" {
+			delete(f.Leadership, k)
+		} else {
+			f.Leadership[k] = v
+		}
+	}
+	return nil
+}
+
+func (f *Fake) ConfigGet(context.Context) (map[string]any, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return maps.Clone(f.Config), nil
+}
+
+func (f *Fake) ActionGet(context.Context) (map[string]any, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Params == nil {
+		return nil, fmt.Errorf("not running an action")
+	}
+	return maps.Clone(f.Params), nil
+}
+
+func (f *Fake) ActionSet(_ context.Context, values map[string]string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	maps.Copy(f.Results, values)
+	return nil
+}
+
+func (f *Fake) ActionFail(_ context.Context, message string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.IsFailed, f.Failed = true, message
+	return nil
+}
+
+func (f *Fake) ActionLog(_ context.Context, message string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ActLog = append(f.ActLog, message)
+	return nil
+}
+
+func (f *Fake) StatusSet(_ context.Context, app bool, status, message string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := Status{App: app, Status: status, Message: message}
+	if app {
+		if !f.Leader {
+			return fmt.Errorf("this unit is not the leader")
+		}
+		f.AppStatus = s
+	} else {
+		f.UnitStatus = s
+	}
+	f.StatusHistory = append(f.StatusHistory, s)
+	return nil
+}
+
+func (f *Fake) JujuLog(_ context.Context, level, message string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Logs = append(f.Logs, level+": "+message)
+	return nil
+}
+
+func (f *Fake) NetworkGet(_ context.Context, binding string) (Network, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var n Network
+	n.IngressAddresses = []string{f.Address}
+	n.EgressSubnets = []string{f.Address + "/32"}
+	return n, nil
+}
+
+func (f *Fake) SecretAdd(_ context.Context, args SecretAddArgs) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if (args.Owner == "" || args.Owner == "application") && !f.Leader {
+		return "", fmt.Errorf("this unit is not the leader")
+	}
+	f.nextSecret++
+	uri := "secret://fake-model/" + fmt.Sprintf("%020d", f.nextSecret)
+	f.Secrets[uri] = &FakeSecret{Label: args.Label, Owner: args.Owner, Content: maps.Clone(args.Content), Rev: 1}
+	return uri, nil
+}
+
+func (f *Fake) findSecret(uri, label string) (string, *FakeSecret) {
+	if s, ok := f.Secrets[uri]; ok {
+		return uri, s
+	}
+	for u, s := range f.Secrets {
+		if (uri != "" && strings.HasSuffix(u, "/"+strings.TrimPrefix(uri, "secret:"))) || (uri == "" && label != "" && s.Label == label) {
+			return u, s
+		}
+	}
+	return "", nil
+}
+
+func (f *Fake) SecretGet(_ context.Context, args SecretGetArgs) (map[string]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, s := f.findSecret(args.URI, args.Label)
+	if s == nil {
+		return nil, fmt.Errorf("secret-get %s: %w", args.URI+args.Label, ErrNotFound)
+	}
+	return maps.Clone(s.Content), nil
+}
+
+func (f *Fake) SecretSet(_ context.Context, uri string, content map[string]string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, s := f.findSecret(uri, "")
+	if s == nil {
+		return fmt.Errorf("secret-set %s: %w", uri, ErrNotFound)
+	}
+	if (s.Owner == "" || s.Owner == "application") && !f.Leader {
+		return fmt.Errorf("this unit is not the leader")
+	}
+	s.Content = maps.Clone(content)
+	s.Rev++
+	return nil
+}
+
+func (f *Fake) SecretGrant(_ context.Context, uri, relID, unit string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, s := f.findSecret(uri, "")
+	if s == nil {
+		return fmt.Errorf("secret-grant %s: %w", uri, ErrNotFound)
+	}
+	s.Grants = append(s.Grants, relID)
+	return nil
+}
+
+func (f *Fake) SecretIDs(context.Context) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var ids []string
+	for u := range f.Secrets {
+		ids = append(ids, u[strings.LastIndex(u, "/")+1:])
+	}
+	sort.Strings(ids)
+	return ids, nil
+}
+
+func (f *Fake) SecretInfoGet(_ context.Context, uriOrLabel string) ([]SecretInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []SecretInfo
+	for u, s := range f.Secrets {
+		if uriOrLabel == "" || u == uriOrLabel || s.Label == uriOrLabel {
+			out = append(out, SecretInfo{ID: u, Label: s.Label, Owner: s.Owner, Revision: s.Rev})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+func (f *Fake) StateGet(context.Context) (map[string]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return maps.Clone(f.State), nil
+}
+
+func (f *Fake) StateSet(_ context.Context, values map[string]string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for k, v := range values {
+		if v == "" {
+			delete(f.State, k)
+		} else {
+			f.State[k] = v
+		}
+	}
+	return nil
+}
+
+func (f *Fake) OpenPort(_ context.Context, port int, protocol string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := strconv.Itoa(port) + "/" + protocol
+	for _, q := range f.Ports {
+		if q == p {
+			return nil
+		}
+	}
+	f.Ports = append(f.Ports, p)
+	return nil
+}
+
+func (f *Fake) ApplicationVersionSet(_ context.Context, version string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Version = version
+	return nil
+}
