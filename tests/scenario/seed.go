@@ -1,0 +1,203 @@
+package scenario
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// Seed names the two regions of the seed flow (DEVELOPERS.md) and their applications.
+type Seed struct {
+	B             Backend
+	Charm         string // charm name or path to deploy
+	Rome, Lisbon  string // models
+	DB1, DB2      string // applications
+	Offer         string // offer name == saas alias
+	SettleTimeout time.Duration
+}
+
+// NewSeed returns the seed flow's names for backend b.
+func NewSeed(b Backend, charm string) *Seed {
+	return &Seed{B: b, Charm: charm, Rome: "rome", Lisbon: "lisbon", DB1: "db1", DB2: "db2",
+		Offer: "replication-offer", SettleTimeout: 5 * time.Minute}
+}
+
+// SeedDeploy is the seed's deploy line.
+func SeedDeploy() DeployOptions {
+	return DeployOptions{Channel: "14/edge", Trust: true, Base: "ubuntu@22.04",
+		Config: map[string]string{"profile": "testing"}}
+}
+
+func (s *Seed) settle(t testing.TB, ctx context.Context, model, what string, cond Condition) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, s.SettleTimeout)
+	defer cancel()
+	if err := WaitFor(ctx, s.B, model, what, cond); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// must fails the test on err.
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// DeployBoth runs the seed up to two standalone clusters, each active with one Primary unit.
+func (s *Seed) DeployBoth(t testing.TB, ctx context.Context) {
+	t.Helper()
+	must(t, s.B.AddModel(ctx, s.Rome))
+	must(t, s.B.AddModel(ctx, s.Lisbon))
+	must(t, s.B.Deploy(ctx, s.Rome, s.Charm, s.DB1, SeedDeploy()))
+	must(t, s.B.Deploy(ctx, s.Lisbon, s.Charm, s.DB2, SeedDeploy()))
+	s.settle(t, ctx, s.Rome, "db1 active", All(AppSettled(s.DB1, 1, ""), UnitMessages(s.DB1, map[string]int{"Primary": 1})))
+	s.settle(t, ctx, s.Lisbon, "db2 active", All(AppSettled(s.DB2, 1, ""), UnitMessages(s.DB2, map[string]int{"Primary": 1})))
+}
+
+// Relate offers db1:replication-offer in rome, consumes it in lisbon and integrates it with
+// db2:replication, as the seed does.
+func (s *Seed) Relate(t testing.TB, ctx context.Context) {
+	t.Helper()
+	must(t, s.B.Offer(ctx, s.Rome, s.DB1+":replication-offer", s.Offer))
+	must(t, s.B.Consume(ctx, s.Lisbon, s.Rome+"."+s.Offer, ""))
+	must(t, s.B.Integrate(ctx, s.Lisbon, s.Offer, s.DB2+":replication"))
+}
+
+// CreateReplication runs create-replication on rome's leader and waits for rome Primary,
+// lisbon Standby with n units each.
+func (s *Seed) CreateReplication(t testing.TB, ctx context.Context, n int) {
+	t.Helper()
+	res, err := s.B.RunAction(ctx, s.Rome, s.DB1+"/leader", "create-replication", nil)
+	must(t, err)
+	if res.Status != "completed" {
+		t.Fatalf("create-replication: %s: %s", res.Status, res.Message)
+	}
+	s.WaitRoles(t, ctx, s.Rome, s.DB1, s.Lisbon, s.DB2, n)
+}
+
+// WaitRoles waits until primaryApp in primaryModel reports Primary and standbyApp reports
+// Standby, n units each, all active.
+func (s *Seed) WaitRoles(t testing.TB, ctx context.Context, primaryModel, primaryApp, standbyModel, standbyApp string, n int) {
+	t.Helper()
+	s.settle(t, ctx, primaryModel, primaryApp+" primary cluster",
+		All(AppSettled(primaryApp, n, "Primary"), UnitMessages(primaryApp, map[string]int{"Primary": 1, "Replica": n - 1})))
+	s.settle(t, ctx, standbyModel, standbyApp+" standby cluster",
+		All(AppSettled(standbyApp, n, "Standby"), UnitMessages(standbyApp, map[string]int{"Standby": 1, "Replica": n - 1})))
+}
+
+// Switchover runs promote-to-primary scope=cluster on the standby side's leader and waits
+// until the roles have swapped.
+func (s *Seed) Switchover(t testing.TB, ctx context.Context, toModel, toApp, fromModel, fromApp string, n int) {
+	t.Helper()
+	res, err := s.B.RunAction(ctx, toModel, toApp+"/leader", "promote-to-primary", map[string]any{"scope": "cluster"})
+	must(t, err)
+	if res.Status != "completed" {
+		t.Fatalf("promote-to-primary on %s: %s: %s", toApp, res.Status, res.Message)
+	}
+	s.WaitRoles(t, ctx, toModel, toApp, fromModel, fromApp, n)
+}
+
+// Clusters loads both clusters' units, addresses and operator passwords.
+func (s *Seed) Clusters(t testing.TB, ctx context.Context) (rome, lisbon *Cluster) {
+	t.Helper()
+	rome, err := LoadCluster(ctx, s.B, s.Rome, s.DB1)
+	must(t, err)
+	lisbon, err = LoadCluster(ctx, s.B, s.Lisbon, s.DB2)
+	must(t, err)
+	return rome, lisbon
+}
+
+// WriteAndSee writes n rows tagged tag on the single writable unit, which must be in
+// `from`, and waits until every unit of both clusters has them.
+func (s *Seed) WriteAndSee(t testing.TB, ctx context.Context, from *Cluster, others []*Cluster, tag string, n int) {
+	t.Helper()
+	all := append([]*Cluster{from}, others...)
+	c, unit, err := Primary(ctx, all...)
+	must(t, err)
+	if c != from {
+		t.Fatalf("writable unit is %s/%s, want one in %s", c.Model, unit, from.Model)
+	}
+	ids, err := InsertRows(ctx, c.Units[unit], c.Password, tag, n)
+	must(t, err)
+	if len(ids) != n {
+		t.Fatalf("inserted %d of %d rows", len(ids), n)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	for _, cl := range all {
+		must(t, WaitRows(wctx, cl, tag, n))
+	}
+}
+
+// ExactlyOneWritable checks that one unit across the clusters accepts writes.
+func ExactlyOneWritable(t testing.TB, ctx context.Context, clusters ...*Cluster) {
+	t.Helper()
+	if _, _, err := Primary(ctx, clusters...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// SwitchoverUnderLoad switches the primary cluster over while a writer inserts and a prober
+// watches for two writable units; it returns the writer's longest outage and fails the test
+// if an acknowledged insert is missing or two primaries were seen.
+func (s *Seed) SwitchoverUnderLoad(t testing.TB, ctx context.Context, toModel, toApp, fromModel, fromApp string, n int, clusters ...*Cluster) time.Duration {
+	t.Helper()
+	tag := fmt.Sprintf("load-%s-%d", toApp, time.Now().UnixNano())
+	lctx, stop := context.WithCancel(ctx)
+	w := NewWriter(tag, clusters...)
+	p := NewProber(100*time.Millisecond, clusters...)
+	done := make(chan struct{}, 2)
+	go func() { w.Run(lctx); done <- struct{}{} }()
+	go func() { p.Run(lctx); done <- struct{}{} }()
+	// Let the writer get going before the switchover starts.
+	if err := waitAcked(ctx, w, 20); err != nil {
+		stop()
+		<-done
+		<-done
+		t.Fatal(err)
+	}
+	start := time.Now()
+	s.Switchover(t, ctx, toModel, toApp, fromModel, fromApp, n)
+	// Writes must resume on the new primary before the writer stops.
+	before := len(w.Acked())
+	if err := waitAcked(ctx, w, before+20); err != nil {
+		stop()
+		<-done
+		<-done
+		t.Fatal(err)
+	}
+	stop()
+	<-done
+	<-done
+	outage := w.LongestGap(start)
+
+	acked := w.Acked()
+	c, unit, err := Primary(ctx, clusters...)
+	must(t, err)
+	missing, err := MissingIDs(ctx, c.Units[unit], c.Password, acked)
+	must(t, err)
+	if len(missing) > 0 {
+		t.Fatalf("%d of %d acknowledged inserts missing on the new primary %s: %v", len(missing), len(acked), unit, missing)
+	}
+	if split, rounds := p.SplitBrains(); len(split) > 0 {
+		t.Fatalf("two writable units seen in %d of %d probes: %v", len(split), rounds, split)
+	}
+	t.Logf("switchover to %s: %d acknowledged inserts, none lost; longest write gap %v", toApp, len(acked), outage)
+	return outage
+}
+
+func waitAcked(ctx context.Context, w *Writer, n int) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	for len(w.Acked()) < n {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("writer acknowledged %d inserts, waiting for %d: %w", len(w.Acked()), n, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return nil
+}
