@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The cross-regional flow of the README on one machine: two models ("regions"), one
+# PostgreSQL cluster each, asynchronous replication rome -> lisbon, a zero-loss switchover,
+# and both clusters scaled to three units. Every `juju` line is what a Juju user types.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN="$PWD/bin"
+export JUJULET_BIN="$BIN" JUJULET_PEBBLE="$BIN/pebble"
+# A fresh controller of its own, reachable by the postgres user that runs the databases.
+export JUJULET_HOME="${JUJULET_HOME:-$(mktemp -d /tmp/jujulet-demo.XXXXXX)}"
+chmod 0711 "$JUJULET_HOME"
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+juju() { printf '$ juju %s\n' "$*"; "$BIN/jujulet" "$@"; }
+drdata() { go run ./tests/cmd/drdata "$@"; }
+settle() { # model app units message
+  "$BIN/jujulet" wait-for application "$2" -m "$1" --timeout 10m \
+    --query "status==\"active\" && units==$3 && message==\"$4\""
+}
+
+step "Bootstrap a local controller (state in $JUJULET_HOME)"
+juju bootstrap
+
+step "Two regions, one cluster each"
+juju add-model rome; juju add-model lisbon
+juju switch rome
+juju deploy postgresql-k8s db1 --channel=14/edge --trust --config profile=testing --base ubuntu@22.04
+juju switch lisbon
+juju deploy postgresql-k8s db2 --channel=14/edge --trust --config profile=testing --base ubuntu@22.04
+settle rome db1 1 Primary; settle lisbon db2 1 Primary
+
+step "Offer rome's cluster and consume it in lisbon"
+juju switch rome; juju offer db1:replication-offer replication-offer
+juju switch lisbon; juju consume rome.replication-offer
+juju integrate replication-offer db2:replication
+
+step "Replicate rome -> lisbon"
+juju run -m rome db1/leader create-replication
+settle rome db1 1 Primary; settle lisbon db2 1 Standby
+drdata write rome db1 written-in-rome 10
+sleep 2
+echo "rome:";   drdata show rome db1
+echo "lisbon:"; drdata show lisbon db2
+
+step "Switch over: lisbon becomes primary, rome follows it (nothing acknowledged is lost)"
+juju run -m lisbon db2/leader promote-to-primary scope=cluster
+settle lisbon db2 1 Primary; settle rome db1 1 Standby
+drdata write lisbon db2 written-in-lisbon 10
+sleep 2
+echo "lisbon:"; drdata show lisbon db2
+echo "rome:";   drdata show rome db1
+
+step "Scale both clusters to three units"
+juju scale-application db1 3 -m rome; juju scale-application db2 3 -m lisbon
+settle lisbon db2 3 Primary; settle rome db1 3 Standby
+
+step "Status"
+juju status -m rome
+juju status -m lisbon
+echo "lisbon:"; drdata show lisbon db2
+echo "rome:";   drdata show rome db1
+
+cat <<MSG
+
+The controller keeps running. Try more commands with:
+  export JUJULET_HOME=$JUJULET_HOME; alias juju=$BIN/jujulet
+Stop it and every unit with:
+  JUJULET_HOME=$JUJULET_HOME $BIN/jujulet kill-controller --no-prompt
+MSG
