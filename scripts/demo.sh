@@ -13,10 +13,7 @@ chmod 0711 "$JUJULET_HOME"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 juju() { printf '$ juju %s\n' "$*"; "$BIN/jujulet" "$@"; }
 drdata() { go run ./tests/cmd/drdata "$@"; }
-settle() { # model app units message
-  "$BIN/jujulet" wait-for application "$2" -m "$1" --timeout 10m \
-    --query "status==\"active\" && units==$3 && message==\"$4\""
-}
+settle() { drdata wait "$@"; } # model app units app-message
 
 step "Bootstrap a local controller (state in $JUJULET_HOME)"
 juju bootstrap

@@ -4,6 +4,7 @@
 //
 //	drdata write MODEL APP TAG N   insert N rows tagged TAG on the writable unit of APP
 //	drdata show MODEL APP          count rows per tag on every unit of APP
+//	drdata wait MODEL APP N MSG    wait until APP has N active units and app status MSG
 package main
 
 import (
@@ -76,8 +77,18 @@ func run(args []string) error {
 			fmt.Printf("%-10s %-15s %-8s %s\n", u, c.Units[u], role, counts)
 		}
 		return nil
+	case len(args) == 5 && args[0] == "wait":
+		n, err := strconv.Atoi(args[3])
+		if err != nil || n < 1 {
+			return fmt.Errorf("N must be a positive number, got %q", args[3])
+		}
+		wctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		what := fmt.Sprintf("%s: %d active units, application status %q", args[2], n, args[4])
+		fmt.Printf("waiting in %s for %s\n", args[1], what)
+		return scenario.WaitFor(wctx, b, args[1], what, scenario.AppSettled(args[2], n, args[4]))
 	default:
-		return fmt.Errorf("usage: drdata write MODEL APP TAG N | drdata show MODEL APP")
+		return fmt.Errorf("usage: drdata write MODEL APP TAG N | show MODEL APP | wait MODEL APP N MSG")
 	}
 }
 
