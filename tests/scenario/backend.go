@@ -98,3 +98,9 @@ func (s *Status) UnitNames(app string) []string {
 	}
 	return names
 }
+
+// PodKiller is implemented by backends that can kill a unit's pod abruptly (all its
+// processes, like a node loss), for failover scenarios.
+type PodKiller interface {
+	KillPod(ctx context.Context, model, unit string) error
+}

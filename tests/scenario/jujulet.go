@@ -244,3 +244,9 @@ func (j *Jujulet) UnitAddress(ctx context.Context, model, unit string) (string, 
 	}
 	return u.Address, nil
 }
+
+// KillPod kills every process of the unit's pod (its Pebble daemons and their services) with
+// SIGKILL, as a node loss would. jujulet notices and restarts the pod with the same storage.
+func (j *Jujulet) KillPod(ctx context.Context, model, unit string) error {
+	return fmt.Errorf("KillPod %s/%s: not implemented yet", model, unit)
+}
