@@ -107,6 +107,13 @@ type Port struct {
 	From, To int
 }
 
+// StorageHookContext is optionally implemented by a Context whose hook is a storage
+// hook (<name>-storage-attached/-detaching): storage-get then defaults to that
+// instance ("name/N") when -s is not given.
+type StorageHookContext interface {
+	HookStorageID() (id string, ok bool)
+}
+
 // Context is one hook or action execution of one unit, as the tools see it. Writes to
 // relation settings, secrets, unit state and ports are buffered by the implementation and
 // committed only when the hook exits 0; status, leader settings and logs take effect at once.
