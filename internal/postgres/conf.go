@@ -1,0 +1,273 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/canonical/pebble/client"
+)
+
+// ConfFile is the include file the charm renders in PGDATA (postgresql.conf includes it).
+const ConfFile = "postgresql.charm.conf"
+
+// Upstream is a server to replicate from (or rewind against).
+type Upstream struct {
+	Host     string
+	Port     int
+	User     string
+	Slot     string // primary_slot_name (standbys); "" for none
+	AppName  string // application_name reported in pg_stat_replication
+	DBName   string // for pg_rewind's source (default postgres)
+	Passfile string // host path of the passfile (set by the Workload)
+}
+
+// ConnInfo renders a libpq connection string (no password: the passfile holds it).
+func (u Upstream) ConnInfo() string {
+	port := u.Port
+	if port == 0 {
+		port = DefaultPort
+	}
+	parts := []string{"host=" + quoteConnValue(u.Host), "port=" + strconv.Itoa(port), "user=" + quoteConnValue(u.User)}
+	if u.DBName != "" {
+		parts = append(parts, "dbname="+quoteConnValue(u.DBName))
+	}
+	if u.AppName != "" {
+		parts = append(parts, "application_name="+quoteConnValue(u.AppName))
+	}
+	if u.Passfile != "" {
+		parts = append(parts, "passfile="+quoteConnValue(u.Passfile))
+	}
+	parts = append(parts, "connect_timeout=5", "sslmode=prefer")
+	return strings.Join(parts, " ")
+}
+
+func quoteConnValue(v string) string {
+	if v != "" && !strings.ContainsAny(v, " '\\") {
+		return v
+	}
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
+}
+
+// Settings is what the charm decides about postgresql.conf. Zero values keep PostgreSQL's
+// defaults where that makes sense.
+type Settings struct {
+	ClusterName             string
+	MaxConnections          int
+	SharedBuffersMB         int
+	EffectiveCacheSizeMB    int
+	WorkMemKB               int
+	MaintenanceWorkMemKB    int
+	SynchronousCommit       string
+	LogMinDurationStatement int // -1 disables
+	WALKeepSizeMB           int
+	TimeZone                string
+	// Upstream, when set, makes a standby follow it (primary_conninfo, primary_slot_name).
+	Upstream *Upstream
+	// Extra settings (already valid PostgreSQL values, quoted by the renderer).
+	Extra map[string]string
+}
+
+func quoteConf(v string) string { return "'" + strings.ReplaceAll(v, "'", "''") + "'" }
+
+// RenderConf renders the charm's include file for a server listening on addr:port.
+func (w *Workload) RenderConf(s Settings) string {
+	kv := map[string]string{
+		"listen_addresses":             quoteConf(w.Addr),
+		"port":                         strconv.Itoa(w.Port),
+		"unix_socket_directories":      "''", // TCP only: no socket path length limits
+		"password_encryption":          "'scram-sha-256'",
+		"wal_level":                    "replica",
+		"wal_log_hints":                "on", // pg_rewind
+		"max_wal_senders":              "16",
+		"max_replication_slots":        "16",
+		"hot_standby":                  "on",
+		"hot_standby_feedback":         "on",
+		"recovery_target_timeline":     "'latest'",
+		"wal_receiver_status_interval": "1s",
+		"wal_sender_timeout":           "30s",
+		"logging_collector":            "off",
+		"log_line_prefix":              quoteConf("%m [%p] %q%u@%d "),
+		"log_min_duration_statement":   strconv.Itoa(s.LogMinDurationStatement),
+	}
+	if s.ClusterName != "" {
+		kv["cluster_name"] = quoteConf(s.ClusterName)
+	}
+	if s.MaxConnections > 0 {
+		kv["max_connections"] = strconv.Itoa(s.MaxConnections)
+	}
+	if s.SharedBuffersMB > 0 {
+		kv["shared_buffers"] = strconv.Itoa(s.SharedBuffersMB) + "MB"
+	}
+	if s.EffectiveCacheSizeMB > 0 {
+		kv["effective_cache_size"] = strconv.Itoa(s.EffectiveCacheSizeMB) + "MB"
+	}
+	if s.WorkMemKB > 0 {
+		kv["work_mem"] = strconv.Itoa(s.WorkMemKB) + "kB"
+	}
+	if s.MaintenanceWorkMemKB > 0 {
+		kv["maintenance_work_mem"] = strconv.Itoa(s.MaintenanceWorkMemKB) + "kB"
+	}
+	if s.SynchronousCommit != "" {
+		kv["synchronous_commit"] = quoteConf(s.SynchronousCommit)
+	}
+	if s.WALKeepSizeMB > 0 {
+		kv["wal_keep_size"] = strconv.Itoa(s.WALKeepSizeMB) + "MB"
+	}
+	if s.TimeZone != "" {
+		kv["timezone"] = quoteConf(s.TimeZone)
+	}
+	if u := s.Upstream; u != nil {
+		u2 := *u
+		u2.Passfile = w.Host(w.PassfilePath())
+		kv["primary_conninfo"] = quoteConf(u2.ConnInfo())
+		if u.Slot != "" {
+			kv["primary_slot_name"] = quoteConf(u.Slot)
+		}
+	}
+	for k, v := range s.Extra {
+		kv[k] = quoteConf(v)
+	}
+	keys := make([]string, 0, len(kv))
+	for k := range kv {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString("# Rendered by the postgresql-k8s charm; changes are overwritten.\n")
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s = %s\n", k, kv[k])
+	}
+	return b.String()
+}
+
+// WriteConf renders the include file into PGDATA and makes sure postgresql.conf includes it.
+// It reports whether the include file changed.
+func (w *Workload) WriteConf(ctx context.Context, s Settings) (changed bool, err error) {
+	data := w.RenderConf(s)
+	p := path.Join(w.PGData(), ConfFile)
+	if old, err := w.ReadFile(ctx, p); err == nil && string(old) == data {
+		changed = false
+	} else {
+		if err := w.WriteFile(ctx, p, []byte(data), 0o600); err != nil {
+			return false, err
+		}
+		changed = true
+	}
+	main := path.Join(w.PGData(), "postgresql.conf")
+	conf, err := w.ReadFile(ctx, main)
+	if err != nil {
+		return changed, err
+	}
+	include := "include_if_exists = '" + ConfFile + "'"
+	if !strings.Contains(string(conf), include) {
+		conf = append(conf, []byte("\n# Added by the postgresql-k8s charm: keep last.\n"+include+"\n")...)
+		if err := w.WriteFile(ctx, main, conf, 0o600); err != nil {
+			return changed, err
+		}
+		changed = true
+	}
+	return changed, nil
+}
+
+// HBARule is one pg_hba.conf line.
+type HBARule struct {
+	Type     string // host, hostssl, local
+	Database string // all, replication, postgres...
+	User     string
+	Address  string // CIDR, e.g. 10.1.2.3/32 or 0.0.0.0/0
+	Method   string // scram-sha-256, reject...
+}
+
+// RenderHBA renders pg_hba.conf from rules, in order.
+func RenderHBA(rules []HBARule) string {
+	var b strings.Builder
+	b.WriteString("# Rendered by the postgresql-k8s charm; changes are overwritten.\n")
+	b.WriteString("# TYPE  DATABASE  USER  ADDRESS  METHOD\n")
+	for _, r := range rules {
+		if r.Type == "local" {
+			fmt.Fprintf(&b, "%s %s %s %s\n", r.Type, r.Database, r.User, r.Method)
+			continue
+		}
+		fmt.Fprintf(&b, "%s %s %s %s %s\n", r.Type, r.Database, r.User, r.Address, r.Method)
+	}
+	return b.String()
+}
+
+// WriteHBA writes pg_hba.conf into PGDATA and reports whether it changed.
+func (w *Workload) WriteHBA(ctx context.Context, rules []HBARule) (bool, error) {
+	data := RenderHBA(rules)
+	p := path.Join(w.PGData(), "pg_hba.conf")
+	if old, err := w.ReadFile(ctx, p); err == nil && string(old) == data {
+		return false, nil
+	}
+	return true, w.WriteFile(ctx, p, []byte(data), 0o600)
+}
+
+// PassEntry is one line of the libpq passfile.
+type PassEntry struct {
+	Host, User, Password string
+	Port                 int // 0: any
+}
+
+func escapePass(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `:`, `\:`).Replace(s)
+}
+
+// WritePassfile writes the libpq passfile (0600 in the 0700 private dir, owned by the server's
+// user) used by pg_basebackup, pg_rewind and the walreceiver.
+func (w *Workload) WritePassfile(ctx context.Context, entries []PassEntry) error {
+	if err := w.MakeDir(ctx, w.PrivateDir(), 0o700); err != nil {
+		return err
+	}
+	var b strings.Builder
+	for _, e := range entries {
+		host, port := "*", "*"
+		if e.Host != "" {
+			host = escapePass(e.Host)
+		}
+		if e.Port != 0 {
+			port = strconv.Itoa(e.Port)
+		}
+		fmt.Fprintf(&b, "%s:%s:*:%s:%s\n", host, port, escapePass(e.User), escapePass(e.Password))
+	}
+	return w.WriteFile(ctx, w.PassfilePath(), []byte(b.String()), 0o600)
+}
+
+// Layer renders the Pebble layer: the postgresql service (startup disabled: the charm decides
+// when it runs) and a TCP readiness check on addr:port.
+func (w *Workload) Layer() string {
+	var b strings.Builder
+	b.WriteString("summary: postgresql-k8s layer\n")
+	b.WriteString("description: managed by the postgresql-k8s charm\n")
+	b.WriteString("services:\n")
+	b.WriteString("  " + ServiceName + ":\n")
+	b.WriteString("    override: replace\n")
+	b.WriteString("    summary: PostgreSQL server\n")
+	fmt.Fprintf(&b, "    command: %s -D %s\n", w.bin("postgres"), w.Host(w.PGData()))
+	b.WriteString("    startup: disabled\n")
+	if w.User != "" {
+		fmt.Fprintf(&b, "    user: %s\n    group: %s\n", w.User, w.Group)
+	}
+	b.WriteString("    environment:\n      LANG: C.UTF-8\n      LC_ALL: C\n")
+	// A clean exit (pg_ctl stop) leaves the service stopped; a crash is restarted.
+	b.WriteString("    on-success: ignore\n    on-failure: restart\n")
+	b.WriteString("    kill-delay: 20s\n")
+	b.WriteString("checks:\n")
+	b.WriteString("  " + CheckName + ":\n")
+	b.WriteString("    override: replace\n    level: ready\n    period: 10s\n    timeout: 3s\n    threshold: 3\n")
+	fmt.Fprintf(&b, "    tcp:\n      host: %s\n      port: %d\n", w.Addr, w.Port)
+	return b.String()
+}
+
+// PlanLayer adds (or replaces) the charm's layer in the workload Pebble's plan.
+func (w *Workload) PlanLayer(ctx context.Context) error {
+	err := w.Pebble.AddLayer(&client.AddLayerOptions{Combine: true, Label: LayerLabel, LayerData: []byte(w.Layer())})
+	if err != nil {
+		return fmt.Errorf("add pebble layer: %w", err)
+	}
+	return nil
+}

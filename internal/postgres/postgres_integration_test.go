@@ -1,0 +1,377 @@
+package postgres
+
+// Integration tests against a REAL Pebble (built from the pinned module) and the REAL
+// PostgreSQL binaries of this machine, laid out with jujulet's container seam
+// (JUJULET_CONTAINERS_DIR). They run as root (PostgreSQL as "postgres") or as a normal user.
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+var pebbleBin string
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	flag.Parse()
+	if found, _ := filepath.Glob("/usr/lib/postgresql/*/bin/postgres"); len(found) > 0 && !testing.Short() {
+		dir, err := os.MkdirTemp("", "pebble-bin-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		pebbleBin = filepath.Join(dir, "pebble")
+		cmd := exec.Command("go", "build", "-o", pebbleBin, "github.com/canonical/pebble/cmd/pebble")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "build pebble:", err)
+			return 1
+		}
+	}
+	return m.Run()
+}
+
+// testUnit is one unit's workload container: a Pebble daemon with the seam's layout.
+type testUnit struct {
+	w    *Workload
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+func havePostgres(t *testing.T) {
+	t.Helper()
+	if pebbleBin == "" {
+		t.Skip("no PostgreSQL binaries or -short")
+	}
+	m, _ := filepath.Glob("/usr/lib/postgresql/*/bin/postgres")
+	if len(m) == 0 {
+		t.Skip("no PostgreSQL under /usr/lib/postgresql")
+	}
+}
+
+// startUnit lays out <base>/containers/postgresql/{rootfs,pebble.socket} and runs Pebble.
+func startUnit(t *testing.T, ctx context.Context, addr string) *testUnit {
+	t.Helper()
+	base, err := os.MkdirTemp("", "pgt-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	containers := filepath.Join(base, "containers")
+	c := filepath.Join(containers, Container)
+	rootfs := filepath.Join(c, "rootfs")
+	for _, d := range []string{rootfs, filepath.Join(rootfs, "var"), filepath.Join(rootfs, "tmp"),
+		filepath.Join(rootfs, "run"), filepath.Join(rootfs, "home"), filepath.Join(rootfs, MountPath)} {
+		if err := os.MkdirAll(d, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Every directory on the way to the data dir must be traversable by postgres.
+	for p := filepath.Join(rootfs, MountPath); strings.HasPrefix(p, base); p = filepath.Dir(p) {
+		if err := os.Chmod(p, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(filepath.Join(rootfs, "tmp"), 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []string{"usr", "bin", "sbin", "lib", "lib64", "etc"} {
+		if _, err := os.Stat("/" + l); err == nil {
+			if err := os.Symlink("/"+l, filepath.Join(rootfs, l)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	socket, root := SocketPath(containers, Container)
+	cmd := exec.Command(pebbleBin, "run", "--hold", "--create-dirs")
+	cmd.Env = append(os.Environ(), "PEBBLE="+filepath.Join(c, "pebble"), "PEBBLE_SOCKET="+socket)
+	logf, err := os.Create(filepath.Join(base, "pebble.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	u := &testUnit{cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); logf.Close(); close(u.done) }()
+	t.Cleanup(func() {
+		if u.w != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			if _, err := u.w.Stop(sctx); err != nil {
+				t.Logf("stop %s: %v", addr, err)
+			}
+			cancel()
+		}
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		<-u.done
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(base, "pebble.log"))
+			t.Logf("pebble log of %s:\n%s", addr, b)
+		}
+	})
+	var w *Workload
+	for {
+		w, err = Open(ctx, Options{Socket: socket, Root: root, Addr: addr})
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrNotReady) || ctx.Err() != nil {
+			t.Fatalf("open workload: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	u.w = w
+	return u
+}
+
+const (
+	opPass   = "op-pass:with'quote\\"
+	replPass = "repl-pass"
+	rwPass   = "rewind-pass"
+)
+
+func testHBA() []HBARule {
+	return []HBARule{
+		{"host", "all", "operator", "0.0.0.0/0", "scram-sha-256"},
+		{"host", "replication", "replication", "127.0.0.0/8", "scram-sha-256"},
+		{"host", "all", "rewind", "127.0.0.0/8", "scram-sha-256"},
+	}
+}
+
+func passEntries() []PassEntry {
+	return []PassEntry{{User: "operator", Password: opPass}, {User: "replication", Password: replPass}, {User: "rewind", Password: rwPass}}
+}
+
+func testSettings() Settings {
+	return Settings{ClusterName: "test", MaxConnections: 50, LogMinDurationStatement: -1, WALKeepSizeMB: 64}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func connect(t *testing.T, ctx context.Context, w *Workload) *pgx.Conn {
+	t.Helper()
+	conn, err := w.Connect(ctx, "operator", opPass)
+	must(t, err)
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+func count(t *testing.T, ctx context.Context, conn *pgx.Conn) int {
+	t.Helper()
+	var n int
+	must(t, conn.QueryRow(ctx, "SELECT count(*) FROM t").Scan(&n))
+	return n
+}
+
+// waitFor polls cond until it returns true or the deadline passes.
+func waitFor(t *testing.T, ctx context.Context, what string, cond func() (bool, error)) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	var last error
+	for {
+		ok, err := cond()
+		if ok {
+			return
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			t.Fatalf("waiting for %s: %v (last error %v)", what, ctx.Err(), last)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func TestPrimaryReplicaSwitchoverRewind(t *testing.T) {
+	havePostgres(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	// 1. Primary A: initdb, config, layer, start.
+	a := startUnit(t, ctx, "127.0.0.51")
+	t.Logf("PostgreSQL %d at %s, user %q", a.w.Major, a.w.BinDir, a.w.User)
+	ok, err := a.w.IsInitialised(ctx)
+	must(t, err)
+	if ok {
+		t.Fatal("fresh data dir reported initialised")
+	}
+	must(t, a.w.InitDB(ctx, "operator", opPass))
+	if ok, _ := a.w.Exists(ctx, a.w.PrivateDir()+"/initdb.pw"); ok {
+		t.Error("initdb password file left behind")
+	}
+	must(t, a.w.WritePassfile(ctx, passEntries()))
+	_, err = a.w.WriteConf(ctx, testSettings())
+	must(t, err)
+	_, err = a.w.WriteHBA(ctx, testHBA())
+	must(t, err)
+	must(t, a.w.PlanLayer(ctx))
+	must(t, a.w.Start(ctx))
+	must(t, a.w.WaitReady(ctx, "operator", opPass))
+	ca := connect(t, ctx, a.w)
+	must(t, EnsureRole(ctx, ca, Role{Name: "replication", Password: replPass, Attributes: []string{"REPLICATION"}}))
+	must(t, EnsureRole(ctx, ca, Role{Name: "rewind", Password: rwPass, Grants: RewindGrants}))
+	_, err = ca.Exec(ctx, "CREATE TABLE t (id serial PRIMARY KEY, v text); INSERT INTO t (v) SELECT 'a' FROM generate_series(1, 100)")
+	must(t, err)
+	if inRec, err := IsInRecovery(ctx, ca); err != nil || inRec {
+		t.Fatalf("primary in recovery: %v %v", inRec, err)
+	}
+	cdA, err := a.w.ControlData(ctx)
+	must(t, err)
+	if cdA.State != "in production" || cdA.TimelineID != 1 || !cdA.DataChecksums || !cdA.WALLogHints {
+		// wal_log_hints is read from pg_control, which reflects the running server's setting.
+		t.Logf("control data of running primary: %+v", cdA)
+	}
+	if cdA.State != "in production" || cdA.TimelineID != 1 || !cdA.DataChecksums {
+		t.Fatalf("control data of primary: %+v", cdA)
+	}
+
+	// 2. Replica B: slot on A, base backup, follow, start.
+	b := startUnit(t, ctx, "127.0.0.52")
+	must(t, CreateSlot(ctx, ca, "unit_b"))
+	must(t, CreateSlot(ctx, ca, "unit_b")) // idempotent
+	must(t, b.w.WritePassfile(ctx, passEntries()))
+	upA := Upstream{Host: a.w.Addr, User: "replication", Slot: "unit_b", AppName: "unit_b"}
+	aside, err := b.w.BaseBackup(ctx, upA)
+	must(t, err)
+	if aside != "" {
+		t.Errorf("nothing to move aside, got %q", aside)
+	}
+	_, err = b.w.FollowPrimary(ctx, testSettings(), upA)
+	must(t, err)
+	_, err = b.w.WriteHBA(ctx, testHBA())
+	must(t, err)
+	must(t, b.w.PlanLayer(ctx))
+	must(t, b.w.Start(ctx))
+	must(t, b.w.WaitReady(ctx, "operator", opPass))
+	cb := connect(t, ctx, b.w)
+	if inRec, err := IsInRecovery(ctx, cb); err != nil || !inRec {
+		t.Fatalf("replica not in recovery: %v %v", inRec, err)
+	}
+	_, err = ca.Exec(ctx, "INSERT INTO t (v) SELECT 'b' FROM generate_series(1, 50)")
+	must(t, err)
+	waitFor(t, ctx, "replica has 150 rows", func() (bool, error) { return count(t, ctx, cb) == 150, nil })
+	waitFor(t, ctx, "replica streaming with its slot", func() (bool, error) {
+		reps, err := Replicas(ctx, ca)
+		slots, err2 := ListSlots(ctx, ca)
+		return err == nil && err2 == nil && len(reps) == 1 && reps[0].State == "streaming" &&
+			reps[0].AppName == "unit_b" && len(slots) == 1 && slots[0].Active, errors.Join(err, err2)
+	})
+	pos, err := WALPositions(ctx, cb)
+	must(t, err)
+	if !pos.InRecovery || pos.Received == 0 || pos.Replayed == 0 {
+		t.Fatalf("replica positions %+v", pos)
+	}
+
+	// 3. Planned switchover: fast stop of A is clean and B replays past its checkpoint.
+	_, err = ca.Exec(ctx, "INSERT INTO t (v) SELECT 'c' FROM generate_series(1, 25)")
+	must(t, err)
+	ca.Close(ctx)
+	cdA, err = a.w.Stop(ctx)
+	must(t, err)
+	if cdA.State != "shut down" {
+		t.Fatalf("fast stop not clean: %+v", cdA)
+	}
+	if st, _ := a.w.ServiceStatus(ctx); st != "inactive" {
+		t.Errorf("pebble service after stop: %q", st)
+	}
+	waitFor(t, ctx, "replica replayed past the shutdown checkpoint", func() (bool, error) {
+		p, err := WALPositions(ctx, cb)
+		return err == nil && p.Replayed > cdA.CheckpointLSN, err
+	})
+	must(t, Promote(ctx, cb))
+	if inRec, _ := IsInRecovery(ctx, cb); inRec {
+		t.Fatal("B still in recovery after promote")
+	}
+	if n := count(t, ctx, cb); n != 175 {
+		t.Fatalf("new primary has %d rows, want 175 (nothing acknowledged lost)", n)
+	}
+
+	// 4. Old primary A follows B's new timeline without pg_rewind.
+	tliB, err := CurrentTimeline(ctx, cb)
+	must(t, err)
+	if tliB != 2 {
+		t.Fatalf("new primary timeline %d", tliB)
+	}
+	hist, err := TimelineHistory(ctx, cb, tliB)
+	must(t, err)
+	if !CanFollowWithoutRewind(cdA, tliB, hist) {
+		t.Fatalf("clean old primary should follow without rewind: %+v hist %+v", cdA, hist)
+	}
+	must(t, CreateSlot(ctx, cb, "unit_a"))
+	upB := Upstream{Host: b.w.Addr, User: "replication", Slot: "unit_a", AppName: "unit_a"}
+	_, err = a.w.FollowPrimary(ctx, testSettings(), upB)
+	must(t, err)
+	must(t, a.w.Start(ctx))
+	must(t, a.w.WaitReady(ctx, "operator", opPass))
+	ca = connect(t, ctx, a.w)
+	_, err = cb.Exec(ctx, "INSERT INTO t (v) SELECT 'd' FROM generate_series(1, 10)")
+	must(t, err)
+	waitFor(t, ctx, "old primary follows the new timeline", func() (bool, error) {
+		p, err := WALPositions(ctx, ca)
+		return err == nil && p.InRecovery && p.Timeline == 2 && count(t, ctx, ca) == 185, err
+	})
+
+	// 5. Rewind: A diverges (split brain), then rewinds onto B and follows.
+	must(t, Promote(ctx, ca))
+	_, err = ca.Exec(ctx, "INSERT INTO t (v) SELECT 'diverged' FROM generate_series(1, 5)")
+	must(t, err)
+	_, err = cb.Exec(ctx, "INSERT INTO t (v) SELECT 'e' FROM generate_series(1, 5)")
+	must(t, err)
+	ca.Close(ctx)
+	cdA, err = a.w.Stop(ctx)
+	must(t, err)
+	hist, err = TimelineHistory(ctx, cb, tliB)
+	must(t, err)
+	if CanFollowWithoutRewind(cdA, tliB, hist) {
+		t.Fatalf("diverged server must need a rewind: %+v", cdA)
+	}
+	_, err = cb.Exec(ctx, "CHECKPOINT")
+	must(t, err)
+	out, err := a.w.Rewind(ctx, Upstream{Host: b.w.Addr, User: "rewind"})
+	must(t, err)
+	t.Logf("pg_rewind: %s", strings.TrimSpace(out))
+	_, err = a.w.FollowPrimary(ctx, testSettings(), upB)
+	must(t, err)
+	_, err = a.w.WriteHBA(ctx, testHBA())
+	must(t, err)
+	must(t, a.w.Start(ctx))
+	must(t, a.w.WaitReady(ctx, "operator", opPass))
+	ca = connect(t, ctx, a.w)
+	waitFor(t, ctx, "rewound server follows", func() (bool, error) {
+		p, err := WALPositions(ctx, ca)
+		return err == nil && p.InRecovery && count(t, ctx, ca) == 190, err
+	})
+	var diverged int
+	must(t, ca.QueryRow(ctx, "SELECT count(*) FROM t WHERE v = 'diverged'").Scan(&diverged))
+	if diverged != 0 {
+		t.Fatalf("diverged rows survived the rewind: %d", diverged)
+	}
+
+	// 6. Password rotation through a SCRAM verifier.
+	must(t, SetPassword(ctx, cb, "rewind", "new-rewind"))
+	c2, err := Connect(ctx, b.w.Addr, 0, "rewind", "new-rewind", "postgres")
+	must(t, err)
+	c2.Close(ctx)
+}

@@ -1,0 +1,364 @@
+package postgres
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Connect opens a pgx connection over TCP; the password travels in the config only.
+func Connect(ctx context.Context, host string, port int, user, password, db string) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig("")
+	if err != nil {
+		return nil, err
+	}
+	if port == 0 {
+		port = DefaultPort
+	}
+	if db == "" {
+		db = "postgres"
+	}
+	cfg.Host, cfg.Port, cfg.User, cfg.Password, cfg.Database = host, uint16(port), user, password, db
+	cfg.ConnectTimeout = 5 * time.Second
+	cfg.TLSConfig = nil
+	cfg.Fallbacks = nil
+	cfg.RuntimeParams["application_name"] = "postgresql-k8s-charm"
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect %s@%s:%d: %w", user, host, port, err)
+	}
+	return conn, nil
+}
+
+// Connect opens a connection to this workload's server.
+func (w *Workload) Connect(ctx context.Context, user, password string) (*pgx.Conn, error) {
+	return Connect(ctx, w.Addr, w.Port, user, password, "postgres")
+}
+
+// WaitReady polls until the server accepts a connection for user, or ctx ends.
+func (w *Workload) WaitReady(ctx context.Context, user, password string) error {
+	var last error
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		conn, err := w.Connect(cctx, user, password)
+		cancel()
+		if err == nil {
+			_ = conn.Close(ctx)
+			return nil
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("server not ready: %w (last: %v)", ctx.Err(), last)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// Promote promotes a standby (pg_promote, waiting) and checkpoints so that pg_rewind against
+// it sees the new timeline at once.
+func Promote(ctx context.Context, conn *pgx.Conn) error {
+	inRec, err := IsInRecovery(ctx, conn)
+	if err != nil {
+		return err
+	}
+	if inRec {
+		var ok bool
+		if err := conn.QueryRow(ctx, "SELECT pg_promote(true, 60)").Scan(&ok); err != nil {
+			return fmt.Errorf("pg_promote: %w", err)
+		}
+		if !ok {
+			return errors.New("pg_promote: server did not finish promoting within 60s")
+		}
+	}
+	if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil {
+		return fmt.Errorf("checkpoint after promote: %w", err)
+	}
+	return nil
+}
+
+// IsInRecovery reports pg_is_in_recovery().
+func IsInRecovery(ctx context.Context, conn *pgx.Conn) (bool, error) {
+	var b bool
+	if err := conn.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&b); err != nil {
+		return false, fmt.Errorf("pg_is_in_recovery: %w", err)
+	}
+	return b, nil
+}
+
+// Positions are the WAL positions of a server. On a primary, Received and Replayed are zero.
+type Positions struct {
+	InRecovery bool
+	Current    LSN // primary: pg_current_wal_lsn()
+	Received   LSN // standby: pg_last_wal_receive_lsn()
+	Replayed   LSN // standby: pg_last_wal_replay_lsn()
+	Timeline   int // timeline of the last checkpoint (pg_control_checkpoint)
+	// ReplayLag is now() - pg_last_xact_replay_timestamp() on a standby (0 when unknown).
+	ReplayLag time.Duration
+}
+
+// WALPositions reads the server's WAL positions.
+func WALPositions(ctx context.Context, conn *pgx.Conn) (Positions, error) {
+	var p Positions
+	var cur, rec, rep *string
+	var lagSec *float64
+	err := conn.QueryRow(ctx, `SELECT pg_is_in_recovery(),
+		CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END,
+		pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text,
+		extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8,
+		(SELECT timeline_id FROM pg_control_checkpoint())`).Scan(&p.InRecovery, &cur, &rec, &rep, &lagSec, &p.Timeline)
+	if err != nil {
+		return p, fmt.Errorf("wal positions: %w", err)
+	}
+	for _, x := range []struct {
+		s   *string
+		dst *LSN
+	}{{cur, &p.Current}, {rec, &p.Received}, {rep, &p.Replayed}} {
+		if x.s != nil {
+			if *x.dst, err = ParseLSN(*x.s); err != nil {
+				return p, err
+			}
+		}
+	}
+	if lagSec != nil && p.InRecovery {
+		p.ReplayLag = time.Duration(*lagSec * float64(time.Second))
+	}
+	if p.InRecovery {
+		// The timeline a standby is on: the one it receives/replays (pg_control may lag).
+		var tli *int
+		if err := conn.QueryRow(ctx, "SELECT received_tli FROM pg_stat_wal_receiver").Scan(&tli); err == nil && tli != nil && *tli > p.Timeline {
+			p.Timeline = *tli
+		}
+	}
+	return p, nil
+}
+
+// TimelineHistory returns the history of the server's timeline tli (nil for timeline 1).
+// It needs a superuser (pg_read_file).
+func TimelineHistory(ctx context.Context, conn *pgx.Conn, tli int) ([]HistoryEntry, error) {
+	if tli <= 1 {
+		return nil, nil
+	}
+	var s string
+	name := fmt.Sprintf("pg_wal/%08X.history", tli)
+	if err := conn.QueryRow(ctx, "SELECT pg_read_file($1)", name).Scan(&s); err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	return ParseHistory(s)
+}
+
+// CurrentTimeline returns the timeline the server writes (primary) or follows (standby).
+func CurrentTimeline(ctx context.Context, conn *pgx.Conn) (int, error) {
+	p, err := WALPositions(ctx, conn)
+	return p.Timeline, err
+}
+
+var slotName = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
+
+// SlotName turns a unit name into a replication slot name (postgresql-k8s/1 → postgresql_k8s_1).
+func SlotName(unit string) string {
+	b := []byte(unit)
+	for i, c := range b {
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case c >= 'A' && c <= 'Z':
+			b[i] = c + 'a' - 'A'
+		default:
+			b[i] = '_'
+		}
+	}
+	if len(b) > 63 {
+		b = b[:63]
+	}
+	return string(b)
+}
+
+// CreateSlot creates a physical replication slot (reserving WAL at once) unless it exists.
+func CreateSlot(ctx context.Context, conn *pgx.Conn, name string) error {
+	if !slotName.MatchString(name) {
+		return fmt.Errorf("invalid slot name %q", name)
+	}
+	_, err := conn.Exec(ctx, `SELECT pg_create_physical_replication_slot($1, true)
+		WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`, name)
+	if err != nil {
+		return fmt.Errorf("create slot %s: %w", name, err)
+	}
+	return nil
+}
+
+// DropSlot drops a replication slot if it exists and is not in use.
+func DropSlot(ctx context.Context, conn *pgx.Conn, name string) error {
+	_, err := conn.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+		WHERE slot_name = $1 AND NOT active`, name)
+	if err != nil {
+		return fmt.Errorf("drop slot %s: %w", name, err)
+	}
+	return nil
+}
+
+// Slot is a replication slot.
+type Slot struct {
+	Name       string
+	Active     bool
+	RestartLSN LSN
+}
+
+// ListSlots lists the physical replication slots.
+func ListSlots(ctx context.Context, conn *pgx.Conn) ([]Slot, error) {
+	rows, err := conn.Query(ctx, `SELECT slot_name, active, coalesce(restart_lsn::text, '0/0')
+		FROM pg_replication_slots WHERE slot_type = 'physical' ORDER BY slot_name`)
+	if err != nil {
+		return nil, fmt.Errorf("list slots: %w", err)
+	}
+	defer rows.Close()
+	var out []Slot
+	for rows.Next() {
+		var s Slot
+		var lsn string
+		if err := rows.Scan(&s.Name, &s.Active, &lsn); err != nil {
+			return nil, err
+		}
+		if s.RestartLSN, err = ParseLSN(lsn); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// Replica is a row of pg_stat_replication.
+type Replica struct {
+	AppName   string
+	State     string
+	ReplayLSN LSN
+}
+
+// Replicas lists the connected walsenders' standbys.
+func Replicas(ctx context.Context, conn *pgx.Conn) ([]Replica, error) {
+	rows, err := conn.Query(ctx, `SELECT application_name, state, coalesce(replay_lsn::text, '0/0') FROM pg_stat_replication ORDER BY 1`)
+	if err != nil {
+		return nil, fmt.Errorf("pg_stat_replication: %w", err)
+	}
+	defer rows.Close()
+	var out []Replica
+	for rows.Next() {
+		var r Replica
+		var lsn string
+		if err := rows.Scan(&r.AppName, &r.State, &lsn); err != nil {
+			return nil, err
+		}
+		if r.ReplayLSN, err = ParseLSN(lsn); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// ScramVerifier computes a SCRAM-SHA-256 verifier for password, so that the clear password is
+// never sent in SQL (where statement logging could record it).
+func ScramVerifier(password string) (string, error) {
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return "", err
+	}
+	const iter = 4096
+	salted, err := pbkdf2.Key(sha256.New, password, salt, iter, 32)
+	if err != nil {
+		return "", err
+	}
+	mac := func(key []byte, msg string) []byte {
+		h := hmac.New(sha256.New, key)
+		h.Write([]byte(msg))
+		return h.Sum(nil)
+	}
+	clientKey := mac(salted, "Client Key")
+	stored := sha256.Sum256(clientKey)
+	server := mac(salted, "Server Key")
+	enc := base64.StdEncoding.EncodeToString
+	return "SCRAM-SHA-256$" + strconv.Itoa(iter) + ":" + enc(salt) + "$" + enc(stored[:]) + ":" + enc(server), nil
+}
+
+// Role is a system user and what it may do.
+type Role struct {
+	Name     string
+	Password string
+	// Attributes: e.g. "SUPERUSER", "REPLICATION".
+	Attributes []string
+	// Grants run after creation, e.g. "GRANT pg_monitor TO %s" (%s is the quoted role name).
+	Grants []string
+}
+
+// EnsureRole creates the role (LOGIN) or alters it to have the attributes and password.
+func EnsureRole(ctx context.Context, conn *pgx.Conn, r Role) error {
+	verifier, err := ScramVerifier(r.Password)
+	if err != nil {
+		return err
+	}
+	ident := pgx.Identifier{r.Name}.Sanitize()
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", r.Name).Scan(&exists); err != nil {
+		return fmt.Errorf("role %s: %w", r.Name, err)
+	}
+	verb := "CREATE"
+	if exists {
+		verb = "ALTER"
+	}
+	attrs := " LOGIN"
+	for _, a := range r.Attributes {
+		attrs += " " + a
+	}
+	// The verifier is not a secret in the sense of a password, but keep it out of logs too.
+	stmt := fmt.Sprintf("%s ROLE %s WITH%s PASSWORD %s", verb, ident, attrs, quoteLiteral(verifier))
+	if _, err := conn.Exec(ctx, stmt); err != nil {
+		return fmt.Errorf("%s role %s: %w", verb, r.Name, err)
+	}
+	for _, g := range r.Grants {
+		if _, err := conn.Exec(ctx, fmt.Sprintf(g, ident)); err != nil {
+			return fmt.Errorf("grant to %s: %w", r.Name, err)
+		}
+	}
+	return nil
+}
+
+// SetPassword changes a role's password (sent as a SCRAM verifier).
+func SetPassword(ctx context.Context, conn *pgx.Conn, user, password string) error {
+	verifier, err := ScramVerifier(password)
+	if err != nil {
+		return err
+	}
+	stmt := fmt.Sprintf("ALTER ROLE %s WITH PASSWORD %s", pgx.Identifier{user}.Sanitize(), quoteLiteral(verifier))
+	if _, err := conn.Exec(ctx, stmt); err != nil {
+		return fmt.Errorf("set password of %s: %w", user, err)
+	}
+	return nil
+}
+
+func quoteLiteral(s string) string {
+	out := []byte{'\''}
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\'' {
+			out = append(out, '\'')
+		}
+		out = append(out, s[i])
+	}
+	return string(append(out, '\''))
+}
+
+// RewindGrants are the grants pg_rewind needs from a non-superuser source role.
+var RewindGrants = []string{
+	"GRANT EXECUTE ON FUNCTION pg_catalog.pg_ls_dir(text, boolean, boolean) TO %s",
+	"GRANT EXECUTE ON FUNCTION pg_catalog.pg_stat_file(text, boolean) TO %s",
+	"GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text) TO %s",
+	"GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean) TO %s",
+}

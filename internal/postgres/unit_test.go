@@ -1,0 +1,86 @@
+package postgres
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseControlData(t *testing.T) {
+	out := `pg_control version number:            1300
+Database system identifier:           7312345678901234567
+Database cluster state:               shut down
+Latest checkpoint location:           0/3000148
+Latest checkpoint's REDO location:    0/3000148
+Latest checkpoint's TimeLineID:       2
+Minimum recovery ending location:     0/0
+Min recovery ending loc's timeline:   0
+wal_log_hints setting:                on
+Data page checksum version:           1
+`
+	c, err := ParseControlData(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.State != "shut down" || c.SystemID != "7312345678901234567" || c.CheckpointLSN != 0x3000148 ||
+		c.TimelineID != 2 || !c.WALLogHints || !c.DataChecksums || !c.CleanShutdown() {
+		t.Fatalf("%+v", c)
+	}
+	if _, err := ParseControlData("garbage"); err == nil {
+		t.Fatal("garbage parsed")
+	}
+}
+
+func TestCanFollowWithoutRewind(t *testing.T) {
+	hist := []HistoryEntry{{1, 0x3000200}}
+	tests := []struct {
+		name string
+		c    ControlData
+		tli  int
+		want bool
+	}{
+		{"clean, before fork", ControlData{State: "shut down", TimelineID: 1, CheckpointLSN: 0x3000148}, 2, true},
+		{"clean, after fork", ControlData{State: "shut down", TimelineID: 1, CheckpointLSN: 0x3000300}, 2, false},
+		{"crashed", ControlData{State: "in production", TimelineID: 1, CheckpointLSN: 0x3000148}, 2, false},
+		{"same timeline", ControlData{State: "shut down in recovery", TimelineID: 2}, 2, true},
+		{"unrelated timeline", ControlData{State: "shut down", TimelineID: 3}, 2, false},
+		{"standby replayed past fork", ControlData{State: "shut down in recovery", TimelineID: 1, CheckpointLSN: 0x3000100, MinRecoveryEndLSN: 0x3000400}, 2, false},
+	}
+	for _, tt := range tests {
+		if got := CanFollowWithoutRewind(tt.c, tt.tli, hist); got != tt.want {
+			t.Errorf("%s: got %v", tt.name, got)
+		}
+	}
+}
+
+func TestRender(t *testing.T) {
+	w := &Workload{Root: "/c/rootfs", Mount: MountPath, BinDir: "/usr/lib/postgresql/15/bin", User: "postgres", Group: "postgres", Addr: "127.0.0.9", Port: 5432}
+	conf := w.RenderConf(Settings{SharedBuffersMB: 256, Upstream: &Upstream{Host: "127.0.0.8", User: "replication", Slot: "pg_1", AppName: "pg_1"}})
+	for _, want := range []string{
+		"listen_addresses = '127.0.0.9'", "unix_socket_directories = ''", "wal_log_hints = on",
+		"shared_buffers = 256MB", "primary_slot_name = 'pg_1'",
+		"primary_conninfo = 'host=127.0.0.8 port=5432 user=replication application_name=pg_1 passfile=/c/rootfs/var/lib/postgresql/data/.charm/pgpass",
+	} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("conf lacks %q:\n%s", want, conf)
+		}
+	}
+	layer := w.Layer()
+	for _, want := range []string{
+		"command: /c/rootfs/usr/lib/postgresql/15/bin/postgres -D /c/rootfs/var/lib/postgresql/data/pgdata",
+		"startup: disabled", "user: postgres", "override: replace", "host: 127.0.0.9",
+	} {
+		if !strings.Contains(layer, want) {
+			t.Errorf("layer lacks %q:\n%s", want, layer)
+		}
+	}
+	hba := RenderHBA([]HBARule{{"host", "replication", "replication", "127.0.0.8/32", "scram-sha-256"}})
+	if !strings.Contains(hba, "host replication replication 127.0.0.8/32 scram-sha-256\n") {
+		t.Errorf("hba:\n%s", hba)
+	}
+	if SlotName("postgresql-k8s/12") != "postgresql_k8s_12" {
+		t.Error(SlotName("postgresql-k8s/12"))
+	}
+	if _, err := ScramVerifier("x"); err != nil {
+		t.Fatal(err)
+	}
+}

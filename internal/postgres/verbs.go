@@ -1,0 +1,378 @@
+package postgres
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/canonical/pebble/client"
+)
+
+// IsInitialised reports whether PGDATA holds a cluster (PG_VERSION exists).
+func (w *Workload) IsInitialised(ctx context.Context) (bool, error) {
+	return w.Exists(ctx, path.Join(w.PGData(), "PG_VERSION"))
+}
+
+// InitDB creates the cluster with superuser and its password (scram-sha-256, data checksums).
+// The password goes through a 0600 file that is removed afterwards.
+func (w *Workload) InitDB(ctx context.Context, superuser, password string) error {
+	if err := w.MakeDir(ctx, w.PrivateDir(), 0o700); err != nil {
+		return err
+	}
+	if err := w.MakeDir(ctx, w.PGData(), 0o700); err != nil {
+		return err
+	}
+	pw := path.Join(w.PrivateDir(), "initdb.pw")
+	if err := w.WriteFile(ctx, pw, []byte(password+"\n"), 0o600); err != nil {
+		return err
+	}
+	defer func() { _ = w.Remove(context.WithoutCancel(ctx), pw) }()
+	_, err := w.Exec(ctx, []string{
+		w.bin("initdb"), "-D", w.Host(w.PGData()), "--username=" + superuser, "--pwfile=" + w.Host(pw),
+		"--auth-host=scram-sha-256", "--auth-local=scram-sha-256", "--data-checksums",
+		"--encoding=UTF8", "--locale=C", "--no-instructions",
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("initdb: %w", err)
+	}
+	return nil
+}
+
+// ServiceStatus returns the Pebble status of the postgresql service ("" when not planned).
+func (w *Workload) ServiceStatus(ctx context.Context) (client.ServiceStatus, error) {
+	infos, err := w.Pebble.Services(&client.ServicesOptions{Names: []string{ServiceName}})
+	if err != nil {
+		return "", fmt.Errorf("pebble services: %w", err)
+	}
+	if len(infos) == 0 {
+		return "", nil
+	}
+	return infos[0].Current, nil
+}
+
+func (w *Workload) waitChange(ctx context.Context, id string) error {
+	opts := &client.WaitChangeOptions{}
+	if dl, ok := ctx.Deadline(); ok {
+		opts.Timeout = time.Until(dl)
+	}
+	ch, err := w.Pebble.WaitChange(id, opts)
+	if err != nil {
+		return fmt.Errorf("wait pebble change %s: %w", id, err)
+	}
+	if ch.Err != "" {
+		return errors.New(ch.Err)
+	}
+	return nil
+}
+
+// Start starts the postgresql service (no-op when active). It returns once Pebble considers
+// it started; use WaitReady to wait for connections.
+func (w *Workload) Start(ctx context.Context) error {
+	st, err := w.ServiceStatus(ctx)
+	if err != nil {
+		return err
+	}
+	if st == client.StatusActive {
+		return nil
+	}
+	id, err := w.Pebble.Start(&client.ServiceOptions{Names: []string{ServiceName}})
+	if err != nil {
+		return fmt.Errorf("start postgresql: %w", err)
+	}
+	if err := w.waitChange(ctx, id); err != nil {
+		return fmt.Errorf("start postgresql: %w", err)
+	}
+	return nil
+}
+
+// Stop shuts PostgreSQL down with a fast shutdown (pg_ctl stop -m fast: a clean shutdown
+// checkpoint that connected walsenders ship before exiting; never Pebble's SIGTERM smart
+// shutdown that may end in SIGKILL), then marks the Pebble service stopped. It returns the
+// control data read after the stop.
+func (w *Workload) Stop(ctx context.Context) (ControlData, error) {
+	running, err := w.Exists(ctx, path.Join(w.PGData(), "postmaster.pid"))
+	if err != nil {
+		return ControlData{}, err
+	}
+	if running {
+		_, err := w.Exec(ctx, []string{w.bin("pg_ctl"), "stop", "-D", w.Host(w.PGData()), "-m", "fast", "-w", "-t", "120"}, nil)
+		var ee *ExecError
+		// exit 3: no server running (stale or vanished pid file).
+		if err != nil && !(errors.As(err, &ee) && ee.ExitCode == 3) {
+			return ControlData{}, fmt.Errorf("fast shutdown: %w", err)
+		}
+	}
+	st, err := w.ServiceStatus(ctx)
+	if err != nil {
+		return ControlData{}, err
+	}
+	if st != "" && st != client.StatusInactive {
+		id, err := w.Pebble.Stop(&client.ServiceOptions{Names: []string{ServiceName}})
+		if err != nil {
+			return ControlData{}, fmt.Errorf("stop pebble service: %w", err)
+		}
+		if err := w.waitChange(ctx, id); err != nil && !strings.Contains(err.Error(), "already") {
+			return ControlData{}, fmt.Errorf("stop pebble service: %w", err)
+		}
+	}
+	if ok, err := w.IsInitialised(ctx); err != nil || !ok {
+		return ControlData{}, err
+	}
+	return w.ControlData(ctx)
+}
+
+// Restart is a fast Stop followed by Start.
+func (w *Workload) Restart(ctx context.Context) error {
+	if _, err := w.Stop(ctx); err != nil {
+		return err
+	}
+	return w.Start(ctx)
+}
+
+// Reload asks the running server to re-read its configuration files (pg_ctl reload).
+func (w *Workload) Reload(ctx context.Context) error {
+	_, err := w.Exec(ctx, []string{w.bin("pg_ctl"), "reload", "-D", w.Host(w.PGData())}, nil)
+	if err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	return nil
+}
+
+// IsStandbyConfigured reports whether standby.signal exists in PGDATA.
+func (w *Workload) IsStandbyConfigured(ctx context.Context) (bool, error) {
+	return w.Exists(ctx, path.Join(w.PGData(), "standby.signal"))
+}
+
+// WriteStandbySignal makes the next start a standby (fencing: a unit not named primary never
+// starts writable).
+func (w *Workload) WriteStandbySignal(ctx context.Context) error {
+	return w.WriteFile(ctx, path.Join(w.PGData(), "standby.signal"), nil, 0o600)
+}
+
+// RemoveStandbySignal makes the next start a primary (only for a stopped server).
+func (w *Workload) RemoveStandbySignal(ctx context.Context) error {
+	return w.Remove(ctx, path.Join(w.PGData(), "standby.signal"))
+}
+
+// FollowPrimary configures this server as a standby of up: standby.signal, primary_conninfo,
+// primary_slot_name and recovery_target_timeline latest (in the include file). A running
+// standby picks the change up on reload; a running primary must be stopped first.
+func (w *Workload) FollowPrimary(ctx context.Context, s Settings, up Upstream) (changed bool, err error) {
+	s.Upstream = &up
+	if err := w.WriteStandbySignal(ctx); err != nil {
+		return false, err
+	}
+	return w.WriteConf(ctx, s)
+}
+
+// BaseBackup seeds PGDATA from up with pg_basebackup (-X stream, using up.Slot when set)
+// into a fresh directory; the current PGDATA, if any, is moved aside (never deleted) and its
+// new name returned.
+func (w *Workload) BaseBackup(ctx context.Context, up Upstream) (movedAside string, err error) {
+	fresh := w.PGData() + ".new"
+	if err := w.Remove(ctx, fresh); err != nil {
+		return "", err
+	}
+	if err := w.MakeDir(ctx, fresh, 0o700); err != nil {
+		return "", err
+	}
+	u := up
+	u.Passfile = w.Host(w.PassfilePath())
+	args := []string{w.bin("pg_basebackup"), "-d", u.ConnInfo(), "-D", w.Host(fresh),
+		"-X", "stream", "--checkpoint=fast", "--no-password", "--progress"}
+	if up.Slot != "" {
+		args = append(args, "-S", up.Slot)
+	}
+	if _, err := w.Exec(ctx, args, nil); err != nil {
+		_ = w.Remove(context.WithoutCancel(ctx), fresh)
+		return "", fmt.Errorf("pg_basebackup from %s: %w", up.Host, err)
+	}
+	movedAside, err = w.MoveAside(ctx)
+	if err != nil {
+		return "", err
+	}
+	if _, err := w.execAs(ctx, "", []string{"mv", w.Host(fresh), w.Host(w.PGData())}, nil, nil); err != nil {
+		return movedAside, fmt.Errorf("install base backup: %w", err)
+	}
+	return movedAside, nil
+}
+
+// MoveAside renames PGDATA to pgdata.old-<UTC timestamp> (when it exists) and returns the new
+// container path ("" when there was nothing to move).
+func (w *Workload) MoveAside(ctx context.Context) (string, error) {
+	ok, err := w.Exists(ctx, w.PGData())
+	if err != nil || !ok {
+		return "", err
+	}
+	aside := w.PGData() + ".old-" + time.Now().UTC().Format("20060102T150405.000")
+	if _, err := w.execAs(ctx, "", []string{"mv", w.Host(w.PGData()), w.Host(aside)}, nil, nil); err != nil {
+		return "", fmt.Errorf("move data dir aside: %w", err)
+	}
+	return aside, nil
+}
+
+// Rewind runs pg_rewind against a running source server (user with the rewind grants) on a
+// stopped PGDATA. Run CHECKPOINT on the source first when it was just promoted.
+func (w *Workload) Rewind(ctx context.Context, source Upstream) (string, error) {
+	u := source
+	u.Passfile = w.Host(w.PassfilePath())
+	if u.DBName == "" {
+		u.DBName = "postgres"
+	}
+	out, err := w.Exec(ctx, []string{w.bin("pg_rewind"), "--target-pgdata=" + w.Host(w.PGData()),
+		"--source-server=" + u.ConnInfo(), "--progress"}, nil)
+	if err != nil {
+		return out, fmt.Errorf("pg_rewind from %s: %w", source.Host, err)
+	}
+	return out, nil
+}
+
+// ControlData is what pg_controldata says about PGDATA.
+type ControlData struct {
+	State             string // "shut down", "shut down in recovery", "in production", "in archive recovery"...
+	SystemID          string
+	CheckpointLSN     LSN // Latest checkpoint location
+	RedoLSN           LSN // Latest checkpoint's REDO location
+	TimelineID        int // Latest checkpoint's TimeLineID
+	MinRecoveryEndLSN LSN
+	MinRecoveryEndTLI int
+	DataChecksums     bool
+	WALLogHints       bool
+}
+
+// CleanShutdown reports whether the cluster was shut down cleanly (as primary or standby).
+func (c ControlData) CleanShutdown() bool {
+	return c.State == "shut down" || c.State == "shut down in recovery"
+}
+
+// ControlData runs pg_controldata on PGDATA.
+func (w *Workload) ControlData(ctx context.Context) (ControlData, error) {
+	out, err := w.Exec(ctx, []string{w.bin("pg_controldata"), "-D", w.Host(w.PGData())}, nil)
+	if err != nil {
+		return ControlData{}, fmt.Errorf("pg_controldata: %w", err)
+	}
+	return ParseControlData(out)
+}
+
+// ParseControlData parses pg_controldata output (LANG=C).
+func ParseControlData(out string) (ControlData, error) {
+	var c ControlData
+	var err error
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		switch k {
+		case "Database cluster state":
+			c.State = v
+		case "Database system identifier":
+			c.SystemID = v
+		case "Latest checkpoint location":
+			c.CheckpointLSN, err = ParseLSN(v)
+		case "Latest checkpoint's REDO location":
+			c.RedoLSN, err = ParseLSN(v)
+		case "Latest checkpoint's TimeLineID":
+			c.TimelineID, err = strconv.Atoi(v)
+		case "Minimum recovery ending location":
+			c.MinRecoveryEndLSN, err = ParseLSN(v)
+		case "Min recovery ending loc's timeline":
+			c.MinRecoveryEndTLI, err = strconv.Atoi(v)
+		case "Data page checksum version":
+			c.DataChecksums = v != "0"
+		case "wal_log_hints setting":
+			c.WALLogHints = v == "on"
+		}
+		if err != nil {
+			return c, fmt.Errorf("pg_controldata %q: %w", k, err)
+		}
+	}
+	if c.State == "" || c.SystemID == "" {
+		return c, fmt.Errorf("pg_controldata: unexpected output %q", out)
+	}
+	return c, nil
+}
+
+// LSN is a WAL location.
+type LSN uint64
+
+// ParseLSN parses "X/Y".
+func ParseLSN(s string) (LSN, error) {
+	hi, lo, ok := strings.Cut(strings.TrimSpace(s), "/")
+	if !ok {
+		return 0, fmt.Errorf("bad LSN %q", s)
+	}
+	h, err := strconv.ParseUint(hi, 16, 32)
+	if err != nil {
+		return 0, fmt.Errorf("bad LSN %q: %w", s, err)
+	}
+	l, err := strconv.ParseUint(lo, 16, 32)
+	if err != nil {
+		return 0, fmt.Errorf("bad LSN %q: %w", s, err)
+	}
+	return LSN(h<<32 | l), nil
+}
+
+func (l LSN) String() string { return fmt.Sprintf("%X/%X", uint64(l)>>32, uint64(l)&0xffffffff) }
+
+// HistoryEntry is one line of a timeline history file: timeline TLI ended at SwitchLSN.
+type HistoryEntry struct {
+	TLI       int
+	SwitchLSN LSN
+}
+
+// ParseHistory parses a <tli>.history file.
+func ParseHistory(s string) ([]HistoryEntry, error) {
+	var out []HistoryEntry
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			return nil, fmt.Errorf("bad history line %q", line)
+		}
+		tli, err := strconv.Atoi(f[0])
+		if err != nil {
+			return nil, fmt.Errorf("bad history line %q: %w", line, err)
+		}
+		lsn, err := ParseLSN(f[1])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, HistoryEntry{TLI: tli, SwitchLSN: lsn})
+	}
+	return out, nil
+}
+
+// CanFollowWithoutRewind reports whether a stopped server with control data c can follow,
+// without pg_rewind, a primary whose current timeline has history hist (entries of earlier
+// timelines; empty when the primary is on timeline 1): c must have been shut down cleanly,
+// and its last checkpoint must lie before the point where the primary's history left c's
+// timeline (or c's timeline must be the primary's current one).
+func CanFollowWithoutRewind(c ControlData, primaryTLI int, hist []HistoryEntry) bool {
+	if !c.CleanShutdown() {
+		return false
+	}
+	if c.TimelineID == primaryTLI {
+		return true
+	}
+	end := c.CheckpointLSN
+	if c.MinRecoveryEndLSN > end {
+		end = c.MinRecoveryEndLSN // a standby may have replayed past its last restartpoint
+	}
+	for _, h := range hist {
+		if h.TLI == c.TimelineID {
+			return end < h.SwitchLSN
+		}
+	}
+	return false
+}

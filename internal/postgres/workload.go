@@ -1,0 +1,291 @@
+// Package postgres holds the workload verbs of the charm: one function per thing done to
+// PostgreSQL in the workload container, over the container's Pebble (files, exec, services)
+// and pgx (SQL).
+//
+// Paths. Every path in this package is a path inside the container (e.g.
+// /var/lib/postgresql/data/pgdata). Workload.Host maps it to the path Pebble and PostgreSQL
+// see, which differs only under jujulet (JUJULET_CONTAINERS_DIR, see docs/SEAMS.md), where
+// the container root is a directory of the host and Pebble runs without a chroot.
+//
+// Secrets. Passwords reach PostgreSQL tools only through a passfile (0600, in a 0700 dir
+// owned by the server's user) or the pgx connection config; never on a command line.
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/canonical/pebble/client"
+)
+
+// Defaults of the Kubernetes sidecar.
+const (
+	Container     = "postgresql"
+	MountPath     = "/var/lib/postgresql/data" // storage pgdata in the container
+	ServiceName   = "postgresql"
+	CheckName     = "postgresql-ready"
+	LayerLabel    = "postgresql-k8s"
+	DefaultPort   = 5432
+	DefaultOSUser = "postgres"
+	binRoot       = "/usr/lib/postgresql"
+)
+
+// SupportedMajors are the PostgreSQL major versions the charm runs, newest first.
+var SupportedMajors = []int{17, 16, 15, 14}
+
+// SocketPath returns the workload Pebble socket and the container root on the host for
+// container c: Kubernetes' paths, or jujulet's when containersDir (JUJULET_CONTAINERS_DIR) is set.
+func SocketPath(containersDir, c string) (socket, root string) {
+	if containersDir == "" {
+		return filepath.Join("/charm/containers", c, "pebble.socket"), "/"
+	}
+	return filepath.Join(containersDir, c, "pebble.socket"), filepath.Join(containersDir, c, "rootfs")
+}
+
+// Workload is the PostgreSQL server of one unit, reached through its container's Pebble.
+type Workload struct {
+	Pebble *client.Client
+	Root   string // host path of the container's "/" ("/" on Kubernetes)
+	Mount  string // container path of the data storage (MountPath)
+	BinDir string // container path of the PostgreSQL binaries, e.g. /usr/lib/postgresql/15/bin
+	Major  int    // PostgreSQL major version of BinDir
+	User   string // OS user running PostgreSQL; "" when it is Pebble's own user
+	Group  string
+	Addr   string // listen address (the unit's address)
+	Port   int
+}
+
+// Options for Open.
+type Options struct {
+	Socket string // Pebble socket path (host)
+	Root   string // container root on the host ("/" when empty)
+	Addr   string // unit address PostgreSQL listens on
+	Port   int    // default 5432
+	BinDir string // container path of the binaries (detected when empty)
+}
+
+// Open connects to the workload Pebble and detects the binaries and the OS user. It fails
+// with ErrNotReady when Pebble cannot be reached.
+func Open(ctx context.Context, o Options) (*Workload, error) {
+	pc, err := client.New(&client.Config{Socket: o.Socket})
+	if err != nil {
+		return nil, fmt.Errorf("pebble client: %w", err)
+	}
+	w := &Workload{Pebble: pc, Root: o.Root, Mount: MountPath, BinDir: o.BinDir, Addr: o.Addr, Port: o.Port}
+	if w.Root == "" {
+		w.Root = "/"
+	}
+	if w.Port == 0 {
+		w.Port = DefaultPort
+	}
+	if _, err := pc.SysInfo(); err != nil {
+		return nil, fmt.Errorf("%w: pebble at %s: %v", ErrNotReady, o.Socket, err)
+	}
+	if err := w.DetectUser(ctx); err != nil {
+		return nil, err
+	}
+	if w.BinDir == "" {
+		if err := w.DetectBinaries(ctx); err != nil {
+			return nil, err
+		}
+	} else if m, err := strconv.Atoi(path.Base(path.Dir(w.BinDir))); err == nil {
+		w.Major = m
+	}
+	return w, nil
+}
+
+// ErrNotReady means the workload container (Pebble) or the binaries are not there yet.
+var ErrNotReady = errors.New("workload not ready")
+
+// Host maps a container path to the path Pebble and PostgreSQL use.
+func (w *Workload) Host(p string) string {
+	if w.Root == "" || w.Root == "/" {
+		return p
+	}
+	return filepath.Join(w.Root, p)
+}
+
+// PGData is the container path of the data directory.
+func (w *Workload) PGData() string { return path.Join(w.Mount, "pgdata") }
+
+// PrivateDir is the container path of the charm's private directory (passfiles).
+func (w *Workload) PrivateDir() string { return path.Join(w.Mount, ".charm") }
+
+// PassfilePath is the container path of the libpq passfile the tools and walreceiver use.
+func (w *Workload) PassfilePath() string { return path.Join(w.PrivateDir(), "pgpass") }
+
+func (w *Workload) bin(name string) string { return w.Host(path.Join(w.BinDir, name)) }
+
+// DetectUser sets User/Group: "postgres" when Pebble runs as root, Pebble's user otherwise.
+func (w *Workload) DetectUser(ctx context.Context) error {
+	out, err := w.execAs(ctx, "", []string{"id", "-u"}, nil, nil)
+	if err != nil {
+		return fmt.Errorf("%w: detect user (id -u): %v", ErrNotReady, err)
+	}
+	if strings.TrimSpace(out) == "0" {
+		w.User, w.Group = DefaultOSUser, DefaultOSUser
+	} else {
+		w.User, w.Group = "", ""
+	}
+	return nil
+}
+
+// DetectBinaries finds the newest supported PostgreSQL under /usr/lib/postgresql/<major>/bin.
+func (w *Workload) DetectBinaries(ctx context.Context) error {
+	for _, m := range SupportedMajors {
+		dir := path.Join(binRoot, strconv.Itoa(m), "bin")
+		if ok, err := w.Exists(ctx, path.Join(dir, "postgres")); err != nil {
+			return err
+		} else if ok {
+			w.BinDir, w.Major = dir, m
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: no PostgreSQL %v under %s", ErrNotReady, SupportedMajors, binRoot)
+}
+
+// Exists reports whether a container path exists.
+func (w *Workload) Exists(ctx context.Context, p string) (bool, error) {
+	_, err := w.Pebble.ListFiles(&client.ListFilesOptions{Path: w.Host(p), Itself: true})
+	if err == nil {
+		return true, nil
+	}
+	var pe *client.Error
+	if errors.As(err, &pe) && pe.Kind == client.ErrorKindNotFound {
+		return false, nil
+	}
+	return false, fmt.Errorf("stat %s: %w", p, err)
+}
+
+// List returns the names in a container directory (empty when it does not exist).
+func (w *Workload) List(ctx context.Context, dir, pattern string) ([]string, error) {
+	infos, err := w.Pebble.ListFiles(&client.ListFilesOptions{Path: w.Host(dir), Pattern: pattern})
+	if err != nil {
+		var pe *client.Error
+		if errors.As(err, &pe) && pe.Kind == client.ErrorKindNotFound {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	names := make([]string, 0, len(infos))
+	for _, fi := range infos {
+		names = append(names, fi.Name())
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// ReadFile reads a container file.
+func (w *Workload) ReadFile(ctx context.Context, p string) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := w.Pebble.Pull(&client.PullOptions{Path: w.Host(p), Target: &buf}); err != nil {
+		return nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// WriteFile writes a container file owned by the server's user with mode perm.
+func (w *Workload) WriteFile(ctx context.Context, p string, data []byte, perm os.FileMode) error {
+	err := w.Pebble.Push(&client.PushOptions{
+		Source: bytes.NewReader(data), Path: w.Host(p), Permissions: perm,
+		User: w.User, Group: w.Group,
+	})
+	if err != nil {
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	return nil
+}
+
+// MakeDir creates a container directory (and parents) owned by the server's user.
+func (w *Workload) MakeDir(ctx context.Context, p string, perm os.FileMode) error {
+	if ok, err := w.Exists(ctx, p); err != nil || ok {
+		return err
+	}
+	err := w.Pebble.MakeDir(&client.MakeDirOptions{Path: w.Host(p), MakeParents: true, Permissions: perm, User: w.User, Group: w.Group})
+	if err != nil {
+		return fmt.Errorf("mkdir %s: %w", p, err)
+	}
+	return nil
+}
+
+// Remove removes a container path (recursively); a missing path is not an error.
+func (w *Workload) Remove(ctx context.Context, p string) error {
+	err := w.Pebble.RemovePath(&client.RemovePathOptions{Path: w.Host(p), Recursive: true})
+	var pe *client.Error
+	if err != nil && !(errors.As(err, &pe) && pe.Kind == client.ErrorKindNotFound) {
+		return fmt.Errorf("remove %s: %w", p, err)
+	}
+	return nil
+}
+
+// ExecError is a command in the workload that failed.
+type ExecError struct {
+	Command  string
+	ExitCode int
+	Output   string // combined stderr/stdout tail
+}
+
+func (e *ExecError) Error() string {
+	out := strings.TrimSpace(e.Output)
+	if len(out) > 2000 {
+		out = "..." + out[len(out)-2000:]
+	}
+	return fmt.Sprintf("%s: exit %d: %s", e.Command, e.ExitCode, out)
+}
+
+// Exec runs a command in the workload as the server's user with the libpq passfile set.
+func (w *Workload) Exec(ctx context.Context, cmd []string, stdin io.Reader) (string, error) {
+	env := map[string]string{
+		"LANG": "C.UTF-8", "LC_ALL": "C", "PGPASSFILE": w.Host(w.PassfilePath()),
+		"PGCONNECT_TIMEOUT": "10", "HOME": w.Host(w.PrivateDir()),
+	}
+	return w.execAs(ctx, w.User, cmd, env, stdin)
+}
+
+func (w *Workload) execAs(ctx context.Context, user string, cmd []string, env map[string]string, stdin io.Reader) (string, error) {
+	var stdout, stderr bytes.Buffer
+	opts := &client.ExecOptions{
+		Command: cmd, Environment: env, Stdout: &stdout, Stderr: &stderr, Stdin: stdin,
+		WorkingDir: "/",
+	}
+	if user != "" {
+		opts.User, opts.Group = user, w.Group
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		opts.Timeout = time.Until(dl)
+		if opts.Timeout <= 0 {
+			return "", ctx.Err()
+		}
+	}
+	p, err := w.Pebble.Exec(opts)
+	if err != nil {
+		return "", fmt.Errorf("exec %s: %w", cmd[0], err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Wait() }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		_ = p.SendSignal("SIGKILL")
+		<-done
+		return "", fmt.Errorf("exec %s: %w", path.Base(cmd[0]), ctx.Err())
+	}
+	if err != nil {
+		var ee *client.ExitError
+		if errors.As(err, &ee) {
+			return stdout.String(), &ExecError{Command: path.Base(cmd[0]), ExitCode: ee.ExitCode(), Output: stderr.String() + stdout.String()}
+		}
+		return stdout.String(), fmt.Errorf("exec %s: %w", path.Base(cmd[0]), err)
+	}
+	return stdout.String(), nil
+}
