@@ -153,7 +153,8 @@ type Context interface {
 	// ErrPermissionDenied for a non-leader on a non-peer relation.
 	ReadAppSettings(relID int, app string) (map[string]string, error)
 	// WriteSettings buffers changes to the local unit (app=false) or app bucket (app=true,
-	// ErrNotLeader for non-leaders). An empty value deletes the key.
+	// ErrNotLeader for non-leaders). An empty value deletes the key. The tool checks
+	// leadership first (IsLeader) for --app.
 	WriteSettings(relID int, app bool, values map[string]string) error
 
 	// ActionParams returns the validated parameters with defaults (ErrNotAction in hooks).
@@ -172,9 +173,12 @@ type Context interface {
 	AppStatus() (AppStatus, error)
 	SetApplicationVersion(version string) error
 
-	// Log writes a juju-log line (level TRACE|DEBUG|INFO|WARNING|ERROR|CRITICAL).
+	// Log writes a juju-log line (level TRACE|DEBUG|INFO|WARNING|ERROR|CRITICAL, already
+	// normalised; in relation hooks the message already carries the "<ep>:<id>: " prefix).
 	Log(level, message string) error
 
+	// NetworkInfo is network-get's data for a binding (endpoint) name, relID -1 when
+	// neither -r nor a relation hook names one; ErrNoNetwork for unknown bindings.
 	NetworkInfo(binding string, relID int) (NetworkInfo, error)
 
 	OpenPort(p Port) error
@@ -183,10 +187,16 @@ type Context interface {
 
 	// StateGet returns the unit's charm state with this hook's pending changes applied.
 	StateGet() (map[string]string, error)
+	// StateSet gets only non-empty values (the tool has checked the 256 B key and
+	// 64 KiB value limits); state-set's empty values arrive as StateDelete calls.
 	StateSet(values map[string]string) error
 	StateDelete(key string) error
 
+	// Secret URIs passed to these methods are "secret://<model-uuid>/<xid>" when the
+	// charm named a model, else the bare 20-char xid (from "secret:<xid>" or "<xid>").
+
 	// AddSecret buffers the creation and returns the URI at once (secret://<model-uuid>/<xid>).
+	// args.Owner is "application" (leader only: ErrNotLeader) or "unit".
 	AddSecret(args SecretArgs) (string, error)
 	// GetSecret returns the content of the revision selected by args.
 	GetSecret(args SecretGetArgs) (map[string]string, error)
@@ -195,10 +205,15 @@ type Context interface {
 	RemoveSecret(uri string, revision *int) error
 	// GrantSecret gives the remote side of relID (or one unit of it) read access.
 	GrantSecret(uri string, relID int, unit string) error
-	RevokeSecret(uri string, relID int, unit string) error
+	// RevokeSecret revokes what GrantSecret gave: with relID >= 0 the relation's remote
+	// application (or only unit, when set); with relID -1, target is a unit name
+	// ("app/3") or an application name ("app", every unit of it).
+	RevokeSecret(uri string, relID int, target string) error
 	// SecretIDs lists the ids (bare xids) of secrets this unit owns or its app owns.
+	// ErrSecretNotFound from any secret method prints `secret "<id or label>" not found`.
 	SecretIDs() ([]string, error)
-	// SecretInfo describes owned secrets selected by uri or label (both empty: all owned).
+	// SecretInfo describes owned secrets selected by uri or label (both empty: all owned);
+	// SecretMetadata.URI may be full or bare, the tool shows the xid.
 	SecretInfo(uri, label string) ([]SecretMetadata, error)
 
 	// StorageIDs lists attached storage instances as "name/N"; StorageAttribute returns

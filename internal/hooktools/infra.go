@@ -510,14 +510,17 @@ func (c *stateDeleteCmd) Info() *cmd.Info {
 }
 
 func (c *stateDeleteCmd) Init(args []string) error {
-	if len(args) < 1 {
-		return errors.New("specify a key")
+	if len(args) == 0 {
+		return nil // Juju: state-delete without a key does nothing
 	}
 	c.key = args[0]
 	return cmd.CheckEmpty(args[1:])
 }
 
 func (c *stateDeleteCmd) Run(ctx *cmd.Context) error {
+	if c.key == "" {
+		return nil
+	}
 	return c.hc.StateDelete(c.key)
 }
 
@@ -660,9 +663,6 @@ func (c *storageListCmd) Run(ctx *cmd.Context) error {
 	ids, err := c.hc.StorageIDs()
 	if err != nil {
 		return err
-	}
-	if len(ids) == 0 {
-		return nil
 	}
 	out := []string{}
 	for _, id := range ids {

@@ -255,14 +255,22 @@ func (c *relationIDsCmd) Info() *cmd.Info {
 			args = "[<name>]"
 			doc = fmt.Sprintf("Current default endpoint name is %q.", ep)
 		}
-	} else {
-		doc = "Only relation ids for relations which are not broken are included."
 	}
+	doc += `
+relation-ids outputs a list of the related applications with a relation name.
+Accepts a single argument (relation-name) which, in a relation hook, defaults
+to the name of the current relation. The output is useful as input to the
+relation-list, relation-get, and relation-set commands to read or write other
+relation values.
+
+Only relation ids for relations which are not broken are included.
+`
 	return info(cmd.Info{
-		Name:    "relation-ids",
-		Args:    args,
-		Purpose: "list all relation ids with the given endpoint name",
-		Doc:     doc,
+		Name:     "relation-ids",
+		Args:     args,
+		Purpose:  "List all relation IDs for the given endpoint.",
+		Doc:      doc,
+		Examples: "\n    relation-ids database\n",
 	})
 }
 

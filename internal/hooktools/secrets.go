@@ -494,39 +494,64 @@ func (c *secretGrantCmd) Init(args []string) (err error) {
 	if c.ref, err = parseSecretURI(args[0]); err != nil {
 		return err
 	}
-	if c.unit != "" && !isValidUnit(c.unit) {
-		return fmt.Errorf("unit %q not valid", c.unit)
-	}
 	if c.revoke {
-		if c.relID == -1 && c.app == "" && c.unit == "" {
-			return errors.New("missing relation or application or unit")
-		}
-		if c.app != "" && c.relID == -1 {
-			return errors.New("revoking by application needs the relation (-r)")
-		}
-	} else if c.relID == -1 {
+		return c.initRevoke(args[1:])
+	}
+	if c.relID == -1 {
 		return errors.New("no relation id specified")
 	}
-	if c.relID != -1 {
-		remote, err := c.hc.RelationRemoteApp(c.relID)
-		if err != nil {
-			return err
+	remote, err := c.hc.RelationRemoteApp(c.relID)
+	if err != nil {
+		return err
+	}
+	if c.unit != "" {
+		if !isValidUnit(c.unit) {
+			return fmt.Errorf("unit %q not valid", c.unit)
 		}
-		if c.app != "" && c.app != remote {
-			return fmt.Errorf("cannot specify application %q in relation to application %q", c.app, remote)
-		}
-		if c.unit != "" && unitApplication(c.unit) != remote {
+		if unitApplication(c.unit) != remote {
 			return fmt.Errorf("cannot specify unit %q in relation to application %q", c.unit, remote)
 		}
 	}
 	return cmd.CheckEmpty(args[1:])
 }
 
-func (c *secretGrantCmd) Run(ctx *cmd.Context) error {
-	if c.revoke {
-		return secretErr(c.hc.RevokeSecret(c.ref.String(), c.relID, c.unit), c.ref.ID)
+func (c *secretGrantCmd) initRevoke(rest []string) error {
+	if c.app != "" && !isValidApplication(c.app) {
+		return fmt.Errorf("application %q not valid", c.app)
 	}
-	return secretErr(c.hc.GrantSecret(c.ref.String(), c.relID, c.unit), c.ref.ID)
+	if c.unit != "" && !isValidUnit(c.unit) {
+		return fmt.Errorf("unit %q not valid", c.unit)
+	}
+	if c.app != "" && c.unit != "" {
+		return errors.New("specify only one of application or unit")
+	}
+	if c.relID >= 0 {
+		remote, err := c.hc.RelationRemoteApp(c.relID)
+		if err != nil {
+			return err
+		}
+		if c.app != "" {
+			return errors.New("do not specify both relation and app")
+		}
+		c.app = remote
+	}
+	if c.app == "" && c.unit == "" {
+		return errors.New("missing relation or application or unit")
+	}
+	return cmd.CheckEmpty(rest)
+}
+
+func (c *secretGrantCmd) Run(ctx *cmd.Context) error {
+	if !c.revoke {
+		return secretErr(c.hc.GrantSecret(c.ref.String(), c.relID, c.unit), c.ref.ID)
+	}
+	// RevokeSecret: the relation (and maybe one unit of it), else one unit, else a
+	// whole application named in place of the unit.
+	target := c.unit
+	if c.relID < 0 && target == "" {
+		target = c.app
+	}
+	return secretErr(c.hc.RevokeSecret(c.ref.String(), c.relID, target), c.ref.ID)
 }
 
 // secret-remove

@@ -74,7 +74,7 @@ func Execute(ctx context.Context, hc Context, req Request) Response {
 	}
 	c, ok := newTool(req.Tool, hc)
 	if !ok {
-		return errResp("bad request: unknown command: %s", req.Tool)
+		return errResp("bad request: unknown command %q", req.Tool)
 	}
 	if ds, ok := c.(dirSetter); ok {
 		ds.setDir(req.Dir)

@@ -267,8 +267,8 @@ func TestStatusLogTools(t *testing.T) {
 		{name: "application-version-set", tool: "application-version-set", args: []string{"16.4"},
 			check: func(t *testing.T, f *fakeCtx) { assert.Equal(t, "16.4", f.version) }},
 		{name: "application-version-set none", tool: "application-version-set", code: 2, stderr: "ERROR no version specified\n"},
-		{name: "goal-state yaml default", tool: "goal-state", stdout: "units:\n  pg/0:\n    status: active\n"},
-		{name: "goal-state json", tool: "goal-state", args: []string{"--format=json"}, stdout: `{"units":{"pg/0":{"status":"active"}}}` + "\n"},
+		{name: "goal-state yaml default", tool: "goal-state", stdout: "relations: {}\nunits:\n  pg/0:\n    status: active\n"},
+		{name: "goal-state json", tool: "goal-state", args: []string{"--format=json"}, stdout: `{"relations":{},"units":{"pg/0":{"status":"active"}}}` + "\n"},
 		{name: "credential-get untrusted", tool: "credential-get", code: 1,
 			stderr: "ERROR cannot access cloud credentials: charm does not have trust\n"},
 		{name: "credential-get trusted", setup: func(f *fakeCtx) { f.cred = map[string]any{"type": "kubernetes"} },
@@ -331,7 +331,8 @@ func TestNetworkPortStateStorageTools(t *testing.T) {
 		{name: "state-set value at limit", tool: "state-set", args: []string{"k=" + strings.Repeat("v", 64*1024)}},
 		{name: "state-delete", tool: "state-delete", args: []string{"init"},
 			check: func(t *testing.T, f *fakeCtx) { assert.Equal(t, []string{"init"}, f.stateDeletes) }},
-		{name: "state-delete none", tool: "state-delete", code: 2, stderr: "ERROR specify a key\n"},
+		{name: "state-delete none is a no-op", tool: "state-delete",
+			check: func(t *testing.T, f *fakeCtx) { assert.Empty(t, f.stateDeletes) }},
 
 		{name: "storage-get -s", tool: "storage-get", args: []string{"-s", "pgdata/0"}, stdout: "kind: filesystem\nlocation: /var/lib/postgresql/data\n"},
 		{name: "storage-get key", tool: "storage-get", args: []string{"-s", "pgdata/0", "location"}, stdout: "/var/lib/postgresql/data\n"},
@@ -342,6 +343,7 @@ func TestNetworkPortStateStorageTools(t *testing.T) {
 		{name: "storage-get bad attr", tool: "storage-get", args: []string{"-s", "pgdata/0", "size"}, code: 1, stderr: "ERROR invalid storage attribute \"size\"\n"},
 		{name: "storage-list", tool: "storage-list", stdout: "pgdata/0\n"},
 		{name: "storage-list other name", tool: "storage-list", args: []string{"logs"}, stdout: ""},
+		{name: "storage-list none json", setup: func(f *fakeCtx) { f.storage = nil }, tool: "storage-list", args: []string{"--format=json"}, stdout: "[]\n"},
 	})
 }
 
@@ -436,6 +438,18 @@ func TestSecretTools(t *testing.T) {
 			check: func(t *testing.T, f *fakeCtx) { assert.Equal(t, []string{`cu4v5hqv1e8c7b3mknbg 12 ""`}, f.revokes) }},
 		{name: "revoke nothing", tool: "secret-revoke", args: []string{"cu4v5hqv1e8c7b3mknbg"}, code: 2,
 			stderr: "ERROR missing relation or application or unit\n"},
+		{name: "revoke app", tool: "secret-revoke", args: []string{"cu4v5hqv1e8c7b3mknbg", "--app", "other"},
+			check: func(t *testing.T, f *fakeCtx) {
+				assert.Equal(t, []string{`cu4v5hqv1e8c7b3mknbg -1 "other"`}, f.revokes)
+			}},
+		{name: "revoke unit", tool: "secret-revoke", args: []string{"cu4v5hqv1e8c7b3mknbg", "--unit", "app/1"},
+			check: func(t *testing.T, f *fakeCtx) {
+				assert.Equal(t, []string{`cu4v5hqv1e8c7b3mknbg -1 "app/1"`}, f.revokes)
+			}},
+		{name: "revoke relation hook and app", setup: inRel(2, "app/0"), tool: "secret-revoke", args: []string{"cu4v5hqv1e8c7b3mknbg", "--app", "app"},
+			code: 2, stderr: "ERROR do not specify both relation and app\n"},
+		{name: "revoke app and unit", tool: "secret-revoke", args: []string{"cu4v5hqv1e8c7b3mknbg", "--app", "app", "--unit", "app/0"},
+			code: 2, stderr: "ERROR specify only one of application or unit\n"},
 		{name: "remove", tool: "secret-remove", args: []string{"cu4v5hqv1e8c7b3mknbg"},
 			check: func(t *testing.T, f *fakeCtx) { assert.Equal(t, []string{"cu4v5hqv1e8c7b3mknbg all"}, f.removed) }},
 		{name: "remove revision", tool: "secret-remove", args: []string{"cu4v5hqv1e8c7b3mknbg", "--revision", "3"},
@@ -498,7 +512,7 @@ func TestHelpAndUnknown(t *testing.T) {
 	assert.Contains(t, string(resp.Stdout), "Options:\n")
 	resp = Execute(context.Background(), f, Request{Tool: "add-metric", Dir: "/"})
 	assert.Equal(t, 1, resp.Code)
-	assert.Equal(t, "ERROR bad request: unknown command: add-metric\n", string(resp.Stderr))
+	assert.Equal(t, "ERROR bad request: unknown command \"add-metric\"\n", string(resp.Stderr))
 }
 
 func TestNeedStdin(t *testing.T) {

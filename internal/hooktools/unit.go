@@ -638,10 +638,9 @@ type goalStateCmd struct {
 func (c *goalStateCmd) Info() *cmd.Info {
 	return info(cmd.Info{
 		Name:    "goal-state",
-		Purpose: "Print the status of the charm's peers and related units.",
+		Purpose: "print the status of the charm's peers and related units",
 		Doc: `
-'goal-state' command will list the charm units and relations, specifying their status and
-their relationship to the unit executing the hook.
+'goal-state' command will list the charm units and relations, specifying their status and their relations to other units in different charms.
 `,
 	})
 }
@@ -655,7 +654,16 @@ func (c *goalStateCmd) Run(ctx *cmd.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.out.Write(ctx, gs)
+	out := make(map[string]any, len(gs)+2)
+	for k, v := range gs {
+		out[k] = v
+	}
+	for _, k := range []string{"units", "relations"} {
+		if out[k] == nil {
+			out[k] = map[string]any{}
+		}
+	}
+	return c.out.Write(ctx, out)
 }
 
 // credential-get
@@ -669,7 +677,7 @@ type credentialGetCmd struct {
 func (c *credentialGetCmd) Info() *cmd.Info {
 	return info(cmd.Info{
 		Name:    "credential-get",
-		Purpose: "Access cloud credentials.",
+		Purpose: "access cloud credentials",
 		Doc: `
 credential-get returns the cloud specification used by the unit's model.
 `,
