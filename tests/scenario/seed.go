@@ -153,7 +153,7 @@ func (s *Seed) SwitchoverUnderLoad(t testing.TB, ctx context.Context, toModel, t
 	go func() { w.Run(lctx); done <- struct{}{} }()
 	go func() { p.Run(lctx); done <- struct{}{} }()
 	// Let the writer get going before the switchover starts.
-	if err := waitAcked(ctx, w, 20); err != nil {
+	if err := WaitAcked(ctx, w, 20); err != nil {
 		stop()
 		<-done
 		<-done
@@ -163,7 +163,7 @@ func (s *Seed) SwitchoverUnderLoad(t testing.TB, ctx context.Context, toModel, t
 	s.Switchover(t, ctx, toModel, toApp, fromModel, fromApp, n)
 	// Writes must resume on the new primary before the writer stops.
 	before := len(w.Acked())
-	if err := waitAcked(ctx, w, before+20); err != nil {
+	if err := WaitAcked(ctx, w, before+20); err != nil {
 		stop()
 		<-done
 		<-done
@@ -189,7 +189,8 @@ func (s *Seed) SwitchoverUnderLoad(t testing.TB, ctx context.Context, toModel, t
 	return outage
 }
 
-func waitAcked(ctx context.Context, w *Writer, n int) error {
+// WaitAcked waits until the writer has n acknowledged inserts.
+func WaitAcked(ctx context.Context, w *Writer, n int) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	for len(w.Acked()) < n {
