@@ -99,8 +99,11 @@ func (s *Status) UnitNames(app string) []string {
 	return names
 }
 
-// PodKiller is implemented by backends that can kill a unit's pod abruptly (all its
-// processes, like a node loss), for failover scenarios.
-type PodKiller interface {
+// PodController is implemented by backends that can make a unit's pod fail like a lost node:
+// every process killed at once. KillPod lets the runtime bring it back right away (a pod
+// restart); StopPod keeps it down until StartPod (an outage).
+type PodController interface {
 	KillPod(ctx context.Context, model, unit string) error
+	StopPod(ctx context.Context, model, unit string) error
+	StartPod(ctx context.Context, model, unit string) error
 }

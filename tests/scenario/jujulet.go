@@ -245,8 +245,21 @@ func (j *Jujulet) UnitAddress(ctx context.Context, model, unit string) (string, 
 	return u.Address, nil
 }
 
-// KillPod kills every process of the unit's pod (its Pebble daemons and their services) with
-// SIGKILL, as a node loss would. jujulet notices and restarts the pod with the same storage.
+// KillPod implements PodController with jujulet's `pod kill` (SIGKILL to every process of
+// the pod; the controller restarts it with the same storage).
 func (j *Jujulet) KillPod(ctx context.Context, model, unit string) error {
-	return fmt.Errorf("KillPod %s/%s: not implemented yet", model, unit)
+	_, err := j.Juju(ctx, "pod", "kill", "-m", model, unit)
+	return err
+}
+
+// StopPod implements PodController: the pod is killed and stays down.
+func (j *Jujulet) StopPod(ctx context.Context, model, unit string) error {
+	_, err := j.Juju(ctx, "pod", "stop", "-m", model, unit)
+	return err
+}
+
+// StartPod implements PodController: a stopped pod comes back with its storage.
+func (j *Jujulet) StartPod(ctx context.Context, model, unit string) error {
+	_, err := j.Juju(ctx, "pod", "start", "-m", model, unit)
+	return err
 }

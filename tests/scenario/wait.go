@@ -102,3 +102,13 @@ func All(conds ...Condition) Condition {
 		return nil
 	}
 }
+
+// UnitBlocked reports whether some unit of app is blocked with message.
+func UnitBlocked(s *Status, app, message string) error {
+	for _, u := range s.Applications[app].Units {
+		if u.WorkloadStatus.Current == "blocked" && u.WorkloadStatus.Message == message {
+			return nil
+		}
+	}
+	return fmt.Errorf("no unit of %s is blocked with %q", app, message)
+}

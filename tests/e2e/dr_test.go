@@ -1,0 +1,79 @@
+package e2e
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jujulet/postgresql-k8s/tests/scenario"
+)
+
+// TestForcedFailoverAndDetach covers the unplanned half of the DR protocol: rome's primary pod
+// goes down, lisbon is promoted with force=true (without force the action refuses and says
+// why), rome's pod returns and fences itself, then follows lisbon. Then the relation is
+// removed (lisbon stays writable, rome becomes a standalone read-only cluster), and
+// re-integrating with create-replication from lisbon re-seeds rome.
+func TestForcedFailoverAndDetach(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	j := scenario.StartJujulet(t)
+	s := scenario.NewSeed(j, "postgresql-k8s")
+	s.DeployBoth(t, ctx)
+	s.Relate(t, ctx)
+	s.CreateReplication(t, ctx, 1)
+	rome, lisbon := s.Clusters(t, ctx)
+	s.WriteAndSee(t, ctx, rome, []*scenario.Cluster{lisbon}, "before-outage", 10)
+
+	romePrimary := s.DB1 + "/0"
+	must(t, j.StopPod(ctx, s.Rome, romePrimary))
+
+	res, err := j.RunAction(ctx, s.Lisbon, s.DB2+"/leader", "promote-to-primary", map[string]any{"scope": "cluster"})
+	must(t, err)
+	if res.Status != "failed" {
+		t.Fatalf("promote without force on an unreachable primary cluster: %s, want failed", res.Status)
+	}
+
+	res, err = j.RunAction(ctx, s.Lisbon, s.DB2+"/leader", "promote-to-primary", map[string]any{"scope": "cluster", "force": true})
+	must(t, err)
+	if res.Status != "completed" {
+		t.Fatalf("forced promote: %s %s", res.Status, res.Message)
+	}
+	settle(t, ctx, j, s.Lisbon, scenario.All(scenario.AppSettled(s.DB2, 1, "Primary"), scenario.UnitMessages(s.DB2, map[string]int{"Primary": 1})))
+	must(t, scenario.WaitRows(ctx, lisbon, "before-outage", 10))
+	_, err = scenario.InsertRows(ctx, lisbon.Units[s.DB2+"/0"], lisbon.Password, "during-outage", 5)
+	must(t, err)
+
+	// The old primary returns: it must never accept writes again before it follows lisbon.
+	prober := scenario.NewProber(100*time.Millisecond, rome, lisbon)
+	pctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { prober.Run(pctx); close(done) }()
+	must(t, j.StartPod(ctx, s.Rome, romePrimary))
+	s.WaitRoles(t, ctx, s.Lisbon, s.DB2, s.Rome, s.DB1, 1)
+	must(t, scenario.WaitRows(ctx, rome, "during-outage", 5))
+	stop()
+	<-done
+	if split, rounds := prober.SplitBrains(); len(split) > 0 {
+		t.Fatalf("two writable units in %d of %d probes after the old primary returned: %v", len(split), rounds, split)
+	}
+
+	// Detach: lisbon stays primary, rome is a standalone read-only cluster until promoted.
+	must(t, j.RemoveRelation(ctx, s.Lisbon, s.Offer, s.DB2+":replication"))
+	settle(t, ctx, j, s.Rome, func(st *scenario.Status) error {
+		return scenario.UnitBlocked(st, s.DB1, "Standalone read-only cluster")
+	})
+	scenario.ExactlyOneWritable(t, ctx, rome, lisbon)
+
+	// Re-attach: integrate again and replicate from lisbon's side. Lisbon consumes rome's
+	// offer, so create-replication runs where the offer is: rome becomes primary again with
+	// its own data, and lisbon is re-seeded from it.
+	must(t, j.Integrate(ctx, s.Lisbon, s.Offer, s.DB2+":replication"))
+	res, err = j.RunAction(ctx, s.Rome, s.DB1+"/leader", "create-replication", nil)
+	must(t, err)
+	if res.Status != "completed" {
+		t.Fatalf("create-replication after re-attach: %s %s", res.Status, res.Message)
+	}
+	s.WaitRoles(t, ctx, s.Rome, s.DB1, s.Lisbon, s.DB2, 1)
+	rome, lisbon = s.Clusters(t, ctx)
+	s.WriteAndSee(t, ctx, rome, []*scenario.Cluster{lisbon}, "after-reattach", 5)
+}
