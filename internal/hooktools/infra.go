@@ -198,40 +198,50 @@ func (p Port) String() string {
 	return fmt.Sprintf("%d-%d/%s", p.From, p.To, p.Protocol)
 }
 
-// ParsePort parses "<port>[/<protocol>]", "<from>-<to>[/<protocol>]" or "icmp".
+// ParsePort parses "<port>[/<protocol>]", "<from>-<to>[/<protocol>]" or "icmp" the
+// way Juju's open-port does (input lower-cased first; icmp is From = To = -1).
 func ParsePort(s string) (Port, error) {
 	in := strings.ToLower(s)
-	if in == "icmp" {
-		return Port{Protocol: "icmp", From: -1, To: -1}, nil
+	proto := "tcp"
+	if rng, p, ok := strings.Cut(in, "/"); ok {
+		in, proto = rng, p
 	}
-	rng, proto, hasProto := strings.Cut(in, "/")
-	if !hasProto {
-		proto = "tcp"
-	}
-	if proto != "tcp" && proto != "udp" {
-		if proto == "icmp" {
-			return Port{}, fmt.Errorf("protocol icmp does not support port ranges: %q", s)
+	parts := strings.Split(in, "-")
+	var from, to int
+	switch {
+	case len(parts) > 2:
+		return Port{}, fmt.Errorf("invalid port range %q", in)
+	case len(parts) == 1 && parts[0] == "icmp":
+		from, to, proto = -1, -1, "icmp"
+	case len(parts) == 1:
+		n, err := strconv.Atoi(parts[0])
+		if err != nil {
+			return Port{}, fmt.Errorf("invalid port %q: %w", in, err)
 		}
+		from, to = n, n
+	default:
+		var err error
+		if from, err = strconv.Atoi(parts[0]); err != nil {
+			return Port{}, fmt.Errorf("invalid port %q: %w", parts[0], err)
+		}
+		if to, err = strconv.Atoi(parts[1]); err != nil {
+			return Port{}, fmt.Errorf("invalid port %q: %w", parts[1], err)
+		}
+	}
+	p := Port{Protocol: proto, From: from, To: to}
+	switch {
+	case proto != "tcp" && proto != "udp" && proto != "icmp":
 		return Port{}, fmt.Errorf(`invalid protocol %q, expected "tcp", "udp", or "icmp"`, proto)
-	}
-	fromS, toS, isRange := strings.Cut(rng, "-")
-	from, err := strconv.Atoi(fromS)
-	if err != nil {
-		return Port{}, fmt.Errorf("invalid port range %q", s)
-	}
-	to := from
-	if isRange {
-		if to, err = strconv.Atoi(toS); err != nil {
-			return Port{}, fmt.Errorf("invalid port range %q", s)
+	case proto == "icmp":
+		if from != -1 || to != -1 {
+			return Port{}, fmt.Errorf(`protocol "icmp" doesn't support any ports; got "%v"`, from)
 		}
+	case from > to:
+		return Port{}, fmt.Errorf("invalid port range %s", p)
+	case from < 0 || from > 65535 || to < 0 || to > 65535:
+		return Port{}, fmt.Errorf("port range bounds must be between 0 and 65535, got %d-%d", from, to)
 	}
-	if from < 1 || from > 65535 || to < 1 || to > 65535 {
-		return Port{}, fmt.Errorf("port range bounds must be between 1 and 65535, got %d-%d", from, to)
-	}
-	if from > to {
-		return Port{}, fmt.Errorf("invalid port range %d-%d", from, to)
-	}
-	return Port{Protocol: proto, From: from, To: to}, nil
+	return p, nil
 }
 
 type portCmd struct {
@@ -328,15 +338,15 @@ func (c *openedPortsCmd) Run(ctx *cmd.Context) error {
 		return err
 	}
 	ports = append([]Port{}, ports...)
-	sort.Slice(ports, func(i, j int) bool {
+	sort.Slice(ports, func(i, j int) bool { // as Juju: protocol, then from, then to
 		a, b := ports[i], ports[j]
+		if a.Protocol != b.Protocol {
+			return a.Protocol < b.Protocol
+		}
 		if a.From != b.From {
 			return a.From < b.From
 		}
-		if a.To != b.To {
-			return a.To < b.To
-		}
-		return a.Protocol < b.Protocol
+		return a.To < b.To
 	})
 	results := make([]string, 0, len(ports))
 	seen := map[string]bool{}
