@@ -416,7 +416,7 @@ func (c *secretGetCmd) Run(ctx *cmd.Context) error {
 	key, b64 := strings.CutSuffix(c.key, "#base64")
 	v, ok := values[key]
 	if !ok {
-		return fmt.Errorf("secret key %q not found", key)
+		return fmt.Errorf("secret key value %q not found", key)
 	}
 	if b64 {
 		v = base64.StdEncoding.EncodeToString([]byte(v))

@@ -422,7 +422,7 @@ func TestSecretTools(t *testing.T) {
 		{name: "get not found", tool: "secret-get", args: []string{"cu4v5hqv1e8c7b3mknbg"}, code: 1,
 			stderr: "ERROR secret \"cu4v5hqv1e8c7b3mknbg\" not found\n"},
 		{name: "get missing key", setup: secretsCtx, tool: "secret-get", args: []string{"cu4v5hqv1e8c7b3mknbg", "nokey"}, code: 1,
-			stderr: "ERROR secret key \"nokey\" not found\n"},
+			stderr: "ERROR secret key value \"nokey\" not found\n"},
 
 		{name: "set content", setup: secretsCtx, tool: "secret-set", args: []string{"secret:cu4v5hqv1e8c7b3mknbg", "password=new"},
 			check: func(t *testing.T, f *fakeCtx) {
