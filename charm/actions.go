@@ -1,0 +1,268 @@
+package charm
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// actionFail marks the action failed with a message; the hook itself succeeds.
+type actionFail struct{ msg string }
+
+func (e actionFail) Error() string { return e.msg }
+
+func failf(format string, args ...any) error { return actionFail{fmt.Sprintf(format, args...)} }
+
+func (c *Charm) runAction(ctx context.Context) error {
+	st, err := c.readState(ctx)
+	if err != nil {
+		return err
+	}
+	params, err := c.Tools.ActionGet(ctx)
+	if err != nil {
+		return fmt.Errorf("action-get: %w", err)
+	}
+	var results map[string]string
+	switch name := c.Env.ActionName; name {
+	case "get-primary":
+		results, err = c.actionGetPrimary(ctx, st)
+	case "get-password":
+		results, err = c.actionGetPassword(ctx, st, params)
+	case "set-password":
+		results, err = c.actionSetPassword(ctx, st, params)
+	case "promote-to-primary":
+		results, err = c.actionPromote(ctx, st, params)
+	case "create-replication":
+		if c.CreateReplication == nil {
+			err = failf("no cross-regional replication relation: integrate replication-offer with replication first")
+		} else {
+			results, err = c.CreateReplication(ctx, c, st, params)
+		}
+	default:
+		err = failf("action %q is not implemented", name)
+	}
+	if af, ok := err.(actionFail); ok {
+		c.logf(ctx, slog.LevelInfo, "action %s failed: %s", c.Env.ActionName, af.msg)
+		return c.Tools.ActionFail(ctx, af.msg)
+	}
+	if err != nil {
+		// A real error: report it in the action and fail the run.
+		_ = c.Tools.ActionFail(ctx, err.Error())
+		return err
+	}
+	if err := c.flush(ctx, st); err != nil {
+		return err
+	}
+	if len(results) > 0 {
+		if err := c.Tools.ActionSet(ctx, results); err != nil {
+			return fmt.Errorf("action-set: %w", err)
+		}
+	}
+	return nil
+}
+
+func paramString(params map[string]any, key, def string) (string, error) {
+	v, ok := params[key]
+	if !ok || v == nil {
+		return def, nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", failf("%s must be a string", key)
+	}
+	return s, nil
+}
+
+func paramBool(params map[string]any, key string) (bool, error) {
+	v, ok := params[key]
+	if !ok || v == nil {
+		return false, nil
+	}
+	switch t := v.(type) {
+	case bool:
+		return t, nil
+	case string:
+		b, err := strconv.ParseBool(t)
+		if err != nil {
+			return false, failf("%s must be true or false", key)
+		}
+		return b, nil
+	}
+	return false, failf("%s must be true or false", key)
+}
+
+func (c *Charm) requireInitialised(st *State) error {
+	if st.PeerRelID == "" || st.Primary() == "" || st.AppData["secret-id"] == "" || st.AppData["system-id"] == "" {
+		return failf("the cluster is not initialised yet: wait for a unit to be active (Primary)")
+	}
+	return nil
+}
+
+func (c *Charm) actionGetPrimary(ctx context.Context, st *State) (map[string]string, error) {
+	if st.Primary() == "" {
+		return nil, failf("the cluster is not initialised yet: no primary")
+	}
+	return map[string]string{"primary": st.Primary()}, nil
+}
+
+func (c *Charm) validUser(params map[string]any) (string, error) {
+	user, err := paramString(params, "username", "operator")
+	if err != nil {
+		return "", err
+	}
+	if !IsSystemUser(user) {
+		return "", failf("%q is not a system user: use one of %s", user, strings.Join(SystemUsers, ", "))
+	}
+	return user, nil
+}
+
+func (c *Charm) actionGetPassword(ctx context.Context, st *State, params map[string]any) (map[string]string, error) {
+	user, err := c.validUser(params)
+	if err != nil {
+		return nil, err
+	}
+	if st.PeerRelID == "" || st.AppData["secret-id"] == "" {
+		return nil, failf("the cluster is not initialised yet: no passwords")
+	}
+	if err := c.loadPasswords(ctx, st); err != nil {
+		return nil, err
+	}
+	return map[string]string{"password": st.Passwords[user]}, nil
+}
+
+func (c *Charm) actionSetPassword(ctx context.Context, st *State, params map[string]any) (map[string]string, error) {
+	if !st.Leader {
+		return nil, failf("set-password must run on the leader (juju run %s/leader set-password)", st.App)
+	}
+	user, err := c.validUser(params)
+	if err != nil {
+		return nil, err
+	}
+	pw, err := paramString(params, "password", "")
+	if err != nil {
+		return nil, err
+	}
+	if pw == "" {
+		if pw, err = GeneratePassword(); err != nil {
+			return nil, err
+		}
+	} else if len(pw) > 100 || strings.ContainsAny(pw, "\x00\n\r") {
+		return nil, failf("the password must be 1-100 characters without NUL or line breaks")
+	}
+	if err := c.requireInitialised(st); err != nil {
+		return nil, err
+	}
+	if err := c.loadPasswords(ctx, st); err != nil {
+		return nil, err
+	}
+	w, err := c.OpenWorkload(ctx, st.Address)
+	if err != nil {
+		return nil, failf("the workload is not ready: %v", err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	db, err := w.Connect(cctx, st.PrimaryAddress(), "operator", st.Passwords["operator"])
+	if err != nil {
+		return nil, failf("cannot reach the primary %s to change the password: %v", st.Primary(), err)
+	}
+	defer db.Close(ctx)
+	if err := db.SetPassword(ctx, user, pw); err != nil {
+		return nil, err
+	}
+	st.Passwords[user] = pw
+	if err := c.storePasswords(ctx, st); err != nil {
+		return nil, err
+	}
+	if err := w.WritePassfile(ctx, c.passEntries(st)); err != nil {
+		return nil, err
+	}
+	st.SetMine("roles", passwordsFingerprint(st.Passwords))
+	c.logf(ctx, slog.LevelInfo, "password of %s rotated", user)
+	return map[string]string{"message": "password of " + user + " updated"}, nil
+}
+
+func (c *Charm) actionPromote(ctx context.Context, st *State, params map[string]any) (map[string]string, error) {
+	scope, err := paramString(params, "scope", "")
+	if err != nil {
+		return nil, err
+	}
+	force, err := paramBool(params, "force")
+	if err != nil {
+		return nil, err
+	}
+	switch scope {
+	case "cluster":
+		if c.PromoteCluster == nil {
+			return nil, failf("scope=cluster needs cross-regional replication (replication-offer/replication), which is not set up")
+		}
+		return nil, c.PromoteCluster(ctx, c, st, force)
+	case "unit":
+	default:
+		return nil, failf("scope must be \"unit\" or \"cluster\", got %q", scope)
+	}
+	if force {
+		return nil, failf("force applies only to scope=cluster; a unit switchover is always planned")
+	}
+	if err := c.requireInitialised(st); err != nil {
+		return nil, err
+	}
+	target, err := paramString(params, "unit", st.Unit)
+	if err != nil {
+		return nil, err
+	}
+	if target == "" {
+		target = st.Unit
+	}
+	if !st.HasPeer(target) {
+		return nil, failf("%q is not a unit of this cluster", target)
+	}
+	if target == st.Primary() {
+		return nil, failf("%s is already the primary", target)
+	}
+	if sw := st.Switchover(); sw != nil {
+		return nil, failf("a switchover from %s to %s (id %s) is already in progress", sw.From, sw.To, sw.ID)
+	}
+	if err := c.loadPasswords(ctx, st); err != nil {
+		return nil, err
+	}
+	w, err := c.OpenWorkload(ctx, st.Address)
+	if err != nil {
+		return nil, failf("the workload is not ready: %v", err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	db, err := w.Connect(cctx, st.AddressOf(target), "operator", st.Passwords["operator"])
+	if err != nil {
+		return nil, failf("%s does not answer: %v", target, err)
+	}
+	pos, err := db.Positions(cctx)
+	db.Close(ctx)
+	if err != nil || !pos.InRecovery {
+		return nil, failf("%s is not a streaming replica", target)
+	}
+	id := c.Env.ActionUUID
+	if id == "" {
+		id = strconv.FormatInt(c.Now().UnixNano(), 10)
+	}
+	from := st.Primary()
+	if st.Leader {
+		c.startSwitchover(st, id, target)
+		if err := c.switchoverStep(ctx, st, w); err != nil {
+			if msg, ok := asWaiting(err); ok {
+				return nil, failf("switchover: %s", msg)
+			}
+			return nil, err
+		}
+	} else {
+		b, _ := json.Marshal(map[string]string{"id": id, "to": target})
+		st.SetMine("switchover-request", string(b))
+	}
+	return map[string]string{
+		"switchover-id": id,
+		"message":       fmt.Sprintf("switchover from %s to %s started: %s shuts down cleanly, %s promotes once it has replayed everything; watch the status", from, target, from, target),
+	}, nil
+}

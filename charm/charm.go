@@ -1,0 +1,119 @@
+// Package charm holds the postgresql-k8s handlers: one idempotent reconcile for every hook,
+// the leader's duties (primary election, failover, passwords), the in-cluster switchover
+// protocol and the actions. Handlers talk to Juju only through hookenv.Tools and to
+// PostgreSQL only through Workload, so tests run them against fakes.
+//
+// Peer relation data (endpoint database-peers):
+//
+//	app bucket (leader):  primary          unit name of the primary
+//	                      primary-address  its address
+//	                      secret-id        URI of the app-owned passwords secret
+//	                      secret-revision  bumped on set-password so that peers refresh
+//	                      system-id        database system identifier of the cluster
+//	                      switchover       JSON Switchover while a planned switchover runs
+//	unit bucket:          address          this unit's address (PostgreSQL listens on :5432)
+//	                      switchover-request JSON {id,to} from a non-leader's action
+//	                      demoted          JSON Demotion: the old primary's clean-shutdown token
+//	                      promoted         switchover id the target promoted for
+package charm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jujulet/postgresql-k8s/internal/hookenv"
+)
+
+// Endpoint and container names from metadata.yaml.
+const (
+	PeerEndpoint = "database-peers"
+	PGPort       = 5432
+)
+
+// Charm runs one hook or action.
+type Charm struct {
+	Env   hookenv.Env
+	Tools hookenv.Tools
+	// OpenWorkload connects to this unit's workload container; it returns an error wrapping
+	// postgres.ErrNotReady when the container is not there yet.
+	OpenWorkload func(ctx context.Context, addr string) (Workload, error)
+	Log          *slog.Logger
+	Now          func() time.Time
+
+	// RoleRules are consulted in order before the in-cluster rule: the extension point of
+	// cross-regional replication (a standby cluster's units follow the remote primary).
+	RoleRules []RoleRule
+	// PromoteCluster handles promote-to-primary scope=cluster (cross-regional replication).
+	PromoteCluster func(ctx context.Context, c *Charm, st *State, force bool) error
+	// CreateReplication handles the create-replication action (cross-regional replication).
+	CreateReplication func(ctx context.Context, c *Charm, st *State, params map[string]any) (map[string]string, error)
+
+	// FailoverAfter is how long the leader waits for a primary that stopped answering before
+	// it promotes a replica; SwitchoverReplayWait bounds the in-hook wait of a switchover
+	// target; SwitchoverTimeout is when the leader rolls a stuck switchover back.
+	FailoverAfter        time.Duration
+	SwitchoverReplayWait time.Duration
+	SwitchoverTimeout    time.Duration
+}
+
+// New returns a Charm with the default timeouts.
+func New(env hookenv.Env, tools hookenv.Tools, open func(ctx context.Context, addr string) (Workload, error), log *slog.Logger) *Charm {
+	return &Charm{
+		Env: env, Tools: tools, OpenWorkload: open, Log: log, Now: time.Now,
+		FailoverAfter: 15 * time.Second, SwitchoverReplayWait: 30 * time.Second, SwitchoverTimeout: 90 * time.Second,
+	}
+}
+
+// Run handles the hook or action of c.Env. Errors are real failures (the hook fails and
+// Juju retries it); a workload that is not ready is a waiting status, not an error.
+func (c *Charm) Run(ctx context.Context) error {
+	if c.Env.IsAction() {
+		return c.runAction(ctx)
+	}
+	hook := c.Env.HookName
+	switch {
+	case hook == "stop":
+		return c.onStop(ctx)
+	case hook == PeerEndpoint+"-relation-departed" && c.Env.DepartingUnit == c.Env.UnitName:
+		return c.onSelfDeparting(ctx)
+	}
+	return c.Reconcile(ctx)
+}
+
+func (c *Charm) status(ctx context.Context, status, msg string) error {
+	if err := c.Tools.StatusSet(ctx, false, status, msg); err != nil {
+		return fmt.Errorf("status-set: %w", err)
+	}
+	return nil
+}
+
+func (c *Charm) appStatus(ctx context.Context, status, msg string) error {
+	if err := c.Tools.StatusSet(ctx, true, status, msg); err != nil {
+		return fmt.Errorf("status-set --application: %w", err)
+	}
+	return nil
+}
+
+func (c *Charm) logf(ctx context.Context, level slog.Level, format string, args ...any) {
+	if c.Log != nil {
+		c.Log.Log(ctx, level, fmt.Sprintf(format, args...))
+	}
+}
+
+// errWaiting carries a waiting status out of a step: the hook succeeds.
+type errWaiting struct{ msg string }
+
+func (e errWaiting) Error() string { return e.msg }
+
+func waiting(format string, args ...any) error { return errWaiting{fmt.Sprintf(format, args...)} }
+
+func asWaiting(err error) (string, bool) {
+	var w errWaiting
+	if errors.As(err, &w) {
+		return w.msg, true
+	}
+	return "", false
+}

@@ -1,0 +1,251 @@
+package charm
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/jujulet/postgresql-k8s/internal/postgres"
+)
+
+func passwordsFingerprint(pw map[string]string) string {
+	h := sha256.New()
+	for _, u := range SystemUsers {
+		h.Write([]byte(u + "\x00" + pw[u] + "\x00"))
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+func (c *Charm) setPrimary(st *State, unit string) {
+	if st.Primary() != unit {
+		c.logf(context.Background(), slog.LevelInfo, "recording %s as the primary (was %q)", unit, st.Primary())
+	}
+	st.SetApp("primary", unit)
+	st.SetApp("primary-address", st.AddressOf(unit))
+}
+
+// leaderDuties: choose the first primary, run the switchover bookkeeping, fail over from a
+// primary that left or stays down.
+func (c *Charm) leaderDuties(ctx context.Context, st *State, w Workload) error {
+	primary := st.Primary()
+	if primary == "" {
+		// A new cluster: the leader initialises it.
+		c.setPrimary(st, st.Unit)
+		return nil
+	}
+	if a := st.AddressOf(primary); a != "" && a != st.AppData["primary-address"] {
+		st.SetApp("primary-address", a)
+	}
+	c.leaderSwitchover(ctx, st)
+	if st.Switchover() != nil {
+		return nil // the old primary is down on purpose
+	}
+	if primary == st.Unit {
+		return nil
+	}
+	if !st.HasPeer(primary) {
+		c.logf(ctx, slog.LevelWarn, "primary %s left the cluster: failing over", primary)
+		return c.failover(ctx, st, w, primary)
+	}
+	if c.primaryAnswers(ctx, st, w, primary) {
+		return nil
+	}
+	// Down: give it FailoverAfter to come back (a restarting pod) before promoting.
+	deadline := time.Now().Add(c.FailoverAfter)
+	for time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+		if c.primaryAnswers(ctx, st, w, primary) {
+			return nil
+		}
+	}
+	c.logf(ctx, slog.LevelWarn, "primary %s has not answered for %s: failing over", primary, c.FailoverAfter)
+	return c.failover(ctx, st, w, primary)
+}
+
+func (c *Charm) primaryAnswers(ctx context.Context, st *State, w Workload, primary string) bool {
+	addr := st.AddressOf(primary)
+	if addr == "" {
+		addr = st.AppData["primary-address"]
+	}
+	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	db, err := w.Connect(cctx, addr, "operator", st.Passwords["operator"])
+	if err != nil {
+		return false
+	}
+	defer db.Close(ctx)
+	_, err = db.Positions(cctx)
+	return err == nil
+}
+
+func (c *Charm) failover(ctx context.Context, st *State, w Workload, old string) error {
+	next := c.mostAdvancedReplica(ctx, st, w, old)
+	if next == "" {
+		return waiting("primary %s is gone and no replica answers: waiting", old)
+	}
+	c.setPrimary(st, next)
+	return nil
+}
+
+// mostAdvancedReplica returns the reachable standby (this unit included) with the highest
+// received (then replayed) LSN, excluding unit `except`; ties go to the lowest unit name.
+func (c *Charm) mostAdvancedReplica(ctx context.Context, st *State, w Workload, except string) string {
+	units := append([]string{st.Unit}, st.Peers...)
+	sort.Strings(units)
+	best, bestLSN := "", postgres.LSN(0)
+	for _, u := range units {
+		if u == except {
+			continue
+		}
+		addr := st.AddressOf(u)
+		if addr == "" {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		db, err := w.Connect(cctx, addr, "operator", st.Passwords["operator"])
+		if err != nil {
+			cancel()
+			continue
+		}
+		pos, err := db.Positions(cctx)
+		db.Close(ctx)
+		cancel()
+		if err != nil || !pos.InRecovery {
+			continue
+		}
+		lsn := max(pos.Received, pos.Replayed)
+		if best == "" || lsn > bestLSN {
+			best, bestLSN = u, lsn
+		}
+	}
+	return best
+}
+
+// leaderSwitchover turns a unit's request into the app record, completes a switchover whose
+// target promoted, and rolls back one that did not finish in time.
+func (c *Charm) leaderSwitchover(ctx context.Context, st *State) {
+	sw := st.Switchover()
+	if sw == nil {
+		for _, u := range st.Peers {
+			var req struct{ ID, To string }
+			if raw := st.PeerData[u]["switchover-request"]; raw != "" && json.Unmarshal([]byte(raw), &req) == nil &&
+				req.ID != "" && req.ID != st.AppData["last-switchover"] && st.HasPeer(req.To) && req.To != st.Primary() {
+				c.startSwitchover(st, req.ID, req.To)
+				return
+			}
+		}
+		return
+	}
+	promoted := st.PeerData[sw.To]["promoted"]
+	if sw.To == st.Unit {
+		promoted = st.MyData["promoted"]
+	}
+	if promoted == sw.ID {
+		c.setPrimary(st, sw.To)
+		st.SetApp("switchover", "")
+		st.SetApp("last-switchover", sw.ID)
+		return
+	}
+	if time.Since(time.Unix(sw.Since, 0)) > c.SwitchoverTimeout || !st.HasPeer(sw.To) {
+		c.logf(ctx, slog.LevelWarn, "switchover %s to %s did not complete: rolling back to %s", sw.ID, sw.To, sw.From)
+		st.SetApp("switchover", "")
+		st.SetApp("last-switchover", sw.ID)
+	}
+}
+
+func (c *Charm) startSwitchover(st *State, id, to string) {
+	sw := Switchover{ID: id, From: st.Primary(), To: to, Since: c.Now().Unix()}
+	b, _ := json.Marshal(sw)
+	st.SetApp("switchover", string(b))
+}
+
+// switchoverStep is each unit's part of a planned switchover: the old primary shuts down
+// cleanly and publishes its checkpoint; the target promotes only once it replayed past it.
+func (c *Charm) switchoverStep(ctx context.Context, st *State, w Workload) error {
+	sw := st.Switchover()
+	if sw == nil {
+		return nil
+	}
+	switch st.Unit {
+	case sw.From:
+		if st.Primary() != st.Unit {
+			return nil
+		}
+		var d Demotion
+		if json.Unmarshal([]byte(st.MyData["demoted"]), &d) == nil && d.ID == sw.ID {
+			return nil
+		}
+		if err := c.status(ctx, "maintenance", "switchover to "+sw.To+": fast shutdown"); err != nil {
+			return err
+		}
+		cd, err := w.Stop(ctx)
+		if err != nil {
+			return err
+		}
+		if !cd.CleanShutdown() {
+			return waiting("switchover: shutdown was not clean (%s)", cd.State)
+		}
+		b, _ := json.Marshal(Demotion{ID: sw.ID, SystemID: cd.SystemID, Timeline: cd.TimelineID, CheckpointLSN: cd.CheckpointLSN.String()})
+		st.SetMine("demoted", string(b))
+		c.logf(ctx, slog.LevelInfo, "switchover %s: shut down cleanly at %s, handing over to %s", sw.ID, cd.CheckpointLSN, sw.To)
+	case sw.To:
+		if st.MyData["promoted"] == sw.ID {
+			return nil
+		}
+		var d Demotion
+		fromData := st.PeerData[sw.From]
+		if err := json.Unmarshal([]byte(fromData["demoted"]), &d); err != nil || d.ID != sw.ID {
+			return waiting("switchover: waiting for %s to shut down cleanly", sw.From)
+		}
+		ckpt, err := postgres.ParseLSN(d.CheckpointLSN)
+		if err != nil {
+			return waiting("switchover: bad checkpoint in %s's token: %v", sw.From, err)
+		}
+		db, err := w.Connect(ctx, st.Address, "operator", st.Passwords["operator"])
+		if err != nil {
+			return waiting("switchover: this unit's server does not answer: %v", err)
+		}
+		defer db.Close(ctx)
+		deadline := time.Now().Add(c.SwitchoverReplayWait)
+		for {
+			pos, err := db.Positions(ctx)
+			if err != nil {
+				return err
+			}
+			if !pos.InRecovery {
+				break // already promoted (a re-run)
+			}
+			if pos.Replayed > ckpt {
+				if err := c.status(ctx, "maintenance", "switchover: promoting"); err != nil {
+					return err
+				}
+				if err := db.Promote(ctx); err != nil {
+					return err
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				return waiting("switchover: replayed %s, waiting to pass %s's shutdown checkpoint %s", pos.Replayed, sw.From, ckpt)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		st.SetMine("promoted", sw.ID)
+		c.logf(ctx, slog.LevelInfo, "switchover %s: promoted after replaying past %s", sw.ID, ckpt)
+		if st.Leader {
+			c.leaderSwitchover(ctx, st)
+		}
+	}
+	return nil
+}

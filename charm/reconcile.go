@@ -1,0 +1,543 @@
+package charm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jujulet/postgresql-k8s/internal/postgres"
+)
+
+// Reconcile converges this unit (and, on the leader, the cluster records) on the desired
+// state. It is idempotent: every hook runs it.
+func (c *Charm) Reconcile(ctx context.Context) error {
+	st, err := c.readState(ctx)
+	if err != nil {
+		return err
+	}
+	err = c.reconcile(ctx, st)
+	if msg, ok := asWaiting(err); ok {
+		c.logf(ctx, slog.LevelInfo, "waiting: %s", msg)
+		if ferr := c.flush(ctx, st); ferr != nil {
+			return ferr
+		}
+		return c.status(ctx, "waiting", msg)
+	}
+	if ferr := c.flush(ctx, st); ferr != nil && err == nil {
+		err = ferr
+	}
+	return err
+}
+
+func (c *Charm) reconcile(ctx context.Context, st *State) error {
+	if st.ConfigErr != nil {
+		// Nothing is restarted or rewritten with a config we cannot honour.
+		return c.status(ctx, "blocked", "invalid config: "+st.ConfigErr.Error())
+	}
+	if st.PeerRelID == "" {
+		return waiting("waiting for the peer relation")
+	}
+	if st.Address == "" {
+		return waiting("waiting for the unit's network address")
+	}
+	st.SetMine("address", st.Address)
+	if err := c.loadPasswords(ctx, st); err != nil {
+		return err
+	}
+	w, err := c.OpenWorkload(ctx, st.Address)
+	if err != nil {
+		if isNotReady(err) {
+			return waiting("waiting for the postgresql container: %v", err)
+		}
+		return fmt.Errorf("open workload: %w", err)
+	}
+	if st.Leader {
+		if err := c.leaderDuties(ctx, st, w); err != nil {
+			return err
+		}
+	}
+	if err := c.switchoverStep(ctx, st, w); err != nil {
+		return err
+	}
+	role := c.DesiredRole(ctx, st)
+	if err := c.applyRole(ctx, st, w, role); err != nil {
+		return err
+	}
+	if st.Leader {
+		if err := c.appStatus(ctx, "active", c.appStatusMessage(st)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Charm) appStatusMessage(st *State) string {
+	if st.Primary() == "" {
+		return ""
+	}
+	return "Primary"
+}
+
+// settings renders the configured PostgreSQL settings for this unit.
+func (c *Charm) settings(ctx context.Context, st *State, w Workload) postgres.Settings {
+	mem := 0
+	if st.Config.Profile == "production" {
+		mem, _ = w.MemoryMB(ctx)
+	}
+	return st.Config.Settings(st.App, mem)
+}
+
+// hbaRules: the operator from anywhere with a password, monitoring too; replication and
+// rewind only from the cluster's units.
+func (c *Charm) hbaRules(st *State) []postgres.HBARule {
+	rules := []postgres.HBARule{
+		{Type: "host", Database: "all", User: "operator", Address: "0.0.0.0/0", Method: "scram-sha-256"},
+		{Type: "host", Database: "all", User: "operator", Address: "::/0", Method: "scram-sha-256"},
+		{Type: "host", Database: "all", User: "monitoring", Address: "0.0.0.0/0", Method: "scram-sha-256"},
+	}
+	addrs := map[string]bool{}
+	for _, u := range append([]string{st.Unit}, st.Peers...) {
+		if a := st.AddressOf(u); a != "" {
+			addrs[a] = true
+		}
+	}
+	list := make([]string, 0, len(addrs))
+	for a := range addrs {
+		list = append(list, a)
+	}
+	sort.Strings(list)
+	for _, a := range list {
+		cidr := a + "/32"
+		if strings.Contains(a, ":") {
+			cidr = a + "/128"
+		}
+		rules = append(rules,
+			postgres.HBARule{Type: "host", Database: "replication", User: "replication", Address: cidr, Method: "scram-sha-256"},
+			postgres.HBARule{Type: "host", Database: "postgres", User: "rewind", Address: cidr, Method: "scram-sha-256"})
+	}
+	return rules
+}
+
+func (c *Charm) passEntries(st *State) []postgres.PassEntry {
+	var out []postgres.PassEntry
+	for _, u := range SystemUsers {
+		out = append(out, postgres.PassEntry{User: u, Password: st.Passwords[u]})
+	}
+	return out
+}
+
+func (c *Charm) systemRoles(st *State) []postgres.Role {
+	return []postgres.Role{
+		{Name: "operator", Password: st.Passwords["operator"], Attributes: []string{"SUPERUSER"}},
+		{Name: "replication", Password: st.Passwords["replication"], Attributes: []string{"REPLICATION"}},
+		{Name: "rewind", Password: st.Passwords["rewind"], Grants: postgres.RewindGrants},
+		{Name: "monitoring", Password: st.Passwords["monitoring"], Grants: []string{"GRANT pg_monitor TO %s"}},
+	}
+}
+
+// prepare writes the passfile, pg_hba.conf and the Pebble layer (all idempotent).
+func (c *Charm) prepare(ctx context.Context, st *State, w Workload) (hbaChanged bool, err error) {
+	if err := w.WritePassfile(ctx, c.passEntries(st)); err != nil {
+		return false, err
+	}
+	if hbaChanged, err = w.WriteHBA(ctx, c.hbaRules(st)); err != nil {
+		return false, err
+	}
+	return hbaChanged, w.PlanLayer(ctx)
+}
+
+func (c *Charm) applyRole(ctx context.Context, st *State, w Workload, role Role) error {
+	switch role.Kind {
+	case RoleWait:
+		return waiting("%s", role.Status)
+	case RoleStopped:
+		if running, err := w.Running(ctx); err != nil {
+			return err
+		} else if running {
+			if _, err := w.Stop(ctx); err != nil {
+				return err
+			}
+		}
+		return c.status(ctx, "maintenance", role.Status)
+	case RolePrimary:
+		if err := c.runPrimary(ctx, st, w); err != nil {
+			return err
+		}
+	case RoleReplica:
+		if err := c.runReplica(ctx, st, w, role); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("unknown role %q", role.Kind)
+	}
+	if err := c.Tools.OpenPort(ctx, PGPort, "tcp"); err != nil {
+		return fmt.Errorf("open-port: %w", err)
+	}
+	if v := w.Version(); v != "" && v != "0" {
+		if err := c.Tools.ApplicationVersionSet(ctx, v); err != nil {
+			return fmt.Errorf("application-version-set: %w", err)
+		}
+	}
+	return c.status(ctx, "active", role.Status)
+}
+
+// runPrimary makes this unit's server the writable primary: initdb on first start, promote
+// a standby that was named primary, then users and slots.
+func (c *Charm) runPrimary(ctx context.Context, st *State, w Workload) error {
+	init, err := w.IsInitialised(ctx)
+	if err != nil {
+		return err
+	}
+	if !init {
+		if st.AppData["system-id"] != "" {
+			// Never initdb a second, unrelated cluster under an existing one's name.
+			return c.status(ctx, "blocked", "named primary but this unit has no data: remove the unit or promote another one")
+		}
+		if err := c.status(ctx, "maintenance", "initialising the database (initdb)"); err != nil {
+			return err
+		}
+		if err := w.InitDB(ctx, "operator", st.Passwords["operator"]); err != nil {
+			return err
+		}
+	}
+	if _, err := c.prepare(ctx, st, w); err != nil {
+		return err
+	}
+	confChanged, err := w.WriteConf(ctx, c.settings(ctx, st, w))
+	if err != nil {
+		return err
+	}
+	running, err := w.Running(ctx)
+	if err != nil {
+		return err
+	}
+	if !running {
+		if err := c.status(ctx, "maintenance", "starting PostgreSQL"); err != nil {
+			return err
+		}
+		// A standby named primary starts as a standby and is promoted (new timeline); it never
+		// starts writable on its old timeline.
+		if err := w.Start(ctx); err != nil {
+			return err
+		}
+	} else if confChanged {
+		if err := w.Reload(ctx); err != nil {
+			return err
+		}
+	}
+	if err := c.waitReady(ctx, w, st); err != nil {
+		return err
+	}
+	db, err := w.Connect(ctx, st.Address, "operator", st.Passwords["operator"])
+	if err != nil {
+		return waiting("PostgreSQL not accepting connections yet: %v", err)
+	}
+	defer db.Close(ctx)
+	pos, err := db.Positions(ctx)
+	if err != nil {
+		return err
+	}
+	if pos.InRecovery {
+		if err := c.status(ctx, "maintenance", "promoting to primary"); err != nil {
+			return err
+		}
+		if err := db.Promote(ctx); err != nil {
+			return err
+		}
+		c.logf(ctx, slog.LevelInfo, "promoted to primary (was replaying %s)", pos.Replayed)
+	}
+	if fp := passwordsFingerprint(st.Passwords); st.MyData["roles"] != fp || !init {
+		for _, r := range c.systemRoles(st) {
+			if err := db.EnsureRole(ctx, r); err != nil {
+				return err
+			}
+		}
+		st.SetMine("roles", fp)
+	}
+	if err := c.reconcileSlots(ctx, st, db); err != nil {
+		return err
+	}
+	if st.Leader && st.AppData["system-id"] == "" {
+		cd, err := w.ControlData(ctx)
+		if err != nil {
+			return err
+		}
+		st.SetApp("system-id", cd.SystemID)
+	}
+	return nil
+}
+
+func (c *Charm) waitReady(ctx context.Context, w Workload, st *State) error {
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := w.WaitReady(wctx, "operator", st.Passwords["operator"]); err != nil {
+		return waiting("PostgreSQL is starting: %v", err)
+	}
+	return nil
+}
+
+// reconcileSlots creates a slot per peer and drops the slots of units that left.
+func (c *Charm) reconcileSlots(ctx context.Context, st *State, db DB) error {
+	want := map[string]bool{}
+	for _, u := range st.Peers {
+		want[postgres.SlotName(u)] = true
+	}
+	slots, err := db.ListSlots(ctx)
+	if err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	prefix := postgres.SlotName(st.App) + "_"
+	for _, s := range slots {
+		have[s.Name] = true
+		if strings.HasPrefix(s.Name, prefix) && !want[s.Name] {
+			if err := db.DropSlot(ctx, s.Name); err != nil {
+				return err
+			}
+			c.logf(ctx, slog.LevelInfo, "dropped replication slot %s of a departed unit", s.Name)
+		}
+	}
+	names := make([]string, 0, len(want))
+	for n := range want {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if !have[n] {
+			if err := db.CreateSlot(ctx, n); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// runReplica makes this unit's server stream from role's upstream: seed with pg_basebackup
+// when empty, fence and rewind a server that was writable, re-point a running standby.
+func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role) error {
+	slot := role.Slot
+	if slot == "" {
+		slot = postgres.SlotName(st.Unit)
+	}
+	up := postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "replication", Slot: slot, AppName: slot}
+	if _, err := c.prepare(ctx, st, w); err != nil {
+		return err
+	}
+	init, err := w.IsInitialised(ctx)
+	if err != nil {
+		return err
+	}
+	if !init {
+		if err := c.seed(ctx, st, w, role, up); err != nil {
+			return err
+		}
+	}
+	settings := c.settings(ctx, st, w)
+	running, err := w.Running(ctx)
+	if err != nil {
+		return err
+	}
+	if running {
+		db, err := w.Connect(ctx, st.Address, "operator", st.Passwords["operator"])
+		if err != nil {
+			return waiting("PostgreSQL not accepting connections yet: %v", err)
+		}
+		pos, err := db.Positions(ctx)
+		db.Close(ctx)
+		if err != nil {
+			return err
+		}
+		if !pos.InRecovery {
+			// Fencing: a writable server that is not the recorded primary stops at once.
+			c.logf(ctx, slog.LevelWarn, "fencing: this unit is writable but %s is the primary; stopping", role.UpstreamUnit)
+			if err := c.status(ctx, "maintenance", "fencing: stopping a writable server that is not the primary"); err != nil {
+				return err
+			}
+			if _, err := w.Stop(ctx); err != nil {
+				return err
+			}
+			running = false
+		}
+	}
+	if running {
+		changed, err := w.WriteConf(ctx, withUpstream(settings, up))
+		if err != nil {
+			return err
+		}
+		if changed {
+			if err := c.ensureUpstreamSlot(ctx, st, w, role, slot); err != nil {
+				return err
+			}
+			if err := w.Reload(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// A server that was a standby (or was just seeded) never ran ahead of the replicas'
+	// common history; one that ran as primary may have, and is checked (and rewound).
+	wasStandby, err := w.IsStandbyConfigured(ctx)
+	if err != nil {
+		return err
+	}
+	if !wasStandby && init {
+		if err := c.makeFollower(ctx, st, w, role, up); err != nil {
+			return err
+		}
+	}
+	if _, err := w.WriteHBA(ctx, c.hbaRules(st)); err != nil { // a rewind copies the source's
+		return err
+	}
+	if _, err := w.FollowPrimary(ctx, settings, up); err != nil {
+		return err
+	}
+	if err := c.ensureUpstreamSlot(ctx, st, w, role, slot); err != nil {
+		return err
+	}
+	if err := c.status(ctx, "maintenance", "starting PostgreSQL as a replica of "+role.UpstreamUnit); err != nil {
+		return err
+	}
+	if err := w.Start(ctx); err != nil {
+		return err
+	}
+	return c.waitReady(ctx, w, st)
+}
+
+func withUpstream(s postgres.Settings, up postgres.Upstream) postgres.Settings {
+	s.Upstream = &up
+	return s
+}
+
+// seed clones the upstream with pg_basebackup (its slot created first).
+func (c *Charm) seed(ctx context.Context, st *State, w Workload, role Role, up postgres.Upstream) error {
+	if err := c.ensureUpstreamSlot(ctx, st, w, role, up.Slot); err != nil {
+		return err
+	}
+	if err := c.status(ctx, "maintenance", "seeding from "+role.UpstreamUnit+" (pg_basebackup)"); err != nil {
+		return err
+	}
+	if _, err := w.BaseBackup(ctx, up); err != nil {
+		return waiting("waiting to seed from %s: %v", role.UpstreamUnit, err)
+	}
+	return nil
+}
+
+// ensureUpstreamSlot creates this unit's slot on the upstream server.
+func (c *Charm) ensureUpstreamSlot(ctx context.Context, st *State, w Workload, role Role, slot string) error {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	db, err := w.Connect(cctx, role.UpstreamAddr, "operator", st.Passwords["operator"])
+	if err != nil {
+		return waiting("waiting for %s to accept connections: %v", role.UpstreamUnit, err)
+	}
+	defer db.Close(ctx)
+	pos, err := db.Positions(ctx)
+	if err != nil {
+		return err
+	}
+	if pos.InRecovery && role.UpstreamUnit == st.Primary() {
+		return waiting("waiting for %s to be promoted", role.UpstreamUnit)
+	}
+	return db.CreateSlot(ctx, slot)
+}
+
+// makeFollower prepares a stopped server to follow up: nothing to do for a clean server whose
+// WAL is part of the upstream's history, pg_rewind otherwise (after a CHECKPOINT on the
+// upstream), re-clone as last resort with the old data kept aside.
+func (c *Charm) makeFollower(ctx context.Context, st *State, w Workload, role Role, up postgres.Upstream) error {
+	cd, err := w.ControlData(ctx)
+	if err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	db, err := w.Connect(cctx, up.Host, "operator", st.Passwords["operator"])
+	if err != nil {
+		return waiting("waiting for %s to accept connections: %v", role.UpstreamUnit, err)
+	}
+	defer db.Close(ctx)
+	pos, err := db.Positions(ctx)
+	if err != nil {
+		return err
+	}
+	hist, err := db.TimelineHistory(ctx, pos.Timeline)
+	if err != nil {
+		return err
+	}
+	if postgres.CanFollowWithoutRewind(cd, pos.Timeline, hist) {
+		return nil
+	}
+	if err := c.status(ctx, "maintenance", "rewinding (pg_rewind) to follow "+role.UpstreamUnit); err != nil {
+		return err
+	}
+	if err := db.Checkpoint(ctx); err != nil {
+		return err
+	}
+	out, err := w.Rewind(ctx, postgres.Upstream{Host: up.Host, Port: up.Port, User: "rewind"})
+	if err == nil {
+		c.logf(ctx, slog.LevelInfo, "pg_rewind onto %s: %s", role.UpstreamUnit, strings.TrimSpace(out))
+		return nil
+	}
+	c.logf(ctx, slog.LevelWarn, "pg_rewind onto %s failed, re-cloning (old data kept aside): %v", role.UpstreamUnit, err)
+	if err := c.status(ctx, "maintenance", "re-cloning from "+role.UpstreamUnit+" (pg_rewind failed)"); err != nil {
+		return err
+	}
+	if _, err := w.BaseBackup(ctx, up); err != nil {
+		return fmt.Errorf("re-clone after failed rewind: %w", err)
+	}
+	return nil
+}
+
+// onStop shuts PostgreSQL down cleanly when the unit goes away.
+func (c *Charm) onStop(ctx context.Context) error {
+	st, err := c.readState(ctx)
+	if err != nil {
+		return err
+	}
+	w, err := c.OpenWorkload(ctx, st.Address)
+	if err != nil {
+		if isNotReady(err) {
+			return nil
+		}
+		return err
+	}
+	if _, err := w.Stop(ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// onSelfDeparting: this unit leaves the cluster. It stops its server cleanly (fencing it), and
+// a leaving leader that was primary hands the role to the most advanced replica.
+func (c *Charm) onSelfDeparting(ctx context.Context) error {
+	st, err := c.readState(ctx)
+	if err != nil {
+		return err
+	}
+	w, err := c.OpenWorkload(ctx, st.Address)
+	if err != nil {
+		if isNotReady(err) {
+			return nil
+		}
+		return err
+	}
+	if _, err := w.Stop(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	if st.Leader && st.Primary() == st.Unit && st.PeerRelID != "" {
+		if err := c.loadPasswords(ctx, st); err != nil {
+			return err
+		}
+		if next := c.mostAdvancedReplica(ctx, st, w, st.Unit); next != "" {
+			c.setPrimary(st, next)
+		}
+		if err := c.flush(ctx, st); err != nil {
+			return err
+		}
+	}
+	return c.status(ctx, "maintenance", "leaving the cluster: PostgreSQL stopped")
+}

@@ -1,0 +1,72 @@
+package charm
+
+import "context"
+
+// RoleKind is what this unit's PostgreSQL should be.
+type RoleKind string
+
+const (
+	// RolePrimary: writable server of the cluster.
+	RolePrimary RoleKind = "primary"
+	// RoleReplica: streams from Upstream (in-cluster primary, or a remote one for a standby
+	// cluster's leader).
+	RoleReplica RoleKind = "replica"
+	// RoleStopped: keep the server shut down (e.g. an old primary during a switchover).
+	RoleStopped RoleKind = "stopped"
+	// RoleWait: nothing can be decided yet (Message says why).
+	RoleWait RoleKind = "wait"
+)
+
+// Role is the desired role of this unit.
+type Role struct {
+	Kind RoleKind
+	// Upstream (replica): the unit (or remote endpoint label) and address to stream from.
+	UpstreamUnit string
+	UpstreamAddr string
+	UpstreamPort int
+	// Slot is the slot name on the upstream (default: SlotName(this unit)).
+	Slot string
+	// Status is the active status message ("Primary", "Replica", "Standby"...), or the
+	// waiting/maintenance message for RoleWait/RoleStopped.
+	Status string
+}
+
+// RoleRule decides the role of this unit in situations it owns (ok=true), e.g. "this cluster
+// is a standby cluster": cross-regional replication adds one in charm/asyncrepl*.go.
+type RoleRule func(ctx context.Context, c *Charm, st *State) (role Role, ok bool)
+
+// DesiredRole computes the role of this unit from the peer (and, through RoleRules, the
+// replication) relation data. It is the one place where roles are decided.
+func (c *Charm) DesiredRole(ctx context.Context, st *State) Role {
+	for _, rule := range c.RoleRules {
+		if r, ok := rule(ctx, c, st); ok {
+			return r
+		}
+	}
+	return InClusterRole(st)
+}
+
+// InClusterRole is the role inside one cluster: the unit the leader recorded is primary, the
+// others follow it; an old primary handing over in a switchover stays stopped.
+func InClusterRole(st *State) Role {
+	primary := st.Primary()
+	if primary == "" {
+		return Role{Kind: RoleWait, Status: "waiting for the leader to choose a primary"}
+	}
+	if sw := st.Switchover(); sw != nil {
+		if sw.From == st.Unit && primary == st.Unit {
+			return Role{Kind: RoleStopped, Status: "switchover to " + sw.To + ": stopped cleanly, waiting for it to promote"}
+		}
+		if sw.To == st.Unit && st.MyData["promoted"] == sw.ID {
+			return Role{Kind: RolePrimary, Status: "Primary"}
+		}
+	}
+	if primary == st.Unit {
+		return Role{Kind: RolePrimary, Status: "Primary"}
+	}
+	addr := st.PrimaryAddress()
+	if addr == "" {
+		return Role{Kind: RoleWait, Status: "waiting for the address of primary " + primary}
+	}
+	return Role{Kind: RoleReplica, UpstreamUnit: primary, UpstreamAddr: addr, UpstreamPort: PGPort, Status: "Replica"}
+}

@@ -1,0 +1,94 @@
+// Command postgresql-k8s is the charm's dispatch binary: Juju runs it (as dispatch, or through
+// a hooks/<name> symlink) for every hook and action.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/jujulet/postgresql-k8s/charm"
+	"github.com/jujulet/postgresql-k8s/internal/hookenv"
+	"github.com/jujulet/postgresql-k8s/internal/postgres"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+
+	env := hookenv.FromEnviron(os.Getenv)
+	if env.DispatchPath == "" && env.HookName == "" && env.ActionName == "" {
+		// Run through a hooks/<name> symlink by an old dispatcher: the name is argv[0].
+		env.HookName = filepath.Base(os.Args[0])
+	}
+	tools := hookenv.Exec{}
+	log := slog.New(&jujuLogHandler{ctx: ctx, tools: tools, level: slog.LevelInfo})
+
+	open := func(ctx context.Context, addr string) (charm.Workload, error) {
+		socket, root := postgres.SocketPath(env.ContainersDir, postgres.Container)
+		w, err := postgres.Open(ctx, postgres.Options{Socket: socket, Root: root, Addr: addr})
+		if err != nil {
+			return nil, err
+		}
+		return charm.PGWorkload{W: w}, nil
+	}
+	c := charm.New(env, tools, open, log)
+	if err := c.Run(ctx); err != nil {
+		msg := fmt.Sprintf("%s failed: %v", env.Event(), err)
+		log.Error(msg)
+		fmt.Fprintln(os.Stderr, msg)
+		if errors.Is(err, context.Canceled) {
+			return 130
+		}
+		return 1
+	}
+	return 0
+}
+
+// jujuLogHandler sends slog records to juju-log (and stderr when juju-log fails).
+type jujuLogHandler struct {
+	ctx   context.Context
+	tools hookenv.Tools
+	level slog.Level
+	attrs []slog.Attr
+}
+
+func (h *jujuLogHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level }
+
+func (h *jujuLogHandler) Handle(ctx context.Context, r slog.Record) error {
+	msg := r.Message
+	for _, a := range h.attrs {
+		msg += " " + a.String()
+	}
+	r.Attrs(func(a slog.Attr) bool { msg += " " + a.String(); return true })
+	level := "INFO"
+	switch {
+	case r.Level >= slog.LevelError:
+		level = "ERROR"
+	case r.Level >= slog.LevelWarn:
+		level = "WARNING"
+	case r.Level < slog.LevelInfo:
+		level = "DEBUG"
+	}
+	if err := h.tools.JujuLog(context.WithoutCancel(ctx), level, msg); err != nil {
+		fmt.Fprintf(os.Stderr, "%s %s\n", level, msg)
+	}
+	return nil
+}
+
+func (h *jujuLogHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	n := *h
+	n.attrs = append(append([]slog.Attr(nil), h.attrs...), attrs...)
+	return &n
+}
+
+func (h *jujuLogHandler) WithGroup(string) slog.Handler { return h }
