@@ -1,0 +1,236 @@
+// Package cli implements jujulet's Juju-compatible command line.
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/juju/gnuflag"
+
+	"github.com/jujulet/postgresql-k8s/internal/controller"
+)
+
+// Env is what a command runs with.
+type Env struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Home           string
+	Getenv         func(string) string
+}
+
+// Home returns JUJULET_HOME or its default.
+func Home(getenv func(string) string) string {
+	if h := getenv("JUJULET_HOME"); h != "" {
+		return h
+	}
+	if os.Getuid() == 0 {
+		return "/var/lib/jujulet"
+	}
+	home, err := os.UserHomeDir()
+	if err != nil || home == "" {
+		home = "/tmp"
+	}
+	return filepath.Join(home, ".local", "share", "jujulet")
+}
+
+type command struct {
+	summary string
+	run     func(e *Env, args []string) error
+}
+
+var errSilent = errors.New("")
+
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+func commands() map[string]command {
+	return map[string]command{
+		"bootstrap":          {"start the controller", cmdBootstrap},
+		"kill-controller":    {"stop the controller and all pods", cmdKillController},
+		"destroy-controller": {"stop the controller and all pods", cmdKillController},
+		"add-model":          {"add a model", cmdAddModel},
+		"models":             {"list models", cmdModels},
+		"switch":             {"select the current model", cmdSwitch},
+		"destroy-model":      {"destroy a model", cmdDestroyModel},
+		"model-config":       {"get or set model config", cmdModelConfig},
+		"deploy":             {"deploy a charm", cmdDeploy},
+		"add-unit":           {"add units", cmdAddUnit},
+		"remove-unit":        {"remove units", cmdRemoveUnit},
+		"scale-application":  {"set the number of units", cmdScale},
+		"config":             {"get or set application config", cmdConfig},
+		"trust":              {"trust an application", cmdTrust},
+		"integrate":          {"relate two applications", cmdIntegrate},
+		"relate":             {"relate two applications", cmdIntegrate},
+		"remove-relation":    {"remove a relation", cmdRemoveRelation},
+		"remove-application": {"remove an application", cmdRemoveApplication},
+		"offer":              {"offer an endpoint", cmdOffer},
+		"consume":            {"consume an offer", cmdConsume},
+		"run":                {"run an action", cmdRun},
+		"status":             {"show model status", cmdStatus},
+		"show-unit":          {"show a unit", cmdShowUnit},
+		"debug-log":          {"show the model log", cmdDebugLog},
+		"wait-for":           {"wait for a condition", cmdWaitFor},
+		"ssh":                {"run a command in a unit's container", cmdSSH},
+		"resolve":            {"resolve a unit in error", cmdResolve},
+		"resolved":           {"resolve a unit in error", cmdResolve},
+		"version":            {"show the version", func(e *Env, _ []string) error { fmt.Fprintln(e.Stdout, "3.6.11-jujulet"); return nil }},
+	}
+}
+
+// Main runs the CLI and returns the exit code.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: os.Getenv}
+	e.Home = Home(e.Getenv)
+	if len(args) == 0 || args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
+		fmt.Fprintln(stdout, "Usage: jujulet <command> [options]\n\nCommands:")
+		cmds := commands()
+		var names []string
+		for n := range cmds {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			fmt.Fprintf(stdout, "    %-20s %s\n", n, cmds[n].summary)
+		}
+		return 0
+	}
+	c, ok := commands()[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "ERROR juju: %q is not a juju command. See \"juju --help\".\n", args[0])
+		return 2
+	}
+	err := c.run(e, args[1:])
+	var ec exitCode
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ec):
+		return int(ec)
+	case errors.Is(err, gnuflag.ErrHelp):
+		return 0
+	case errors.Is(err, errSilent):
+		return 1
+	}
+	fmt.Fprintf(stderr, "ERROR %s\n", err)
+	if _, ok := err.(usageError); ok {
+		return 2
+	}
+	return 1
+}
+
+type usageError struct{ msg string }
+
+func (u usageError) Error() string { return u.msg }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+
+// flags makes a flag set with -m/--model.
+func flags(name string, e *Env, model *string) *gnuflag.FlagSet {
+	fs := gnuflag.NewFlagSet(name, gnuflag.ContinueOnError)
+	fs.SetOutput(e.Stderr)
+	if model != nil {
+		fs.StringVar(model, "m", "", "model to operate in")
+		fs.StringVar(model, "model", "", "")
+	}
+	return fs
+}
+
+func parse(fs *gnuflag.FlagSet, args []string) error {
+	if err := fs.Parse(true, args); err != nil {
+		if errors.Is(err, gnuflag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	return nil
+}
+
+// client talks to the controller daemon.
+type client struct {
+	home string
+	hc   *http.Client
+}
+
+func newClient(e *Env) *client {
+	sock := controller.SocketPath(e.Home)
+	return &client{home: e.Home, hc: &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		},
+	}}}
+}
+
+var errNoController = errors.New("no controller running; run \"juju bootstrap\" first")
+
+func (c *client) call(method, model string, params, result any) error {
+	var raw json.RawMessage
+	if params != nil {
+		b, err := json.Marshal(params)
+		if err != nil {
+			return err
+		}
+		raw = b
+	}
+	body, _ := json.Marshal(controller.Request{Method: method, Model: model, Params: raw})
+	resp, err := c.hc.Post("http://jujulet/call", "application/json", bytes.NewReader(body))
+	if err != nil {
+		if _, serr := os.Stat(controller.SocketPath(c.home)); serr != nil {
+			return errNoController
+		}
+		return fmt.Errorf("cannot reach the controller: %w", err)
+	}
+	defer resp.Body.Close()
+	var r controller.Response
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return fmt.Errorf("reading controller reply: %w", err)
+	}
+	if r.Error != "" {
+		return errors.New(r.Error)
+	}
+	if result != nil && len(r.Result) > 0 {
+		return json.Unmarshal(r.Result, result)
+	}
+	return nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// kvArgs splits k=v arguments.
+func kvArgs(args []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, a := range args {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok {
+			return nil, usagef("expected \"key=value\", got %q", a)
+		}
+		out[strings.TrimSpace(k)] = v
+	}
+	return out, nil
+}
+
+type multiString []string
+
+func (m *multiString) String() string     { return strings.Join(*m, ",") }
+func (m *multiString) Set(v string) error { *m = append(*m, v); return nil }

@@ -1,0 +1,714 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/jujulet/postgresql-k8s/internal/controller"
+	"github.com/jujulet/postgresql-k8s/internal/pod"
+)
+
+func daemonPid(home string) int {
+	b, err := os.ReadFile(controller.PidPath(home))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if pid <= 0 || syscall.Kill(pid, 0) != nil {
+		return 0
+	}
+	return pid
+}
+
+func cmdBootstrap(e *Env, args []string) error {
+	fs := flags("bootstrap", e, nil)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	c := newClient(e)
+	if c.call("ping", "", nil, nil) == nil {
+		return fmt.Errorf("controller %q already exists", "jujulet")
+	}
+	if err := os.MkdirAll(e.Home, 0o711); err != nil {
+		return fmt.Errorf("creating %s: %w", e.Home, err)
+	}
+	_ = os.Chmod(e.Home, 0o711)
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	logf, err := os.OpenFile(filepath.Join(e.Home, "controller.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	fmt.Fprintln(e.Stderr, "Creating Juju controller \"jujulet\" on jujulet/localhost")
+	cmd := exec.Command(self, "controller-daemon")
+	cmd.Env = append(os.Environ(), "JUJULET_HOME="+e.Home)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting controller: %w", err)
+	}
+	pid := cmd.Process.Pid
+	_ = cmd.Process.Release()
+	deadline := time.Now().Add(60 * time.Second)
+	for c.call("ping", "", nil, nil) != nil {
+		if time.Now().After(deadline) || syscall.Kill(pid, 0) != nil {
+			return fmt.Errorf("controller did not start; see %s", filepath.Join(e.Home, "controller.log"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	fmt.Fprintln(e.Stderr, "Bootstrap complete, controller \"jujulet\" is now available")
+	return nil
+}
+
+func cmdKillController(e *Env, args []string) error {
+	fs := flags("kill-controller", e, nil)
+	var yes bool
+	fs.BoolVar(&yes, "y", false, "do not prompt")
+	fs.BoolVar(&yes, "yes", false, "")
+	fs.BoolVar(&yes, "no-prompt", false, "")
+	var timeout time.Duration
+	fs.DurationVar(&timeout, "t", 0, "")
+	fs.DurationVar(&timeout, "timeout", 0, "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	c := newClient(e)
+	pid := daemonPid(e.Home)
+	if err := c.call("kill", "", nil, nil); err != nil && pid == 0 {
+		if _, serr := os.Stat(e.Home); serr != nil {
+			return fmt.Errorf("controller %q not found", "jujulet")
+		}
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for pid != 0 && syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if pid != 0 && syscall.Kill(pid, 0) == nil {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	// Pods of a daemon that was already dead.
+	units, _ := os.ReadDir(filepath.Join(e.Home, "units"))
+	for _, u := range units {
+		pod.Stop(filepath.Join(e.Home, "units", u.Name(), "c"))
+	}
+	for _, p := range []string{"units", "charms", "state.db", "state.db-wal", "state.db-shm", "controller.sock", "controller.pid"} {
+		_ = os.RemoveAll(filepath.Join(e.Home, p))
+	}
+	fmt.Fprintln(e.Stderr, "Destroying controller \"jujulet\"\nController \"jujulet\" destroyed")
+	return nil
+}
+
+func cmdAddModel(e *Env, args []string) error {
+	fs := flags("add-model", e, nil)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() < 1 {
+		return usagef("model name is required")
+	}
+	if fs.NArg() > 2 {
+		return usagef("unrecognized args: %q", fs.Args()[2:])
+	}
+	if err := newClient(e).call("add-model", "", map[string]any{"name": fs.Arg(0)}, nil); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.Stderr, "Added '%s' model on jujulet/localhost with credential 'jujulet' for user 'admin'\n", fs.Arg(0))
+	return nil
+}
+
+type modelsResult struct {
+	Models []struct {
+		Name   string            `json:"name"`
+		UUID   string            `json:"uuid"`
+		Config map[string]string `json:"config"`
+	} `json:"models"`
+	Current string `json:"current"`
+}
+
+func cmdModels(e *Env, args []string) error {
+	fs := flags("models", e, nil)
+	format := fs.String("format", "tabular", "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	var r modelsResult
+	if err := newClient(e).call("models", "", nil, &r); err != nil {
+		return err
+	}
+	if *format == "json" || *format == "yaml" {
+		var ms []map[string]any
+		for _, m := range r.Models {
+			ms = append(ms, map[string]any{"name": "admin/" + m.Name, "short-name": m.Name, "model-uuid": m.UUID, "type": "caas", "controller-name": "jujulet"})
+		}
+		out := map[string]any{"models": ms}
+		if r.Current != "" {
+			out["current-model"] = r.Current
+		}
+		return printFormatted(e, *format, out)
+	}
+	fmt.Fprintln(e.Stdout, "Controller: jujulet")
+	fmt.Fprintln(e.Stdout)
+	tw := tabwriter.NewWriter(e.Stdout, 0, 1, 2, ' ', 0)
+	fmt.Fprintln(tw, "Model\tCloud/Region\tType\tStatus\tAccess\tLast connection")
+	for _, m := range r.Models {
+		name := m.Name
+		if name == r.Current {
+			name += "*"
+		}
+		fmt.Fprintf(tw, "%s\tjujulet/localhost\tkubernetes\tavailable\tadmin\tjust now\n", name)
+	}
+	return tw.Flush()
+}
+
+func cmdSwitch(e *Env, args []string) error {
+	fs := flags("switch", e, nil)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	c := newClient(e)
+	if fs.NArg() == 0 {
+		var cur string
+		if err := c.call("current-model", "", nil, &cur); err != nil {
+			return err
+		}
+		if cur == "" {
+			return fmt.Errorf("no currently specified model")
+		}
+		fmt.Fprintf(e.Stdout, "jujulet:admin/%s\n", cur)
+		return nil
+	}
+	name := fs.Arg(0)
+	if i := strings.Index(name, ":"); i >= 0 {
+		name = name[i+1:]
+	}
+	var prev string
+	_ = c.call("current-model", "", nil, &prev)
+	var now string
+	if err := c.call("switch", "", map[string]any{"name": name}, &now); err != nil {
+		return err
+	}
+	from := "jujulet"
+	if prev != "" {
+		from = "jujulet:admin/" + prev
+	}
+	fmt.Fprintf(e.Stderr, "%s -> jujulet:admin/%s\n", from, now)
+	return nil
+}
+
+func cmdDestroyModel(e *Env, args []string) error {
+	fs := flags("destroy-model", e, nil)
+	var yes, destroyStorage, releaseStorage, force bool
+	fs.BoolVar(&yes, "y", false, "")
+	fs.BoolVar(&yes, "no-prompt", false, "")
+	fs.BoolVar(&destroyStorage, "destroy-storage", false, "")
+	fs.BoolVar(&releaseStorage, "release-storage", false, "")
+	fs.BoolVar(&force, "force", false, "")
+	var timeout time.Duration
+	fs.DurationVar(&timeout, "timeout", 0, "")
+	noWait := fs.Bool("no-wait", false, "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("no model specified")
+	}
+	name := fs.Arg(0)
+	if i := strings.Index(name, ":"); i >= 0 {
+		name = name[i+1:]
+	}
+	c := newClient(e)
+	if err := c.call("destroy-model", "", map[string]any{"name": name, "destroy-storage": destroyStorage}, nil); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.Stderr, "Destroying model\n")
+	if *noWait {
+		return nil
+	}
+	// Wait for the model to go away.
+	deadline := time.Now().Add(10 * time.Minute)
+	for time.Now().Before(deadline) {
+		var r modelsResult
+		if err := c.call("models", "", nil, &r); err != nil {
+			return err
+		}
+		var st map[string]any
+		if err := c.call("status", name, nil, &st); err != nil {
+			fmt.Fprintf(e.Stderr, "Model destroyed.\n")
+			return nil
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return fmt.Errorf("timed out waiting for model %q to be destroyed", name)
+}
+
+func cmdModelConfig(e *Env, args []string) error {
+	var model string
+	fs := flags("model-config", e, &model)
+	format := fs.String("format", "tabular", "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	set := map[string]string{}
+	var get []string
+	for _, a := range fs.Args() {
+		if k, v, ok := strings.Cut(a, "="); ok {
+			set[k] = v
+		} else {
+			get = append(get, a)
+		}
+	}
+	var cfg map[string]string
+	if err := newClient(e).call("model-config", model, map[string]any{"set": set}, &cfg); err != nil {
+		return err
+	}
+	if len(set) > 0 {
+		return nil
+	}
+	if len(get) == 1 {
+		fmt.Fprintln(e.Stdout, cfg[get[0]])
+		return nil
+	}
+	if *format != "tabular" {
+		return printFormatted(e, *format, cfg)
+	}
+	tw := tabwriter.NewWriter(e.Stdout, 0, 1, 2, ' ', 0)
+	fmt.Fprintln(tw, "Attribute\tFrom\tValue")
+	var keys []string
+	for k := range cfg {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(tw, "%s\tmodel\t%s\n", k, cfg[k])
+	}
+	return tw.Flush()
+}
+
+// findCharm resolves a charm argument: a path, or a name on the charm path.
+func findCharm(e *Env, arg string) (string, error) {
+	if strings.HasPrefix(arg, ".") || strings.HasPrefix(arg, "/") || strings.HasPrefix(arg, "local:") || strings.Contains(arg, "/") {
+		p := strings.TrimPrefix(arg, "local:")
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return "", err
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return "", fmt.Errorf("charm or bundle not found: %q", arg)
+		}
+		return abs, nil
+	}
+	if fi, err := os.Stat(arg); err == nil && (fi.IsDir() || strings.HasSuffix(arg, ".charm")) {
+		return filepath.Abs(arg)
+	}
+	var dirs []string
+	if cp := e.Getenv("JUJULET_CHARM_PATH"); cp != "" {
+		dirs = append(dirs, filepath.SplitList(cp)...)
+	}
+	if self, err := os.Executable(); err == nil {
+		dirs = append(dirs, filepath.Join(filepath.Dir(self), "..", "build", "charms"))
+	}
+	for _, d := range dirs {
+		if fi, err := os.Stat(filepath.Join(d, arg, "metadata.yaml")); err == nil && !fi.IsDir() {
+			return filepath.Abs(filepath.Join(d, arg))
+		}
+		matches, _ := filepath.Glob(filepath.Join(d, arg+"*.charm"))
+		sort.Strings(matches)
+		if len(matches) > 0 {
+			return filepath.Abs(matches[len(matches)-1])
+		}
+	}
+	return "", fmt.Errorf("charm or bundle not found: %q (searched JUJULET_CHARM_PATH and the build/charms directory)", arg)
+}
+
+func readConfigArgs(vals []string) (map[string]string, []string, error) {
+	kv := map[string]string{}
+	var files []string
+	for _, v := range vals {
+		if k, val, ok := strings.Cut(v, "="); ok && !strings.Contains(k, "/") {
+			kv[k] = val
+			continue
+		}
+		b, err := os.ReadFile(v)
+		if err != nil {
+			return nil, nil, fmt.Errorf("cannot read config file %q: %w", v, err)
+		}
+		files = append(files, string(b))
+	}
+	return kv, files, nil
+}
+
+func cmdDeploy(e *Env, args []string) error {
+	var model string
+	fs := flags("deploy", e, &model)
+	var channel, base, series string
+	var trust bool
+	var n int
+	var configs, resources multiString
+	fs.StringVar(&channel, "channel", "", "")
+	fs.StringVar(&base, "base", "", "")
+	fs.StringVar(&series, "series", "", "")
+	fs.BoolVar(&trust, "trust", false, "")
+	fs.IntVar(&n, "n", 1, "")
+	fs.IntVar(&n, "num-units", 1, "")
+	fs.Var(&configs, "config", "")
+	fs.Var(&resources, "resource", "")
+	_ = fs.String("revision", "", "")
+	_ = fs.String("constraints", "", "")
+	_ = fs.String("storage", "", "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() < 1 {
+		return usagef("no charm name specified")
+	}
+	if fs.NArg() > 2 {
+		return usagef("unrecognized args: %q", fs.Args()[2:])
+	}
+	if n < 1 {
+		return usagef("--num-units must be a positive integer")
+	}
+	path, err := findCharm(e, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	kv, files, err := readConfigArgs(configs)
+	if err != nil {
+		return err
+	}
+	res := map[string]string{}
+	for _, r := range resources {
+		k, v, ok := strings.Cut(r, "=")
+		if !ok {
+			return usagef("invalid --resource %q: expected name=value", r)
+		}
+		res[k] = v
+	}
+	if base == "" && series != "" {
+		base = series
+	}
+	var msg string
+	err = newClient(e).call("deploy", model, map[string]any{"name": fs.Arg(1), "charm": path, "channel": channel,
+		"base": base, "trust": trust, "num-units": n, "config": kv, "config-yaml": files, "resources": res}, &msg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.Stderr, msg)
+	return nil
+}
+
+func cmdAddUnit(e *Env, args []string) error {
+	var model string
+	fs := flags("add-unit", e, &model)
+	var n int
+	fs.IntVar(&n, "n", 1, "")
+	fs.IntVar(&n, "num-units", 1, "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("no application specified")
+	}
+	return newClient(e).call("add-unit", model, map[string]any{"app": fs.Arg(0), "n": n}, nil)
+}
+
+func cmdRemoveUnit(e *Env, args []string) error {
+	var model string
+	fs := flags("remove-unit", e, &model)
+	_ = fs.Bool("no-prompt", false, "")
+	_ = fs.Bool("destroy-storage", false, "")
+	_ = fs.Bool("force", false, "")
+	num := fs.Int("num-units", 0, "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() < 1 {
+		return usagef("no units specified")
+	}
+	c := newClient(e)
+	if *num > 0 {
+		// k8s style: remove-unit APP --num-units N scales down.
+		var st statusDoc
+		if err := c.call("status", model, nil, &st); err != nil {
+			return err
+		}
+		app, ok := st.Applications[fs.Arg(0)]
+		if !ok {
+			return fmt.Errorf("application %q not found", fs.Arg(0))
+		}
+		return c.call("scale", model, map[string]any{"app": fs.Arg(0), "n": max(0, app.Scale-*num)}, nil)
+	}
+	for _, u := range fs.Args() {
+		if !strings.Contains(u, "/") {
+			return usagef("invalid unit name %q", u)
+		}
+	}
+	if err := c.call("remove-unit", model, map[string]any{"units": fs.Args()}, nil); err != nil {
+		return err
+	}
+	for _, u := range fs.Args() {
+		fmt.Fprintf(e.Stderr, "will remove unit %s\n", u)
+	}
+	return nil
+}
+
+func cmdScale(e *Env, args []string) error {
+	var model string
+	fs := flags("scale-application", e, &model)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 2 {
+		return usagef("expected an application name and a scale")
+	}
+	n, err := strconv.Atoi(fs.Arg(1))
+	if err != nil || n < 0 {
+		return usagef("invalid scale %q: must be a non-negative integer", fs.Arg(1))
+	}
+	if err := newClient(e).call("scale", model, map[string]any{"app": fs.Arg(0), "n": n}, nil); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.Stderr, "%s scaled to %d units\n", fs.Arg(0), n)
+	return nil
+}
+
+func cmdConfig(e *Env, args []string) error {
+	var model string
+	fs := flags("config", e, &model)
+	var reset multiString
+	var files multiString
+	fs.Var(&reset, "reset", "")
+	fs.Var(&files, "file", "")
+	format := fs.String("format", "yaml", "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() < 1 {
+		return usagef("no application name specified")
+	}
+	app := fs.Arg(0)
+	set := map[string]string{}
+	var get []string
+	for _, a := range fs.Args()[1:] {
+		if k, v, ok := strings.Cut(a, "="); ok {
+			set[k] = v
+		} else {
+			get = append(get, a)
+		}
+	}
+	var resetKeys []string
+	for _, r := range reset {
+		resetKeys = append(resetKeys, strings.Split(r, ",")...)
+	}
+	var fileData []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("cannot read %q: %w", f, err)
+		}
+		fileData = append(fileData, string(b))
+	}
+	if len(get) > 0 && len(set) > 0 {
+		return usagef("cannot get and set config at the same time")
+	}
+	var out map[string]any
+	if err := newClient(e).call("config", model, map[string]any{"app": app, "set": set, "reset": resetKeys, "files": fileData}, &out); err != nil {
+		return err
+	}
+	if len(set) > 0 || len(resetKeys) > 0 || len(fileData) > 0 {
+		return nil
+	}
+	settings, _ := out["settings"].(map[string]any)
+	if len(get) == 1 {
+		s, ok := settings[get[0]].(map[string]any)
+		if !ok {
+			return fmt.Errorf("key %q not found in %q application config or charm settings.", get[0], app)
+		}
+		if v, ok := s["value"]; ok {
+			fmt.Fprintln(e.Stdout, fmtValue(v))
+		}
+		return nil
+	}
+	doc := map[string]any{"application": app, "charm": out["charm"], "settings": settings,
+		"application-config": map[string]any{"trust": map[string]any{"default": false, "description": "Does this application have access to trusted credentials", "source": "user", "type": "bool", "value": out["trust"]}}}
+	return printFormatted(e, *format, doc)
+}
+
+func fmtValue(v any) string {
+	switch x := v.(type) {
+	case float64:
+		if x == float64(int64(x)) {
+			return strconv.FormatInt(int64(x), 10)
+		}
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+func cmdTrust(e *Env, args []string) error {
+	var model string
+	fs := flags("trust", e, &model)
+	remove := fs.Bool("remove", false, "")
+	_ = fs.String("scope", "", "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("no application name specified")
+	}
+	return newClient(e).call("trust", model, map[string]any{"app": fs.Arg(0), "remove": *remove}, nil)
+}
+
+func cmdIntegrate(e *Env, args []string) error {
+	var model string
+	fs := flags("integrate", e, &model)
+	_ = fs.String("via", "", "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 2 {
+		return usagef("a relation must involve two applications")
+	}
+	return newClient(e).call("integrate", model, map[string]any{"specs": fs.Args()}, nil)
+}
+
+func cmdRemoveRelation(e *Env, args []string) error {
+	var model string
+	fs := flags("remove-relation", e, &model)
+	_ = fs.Bool("force", false, "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() < 1 || fs.NArg() > 2 {
+		return usagef("a relation must involve two applications")
+	}
+	return newClient(e).call("remove-relation", model, map[string]any{"specs": fs.Args()}, nil)
+}
+
+func cmdRemoveApplication(e *Env, args []string) error {
+	var model string
+	fs := flags("remove-application", e, &model)
+	_ = fs.Bool("no-prompt", false, "")
+	_ = fs.Bool("destroy-storage", false, "")
+	_ = fs.Bool("force", false, "")
+	_ = fs.Bool("no-wait", false, "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() < 1 {
+		return usagef("no application specified")
+	}
+	c := newClient(e)
+	for _, a := range fs.Args() {
+		if err := c.call("remove-application", model, map[string]any{"app": a}, nil); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.Stderr, "will remove application %s\n", a)
+	}
+	return nil
+}
+
+func cmdOffer(e *Env, args []string) error {
+	var model string
+	fs := flags("offer", e, &model)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() < 1 || fs.NArg() > 2 {
+		return usagef("an offer must at least specify application endpoint")
+	}
+	spec := fs.Arg(0)
+	// "model.app:endpoint" form
+	if i := strings.Index(spec, "."); i >= 0 && i < strings.Index(spec, ":") {
+		model, spec = spec[:i], spec[i+1:]
+	}
+	var msg string
+	if err := newClient(e).call("offer", model, map[string]any{"app": spec, "name": fs.Arg(1)}, &msg); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.Stderr, msg)
+	return nil
+}
+
+func cmdConsume(e *Env, args []string) error {
+	var model string
+	fs := flags("consume", e, &model)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() < 1 || fs.NArg() > 2 {
+		return usagef("no remote offer specified")
+	}
+	url := fs.Arg(0)
+	if i := strings.Index(url, ":"); i >= 0 {
+		url = url[i+1:]
+	}
+	var msg string
+	if err := newClient(e).call("consume", model, map[string]any{"app": url, "name": fs.Arg(1)}, &msg); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.Stderr, msg)
+	return nil
+}
+
+func cmdResolve(e *Env, args []string) error {
+	var model string
+	fs := flags("resolve", e, &model)
+	noRetry := fs.Bool("no-retry", false, "")
+	all := fs.Bool("all", false, "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	c := newClient(e)
+	units := fs.Args()
+	if *all {
+		var st statusDoc
+		if err := c.call("status", model, nil, &st); err != nil {
+			return err
+		}
+		for _, a := range st.Applications {
+			for name, u := range a.Units {
+				if u.JujuStatus.Current == "error" {
+					units = append(units, name)
+				}
+			}
+		}
+	}
+	if len(units) == 0 && !*all {
+		return usagef("no unit specified")
+	}
+	for _, u := range units {
+		if err := c.call("resolve", model, map[string]any{"app": u, "no-retry": *noRetry}, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func printFormatted(e *Env, format string, v any) error {
+	switch format {
+	case "json":
+		return jsonOut(e.Stdout, v)
+	case "yaml", "tabular", "":
+		b, err := yaml.Marshal(v)
+		if err != nil {
+			return err
+		}
+		_, err = e.Stdout.Write(b)
+		return err
+	}
+	return usagef("invalid value %q for option --format: unknown format", format)
+}

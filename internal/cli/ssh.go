@@ -1,0 +1,64 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+
+	pebble "github.com/canonical/pebble/client"
+
+	"github.com/jujulet/postgresql-k8s/internal/controller"
+	"github.com/jujulet/postgresql-k8s/internal/pod"
+)
+
+func cmdSSH(e *Env, args []string) error {
+	var model string
+	fs := flags("ssh", e, &model)
+	container := fs.String("container", "", "")
+	_ = fs.Bool("pty", false, "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() < 1 {
+		return usagef("no target name specified")
+	}
+	unit := fs.Arg(0)
+	cmd := fs.Args()[1:]
+	if len(cmd) > 0 && cmd[0] == "--" {
+		cmd = cmd[1:]
+	}
+	if len(cmd) == 0 {
+		cmd = []string{"bash"}
+	}
+	var info controller.UnitInfo
+	if err := newClient(e).call("unit-info", model, map[string]any{"app": unit}, &info); err != nil {
+		return err
+	}
+	c := *container
+	if c == "" {
+		return errors.New("the charm container is the jujulet controller itself; use --container")
+	}
+	found := false
+	for _, x := range info.Containers {
+		found = found || x == c
+	}
+	if !found {
+		return fmt.Errorf("container %q not found in unit %q", c, unit)
+	}
+	cl, err := pod.Client(info.ContainersDir, c)
+	if err != nil {
+		return err
+	}
+	proc, err := cl.Exec(&pebble.ExecOptions{Command: cmd, Stdin: e.Stdin, Stdout: e.Stdout, Stderr: e.Stderr,
+		WorkingDir: pod.Rootfs(info.ContainersDir, c)})
+	if err != nil {
+		return fmt.Errorf("exec in %s/%s: %w", unit, c, err)
+	}
+	if err := proc.Wait(); err != nil {
+		var ee *pebble.ExitError
+		if errors.As(err, &ee) {
+			return exitCode(ee.ExitCode())
+		}
+		return err
+	}
+	return nil
+}

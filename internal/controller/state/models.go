@@ -1,0 +1,336 @@
+package state
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+var (
+	modelNameRE = regexp.MustCompile(`^[a-z0-9]+[a-z0-9-]*$`)
+	appNameRE   = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]*[a-z][a-z0-9]*)*$`)
+)
+
+// DefaultUpdateStatusInterval is jujulet's default update-status-hook-interval.
+const DefaultUpdateStatusInterval = "30s"
+
+// NewUUID returns a random RFC 4122 v4 uuid.
+func NewUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+func (t *Tx) meta() *Meta {
+	m := &Meta{}
+	t.Get(kMeta, "meta", m)
+	return m
+}
+
+// NextID returns a fresh controller-wide sequence number.
+func (t *Tx) NextID() int {
+	m := t.meta()
+	m.NextID++
+	t.Put(kMeta, "meta", m)
+	return m.NextID
+}
+
+// Models lists the models.
+func (t *Tx) Models() []*Model { return list[Model](t, kModel, "") }
+
+// ModelByName finds a model by name (accepting an "owner/" prefix).
+func (t *Tx) ModelByName(name string) (*Model, error) {
+	if i := strings.Index(name, "/"); i >= 0 {
+		name = name[i+1:]
+	}
+	for _, m := range t.Models() {
+		if m.Name == name {
+			return m, nil
+		}
+	}
+	if t.err != nil {
+		return nil, t.err
+	}
+	return nil, fmt.Errorf("model %q not found", "admin/"+name)
+}
+
+// Model returns a model by uuid.
+func (t *Tx) Model(uuid string) (*Model, error) {
+	m := &Model{}
+	if !t.Get(kModel, uuid, m) {
+		return nil, fmt.Errorf("model %q not found", uuid)
+	}
+	return m, nil
+}
+
+// CurrentModel is the model `switch` selected.
+func (t *Tx) CurrentModel() string { return t.meta().CurrentModel }
+
+// SetCurrentModel persists the current model name.
+func (t *Tx) SetCurrentModel(name string) {
+	m := t.meta()
+	m.CurrentModel = name
+	t.Put(kMeta, "meta", m)
+}
+
+// AddModel creates a model and makes it current.
+func (t *Tx) AddModel(name string) (*Model, error) {
+	if !modelNameRE.MatchString(name) {
+		return nil, fmt.Errorf("%q is not a valid name: model names may only contain lowercase letters, digits and hyphens", name)
+	}
+	if _, err := t.ModelByName(name); err == nil {
+		return nil, fmt.Errorf("model %q already exists", "admin/"+name)
+	}
+	m := &Model{UUID: NewUUID(), Name: name, Life: "alive", Created: time.Now().UTC(),
+		Config: map[string]string{"update-status-hook-interval": DefaultUpdateStatusInterval}}
+	t.Put(kModel, m.UUID, m)
+	t.SetCurrentModel(name)
+	return m, t.err
+}
+
+// SetModelConfig sets model config keys.
+func (t *Tx) SetModelConfig(m *Model, kv map[string]string) error {
+	for k, v := range kv {
+		if k == "update-status-hook-interval" {
+			if _, err := time.ParseDuration(v); err != nil {
+				return fmt.Errorf("update-status-hook-interval: invalid duration %q", v)
+			}
+		}
+		if m.Config == nil {
+			m.Config = map[string]string{}
+		}
+		m.Config[k] = v
+	}
+	t.Put(kModel, m.UUID, m)
+	return nil
+}
+
+// DestroyModel marks a model and everything in it dying.
+func (t *Tx) DestroyModel(m *Model, destroyStorage bool) {
+	m.Life = "dying"
+	m.DestroyStorage = destroyStorage
+	t.Put(kModel, m.UUID, m)
+	for _, a := range t.Apps(m.UUID) {
+		t.RemoveApp(a)
+	}
+	for _, o := range list[Offer](t, kOffer, key(m.UUID, "")) {
+		t.Delete(kOffer, key(o.Model, o.Name))
+	}
+	if meta := t.meta(); meta.CurrentModel == m.Name {
+		meta.CurrentModel = ""
+		t.Put(kMeta, "meta", meta)
+	}
+}
+
+// Apps lists the applications of a model (SAAS included).
+func (t *Tx) Apps(model string) []*App { return list[App](t, kApp, key(model, "")) }
+
+// App returns an application.
+func (t *Tx) App(model, name string) (*App, error) {
+	a := &App{}
+	if !t.Get(kApp, key(model, name), a) {
+		if t.err != nil {
+			return nil, t.err
+		}
+		return nil, fmt.Errorf("application %q not found", name)
+	}
+	return a, nil
+}
+
+// PutApp stores an application.
+func (t *Tx) PutApp(a *App) { t.Put(kApp, key(a.Model, a.Name), a) }
+
+// Units lists the units of an application (all apps if app is empty).
+func (t *Tx) Units(model, app string) []*Unit {
+	us := list[Unit](t, kUnit, key(model, ""))
+	var out []*Unit
+	for _, u := range us {
+		if app == "" || u.App == app {
+			out = append(out, u)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].App != out[j].App {
+			return out[i].App < out[j].App
+		}
+		return UnitNum(out[i].Name) < UnitNum(out[j].Name)
+	})
+	return out
+}
+
+// AllUnits lists every unit of every model.
+func (t *Tx) AllUnits() []*Unit { return list[Unit](t, kUnit, "") }
+
+// Unit returns a unit.
+func (t *Tx) Unit(model, name string) (*Unit, error) {
+	u := &Unit{}
+	if !t.Get(kUnit, key(model, name), u) {
+		if t.err != nil {
+			return nil, t.err
+		}
+		return nil, fmt.Errorf("unit %q not found", name)
+	}
+	return u, nil
+}
+
+// PutUnit stores a unit.
+func (t *Tx) PutUnit(u *Unit) { t.Put(kUnit, key(u.Model, u.Name), u) }
+
+// UnitNum returns the number of a unit name.
+func UnitNum(name string) int {
+	var n int
+	if i := strings.LastIndex(name, "/"); i >= 0 {
+		fmt.Sscan(name[i+1:], &n)
+	}
+	return n
+}
+
+// AppOfUnit returns the application part of a unit name.
+func AppOfUnit(name string) string {
+	if i := strings.LastIndex(name, "/"); i >= 0 {
+		return name[:i]
+	}
+	return name
+}
+
+// ValidAppName reports whether name is a valid application name.
+func ValidAppName(name string) bool { return appNameRE.MatchString(name) }
+
+func (t *Tx) allocAddr() string {
+	used := map[string]bool{}
+	for _, u := range t.AllUnits() {
+		used[u.Addr] = true
+	}
+	m := t.meta()
+	for i := 0; i < 65000; i++ {
+		m.NextAddr++
+		n := m.NextAddr%(254*250) + 254 // skip 127.0.0.x
+		addr := fmt.Sprintf("127.0.%d.%d", n/254, n%254+1)
+		if !used[addr] {
+			t.Put(kMeta, "meta", m)
+			return addr
+		}
+	}
+	t.Err(fmt.Errorf("no free loopback address"))
+	return ""
+}
+
+// AddUnits adds n units to an application.
+func (t *Tx) AddUnits(a *App, n int) ([]*Unit, error) {
+	if a.SAAS {
+		return nil, fmt.Errorf("cannot add units to remote application %q", a.Name)
+	}
+	if a.Life != "alive" {
+		return nil, fmt.Errorf("application %q is not alive", a.Name)
+	}
+	var out []*Unit
+	now := time.Now().UTC()
+	for i := 0; i < n; i++ {
+		u := &Unit{Model: a.Model, App: a.Name, Name: fmt.Sprintf("%s/%d", a.Name, a.NextUnit), ID: t.NextID(),
+			Life: "alive", Scopes: map[int]bool{}, CharmState: map[string]string{},
+			Workload: Status{Status: "waiting", Message: "installing agent", Since: now},
+			Agent:    Status{Status: "allocating", Since: now},
+			Local:    Local{ConfigVersion: -1, LeaderVersion: -1, Rels: map[int]*RelLocal{}, Boot: map[string]string{}, SecretRevs: map[string]int{}}}
+		u.Addr = t.allocAddr()
+		a.NextUnit++
+		t.PutUnit(u)
+		out = append(out, u)
+	}
+	t.PutApp(a)
+	return out, t.err
+}
+
+// RemoveUnit marks a unit dying; its agent runs the departure hooks and removes it.
+func (t *Tx) RemoveUnit(u *Unit) {
+	if u.Life == "alive" {
+		u.Life = "dying"
+		t.PutUnit(u)
+	}
+}
+
+// RemoveApp marks an application and its units dying and its relations dying.
+func (t *Tx) RemoveApp(a *App) {
+	a.Life = "dying"
+	t.PutApp(a)
+	for _, u := range t.Units(a.Model, a.Name) {
+		t.RemoveUnit(u)
+	}
+	for _, r := range t.Relations() {
+		for _, ep := range r.EPs {
+			if ep.Model == a.Model && (ep.App == a.Name || (a.SAAS && r.Cross && ep.SAASApp == "" && false)) {
+				t.SetRelationDying(r)
+			}
+		}
+		if a.SAAS && r.Cross {
+			for _, ep := range r.EPs {
+				if ep.SAASApp == a.Name && ep.Model != a.Model {
+					t.SetRelationDying(r)
+				}
+			}
+		}
+	}
+}
+
+// Scale sets the number of units of an application.
+func (t *Tx) Scale(a *App, n int) error {
+	if n < 0 {
+		return fmt.Errorf("scale must be a non-negative integer")
+	}
+	var alive []*Unit
+	for _, u := range t.Units(a.Model, a.Name) {
+		if u.Life == "alive" {
+			alive = append(alive, u)
+		}
+	}
+	if n > len(alive) {
+		_, err := t.AddUnits(a, n-len(alive))
+		return err
+	}
+	for i := len(alive) - 1; i >= n; i-- {
+		t.RemoveUnit(alive[i])
+	}
+	return nil
+}
+
+// SetUnitStatus sets a unit's workload status.
+func (t *Tx) SetUnitStatus(model, unit string, s Status) error {
+	u, err := t.Unit(model, unit)
+	if err != nil {
+		return err
+	}
+	s.Since = time.Now().UTC()
+	u.Workload = s
+	u.WorkloadSetByCharm = true
+	t.PutUnit(u)
+	return nil
+}
+
+// SetAgentStatus sets a unit's agent status.
+func (t *Tx) SetAgentStatus(model, unit, status, msg string) {
+	u, err := t.Unit(model, unit)
+	if err != nil {
+		return
+	}
+	if u.Agent.Status == status && u.Agent.Message == msg {
+		return
+	}
+	u.Agent = Status{Status: status, Message: msg, Since: time.Now().UTC()}
+	t.PutUnit(u)
+}
+
+// DeleteUnit removes a unit document and its secret pins.
+func (t *Tx) DeleteUnit(u *Unit) {
+	t.Delete(kUnit, key(u.Model, u.Name))
+	for _, c := range t.Consumers() {
+		if c.Model == u.Model && c.Unit == u.Name {
+			t.Delete(kConsumer, key(c.URI, c.Model, c.Unit))
+		}
+	}
+}

@@ -1,0 +1,255 @@
+package state
+
+import "time"
+
+// Document kinds.
+const (
+	kMeta     = "meta"
+	kModel    = "model"
+	kApp      = "app"
+	kUnit     = "unit"
+	kRelation = "relation"
+	kBucket   = "bucket"
+	kOffer    = "offer"
+	kAction   = "action"
+	kSecret   = "secret"
+	kConsumer = "secret-consumer"
+)
+
+// Meta is the controller-wide singleton.
+type Meta struct {
+	NextID       int    `json:"next-id"`
+	NextAddr     int    `json:"next-addr"`
+	CurrentModel string `json:"current-model"`
+}
+
+// Model is a Juju model.
+type Model struct {
+	UUID    string            `json:"uuid"`
+	Name    string            `json:"name"`
+	Config  map[string]string `json:"config"`
+	Life    string            `json:"life"`
+	Created time.Time         `json:"created"`
+	// DestroyStorage is set by destroy-model --destroy-storage.
+	DestroyStorage bool `json:"destroy-storage"`
+}
+
+// Status is a workload/agent/application status.
+type Status struct {
+	Status  string         `json:"status"`
+	Message string         `json:"message,omitempty"`
+	Data    map[string]any `json:"data,omitempty"`
+	Since   time.Time      `json:"since"`
+}
+
+// App is an application (or, with SAAS set, a consumed offer).
+type App struct {
+	Model          string            `json:"model"`
+	Name           string            `json:"name"`
+	CharmDir       string            `json:"charm-dir"`
+	CharmName      string            `json:"charm-name"`
+	Revision       int               `json:"revision"`
+	Channel        string            `json:"channel"`
+	Base           string            `json:"base"`
+	Trust          bool              `json:"trust"`
+	Config         map[string]any    `json:"config"`
+	ConfigVersion  int               `json:"config-version"`
+	NextUnit       int               `json:"next-unit"`
+	Leader         string            `json:"leader"`
+	LeaseExpiry    time.Time         `json:"lease-expiry"`
+	LeaderSettings map[string]string `json:"leader-settings"`
+	LeaderVersion  int               `json:"leader-version"`
+	Status         Status            `json:"status"`
+	Version        string            `json:"version"`
+	Life           string            `json:"life"`
+	Resources      map[string]string `json:"resources,omitempty"`
+	// SAAS: the consumed offer.
+	SAAS      bool       `json:"saas,omitempty"`
+	OfferURL  string     `json:"offer-url,omitempty"`
+	OfferRef  *OfferRef  `json:"offer-ref,omitempty"`
+	Endpoints []Endpoint `json:"endpoints,omitempty"`
+}
+
+// OfferRef points at an offer.
+type OfferRef struct {
+	Model string `json:"model"`
+	Name  string `json:"name"`
+}
+
+// Endpoint is an application endpoint.
+type Endpoint struct {
+	Name      string `json:"name"`
+	Role      string `json:"role"`
+	Interface string `json:"interface"`
+	Limit     int    `json:"limit"`
+}
+
+// Port is an opened port range.
+type Port struct {
+	Protocol string `json:"protocol"`
+	From     int    `json:"from"`
+	To       int    `json:"to"`
+}
+
+// Hook identifies one hook execution.
+type Hook struct {
+	Kind       string `json:"kind"` // the hook name without prefixes, e.g. relation-joined, pebble-ready
+	Name       string `json:"name"` // the full hook name
+	RelID      int    `json:"rel-id,omitempty"`
+	Endpoint   string `json:"endpoint,omitempty"`
+	RemoteUnit string `json:"remote-unit,omitempty"` // as this unit sees it
+	RemoteApp  string `json:"remote-app,omitempty"`
+	Departing  string `json:"departing,omitempty"`
+	Container  string `json:"container,omitempty"`
+	BootID     string `json:"boot-id,omitempty"`
+	Check      string `json:"check,omitempty"`
+	SecretURI  string `json:"secret-uri,omitempty"`
+	SecretLbl  string `json:"secret-label,omitempty"`
+	SecretRev  int    `json:"secret-rev,omitempty"`
+	// Version seen of the remote bucket (changed hooks) or config.
+	Version int `json:"version,omitempty"`
+}
+
+// RelLocal is a unit's local view of one relation.
+type RelLocal struct {
+	Created    bool           `json:"created"`
+	Units      map[string]int `json:"units"` // remote unit (as seen) -> bucket version seen
+	AppVersion int            `json:"app-version"`
+	Broken     bool           `json:"broken"`
+}
+
+// Local is what a unit agent has done (Juju's uniter local state).
+type Local struct {
+	Installed     bool              `json:"installed"`
+	Started       bool              `json:"started"`
+	ConfigVersion int               `json:"config-version"`
+	Leader        bool              `json:"leader"`
+	LeaderVersion int               `json:"leader-version"`
+	Rels          map[int]*RelLocal `json:"rels"`
+	Boot          map[string]string `json:"boot"`
+	Checks        map[string]string `json:"checks"`
+	SecretRevs    map[string]int    `json:"secret-revs"`
+	Stopped       bool              `json:"stopped"`
+	LastUpdate    time.Time         `json:"last-update-status"`
+}
+
+// Unit is a unit of an application.
+type Unit struct {
+	Model              string            `json:"model"`
+	App                string            `json:"app"`
+	Name               string            `json:"name"`
+	ID                 int               `json:"id"`
+	Addr               string            `json:"addr"`
+	Life               string            `json:"life"`
+	Workload           Status            `json:"workload"`
+	Agent              Status            `json:"agent"`
+	Scopes             map[int]bool      `json:"scopes"`
+	Local              Local             `json:"local"`
+	InProgress         *Hook             `json:"in-progress,omitempty"`
+	Error              *Hook             `json:"error,omitempty"`
+	Resolve            string            `json:"resolve,omitempty"` // retry|no-retry
+	Ports              []Port            `json:"ports"`
+	CharmState         map[string]string `json:"charm-state"`
+	WorkloadSetByCharm bool              `json:"workload-set"`
+	PodDown            time.Time         `json:"pod-down,omitzero"`
+	PrevWorkload       *Status           `json:"prev-workload,omitempty"`
+}
+
+// RelEP is one side of a relation.
+type RelEP struct {
+	Model     string `json:"model"`
+	App       string `json:"app"`
+	Endpoint  string `json:"endpoint"`
+	Role      string `json:"role"`
+	Interface string `json:"interface"`
+	// Alias is how App appears to the other side (App itself unless cross-model).
+	Alias string `json:"alias"`
+	// SAASApp is the name of the SAAS application standing for this side in the other model.
+	SAASApp string `json:"saas-app,omitempty"`
+}
+
+// Relation is a relation between two endpoints (one for peers).
+type Relation struct {
+	ID    int     `json:"id"`
+	EPs   []RelEP `json:"eps"`
+	Life  string  `json:"life"`
+	Peer  bool    `json:"peer"`
+	Cross bool    `json:"cross"`
+}
+
+// Bucket is relation settings.
+type Bucket struct {
+	Data    map[string]string `json:"data"`
+	Version int               `json:"version"`
+}
+
+// Offer is an application offer.
+type Offer struct {
+	Model    string `json:"model"`
+	Name     string `json:"name"`
+	App      string `json:"app"`
+	Endpoint string `json:"endpoint"`
+	UUID     string `json:"uuid"`
+}
+
+// Action is one action run.
+type Action struct {
+	ID        int            `json:"id"`
+	Model     string         `json:"model"`
+	Unit      string         `json:"unit"`
+	Name      string         `json:"name"`
+	Params    map[string]any `json:"params"`
+	Status    string         `json:"status"`
+	Message   string         `json:"message,omitempty"`
+	Results   map[string]any `json:"results,omitempty"`
+	Log       []ActionLog    `json:"log,omitempty"`
+	Enqueued  time.Time      `json:"enqueued"`
+	Started   time.Time      `json:"started,omitzero"`
+	Completed time.Time      `json:"completed,omitzero"`
+}
+
+// ActionLog is one action-log line.
+type ActionLog struct {
+	Timestamp time.Time `json:"timestamp"`
+	Message   string    `json:"message"`
+}
+
+// Secret is a Juju secret.
+type Secret struct {
+	URI         string                    `json:"uri"`
+	Model       string                    `json:"model"`
+	OwnerApp    string                    `json:"owner-app"`
+	OwnerUnit   string                    `json:"owner-unit,omitempty"`
+	Label       string                    `json:"label,omitempty"`
+	Description string                    `json:"description,omitempty"`
+	Expire      *time.Time                `json:"expire,omitempty"`
+	Rotate      string                    `json:"rotate,omitempty"`
+	Latest      int                       `json:"latest"`
+	Revisions   map[int]map[string]string `json:"revisions"`
+	Grants      []Grant                   `json:"grants,omitempty"`
+}
+
+// Grant gives the remote side of a relation (or one unit of it) access to a secret.
+type Grant struct {
+	RelID int    `json:"rel-id"`
+	Unit  string `json:"unit,omitempty"`
+}
+
+// Consumer is a unit's pin of a secret.
+type Consumer struct {
+	URI      string `json:"uri"`
+	Model    string `json:"model"`
+	Unit     string `json:"unit"`
+	Revision int    `json:"revision"`
+	Label    string `json:"label,omitempty"`
+}
+
+// LogEntry is one debug-log line.
+type LogEntry struct {
+	ID      int64     `json:"id"`
+	Time    time.Time `json:"time"`
+	Model   string    `json:"model"`
+	Entity  string    `json:"entity"`
+	Level   string    `json:"level"`
+	Message string    `json:"message"`
+}

@@ -1,0 +1,159 @@
+package uniter
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// JujuVersion is the Juju version jujulet reports.
+const JujuVersion = "3.6.11"
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (u *Uniter) lookup(id string) (hooktoolsContext, bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	c, ok := u.contexts[id]
+	if !ok {
+		return nil, false
+	}
+	return c, true
+}
+
+// env builds the dispatch environment from scratch.
+func (u *Uniter) env(hc *hookCtx) []string {
+	cd := u.charmDir()
+	env := []string{
+		"JUJU_CHARM_DIR=" + cd,
+		"CHARM_DIR=" + cd,
+		"JUJU_CONTEXT_ID=" + hc.id,
+		"JUJU_AGENT_SOCKET_ADDRESS=" + u.socketPath(),
+		"JUJU_AGENT_SOCKET_NETWORK=unix",
+		"JUJU_UNIT_NAME=" + u.name,
+		"JUJU_MODEL_NAME=" + u.modelName,
+		"JUJU_MODEL_UUID=" + u.model,
+		"JUJU_VERSION=" + JujuVersion,
+		"JUJU_API_ADDRESSES=127.0.0.1:17070",
+		"JUJU_SLA=unsupported",
+		"JUJU_AVAILABILITY_ZONE=",
+		"JUJU_PRINCIPAL_UNIT=",
+		"JUJU_MACHINE_ID=",
+		"JUJU_CHARM_HTTP_PROXY=",
+		"JUJU_CHARM_HTTPS_PROXY=",
+		"JUJU_CHARM_FTP_PROXY=",
+		"JUJU_CHARM_NO_PROXY=",
+		"LANG=C.UTF-8",
+		"PATH=" + u.toolsDir() + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"JUJULET_CONTAINERS_DIR=" + u.podDir(),
+	}
+	if h := hc.hook; h != nil {
+		env = append(env, "JUJU_HOOK_NAME="+h.Name, "JUJU_DISPATCH_PATH=hooks/"+h.Name)
+		if strings.HasPrefix(h.Kind, "relation-") {
+			env = append(env,
+				"JUJU_RELATION="+h.Endpoint,
+				fmt.Sprintf("JUJU_RELATION_ID=%s:%d", h.Endpoint, h.RelID),
+				"JUJU_REMOTE_UNIT="+h.RemoteUnit,
+				"JUJU_REMOTE_APP="+h.RemoteApp)
+			if h.Kind == "relation-departed" {
+				env = append(env, "JUJU_DEPARTING_UNIT="+h.Departing)
+			}
+		}
+		if h.Container != "" {
+			env = append(env, "JUJU_WORKLOAD_NAME="+h.Container)
+		}
+		if h.Check != "" {
+			env = append(env, "JUJU_PEBBLE_CHECK_NAME="+h.Check)
+		}
+		if h.SecretURI != "" {
+			env = append(env, "JUJU_SECRET_ID="+h.SecretURI, "JUJU_SECRET_LABEL="+h.SecretLbl,
+				"JUJU_SECRET_REVISION="+strconv.Itoa(h.SecretRev))
+		}
+	} else if a := hc.action; a != nil {
+		env = append(env, "JUJU_HOOK_NAME=", "JUJU_DISPATCH_PATH=actions/"+a.Name,
+			"JUJU_ACTION_NAME="+a.Name, "JUJU_ACTION_UUID="+strconv.Itoa(a.ID),
+			fmt.Sprintf("JUJU_ACTION_TAG=action-%d", a.ID))
+	}
+	return env
+}
+
+// execute runs the charm for the context's hook or action.
+func (u *Uniter) execute(ctx context.Context, hc *hookCtx) (code int, stdout, stderr string, err error) {
+	u.mu.Lock()
+	u.contexts[hc.id] = hc
+	u.mu.Unlock()
+	defer func() {
+		u.mu.Lock()
+		delete(u.contexts, hc.id)
+		u.mu.Unlock()
+	}()
+	cd := u.charmDir()
+	var path string
+	if _, err := os.Stat(filepath.Join(cd, "dispatch")); err == nil {
+		path = filepath.Join(cd, "dispatch")
+	} else if hc.hook != nil {
+		path = filepath.Join(cd, "hooks", hc.hook.Name)
+		if _, err := os.Stat(path); err != nil {
+			return 0, "", "", nil // missing hook counts as success
+		}
+	} else {
+		path = filepath.Join(cd, "actions", hc.action.Name)
+		if _, err := os.Stat(path); err != nil {
+			return -1, "", "", errors.New("action not implemented on unit")
+		}
+	}
+	cmd := exec.CommandContext(ctx, path)
+	cmd.Dir = cd
+	cmd.Env = u.env(hc)
+	var outBuf, errBuf bytes.Buffer
+	var wg sync.WaitGroup
+	outR, err := cmd.StdoutPipe()
+	if err != nil {
+		return -1, "", "", err
+	}
+	errR, err := cmd.StderrPipe()
+	if err != nil {
+		return -1, "", "", err
+	}
+	if err := cmd.Start(); err != nil {
+		return -1, "", "", fmt.Errorf("cannot run %s: %w", path, err)
+	}
+	pump := func(r *bufio.Scanner, buf *bytes.Buffer, level string) {
+		defer wg.Done()
+		for r.Scan() {
+			line := r.Text()
+			buf.WriteString(line + "\n")
+			u.logf(level, "%s", line)
+		}
+	}
+	so, se := bufio.NewScanner(outR), bufio.NewScanner(errR)
+	so.Buffer(make([]byte, 64*1024), 4*1024*1024)
+	se.Buffer(make([]byte, 64*1024), 4*1024*1024)
+	wg.Add(2)
+	go pump(so, &outBuf, "DEBUG")
+	go pump(se, &errBuf, "WARNING")
+	wg.Wait()
+	werr := cmd.Wait()
+	var ee *exec.ExitError
+	if errors.As(werr, &ee) {
+		return ee.ExitCode(), outBuf.String(), errBuf.String(), nil
+	}
+	if werr != nil {
+		return -1, outBuf.String(), errBuf.String(), werr
+	}
+	return 0, outBuf.String(), errBuf.String(), nil
+}

@@ -1,0 +1,552 @@
+// Package uniter is jujulet's unit agent: it compares the controller state with what
+// the unit has done, runs the next hook (or queued action) through the charm's
+// dispatch, and commits the hook's buffered changes in one transaction when it exits 0.
+package uniter
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	st "github.com/jujulet/postgresql-k8s/internal/controller/state"
+	"github.com/jujulet/postgresql-k8s/internal/hooktools"
+	"github.com/jujulet/postgresql-k8s/internal/pod"
+)
+
+// Config configures a unit agent.
+type Config struct {
+	Store   *st.Store
+	Model   string // model uuid
+	Unit    string
+	Home    string // JUJULET_HOME
+	Jujulet string // the jujulet binary (hook tools are symlinks to it)
+	Pebble  string
+	Logger  *slog.Logger
+	// PollInterval is how often the pod and its checks are polled (default 1s).
+	PollInterval time.Duration
+}
+
+// Uniter is one unit's agent.
+type Uniter struct {
+	cfg       Config
+	store     *st.Store
+	model     string
+	name      string
+	modelName string
+	id        int
+	dir       string
+	log       *slog.Logger
+
+	mu       sync.Mutex
+	contexts map[string]*hookCtx
+
+	containers map[string][]string
+	checks     map[string]string
+	boot       map[string]string
+}
+
+// UnitDir is the directory of the unit with controller id id.
+func UnitDir(home string, id int) string { return filepath.Join(home, "units", strconv.Itoa(id)) }
+
+// New creates a unit agent.
+func New(cfg Config) *Uniter {
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Uniter{cfg: cfg, store: cfg.Store, model: cfg.Model, name: cfg.Unit,
+		log: cfg.Logger.With("unit", cfg.Unit), contexts: map[string]*hookCtx{}}
+}
+
+func (u *Uniter) entity() string { return "unit-" + tagName(u.name) }
+
+func tagName(n string) string {
+	b := []byte(n)
+	for i := range b {
+		if b[i] == '/' {
+			b[i] = '-'
+		}
+	}
+	return string(b)
+}
+
+func (u *Uniter) logf(level, format string, args ...any) {
+	u.store.AppendLog(u.model, u.entity(), level, fmt.Sprintf(format, args...))
+}
+
+func (u *Uniter) charmDir() string   { return filepath.Join(u.dir, "charm") }
+func (u *Uniter) toolsDir() string   { return filepath.Join(u.dir, "tools") }
+func (u *Uniter) podDir() string     { return filepath.Join(u.dir, "c") }
+func (u *Uniter) socketPath() string { return filepath.Join(u.dir, "a.sock") }
+
+// setup prepares the unit's directories, charm copy and tools.
+func (u *Uniter) setup(unit *st.Unit, app *st.App) error {
+	u.id = unit.ID
+	u.dir = UnitDir(u.cfg.Home, unit.ID)
+	for _, d := range []string{filepath.Join(u.cfg.Home, "units"), u.dir, u.toolsDir()} {
+		if err := os.MkdirAll(d, 0o711); err != nil {
+			return fmt.Errorf("creating %s: %w", d, err)
+		}
+		_ = os.Chmod(d, 0o711)
+	}
+	if _, err := os.Stat(filepath.Join(u.charmDir(), "metadata.yaml")); err != nil {
+		tmp := u.charmDir() + ".tmp"
+		_ = os.RemoveAll(tmp)
+		if err := CopyTree(app.CharmDir, tmp); err != nil {
+			return fmt.Errorf("copying charm: %w", err)
+		}
+		if err := os.Rename(tmp, u.charmDir()); err != nil {
+			return fmt.Errorf("installing charm copy: %w", err)
+		}
+	}
+	for _, name := range hooktools.ToolNames() {
+		p := filepath.Join(u.toolsDir(), name)
+		if target, err := os.Readlink(p); err == nil && target == u.cfg.Jujulet {
+			continue
+		}
+		_ = os.Remove(p)
+		if err := os.Symlink(u.cfg.Jujulet, p); err != nil {
+			return fmt.Errorf("linking tool %s: %w", name, err)
+		}
+	}
+	ch, err := u.store.Charm(app.CharmDir)
+	if err != nil {
+		return err
+	}
+	u.containers = map[string][]string{}
+	for c, spec := range ch.Meta().Containers {
+		var mounts []string
+		for _, m := range spec.Mounts {
+			mounts = append(mounts, m.Location)
+		}
+		u.containers[c] = mounts
+	}
+	return nil
+}
+
+// CopyTree copies a directory tree, keeping symlinks and modes.
+func CopyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		out := filepath.Join(dst, rel)
+		info, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		switch {
+		case info.Mode()&os.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(target, out)
+		case d.IsDir():
+			return os.MkdirAll(out, info.Mode().Perm()|0o700)
+		default:
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(out, b, info.Mode().Perm())
+		}
+	})
+}
+
+// Run runs the agent until ctx ends or the unit is removed.
+func (u *Uniter) Run(ctx context.Context) error {
+	var unit *st.Unit
+	var app *st.App
+	var modelName string
+	err := u.store.View(func(t *st.Tx) error {
+		var err error
+		if unit, err = t.Unit(u.model, u.name); err != nil {
+			return err
+		}
+		if app, err = t.App(unit.Model, unit.App); err != nil {
+			return err
+		}
+		m, err := t.Model(u.model)
+		if err != nil {
+			return err
+		}
+		modelName = m.Name
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("loading unit %s: %w", u.name, err)
+	}
+	u.modelName = modelName
+	if err := u.setup(unit, app); err != nil {
+		u.setAgent("error", err.Error())
+		return err
+	}
+	_ = os.Remove(u.socketPath())
+	ln, err := net.Listen("unix", u.socketPath())
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", u.socketPath(), err)
+	}
+	_ = os.Chmod(u.socketPath(), 0o600)
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	srv := hooktools.NewServer(u.lookup)
+	go func() { _ = srv.Serve(sctx, ln) }()
+	defer ln.Close()
+
+	if unit.InProgress != nil {
+		u.logf("INFO", "re-running hook %q interrupted by a controller restart", unit.InProgress.Name)
+		if _, err := u.runHook(ctx, unit.InProgress); err != nil {
+			return err
+		}
+	}
+	u.setAgent("idle", "")
+	tick := time.NewTicker(u.cfg.PollInterval)
+	defer tick.Stop()
+	lastPoll := time.Time{}
+	for {
+		changed := u.store.Changed()
+		if time.Since(lastPoll) >= u.cfg.PollInterval {
+			u.pollPod(ctx)
+			lastPoll = time.Now()
+		}
+		done, worked, err := u.step(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			u.log.Error("unit agent step failed", "err", err)
+			u.logf("ERROR", "%v", err)
+		}
+		if done {
+			return nil
+		}
+		if worked {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-changed:
+		case <-tick.C:
+		}
+	}
+}
+
+func (u *Uniter) setAgent(status, msg string) {
+	_ = u.store.Update(func(t *st.Tx) error {
+		t.SetAgentStatus(u.model, u.name, status, msg)
+		return nil
+	})
+}
+
+// pollPod keeps the pod's Pebbles running and reads boot ids and check statuses.
+func (u *Uniter) pollPod(ctx context.Context) {
+	if len(u.containers) == 0 {
+		return
+	}
+	boot := map[string]string{}
+	checks := map[string]string{}
+	down := false
+	if _, err := pod.Ensure(ctx, pod.Spec{Dir: u.podDir(), Containers: u.containers, Pebble: u.cfg.Pebble}); err != nil {
+		u.log.Warn("pod not running", "err", err)
+		down = true
+	}
+	for c := range u.containers {
+		id, err := pod.BootID(u.podDir(), c)
+		if err != nil {
+			down = true
+			continue
+		}
+		boot[c] = id
+		if cs, err := pod.Checks(u.podDir(), c); err == nil {
+			for k, v := range cs {
+				checks[c+"/"+k] = v
+			}
+		}
+	}
+	u.mu.Lock()
+	u.boot, u.checks = boot, checks
+	u.mu.Unlock()
+	_ = u.store.Update(func(t *st.Tx) error {
+		unit, err := t.Unit(u.model, u.name)
+		if err != nil {
+			return nil
+		}
+		if down && unit.PodDown.IsZero() {
+			unit.PodDown = time.Now().UTC()
+			t.PutUnit(unit)
+		} else if !down && !unit.PodDown.IsZero() {
+			unit.PodDown = time.Time{}
+			t.PutUnit(unit)
+		}
+		return nil
+	})
+}
+
+// step does one thing: an action, a resolved hook, or the next hook.
+func (u *Uniter) step(ctx context.Context) (done, worked bool, err error) {
+	var v *view
+	var actions []*st.Action
+	err = u.store.View(func(t *st.Tx) error {
+		var err error
+		v, err = u.loadView(t)
+		if err != nil {
+			return err
+		}
+		actions = t.PendingActions(u.model, u.name)
+		return nil
+	})
+	if err != nil {
+		var gone bool
+		_ = u.store.View(func(t *st.Tx) error {
+			_, e := t.Unit(u.model, u.name)
+			gone = e != nil
+			return nil
+		})
+		if gone {
+			return true, false, nil
+		}
+		return false, false, err
+	}
+	u.mu.Lock()
+	v.boot = u.boot
+	v.checks = u.checks
+	u.mu.Unlock()
+	l := v.unit.Local
+	if len(actions) > 0 && l.Installed {
+		return false, true, u.runAction(ctx, actions[0])
+	}
+	if v.unit.Error != nil {
+		switch v.unit.Resolve {
+		case "retry":
+			_, err := u.runHook(ctx, v.unit.Error)
+			return false, true, err
+		case "no-retry":
+			h := v.unit.Error
+			err := u.store.Update(func(t *st.Tx) error {
+				unit, err := t.Unit(u.model, u.name)
+				if err != nil {
+					return err
+				}
+				app, err := t.App(unit.Model, unit.App)
+				if err != nil {
+					return err
+				}
+				advance(t, unit, app, h, time.Now().UTC())
+				u.clearError(unit)
+				t.PutUnit(unit)
+				return nil
+			})
+			return false, true, err
+		}
+		return false, false, nil
+	}
+	if !v.leader && l.Leader {
+		err := u.store.Update(func(t *st.Tx) error {
+			unit, err := t.Unit(u.model, u.name)
+			if err != nil {
+				return err
+			}
+			unit.Local.Leader = false
+			t.PutUnit(unit)
+			return nil
+		})
+		return false, true, err
+	}
+	h := u.next(v, time.Now())
+	if h == nil {
+		return false, false, nil
+	}
+	removed, err := u.runHook(ctx, h)
+	return removed, true, err
+}
+
+func (u *Uniter) clearError(unit *st.Unit) {
+	unit.Error = nil
+	unit.Resolve = ""
+	if unit.PrevWorkload != nil {
+		unit.Workload = *unit.PrevWorkload
+		unit.PrevWorkload = nil
+	}
+	unit.Agent = st.Status{Status: "idle", Since: time.Now().UTC()}
+}
+
+// runHook runs one hook; it reports whether the unit was removed.
+func (u *Uniter) runHook(ctx context.Context, h *st.Hook) (bool, error) {
+	err := u.store.Update(func(t *st.Tx) error {
+		unit, err := t.Unit(u.model, u.name)
+		if err != nil {
+			return err
+		}
+		unit.InProgress = h
+		if h.Kind == "install" && !unit.WorkloadSetByCharm {
+			unit.Workload = st.Status{Status: "maintenance", Message: "installing charm software", Since: time.Now().UTC()}
+		}
+		unit.Agent = st.Status{Status: "executing", Message: fmt.Sprintf("running %s hook", h.Name), Since: time.Now().UTC()}
+		t.PutUnit(unit)
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	hc := u.newContext(h, nil)
+	code, _, _, runErr := u.execute(ctx, hc)
+	if ctx.Err() != nil {
+		// Controller shutting down: leave the hook in progress so it is re-run.
+		return false, ctx.Err()
+	}
+	removed := false
+	if code == 0 && runErr == nil {
+		err = u.store.Update(func(t *st.Tx) error {
+			unit, err := t.Unit(u.model, u.name)
+			if err != nil {
+				return err
+			}
+			app, err := t.App(unit.Model, unit.App)
+			if err != nil {
+				return err
+			}
+			if err := hc.commit(t, unit); err != nil {
+				return err
+			}
+			advance(t, unit, app, h, time.Now().UTC())
+			unit.InProgress = nil
+			if unit.Error != nil {
+				u.clearError(unit)
+			}
+			unit.Agent = st.Status{Status: "idle", Since: time.Now().UTC()}
+			if h.Kind == "start" && !unit.WorkloadSetByCharm {
+				unit.Workload = st.Status{Status: "unknown", Since: time.Now().UTC()}
+			}
+			if h.Kind == "remove" {
+				t.DeleteUnit(unit)
+				removed = true
+				return nil
+			}
+			t.PutUnit(unit)
+			return nil
+		})
+		if err != nil {
+			return false, fmt.Errorf("committing hook %s: %w", h.Name, err)
+		}
+		u.logf("INFO", "ran %q hook (via hook dispatching script: dispatch)", h.Name)
+		if removed {
+			pod.Stop(u.podDir())
+			_ = os.RemoveAll(u.dir)
+		}
+		return removed, nil
+	}
+	if runErr != nil {
+		u.logf("ERROR", "hook %q: %v", h.Name, runErr)
+	}
+	u.logf("ERROR", "hook %q (via hook dispatching script: dispatch) failed: exit status %d", h.Name, code)
+	err = u.store.Update(func(t *st.Tx) error {
+		unit, err := t.Unit(u.model, u.name)
+		if err != nil {
+			return err
+		}
+		unit.InProgress = nil
+		if unit.Error == nil {
+			prev := unit.Workload
+			unit.PrevWorkload = &prev
+		}
+		unit.Error = h
+		unit.Resolve = ""
+		msg := fmt.Sprintf("hook failed: %q", h.Name)
+		unit.Workload = st.Status{Status: "error", Message: msg, Since: time.Now().UTC()}
+		unit.Agent = st.Status{Status: "error", Message: msg, Since: time.Now().UTC()}
+		t.PutUnit(unit)
+		return nil
+	})
+	return false, err
+}
+
+// runAction runs one queued action.
+func (u *Uniter) runAction(ctx context.Context, a *st.Action) error {
+	err := u.store.Update(func(t *st.Tx) error {
+		act, err := t.Action(a.ID)
+		if err != nil {
+			return err
+		}
+		act.Status = "running"
+		act.Started = time.Now().UTC()
+		t.PutAction(act)
+		a = act
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	hc := u.newContext(nil, a)
+	code, stdout, stderr, runErr := u.execute(ctx, hc)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return u.store.Update(func(t *st.Tx) error {
+		act, err := t.Action(a.ID)
+		if err != nil {
+			return err
+		}
+		unit, err := t.Unit(u.model, u.name)
+		if err != nil {
+			return err
+		}
+		hc.mu.Lock()
+		defer hc.mu.Unlock()
+		act.Results = hc.results
+		if act.Results == nil {
+			act.Results = map[string]any{}
+		}
+		act.Results["return-code"] = code
+		if stdout != "" {
+			act.Results["stdout"] = stdout
+		}
+		if stderr != "" {
+			act.Results["stderr"] = stderr
+		}
+		act.Log = append(act.Log, hc.actionLog...)
+		act.Completed = time.Now().UTC()
+		switch {
+		case runErr != nil:
+			act.Status, act.Message = "failed", runErr.Error()
+		case hc.failed:
+			act.Status, act.Message = "failed", hc.failMsg
+		case code != 0:
+			act.Status, act.Message = "failed", fmt.Sprintf("exit status %d", code)
+		default:
+			act.Status = "completed"
+		}
+		if code == 0 && runErr == nil {
+			hc.mu.Unlock()
+			err := hc.commit(t, unit)
+			hc.mu.Lock()
+			if err != nil {
+				return err
+			}
+			t.PutUnit(unit)
+		}
+		t.PutAction(act)
+		return nil
+	})
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
