@@ -369,11 +369,12 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 			return err
 		}
 		if changed {
-			if err := c.ensureUpstreamSlot(ctx, st, w, role, slot); err != nil {
-				return err
-			}
 			if err := w.Reload(ctx); err != nil {
 				return err
+			}
+			// Best effort: the primary also creates a slot for every peer it sees.
+			if err := c.ensureUpstreamSlot(ctx, st, w, role, slot); err != nil {
+				c.logf(ctx, slog.LevelInfo, "slot on %s not created yet: %v", role.UpstreamUnit, err)
 			}
 		}
 		return nil

@@ -1,0 +1,210 @@
+package charm
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/jujulet/postgresql-k8s/internal/postgres"
+)
+
+// fakeServer is one unit's simulated PostgreSQL.
+type fakeServer struct {
+	addr         string
+	notReady     bool // Pebble not reachable
+	initialised  bool
+	running      bool
+	standby      bool // standby.signal
+	inRecovery   bool
+	down         bool // refuses connections even when running
+	conf         postgres.Settings
+	hba          []postgres.HBARule
+	pass         []postgres.PassEntry
+	slots        map[string]bool
+	received     postgres.LSN
+	replayed     postgres.LSN
+	timeline     int
+	roles        map[string]string
+	systemID     string
+	cleanStopped bool
+	calls        []string
+}
+
+type fakeCluster struct {
+	mu      sync.Mutex
+	servers map[string]*fakeServer // by address
+}
+
+func newFakeCluster() *fakeCluster { return &fakeCluster{servers: map[string]*fakeServer{}} }
+
+func (fc *fakeCluster) add(addr string) *fakeServer {
+	s := &fakeServer{addr: addr, slots: map[string]bool{}, roles: map[string]string{}, timeline: 1, systemID: "7000000000000000001"}
+	fc.servers[addr] = s
+	return s
+}
+
+func (fc *fakeCluster) open(addr string) func(ctx context.Context, a string) (Workload, error) {
+	return func(ctx context.Context, a string) (Workload, error) {
+		s := fc.servers[addr]
+		if s.notReady {
+			return nil, fmt.Errorf("%w: pebble socket missing", postgres.ErrNotReady)
+		}
+		return &fakeWorkload{s: s, fc: fc}, nil
+	}
+}
+
+type fakeWorkload struct {
+	s  *fakeServer
+	fc *fakeCluster
+}
+
+func (w *fakeWorkload) call(f string, args ...any) {
+	w.fc.mu.Lock()
+	defer w.fc.mu.Unlock()
+	c := f
+	if len(args) > 0 {
+		c += fmt.Sprint(args...)
+	}
+	w.s.calls = append(w.s.calls, c)
+}
+
+func (w *fakeWorkload) IsInitialised(context.Context) (bool, error) { return w.s.initialised, nil }
+func (w *fakeWorkload) InitDB(_ context.Context, u, pw string) error {
+	w.call("InitDB")
+	w.s.initialised = true
+	w.s.roles[u] = pw
+	return nil
+}
+func (w *fakeWorkload) WritePassfile(_ context.Context, e []postgres.PassEntry) error {
+	w.s.pass = e
+	return nil
+}
+func (w *fakeWorkload) WriteConf(_ context.Context, s postgres.Settings) (bool, error) {
+	changed := fmt.Sprint(w.s.conf, upstreamOf(w.s.conf)) != fmt.Sprint(s, upstreamOf(s))
+	w.s.conf = s
+	return changed, nil
+}
+func upstreamOf(s postgres.Settings) string {
+	if s.Upstream == nil {
+		return ""
+	}
+	return s.Upstream.Host + "/" + s.Upstream.Slot
+}
+func (w *fakeWorkload) WriteHBA(_ context.Context, r []postgres.HBARule) (bool, error) {
+	changed := fmt.Sprint(w.s.hba) != fmt.Sprint(r)
+	w.s.hba = r
+	return changed, nil
+}
+func (w *fakeWorkload) PlanLayer(context.Context) error       { return nil }
+func (w *fakeWorkload) Running(context.Context) (bool, error) { return w.s.running, nil }
+func (w *fakeWorkload) Version() string                       { return "15" }
+func (w *fakeWorkload) MemoryMB(context.Context) (int, error) { return 4096, nil }
+func (w *fakeWorkload) WaitReady(context.Context, string, string) error {
+	if !w.s.running {
+		return fmt.Errorf("not running")
+	}
+	return nil
+}
+func (w *fakeWorkload) Start(context.Context) error {
+	w.call("Start")
+	w.s.running = true
+	w.s.inRecovery = w.s.standby
+	return nil
+}
+func (w *fakeWorkload) Stop(context.Context) (postgres.ControlData, error) {
+	w.call("Stop")
+	w.s.running = false
+	state := "shut down"
+	if w.s.inRecovery {
+		state = "shut down in recovery"
+	}
+	w.s.cleanStopped = true
+	return postgres.ControlData{State: state, SystemID: w.s.systemID, CheckpointLSN: max(w.s.received, w.s.replayed), TimelineID: w.s.timeline}, nil
+}
+func (w *fakeWorkload) Reload(context.Context) error { w.call("Reload"); return nil }
+func (w *fakeWorkload) IsStandbyConfigured(context.Context) (bool, error) {
+	return w.s.standby, nil
+}
+func (w *fakeWorkload) WriteStandbySignal(context.Context) error { w.s.standby = true; return nil }
+func (w *fakeWorkload) FollowPrimary(ctx context.Context, s postgres.Settings, up postgres.Upstream) (bool, error) {
+	w.call("FollowPrimary", up.Host)
+	w.s.standby = true
+	s.Upstream = &up
+	return w.WriteConf(ctx, s)
+}
+func (w *fakeWorkload) BaseBackup(_ context.Context, up postgres.Upstream) (string, error) {
+	w.call("BaseBackup", up.Host)
+	src := w.fc.servers[up.Host]
+	if src == nil || !src.running {
+		return "", fmt.Errorf("connection refused")
+	}
+	w.s.initialised = true
+	w.s.standby = false
+	w.s.systemID = src.systemID
+	w.s.timeline = src.timeline
+	return "", nil
+}
+func (w *fakeWorkload) Rewind(_ context.Context, s postgres.Upstream) (string, error) {
+	w.call("Rewind", s.Host)
+	w.s.timeline = w.fc.servers[s.Host].timeline
+	return "", nil
+}
+func (w *fakeWorkload) ControlData(context.Context) (postgres.ControlData, error) {
+	state := "in production"
+	if w.s.cleanStopped && !w.s.running {
+		state = "shut down"
+	}
+	return postgres.ControlData{State: state, SystemID: w.s.systemID, CheckpointLSN: w.s.received, TimelineID: w.s.timeline}, nil
+}
+func (w *fakeWorkload) Connect(_ context.Context, host, user, pw string) (DB, error) {
+	s := w.fc.servers[host]
+	if s == nil || !s.running || s.down {
+		return nil, fmt.Errorf("connect %s: connection refused", host)
+	}
+	if want, ok := s.roles[user]; ok && want != pw {
+		return nil, fmt.Errorf("connect %s: password authentication failed for user %q", host, user)
+	}
+	return &fakeDB{s: s, w: w}, nil
+}
+
+type fakeDB struct {
+	s *fakeServer
+	w *fakeWorkload
+}
+
+func (d *fakeDB) Positions(context.Context) (postgres.Positions, error) {
+	return postgres.Positions{InRecovery: d.s.inRecovery, Received: d.s.received, Replayed: d.s.replayed, Timeline: d.s.timeline}, nil
+}
+func (d *fakeDB) Promote(context.Context) error {
+	d.s.calls = append(d.s.calls, "Promote")
+	d.s.inRecovery, d.s.standby = false, false
+	d.s.timeline++
+	return nil
+}
+func (d *fakeDB) Checkpoint(context.Context) error { return nil }
+func (d *fakeDB) EnsureRole(_ context.Context, r postgres.Role) error {
+	d.s.roles[r.Name] = r.Password
+	return nil
+}
+func (d *fakeDB) SetPassword(_ context.Context, u, pw string) error {
+	d.s.calls = append(d.s.calls, "SetPassword "+u)
+	d.s.roles[u] = pw
+	return nil
+}
+func (d *fakeDB) CreateSlot(_ context.Context, n string) error { d.s.slots[n] = true; return nil }
+func (d *fakeDB) DropSlot(_ context.Context, n string) error   { delete(d.s.slots, n); return nil }
+func (d *fakeDB) ListSlots(context.Context) ([]postgres.Slot, error) {
+	var out []postgres.Slot
+	for n := range d.s.slots {
+		out = append(out, postgres.Slot{Name: n})
+	}
+	return out, nil
+}
+func (d *fakeDB) TimelineHistory(_ context.Context, tli int) ([]postgres.HistoryEntry, error) {
+	if tli <= 1 {
+		return nil, nil
+	}
+	// The fake's timelines fork at the server's received position.
+	return []postgres.HistoryEntry{{TLI: tli - 1, SwitchLSN: d.s.received + 1}}, nil
+}
+func (d *fakeDB) Close(context.Context) {}
