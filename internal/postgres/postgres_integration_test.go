@@ -10,14 +10,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jujulet/postgresql-k8s/internal/postgres/pgtest"
 )
 
 var pebbleBin string
@@ -35,82 +34,31 @@ func runMain(m *testing.M) int {
 			return 1
 		}
 		defer os.RemoveAll(dir)
-		pebbleBin = filepath.Join(dir, "pebble")
-		cmd := exec.Command("go", "build", "-o", pebbleBin, "github.com/canonical/pebble/cmd/pebble")
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "build pebble:", err)
+		if pebbleBin, err = pgtest.BuildPebble(dir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
 	}
 	return m.Run()
 }
 
-// testUnit is one unit's workload container: a Pebble daemon with the seam's layout.
+// testUnit is one unit's workload container.
 type testUnit struct {
-	w    *Workload
-	cmd  *exec.Cmd
-	done chan struct{}
+	w *Workload
 }
 
 func havePostgres(t *testing.T) {
 	t.Helper()
-	if pebbleBin == "" {
+	if pebbleBin == "" || !pgtest.HavePostgres() {
 		t.Skip("no PostgreSQL binaries or -short")
-	}
-	m, _ := filepath.Glob("/usr/lib/postgresql/*/bin/postgres")
-	if len(m) == 0 {
-		t.Skip("no PostgreSQL under /usr/lib/postgresql")
 	}
 }
 
-// startUnit lays out <base>/containers/postgresql/{rootfs,pebble.socket} and runs Pebble.
+// startUnit runs a workload container (real Pebble, the seam's layout) and opens it.
 func startUnit(t *testing.T, ctx context.Context, addr string) *testUnit {
 	t.Helper()
-	base, err := os.MkdirTemp("", "pgt-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(base) })
-	containers := filepath.Join(base, "containers")
-	c := filepath.Join(containers, Container)
-	rootfs := filepath.Join(c, "rootfs")
-	for _, d := range []string{rootfs, filepath.Join(rootfs, "var"), filepath.Join(rootfs, "tmp"),
-		filepath.Join(rootfs, "run"), filepath.Join(rootfs, "home"), filepath.Join(rootfs, MountPath)} {
-		if err := os.MkdirAll(d, 0o711); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// Every directory on the way to the data dir must be traversable by postgres.
-	for p := filepath.Join(rootfs, MountPath); strings.HasPrefix(p, base); p = filepath.Dir(p) {
-		if err := os.Chmod(p, 0o711); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.Chmod(filepath.Join(rootfs, "tmp"), 0o1777); err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range []string{"usr", "bin", "sbin", "lib", "lib64", "etc"} {
-		if _, err := os.Stat("/" + l); err == nil {
-			if err := os.Symlink("/"+l, filepath.Join(rootfs, l)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	socket, root := SocketPath(containers, Container)
-	cmd := exec.Command(pebbleBin, "run", "--hold", "--create-dirs")
-	cmd.Env = append(os.Environ(), "PEBBLE="+filepath.Join(c, "pebble"), "PEBBLE_SOCKET="+socket)
-	logf, err := os.Create(filepath.Join(base, "pebble.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	u := &testUnit{cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); logf.Close(); close(u.done) }()
-	t.Cleanup(func() {
+	u := &testUnit{}
+	c := pgtest.Start(t, pebbleBin, Container, MountPath, func() {
 		if u.w != nil {
 			sctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			if _, err := u.w.Stop(sctx); err != nil {
@@ -118,26 +66,19 @@ func startUnit(t *testing.T, ctx context.Context, addr string) *testUnit {
 			}
 			cancel()
 		}
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		<-u.done
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(base, "pebble.log"))
-			t.Logf("pebble log of %s:\n%s", addr, b)
-		}
 	})
-	var w *Workload
+	socket, root := SocketPath(c.ContainersDir, Container)
 	for {
-		w, err = Open(ctx, Options{Socket: socket, Root: root, Addr: addr})
+		w, err := Open(ctx, Options{Socket: socket, Root: root, Addr: addr})
 		if err == nil {
-			break
+			u.w = w
+			return u
 		}
 		if !errors.Is(err, ErrNotReady) || ctx.Err() != nil {
 			t.Fatalf("open workload: %v", err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	u.w = w
-	return u
 }
 
 const (
