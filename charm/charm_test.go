@@ -30,6 +30,10 @@ type world struct {
 	app     map[string]string
 	secrets map[string]*hookenv.FakeSecret
 	leader  string
+	// addrBase and open, when set, give units real addresses and workloads.
+	addrBase int
+	open     func(unit, addr string) func(ctx context.Context, a string) (Workload, error)
+	tweak    func(c *Charm)
 }
 
 func newWorld(t *testing.T, n int) *world {
@@ -42,7 +46,11 @@ func newWorld(t *testing.T, n int) *world {
 }
 
 func (w *world) addUnit(name string) *testUnit {
-	addr := fmt.Sprintf("127.0.0.%d", 10+len(w.units))
+	base := 10
+	if w.addrBase != 0 {
+		base = w.addrBase
+	}
+	addr := fmt.Sprintf("127.0.0.%d", base+len(w.units))
 	f := hookenv.NewFake(name)
 	f.Address = addr
 	f.Config = map[string]any{"profile": "testing"}
@@ -86,10 +94,17 @@ func (w *world) run(unit, hook string, params map[string]any, mod func(*hookenv.
 	if mod != nil {
 		mod(&env)
 	}
-	c := New(env, f, w.fc.open(u.s.addr), nil)
+	open := w.fc.open(u.s.addr)
+	if w.open != nil {
+		open = w.open(unit, u.s.addr)
+	}
+	c := New(env, f, open, nil)
 	c.Now = func() time.Time { return time.Unix(1_700_000_000, 0) }
 	c.FailoverAfter = 0
 	c.SwitchoverReplayWait = 0
+	if w.tweak != nil {
+		w.tweak(c)
+	}
 	err := c.Run(context.Background())
 	if f.Leader {
 		w.app = maps.Clone(rel.Data["pg"])

@@ -110,6 +110,14 @@ func (c *Charm) hbaRules(st *State) []postgres.HBARule {
 		list = append(list, a)
 	}
 	sort.Strings(list)
+	// On one host (jujulet) every unit has its own loopback address, but connections between
+	// them leave from the interface's primary address 127.0.0.1: admit it for loopback units.
+	for _, a := range list {
+		if strings.HasPrefix(a, "127.") && !addrs["127.0.0.1"] {
+			list = append(list, "127.0.0.1")
+			break
+		}
+	}
 	for _, a := range list {
 		cidr := a + "/32"
 		if strings.Contains(a, ":") {
@@ -204,13 +212,15 @@ func (c *Charm) runPrimary(ctx context.Context, st *State, w Workload) error {
 			return err
 		}
 	}
-	if _, err := c.prepare(ctx, st, w); err != nil {
+	hbaChanged, err := c.prepare(ctx, st, w)
+	if err != nil {
 		return err
 	}
 	confChanged, err := w.WriteConf(ctx, c.settings(ctx, st, w))
 	if err != nil {
 		return err
 	}
+	confChanged = confChanged || hbaChanged
 	running, err := w.Running(ctx)
 	if err != nil {
 		return err
@@ -324,7 +334,7 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 		slot = postgres.SlotName(st.Unit)
 	}
 	up := postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "replication", Slot: slot, AppName: slot}
-	if _, err := c.prepare(ctx, st, w); err != nil {
+	if err := w.WritePassfile(ctx, c.passEntries(st)); err != nil {
 		return err
 	}
 	init, err := w.IsInitialised(ctx)
@@ -335,6 +345,10 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 		if err := c.seed(ctx, st, w, role, up); err != nil {
 			return err
 		}
+	}
+	hbaChanged, err := c.prepare(ctx, st, w)
+	if err != nil {
+		return err
 	}
 	settings := c.settings(ctx, st, w)
 	running, err := w.Running(ctx)
@@ -367,6 +381,11 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 		changed, err := w.WriteConf(ctx, withUpstream(settings, up))
 		if err != nil {
 			return err
+		}
+		if hbaChanged && !changed {
+			if err := w.Reload(ctx); err != nil {
+				return err
+			}
 		}
 		if changed {
 			if err := w.Reload(ctx); err != nil {

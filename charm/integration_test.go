@@ -1,0 +1,245 @@
+package charm
+
+// The handlers against REAL workloads: a Pebble daemon per unit (jujulet's container layout)
+// running this machine's PostgreSQL, with the hook tools faked. End-to-end tests on jujulet
+// itself live with the runtime.
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jujulet/postgresql-k8s/internal/hookenv"
+	"github.com/jujulet/postgresql-k8s/internal/postgres"
+	"github.com/jujulet/postgresql-k8s/internal/postgres/pgtest"
+)
+
+var pebbleBin string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := func() int {
+		if pgtest.HavePostgres() && !testing.Short() {
+			dir, err := os.MkdirTemp("", "pebble-bin-")
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+			defer os.RemoveAll(dir)
+			if pebbleBin, err = pgtest.BuildPebble(dir); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+type realUnits struct {
+	t          *testing.T
+	containers map[string]*pgtest.Container
+	workloads  map[string]*postgres.Workload
+}
+
+func (r *realUnits) start(unit, addr string) {
+	var c *pgtest.Container
+	c = pgtest.Start(r.t, pebbleBin, postgres.Container, postgres.MountPath, func() {
+		if w := r.workloads[unit]; w != nil && r.containers[unit] == c {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			_, _ = w.Stop(ctx)
+		}
+	})
+	r.containers[unit] = c
+	delete(r.workloads, unit)
+}
+
+func (r *realUnits) open(unit, addr string) func(ctx context.Context, a string) (Workload, error) {
+	return func(ctx context.Context, a string) (Workload, error) {
+		c := r.containers[unit]
+		socket, root := postgres.SocketPath(c.ContainersDir, postgres.Container)
+		w, err := postgres.Open(ctx, postgres.Options{Socket: socket, Root: root, Addr: a})
+		if err != nil {
+			return nil, err
+		}
+		r.workloads[unit] = w
+		return PGWorkload{W: w}, nil
+	}
+}
+
+func (w *world) operatorPassword() string {
+	return w.secrets[w.app["secret-id"]].Content["operator-password"]
+}
+
+func (w *world) sql(t *testing.T, ctx context.Context, unit, query string) int {
+	t.Helper()
+	conn, err := postgres.Connect(ctx, w.units[unit].s.addr, 0, "operator", w.operatorPassword(), "postgres")
+	if err != nil {
+		t.Fatalf("connect %s: %v", unit, err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, query).Scan(&n); err != nil {
+		t.Fatalf("%s on %s: %v", query, unit, err)
+	}
+	return n
+}
+
+func (w *world) waitRows(t *testing.T, ctx context.Context, unit string, want int) {
+	t.Helper()
+	deadline, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	for {
+		conn, err := postgres.Connect(deadline, w.units[unit].s.addr, 0, "operator", w.operatorPassword(), "postgres")
+		if err == nil {
+			var n int
+			err = conn.QueryRow(deadline, "SELECT count(*) FROM t").Scan(&n)
+			conn.Close(ctx)
+			if err == nil && n == want {
+				return
+			}
+			if err == nil {
+				err = fmt.Errorf("%d rows", n)
+			}
+		}
+		select {
+		case <-deadline.Done():
+			t.Fatalf("%s never had %d rows: %v", unit, want, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (w *world) inRecovery(t *testing.T, ctx context.Context, unit string) bool {
+	return w.sql(t, ctx, unit, "SELECT pg_is_in_recovery()::int") == 1
+}
+
+func TestRealClusterLifecycle(t *testing.T) {
+	if pebbleBin == "" {
+		t.Skip("no PostgreSQL binaries or -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	r := &realUnits{t: t, containers: map[string]*pgtest.Container{}, workloads: map[string]*postgres.Workload{}}
+	w := &world{t: t, fc: newFakeCluster(), units: map[string]*testUnit{}, app: map[string]string{},
+		secrets: map[string]*hookenv.FakeSecret{}, leader: "pg/0", addrBase: 61, open: r.open}
+	w.tweak = func(c *Charm) {
+		c.FailoverAfter = 2 * time.Second
+		c.SwitchoverReplayWait = 20 * time.Second
+		c.Log = slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	}
+	for i := 0; i < 3; i++ {
+		u := w.addUnit(fmt.Sprintf("pg/%d", i))
+		r.start(u.name, u.s.addr)
+	}
+
+	// Deploy: the leader initialises and becomes Primary.
+	u := w.mustRun("pg/0", "postgresql-pebble-ready")
+	wantStatus(t, u, "active", "Primary")
+	w.sql(t, ctx, "pg/0", "SELECT count(*) FROM (SELECT 1) x")
+	conn, err := postgres.Connect(ctx, "127.0.0.61", 0, "operator", w.operatorPassword(), "postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "CREATE TABLE t (id serial PRIMARY KEY, v text); INSERT INTO t (v) SELECT 'a' FROM generate_series(1, 100)"); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+
+	// Scale to 3: replicas seeded by pg_basebackup, streaming with slots.
+	w.mustRun("pg/0", "database-peers-relation-changed")
+	for _, n := range []string{"pg/1", "pg/2"} {
+		u = w.mustRun(n, "database-peers-relation-joined")
+		wantStatus(t, u, "active", "Replica")
+	}
+	w.mustRun("pg/0", "database-peers-relation-changed")
+	for _, n := range []string{"pg/1", "pg/2"} {
+		w.waitRows(t, ctx, n, 100)
+		if !w.inRecovery(t, ctx, n) {
+			t.Fatalf("%s writable", n)
+		}
+	}
+	if n := w.sql(t, ctx, "pg/0", "SELECT count(*) FROM pg_replication_slots WHERE slot_name IN ('pg_1', 'pg_2')"); n != 2 {
+		t.Fatalf("%d slots on the primary", n)
+	}
+	sysID := w.app["system-id"]
+
+	// Planned switchover pg/0 → pg/1 (action on the leader, which is the primary).
+	conn, _ = postgres.Connect(ctx, "127.0.0.61", 0, "operator", w.operatorPassword(), "postgres")
+	if _, err := conn.Exec(ctx, "INSERT INTO t (v) SELECT 'b' FROM generate_series(1, 50)"); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+	u, err = w.run("pg/0", "promote-to-primary", map[string]any{"scope": "unit", "unit": "pg/1"}, nil)
+	if err != nil || u.f.IsFailed {
+		t.Fatalf("switchover action: %v %q", err, u.f.Failed)
+	}
+	u = w.mustRun("pg/1", "database-peers-relation-changed")
+	wantStatus(t, u, "active", "Primary")
+	u = w.mustRun("pg/0", "database-peers-relation-changed")
+	wantStatus(t, u, "active", "Replica")
+	if w.app["primary"] != "pg/1" {
+		t.Fatalf("primary %q", w.app["primary"])
+	}
+	w.mustRun("pg/2", "database-peers-relation-changed")
+	w.mustRun("pg/1", "database-peers-relation-changed")
+	if w.inRecovery(t, ctx, "pg/1") || !w.inRecovery(t, ctx, "pg/0") {
+		t.Fatal("roles not switched")
+	}
+	if n := w.sql(t, ctx, "pg/1", "SELECT count(*) FROM t"); n != 150 {
+		t.Fatalf("new primary has %d rows, want 150", n)
+	}
+	conn, _ = postgres.Connect(ctx, "127.0.0.62", 0, "operator", w.operatorPassword(), "postgres")
+	if _, err := conn.Exec(ctx, "INSERT INTO t (v) SELECT 'c' FROM generate_series(1, 10)"); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+	w.waitRows(t, ctx, "pg/0", 160)
+	w.waitRows(t, ctx, "pg/2", 160)
+	if old, _ := r.workloads["pg/0"].List(ctx, postgres.MountPath, "pgdata.old-*"); len(old) != 0 {
+		t.Errorf("old primary re-cloned: %v", old)
+	}
+
+	// Failover: pg/1's container goes away; the leader promotes the most advanced replica.
+	r.containers["pg/1"].Kill()
+	u = w.mustRun("pg/0", "update-status")
+	newPrimary := w.app["primary"]
+	if newPrimary == "pg/1" || newPrimary == "" {
+		t.Fatalf("no failover: primary %q", newPrimary)
+	}
+	w.mustRun(newPrimary, "database-peers-relation-changed")
+	for _, n := range []string{"pg/0", "pg/2"} {
+		w.mustRun(n, "database-peers-relation-changed")
+	}
+	if w.inRecovery(t, ctx, newPrimary) {
+		t.Fatalf("%s not promoted", newPrimary)
+	}
+	w.waitRows(t, ctx, newPrimary, 160)
+	if w.app["system-id"] != sysID {
+		t.Errorf("system id changed")
+	}
+
+	// set-password on the leader, then log in with it.
+	u, err = w.run("pg/0", "set-password", map[string]any{"username": "operator", "password": "brand-new-pw"}, nil)
+	if err != nil || u.f.IsFailed {
+		t.Fatalf("set-password: %v %q", err, u.f.Failed)
+	}
+	c2, err := postgres.Connect(ctx, w.units[newPrimary].s.addr, 0, "operator", "brand-new-pw", "postgres")
+	if err != nil {
+		t.Fatalf("login with the new password: %v", err)
+	}
+	c2.Close(ctx)
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(string(p))
+	return len(p), nil
+}
