@@ -48,8 +48,13 @@ func (c *Charm) leaderDuties(ctx context.Context, st *State, w Workload) error {
 		return nil
 	}
 	if !st.HasPeer(primary) {
-		c.logf(ctx, slog.LevelWarn, "primary %s left the cluster: failing over", primary)
-		return c.failover(ctx, st, w, primary)
+		// The leaving primary stops itself in its own departed hook; do not promote while it
+		// still accepts connections (never two writable primaries).
+		if c.waitPrimaryGone(ctx, st, w, primary) {
+			c.logf(ctx, slog.LevelWarn, "primary %s left the cluster: failing over", primary)
+			return c.failover(ctx, st, w, primary)
+		}
+		return waiting("waiting for the departing primary %s to stop", primary)
 	}
 	if c.primaryAnswers(ctx, st, w, primary) {
 		return nil
@@ -68,6 +73,24 @@ func (c *Charm) leaderDuties(ctx context.Context, st *State, w Workload) error {
 	}
 	c.logf(ctx, slog.LevelWarn, "primary %s has not answered for %s: failing over", primary, c.FailoverAfter)
 	return c.failover(ctx, st, w, primary)
+}
+
+// waitPrimaryGone polls for up to FailoverAfter until the primary stops answering.
+func (c *Charm) waitPrimaryGone(ctx context.Context, st *State, w Workload, primary string) bool {
+	deadline := time.Now().Add(c.FailoverAfter)
+	for {
+		if !c.primaryAnswers(ctx, st, w, primary) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 func (c *Charm) primaryAnswers(ctx context.Context, st *State, w Workload, primary string) bool {
