@@ -1,6 +1,8 @@
 package juju
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -121,6 +123,9 @@ func configFromEnv(cfg Config, getenv func(string) string, addrs string) (Config
 	if ca == "" {
 		return cfg, fmt.Errorf("%s is set but %s is empty (PEM text or a file with it; `juju show-controller` prints it)", EnvAddresses, EnvCACert)
 	}
+	if err := checkCACert(ca); err != nil {
+		return cfg, fmt.Errorf("%s: %w", EnvCACert, err)
+	}
 	cfg.CACert = ca
 	return cfg, nil
 }
@@ -131,4 +136,28 @@ func (c Config) Where() string {
 		return fmt.Sprintf("controller %q (%s)", c.Controller, strings.Join(c.Addrs, ","))
 	}
 	return fmt.Sprintf("controller at %s", strings.Join(c.Addrs, ","))
+}
+
+// checkCACert checks that ca holds at least one PEM certificate.
+func checkCACert(ca string) error {
+	rest := []byte(ca)
+	n := 0
+	for {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		if _, err := x509.ParseCertificate(b.Bytes); err != nil {
+			return fmt.Errorf("not a PEM certificate: %w", err)
+		}
+		n++
+	}
+	if n == 0 {
+		return errors.New("not a PEM certificate")
+	}
+	return nil
 }

@@ -64,14 +64,18 @@ func open(ctx context.Context, cfg Config, modelUUID string) (api.Connection, er
 		c, err := api.Open(info, opts)
 		ch <- result{c, err}
 	}()
-	what := "controller"
+	what := ""
 	if modelUUID != "" {
-		what = "model " + modelUUID
+		what = "model " + modelUUID + " on "
 	}
+	// api.Open honours DialOpts.Timeout while dialling, but a server that accepts TCP and
+	// then says nothing holds it in the TLS/websocket handshake for 45s: bound it here.
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
 	select {
 	case r := <-ch:
 		if r.err != nil {
-			return nil, fmt.Errorf("connect to %s of %s as %s: %w", what, cfg.Where(), cfg.User, r.err)
+			return nil, fmt.Errorf("connect to %s%s as %s: %w", what, cfg.Where(), cfg.User, r.err)
 		}
 		return r.conn, nil
 	case <-ctx.Done():
@@ -80,6 +84,6 @@ func open(ctx context.Context, cfg Config, modelUUID string) (api.Connection, er
 				r.conn.Close()
 			}
 		}()
-		return nil, fmt.Errorf("connect to %s of %s: %w", what, cfg.Where(), ctx.Err())
+		return nil, fmt.Errorf("connect to %s%s as %s: no answer within %v: %w", what, cfg.Where(), cfg.User, opts.Timeout, ctx.Err())
 	}
 }

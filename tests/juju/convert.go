@@ -19,8 +19,10 @@ import (
 	apicharm "github.com/juju/juju/api/common/charm"
 	corebase "github.com/juju/juju/core/base"
 	"github.com/juju/juju/core/crossmodel"
+	coreresources "github.com/juju/juju/core/resources"
 	"github.com/juju/juju/rpc/params"
 	"github.com/juju/names/v5"
+	yamlv2 "gopkg.in/yaml.v2"
 	"gopkg.in/yaml.v3"
 
 	"github.com/jujulet/postgresql-k8s/tests/scenario"
@@ -138,8 +140,11 @@ func OCIImages(metadataYAML []byte) (map[string]string, error) {
 // OCIResourceBody is the upload body of an oci-image resource, as the juju CLI sends it for
 // `--resource name=registry/path:tag`.
 func OCIResourceBody(image string) ([]byte, error) {
-	// core/resources.DockerImageDetails marshals to this; written out to keep it obvious.
-	return yaml.Marshal(map[string]string{"registrypath": image})
+	if image == "" {
+		return nil, fmt.Errorf("no image")
+	}
+	// Byte for byte what cmd/juju/resource.OpenResource uploads (it uses yaml.v2 too).
+	return yamlv2.Marshal(coreresources.DockerImageDetails{RegistryPath: image})
 }
 
 // SplitEndpoint splits "app:endpoint" ("app" alone: no endpoint).
