@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"sort"
 	"sync"
 	"time"
 
@@ -22,7 +21,6 @@ import (
 	"github.com/juju/juju/api/client/client"
 	"github.com/juju/juju/api/client/modelmanager"
 	"github.com/juju/juju/api/client/resources"
-	corecharm "github.com/juju/juju/core/charm"
 	"github.com/juju/juju/core/model"
 	"github.com/juju/juju/jujuclient"
 	"github.com/juju/juju/rpc/params"
@@ -252,17 +250,9 @@ func (b *Backend) DestroyModel(ctx context.Context, name string) error {
 // .charm (`make charm`) or a charm directory. The charm is uploaded, each oci-image resource
 // is given its upstream-source image, and the application is deployed with the options.
 func (b *Backend) Deploy(ctx context.Context, modelName, charmPath, app string, opts scenario.DeployOptions) error {
-	ch, curl, err := corecharm.NewCharmAtPath(charmPath)
-	if err != nil {
-		return fmt.Errorf("charm %q: the Juju backend deploys a local charm, give the path of the .charm built by `make charm`: %w", charmPath, err)
-	}
-	md, err := ReadMetadataYAML(charmPath)
+	lc, err := PrepareLocalCharm(charmPath, opts.Base, b.arch)
 	if err != nil {
 		return err
-	}
-	images, err := OCIImages(md)
-	if err != nil {
-		return fmt.Errorf("charm %s: %w", charmPath, err)
 	}
 	c, _, err := b.modelConn(ctx, modelName)
 	if err != nil {
@@ -271,11 +261,11 @@ func (b *Backend) Deploy(ctx context.Context, modelName, charmPath, app string, 
 	agentVersion, _ := c.ServerVersion()
 	var charmURL string
 	err = b.call(ctx, c, "upload charm "+charmPath, func() error {
-		lc, err := charms.NewLocalCharmClient(c)
+		cc, err := charms.NewLocalCharmClient(c)
 		if err != nil {
 			return err
 		}
-		u, err := lc.AddLocalCharm(curl, ch, false, agentVersion)
+		u, err := cc.AddLocalCharm(lc.URL, lc.Charm, false, agentVersion)
 		if err != nil {
 			return err
 		}
@@ -289,35 +279,27 @@ func (b *Backend) Deploy(ctx context.Context, modelName, charmPath, app string, 
 	if err != nil {
 		return fmt.Errorf("uploaded charm URL %q: %w", charmURL, err)
 	}
-	origin, err := LocalOrigin(u.Revision, opts.Base, ch.Manifest(), b.arch)
-	if err != nil {
-		return err
-	}
+	origin := lc.Origin
+	rev := u.Revision
+	origin.Revision = &rev
 	if opts.Channel != "" {
 		b.log.Info("channel ignored for a local charm", "channel", opts.Channel)
 	}
 
 	ids := map[string]string{}
-	resNames := make([]string, 0, len(ch.Meta().Resources))
-	for name := range ch.Meta().Resources {
-		resNames = append(resNames, name)
-	}
-	sort.Strings(resNames)
-	for _, name := range resNames {
-		meta := ch.Meta().Resources[name]
-		if meta.Type != charmresource.TypeContainerImage {
-			return fmt.Errorf("resource %q of type %s: only oci-image resources are supported", name, meta.Type)
-		}
-		body, err := OCIResourceBody(images[name])
+	for _, name := range lc.ResourceNames() {
+		meta := lc.Charm.Meta().Resources[name]
+		image := lc.Images[name]
+		body, err := OCIResourceBody(image)
 		if err != nil {
-			return err
+			return fmt.Errorf("resource %s: %w", name, err)
 		}
-		err = b.call(ctx, c, "upload resource "+name+"="+images[name], func() error {
+		err = b.call(ctx, c, "upload resource "+name+"="+image, func() error {
 			rc, err := resources.NewClient(c)
 			if err != nil {
 				return err
 			}
-			id, err := rc.UploadPendingResource(app, charmresource.Resource{Meta: meta, Origin: charmresource.OriginUpload}, images[name], bytes.NewReader(body))
+			id, err := rc.UploadPendingResource(app, charmresource.Resource{Meta: meta, Origin: charmresource.OriginUpload}, image, bytes.NewReader(body))
 			ids[name] = id
 			return err
 		})

@@ -18,6 +18,7 @@ import (
 	"github.com/juju/juju/api/client/application"
 	apicharm "github.com/juju/juju/api/common/charm"
 	corebase "github.com/juju/juju/core/base"
+	corecharm "github.com/juju/juju/core/charm"
 	"github.com/juju/juju/core/crossmodel"
 	coreresources "github.com/juju/juju/core/resources"
 	"github.com/juju/juju/rpc/params"
@@ -353,4 +354,57 @@ func CAASRemoval(unit string, units []string) (app string, err error) {
 		return "", fmt.Errorf("kubernetes models remove the highest-numbered unit only: cannot remove %s while %s/%d exists", unit, app, highest)
 	}
 	return app, nil
+}
+
+// LocalCharm is a local charm read and checked before anything is sent to the controller.
+type LocalCharm struct {
+	Path   string
+	Charm  charm.Charm
+	URL    *charm.URL        // local:<name>-<revision>, as the CLI uploads it
+	Images map[string]string // oci-image resource → upstream-source
+	Origin apicharm.Origin   // revision set by the upload
+}
+
+// PrepareLocalCharm reads a packed .charm or a charm directory the way `juju deploy ./path`
+// does, and works out the origin and the image of every resource. Only oci-image resources
+// are supported (they are what a sidecar charm has).
+func PrepareLocalCharm(path, baseFlag, arch string) (*LocalCharm, error) {
+	ch, curl, err := corecharm.NewCharmAtPath(path)
+	if err != nil {
+		return nil, fmt.Errorf("charm %q: the Juju backend deploys a local charm, give the path of the .charm built by `make charm`: %w", path, err)
+	}
+	if ch.Meta().Name == "" {
+		return nil, fmt.Errorf("charm %s: metadata has no name", path)
+	}
+	md, err := ReadMetadataYAML(path)
+	if err != nil {
+		return nil, err
+	}
+	images, err := OCIImages(md)
+	if err != nil {
+		return nil, fmt.Errorf("charm %s: %w", path, err)
+	}
+	for name, meta := range ch.Meta().Resources {
+		if meta.Type != charmresource.TypeContainerImage {
+			return nil, fmt.Errorf("charm %s: resource %q of type %s: only oci-image resources are supported", path, name, meta.Type)
+		}
+		if images[name] == "" {
+			return nil, fmt.Errorf("charm %s: resource %q has no upstream-source", path, name)
+		}
+	}
+	origin, err := LocalOrigin(-1, baseFlag, ch.Manifest(), arch)
+	if err != nil {
+		return nil, fmt.Errorf("charm %s: %w", path, err)
+	}
+	return &LocalCharm{Path: path, Charm: ch, URL: curl, Images: images, Origin: origin}, nil
+}
+
+// ResourceNames returns the charm's resources, sorted.
+func (lc *LocalCharm) ResourceNames() []string {
+	names := make([]string, 0, len(lc.Charm.Meta().Resources))
+	for name := range lc.Charm.Meta().Resources {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
 }
