@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/jujulet/postgresql-k8s/internal/hookenv"
+	"github.com/jujulet/postgresql-k8s/internal/postgres"
 )
 
 // Endpoint and container names from metadata.yaml.
@@ -48,6 +49,10 @@ type Charm struct {
 	RoleRules []RoleRule
 	// PromoteCluster handles promote-to-primary scope=cluster (cross-regional replication).
 	PromoteCluster func(ctx context.Context, c *Charm, st *State, force bool) error
+	// ExtraHBA adds pg_hba.conf rules (e.g. the standby cluster's unit addresses).
+	ExtraHBA func(st *State) []postgres.HBARule
+	// AppStatus overrides the leader's application status (default active "Primary").
+	AppStatus func(st *State) (status, message string)
 	// CreateReplication handles the create-replication action (cross-regional replication).
 	CreateReplication func(ctx context.Context, c *Charm, st *State, params map[string]any) (map[string]string, error)
 

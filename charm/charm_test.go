@@ -281,7 +281,11 @@ func TestReplicaSeededFromPrimaryWithSlot(t *testing.T) {
 	}
 	// Scale down: the departed unit's slot is dropped.
 	delete(w.units, "pg/1")
-	w.mustRun("pg/0", "database-peers-relation-departed")
+	if _, err := w.run("pg/0", "database-peers-relation-departed", nil, func(e *hookenv.Env) {
+		e.RemoteUnit, e.DepartingUnit = "pg/1", "pg/1"
+	}); err != nil {
+		t.Fatal(err)
+	}
 	if p.s.slots["pg_1"] {
 		t.Error("slot of the departed unit kept")
 	}

@@ -68,18 +68,15 @@ func (c *Charm) reconcile(ctx context.Context, st *State) error {
 		return err
 	}
 	if st.Leader {
-		if err := c.appStatus(ctx, "active", c.appStatusMessage(st)); err != nil {
+		status, msg := "active", "Primary"
+		if c.AppStatus != nil {
+			status, msg = c.AppStatus(st)
+		}
+		if err := c.appStatus(ctx, status, msg); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func (c *Charm) appStatusMessage(st *State) string {
-	if st.Primary() == "" {
-		return ""
-	}
-	return "Primary"
 }
 
 // settings renders the configured PostgreSQL settings for this unit.
@@ -126,6 +123,9 @@ func (c *Charm) hbaRules(st *State) []postgres.HBARule {
 		rules = append(rules,
 			postgres.HBARule{Type: "host", Database: "replication", User: "replication", Address: cidr, Method: "scram-sha-256"},
 			postgres.HBARule{Type: "host", Database: "postgres", User: "rewind", Address: cidr, Method: "scram-sha-256"})
+	}
+	if c.ExtraHBA != nil {
+		rules = append(rules, c.ExtraHBA(st)...)
 	}
 	return rules
 }
@@ -182,13 +182,17 @@ func (c *Charm) applyRole(ctx context.Context, st *State, w Workload, role Role)
 	default:
 		return fmt.Errorf("unknown role %q", role.Kind)
 	}
-	if err := c.Tools.OpenPort(ctx, PGPort, "tcp"); err != nil {
-		return fmt.Errorf("open-port: %w", err)
+	if st.MyData["version"] == "" {
+		if err := c.Tools.OpenPort(ctx, PGPort, "tcp"); err != nil {
+			return fmt.Errorf("open-port: %w", err)
+		}
 	}
-	if v := w.Version(); v != "" && v != "0" {
+	// Done once per unit (and after an image upgrade): "version" in the peer unit bucket.
+	if v := w.Version(); v != "" && v != "0" && st.MyData["version"] != v {
 		if err := c.Tools.ApplicationVersionSet(ctx, v); err != nil {
 			return fmt.Errorf("application-version-set: %w", err)
 		}
+		st.SetMine("version", v)
 	}
 	return c.status(ctx, "active", role.Status)
 }
@@ -300,15 +304,20 @@ func (c *Charm) reconcileSlots(ctx context.Context, st *State, db DB) error {
 	if err != nil {
 		return err
 	}
+	// Only a departure drops a slot: a new unit creates its own slot on the primary before
+	// this unit has seen it join, so "not in relation-list" does not mean "gone".
+	gone := ""
+	if d := c.Env.DepartingUnit; d != "" && d != st.Unit {
+		gone = postgres.SlotName(d)
+	}
 	have := map[string]bool{}
-	prefix := postgres.SlotName(st.App) + "_"
 	for _, s := range slots {
 		have[s.Name] = true
-		if strings.HasPrefix(s.Name, prefix) && !want[s.Name] {
+		if s.Name == gone {
 			if err := db.DropSlot(ctx, s.Name); err != nil {
 				return err
 			}
-			c.logf(ctx, slog.LevelInfo, "dropped replication slot %s of a departed unit", s.Name)
+			c.logf(ctx, slog.LevelInfo, "dropped replication slot %s of departed unit %s", s.Name, c.Env.DepartingUnit)
 		}
 	}
 	names := make([]string, 0, len(want))
