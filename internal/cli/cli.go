@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/juju/gnuflag"
+	"gopkg.in/yaml.v3"
 
 	"github.com/jujulet/postgresql-k8s/internal/controller"
 )
@@ -234,3 +235,17 @@ type multiString []string
 
 func (m *multiString) String() string     { return strings.Join(*m, ",") }
 func (m *multiString) Set(v string) error { *m = append(*m, v); return nil }
+
+// yamlMarshal renders YAML with Juju's two-space indentation.
+func yamlMarshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}

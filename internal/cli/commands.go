@@ -12,8 +12,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/jujulet/postgresql-k8s/internal/controller"
 	"github.com/jujulet/postgresql-k8s/internal/pod"
 )
@@ -703,7 +701,7 @@ func printFormatted(e *Env, format string, v any) error {
 	case "json":
 		return jsonOut(e.Stdout, v)
 	case "yaml", "tabular", "":
-		b, err := yaml.Marshal(v)
+		b, err := yamlMarshal(v)
 		if err != nil {
 			return err
 		}

@@ -180,7 +180,7 @@ func cmdRun(e *Env, args []string) error {
 			}
 		}
 		if len(shown) > 0 {
-			b, _ := yaml.Marshal(shown)
+			b, _ := yamlMarshal(shown)
 			sb.Write(b)
 		}
 		if s, ok := a.Results["stdout"].(string); ok && s != "" {
@@ -201,7 +201,7 @@ func cmdRun(e *Env, args []string) error {
 			return err
 		}
 	case "yaml":
-		b, err := yaml.Marshal(results)
+		b, err := yamlMarshal(results)
 		if err != nil {
 			return err
 		}

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-
-	"gopkg.in/yaml.v3"
 )
 
 type statusValue struct {
@@ -191,7 +189,7 @@ func cmdStatus(e *Env, args []string) error {
 		case "json":
 			return jsonOut(e.Stdout, raw)
 		case "yaml":
-			b, err := yaml.Marshal(raw)
+			b, err := yamlMarshal(raw)
 			if err != nil {
 				return err
 			}

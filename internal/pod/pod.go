@@ -194,7 +194,20 @@ func BootID(dir, c string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return info.BootID, nil
+	// Pebble's boot id is the kernel's; a container boot is one Pebble process, so the
+	// id also names the process (pid and start time).
+	pid := readPid(dir, c)
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "", fmt.Errorf("reading pebble process: %w", err)
+	}
+	start := ""
+	if i := strings.LastIndexByte(string(stat), ')'); i >= 0 {
+		if f := strings.Fields(string(stat)[i+1:]); len(f) > 19 {
+			start = f[19]
+		}
+	}
+	return fmt.Sprintf("%s-%d-%s", info.BootID, pid, start), nil
 }
 
 // Checks returns container c's check statuses (name -> up|down).

@@ -157,10 +157,17 @@ func (u *Uniter) next(v *view, now time.Time) *st.Hook {
 			return relHook(r, v, "created")
 		}
 	}
+	if !l.Started && l.ConfigVersion >= 0 {
+		// the first config-changed is immediately followed by start.
+		return &st.Hook{Kind: "start", Name: "start"}
+	}
+	if v.app.Leader == "" && !l.Started {
+		return nil // the controller elects a leader first
+	}
 	if v.leader && !l.Leader {
 		return &st.Hook{Kind: "leader-elected", Name: "leader-elected"}
 	}
-	if !v.leader && l.Started && v.app.LeaderVersion != l.LeaderVersion {
+	if !v.leader && v.app.LeaderVersion != l.LeaderVersion {
 		return &st.Hook{Kind: "leader-settings-changed", Name: "leader-settings-changed", Version: v.app.LeaderVersion}
 	}
 	if v.app.ConfigVersion != l.ConfigVersion {

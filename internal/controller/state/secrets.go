@@ -94,8 +94,8 @@ func (t *Tx) CanRead(s *Secret, u *Unit) bool {
 	}
 	for _, g := range s.Grants {
 		r, err := t.Relation(g.RelID)
-		if err != nil || r.Life != "alive" {
-			continue
+		if err != nil {
+			continue // grants end with the relation
 		}
 		_, other, ok := r.Side(s.Model, s.OwnerApp)
 		if !ok {

@@ -1,0 +1,394 @@
+package controller_test
+
+import (
+	"encoding/json"
+	"os"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+
+	"strconv"
+)
+
+func TestDeployHookOrder(t *testing.T) {
+	e := newEnv(t)
+	e.addModel("rome")
+	e.deploy("rome", "b1", "-n", "2", "--channel", "1/edge", "--trust", "--base", "ubuntu@22.04")
+	e.eventually("both units active with peers joined", func() bool {
+		return e.ran("b1/0", "cluster-relation-changed") && e.ran("b1/1", "cluster-relation-changed") &&
+			e.unitActive("rome", "b1/0") && e.unitActive("rome", "b1/1")
+	})
+	s := e.status("rome")
+	if s.Applications["b1"].CharmChannel != "1/edge" || s.Applications["b1"].Scale != 2 {
+		t.Errorf("status app = %+v", s.Applications["b1"])
+	}
+	leaders := 0
+	addrs := map[string]bool{}
+	for name, u := range s.Applications["b1"].Units {
+		if u.Leader {
+			leaders++
+		}
+		if !strings.HasPrefix(u.Address, "127.") || addrs[u.Address] {
+			t.Errorf("unit %s address %q not a unique loopback address", name, u.Address)
+		}
+		addrs[u.Address] = true
+	}
+	if leaders != 1 {
+		t.Errorf("want exactly one leader, got %d", leaders)
+	}
+	for _, unit := range []string{"b1/0", "b1/1"} {
+		hooks := hookNames(e.hooks(unit))
+		want := []string{"install", "cluster-relation-created"}
+		for i, h := range want {
+			if i >= len(hooks) || hooks[i] != h {
+				t.Fatalf("%s hooks %v: want prefix %v", unit, hooks, want)
+			}
+		}
+		le := indexOf(hooks, "leader-elected")
+		if le < 0 {
+			le = indexOf(hooks, "leader-settings-changed")
+		}
+		cc := indexOf(hooks, "config-changed")
+		st := indexOf(hooks, "start")
+		pr := indexOf(hooks, "workload-pebble-ready")
+		if le != 2 || cc != le+1 || st != cc+1 {
+			t.Errorf("%s hooks %v: want leader hook, config-changed, start after relation-created", unit, hooks)
+		}
+		if pr < 1 {
+			t.Errorf("%s hooks %v: no pebble-ready after install", unit, hooks)
+		}
+		// joined(u) is immediately followed by changed(u).
+		lines := e.hooks(unit)
+		var rel []string
+		for _, l := range lines {
+			if !strings.HasPrefix(l, "update-status") {
+				rel = append(rel, l)
+			}
+		}
+		for i, l := range rel {
+			if strings.HasPrefix(l, "cluster-relation-joined") {
+				if i+1 >= len(rel) || !strings.HasPrefix(rel[i+1], "cluster-relation-changed") ||
+					field(rel[i+1], "remote") != field(l, "remote") {
+					t.Errorf("%s: joined not followed by changed for the same unit: %v", unit, rel)
+				}
+			}
+		}
+	}
+	// update-status runs on the model's interval.
+	e.eventually("update-status", func() bool { return e.ran("b1/0", "update-status") })
+}
+
+func field(line, key string) string {
+	for _, f := range strings.Fields(line) {
+		if v, ok := strings.CutPrefix(f, key+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+func TestScaleUpDownAndLeadership(t *testing.T) {
+	e := newEnv(t)
+	e.addModel("rome")
+	e.deploy("rome", "b1")
+	e.eventually("b1/0 active", func() bool { return e.unitActive("rome", "b1/0") })
+	e.must("scale-application", "-m", "rome", "b1", "3")
+	e.eventually("3 units joined each other", func() bool {
+		return e.ran("b1/0", "cluster-relation-changed rel=cluster:1 remote=b1/2") &&
+			e.ran("b1/2", "cluster-relation-changed rel=cluster:1 remote=b1/1")
+	})
+	e.must("scale-application", "-m", "rome", "b1", "2")
+	e.eventually("b1/2 removed", func() bool {
+		_, ok := e.status("rome").Applications["b1"].Units["b1/2"]
+		return !ok && e.ran("b1/2", "remove")
+	})
+	hooks := hookNames(e.hooks("b1/2"))
+	n := len(hooks)
+	if n < 4 || hooks[n-1] != "remove" || hooks[n-2] != "stop" || hooks[n-3] != "cluster-relation-departed" {
+		t.Errorf("dying unit hooks %v: want ... departed, stop, remove", hooks)
+	}
+	if !e.ran("b1/2", "cluster-relation-departed rel=cluster:1 remote=b1/0 app=b1 departing=b1/2") {
+		t.Errorf("dying unit departed hook lacks JUJU_DEPARTING_UNIT=itself: %v", e.hooks("b1/2"))
+	}
+	e.eventually("survivor sees departure", func() bool {
+		return e.ran("b1/0", "cluster-relation-departed rel=cluster:1 remote=b1/2 app=b1 departing=b1/2")
+	})
+	// Leadership moves when the leader is removed.
+	e.must("remove-unit", "-m", "rome", "b1/0")
+	e.eventually("b1/1 elected", func() bool { return e.ran("b1/1", "leader-elected") })
+	e.eventually("b1/1 shown as leader", func() bool {
+		return e.status("rome").Applications["b1"].Units["b1/1"].Leader
+	})
+	e.eventually("scale 1", func() bool { return e.status("rome").Applications["b1"].Scale == 1 })
+}
+
+func TestIntegrateRemoveRelationAndErrors(t *testing.T) {
+	e := newEnv(t)
+	e.addModel("rome")
+	e.deploy("rome", "b1")
+	e.deploy("rome", "b2")
+	e.deploy("rome", "b3")
+	e.fails(`ambiguous relation`, "integrate", "-m", "rome", "b1", "b2")
+	e.fails(`endpoint interfaces do not match`, "integrate", "-m", "rome", "b1:limited", "b2:other")
+	e.fails(`application "nope" not found`, "integrate", "-m", "rome", "b1:db", "nope")
+	e.fails(`application "b1" has no "nodb" relation`, "integrate", "-m", "rome", "b1:nodb", "b2")
+	e.fails(`model "admin/nomodel" not found`, "integrate", "-m", "nomodel", "b1:db", "b2:backend")
+	e.must("integrate", "-m", "rome", "b1:db", "b2:backend")
+	e.fails(`already exists`, "relate", "-m", "rome", "b1:db", "b2:backend")
+	e.must("integrate", "-m", "rome", "b1:limited", "b2:lim-user")
+	e.fails(`would exceed its maximum relation limit of 1`, "integrate", "-m", "rome", "b1:limited", "b3:lim-user")
+	e.eventually("b2 got the token through the granted secret", func() bool {
+		return strings.Contains(e.must("show-unit", "-m", "rome", "b2/0"), "got-token: s3cr3t-b1")
+	})
+	for _, l := range e.hooks("b2/0") {
+		if strings.HasPrefix(l, "backend-relation-joined") && field(l, "remote") != "b1/0" {
+			t.Errorf("joined with remote %q", field(l, "remote"))
+		}
+	}
+	if !e.ran("b1/0", "db-relation-created rel=db:") || !e.ran("b1/0", "db-relation-joined rel=db:") {
+		t.Errorf("b1/0 hooks %v", e.hooks("b1/0"))
+	}
+	e.eventually("b2/0 joined b1/0", func() bool { return field(hookLineWith(e, "b2/0", "backend-relation-changed", "remote=b1/0"), "remote") == "b1/0" })
+	e.must("remove-relation", "-m", "rome", "b1:db", "b2:backend")
+	e.eventually("departed and broken on both sides", func() bool {
+		return e.ran("b1/0", "db-relation-broken") && e.ran("b2/0", "backend-relation-broken")
+	})
+	hooks := hookNames(e.hooks("b2/0"))
+	if d, b := indexOf(hooks, "backend-relation-departed"), indexOf(hooks, "backend-relation-broken"); d < 0 || d > b {
+		t.Errorf("b2/0 hooks %v: want departed before broken", hooks)
+	}
+	// Bad input changes nothing.
+	e.fails(`charm or bundle not found`, "deploy", "-m", "rome", "/nonexistent/charm")
+	e.fails(`application already exists`, "deploy", "-m", "rome", e.charm, "b1")
+	e.fails(`invalid application name`, "deploy", "-m", "rome", e.charm, "Bad_Name")
+	e.fails(`option "count" expected int`, "deploy", "-m", "rome", e.charm, "b9", "--config", "count=abc")
+	e.fails(`unknown option "nokey"`, "config", "-m", "rome", "b1", "nokey=1")
+	dir := t.TempDir()
+	e.fails(`no metadata.yaml`, "deploy", "-m", "rome", dir, "b8")
+	if err := os.WriteFile(dir+"/metadata.yaml", []byte("name: x\nsummary: x\ndescription: x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir+"/dispatch", []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.fails(`dispatch is not executable`, "deploy", "-m", "rome", dir, "b8")
+	s := e.status("rome")
+	for _, bad := range []string{"b8", "b9", "Bad_Name"} {
+		if _, ok := s.Applications[bad]; ok {
+			t.Errorf("failed deploy left application %s", bad)
+		}
+	}
+}
+
+func TestFailedHookDiscardAndResolve(t *testing.T) {
+	e := newEnv(t)
+	e.addModel("rome")
+	e.deploy("rome", "b1", "-n", "2")
+	e.eventually("active", func() bool { return e.unitActive("rome", "b1/0") && e.unitActive("rome", "b1/1") })
+	e.must("config", "-m", "rome", "b1", "fail-hook=config-changed")
+	e.eventually("units in error", func() bool {
+		u := e.status("rome").Applications["b1"].Units["b1/0"]
+		return u.Workload.Current == "error" && u.Workload.Message == `hook failed: "config-changed"`
+	})
+	// Actions still run while the hook queue is blocked.
+	out := e.must("run", "-m", "rome", "b1/0", "echo", "msg=while-broken")
+	if !strings.Contains(out, "echoed: while-broken") {
+		t.Errorf("run output %q", out)
+	}
+	// --no-retry skips the hook without committing its changes; retry re-runs it.
+	e.must("config", "-m", "rome", "b1", "fail-hook=")
+	e.must("resolve", "-m", "rome", "--no-retry", "b1/1")
+	e.eventually("b1/1 recovers", func() bool { return e.unitActive("rome", "b1/1") })
+	e.must("resolve", "-m", "rome", "b1/0")
+	e.eventually("b1/0 recovers", func() bool { return e.unitActive("rome", "b1/0") })
+	if show := e.must("show-unit", "-m", "rome", "b1/0", "b1/1"); strings.Contains(show, "failed-marker") {
+		t.Errorf("failed hook's relation-set was committed:\n%s", show)
+	}
+	e.fails(`is not in an error state`, "resolve", "-m", "rome", "b1/0")
+}
+
+func TestActions(t *testing.T) {
+	e := newEnv(t)
+	e.addModel("rome")
+	e.deploy("rome", "b1")
+	e.eventually("active", func() bool { return e.unitActive("rome", "b1/0") })
+	out := e.must("run", "-m", "rome", "b1/leader", "echo", "msg=yo", "--format", "json")
+	var res map[string]struct {
+		ID      string         `json:"id"`
+		Status  string         `json:"status"`
+		Results map[string]any `json:"results"`
+		Timing  map[string]any `json:"timing"`
+		Unit    string         `json:"unit"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("run json %q: %v", out, err)
+	}
+	r := res["b1/0"]
+	if r.Status != "completed" || r.Results["echoed"] != "yo" || r.Results["return-code"] != float64(0) ||
+		r.Results["nested"].(map[string]any)["num"] != "1" || r.Results["stdout"] != "stdout says yo\n" || r.Unit != "b1/0" {
+		t.Errorf("run result %+v", r)
+	}
+	if _, err := strconv.Atoi(r.ID); err != nil || r.Timing["completed"] == nil {
+		t.Errorf("id %q timing %v", r.ID, r.Timing)
+	}
+	plain := e.must("run", "-m", "rome", "b1/0", "echo", "msg=plain", "num=5")
+	if plain != "echoed: plain\nnested:\n  num: \"5\"\nstdout says plain\n" {
+		t.Errorf("plain output %q", plain)
+	}
+	tests := []struct {
+		args     []string
+		wantCode int
+		wantErr  string
+	}{
+		{[]string{"fail"}, 1, "Action id"},
+		{[]string{"exit3"}, 1, "exit status 3"},
+		{[]string{"pick", "scope=bad"}, 1, "validation failed"},
+		{[]string{"pick", "scope=unit", "extra=1"}, 1, "validation failed"},
+		{[]string{"pick"}, 1, "validation failed"},
+		{[]string{"nosuch"}, 1, `action "nosuch" not defined`},
+	}
+	for _, tc := range tests {
+		_, errs, code := e.juju(append([]string{"run", "-m", "rome", "b1/0"}, tc.args...)...)
+		if code != tc.wantCode || !strings.Contains(errs, tc.wantErr) {
+			t.Errorf("run %v: code %d stderr %q, want %d %q", tc.args, code, errs, tc.wantCode, tc.wantErr)
+		}
+	}
+	// A validation failure enqueues nothing: the next id follows the last one.
+	out = e.must("run", "-m", "rome", "b1/0", "pick", "scope=cluster", "--format", "yaml")
+	if !strings.Contains(out, "scope: cluster") {
+		t.Errorf("pick output %q", out)
+	}
+}
+
+var remoteRE = regexp.MustCompile(`remote-[0-9a-f]{32}`)
+
+func TestCrossModel(t *testing.T) {
+	e := newEnv(t)
+	e.addModel("rome")
+	e.addModel("lisbon")
+	e.must("switch", "rome")
+	e.deploy("rome", "db1")
+	e.must("offer", "db1:db", "dboffer")
+	e.must("switch", "lisbon")
+	e.deploy("lisbon", "db2")
+	e.must("consume", "rome.dboffer")
+	e.must("integrate", "dboffer", "db2:backend")
+	e.eventually("consumer read the granted secret across models", func() bool {
+		return strings.Contains(e.must("show-unit", "-m", "lisbon", "db2/0"), "got-token: s3cr3t-db1")
+	})
+	e.eventually("consumer joined", func() bool { return e.ran("db2/0", "backend-relation-changed rel=backend:5 remote=dboffer/0") })
+	if !e.ran("db2/0", "backend-relation-joined rel=backend:") || field(hookLine(e, "db2/0", "backend-relation-joined"), "remote") != "dboffer/0" {
+		t.Errorf("consumer hooks %v", e.hooks("db2/0"))
+	}
+	l := hookLine(e, "db1/0", "db-relation-joined")
+	if !remoteRE.MatchString(field(l, "remote")) || !strings.HasSuffix(field(l, "remote"), "/0") {
+		t.Errorf("offering side sees remote unit %q", field(l, "remote"))
+	}
+	s := e.status("lisbon")
+	if _, ok := s.SAAS["dboffer"]; !ok {
+		t.Errorf("no SAAS dboffer in lisbon status")
+	}
+	if _, ok := e.status("rome").Offers["dboffer"]; !ok {
+		t.Errorf("no offer in rome status")
+	}
+	// Departures cross models.
+	e.must("scale-application", "-m", "lisbon", "db2", "2")
+	e.eventually("offering side sees the second consumer unit", func() bool {
+		return e.ran("db1/0", "db-relation-changed rel=db:") && strings.Count(strings.Join(e.hooks("db1/0"), "\n"), "db-relation-joined") == 2
+	})
+	e.must("scale-application", "-m", "lisbon", "db2", "1")
+	e.eventually("offering side sees the departure", func() bool { return e.ran("db1/0", "db-relation-departed") })
+	e.must("remove-relation", "-m", "lisbon", "dboffer", "db2")
+	e.eventually("relation broken on both sides", func() bool {
+		return e.ran("db1/0", "db-relation-broken") && e.ran("db2/0", "backend-relation-broken")
+	})
+}
+
+func hookLine(e *env, unit, prefix string) string {
+	for _, l := range e.hooks(unit) {
+		if strings.HasPrefix(l, prefix) {
+			return l
+		}
+	}
+	return ""
+}
+
+func pebblePids(t *testing.T, home string) map[string]string {
+	out := map[string]string{}
+	files, _ := filepathGlob(home + "/units/*/c/*/pebble.pid")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[f] = strings.TrimSpace(string(b))
+	}
+	return out
+}
+
+func TestControllerRestartAndPodRestart(t *testing.T) {
+	e := newEnv(t)
+	e.addModel("rome")
+	e.deploy("rome", "b1", "-n", "2")
+	e.eventually("active", func() bool { return e.unitActive("rome", "b1/0") && e.unitActive("rome", "b1/1") })
+	e.eventually("peers joined", func() bool { return e.ran("b1/1", "cluster-relation-changed") && e.ran("b1/0", "cluster-relation-changed") })
+	before := pebblePids(t, e.home)
+	if len(before) != 2 {
+		t.Fatalf("pebble pid files %v", before)
+	}
+	pidb, err := os.ReadFile(e.home + "/controller.pid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(pidb)))
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually("controller gone", func() bool { return syscall.Kill(pid, 0) != nil })
+	installs := strings.Count(strings.Join(e.hooks(""), "\n"), " install ")
+	readies := strings.Count(strings.Join(e.hooks(""), "\n"), "workload-pebble-ready")
+	e.must("bootstrap")
+	e.must("scale-application", "-m", "rome", "b1", "3")
+	e.eventually("new unit joined after restart", func() bool {
+		return e.ran("b1/0", "cluster-relation-joined rel=cluster:1 remote=b1/2") && e.ran("b1/2", "workload-pebble-ready")
+	})
+	after := pebblePids(t, e.home)
+	for f, p := range before {
+		if after[f] != p {
+			t.Errorf("pod %s restarted across controller restart: %s -> %s", f, p, after[f])
+		}
+	}
+	all := strings.Join(e.hooks(""), "\n")
+	if got := strings.Count(all, " install "); got != installs+1 {
+		t.Errorf("install ran %d times after restart, want %d", got, installs+1)
+	}
+	if got := strings.Count(all, "workload-pebble-ready"); got != readies+1 {
+		t.Errorf("pebble-ready ran %d times after restart, want %d (only the new unit)", got, readies+1)
+	}
+	// Pod loss: kill b1/0's Pebble; it comes back with the same storage and a new pebble-ready.
+	var b10pid string
+	for f, p := range after {
+		if strings.Contains(f, "/units/") {
+			b10pid = p
+			break
+		}
+	}
+	n0 := strings.Count(strings.Join(e.hooks(""), "\n"), "workload-pebble-ready")
+	p, _ := strconv.Atoi(b10pid)
+	if err := syscall.Kill(p, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually("pebble-ready after pod restart", func() bool {
+		return strings.Count(strings.Join(e.hooks(""), "\n"), "workload-pebble-ready") > n0
+	})
+}
+
+func hookLineWith(e *env, unit, prefix, contains string) string {
+	for _, l := range e.hooks(unit) {
+		if strings.HasPrefix(l, prefix) && strings.Contains(l, contains) {
+			return l
+		}
+	}
+	return ""
+}
