@@ -80,12 +80,30 @@ func (w *Workload) Start(ctx context.Context) error {
 	if st == client.StatusActive {
 		return nil
 	}
+	// A postmaster that outlived its Pebble (a restarted pod whose processes survived)
+	// would make the new one fail on its lock file: shut it down cleanly first.
+	if err := w.stopOrphan(ctx); err != nil {
+		return err
+	}
 	id, err := w.Pebble.Start(&client.ServiceOptions{Names: []string{ServiceName}})
 	if err != nil {
 		return fmt.Errorf("start postgresql: %w", err)
 	}
 	if err := w.waitChange(ctx, id); err != nil {
 		return fmt.Errorf("start postgresql: %w", err)
+	}
+	return nil
+}
+
+func (w *Workload) stopOrphan(ctx context.Context) error {
+	if ok, err := w.Exists(ctx, path.Join(w.PGData(), "postmaster.pid")); err != nil || !ok {
+		return err
+	}
+	if _, err := w.Exec(ctx, []string{w.bin("pg_ctl"), "status", "-D", w.Host(w.PGData())}, nil); err != nil {
+		return nil // not running: postgres removes a stale lock file itself
+	}
+	if _, err := w.Exec(ctx, []string{w.bin("pg_ctl"), "stop", "-D", w.Host(w.PGData()), "-m", "fast", "-w", "-t", "120"}, nil); err != nil {
+		return fmt.Errorf("stop orphaned postmaster: %w", err)
 	}
 	return nil
 }
