@@ -131,6 +131,7 @@ type modelsResult struct {
 	Models []struct {
 		Name   string            `json:"name"`
 		UUID   string            `json:"uuid"`
+		Life   string            `json:"life"`
 		Config map[string]string `json:"config"`
 	} `json:"models"`
 	Current string `json:"current"`
@@ -149,6 +150,9 @@ func cmdModels(e *Env, args []string) error {
 	if *format == "json" || *format == "yaml" {
 		var ms []map[string]any
 		for _, m := range r.Models {
+			if m.Life != "alive" {
+				continue
+			}
 			ms = append(ms, map[string]any{"name": "admin/" + m.Name, "short-name": m.Name, "model-uuid": m.UUID, "type": "caas", "controller-name": "jujulet"})
 		}
 		out := map[string]any{"models": ms}
@@ -162,6 +166,9 @@ func cmdModels(e *Env, args []string) error {
 	tw := tabwriter.NewWriter(e.Stdout, 0, 1, 2, ' ', 0)
 	fmt.Fprintln(tw, "Model\tCloud/Region\tType\tStatus\tAccess\tLast connection")
 	for _, m := range r.Models {
+		if m.Life != "alive" {
+			continue
+		}
 		name := m.Name
 		if name == r.Current {
 			name += "*"
@@ -242,8 +249,13 @@ func cmdDestroyModel(e *Env, args []string) error {
 		if err := c.call("models", "", nil, &r); err != nil {
 			return err
 		}
-		var st map[string]any
-		if err := c.call("status", name, nil, &st); err != nil {
+		gone := true
+		for _, m := range r.Models {
+			if m.Name == name {
+				gone = false
+			}
+		}
+		if gone {
 			fmt.Fprintf(e.Stderr, "Model destroyed.\n")
 			return nil
 		}

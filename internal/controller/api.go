@@ -158,11 +158,7 @@ func (d *Daemon) call(req Request) (any, error) {
 	case "models":
 		err := d.store.View(func(t *st.Tx) error {
 			var ms []*st.Model
-			for _, m := range t.Models() {
-				if m.Life == "alive" {
-					ms = append(ms, m)
-				}
-			}
+			ms = append(ms, t.Models()...)
 			sort.Slice(ms, func(i, j int) bool { return ms[i].Name < ms[j].Name })
 			result = map[string]any{"models": ms, "current": t.CurrentModel()}
 			return nil

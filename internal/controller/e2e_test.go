@@ -149,7 +149,9 @@ func TestIntegrateRemoveRelationAndErrors(t *testing.T) {
 	if !e.ran("b1/0", "db-relation-created rel=db:") || !e.ran("b1/0", "db-relation-joined rel=db:") {
 		t.Errorf("b1/0 hooks %v", e.hooks("b1/0"))
 	}
-	e.eventually("b2/0 joined b1/0", func() bool { return field(hookLineWith(e, "b2/0", "backend-relation-changed", "remote=b1/0"), "remote") == "b1/0" })
+	e.eventually("b2/0 joined b1/0", func() bool {
+		return field(hookLineWith(e, "b2/0", "backend-relation-changed", "remote=b1/0"), "remote") == "b1/0"
+	})
 	e.must("remove-relation", "-m", "rome", "b1:db", "b2:backend")
 	e.eventually("departed and broken on both sides", func() bool {
 		return e.ran("b1/0", "db-relation-broken") && e.ran("b2/0", "backend-relation-broken")
@@ -292,6 +294,11 @@ func TestCrossModel(t *testing.T) {
 	if _, ok := e.status("rome").Offers["dboffer"]; !ok {
 		t.Errorf("no offer in rome status")
 	}
+	// A new revision of the granted secret reaches the consumer as secret-changed.
+	e.must("run", "-m", "rome", "db1/leader", "rotate-secret", "token=rotated")
+	e.eventually("consumer refreshed the secret", func() bool {
+		return e.ran("db2/0", "secret-changed") && strings.Contains(e.must("show-unit", "-m", "lisbon", "db2/0"), "got-token: rotated")
+	})
 	// Departures cross models.
 	e.must("scale-application", "-m", "lisbon", "db2", "2")
 	e.eventually("offering side sees the second consumer unit", func() bool {
@@ -332,7 +339,9 @@ func TestControllerRestartAndPodRestart(t *testing.T) {
 	e.addModel("rome")
 	e.deploy("rome", "b1", "-n", "2")
 	e.eventually("active", func() bool { return e.unitActive("rome", "b1/0") && e.unitActive("rome", "b1/1") })
-	e.eventually("peers joined", func() bool { return e.ran("b1/1", "cluster-relation-changed") && e.ran("b1/0", "cluster-relation-changed") })
+	e.eventually("peers joined", func() bool {
+		return e.ran("b1/1", "cluster-relation-changed") && e.ran("b1/0", "cluster-relation-changed")
+	})
 	before := pebblePids(t, e.home)
 	if len(before) != 2 {
 		t.Fatalf("pebble pid files %v", before)
@@ -391,4 +400,87 @@ func hookLineWith(e *env, unit, prefix, contains string) string {
 		}
 	}
 	return ""
+}
+
+func TestHookInterruptedByCrashIsRerun(t *testing.T) {
+	e := newEnv(t)
+	e.addModel("rome")
+	e.deploy("rome", "b1")
+	e.eventually("active", func() bool { return e.unitActive("rome", "b1/0") })
+	e.must("config", "-m", "rome", "b1", "slow-hook=config-changed")
+	e.eventually("slow config-changed running", func() bool {
+		return strings.Count(strings.Join(hookNames(e.hooks("b1/0")), " "), "config-changed") == 2
+	})
+	pidb, err := os.ReadFile(e.home + "/controller.pid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(pidb)))
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually("controller gone", func() bool { return syscall.Kill(pid, 0) != nil })
+	if show := e.must_noController(); show != "" {
+		t.Fatal(show)
+	}
+	e.must("bootstrap")
+	e.eventually("config-changed re-run and committed", func() bool {
+		return strings.Count(strings.Join(hookNames(e.hooks("b1/0")), " "), "config-changed") == 3 &&
+			strings.Contains(e.must("show-unit", "-m", "rome", "b1/0"), "slow-marker")
+	})
+}
+
+// must_noController checks that the CLI reports a dead controller as an error.
+func (e *env) must_noController() string {
+	_, errs, code := e.juju("status", "-m", "rome")
+	if code == 0 || !strings.HasPrefix(errs, "ERROR ") {
+		return "status with a dead controller: code " + strconv.Itoa(code) + " " + errs
+	}
+	return ""
+}
+
+func TestModelAndApplicationLifecycle(t *testing.T) {
+	e := newEnv(t)
+	e.addModel("rome")
+	e.addModel("lisbon")
+	e.fails(`already exists`, "add-model", "rome")
+	e.fails(`not a valid name`, "add-model", "Bad_Model")
+	if out := e.must("models"); !strings.Contains(out, "lisbon*") || !strings.Contains(out, "rome") {
+		t.Errorf("models output %q", out)
+	}
+	e.must("switch", "rome")
+	if out := e.must("switch"); strings.TrimSpace(out) != "jujulet:admin/rome" {
+		t.Errorf("switch shows %q", out)
+	}
+	e.deploy("rome", "b1", "-n", "2")
+	e.deploy("rome", "b2")
+	e.must("integrate", "b1:db", "b2:backend")
+	e.eventually("active", func() bool { return e.unitActive("rome", "b2/0") && e.ran("b2/0", "backend-relation-joined") })
+	// trust and config changes fire config-changed.
+	n := strings.Count(strings.Join(hookNames(e.hooks("b2/0")), " "), "config-changed")
+	e.must("trust", "b2")
+	e.eventually("config-changed on trust", func() bool {
+		return strings.Count(strings.Join(hookNames(e.hooks("b2/0")), " "), "config-changed") == n+1
+	})
+	e.must("config", "b2", "greeting=bonjour")
+	if out := e.must("config", "b2", "greeting"); out != "bonjour\n" {
+		t.Errorf("config get %q", out)
+	}
+	e.must("config", "b2", "--reset", "greeting")
+	if out := e.must("config", "b2", "greeting"); out != "hello\n" {
+		t.Errorf("config after reset %q", out)
+	}
+	e.must("remove-application", "b1")
+	e.eventually("b1 gone and b2 saw the relation broken", func() bool {
+		_, ok := e.status("rome").Applications["b1"]
+		return !ok && e.ran("b2/0", "backend-relation-broken")
+	})
+	e.must("destroy-model", "rome", "--no-prompt", "--destroy-storage")
+	if out := e.must("models"); strings.Contains(out, "rome") {
+		t.Errorf("models after destroy %q", out)
+	}
+	if units, _ := filepathGlob(e.home + "/units/*"); len(units) != 0 {
+		t.Errorf("unit dirs left after destroy-model: %v", units)
+	}
+	e.fails(`model "admin/rome" not found`, "status", "-m", "rome")
 }

@@ -33,12 +33,20 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	// make test passes JUJULET_BIN (bin/ with jujulet and pebble); otherwise build both.
 	jujuletBin = filepath.Join(dir, "jujulet")
-	build := exec.Command("go", "build", "-o", jujuletBin, "./cmd/jujulet")
-	build.Dir = repoRoot
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building jujulet: %v\n%s", err, out)
-		return 1
+	if b := os.Getenv("JUJULET_BIN"); b != "" {
+		jujuletBin = filepath.Join(b, "jujulet")
+		if os.Getenv("JUJULET_PEBBLE") == "" {
+			os.Setenv("JUJULET_PEBBLE", filepath.Join(b, "pebble"))
+		}
+	} else {
+		build := exec.Command("go", "build", "-o", jujuletBin, "./cmd/jujulet")
+		build.Dir = repoRoot
+		if out, err := build.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "building jujulet: %v\n%s", err, out)
+			return 1
+		}
 	}
 	pebbleBin = os.Getenv("JUJULET_PEBBLE")
 	if pebbleBin == "" {

@@ -52,7 +52,6 @@ func (u *Uniter) env(hc *hookCtx) []string {
 		"JUJU_SLA=unsupported",
 		"JUJU_AVAILABILITY_ZONE=",
 		"JUJU_PRINCIPAL_UNIT=",
-		"JUJU_MACHINE_ID=",
 		"JUJU_CHARM_HTTP_PROXY=",
 		"JUJU_CHARM_HTTPS_PROXY=",
 		"JUJU_CHARM_FTP_PROXY=",

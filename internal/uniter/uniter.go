@@ -279,6 +279,16 @@ func (u *Uniter) pollPod(ctx context.Context) {
 	u.mu.Lock()
 	u.boot, u.checks = boot, checks
 	u.mu.Unlock()
+	var wasDown bool
+	_ = u.store.View(func(t *st.Tx) error {
+		if unit, err := t.Unit(u.model, u.name); err == nil {
+			wasDown = !unit.PodDown.IsZero()
+		}
+		return nil
+	})
+	if wasDown == down {
+		return
+	}
 	_ = u.store.Update(func(t *st.Tx) error {
 		unit, err := t.Unit(u.model, u.name)
 		if err != nil {
