@@ -168,6 +168,12 @@ func TestRealClusterLifecycle(t *testing.T) {
 		t.Fatalf("%d slots on the primary", n)
 	}
 	sysID := w.app["system-id"]
+	// Measured, not asserted: the workload side of update-status on a healthy unit.
+	for _, n := range []string{"pg/0", "pg/1"} {
+		start := time.Now()
+		u = w.mustRun(n, "update-status")
+		t.Logf("update-status on %s (%s): %s", n, u.f.UnitStatus.Message, time.Since(start))
+	}
 
 	// Planned switchover pg/0 → pg/1 (action on the leader, which is the primary).
 	conn, _ = postgres.Connect(ctx, "127.0.0.61", 0, "operator", w.operatorPassword(), "postgres")

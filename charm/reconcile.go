@@ -147,11 +147,9 @@ func (c *Charm) systemRoles(st *State) []postgres.Role {
 	}
 }
 
-// prepare writes the passfile, pg_hba.conf and the Pebble layer (all idempotent).
+// prepare writes pg_hba.conf and the Pebble layer (idempotent; the passfile is written first
+// by the callers).
 func (c *Charm) prepare(ctx context.Context, st *State, w Workload) (hbaChanged bool, err error) {
-	if err := w.WritePassfile(ctx, c.passEntries(st)); err != nil {
-		return false, err
-	}
 	if hbaChanged, err = w.WriteHBA(ctx, c.hbaRules(st)); err != nil {
 		return false, err
 	}
@@ -216,6 +214,9 @@ func (c *Charm) runPrimary(ctx context.Context, st *State, w Workload) error {
 			return err
 		}
 	}
+	if err := w.WritePassfile(ctx, c.passEntries(st)); err != nil {
+		return err
+	}
 	hbaChanged, err := c.prepare(ctx, st, w)
 	if err != nil {
 		return err
@@ -243,8 +244,10 @@ func (c *Charm) runPrimary(ctx context.Context, st *State, w Workload) error {
 			return err
 		}
 	}
-	if err := c.waitReady(ctx, w, st); err != nil {
-		return err
+	if !running {
+		if err := c.waitReady(ctx, w, st); err != nil {
+			return err
+		}
 	}
 	db, err := w.Connect(ctx, st.Address, "operator", st.Passwords["operator"])
 	if err != nil {

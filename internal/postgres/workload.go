@@ -23,6 +23,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/canonical/pebble/client"
@@ -91,7 +92,14 @@ func Open(ctx context.Context, o Options) (*Workload, error) {
 	if _, err := pc.SysInfo(); err != nil {
 		return nil, fmt.Errorf("%w: pebble at %s: %v", ErrNotReady, o.Socket, err)
 	}
-	if err := w.DetectUser(ctx); err != nil {
+	// Pebble's user owns its socket: a stat is enough (no exec on every hook).
+	if fi, err := os.Stat(o.Socket); err == nil {
+		if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+			w.setUser(sys.Uid == 0)
+		} else if err := w.DetectUser(ctx); err != nil {
+			return nil, err
+		}
+	} else if err := w.DetectUser(ctx); err != nil {
 		return nil, err
 	}
 	if w.BinDir == "" {
@@ -132,12 +140,16 @@ func (w *Workload) DetectUser(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: detect user (id -u): %v", ErrNotReady, err)
 	}
-	if strings.TrimSpace(out) == "0" {
+	w.setUser(strings.TrimSpace(out) == "0")
+	return nil
+}
+
+func (w *Workload) setUser(root bool) {
+	if root {
 		w.User, w.Group = DefaultOSUser, DefaultOSUser
 	} else {
 		w.User, w.Group = "", ""
 	}
-	return nil
 }
 
 // DetectBinaries finds the newest supported PostgreSQL under /usr/lib/postgresql/<major>/bin.
