@@ -34,6 +34,7 @@ type world struct {
 	addrBase int
 	open     func(unit, addr string) func(ctx context.Context, a string) (Workload, error)
 	tweak    func(c *Charm)
+	elapsed  time.Duration // added to the charm's clock
 }
 
 func newWorld(t *testing.T, n int) *world {
@@ -99,7 +100,7 @@ func (w *world) run(unit, hook string, params map[string]any, mod func(*hookenv.
 		open = w.open(unit, u.s.addr)
 	}
 	c := New(env, f, open, nil)
-	c.Now = func() time.Time { return time.Unix(1_700_000_000, 0) }
+	c.Now = func() time.Time { return time.Unix(1_700_000_000, 0).Add(w.elapsed) }
 	c.FailoverAfter = 0
 	c.SwitchoverReplayWait = 0
 	if w.tweak != nil {
@@ -496,5 +497,48 @@ func TestStopHookFastStops(t *testing.T) {
 	u := w.mustRun("pg/0", "stop")
 	if u.s.running || u.s.calls[len(u.s.calls)-1] != "Stop" {
 		t.Errorf("calls %v", u.s.calls)
+	}
+}
+
+func TestSwitchoverRollsBackWhenTargetNeverPromotes(t *testing.T) {
+	for _, targetWritable := range []bool{false, true} {
+		t.Run(fmt.Sprintf("target writable %v", targetWritable), func(t *testing.T) {
+			w := bootstrap(t, 2)
+			w.mustRun("pg/1", "database-peers-relation-joined")
+			p, r := w.units["pg/0"], w.units["pg/1"]
+			p.s.received, r.s.received, r.s.replayed = 500, 400, 400
+			if _, err := w.run("pg/0", "promote-to-primary", map[string]any{"scope": "unit", "unit": "pg/1"}, nil); err != nil {
+				t.Fatal(err)
+			}
+			if p.s.running {
+				t.Fatal("old primary still running")
+			}
+			w.mustRun("pg/1", "database-peers-relation-changed") // cannot catch up: waits
+			if targetWritable {
+				r.s.inRecovery = false // e.g. promoted by hand: the old primary must not start
+			}
+			w.elapsed = 10 * time.Minute
+			u := w.mustRun("pg/0", "update-status")
+			if w.app["switchover"] != "" || w.app["primary"] != "pg/0" {
+				t.Fatalf("app data after rollback %v", w.app)
+			}
+			if targetWritable {
+				wantStatus(t, u, "waiting", "switchover to pg/1 was rolled back but it is writable")
+				if p.s.running {
+					t.Fatal("old primary started while the target is writable")
+				}
+				return
+			}
+			wantStatus(t, u, "active", "Primary")
+			if !p.s.running || p.s.inRecovery {
+				t.Fatal("old primary not back as primary after rollback")
+			}
+			// A late target never promotes without the switchover record.
+			r.s.replayed = 600
+			r = w.mustRun("pg/1", "database-peers-relation-changed")
+			if !r.s.inRecovery {
+				t.Fatal("target promoted after the rollback")
+			}
+		})
 	}
 }

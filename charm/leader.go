@@ -177,7 +177,7 @@ func (c *Charm) leaderSwitchover(ctx context.Context, st *State) {
 		st.SetApp("last-switchover", sw.ID)
 		return
 	}
-	if time.Since(time.Unix(sw.Since, 0)) > c.SwitchoverTimeout || !st.HasPeer(sw.To) {
+	if c.Now().Sub(time.Unix(sw.Since, 0)) > c.SwitchoverTimeout || !st.HasPeer(sw.To) {
 		c.logf(ctx, slog.LevelWarn, "switchover %s to %s did not complete: rolling back to %s", sw.ID, sw.To, sw.From)
 		st.SetApp("switchover", "")
 		st.SetApp("last-switchover", sw.ID)
@@ -216,7 +216,7 @@ func (c *Charm) switchoverStep(ctx context.Context, st *State, w Workload) error
 		if !cd.CleanShutdown() {
 			return waiting("switchover: shutdown was not clean (%s)", cd.State)
 		}
-		b, _ := json.Marshal(Demotion{ID: sw.ID, SystemID: cd.SystemID, Timeline: cd.TimelineID, CheckpointLSN: cd.CheckpointLSN.String()})
+		b, _ := json.Marshal(Demotion{ID: sw.ID, To: sw.To, SystemID: cd.SystemID, Timeline: cd.TimelineID, CheckpointLSN: cd.CheckpointLSN.String()})
 		st.SetMine("demoted", string(b))
 		c.logf(ctx, slog.LevelInfo, "switchover %s: shut down cleanly at %s, handing over to %s", sw.ID, cd.CheckpointLSN, sw.To)
 	case sw.To:

@@ -2,6 +2,7 @@ package charm
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -231,6 +232,14 @@ func (c *Charm) runPrimary(ctx context.Context, st *State, w Workload) error {
 		return err
 	}
 	if !running {
+		// Back from a switchover that was rolled back: never start writable while the
+		// target we handed over to answers as a primary.
+		var d Demotion
+		if raw := st.MyData["demoted"]; raw != "" && json.Unmarshal([]byte(raw), &d) == nil && d.To != "" {
+			if c.writable(ctx, st, w, d.To) {
+				return waiting("switchover to %s was rolled back but it is writable: not starting", d.To)
+			}
+		}
 		if err := c.status(ctx, "maintenance", "starting PostgreSQL"); err != nil {
 			return err
 		}
@@ -278,6 +287,7 @@ func (c *Charm) runPrimary(ctx context.Context, st *State, w Workload) error {
 	if err := c.reconcileSlots(ctx, st, db); err != nil {
 		return err
 	}
+	st.SetMine("demoted", "")
 	if st.Leader && st.AppData["system-id"] == "" {
 		cd, err := w.ControlData(ctx)
 		if err != nil {
@@ -346,7 +356,7 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 		slot = postgres.SlotName(st.Unit)
 	}
 	up := postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "replication", Slot: slot, AppName: slot}
-	if err := w.WritePassfile(ctx, c.passEntries(st)); err != nil {
+	if err := w.WritePassfile(ctx, append(append([]postgres.PassEntry(nil), role.UpstreamPass...), c.passEntries(st)...)); err != nil {
 		return err
 	}
 	init, err := w.IsInitialised(ctx)
@@ -436,7 +446,24 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 	if err := w.Start(ctx); err != nil {
 		return err
 	}
-	return c.waitReady(ctx, w, st)
+	if err := c.waitReady(ctx, w, st); err != nil {
+		return err
+	}
+	st.SetMine("demoted", "")
+	return nil
+}
+
+// writable reports whether unit's server answers and accepts writes.
+func (c *Charm) writable(ctx context.Context, st *State, w Workload, unit string) bool {
+	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	db, err := w.Connect(cctx, st.AddressOf(unit), "operator", st.Passwords["operator"])
+	if err != nil {
+		return false
+	}
+	defer db.Close(ctx)
+	pos, err := db.Positions(cctx)
+	return err == nil && !pos.InRecovery
 }
 
 func withUpstream(s postgres.Settings, up postgres.Upstream) postgres.Settings {
@@ -462,7 +489,8 @@ func (c *Charm) seed(ctx context.Context, st *State, w Workload, role Role, up p
 func (c *Charm) ensureUpstreamSlot(ctx context.Context, st *State, w Workload, role Role, slot string) error {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	db, err := w.Connect(cctx, role.UpstreamAddr, "operator", st.Passwords["operator"])
+	user, pw := role.upstreamSQL(st)
+	db, err := w.Connect(cctx, role.UpstreamAddr, user, pw)
 	if err != nil {
 		return waiting("waiting for %s to accept connections: %v", role.UpstreamUnit, err)
 	}
@@ -487,7 +515,8 @@ func (c *Charm) makeFollower(ctx context.Context, st *State, w Workload, role Ro
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	db, err := w.Connect(cctx, up.Host, "operator", st.Passwords["operator"])
+	user, pw := role.upstreamSQL(st)
+	db, err := w.Connect(cctx, up.Host, user, pw)
 	if err != nil {
 		return waiting("waiting for %s to accept connections: %v", role.UpstreamUnit, err)
 	}

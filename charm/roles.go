@@ -1,6 +1,10 @@
 package charm
 
-import "context"
+import (
+	"context"
+
+	"github.com/jujulet/postgresql-k8s/internal/postgres"
+)
 
 // RoleKind is what this unit's PostgreSQL should be.
 type RoleKind string
@@ -26,6 +30,14 @@ type Role struct {
 	UpstreamPort int
 	// Slot is the slot name on the upstream (default: SlotName(this unit)).
 	Slot string
+	// UpstreamSQLUser/UpstreamSQLPassword: the superuser the charm uses for SQL on the
+	// upstream (slots, timeline history, CHECKPOINT); default this cluster's operator. A
+	// remote upstream (another cluster) sets its own credentials here.
+	UpstreamSQLUser     string
+	UpstreamSQLPassword string
+	// UpstreamPass are passfile entries for the upstream's replication/rewind users (host-
+	// specific entries, written before this cluster's wildcard ones).
+	UpstreamPass []postgres.PassEntry
 	// Status is the active status message ("Primary", "Replica", "Standby"...), or the
 	// waiting/maintenance message for RoleWait/RoleStopped.
 	Status string
@@ -69,4 +81,12 @@ func InClusterRole(st *State) Role {
 		return Role{Kind: RoleWait, Status: "waiting for the address of primary " + primary}
 	}
 	return Role{Kind: RoleReplica, UpstreamUnit: primary, UpstreamAddr: addr, UpstreamPort: PGPort, Status: "Replica"}
+}
+
+// upstreamSQL returns the credentials for SQL on the role's upstream.
+func (r Role) upstreamSQL(st *State) (user, password string) {
+	if r.UpstreamSQLUser != "" {
+		return r.UpstreamSQLUser, r.UpstreamSQLPassword
+	}
+	return "operator", st.Passwords["operator"]
 }

@@ -124,6 +124,7 @@ func (s *State) Switchover() *Switchover {
 // Demotion is the old primary's clean-shutdown token.
 type Demotion struct {
 	ID            string `json:"id"`
+	To            string `json:"to"`
 	SystemID      string `json:"system-id"`
 	Timeline      int    `json:"timeline"`
 	CheckpointLSN string `json:"checkpoint-lsn"`
