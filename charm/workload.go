@@ -103,9 +103,12 @@ func (p PGWorkload) Version() string { return strconv.Itoa(p.W.Major) }
 
 // MemoryMB reads the container's cgroup limit, then its /proc/meminfo, then the charm's.
 func (p PGWorkload) MemoryMB(ctx context.Context) (int, error) {
-	if b, err := p.W.ReadFile(ctx, "/sys/fs/cgroup/memory.max"); err == nil {
-		if n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && n > 0 {
-			return int(n >> 20), nil
+	// cgroup v2, then v1 (a v1 "unlimited" is a huge number: ignored above 1 PiB).
+	for _, f := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
+		if b, err := p.W.ReadFile(ctx, f); err == nil {
+			if n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && n > 0 && n < 1<<50 {
+				return int(n >> 20), nil
+			}
 		}
 	}
 	b, err := p.W.ReadFile(ctx, "/proc/meminfo")

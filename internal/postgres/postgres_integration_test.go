@@ -45,6 +45,7 @@ func runMain(m *testing.M) int {
 // testUnit is one unit's workload container.
 type testUnit struct {
 	w *Workload
+	c *pgtest.Container
 }
 
 func havePostgres(t *testing.T) {
@@ -67,12 +68,18 @@ func startUnit(t *testing.T, ctx context.Context, addr string) *testUnit {
 			cancel()
 		}
 	})
-	socket, root := SocketPath(c.ContainersDir, Container)
+	u.c = c
+	u.w = u.open(t, ctx, addr)
+	return u
+}
+
+func (u *testUnit) open(t *testing.T, ctx context.Context, addr string) *Workload {
+	t.Helper()
+	socket, root := SocketPath(u.c.ContainersDir, Container)
 	for {
 		w, err := Open(ctx, Options{Socket: socket, Root: root, Addr: addr})
 		if err == nil {
-			u.w = w
-			return u
+			return w
 		}
 		if !errors.Is(err, ErrNotReady) || ctx.Err() != nil {
 			t.Fatalf("open workload: %v", err)
@@ -315,4 +322,41 @@ func TestPrimaryReplicaSwitchoverRewind(t *testing.T) {
 	c2, err := Connect(ctx, b.w.Addr, 0, "rewind", "new-rewind", "postgres")
 	must(t, err)
 	c2.Close(ctx)
+}
+
+// TestPostmasterOutlivesPebble: the pod's Pebble dies (SIGKILL) while PostgreSQL keeps
+// running; the new Pebble's Start shuts the orphan down cleanly and starts it again.
+func TestPostmasterOutlivesPebble(t *testing.T) {
+	havePostgres(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	a := startUnit(t, ctx, "127.0.0.53")
+	must(t, a.w.InitDB(ctx, "operator", opPass))
+	must(t, a.w.WritePassfile(ctx, passEntries()))
+	_, err := a.w.WriteConf(ctx, testSettings())
+	must(t, err)
+	_, err = a.w.WriteHBA(ctx, testHBA())
+	must(t, err)
+	must(t, a.w.PlanLayer(ctx))
+	must(t, a.w.Start(ctx))
+	must(t, a.w.WaitReady(ctx, "operator", opPass))
+
+	a.c.Crash(t)
+	a.w = a.open(t, ctx, "127.0.0.53")
+	if st, err := a.w.ServiceStatus(ctx); err != nil || st != "" {
+		t.Fatalf("new pebble has a plan already: %q %v", st, err)
+	}
+	// The orphan still serves.
+	must(t, a.w.WaitReady(ctx, "operator", opPass))
+	must(t, a.w.PlanLayer(ctx))
+	must(t, a.w.Start(ctx))
+	must(t, a.w.WaitReady(ctx, "operator", opPass))
+	if st, _ := a.w.ServiceStatus(ctx); st != "active" {
+		t.Fatalf("service %q after restart", st)
+	}
+	cd, err := a.w.Stop(ctx)
+	must(t, err)
+	if !cd.CleanShutdown() {
+		t.Fatalf("not clean: %+v", cd)
+	}
 }

@@ -38,8 +38,32 @@ type Container struct {
 	Socket        string
 	Root          string
 	cmd           *exec.Cmd
+	logPath       string
 	done          chan struct{}
 	once          sync.Once
+}
+
+// Crash kills the Pebble daemon with SIGKILL, leaving its services (own process groups)
+// running as orphans, and starts a new Pebble on the same directories: a pod whose Pebble
+// restarted while PostgreSQL survived.
+func (c *Container) Crash(t testing.TB) {
+	t.Helper()
+	_ = c.cmd.Process.Kill()
+	<-c.done
+	cmd := exec.Command(c.cmd.Path, c.cmd.Args[1:]...)
+	cmd.Env, cmd.Stdout, cmd.Stderr = c.cmd.Env, c.cmd.Stdout, c.cmd.Stderr
+	_ = os.Remove(c.Socket)
+	logf, err := os.OpenFile(c.logPath, os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c.cmd, c.done, c.once = cmd, make(chan struct{}), sync.Once{}
+	done := c.done
+	go func() { _ = cmd.Wait(); logf.Close(); close(done) }()
 }
 
 // Kill stops the Pebble daemon with SIGTERM (its services are stopped by it) and waits.
@@ -95,8 +119,9 @@ func Start(t testing.TB, pebbleBin, name, mount string, beforeKill func()) *Cont
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	c := &Container{ContainersDir: containers, Socket: socket, Root: rootfs, cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); logf.Close(); close(c.done) }()
+	c := &Container{ContainersDir: containers, Socket: socket, Root: rootfs, cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	done := c.done
+	go func() { _ = cmd.Wait(); logf.Close(); close(done) }()
 	t.Cleanup(func() {
 		if beforeKill != nil {
 			beforeKill()
