@@ -85,6 +85,7 @@ func commands() map[string]command {
 		"wait-for":           {"wait for a condition", cmdWaitFor},
 		"ssh":                {"run a command in a unit's container", cmdSSH},
 		"resolve":            {"resolve a unit in error", cmdResolve},
+		"pod":                {"kill, stop or start a unit's pod (jujulet only)", cmdPod},
 		"resolved":           {"resolve a unit in error", cmdResolve},
 		"version":            {"show the version", func(e *Env, _ []string) error { fmt.Fprintln(e.Stdout, "3.6.11-jujulet"); return nil }},
 	}

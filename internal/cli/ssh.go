@@ -62,3 +62,18 @@ func cmdSSH(e *Env, args []string) error {
 	}
 	return nil
 }
+
+// cmdPod is jujulet's pod control: `pod kill UNIT` (SIGKILL every process of the pod; the
+// controller recreates it with the same storage), `pod stop UNIT` (it stays down) and
+// `pod start UNIT`.
+func cmdPod(e *Env, args []string) error {
+	var model string
+	fs := flags("pod", e, &model)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 2 {
+		return usagef("usage: jujulet pod kill|stop|start [-m MODEL] UNIT")
+	}
+	return newClient(e).call("pod", model, map[string]any{"name": fs.Arg(0), "app": fs.Arg(1)}, nil)
+}

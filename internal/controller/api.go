@@ -14,6 +14,7 @@ import (
 	"github.com/juju/charm/v12"
 
 	st "github.com/jujulet/postgresql-k8s/internal/controller/state"
+	"github.com/jujulet/postgresql-k8s/internal/pod"
 	"github.com/jujulet/postgresql-k8s/internal/uniter"
 )
 
@@ -414,6 +415,30 @@ func (d *Daemon) call(req Request) (any, error) {
 			return nil, err
 		}
 		return d.store.Logs(model, lp.After, lp.Limit)
+	case "pod":
+		var dir string
+		err := withModel(true, func(t *st.Tx, m *st.Model) error {
+			u, err := t.Unit(m.UUID, p.App)
+			if err != nil {
+				return err
+			}
+			dir = filepath.Join(uniter.UnitDir(d.cfg.Home, u.ID), "c")
+			switch p.Name {
+			case "kill":
+			case "stop":
+				u.PodStopped = true
+			case "start":
+				u.PodStopped = false
+			default:
+				return fmt.Errorf("unknown pod operation %q (want kill, stop or start)", p.Name)
+			}
+			t.PutUnit(u)
+			return nil
+		})
+		if err == nil && p.Name != "start" {
+			pod.Kill(dir)
+		}
+		return nil, err
 	case "unit-info":
 		err := withModel(false, func(t *st.Tx, m *st.Model) error {
 			u, err := t.Unit(m.UUID, p.App)

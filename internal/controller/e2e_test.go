@@ -375,22 +375,40 @@ func TestControllerRestartAndPodRestart(t *testing.T) {
 	if got := strings.Count(all, "workload-pebble-ready"); got != readies+1 {
 		t.Errorf("pebble-ready ran %d times after restart, want %d (only the new unit)", got, readies+1)
 	}
-	// Pod loss: kill b1/0's Pebble; it comes back with the same storage and a new pebble-ready.
-	var b10pid string
-	for f, p := range after {
-		if strings.Contains(f, "/units/") {
-			b10pid = p
-			break
-		}
-	}
-	n0 := strings.Count(strings.Join(e.hooks(""), "\n"), "workload-pebble-ready")
-	p, _ := strconv.Atoi(b10pid)
-	if err := syscall.Kill(p, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
+	// Pod loss: every process of b1/0's pod is killed; it comes back with the same storage
+	// and runs upgrade-charm, config-changed and pebble-ready (no start).
+	n0 := len(hookNames(e.hooks("b1/0")))
+	e.must("pod", "kill", "-m", "rome", "b1/0")
 	e.eventually("pebble-ready after pod restart", func() bool {
-		return strings.Count(strings.Join(e.hooks(""), "\n"), "workload-pebble-ready") > n0
+		hooks := hookNames(e.hooks("b1/0"))
+		i := indexOf(hooks[n0:], "upgrade-charm")
+		return i >= 0 && len(hooks) > n0+i+2
 	})
+	hooks := hookNames(e.hooks("b1/0"))
+	i := n0 + indexOf(hooks[n0:], "upgrade-charm")
+	if got := strings.Join(hooks[i:i+3], " "); got != "upgrade-charm config-changed workload-pebble-ready" {
+		t.Errorf("hooks after pod loss %v", hooks[n0:])
+	}
+}
+
+func TestPodStopMovesLeadership(t *testing.T) {
+	e := newEnv(t)
+	e.addModel("rome")
+	e.deploy("rome", "b1", "-n", "2")
+	e.eventually("active", func() bool { return e.unitActive("rome", "b1/0") && e.unitActive("rome", "b1/1") })
+	e.eventually("b1/0 leads", func() bool { return e.status("rome").Applications["b1"].Units["b1/0"].Leader })
+	e.must("pod", "stop", "-m", "rome", "b1/0")
+	// JUJULET_LEASE=3s in these tests: the lease of the dead leader runs out.
+	e.eventually("b1/1 elected", func() bool { return e.ran("b1/1", "leader-elected") })
+	e.eventually("b1/0 agent lost", func() bool {
+		return e.status("rome").Applications["b1"].Units["b1/0"].Agent.Current == "lost"
+	})
+	n := len(e.hooks("b1/0"))
+	e.must("pod", "start", "-m", "rome", "b1/0")
+	e.eventually("b1/0 back", func() bool { return e.ran("b1/0", "upgrade-charm") && e.unitActive("rome", "b1/0") })
+	if strings.Contains(strings.Join(e.hooks("b1/0")[n:], "\n"), "leader-elected") {
+		t.Errorf("returning unit re-elected: %v", e.hooks("b1/0")[n:])
+	}
 }
 
 func hookLineWith(e *env, unit, prefix, contains string) string {

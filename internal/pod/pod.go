@@ -228,7 +228,49 @@ func Checks(dir, c string) (map[string]string, error) {
 	return out, nil
 }
 
-// Stop kills every container's Pebble (and its services' process groups).
+// sessionPids lists the processes of session sid (Pebble and every service it started:
+// Pebble runs in its own session and its services in their own process groups of it).
+func sessionPids(sid int) []int {
+	var out []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		i := strings.LastIndexByte(string(stat), ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(stat)[i+1:])
+		// fields after the command: state ppid pgrp session ...
+		if len(f) > 3 && f[3] == strconv.Itoa(sid) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// Kill sends SIGKILL to every process of every container of the pod (pod loss).
+func Kill(dir string) {
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		pid := readPid(dir, e.Name())
+		if pid <= 0 {
+			continue
+		}
+		for _, p := range sessionPids(pid) {
+			_ = syscall.Kill(p, syscall.SIGKILL)
+		}
+	}
+}
+
+// Stop stops every container's Pebble (which stops its services), then kills whatever
+// of the pod is left.
 func Stop(dir string) {
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
@@ -236,14 +278,14 @@ func Stop(dir string) {
 		if pid <= 0 {
 			continue
 		}
-		// pebble runs in its own session: kill the whole group (services too).
-		_ = syscall.Kill(-pid, syscall.SIGTERM)
 		_ = syscall.Kill(pid, syscall.SIGTERM)
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(10 * time.Second)
 		for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
 		}
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		for _, p := range sessionPids(pid) {
+			_ = syscall.Kill(p, syscall.SIGKILL)
+		}
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 		_ = os.Remove(pidFile(dir, e.Name()))
 	}

@@ -157,6 +157,10 @@ func (u *Uniter) next(v *view, now time.Time) *st.Hook {
 			return relHook(r, v, "created")
 		}
 	}
+	if l.PodRecreated {
+		// A recreated pod runs upgrade-charm, config-changed, pebble-ready (no start).
+		return &st.Hook{Kind: "upgrade-charm", Name: "upgrade-charm"}
+	}
 	if !l.Started && l.ConfigVersion >= 0 {
 		// the first config-changed is immediately followed by start.
 		return &st.Hook{Kind: "start", Name: "start"}
@@ -311,6 +315,9 @@ func advance(t *st.Tx, unit *st.Unit, app *st.App, h *st.Hook, now time.Time) {
 		l.ConfigVersion = h.Version
 	case "start":
 		l.Started = true
+	case "upgrade-charm":
+		l.PodRecreated = false
+		l.ConfigVersion = -2 // upgrade-charm is always followed by config-changed
 	case "stop":
 		l.Stopped = true
 		for id := range l.Rels {

@@ -251,42 +251,57 @@ func (u *Uniter) setAgent(status, msg string) {
 	})
 }
 
-// pollPod keeps the pod's Pebbles running and reads boot ids and check statuses.
+// pollPod keeps the pod's Pebbles running (unless `pod stop` took it down) and reads
+// boot ids and check statuses.
 func (u *Uniter) pollPod(ctx context.Context) {
 	if len(u.containers) == 0 {
+		return
+	}
+	var unit *st.Unit
+	if err := u.store.View(func(t *st.Tx) error {
+		var err error
+		unit, err = t.Unit(u.model, u.name)
+		return err
+	}); err != nil {
 		return
 	}
 	boot := map[string]string{}
 	checks := map[string]string{}
 	down := false
-	if _, err := pod.Ensure(ctx, pod.Spec{Dir: u.podDir(), Containers: u.containers, Pebble: u.cfg.Pebble}); err != nil {
-		u.log.Warn("pod not running", "err", err)
+	recreated := false
+	if unit.PodStopped {
+		pod.Kill(u.podDir())
 		down = true
-	}
-	for c := range u.containers {
-		id, err := pod.BootID(u.podDir(), c)
+	} else {
+		started, err := pod.Ensure(ctx, pod.Spec{Dir: u.podDir(), Containers: u.containers, Pebble: u.cfg.Pebble})
 		if err != nil {
+			u.log.Warn("pod not running", "err", err)
 			down = true
-			continue
 		}
-		boot[c] = id
-		if cs, err := pod.Checks(u.podDir(), c); err == nil {
-			for k, v := range cs {
-				checks[c+"/"+k] = v
+		for _, c := range started {
+			if unit.Local.Installed && unit.Local.Boot[c] != "" {
+				recreated = true
+				u.logf("WARNING", "pod restarted: container %q was down", c)
+			}
+		}
+		for c := range u.containers {
+			id, err := pod.BootID(u.podDir(), c)
+			if err != nil {
+				down = true
+				continue
+			}
+			boot[c] = id
+			if cs, err := pod.Checks(u.podDir(), c); err == nil {
+				for k, v := range cs {
+					checks[c+"/"+k] = v
+				}
 			}
 		}
 	}
 	u.mu.Lock()
 	u.boot, u.checks = boot, checks
 	u.mu.Unlock()
-	var wasDown bool
-	_ = u.store.View(func(t *st.Tx) error {
-		if unit, err := t.Unit(u.model, u.name); err == nil {
-			wasDown = !unit.PodDown.IsZero()
-		}
-		return nil
-	})
-	if wasDown == down {
+	if (!unit.PodDown.IsZero()) == down && !recreated {
 		return
 	}
 	_ = u.store.Update(func(t *st.Tx) error {
@@ -296,11 +311,18 @@ func (u *Uniter) pollPod(ctx context.Context) {
 		}
 		if down && unit.PodDown.IsZero() {
 			unit.PodDown = time.Now().UTC()
-			t.PutUnit(unit)
-		} else if !down && !unit.PodDown.IsZero() {
+		} else if !down {
 			unit.PodDown = time.Time{}
-			t.PutUnit(unit)
 		}
+		if recreated {
+			unit.Local.PodRecreated = true
+		}
+		if unit.PodStopped {
+			unit.Agent = st.Status{Status: "lost", Message: fmt.Sprintf("agent lost, see 'juju show-status-log %s'", unit.Name), Since: time.Now().UTC()}
+		} else if unit.Agent.Status == "lost" {
+			unit.Agent = st.Status{Status: "idle", Since: time.Now().UTC()}
+		}
+		t.PutUnit(unit)
 		return nil
 	})
 }
@@ -335,6 +357,9 @@ func (u *Uniter) step(ctx context.Context) (done, worked bool, err error) {
 	v.checks = u.checks
 	u.mu.Unlock()
 	l := v.unit.Local
+	if v.unit.PodStopped {
+		return false, false, nil // the pod (and with it the charm container) is down
+	}
 	if len(actions) > 0 && l.Installed {
 		return false, true, u.runAction(ctx, actions[0])
 	}

@@ -130,7 +130,9 @@ type Local struct {
 	Checks        map[string]string `json:"checks"`
 	SecretRevs    map[string]int    `json:"secret-revs"`
 	Stopped       bool              `json:"stopped"`
-	LastUpdate    time.Time         `json:"last-update-status"`
+	// PodRecreated: the pod came back after a loss; upgrade-charm and config-changed follow.
+	PodRecreated bool      `json:"pod-recreated,omitempty"`
+	LastUpdate   time.Time `json:"last-update-status"`
 }
 
 // Unit is a unit of an application.
@@ -153,6 +155,8 @@ type Unit struct {
 	WorkloadSetByCharm bool              `json:"workload-set"`
 	PodDown            time.Time         `json:"pod-down,omitzero"`
 	PrevWorkload       *Status           `json:"prev-workload,omitempty"`
+	// PodStopped: `jujulet pod stop` took the pod down and it stays down.
+	PodStopped bool `json:"pod-stopped,omitempty"`
 }
 
 // RelEP is one side of a relation.
