@@ -542,3 +542,23 @@ func TestSwitchoverRollsBackWhenTargetNeverPromotes(t *testing.T) {
 		})
 	}
 }
+
+func TestCrashedOldPrimaryRewindsOnReturn(t *testing.T) {
+	w := bootstrap(t, 2)
+	w.mustRun("pg/1", "database-peers-relation-joined")
+	old := w.units["pg/0"]
+	// The pod dies: PostgreSQL is gone without a clean shutdown; pg/1 takes over.
+	old.s.running, old.s.cleanStopped, old.s.received = false, false, 1000
+	w.leader = "pg/1"
+	w.mustRun("pg/1", "update-status")
+	if w.app["primary"] != "pg/1" {
+		t.Fatalf("primary %q", w.app["primary"])
+	}
+	old.s.calls = nil
+	u := w.mustRun("pg/0", "postgresql-pebble-ready")
+	wantStatus(t, u, "active", "Replica")
+	want := []string{"Stop", "Rewind127.0.0.11", "FollowPrimary127.0.0.11", "Start"}
+	if !slices.Equal(u.s.calls, want) {
+		t.Errorf("calls %v, want %v", u.s.calls, want)
+	}
+}

@@ -113,12 +113,14 @@ func (w *fakeWorkload) Start(context.Context) error {
 }
 func (w *fakeWorkload) Stop(context.Context) (postgres.ControlData, error) {
 	w.call("Stop")
+	if w.s.running {
+		w.s.cleanStopped = true
+	}
 	w.s.running = false
 	state := "shut down"
 	if w.s.inRecovery {
 		state = "shut down in recovery"
 	}
-	w.s.cleanStopped = true
 	return postgres.ControlData{State: state, SystemID: w.s.systemID, CheckpointLSN: max(w.s.received, w.s.replayed), TimelineID: w.s.timeline}, nil
 }
 func (w *fakeWorkload) Reload(context.Context) error { w.call("Reload"); return nil }

@@ -377,6 +377,7 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 	if err != nil {
 		return err
 	}
+	fenced := false
 	if running {
 		db, err := w.Connect(ctx, st.Address, "operator", st.Passwords["operator"])
 		if err != nil {
@@ -396,7 +397,7 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 			if _, err := w.Stop(ctx); err != nil {
 				return err
 			}
-			running = false
+			running, fenced = false, true
 		}
 	}
 	if running {
@@ -427,6 +428,12 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 		return err
 	}
 	if !wasStandby && init {
+		// A postmaster that outlived its Pebble must be down before pg_rewind reads the data.
+		if !fenced {
+			if _, err := w.Stop(ctx); err != nil {
+				return err
+			}
+		}
 		if err := c.makeFollower(ctx, st, w, role, up); err != nil {
 			return err
 		}

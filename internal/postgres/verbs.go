@@ -82,7 +82,7 @@ func (w *Workload) Start(ctx context.Context) error {
 	}
 	// A postmaster that outlived its Pebble (a restarted pod whose processes survived)
 	// would make the new one fail on its lock file: shut it down cleanly first.
-	if err := w.stopOrphan(ctx); err != nil {
+	if err := w.stopPostmaster(ctx); err != nil {
 		return err
 	}
 	id, err := w.Pebble.Start(&client.ServiceOptions{Names: []string{ServiceName}})
@@ -95,15 +95,21 @@ func (w *Workload) Start(ctx context.Context) error {
 	return nil
 }
 
-func (w *Workload) stopOrphan(ctx context.Context) error {
+// stopPostmaster fast-stops the postmaster of PGDATA if one runs (under this Pebble's service
+// or orphaned); a stale pid file (after a crash) is left for postgres to clean up.
+func (w *Workload) stopPostmaster(ctx context.Context) error {
 	if ok, err := w.Exists(ctx, path.Join(w.PGData(), "postmaster.pid")); err != nil || !ok {
 		return err
 	}
 	if _, err := w.Exec(ctx, []string{w.bin("pg_ctl"), "status", "-D", w.Host(w.PGData())}, nil); err != nil {
-		return nil // not running: postgres removes a stale lock file itself
+		var ee *ExecError
+		if errors.As(err, &ee) && ee.ExitCode == 3 {
+			return nil // no server running
+		}
+		return fmt.Errorf("pg_ctl status: %w", err)
 	}
 	if _, err := w.Exec(ctx, []string{w.bin("pg_ctl"), "stop", "-D", w.Host(w.PGData()), "-m", "fast", "-w", "-t", "120"}, nil); err != nil {
-		return fmt.Errorf("stop orphaned postmaster: %w", err)
+		return fmt.Errorf("fast shutdown: %w", err)
 	}
 	return nil
 }
@@ -113,17 +119,8 @@ func (w *Workload) stopOrphan(ctx context.Context) error {
 // shutdown that may end in SIGKILL), then marks the Pebble service stopped. It returns the
 // control data read after the stop.
 func (w *Workload) Stop(ctx context.Context) (ControlData, error) {
-	running, err := w.Exists(ctx, path.Join(w.PGData(), "postmaster.pid"))
-	if err != nil {
+	if err := w.stopPostmaster(ctx); err != nil {
 		return ControlData{}, err
-	}
-	if running {
-		_, err := w.Exec(ctx, []string{w.bin("pg_ctl"), "stop", "-D", w.Host(w.PGData()), "-m", "fast", "-w", "-t", "120"}, nil)
-		var ee *ExecError
-		// exit 3: no server running (stale or vanished pid file).
-		if err != nil && !(errors.As(err, &ee) && ee.ExitCode == 3) {
-			return ControlData{}, fmt.Errorf("fast shutdown: %w", err)
-		}
 	}
 	st, err := w.ServiceStatus(ctx)
 	if err != nil {
