@@ -345,30 +345,56 @@ func (b *Backend) Offer(ctx context.Context, modelName, appEndpoint, offerName s
 	})
 }
 
-// Consume implements scenario.Backend for an offer on the same controller.
+// Consume implements scenario.Backend. An offer URL with a source ("ctrl:admin/rome.offer")
+// is looked up on that controller, found in the client store as the juju CLI does.
 func (b *Backend) Consume(ctx context.Context, modelName, offerURL, alias string) error {
 	u, err := NormalizeOfferURL(offerURL, b.cfg.User)
 	if err != nil {
 		return err
 	}
-	c, err := b.controller(ctx)
+	src, err := b.controller(ctx)
 	if err != nil {
 		return err
+	}
+	if u.Source != "" && u.Source != b.cfg.Controller {
+		if b.cfg.Store == nil {
+			return fmt.Errorf("consume %s: offers on another controller need the client store to find controller %q", offerURL, u.Source)
+		}
+		scfg, err := LoadConfig(func(k string) string {
+			if k == EnvController {
+				return u.Source
+			}
+			return ""
+		}, b.cfg.Store)
+		if err != nil {
+			return fmt.Errorf("consume %s: %w", offerURL, err)
+		}
+		scfg.DialTimeout, scfg.CallTimeout = b.cfg.DialTimeout, b.cfg.CallTimeout
+		src, err = open(ctx, scfg, "")
+		if err != nil {
+			return fmt.Errorf("consume %s: %w", offerURL, err)
+		}
+		defer src.Close()
 	}
 	mc, _, err := b.modelConn(ctx, modelName)
 	if err != nil {
 		return err
 	}
+	var d params.ConsumeOfferDetails
+	err = b.call(ctx, src, "consume details of "+u.String(), func() error {
+		var err error
+		d, err = applicationoffers.NewClient(src).GetConsumeDetails(u.AsLocal().String())
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	args, err := ConsumeArgs(d, u.Source, alias)
+	if err != nil {
+		return err
+	}
 	return b.call(ctx, mc, "consume "+u.String(), func() error {
-		d, err := applicationoffers.NewClient(c).GetConsumeDetails(u.AsLocal().String())
-		if err != nil {
-			return err
-		}
-		args, err := ConsumeArgs(d, u.Source, alias)
-		if err != nil {
-			return err
-		}
-		_, err = application.NewClient(mc).Consume(args)
+		_, err := application.NewClient(mc).Consume(args)
 		return err
 	})
 }

@@ -3,10 +3,13 @@ module github.com/jujulet/postgresql-k8s/tests/juju
 go 1.26.5
 
 require (
+	github.com/go-macaroon-bakery/macaroon-bakery/v3 v3.0.1
 	github.com/juju/charm/v12 v12.1.1
+	github.com/juju/errors v1.0.0
 	github.com/juju/juju v0.0.0-20251015133347-17876b918429
 	github.com/juju/names/v5 v5.0.0
 	github.com/jujulet/postgresql-k8s v0.0.0-00010101000000-000000000000
+	gopkg.in/yaml.v2 v2.4.0
 	gopkg.in/yaml.v3 v3.0.1
 )
 
@@ -16,7 +19,6 @@ require (
 	github.com/distribution/reference v0.6.0 // indirect
 	github.com/emicklei/go-restful/v3 v3.11.0 // indirect
 	github.com/go-logr/logr v1.4.3 // indirect
-	github.com/go-macaroon-bakery/macaroon-bakery/v3 v3.0.1 // indirect
 	github.com/go-macaroon-bakery/macaroonpb v1.0.0 // indirect
 	github.com/go-openapi/jsonpointer v0.19.6 // indirect
 	github.com/go-openapi/jsonreference v0.20.2 // indirect
@@ -39,7 +41,6 @@ require (
 	github.com/juju/cmd/v3 v3.2.2 // indirect
 	github.com/juju/collections v1.0.4 // indirect
 	github.com/juju/description/v9 v9.0.0 // indirect
-	github.com/juju/errors v1.0.0 // indirect
 	github.com/juju/featureflag v1.0.0 // indirect
 	github.com/juju/gnuflag v1.0.0 // indirect
 	github.com/juju/go4 v0.0.0-20160222163258-40d72ab9641a // indirect
@@ -104,7 +105,6 @@ require (
 	gopkg.in/retry.v1 v1.0.3 // indirect
 	gopkg.in/tomb.v1 v1.0.0-20141024135613-dd632973f1e7 // indirect
 	gopkg.in/tomb.v2 v2.0.0-20161208151619-d5d1b5820637 // indirect
-	gopkg.in/yaml.v2 v2.4.0 // indirect
 	k8s.io/api v0.29.0 // indirect
 	k8s.io/apimachinery v0.29.0 // indirect
 	k8s.io/client-go v0.29.0 // indirect
