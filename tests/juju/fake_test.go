@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -35,7 +36,16 @@ type fakeController struct {
 	mu       sync.Mutex
 	handlers map[string]func(model string, args json.RawMessage) (any, error) // "Facade.Request"
 	calls    []fakeCall
+	uploads  []fakeUpload
 	logins   int
+}
+
+// fakeUpload is one HTTP PUT: a charm or a resource.
+type fakeUpload struct {
+	Path   string
+	Query  string
+	Header http.Header
+	Body   []byte
 }
 
 type fakeCall struct {
@@ -116,7 +126,40 @@ func (f *fakeController) Methods() []string {
 
 var upgrader = websocket.Upgrader{}
 
+// Uploads returns the HTTP uploads so far.
+func (f *fakeController) Uploads() []fakeUpload {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]fakeUpload(nil), f.uploads...)
+}
+
 func (f *fakeController) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPut {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		f.mu.Lock()
+		f.uploads = append(f.uploads, fakeUpload{Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body})
+		f.mu.Unlock()
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/model-") && strings.Contains(r.URL.Path, "/charms/"):
+			// The S3-style charm upload: the controller answers with the charm URL it assigned.
+			curl := r.Header.Get("Juju-Curl")
+			if !strings.HasSuffix(curl, "-0") {
+				curl += "-0"
+			}
+			w.Header().Set("Juju-Curl", curl)
+			w.WriteHeader(http.StatusOK)
+		case strings.Contains(r.URL.Path, "/resources/"):
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{}`))
+		default:
+			http.NotFound(w, r)
+		}
+		return
+	}
 	model := ""
 	switch {
 	case r.URL.Path == "/api":

@@ -3,6 +3,7 @@ package juju
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"reflect"
 	"strings"
 	"sync/atomic"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/juju/juju/rpc/params"
+
+	"github.com/jujulet/postgresql-k8s/tests/scenario"
 )
 
 const (
@@ -42,7 +45,7 @@ func statusOf(units ...string) params.FullStatus {
 
 func fakeBackend(t *testing.T) (*fakeController, *Backend) {
 	f := newFakeController(t)
-	b := New(f.Config(), nil, "amd64")
+	b := New(f.Config(), slog.New(slog.NewTextHandler(testWriter{t}, nil)), "amd64")
 	t.Cleanup(func() { b.Close() })
 	return f, b
 }
@@ -315,5 +318,63 @@ func TestFakeCallTimeout(t *testing.T) {
 	hang.Store(false)
 	if _, err := b.Status(context.Background(), "rome"); err != nil {
 		t.Fatalf("call after a timeout: %v", err)
+	}
+}
+
+func TestFakeDeploy(t *testing.T) {
+	charms := map[string]string{"minimal charm directory": writeCharmDir(t,
+		"resources:\n  postgresql-image:\n    type: oci-image\n    upstream-source: ghcr.io/canonical/charmed-postgresql:14-22.04\n", testManifest)}
+	if p := packedCharm(); p != "" {
+		charms["packed charm"] = p
+	}
+	for name, path := range charms {
+		t.Run(name, func(t *testing.T) {
+			f, b := fakeBackend(t)
+			withModels(f)
+			f.Handle("Resources.AddPendingResources", func(model string, raw json.RawMessage) (any, error) {
+				a := decode[params.AddPendingResourcesArgsV2](t, raw)
+				if model != romeUUID || a.Tag != "application-db1" || len(a.Resources) != 1 || a.Resources[0].Name != "postgresql-image" ||
+					a.Resources[0].Type != "oci-image" || a.Resources[0].Origin != "upload" {
+					t.Errorf("pending resources on %q: %+v", model, a)
+				}
+				return params.AddPendingResourcesResult{PendingIDs: []string{"pending-42"}}, nil
+			})
+			var deployed params.ApplicationsDeploy
+			f.Handle("Application.Deploy", func(model string, raw json.RawMessage) (any, error) {
+				deployed = decode[params.ApplicationsDeploy](t, raw)
+				return params.ErrorResults{Results: []params.ErrorResult{{}}}, nil
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := b.Deploy(ctx, "rome", path, "db1", scenario.SeedDeploy()); err != nil {
+				t.Fatal(err)
+			}
+
+			ups := f.Uploads()
+			if len(ups) != 2 {
+				t.Fatalf("%d uploads, want charm and resource", len(ups))
+			}
+			ch, res := ups[0], ups[1]
+			if !strings.HasPrefix(ch.Path, "/model-"+romeUUID+"/charms/") || !strings.HasPrefix(ch.Header.Get("Juju-Curl"), "local:") || len(ch.Body) < 100 {
+				t.Errorf("charm upload %s %v (%d bytes)", ch.Path, ch.Header, len(ch.Body))
+			}
+			wantBody, _ := OCIResourceBody("ghcr.io/canonical/charmed-postgresql:14-22.04")
+			if res.Path != "/model/"+romeUUID+"/applications/db1/resources/postgresql-image" || !strings.Contains(res.Query, "pendingid=pending-42") || string(res.Body) != string(wantBody) {
+				t.Errorf("resource upload %s?%s %q", res.Path, res.Query, res.Body)
+			}
+
+			if len(deployed.Applications) != 1 {
+				t.Fatalf("deploy %+v", deployed)
+			}
+			d := deployed.Applications[0]
+			o := d.CharmOrigin
+			if d.ApplicationName != "db1" || !strings.HasPrefix(d.CharmURL, "local:") || d.NumUnits != 1 ||
+				!reflect.DeepEqual(d.Config, map[string]string{"profile": "testing", "trust": "true"}) ||
+				!reflect.DeepEqual(d.Resources, map[string]string{"postgresql-image": "pending-42"}) ||
+				o == nil || o.Source != "local" || o.Architecture != "amd64" || o.Base.Name != "ubuntu" || o.Base.Channel != "22.04/stable" ||
+				o.Revision == nil || *o.Revision != 0 {
+				t.Errorf("deploy %+v origin %+v", d, o)
+			}
+		})
 	}
 }

@@ -71,13 +71,9 @@ func TestPrepareLocalCharm(t *testing.T) {
 // TestPackedCharmDeployable reads the .charm of `make charm` with Juju's own local-charm
 // reader, as Deploy does before uploading it. Skipped when no charm has been packed.
 func TestPackedCharmDeployable(t *testing.T) {
-	path := os.Getenv(EnvCharm)
+	path := packedCharm()
 	if path == "" {
-		matches, _ := filepath.Glob("../../postgresql-k8s_*.charm")
-		if len(matches) == 0 {
-			t.Skip("no packed charm: run `make charm` or set " + EnvCharm)
-		}
-		path = matches[0]
+		t.Skip("no packed charm: run `make charm` or set " + EnvCharm)
 	}
 	for _, base := range []string{"", "ubuntu@22.04", "ubuntu@24.04"} {
 		lc, err := PrepareLocalCharm(path, base, "amd64")
@@ -92,4 +88,16 @@ func TestPackedCharmDeployable(t *testing.T) {
 		}
 		t.Logf("base %q: %s, %s, image %v", base, lc.URL, lc.Origin.Base, lc.Images)
 	}
+}
+
+// packedCharm is $POSTGRESQL_K8S_CHARM or a ../../postgresql-k8s_*.charm, or "".
+func packedCharm() string {
+	if p := os.Getenv(EnvCharm); p != "" {
+		return p
+	}
+	matches, _ := filepath.Glob("../../postgresql-k8s_*.charm")
+	if len(matches) == 0 {
+		return ""
+	}
+	return matches[0]
 }
