@@ -90,7 +90,7 @@ func (b *Backend) controller(ctx context.Context) (api.Connection, error) {
 	b.mu.Lock()
 	c := b.ctrl
 	b.mu.Unlock()
-	if c != nil && !c.IsBroken() {
+	if c != nil && !broken(c) {
 		return c, nil
 	}
 	c, err := open(ctx, b.cfg, "")
@@ -99,11 +99,24 @@ func (b *Backend) controller(ctx context.Context) (api.Connection, error) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.ctrl != nil {
-		b.ctrl.Close()
+	if b.ctrl != nil && !broken(b.ctrl) {
+		// Another caller connected meanwhile: use theirs, which may be in use.
+		c.Close()
+		return b.ctrl, nil
 	}
 	b.ctrl = c
 	return c, nil
+}
+
+// broken says whether the connection has died, without a round trip (IsBroken pings,
+// with no timeout of its own).
+func broken(c api.Connection) bool {
+	select {
+	case <-c.Broken():
+		return true
+	default:
+		return false
+	}
 }
 
 // drop forgets a connection that a timed-out call left in an unknown state, and closes it.
@@ -183,7 +196,7 @@ func (b *Backend) modelConn(ctx context.Context, name string) (api.Connection, b
 	b.mu.Lock()
 	c := b.conns[m.UUID]
 	b.mu.Unlock()
-	if c != nil && !c.IsBroken() {
+	if c != nil && !broken(c) {
 		return c, m, nil
 	}
 	c, err = open(ctx, b.cfg, m.UUID)
@@ -191,11 +204,12 @@ func (b *Backend) modelConn(ctx context.Context, name string) (api.Connection, b
 		return nil, m, fmt.Errorf("model %q: %w", name, err)
 	}
 	b.mu.Lock()
-	if old := b.conns[m.UUID]; old != nil {
-		old.Close()
+	defer b.mu.Unlock()
+	if cur := b.conns[m.UUID]; cur != nil && !broken(cur) {
+		c.Close()
+		return cur, m, nil
 	}
 	b.conns[m.UUID] = c
-	b.mu.Unlock()
 	return c, m, nil
 }
 
