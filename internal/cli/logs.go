@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/juju/gnuflag"
 )
 
 type logLine struct {
@@ -82,7 +84,9 @@ func cmdDebugLog(e *Env, args []string) error {
 	minLevel := levels[strings.ToUpper(*level)]
 	c := newClient(e)
 	limit := n
-	if *replay {
+	nSet := false
+	fs.Visit(func(f *gnuflag.Flag) { nSet = nSet || f.Name == "n" || f.Name == "lines" })
+	if *replay && !nSet {
 		limit = 0
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

@@ -63,14 +63,14 @@ func run(m *testing.M) int {
 
 // env is one controller under test.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	home    string
 	hookLog string
 	charm   string
 	models  []string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	home, err := os.MkdirTemp("", "jl")
 	if err != nil {

@@ -465,6 +465,7 @@ func (u *Uniter) runHook(ctx context.Context, h *st.Hook) (bool, error) {
 			if h.Kind == "start" && !unit.WorkloadSetByCharm {
 				unit.Workload = st.Status{Status: "unknown", Since: time.Now().UTC()}
 			}
+			t.Log(u.model, u.entity(), "INFO", fmt.Sprintf("ran %q hook (via hook dispatching script: dispatch)", h.Name))
 			if h.Kind == "remove" {
 				t.DeleteUnit(unit)
 				removed = true
@@ -476,7 +477,6 @@ func (u *Uniter) runHook(ctx context.Context, h *st.Hook) (bool, error) {
 		if err != nil {
 			return false, fmt.Errorf("committing hook %s: %w", h.Name, err)
 		}
-		u.logf("INFO", "ran %q hook (via hook dispatching script: dispatch)", h.Name)
 		if removed {
 			pod.Stop(u.podDir())
 			_ = os.RemoveAll(u.dir)

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -64,11 +65,29 @@ func (t *Tx) Action(id int) (*Action, error) {
 
 // PendingActions lists the pending or running actions of a unit, oldest first.
 func (t *Tx) PendingActions(model, unit string) []*Action {
-	var out []*Action
-	for _, a := range list[Action](t, kAction, "") {
-		if a.Model == model && a.Unit == unit && (a.Status == "pending" || a.Status == "running") {
-			out = append(out, a)
-		}
+	if t.err != nil {
+		return nil
 	}
+	rows, err := t.tx.Query(`SELECT body FROM docs WHERE kind=? AND json_extract(body, '$.model')=? AND json_extract(body, '$.unit')=? AND json_extract(body, '$.status') IN ('pending','running') ORDER BY id`, kAction, model, unit)
+	if err != nil {
+		t.Err(err)
+		return nil
+	}
+	defer rows.Close()
+	var out []*Action
+	for rows.Next() {
+		var body []byte
+		if err := rows.Scan(&body); err != nil {
+			t.Err(err)
+			return nil
+		}
+		a := &Action{}
+		if err := json.Unmarshal(body, a); err != nil {
+			t.Err(err)
+			return nil
+		}
+		out = append(out, a)
+	}
+	t.Err(rows.Err())
 	return out
 }

@@ -38,3 +38,13 @@ func (s *Store) Logs(model string, after int64, limit int) ([]LogEntry, error) {
 	}
 	return out, rows.Err()
 }
+
+// Log adds a debug-log line inside the transaction.
+func (t *Tx) Log(model, entity, level, msg string) {
+	if t.err != nil {
+		return
+	}
+	_, err := t.tx.Exec(`INSERT INTO logs(ts,model,entity,level,message) VALUES(?,?,?,?,?)`,
+		time.Now().UTC().Format(time.RFC3339Nano), model, entity, level, msg)
+	t.Err(err)
+}

@@ -5,6 +5,8 @@ import "fmt"
 var migrations = []string{
 	`CREATE TABLE docs (kind TEXT NOT NULL, id TEXT NOT NULL, body BLOB NOT NULL, PRIMARY KEY(kind, id))`,
 	`CREATE TABLE logs (id INTEGER PRIMARY KEY AUTOINCREMENT, ts TEXT NOT NULL, model TEXT NOT NULL, entity TEXT NOT NULL, level TEXT NOT NULL, message TEXT NOT NULL)`,
+	`CREATE INDEX docs_action_queue ON docs(kind, json_extract(body, '$.model'), json_extract(body, '$.unit'), json_extract(body, '$.status'))`,
+	`CREATE INDEX logs_model ON logs(model, id)`,
 }
 
 func (s *Store) migrate() error {
