@@ -3,6 +3,8 @@ package controller_test
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -501,4 +503,59 @@ func TestModelAndApplicationLifecycle(t *testing.T) {
 		t.Errorf("unit dirs left after destroy-model: %v", units)
 	}
 	e.fails(`model "admin/rome" not found`, "status", "-m", "rome")
+}
+
+func TestGoCharmSSHAndJujuSymlink(t *testing.T) {
+	e := newEnv(t)
+	// The Go charm: copy its directory and build its dispatch.
+	charmDir := filepath.Join(t.TempDir(), "gocharm")
+	src := filepath.Join(repoRoot, "tests", "testdata", "charms", "gocharm")
+	if err := os.MkdirAll(charmDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"metadata.yaml", "config.yaml", "actions.yaml"} {
+		b, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(charmDir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	build := exec.Command("go", "build", "-o", filepath.Join(charmDir, "dispatch"), "./tests/testdata/charms/gocharm/src")
+	build.Dir = repoRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the go charm: %v\n%s", err, out)
+	}
+	e.addModel("rome")
+	e.must("deploy", "-m", "rome", charmDir, "g1", "-n", "2", "--config", "log-file="+e.hookLog)
+	e.deploy("rome", "b1")
+	e.must("integrate", "-m", "rome", "g1:backend", "b1:db")
+	e.eventually("go charm answered over the relation", func() bool {
+		out := e.must("show-unit", "-m", "rome", "b1/0")
+		return strings.Contains(out, "from-go: g1/0") && strings.Contains(out, "from-go: g1/1") && strings.Contains(out, "peer-unit: b1/0")
+	})
+	e.eventually("go charm active", func() bool { return e.unitActive("rome", "g1/0") && e.unitActive("rome", "g1/1") })
+	if out := e.must("run", "-m", "rome", "g1/leader", "hello", "name=jujulet"); out != "greeting: hello jujulet\n" {
+		t.Errorf("hello output %q", out)
+	}
+	// ssh runs through the unit's Pebble.
+	e.eventually("b1/0 active", func() bool { return e.unitActive("rome", "b1/0") })
+	if out := e.must("ssh", "-m", "rome", "--container", "workload", "b1/0", "--", "echo", "hi from the pod"); out != "hi from the pod\n" {
+		t.Errorf("ssh output %q", out)
+	}
+	if _, _, code := e.juju("ssh", "-m", "rome", "--container", "workload", "b1/0", "--", "false"); code != 1 {
+		t.Errorf("ssh false exit code %d", code)
+	}
+	// Invoked through a symlink named juju.
+	link := filepath.Join(t.TempDir(), "juju")
+	if err := os.Symlink(jujuletBin, link); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(link, "status", "-m", "rome", "--format", "json")
+	cmd.Env = append(os.Environ(), "JUJULET_HOME="+e.home)
+	out, err := cmd.Output()
+	if err != nil || !strings.Contains(string(out), `"g1"`) {
+		t.Errorf("juju symlink status: %v %s", err, out)
+	}
 }
