@@ -158,6 +158,10 @@ func EffectiveConfig(ch charm.Charm, a *App) map[string]any {
 		out[k] = opt.Default
 	}
 	for k, v := range a.Config {
+		// JSON storage turns ints into floats: back to the option's type.
+		if f, ok := v.(float64); ok && ch.Config().Options[k].Type == "int" {
+			v = int64(f)
+		}
 		out[k] = v
 	}
 	return out

@@ -161,3 +161,19 @@ func TestStoreModelsAppsRelations(t *testing.T) {
 		return nil
 	})
 }
+
+func TestEffectiveConfigTypes(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ch, err := s.Charm(charmDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := EffectiveConfig(ch, &App{Config: map[string]any{"count": float64(7)}})
+	if cfg["count"] != int64(7) || cfg["greeting"] != "hello" || cfg["log-file"] != "" {
+		t.Errorf("effective config %#v", cfg)
+	}
+}
