@@ -79,6 +79,8 @@ func commands() map[string]command {
 		"offer":              {"offer an endpoint", cmdOffer},
 		"consume":            {"consume an offer", cmdConsume},
 		"run":                {"run an action", cmdRun},
+		"show-task":          {"show a task's result", cmdShowTask},
+		"show-operation":     {"show a task's result", cmdShowTask},
 		"status":             {"show model status", cmdStatus},
 		"show-unit":          {"show a unit", cmdShowUnit},
 		"debug-log":          {"show the model log", cmdDebugLog},

@@ -219,3 +219,27 @@ func cmdRun(e *Env, args []string) error {
 	}
 	return nil
 }
+
+// cmdShowTask is `juju show-task ID`: the task's result as YAML (or JSON).
+func cmdShowTask(e *Env, args []string) error {
+	var model string
+	fs := flags("show-task", e, &model)
+	format := fs.String("format", "yaml", "")
+	_ = fs.Duration("wait", 0, "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("no task ID specified")
+	}
+	var a actionDoc
+	if err := newClient(e).call("action", model, map[string]any{"name": fs.Arg(0)}, &a); err != nil {
+		return err
+	}
+	doc := map[string]any{"id": strconv.Itoa(a.ID), "status": a.Status, "unit": a.Unit, "results": a.Results,
+		"timing": map[string]any{"enqueued": a.Enqueued.String(), "started": a.Started.String(), "completed": a.Completed.String()}}
+	if a.Message != "" {
+		doc["message"] = a.Message
+	}
+	return printFormatted(e, *format, doc)
+}

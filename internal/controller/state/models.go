@@ -325,9 +325,13 @@ func (t *Tx) SetAgentStatus(model, unit, status, msg string) {
 	t.PutUnit(u)
 }
 
-// DeleteUnit removes a unit document and its secret pins.
+// DeleteUnit removes a unit document and its secret pins; its queued actions are cancelled.
 func (t *Tx) DeleteUnit(u *Unit) {
 	t.Delete(kUnit, key(u.Model, u.Name))
+	for _, a := range t.PendingActions(u.Model, u.Name) {
+		a.Status, a.Message, a.Completed = "cancelled", "unit removed", time.Now().UTC()
+		t.PutAction(a)
+	}
 	for _, c := range t.Consumers() {
 		if c.Model == u.Model && c.Unit == u.Name {
 			t.Delete(kConsumer, key(c.URI, c.Model, c.Unit))
