@@ -137,22 +137,37 @@ func (b *Backend) drop(c api.Connection) {
 // call runs one blocking API call within ctx (or the call timeout): when time is up the
 // connection is closed, which ends the call, and the error says what was being done.
 func (b *Backend) call(ctx context.Context, c api.Connection, what string, fn func() error) error {
+	_, err := do(ctx, b, c, what, func() (struct{}, error) { return struct{}{}, fn() })
+	return err
+}
+
+// do is call for a call with a result. The result comes back over the channel only: a call
+// abandoned at its deadline writes nothing the caller reads.
+func do[T any](ctx context.Context, b *Backend, c api.Connection, what string, fn func() (T, error)) (T, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, b.cfg.CallTimeout)
 		defer cancel()
 	}
-	done := make(chan error, 1)
-	go func() { done <- fn() }()
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := fn()
+		done <- result{v, err}
+	}()
+	var zero T
 	select {
-	case err := <-done:
-		if err != nil {
-			return fmt.Errorf("%s: %w", what, err)
+	case r := <-done:
+		if r.err != nil {
+			return zero, fmt.Errorf("%s: %w", what, r.err)
 		}
-		return nil
+		return r.v, nil
 	case <-ctx.Done():
 		b.drop(c)
-		return fmt.Errorf("%s on %s: %w", what, b.cfg.Where(), ctx.Err())
+		return zero, fmt.Errorf("%s on %s: %w", what, b.cfg.Where(), ctx.Err())
 	}
 }
 
@@ -168,11 +183,8 @@ func (b *Backend) model(ctx context.Context, name string) (base.UserModel, error
 	if err != nil {
 		return m, err
 	}
-	var models []base.UserModel
-	err = b.call(ctx, c, "list models", func() error {
-		var err error
-		models, err = modelmanager.NewClient(c).ListModels(b.cfg.User)
-		return err
+	models, err := do(ctx, b, c, "list models", func() ([]base.UserModel, error) {
+		return modelmanager.NewClient(c).ListModels(b.cfg.User)
 	})
 	if err != nil {
 		return m, err
@@ -220,11 +232,8 @@ func (b *Backend) AddModel(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	var info base.ModelInfo
-	err = b.call(ctx, c, "add model "+name, func() error {
-		var err error
-		info, err = modelmanager.NewClient(c).CreateModel(name, b.cfg.User, "", "", names.CloudCredentialTag{}, nil)
-		return err
+	info, err := do(ctx, b, c, "add model "+name, func() (base.ModelInfo, error) {
+		return modelmanager.NewClient(c).CreateModel(name, b.cfg.User, "", "", names.CloudCredentialTag{}, nil)
 	})
 	if err != nil {
 		return err
@@ -273,18 +282,16 @@ func (b *Backend) Deploy(ctx context.Context, modelName, charmPath, app string, 
 		return err
 	}
 	agentVersion, _ := c.ServerVersion()
-	var charmURL string
-	err = b.call(ctx, c, "upload charm "+charmPath, func() error {
+	charmURL, err := do(ctx, b, c, "upload charm "+charmPath, func() (string, error) {
 		cc, err := charms.NewLocalCharmClient(c)
 		if err != nil {
-			return err
+			return "", err
 		}
 		u, err := cc.AddLocalCharm(lc.URL, lc.Charm, false, agentVersion)
 		if err != nil {
-			return err
+			return "", err
 		}
-		charmURL = u.String()
-		return nil
+		return u.String(), nil
 	})
 	if err != nil {
 		return err
@@ -308,18 +315,17 @@ func (b *Backend) Deploy(ctx context.Context, modelName, charmPath, app string, 
 		if err != nil {
 			return fmt.Errorf("resource %s: %w", name, err)
 		}
-		err = b.call(ctx, c, "upload resource "+name+"="+image, func() error {
+		id, err := do(ctx, b, c, "upload resource "+name+"="+image, func() (string, error) {
 			rc, err := resources.NewClient(c)
 			if err != nil {
-				return err
+				return "", err
 			}
-			id, err := rc.UploadPendingResource(app, charmresource.Resource{Meta: meta, Origin: charmresource.OriginUpload}, image, bytes.NewReader(body))
-			ids[name] = id
-			return err
+			return rc.UploadPendingResource(app, charmresource.Resource{Meta: meta, Origin: charmresource.OriginUpload}, image, bytes.NewReader(body))
 		})
 		if err != nil {
 			return err
 		}
+		ids[name] = id
 	}
 
 	args := BuildDeployArgs(charmURL, origin, app, opts, ids)
@@ -394,11 +400,8 @@ func (b *Backend) Consume(ctx context.Context, modelName, offerURL, alias string
 	if err != nil {
 		return err
 	}
-	var d params.ConsumeOfferDetails
-	err = b.call(ctx, src, "consume details of "+u.String(), func() error {
-		var err error
-		d, err = applicationoffers.NewClient(src).GetConsumeDetails(u.AsLocal().String())
-		return err
+	d, err := do(ctx, b, src, "consume details of "+u.String(), func() (params.ConsumeOfferDetails, error) {
+		return applicationoffers.NewClient(src).GetConsumeDetails(u.AsLocal().String())
 	})
 	if err != nil {
 		return err
@@ -450,47 +453,42 @@ func (b *Backend) RunAction(ctx context.Context, modelName, unit, action string,
 		return scenario.ActionResult{}, err
 	}
 	if app, ok := LeaderTarget(unit); ok {
-		err := b.call(ctx, c, "leader of "+app, func() error {
-			var err error
-			unit, err = application.NewClient(c).Leader(app)
-			return err
+		leader, err := do(ctx, b, c, "leader of "+app, func() (string, error) {
+			return application.NewClient(c).Leader(app)
 		})
 		if err != nil {
 			return scenario.ActionResult{}, err
 		}
+		unit = leader
 	}
 	if !names.IsValidUnit(unit) {
 		return scenario.ActionResult{}, fmt.Errorf("run %s: %q is not a unit", action, unit)
 	}
-	var id string
-	err = b.call(ctx, c, "enqueue "+action+" on "+unit, func() error {
+	receiver := names.NewUnitTag(unit).String()
+	id, err := do(ctx, b, c, "enqueue "+action+" on "+unit, func() (string, error) {
 		enq, err := actionapi.NewClient(c).EnqueueOperation([]actionapi.Action{{
-			Receiver: names.NewUnitTag(unit).String(), Name: action, Parameters: args,
+			Receiver: receiver, Name: action, Parameters: args,
 		}})
 		if err != nil {
-			return err
+			return "", err
 		}
 		if len(enq.Actions) != 1 {
-			return fmt.Errorf("%d actions enqueued, want 1", len(enq.Actions))
+			return "", fmt.Errorf("%d actions enqueued, want 1", len(enq.Actions))
 		}
 		if enq.Actions[0].Error != nil {
-			return enq.Actions[0].Error
+			return "", enq.Actions[0].Error
 		}
 		if enq.Actions[0].Action == nil {
-			return fmt.Errorf("no action id returned")
+			return "", fmt.Errorf("no action id returned")
 		}
-		id = enq.Actions[0].Action.ID
-		return nil
+		return enq.Actions[0].Action.ID, nil
 	})
 	if err != nil {
 		return scenario.ActionResult{}, err
 	}
 	for {
-		var res []actionapi.ActionResult
-		err := b.call(ctx, c, "result of "+action+" "+id+" on "+unit, func() error {
-			var err error
-			res, err = actionapi.NewClient(c).Actions([]string{id})
-			return err
+		res, err := do(ctx, b, c, "result of "+action+" "+id+" on "+unit, func() ([]actionapi.ActionResult, error) {
+			return actionapi.NewClient(c).Actions([]string{id})
 		})
 		if err != nil {
 			return scenario.ActionResult{}, err
@@ -589,13 +587,9 @@ func (b *Backend) FullStatus(ctx context.Context, modelName string) (*params.Ful
 	if err != nil {
 		return nil, err
 	}
-	var fs *params.FullStatus
-	err = b.call(ctx, c, "status of "+modelName, func() error {
-		var err error
-		fs, err = client.NewClient(c, slogErrorf{b.log}).Status(&client.StatusArgs{})
-		return err
+	return do(ctx, b, c, "status of "+modelName, func() (*params.FullStatus, error) {
+		return client.NewClient(c, slogErrorf{b.log}).Status(&client.StatusArgs{})
 	})
-	return fs, err
 }
 
 // Status implements scenario.Backend.

@@ -189,9 +189,7 @@ func TestFakeScaleAndRemoveUnit(t *testing.T) {
 	f, b := fakeBackend(t)
 	withModels(f)
 	f.Handle("Client.FullStatus", func(string, json.RawMessage) (any, error) { return statusOf("db1/0", "db1/1", "db1/2"), nil })
-	var got []params.ScaleApplicationParamsV2
-	f.Handle("Application.ScaleApplications", func(_ string, raw json.RawMessage) (any, error) {
-		got = append(got, decode[params.ScaleApplicationsParamsV2](t, raw).Applications...)
+	f.Handle("Application.ScaleApplications", func(string, json.RawMessage) (any, error) {
 		return params.ScaleApplicationResults{Results: []params.ScaleApplicationResult{{Info: &params.ScaleApplicationInfo{Scale: 3}}}}, nil
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -204,6 +202,12 @@ func TestFakeScaleAndRemoveUnit(t *testing.T) {
 	}
 	if err := b.RemoveUnit(ctx, "rome", "db1/0"); err == nil || !strings.Contains(err.Error(), "highest-numbered") {
 		t.Errorf("removing db1/0 on k8s: %v", err)
+	}
+	var got []params.ScaleApplicationParamsV2
+	for _, c := range f.Calls() {
+		if c.Method == "Application.ScaleApplications" {
+			got = append(got, decode[params.ScaleApplicationsParamsV2](t, c.Params).Applications...)
+		}
 	}
 	want := []params.ScaleApplicationParamsV2{{ApplicationTag: "application-db1", Scale: 3}, {ApplicationTag: "application-db1", ScaleChange: -1}}
 	if !reflect.DeepEqual(got, want) {
@@ -339,9 +343,7 @@ func TestFakeDeploy(t *testing.T) {
 				}
 				return params.AddPendingResourcesResult{PendingIDs: []string{"pending-42"}}, nil
 			})
-			var deployed params.ApplicationsDeploy
-			f.Handle("Application.Deploy", func(model string, raw json.RawMessage) (any, error) {
-				deployed = decode[params.ApplicationsDeploy](t, raw)
+			f.Handle("Application.Deploy", func(string, json.RawMessage) (any, error) {
 				return params.ErrorResults{Results: []params.ErrorResult{{}}}, nil
 			})
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -363,6 +365,12 @@ func TestFakeDeploy(t *testing.T) {
 				t.Errorf("resource upload %s?%s %q", res.Path, res.Query, res.Body)
 			}
 
+			var deployed params.ApplicationsDeploy
+			for _, c := range f.Calls() {
+				if c.Method == "Application.Deploy" {
+					deployed = decode[params.ApplicationsDeploy](t, c.Params)
+				}
+			}
 			if len(deployed.Applications) != 1 {
 				t.Fatalf("deploy %+v", deployed)
 			}
