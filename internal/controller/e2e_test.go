@@ -54,7 +54,12 @@ func TestDeployHookOrder(t *testing.T) {
 		cc := indexOf(hooks, "config-changed")
 		st := indexOf(hooks, "start")
 		pr := indexOf(hooks, "workload-pebble-ready")
-		if le != 2 || cc != le+1 || st != cc+1 {
+		for i := 2; i < cc && le == 2; i++ {
+			if hooks[i] != "leader-elected" && hooks[i] != "leader-settings-changed" {
+				le = -1
+			}
+		}
+		if le != 2 || cc < le+1 || st != cc+1 {
 			t.Errorf("%s hooks %v: want leader hook, config-changed, start after relation-created", unit, hooks)
 		}
 		if pr < 1 {
