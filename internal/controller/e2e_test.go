@@ -10,6 +10,10 @@ import (
 	"syscall"
 	"testing"
 
+	pebble "github.com/canonical/pebble/client"
+
+	"github.com/jujulet/postgresql-k8s/internal/pod"
+
 	"strconv"
 )
 
@@ -563,4 +567,33 @@ func TestGoCharmSSHAndJujuSymlink(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), `"g1"`) {
 		t.Errorf("juju symlink status: %v %s", err, out)
 	}
+}
+
+func TestPebbleCheckHooks(t *testing.T) {
+	e := newEnv(t)
+	e.addModel("rome")
+	e.deploy("rome", "b1")
+	e.eventually("active", func() bool { return e.unitActive("rome", "b1/0") && e.ran("b1/0", "workload-pebble-ready") })
+	dirs, _ := filepath.Glob(e.home + "/units/*/c")
+	if len(dirs) != 1 {
+		t.Fatalf("containers dirs %v", dirs)
+	}
+	cl, err := pod.Client(dirs[0], "workload")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flag := filepath.Join(t.TempDir(), "flag")
+	layer := "checks:\n  flag:\n    override: replace\n    period: 200ms\n    threshold: 1\n    exec:\n      command: test -e " + flag + "\n"
+	if err := os.WriteFile(flag, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.AddLayer(&pebble.AddLayerOptions{Label: "checks", LayerData: []byte(layer)}); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(flag)
+	e.eventually("check-failed", func() bool { return e.ran("b1/0", "workload-pebble-check-failed") })
+	if err := os.WriteFile(flag, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually("check-recovered", func() bool { return e.ran("b1/0", "workload-pebble-check-recovered") })
 }
