@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -359,4 +361,26 @@ func TestPostmasterOutlivesPebble(t *testing.T) {
 	if !cd.CleanShutdown() {
 		t.Fatalf("not clean: %+v", cd)
 	}
+
+	// The pod dies with its processes: the postmaster is SIGKILLed, its pid file stays.
+	must(t, a.w.Start(ctx))
+	must(t, a.w.WaitReady(ctx, "operator", opPass))
+	pidFile, err := os.ReadFile(filepath.Join(a.w.Host(a.w.PGData()), "postmaster.pid"))
+	must(t, err)
+	pid, err := strconv.Atoi(strings.SplitN(string(pidFile), "\n", 2)[0])
+	must(t, err)
+	must(t, syscall.Kill(pid, syscall.SIGKILL))
+	a.c.Crash(t)
+	a.w = a.open(t, ctx, "127.0.0.53")
+	waitFor(t, ctx, "postmaster gone", func() (bool, error) {
+		return syscall.Kill(pid, 0) != nil, nil
+	})
+	cd, err = a.w.Stop(ctx)
+	must(t, err)
+	if cd.CleanShutdown() {
+		t.Fatalf("a killed server reported clean: %+v", cd)
+	}
+	must(t, a.w.PlanLayer(ctx))
+	must(t, a.w.Start(ctx))
+	must(t, a.w.WaitReady(ctx, "operator", opPass))
 }

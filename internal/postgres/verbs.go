@@ -101,17 +101,32 @@ func (w *Workload) stopPostmaster(ctx context.Context) error {
 	if ok, err := w.Exists(ctx, path.Join(w.PGData(), "postmaster.pid")); err != nil || !ok {
 		return err
 	}
-	if _, err := w.Exec(ctx, []string{w.bin("pg_ctl"), "status", "-D", w.Host(w.PGData())}, nil); err != nil {
-		var ee *ExecError
-		if errors.As(err, &ee) && ee.ExitCode == 3 {
-			return nil // no server running
-		}
-		return fmt.Errorf("pg_ctl status: %w", err)
+	running, err := w.postmasterRunning(ctx)
+	if err != nil || !running {
+		return err
 	}
 	if _, err := w.Exec(ctx, []string{w.bin("pg_ctl"), "stop", "-D", w.Host(w.PGData()), "-m", "fast", "-w", "-t", "120"}, nil); err != nil {
+		// A postmaster that was dying (killed with its pod) leaves its pid file behind and
+		// pg_ctl reports "server does not shut down": it is down, just not cleanly.
+		if running, serr := w.postmasterRunning(ctx); serr == nil && !running {
+			return nil
+		}
 		return fmt.Errorf("fast shutdown: %w", err)
 	}
 	return nil
+}
+
+// postmasterRunning asks pg_ctl status whether the pid file names a live postmaster.
+func (w *Workload) postmasterRunning(ctx context.Context) (bool, error) {
+	_, err := w.Exec(ctx, []string{w.bin("pg_ctl"), "status", "-D", w.Host(w.PGData())}, nil)
+	if err == nil {
+		return true, nil
+	}
+	var ee *ExecError
+	if errors.As(err, &ee) && ee.ExitCode == 3 {
+		return false, nil
+	}
+	return false, fmt.Errorf("pg_ctl status: %w", err)
 }
 
 // Stop shuts PostgreSQL down with a fast shutdown (pg_ctl stop -m fast: a clean shutdown
