@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -13,8 +14,6 @@ import (
 	pebble "github.com/canonical/pebble/client"
 
 	"github.com/jujulet/postgresql-k8s/internal/pod"
-
-	"strconv"
 )
 
 func TestDeployHookOrder(t *testing.T) {

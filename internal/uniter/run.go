@@ -1,7 +1,6 @@
 package uniter
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -14,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
+	"time"
 )
 
 // JujuVersion is the Juju version jujulet reports.
@@ -118,41 +119,57 @@ func (u *Uniter) execute(ctx context.Context, hc *hookCtx) (code int, stdout, st
 	cmd := exec.CommandContext(ctx, path)
 	cmd.Dir = cd
 	cmd.Env = u.env(hc)
-	var outBuf, errBuf bytes.Buffer
-	var wg sync.WaitGroup
-	outR, err := cmd.StdoutPipe()
-	if err != nil {
-		return -1, "", "", err
-	}
-	errR, err := cmd.StderrPipe()
-	if err != nil {
-		return -1, "", "", err
-	}
-	if err := cmd.Start(); err != nil {
-		return -1, "", "", fmt.Errorf("cannot run %s: %w", path, err)
-	}
-	pump := func(r *bufio.Scanner, buf *bytes.Buffer, level string) {
-		defer wg.Done()
-		for r.Scan() {
-			line := r.Text()
-			buf.WriteString(line + "\n")
-			u.logf(level, "%s", line)
-		}
-	}
-	so, se := bufio.NewScanner(outR), bufio.NewScanner(errR)
-	so.Buffer(make([]byte, 64*1024), 4*1024*1024)
-	se.Buffer(make([]byte, 64*1024), 4*1024*1024)
-	wg.Add(2)
-	go pump(so, &outBuf, "DEBUG")
-	go pump(se, &errBuf, "WARNING")
-	wg.Wait()
-	werr := cmd.Wait()
+	// The hook runs in its own process group: cancelling kills all of it, and output
+	// pipes held open by stray background children do not block the agent for long.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	outW := &lineLogger{u: u, level: "DEBUG"}
+	errW := &lineLogger{u: u, level: "WARNING"}
+	cmd.Stdout, cmd.Stderr = outW, errW
+	werr := cmd.Run()
+	outW.flush()
+	errW.flush()
 	var ee *exec.ExitError
 	if errors.As(werr, &ee) {
-		return ee.ExitCode(), outBuf.String(), errBuf.String(), nil
+		return ee.ExitCode(), outW.buf.String(), errW.buf.String(), nil
 	}
-	if werr != nil {
-		return -1, outBuf.String(), errBuf.String(), werr
+	if werr != nil && !errors.Is(werr, exec.ErrWaitDelay) {
+		return -1, outW.buf.String(), errW.buf.String(), fmt.Errorf("cannot run %s: %w", path, werr)
 	}
-	return 0, outBuf.String(), errBuf.String(), nil
+	return 0, outW.buf.String(), errW.buf.String(), nil
+}
+
+// lineLogger keeps a hook's output and logs it line by line.
+type lineLogger struct {
+	u       *Uniter
+	level   string
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	partial []byte
+}
+
+func (l *lineLogger) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.Write(p)
+	l.partial = append(l.partial, p...)
+	for {
+		i := bytes.IndexByte(l.partial, '\n')
+		if i < 0 {
+			break
+		}
+		l.u.logf(l.level, "%s", l.partial[:i])
+		l.partial = l.partial[i+1:]
+	}
+	return len(p), nil
+}
+
+func (l *lineLogger) flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.partial) > 0 {
+		l.u.logf(l.level, "%s", l.partial)
+		l.partial = nil
+	}
 }
