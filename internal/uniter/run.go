@@ -80,8 +80,7 @@ func (u *Uniter) env(hc *hookCtx) []string {
 			env = append(env, "JUJU_PEBBLE_CHECK_NAME="+h.Check)
 		}
 		if h.SecretURI != "" {
-			env = append(env, "JUJU_SECRET_ID="+h.SecretURI, "JUJU_SECRET_LABEL="+h.SecretLbl,
-				"JUJU_SECRET_REVISION="+strconv.Itoa(h.SecretRev))
+			env = append(env, "JUJU_SECRET_ID="+h.SecretURI, "JUJU_SECRET_LABEL="+h.SecretLbl)
 		}
 	} else if a := hc.action; a != nil {
 		env = append(env, "JUJU_HOOK_NAME=", "JUJU_DISPATCH_PATH=actions/"+a.Name,

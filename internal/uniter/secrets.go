@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"sort"
+	"strings"
 
 	st "github.com/jujulet/postgresql-k8s/internal/controller/state"
 	"github.com/jujulet/postgresql-k8s/internal/hooktools"
@@ -249,11 +250,29 @@ func (c *hookCtx) grant(uri string, relID int, unitName string, add bool) error 
 		if err := c.owns(s, unit, app); err != nil {
 			return err
 		}
+		var out []st.Grant
+		if relID < 0 && !add {
+			// revoke by target: a remote application (every grant of its relations) or unit.
+			for _, x := range s.Grants {
+				r, err := t.Relation(x.RelID)
+				drop := err != nil
+				if err == nil {
+					remoteApp := r.RemoteAppName(unit.Model, unit.App)
+					drop = x.Unit == unitName || (x.Unit == "" && remoteApp == unitName) ||
+						(!strings.Contains(unitName, "/") && st.AppOfUnit(x.Unit) == unitName)
+				}
+				if !drop {
+					out = append(out, x)
+				}
+			}
+			s.Grants = out
+			c.stage(s)
+			return nil
+		}
 		if _, err := c.relation(t, unit, relID); err != nil {
 			return err
 		}
 		g := st.Grant{RelID: relID, Unit: unitName}
-		var out []st.Grant
 		for _, x := range s.Grants {
 			if x != g {
 				out = append(out, x)
