@@ -89,6 +89,7 @@ func Run(ctx context.Context, cfg Config) error {
 	go func() { _ = srv.Serve(ln) }()
 	d.log.Info("controller started", "home", cfg.Home, "pid", os.Getpid())
 
+	d.removeOrphans()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -161,5 +162,27 @@ func (d *Daemon) stopAllPods() {
 	ents, _ := os.ReadDir(filepath.Join(d.cfg.Home, "units"))
 	for _, e := range ents {
 		pod.Stop(filepath.Join(d.cfg.Home, "units", e.Name(), "c"))
+	}
+}
+
+// removeOrphans stops the pods and removes the directories of units that no longer exist
+// (a crash between a unit's remove hook commit and its clean-up).
+func (d *Daemon) removeOrphans() {
+	ids := map[string]bool{}
+	_ = d.store.View(func(t *st.Tx) error {
+		for _, u := range t.AllUnits() {
+			ids[strconv.Itoa(u.ID)] = true
+		}
+		return nil
+	})
+	ents, _ := os.ReadDir(filepath.Join(d.cfg.Home, "units"))
+	for _, e := range ents {
+		if ids[e.Name()] {
+			continue
+		}
+		dir := filepath.Join(d.cfg.Home, "units", e.Name())
+		d.log.Info("removing orphaned unit directory", "dir", dir)
+		pod.Stop(filepath.Join(dir, "c"))
+		_ = os.RemoveAll(dir)
 	}
 }
