@@ -72,6 +72,8 @@ func commands() map[string]command {
 		"scale-application":  {"set the number of units", cmdScale},
 		"config":             {"get or set application config", cmdConfig},
 		"trust":              {"trust an application", cmdTrust},
+		"refresh":            {"refresh an application to a local charm (--path)", cmdRefresh},
+		"remove-saas":        {"remove a consumed offer", cmdRemoveSAAS},
 		"integrate":          {"relate two applications", cmdIntegrate},
 		"relate":             {"relate two applications", cmdIntegrate},
 		"remove-relation":    {"remove a relation", cmdRemoveRelation},

@@ -722,3 +722,54 @@ func printFormatted(e *Env, format string, v any) error {
 	}
 	return usagef("invalid value %q for option --format: unknown format", format)
 }
+
+// cmdRefresh is `juju refresh APP --path CHARM` for local charms.
+func cmdRefresh(e *Env, args []string) error {
+	var model string
+	fs := flags("refresh", e, &model)
+	path := fs.String("path", "", "")
+	_ = fs.String("channel", "", "")
+	_ = fs.Bool("force", false, "")
+	_ = fs.Bool("force-units", false, "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("expected an application name")
+	}
+	if *path == "" {
+		return usagef("jujulet refreshes local charms only: use --path")
+	}
+	abs, err := findCharm(e, *path)
+	if err != nil {
+		return err
+	}
+	var msg string
+	if err := newClient(e).call("refresh", model, map[string]any{"app": fs.Arg(0), "name": abs}, &msg); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.Stderr, msg)
+	return nil
+}
+
+// cmdRemoveSAAS is `juju remove-saas NAME...`.
+func cmdRemoveSAAS(e *Env, args []string) error {
+	var model string
+	fs := flags("remove-saas", e, &model)
+	_ = fs.Bool("force", false, "")
+	_ = fs.Bool("no-wait", false, "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() < 1 {
+		return usagef("no SAAS application specified")
+	}
+	c := newClient(e)
+	for _, a := range fs.Args() {
+		if err := c.call("remove-application", model, map[string]any{"app": a}, nil); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.Stderr, "will remove SAAS application %s\n", a)
+	}
+	return nil
+}

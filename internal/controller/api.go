@@ -203,6 +203,8 @@ func (d *Daemon) call(req Request) (any, error) {
 			return nil
 		})
 		return result, err
+	case "refresh":
+		return d.refresh(req.Model, p.App, p.Name)
 	case "deploy":
 		var dp DeployParams
 		if err := json.Unmarshal(req.Params, &dp); err != nil {
@@ -484,48 +486,62 @@ func configView(ch charm.Charm, a *st.App) map[string]any {
 	return map[string]any{"application": a.Name, "charm": a.CharmName, "settings": settings, "trust": a.Trust}
 }
 
-func (d *Daemon) deploy(model string, dp DeployParams) (any, error) {
-	src := dp.Charm
+// importCharm copies a charm directory or expands a .charm into the controller's charm
+// store; discard removes it again (on a failed deploy/refresh).
+func (d *Daemon) importCharm(src string) (dir string, discard func(), err error) {
 	fi, err := os.Stat(src)
 	if err != nil {
-		return nil, fmt.Errorf("charm or bundle not found: %q", src)
+		return "", nil, fmt.Errorf("charm or bundle not found: %q", src)
 	}
-	dir := src
 	charmsDir := filepath.Join(d.cfg.Home, "charms")
 	if err := os.MkdirAll(charmsDir, 0o711); err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	tmp, err := os.MkdirTemp(charmsDir, "c")
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	_ = os.Chmod(tmp, 0o711)
+	discard = func() { _ = os.RemoveAll(tmp) }
+	dir = filepath.Join(tmp, "charm")
+	if fi.IsDir() {
+		if err := st.ValidateCharmDir(src); err != nil {
+			discard()
+			return "", nil, err
+		}
+		if err := uniter.CopyTree(src, dir); err != nil {
+			discard()
+			return "", nil, fmt.Errorf("copying charm: %w", err)
+		}
+		return dir, discard, nil
+	}
+	arch, err := charm.ReadCharmArchive(src)
+	if err != nil {
+		discard()
+		return "", nil, fmt.Errorf("invalid charm archive %q: %w", src, err)
+	}
+	if err := arch.ExpandTo(dir); err != nil {
+		discard()
+		return "", nil, fmt.Errorf("expanding charm: %w", err)
+	}
+	if err := st.ValidateCharmDir(dir); err != nil {
+		discard()
+		return "", nil, err
+	}
+	return dir, discard, nil
+}
+
+func (d *Daemon) deploy(model string, dp DeployParams) (any, error) {
+	dir, discard, err := d.importCharm(dp.Charm)
+	if err != nil {
+		return nil, err
+	}
 	ok := false
 	defer func() {
 		if !ok {
-			_ = os.RemoveAll(tmp)
+			discard()
 		}
 	}()
-	if fi.IsDir() {
-		if err := st.ValidateCharmDir(src); err != nil {
-			return nil, err
-		}
-		if err := uniter.CopyTree(src, filepath.Join(tmp, "charm")); err != nil {
-			return nil, fmt.Errorf("copying charm: %w", err)
-		}
-	} else {
-		arch, err := charm.ReadCharmArchive(src)
-		if err != nil {
-			return nil, fmt.Errorf("invalid charm archive %q: %w", src, err)
-		}
-		if err := arch.ExpandTo(filepath.Join(tmp, "charm")); err != nil {
-			return nil, fmt.Errorf("expanding charm: %w", err)
-		}
-		if err := st.ValidateCharmDir(filepath.Join(tmp, "charm")); err != nil {
-			return nil, err
-		}
-	}
-	dir = filepath.Join(tmp, "charm")
 	ch, err := d.store.Charm(dir)
 	if err != nil {
 		return nil, err
@@ -566,5 +582,51 @@ func (d *Daemon) deploy(model string, dp DeployParams) (any, error) {
 		return nil, err
 	}
 	ok = true
+	return msg, nil
+}
+
+// refresh switches an application to a new local charm; its units run upgrade-charm.
+func (d *Daemon) refresh(model, app, src string) (any, error) {
+	dir, discard, err := d.importCharm(src)
+	if err != nil {
+		return nil, err
+	}
+	ch, err := d.store.Charm(dir)
+	if err != nil {
+		discard()
+		return nil, err
+	}
+	var msg string
+	err = d.store.Update(func(t *st.Tx) error {
+		m, err := d.modelOf(t, model)
+		if err != nil {
+			return err
+		}
+		a, err := t.App(m.UUID, app)
+		if err != nil {
+			return err
+		}
+		if a.SAAS {
+			return fmt.Errorf("cannot refresh remote application %q", app)
+		}
+		if ch.Meta().Name != a.CharmName {
+			return fmt.Errorf("cannot refresh %q: charm name %q differs from %q", app, ch.Meta().Name, a.CharmName)
+		}
+		for k := range a.Config {
+			if _, ok := ch.Config().Options[k]; !ok {
+				delete(a.Config, k)
+			}
+		}
+		a.CharmDir = dir
+		a.Revision++
+		a.CharmVersion++
+		t.PutApp(a)
+		msg = fmt.Sprintf("Added local charm %q, revision %d, to the model", a.CharmName, a.Revision)
+		return nil
+	})
+	if err != nil {
+		discard()
+		return nil, err
+	}
 	return msg, nil
 }

@@ -596,3 +596,18 @@ func TestPebbleCheckHooks(t *testing.T) {
 	}
 	e.eventually("check-recovered", func() bool { return e.ran("b1/0", "workload-pebble-check-recovered") })
 }
+
+func TestRefreshRunsUpgradeCharm(t *testing.T) {
+	e := newEnv(t)
+	e.addModel("rome")
+	e.deploy("rome", "b1")
+	e.eventually("active", func() bool { return e.unitActive("rome", "b1/0") })
+	n := len(hookNames(e.hooks("b1/0")))
+	e.must("refresh", "-m", "rome", "b1", "--path", e.charm)
+	e.eventually("upgrade-charm then config-changed", func() bool {
+		hooks := hookNames(e.hooks("b1/0"))[n:]
+		i := indexOf(hooks, "upgrade-charm")
+		return i >= 0 && len(hooks) > i+1 && hooks[i+1] == "config-changed"
+	})
+	e.fails(`application "nope" not found`, "refresh", "-m", "rome", "nope", "--path", e.charm)
+}

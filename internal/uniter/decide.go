@@ -157,6 +157,9 @@ func (u *Uniter) next(v *view, now time.Time) *st.Hook {
 			return relHook(r, v, "created")
 		}
 	}
+	if v.app.CharmVersion != l.CharmVersion {
+		return &st.Hook{Kind: "upgrade-charm", Name: "upgrade-charm", Version: v.app.CharmVersion}
+	}
 	if l.PodRecreated {
 		// A recreated pod runs upgrade-charm, config-changed, pebble-ready (no start).
 		return &st.Hook{Kind: "upgrade-charm", Name: "upgrade-charm"}
@@ -306,6 +309,7 @@ func advance(t *st.Tx, unit *st.Unit, app *st.App, h *st.Hook, now time.Time) {
 	switch h.Kind {
 	case "install":
 		l.Installed = true
+		l.CharmVersion = app.CharmVersion
 	case "leader-elected":
 		l.Leader = true
 		l.LeaderVersion = app.LeaderVersion
@@ -317,6 +321,7 @@ func advance(t *st.Tx, unit *st.Unit, app *st.App, h *st.Hook, now time.Time) {
 		l.Started = true
 	case "upgrade-charm":
 		l.PodRecreated = false
+		l.CharmVersion = app.CharmVersion
 		l.ConfigVersion = -2 // upgrade-charm is always followed by config-changed
 	case "stop":
 		l.Stopped = true

@@ -357,7 +357,7 @@ func (u *Uniter) step(ctx context.Context) (done, worked bool, err error) {
 	v.checks = u.checks
 	u.mu.Unlock()
 	l := v.unit.Local
-	if v.unit.PodStopped {
+	if v.unit.PodStopped && v.unit.Life == "alive" {
 		return false, false, nil // the pod (and with it the charm container) is down
 	}
 	if len(actions) > 0 && l.Installed {
@@ -435,6 +435,11 @@ func (u *Uniter) runHook(ctx context.Context, h *st.Hook) (bool, error) {
 	})
 	if err != nil {
 		return false, err
+	}
+	if h.Kind == "upgrade-charm" {
+		if err := u.refreshCharm(); err != nil {
+			return false, err
+		}
 	}
 	hc := u.newContext(h, nil)
 	code, _, _, runErr := u.execute(ctx, hc)
@@ -584,4 +589,47 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// refreshCharm replaces the unit's charm copy with the application's current charm.
+func (u *Uniter) refreshCharm() error {
+	var app *st.App
+	if err := u.store.View(func(t *st.Tx) error {
+		unit, err := t.Unit(u.model, u.name)
+		if err != nil {
+			return err
+		}
+		app, err = t.App(unit.Model, unit.App)
+		return err
+	}); err != nil {
+		return err
+	}
+	tmp := u.charmDir() + ".new"
+	_ = os.RemoveAll(tmp)
+	if err := CopyTree(app.CharmDir, tmp); err != nil {
+		return fmt.Errorf("copying refreshed charm: %w", err)
+	}
+	old := u.charmDir() + ".old"
+	_ = os.RemoveAll(old)
+	if err := os.Rename(u.charmDir(), old); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	if err := os.Rename(tmp, u.charmDir()); err != nil {
+		return err
+	}
+	_ = os.RemoveAll(old)
+	ch, err := u.store.Charm(app.CharmDir)
+	if err != nil {
+		return err
+	}
+	containers := map[string][]string{}
+	for c, spec := range ch.Meta().Containers {
+		var mounts []string
+		for _, m := range spec.Mounts {
+			mounts = append(mounts, m.Location)
+		}
+		containers[c] = mounts
+	}
+	u.containers = containers
+	return nil
 }

@@ -44,11 +44,13 @@ type Status struct {
 
 // App is an application (or, with SAAS set, a consumed offer).
 type App struct {
-	Model          string            `json:"model"`
-	Name           string            `json:"name"`
-	CharmDir       string            `json:"charm-dir"`
-	CharmName      string            `json:"charm-name"`
-	Revision       int               `json:"revision"`
+	Model     string `json:"model"`
+	Name      string `json:"name"`
+	CharmDir  string `json:"charm-dir"`
+	CharmName string `json:"charm-name"`
+	Revision  int    `json:"revision"`
+	// CharmVersion counts refreshes; units run upgrade-charm when theirs is behind.
+	CharmVersion   int               `json:"charm-version,omitempty"`
 	Channel        string            `json:"channel"`
 	Base           string            `json:"base"`
 	Trust          bool              `json:"trust"`
@@ -121,6 +123,7 @@ type RelLocal struct {
 // Local is what a unit agent has done (Juju's uniter local state).
 type Local struct {
 	Installed     bool              `json:"installed"`
+	CharmVersion  int               `json:"charm-version,omitempty"`
 	Started       bool              `json:"started"`
 	ConfigVersion int               `json:"config-version"`
 	Leader        bool              `json:"leader"`
