@@ -37,7 +37,7 @@ func countRan(tb testing.TB, s *st.Store, model, hook string) int {
 	}
 	n := 0
 	for _, l := range logs {
-		if strings.HasPrefix(l.Message, `ran "`+hook+`" hook`) {
+		if strings.Contains(l.Message, `ran "`+hook+`" hook`) {
 			n++
 		}
 	}

@@ -470,7 +470,7 @@ func (u *Uniter) runHook(ctx context.Context, h *st.Hook) (bool, error) {
 			if h.Kind == "start" && !unit.WorkloadSetByCharm {
 				unit.Workload = st.Status{Status: "unknown", Since: time.Now().UTC()}
 			}
-			t.Log(u.model, u.entity(), "INFO", fmt.Sprintf("ran %q hook (via hook dispatching script: dispatch)", h.Name))
+			t.Log(u.model, u.entity(), "INFO", fmt.Sprintf("juju.worker.uniter.operation ran %q hook (via hook dispatching script: dispatch)", h.Name))
 			if h.Kind == "remove" {
 				t.DeleteUnit(unit)
 				removed = true
