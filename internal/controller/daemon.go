@@ -92,7 +92,14 @@ func Run(ctx context.Context, cfg Config) error {
 	d.removeOrphans()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	lastPrune := time.Time{}
 	for {
+		if time.Since(lastPrune) > 10*time.Minute {
+			if err := store.PruneLogs(200000); err != nil {
+				d.log.Warn("log pruning", "err", err)
+			}
+			lastPrune = time.Now()
+		}
 		changed := store.Changed()
 		if err := store.Update(func(t *st.Tx) error {
 			t.Maintain(time.Now().UTC(), cfg.Lease)

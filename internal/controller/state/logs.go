@@ -48,3 +48,14 @@ func (t *Tx) Log(model, entity, level, msg string) {
 		time.Now().UTC().Format(time.RFC3339Nano), model, entity, level, msg)
 	t.Err(err)
 }
+
+// PruneLogs keeps the newest keep log lines.
+func (s *Store) PruneLogs(keep int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, err := s.wdb.Exec(`DELETE FROM logs WHERE id <= (SELECT COALESCE(MAX(id), 0) FROM logs) - ?`, keep)
+	if err != nil {
+		return fmt.Errorf("pruning logs: %w", err)
+	}
+	return nil
+}
