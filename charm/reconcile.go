@@ -246,7 +246,7 @@ func (c *Charm) runPrimary(ctx context.Context, st *State, w Workload) error {
 		// A standby named primary starts as a standby and is promoted (new timeline); it never
 		// starts writable on its old timeline.
 		if err := w.Start(ctx); err != nil {
-			return err
+			return startFailed(err)
 		}
 	} else if confChanged {
 		if err := w.Reload(ctx); err != nil {
@@ -451,7 +451,7 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 		return err
 	}
 	if err := w.Start(ctx); err != nil {
-		return err
+		return startFailed(err)
 	}
 	if err := c.waitReady(ctx, w, st); err != nil {
 		return err
@@ -608,4 +608,11 @@ func (c *Charm) onSelfDeparting(ctx context.Context) error {
 		}
 	}
 	return c.status(ctx, "maintenance", "leaving the cluster: PostgreSQL stopped")
+}
+
+// startFailed: PostgreSQL did not come up (e.g. its address is still taken). Pebble keeps
+// retrying the service (on-failure: restart) and the next hook checks again, so the unit
+// waits with the reason rather than failing the hook.
+func startFailed(err error) error {
+	return waiting("PostgreSQL failed to start, retrying: %v", err)
 }
