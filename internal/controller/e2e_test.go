@@ -44,7 +44,7 @@ func TestDeployHookOrder(t *testing.T) {
 	}
 	for _, unit := range []string{"b1/0", "b1/1"} {
 		hooks := hookNames(e.hooks(unit))
-		want := []string{"install", "cluster-relation-created"}
+		want := []string{"data-storage-attached", "install", "cluster-relation-created"}
 		for i, h := range want {
 			if i >= len(hooks) || hooks[i] != h {
 				t.Fatalf("%s hooks %v: want prefix %v", unit, hooks, want)
@@ -57,12 +57,12 @@ func TestDeployHookOrder(t *testing.T) {
 		cc := indexOf(hooks, "config-changed")
 		st := indexOf(hooks, "start")
 		pr := indexOf(hooks, "workload-pebble-ready")
-		for i := 2; i < cc && le == 2; i++ {
+		for i := 3; i < cc && le == 3; i++ {
 			if hooks[i] != "leader-elected" && hooks[i] != "leader-settings-changed" {
 				le = -1
 			}
 		}
-		if le != 2 || cc < le+1 || st != cc+1 {
+		if le != 3 || cc < le+1 || st != cc+1 {
 			t.Errorf("%s hooks %v: want leader hook, config-changed, start after relation-created", unit, hooks)
 		}
 		if pr < 1 {
@@ -115,8 +115,8 @@ func TestScaleUpDownAndLeadership(t *testing.T) {
 	})
 	hooks := hookNames(e.hooks("b1/2"))
 	n := len(hooks)
-	if n < 4 || hooks[n-1] != "remove" || hooks[n-2] != "stop" || hooks[n-3] != "cluster-relation-departed" {
-		t.Errorf("dying unit hooks %v: want ... departed, stop, remove", hooks)
+	if n < 5 || hooks[n-1] != "remove" || hooks[n-2] != "stop" || hooks[n-3] != "data-storage-detaching" || hooks[n-4] != "cluster-relation-departed" {
+		t.Errorf("dying unit hooks %v: want ... departed, storage-detaching, stop, remove", hooks)
 	}
 	if !e.ran("b1/2", "cluster-relation-departed rel=cluster:1 remote=b1/0 app=b1 departing=b1/2") {
 		t.Errorf("dying unit departed hook lacks JUJU_DEPARTING_UNIT=itself: %v", e.hooks("b1/2"))

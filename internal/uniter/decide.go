@@ -1,7 +1,9 @@
 package uniter
 
 import (
+	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	st "github.com/jujulet/postgresql-k8s/internal/controller/state"
@@ -20,6 +22,7 @@ type view struct {
 	checks   map[string]string // "container/check" -> up|down
 	secrets  []secretRev       // consumed secrets with a newer revision
 	interval time.Duration
+	storage  []string // storage names of the charm, sorted
 }
 
 type secretRev struct {
@@ -44,6 +47,12 @@ func (u *Uniter) loadView(t *st.Tx) (*view, error) {
 		leader: app.Leader == unit.Name, interval: 30 * time.Second}
 	if d, err := time.ParseDuration(m.Config["update-status-hook-interval"]); err == nil && d > 0 {
 		v.interval = d
+	}
+	if ch, err := u.store.Charm(app.CharmDir); err == nil {
+		for name := range ch.Meta().Storage {
+			v.storage = append(v.storage, name)
+		}
+		sort.Strings(v.storage)
 	}
 	v.rels = t.UnitRelations(unit.Model, unit.App)
 	sort.Slice(v.rels, func(i, j int) bool {
@@ -105,7 +114,13 @@ func seenUnits(rl *st.RelLocal) []string {
 // next decides the next hook (nil: nothing to do).
 func (u *Uniter) next(v *view, now time.Time) *st.Hook {
 	l := &v.unit.Local
+	storageID := func(name string) string { return fmt.Sprintf("%s/%d", name, st.UnitNum(v.unit.Name)) }
 	if !l.Installed {
+		for _, name := range v.storage {
+			if !l.Storage[name] {
+				return &st.Hook{Kind: "storage-attached", Name: name + "-storage-attached", Storage: storageID(name)}
+			}
+		}
 		return &st.Hook{Kind: "install", Name: "install"}
 	}
 	relByID := map[int]*st.Relation{}
@@ -141,6 +156,11 @@ func (u *Uniter) next(v *view, now time.Time) *st.Hook {
 			}
 			if !r.Peer && rl.Created && !rl.Broken {
 				return relHook(r, v, "broken")
+			}
+		}
+		for _, name := range v.storage {
+			if l.Storage[name] {
+				return &st.Hook{Kind: "storage-detaching", Name: name + "-storage-detaching", Storage: storageID(name)}
 			}
 		}
 		if !l.Stopped {
@@ -307,6 +327,12 @@ func advance(t *st.Tx, unit *st.Unit, app *st.App, h *st.Hook, now time.Time) {
 	}
 	rl := l.Rels[h.RelID]
 	switch h.Kind {
+	case "storage-attached", "storage-detaching":
+		if l.Storage == nil {
+			l.Storage = map[string]bool{}
+		}
+		name, _, _ := strings.Cut(h.Storage, "/")
+		l.Storage[name] = h.Kind == "storage-attached"
 	case "install":
 		l.Installed = true
 		l.CharmVersion = app.CharmVersion

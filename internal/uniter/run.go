@@ -76,6 +76,9 @@ func (u *Uniter) env(hc *hookCtx) []string {
 		if h.Container != "" {
 			env = append(env, "JUJU_WORKLOAD_NAME="+h.Container)
 		}
+		if h.Storage != "" {
+			env = append(env, "JUJU_STORAGE_ID="+h.Storage)
+		}
 		if h.Check != "" {
 			env = append(env, "JUJU_PEBBLE_CHECK_NAME="+h.Check)
 		}

@@ -108,6 +108,7 @@ type Hook struct {
 	SecretURI  string `json:"secret-uri,omitempty"`
 	SecretLbl  string `json:"secret-label,omitempty"`
 	SecretRev  int    `json:"secret-rev,omitempty"`
+	Storage    string `json:"storage,omitempty"` // storage id name/N
 	// Version seen of the remote bucket (changed hooks) or config.
 	Version int `json:"version,omitempty"`
 }
@@ -132,6 +133,7 @@ type Local struct {
 	Boot          map[string]string `json:"boot"`
 	Checks        map[string]string `json:"checks"`
 	SecretRevs    map[string]int    `json:"secret-revs"`
+	Storage       map[string]bool   `json:"storage,omitempty"` // attached storage names
 	Stopped       bool              `json:"stopped"`
 	// PodRecreated: the pod came back after a loss; upgrade-charm and config-changed follow.
 	PodRecreated bool      `json:"pod-recreated,omitempty"`
