@@ -193,7 +193,7 @@ func (c *client) call(method, model string, params, result any) error {
 	body, _ := json.Marshal(controller.Request{Method: method, Model: model, Params: raw})
 	resp, err := c.hc.Post("http://jujulet/call", "application/json", bytes.NewReader(body))
 	if err != nil {
-		if _, serr := os.Stat(controller.SocketPath(c.home)); serr != nil {
+		if _, serr := os.Stat(controller.SocketPath(c.home)); serr != nil || daemonPid(c.home) == 0 {
 			return errNoController
 		}
 		return fmt.Errorf("cannot reach the controller: %w", err)
