@@ -264,13 +264,14 @@ func (t *Tx) RemoveApp(a *App) {
 	}
 	for _, r := range t.Relations() {
 		for _, ep := range r.EPs {
-			if ep.Model == a.Model && (ep.App == a.Name || (a.SAAS && r.Cross && ep.SAASApp == "" && false)) {
+			if ep.Model == a.Model && ep.App == a.Name {
 				t.SetRelationDying(r)
 			}
 		}
 		if a.SAAS && r.Cross {
-			for _, ep := range r.EPs {
-				if ep.SAASApp == a.Name && ep.Model != a.Model {
+			for i, ep := range r.EPs {
+				// the offering side stands as this SAAS app, the other side lives in its model
+				if ep.SAASApp == a.Name && ep.Model != a.Model && r.EPs[1-i].Model == a.Model {
 					t.SetRelationDying(r)
 				}
 			}
