@@ -40,7 +40,7 @@ func (d *Daemon) status(t *st.Tx, m *st.Model) (map[string]any, error) {
 			if a.SAAS {
 				// the SAAS app stands for the remote side of cross-model relations.
 				for i, ep := range r.EPs {
-					if ep.SAASApp == a.Name && ep.Model != m.UUID {
+					if ep.SAASApp == a.Name && ep.Model != m.UUID && len(r.EPs) == 2 && r.EPs[1-i].Model == m.UUID {
 						me, ok = i, true
 					}
 				}
