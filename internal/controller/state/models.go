@@ -4,8 +4,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	mathrand "math/rand/v2"
+	"os"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -208,18 +211,50 @@ func (t *Tx) allocAddr() string {
 	for _, u := range t.AllUnits() {
 		used[u.Addr] = true
 	}
+	bound := boundLoopbackAddrs()
 	m := t.meta()
-	for i := 0; i < 65000; i++ {
+	if m.AddrBlock == 0 {
+		m.AddrBlock = 1 + mathrand.IntN(254)
+	}
+	for i := 0; i < 254*254; i++ {
 		m.NextAddr++
-		n := m.NextAddr%(254*250) + 254 // skip 127.0.0.x
-		addr := fmt.Sprintf("127.0.%d.%d", n/254, n%254+1)
-		if !used[addr] {
+		n := m.NextAddr % (254 * 254)
+		addr := fmt.Sprintf("127.%d.%d.%d", m.AddrBlock, n/254, n%254+1)
+		if !used[addr] && !bound[addr] {
 			t.Put(kMeta, "meta", m)
 			return addr
 		}
 	}
 	t.Err(fmt.Errorf("no free loopback address"))
 	return ""
+}
+
+// boundLoopbackAddrs lists the IPv4 addresses that some socket on this host is bound to, so
+// that a new unit never gets an address another process (a leftover server, another
+// controller's unit) already listens on. Best effort: unreadable tables are skipped.
+func boundLoopbackAddrs() map[string]bool {
+	bound := map[string]bool{}
+	data, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return bound
+	}
+	for _, line := range strings.Split(string(data), "\n")[1:] {
+		fields := strings.Fields(line)
+		if len(fields) < 2 {
+			continue
+		}
+		hexAddr, _, ok := strings.Cut(fields[1], ":")
+		if !ok || len(hexAddr) != 8 {
+			continue
+		}
+		v, err := strconv.ParseUint(hexAddr, 16, 32)
+		if err != nil {
+			continue
+		}
+		// /proc/net/tcp prints the address as a little-endian 32-bit number.
+		bound[fmt.Sprintf("%d.%d.%d.%d", v&0xff, v>>8&0xff, v>>16&0xff, v>>24&0xff)] = true
+	}
+	return bound
 }
 
 // AddUnits adds n units to an application.

@@ -2,6 +2,7 @@ package state
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -153,7 +154,8 @@ func TestStoreModelsAppsRelations(t *testing.T) {
 		}
 		addrs := map[string]bool{}
 		for _, u := range tx.AllUnits() {
-			if addrs[u.Addr] || !strings.HasPrefix(u.Addr, "127.0.") {
+			ip := net.ParseIP(u.Addr)
+			if addrs[u.Addr] || ip == nil || !ip.IsLoopback() || strings.HasPrefix(u.Addr, "127.0.0.") {
 				t.Errorf("address %q not unique loopback", u.Addr)
 			}
 			addrs[u.Addr] = true
@@ -175,5 +177,16 @@ func TestEffectiveConfigTypes(t *testing.T) {
 	cfg := EffectiveConfig(ch, &App{Config: map[string]any{"count": float64(7)}})
 	if cfg["count"] != int64(7) || cfg["greeting"] != "hello" || cfg["log-file"] != "" {
 		t.Errorf("effective config %#v", cfg)
+	}
+}
+
+func TestBoundLoopbackAddrsSeesListeners(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.77:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if !boundLoopbackAddrs()["127.0.0.77"] {
+		t.Fatalf("127.0.0.77 has a listener but is not reported as bound")
 	}
 }

@@ -20,6 +20,10 @@ const (
 type Meta struct {
 	NextID       int    `json:"next-id"`
 	NextAddr     int    `json:"next-addr"`
+	// AddrBlock is this controller's second octet in 127.0.0.0/8, drawn at random when the
+	// first unit is added, so that controllers running side by side (tests, a demo next to a
+	// developer's controller) do not hand out the same unit addresses.
+	AddrBlock int `json:"addr-block"`
 	CurrentModel string `json:"current-model"`
 }
 
