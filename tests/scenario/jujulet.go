@@ -22,7 +22,17 @@ type Jujulet struct {
 	Bin  string // path of the jujulet binary
 	Home string // JUJULET_HOME
 	Env  []string
+	// UpdateStatusInterval, when set, is given to every model AddModel creates, so that
+	// failure detection in tests does not wait for jujulet's default interval.
+	UpdateStatusInterval time.Duration
 }
+
+// Test timings: short leadership lease and update-status interval, so that the loss of a
+// leader's pod is noticed in seconds (Juju's lease is 60 s).
+const (
+	testLease                = "10s"
+	testUpdateStatusInterval = 5 * time.Second
+)
 
 // StartJujulet bootstraps a private jujulet controller for the test and kills it at cleanup.
 // The binaries come from $JUJULET_BIN (set by `make test`).
@@ -47,7 +57,9 @@ func StartJujulet(t testing.TB) *Jujulet {
 		Env: append(os.Environ(),
 			"JUJULET_HOME="+home,
 			"JUJULET_PEBBLE="+filepath.Join(binDir, "pebble"),
+			"JUJULET_LEASE="+testLease,
 		),
+		UpdateStatusInterval: testUpdateStatusInterval,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -90,8 +102,14 @@ func (j *Jujulet) Juju(ctx context.Context, args ...string) (string, error) {
 
 // AddModel implements Backend.
 func (j *Jujulet) AddModel(ctx context.Context, model string) error {
-	_, err := j.Juju(ctx, "add-model", model)
-	return err
+	if _, err := j.Juju(ctx, "add-model", model); err != nil {
+		return err
+	}
+	if j.UpdateStatusInterval > 0 {
+		_, err := j.Juju(ctx, "model-config", "-m", model, "update-status-hook-interval="+j.UpdateStatusInterval.String())
+		return err
+	}
+	return nil
 }
 
 // Deploy implements Backend.
