@@ -55,6 +55,14 @@ type Charm struct {
 	AppStatus func(st *State) (status, message string)
 	// CreateReplication handles the create-replication action (cross-regional replication).
 	CreateReplication func(ctx context.Context, c *Charm, st *State, params map[string]any) (map[string]string, error)
+	// ClusterStep runs on every unit in every reconcile, after the in-cluster switchover step
+	// and before the role is decided: cross-regional replication's per-hook work (relation
+	// data, seeding, demotion, promotion).
+	ClusterStep func(ctx context.Context, c *Charm, st *State, w Workload) error
+	// HoldFailover, when it returns a reason, stops the leader from failing over from a
+	// primary that does not answer (it is down on purpose, e.g. handing over to the other
+	// cluster).
+	HoldFailover func(st *State) string
 
 	// FailoverAfter is how long the leader waits for a primary that stopped answering before
 	// it promotes a replica; SwitchoverReplayWait bounds the in-hook wait of a switchover

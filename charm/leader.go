@@ -44,6 +44,9 @@ func (c *Charm) leaderDuties(ctx context.Context, st *State, w Workload) error {
 	if st.Switchover() != nil {
 		return nil // the old primary is down on purpose
 	}
+	if c.HoldFailover != nil && c.HoldFailover(st) != "" {
+		return nil // down on purpose for cross-regional replication
+	}
 	if primary == st.Unit {
 		return nil
 	}

@@ -64,6 +64,11 @@ func (c *Charm) reconcile(ctx context.Context, st *State) error {
 	if err := c.switchoverStep(ctx, st, w); err != nil {
 		return err
 	}
+	if c.ClusterStep != nil {
+		if err := c.ClusterStep(ctx, c, st, w); err != nil {
+			return err
+		}
+	}
 	role := c.DesiredRole(ctx, st)
 	if err := c.applyRole(ctx, st, w, role); err != nil {
 		return err
@@ -193,7 +198,11 @@ func (c *Charm) applyRole(ctx context.Context, st *State, w Workload, role Role)
 		}
 		st.SetMine("version", v)
 	}
-	return c.status(ctx, "active", role.Status)
+	level := "active"
+	if role.StatusLevel != "" {
+		level = role.StatusLevel
+	}
+	return c.status(ctx, level, role.Status)
 }
 
 // runPrimary makes this unit's server the writable primary: initdb on first start, promote

@@ -41,6 +41,9 @@ type Role struct {
 	// Status is the active status message ("Primary", "Replica", "Standby"...), or the
 	// waiting/maintenance message for RoleWait/RoleStopped.
 	Status string
+	// StatusLevel is the unit status of a running role (default "active"; e.g. "blocked" for
+	// a standalone read-only cluster).
+	StatusLevel string
 }
 
 // RoleRule decides the role of this unit in situations it owns (ok=true), e.g. "this cluster
