@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jujulet/postgresql-k8s/internal/hookenv"
@@ -88,12 +89,32 @@ func (c *Charm) Run(ctx context.Context) error {
 	}
 	hook := c.Env.HookName
 	switch {
-	case hook == "stop":
+	case hook == "stop", strings.HasSuffix(hook, "-storage-detaching"):
 		return c.onStop(ctx)
 	case hook == PeerEndpoint+"-relation-departed" && c.Env.DepartingUnit == c.Env.UnitName:
+		// Remember that this unit is being removed: no later hook of it may start the server
+		// again, or a departing primary could accept writes after a replica was promoted.
+		if err := c.Tools.StateSet(ctx, map[string]string{leavingKey: "true"}); err != nil {
+			return fmt.Errorf("state-set: %w", err)
+		}
 		return c.onSelfDeparting(ctx)
 	}
+	if leaving, err := c.leaving(ctx); err != nil || leaving {
+		return err
+	}
 	return c.Reconcile(ctx)
+}
+
+// leavingKey marks, in the unit's charm state, a unit that has left the peer relation.
+const leavingKey = "leaving"
+
+// leaving reports whether this unit is being removed (it saw its own peer departure).
+func (c *Charm) leaving(ctx context.Context) (bool, error) {
+	state, err := c.Tools.StateGet(ctx)
+	if err != nil {
+		return false, fmt.Errorf("state-get: %w", err)
+	}
+	return state[leavingKey] == "true", nil
 }
 
 func (c *Charm) status(ctx context.Context, status, msg string) error {

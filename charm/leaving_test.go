@@ -1,0 +1,37 @@
+package charm
+
+import (
+	"testing"
+
+	"github.com/jujulet/postgresql-k8s/internal/hookenv"
+)
+
+// A unit being removed stops its server at its own peer departure and no later hook of it
+// (storage-detaching, leader-settings-changed, update-status...) starts it again: a departing
+// primary must not accept writes once the leader has promoted a replica.
+func TestLeavingUnitNeverRestarts(t *testing.T) {
+	for _, later := range []string{"pgdata-storage-detaching", "update-status", "leader-settings-changed", "config-changed", "postgresql-pebble-ready"} {
+		t.Run(later, func(t *testing.T) {
+			w := bootstrap(t, 2)
+			w.mustRun("pg/1", "postgresql-pebble-ready")
+			// The primary is not the leader: nobody has recorded another primary yet when the
+			// departing unit's later hooks run.
+			w.leader = "pg/1"
+			p := w.units["pg/0"]
+			if _, err := w.run("pg/0", "database-peers-relation-departed", nil, func(e *hookenv.Env) {
+				e.RemoteUnit, e.DepartingUnit = "pg/1", "pg/0"
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if p.s.running {
+				t.Fatalf("departing primary still running after its departure hook")
+			}
+			if _, err := w.run("pg/0", later, nil, nil); err != nil {
+				t.Fatal(err)
+			}
+			if p.s.running {
+				t.Fatalf("%s restarted the server of a departing unit (calls %v)", later, p.s.calls)
+			}
+		})
+	}
+}
