@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/canonical/pebble/client"
 	"github.com/jujulet/postgresql-k8s/internal/hookenv"
 	"github.com/jujulet/postgresql-k8s/internal/postgres"
 )
@@ -560,5 +561,15 @@ func TestCrashedOldPrimaryRewindsOnReturn(t *testing.T) {
 	want := []string{"Stop", "Rewind127.0.0.11", "FollowPrimary127.0.0.11", "Start"}
 	if !slices.Equal(u.s.calls, want) {
 		t.Errorf("calls %v, want %v", u.s.calls, want)
+	}
+}
+
+func TestPebbleConnectionLossIsWaiting(t *testing.T) {
+	err := fmt.Errorf("reload: exec pg_ctl: %w", client.ConnectionError{})
+	if !isNotReady(err) {
+		t.Fatal("a dropped Pebble connection is not treated as a workload that is not ready")
+	}
+	if isNotReady(fmt.Errorf("initdb: exit 1")) {
+		t.Fatal("a real error treated as not ready")
 	}
 }

@@ -235,7 +235,7 @@ func (c *Charm) switchoverStep(ctx context.Context, st *State, w Workload) error
 		if err != nil {
 			return waiting("switchover: bad checkpoint in %s's token: %v", sw.From, err)
 		}
-		db, err := w.Connect(ctx, st.Address, "operator", st.Passwords["operator"])
+		db, err := c.connectSelf(ctx, st, w)
 		if err != nil {
 			return waiting("switchover: this unit's server does not answer: %v", err)
 		}

@@ -21,6 +21,10 @@ func (c *Charm) Reconcile(ctx context.Context) error {
 		return err
 	}
 	err = c.reconcile(ctx, st)
+	if err != nil && isNotReady(err) {
+		// The pod went away under this hook; pebble-ready comes when it is back.
+		err = waiting("lost the postgresql container: %v", err)
+	}
 	if msg, ok := asWaiting(err); ok {
 		c.logf(ctx, slog.LevelInfo, "waiting: %s", msg)
 		if ferr := c.flush(ctx, st); ferr != nil {
@@ -267,7 +271,7 @@ func (c *Charm) runPrimary(ctx context.Context, st *State, w Workload) error {
 			return err
 		}
 	}
-	db, err := w.Connect(ctx, st.Address, "operator", st.Passwords["operator"])
+	db, err := c.connectSelf(ctx, st, w)
 	if err != nil {
 		return waiting("PostgreSQL not accepting connections yet: %v", err)
 	}
@@ -388,7 +392,7 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 	}
 	fenced := false
 	if running {
-		db, err := w.Connect(ctx, st.Address, "operator", st.Passwords["operator"])
+		db, err := c.connectSelf(ctx, st, w)
 		if err != nil {
 			return waiting("PostgreSQL not accepting connections yet: %v", err)
 		}
@@ -624,4 +628,21 @@ func (c *Charm) onSelfDeparting(ctx context.Context) error {
 // waits with the reason rather than failing the hook.
 func startFailed(err error) error {
 	return waiting("PostgreSQL failed to start, retrying: %v", err)
+}
+
+// connectSelf connects to this unit's server as the operator, retrying for a few seconds: a
+// replica may not have replayed a password rotation yet, a server may be finishing startup.
+func (c *Charm) connectSelf(ctx context.Context, st *State, w Workload) (DB, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		db, err := w.Connect(ctx, st.Address, "operator", st.Passwords["operator"])
+		if err == nil || time.Now().After(deadline) {
+			return db, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }

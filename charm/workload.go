@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/canonical/pebble/client"
 	"github.com/jackc/pgx/v5"
 	"github.com/jujulet/postgresql-k8s/internal/postgres"
 )
@@ -171,5 +172,10 @@ func (d pgDB) TimelineHistory(ctx context.Context, tli int) ([]postgres.HistoryE
 }
 func (d pgDB) Close(ctx context.Context) { _ = d.c.Close(ctx) }
 
-// isNotReady reports whether err means the container is not there yet.
-func isNotReady(err error) bool { return errors.Is(err, postgres.ErrNotReady) }
+// isNotReady reports whether err means the container is not there (yet, or any more: a
+// pod that restarts in the middle of a hook drops its Pebble connection).
+func isNotReady(err error) bool {
+	var ce client.ConnectionError
+	var sne *client.SocketNotFoundError
+	return errors.Is(err, postgres.ErrNotReady) || errors.As(err, &ce) || errors.As(err, &sne)
+}
