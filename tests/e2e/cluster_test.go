@@ -39,6 +39,27 @@ func TestSingleCluster(t *testing.T) {
 	c = loadCluster(t, ctx, j, model, app)
 	must(t, scenario.WaitRows(ctx, c, "before-scaling", 10))
 
+	t.Run("set-password", func(t *testing.T) {
+		leader := app + "/leader"
+		res, err := j.RunAction(ctx, model, leader, "set-password", map[string]any{"username": "operator", "password": "Correct-Horse-Battery-9"})
+		must(t, err)
+		if res.Status != "completed" {
+			t.Fatalf("set-password: %s %s", res.Status, res.Message)
+		}
+		// The new password logs in on the primary and on every replica.
+		for unit, addr := range c.Units {
+			conn, err := scenario.Connect(ctx, addr, "Correct-Horse-Battery-9")
+			if err != nil {
+				t.Fatalf("log in on %s with the new password: %v", unit, err)
+			}
+			conn.Close(ctx)
+		}
+		c = loadCluster(t, ctx, j, model, app)
+		if c.Password != "Correct-Horse-Battery-9" {
+			t.Fatalf("get-password after set-password returned another password")
+		}
+	})
+
 	prober := scenario.NewProber(100*time.Millisecond, c)
 	pctx, stopProber := context.WithCancel(ctx)
 	proberDone := make(chan struct{})
@@ -50,24 +71,6 @@ func TestSingleCluster(t *testing.T) {
 			t.Errorf("two writable units in %d of %d probes: %v", len(split), rounds, split)
 		}
 	}()
-
-	t.Run("set-password", func(t *testing.T) {
-		leader := app + "/leader"
-		res, err := j.RunAction(ctx, model, leader, "set-password", map[string]any{"username": "operator", "password": "Correct-Horse-Battery-9"})
-		must(t, err)
-		if res.Status != "completed" {
-			t.Fatalf("set-password: %s %s", res.Status, res.Message)
-		}
-		_, unit, err := scenario.Primary(ctx, c)
-		must(t, err)
-		conn, err := scenario.Connect(ctx, c.Units[unit], "Correct-Horse-Battery-9")
-		must(t, err)
-		conn.Close(ctx)
-		c = loadCluster(t, ctx, j, model, app)
-		if c.Password != "Correct-Horse-Battery-9" {
-			t.Fatalf("get-password after set-password returned another password")
-		}
-	})
 
 	t.Run("bad action input changes nothing", func(t *testing.T) {
 		for _, tc := range []struct {
@@ -130,10 +133,12 @@ func TestSingleCluster(t *testing.T) {
 		must(t, j.RemoveUnit(ctx, model, primary))
 		settle(t, ctx, j, model, scenario.All(scenario.AppSettled(app, 2, "Primary"), scenario.UnitMessages(app, map[string]int{"Primary": 1, "Replica": 1})))
 		c = loadCluster(t, ctx, j, model, app)
+		prober.SetClusters(c)
 		must(t, scenario.WaitRows(ctx, c, "before-scaling", 10))
 		must(t, j.Scale(ctx, model, app, 3))
 		settle(t, ctx, j, model, scenario.All(scenario.AppSettled(app, 3, "Primary"), scenario.UnitMessages(app, map[string]int{"Primary": 1, "Replica": 2})))
 		c = loadCluster(t, ctx, j, model, app)
+		prober.SetClusters(c)
 	})
 
 	t.Run("primary pod killed", func(t *testing.T) {
@@ -152,6 +157,7 @@ func TestSingleCluster(t *testing.T) {
 		must(t, j.Scale(ctx, model, app, 1))
 		settle(t, ctx, j, model, scenario.All(scenario.AppSettled(app, 1, "Primary"), scenario.UnitMessages(app, map[string]int{"Primary": 1})))
 		c = loadCluster(t, ctx, j, model, app)
+		prober.SetClusters(c)
 		must(t, scenario.WaitRows(ctx, c, "before-scaling", 10))
 	})
 }

@@ -131,7 +131,10 @@ func (p *Prober) Run(ctx context.Context) {
 	t := time.NewTicker(p.interval)
 	defer t.Stop()
 	for {
-		writable, _ := Writable(ctx, p.clusters...)
+		p.mu.Lock()
+		clusters := p.clusters
+		p.mu.Unlock()
+		writable, _ := Writable(ctx, clusters...)
 		p.mu.Lock()
 		p.rounds++
 		if len(writable) > 1 {
@@ -144,6 +147,13 @@ func (p *Prober) Run(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// SetClusters replaces the units probed, after scaling or a password change.
+func (p *Prober) SetClusters(clusters ...*Cluster) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.clusters = clusters
 }
 
 // SplitBrains returns the moments more than one unit accepted writes, and how many rounds ran.
