@@ -121,35 +121,7 @@ func TestSeedFlowOnJuju(t *testing.T) {
 	s.SettleTimeout = 20 * time.Minute // image pulls, pod scheduling
 	uniqueModels(t, b, s)
 
-	s.DeployBoth(t, ctx)
-	s.Relate(t, ctx)
-	s.CreateReplication(t, ctx, 1)
-
-	rome, lisbon := s.Clusters(t, ctx)
-	s.WriteAndSee(t, ctx, rome, []*scenario.Cluster{lisbon}, "written-in-rome", 10)
-
-	s.SwitchoverUnderLoad(t, ctx, s.Lisbon, s.DB2, s.Rome, s.DB1, 1, rome, lisbon)
-	s.WriteAndSee(t, ctx, lisbon, []*scenario.Cluster{rome}, "written-in-lisbon", 10)
-
-	s.SwitchoverUnderLoad(t, ctx, s.Rome, s.DB1, s.Lisbon, s.DB2, 1, rome, lisbon)
-
-	if err := b.Scale(ctx, s.Rome, s.DB1, 3); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Scale(ctx, s.Lisbon, s.DB2, 3); err != nil {
-		t.Fatal(err)
-	}
-	s.WaitRoles(t, ctx, s.Rome, s.DB1, s.Lisbon, s.DB2, 3)
-	rome, lisbon = s.Clusters(t, ctx)
-	scenario.ExactlyOneWritable(t, ctx, rome, lisbon)
-	for _, tag := range []string{"written-in-rome", "written-in-lisbon"} {
-		for _, c := range []*scenario.Cluster{rome, lisbon} {
-			if err := scenario.WaitRows(ctx, c, tag, 10); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	s.WriteAndSee(t, ctx, rome, []*scenario.Cluster{lisbon}, "after-scaling", 5)
+	s.RunSeedFlow(t, ctx)
 }
 
 // TestControllerFailsFast checks the bad-input paths against the configured controller: an

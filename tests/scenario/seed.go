@@ -202,3 +202,33 @@ func WaitAcked(ctx context.Context, w *Writer, n int) error {
 	}
 	return nil
 }
+
+// RunSeedFlow is DEVELOPERS.md's flow verbatim (rome/db1 offered, lisbon/db2 consuming), with
+// data checked both ways, a zero-loss switchover there and back under a live writer, and both
+// clusters scaled to 3 at the end with exactly one writable unit. Every backend runs it.
+func (s *Seed) RunSeedFlow(t testing.TB, ctx context.Context) {
+	t.Helper()
+	s.DeployBoth(t, ctx)
+	s.Relate(t, ctx)
+	s.CreateReplication(t, ctx, 1)
+
+	rome, lisbon := s.Clusters(t, ctx)
+	s.WriteAndSee(t, ctx, rome, []*Cluster{lisbon}, "written-in-rome", 10)
+
+	s.SwitchoverUnderLoad(t, ctx, s.Lisbon, s.DB2, s.Rome, s.DB1, 1, rome, lisbon)
+	s.WriteAndSee(t, ctx, lisbon, []*Cluster{rome}, "written-in-lisbon", 10)
+
+	s.SwitchoverUnderLoad(t, ctx, s.Rome, s.DB1, s.Lisbon, s.DB2, 1, rome, lisbon)
+
+	must(t, s.B.Scale(ctx, s.Rome, s.DB1, 3))
+	must(t, s.B.Scale(ctx, s.Lisbon, s.DB2, 3))
+	s.WaitRoles(t, ctx, s.Rome, s.DB1, s.Lisbon, s.DB2, 3)
+	rome, lisbon = s.Clusters(t, ctx)
+	ExactlyOneWritable(t, ctx, rome, lisbon)
+	for _, tag := range []string{"written-in-rome", "written-in-lisbon"} {
+		for _, c := range []*Cluster{rome, lisbon} {
+			must(t, WaitRows(ctx, c, tag, 10))
+		}
+	}
+	s.WriteAndSee(t, ctx, rome, []*Cluster{lisbon}, "after-scaling", 5)
+}
