@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"math/big"
 	"slices"
 	"strconv"
@@ -273,5 +272,3 @@ func (c *Charm) storePasswords(ctx context.Context, st *State) error {
 	st.SetApp("secret-revision", strconv.Itoa(rev+1))
 	return nil
 }
-
-func clonePasswords(m map[string]string) map[string]string { return maps.Clone(m) }

@@ -1,0 +1,774 @@
+package charm
+
+// Cross-regional asynchronous replication (issue 4, ../shared/DR-PROTOCOL.md): two clusters in
+// two models related through replication-offer / replication (interface postgresql_async).
+//
+// Relation data (the other model is untrusted: parsed strictly by internal/drprotocol):
+//
+//	app bucket (leader):  epoch, role, primary-endpoint, system-id, secret-id, switchover,
+//	                      demotion — see drprotocol
+//	unit bucket:          unit-address
+//
+// Each cluster's leader mirrors its decisions into the peer app bucket, which every unit of
+// the cluster can read (a non-leader may not read its own app bucket of a non-peer relation):
+//
+//	dr-mode      "" (not replicating) | primary | standby | demoting | demoted | promoting |
+//	             standalone (a former standby whose relation was removed: read-only)
+//	dr-epoch     this cluster's epoch in the relation (decimal)
+//	dr-upstream  host:port of the other cluster's primary (standby, promoting, standalone)
+//	dr-seed      seed generation: units whose dr-seeded differs re-seed with pg_basebackup
+//	dr-switch    JSON drSwitch: the cross-cluster switchover this cluster takes part in
+//	dr-token     JSON drprotocol.Demotion: the other cluster's token this cluster gates on
+//
+// Peer unit buckets: dr-seeded (generation this unit was seeded for), dr-demoted (JSON
+// headToken: this unit's clean-shutdown token), dr-promoted (switchover id it promoted for).
+//
+// The unit the peer data names primary is the cluster's "head": the writable primary of a
+// primary cluster, the standby leader of a standby cluster (it streams from the other
+// cluster's primary; the other units cascade from it).
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/jujulet/postgresql-k8s/internal/drprotocol"
+	"github.com/jujulet/postgresql-k8s/internal/hookenv"
+	"github.com/jujulet/postgresql-k8s/internal/postgres"
+)
+
+// Endpoints of cross-regional replication (metadata.yaml).
+const (
+	OfferEndpoint       = "replication-offer"
+	ReplicationEndpoint = "replication"
+	// ReplicationSecretLabel labels the secret with the credentials shared with the other
+	// cluster (granted to the relation).
+	ReplicationSecretLabel = "postgresql-k8s-replication"
+	// StandaloneMessage is the blocked status of a former standby cluster after
+	// remove-relation, until promote-to-primary scope=cluster.
+	StandaloneMessage = "Standalone read-only cluster"
+)
+
+// Peer keys of cross-regional replication.
+const (
+	keyMode     = "dr-mode"
+	keyEpoch    = "dr-epoch"
+	keyUpstream = "dr-upstream"
+	keySeed     = "dr-seed"
+	keySwitch   = "dr-switch"
+	keyToken    = "dr-token"
+	keySeeded   = "dr-seeded"
+	keyDemoted  = "dr-demoted"
+	keyPromoted = "dr-promoted"
+)
+
+// Cluster modes (dr-mode).
+const (
+	modeNone       = ""
+	modePrimary    = "primary"
+	modeStandby    = "standby"
+	modeDemoting   = "demoting"
+	modeDemoted    = "demoted"
+	modePromoting  = "promoting"
+	modeStandalone = "standalone"
+)
+
+// drSwitch is a cross-cluster switchover this cluster takes part in.
+type drSwitch struct {
+	ID    string `json:"id"`
+	Epoch int64  `json:"epoch"`
+	Since int64  `json:"since"` // unix seconds of the last step
+	Force bool   `json:"force,omitempty"`
+}
+
+// headToken is the head's clean-shutdown token for switchover ID.
+type headToken struct {
+	ID string `json:"id"`
+	drprotocol.Demotion
+}
+
+// asyncRepl holds the cross-regional replication handlers of one hook execution.
+type asyncRepl struct {
+	// RollbackAfter: a demoted primary cluster whose peer has not become primary by then
+	// restarts as primary with a higher epoch.
+	RollbackAfter time.Duration
+	// RemoteTimeout bounds the connection to the other cluster's primary.
+	RemoteTimeout time.Duration
+	view          *drView
+}
+
+// drView is the replication relation as this hook sees it.
+type drView struct {
+	relID       string // "" when there is no (unbroken) relation
+	offers      bool   // this side is replication-offer
+	remoteApp   string
+	remoteAddrs []string // valid unit-address values of the remote units
+	local       drprotocol.AppData
+	localRaw    map[string]string // own app bucket (leader only)
+	remote      drprotocol.AppData
+	remoteErr   error // the remote app bucket is malformed
+}
+
+// EnableAsyncReplication installs cross-regional replication in c.
+func EnableAsyncReplication(c *Charm) {
+	a := &asyncRepl{RollbackAfter: 60 * time.Second, RemoteTimeout: 3 * time.Second}
+	c.RoleRules = append(c.RoleRules, a.roleRule)
+	c.ClusterStep = a.step
+	c.HoldFailover = a.holdFailover
+	c.ExtraHBA = a.extraHBA
+	c.AppStatus = a.appStatus
+	c.CreateReplication = a.createReplication
+	c.PromoteCluster = a.promoteCluster
+}
+
+// load reads the replication relation.
+func (a *asyncRepl) load(ctx context.Context, c *Charm, st *State) (*drView, error) {
+	v := &drView{}
+	for _, ep := range []string{OfferEndpoint, ReplicationEndpoint} {
+		ids, err := c.Tools.RelationIDs(ctx, ep)
+		if err != nil {
+			return nil, fmt.Errorf("relation-ids %s: %w", ep, err)
+		}
+		for _, id := range ids {
+			if c.Env.HookName == ep+"-relation-broken" && c.Env.RelationID == id {
+				continue // going away: as if it were gone
+			}
+			if v.relID == "" {
+				v.relID, v.offers = id, ep == OfferEndpoint
+			}
+		}
+	}
+	if v.relID == "" {
+		return v, nil
+	}
+	app, err := c.Tools.RelationRemoteApp(ctx, v.relID)
+	if err != nil {
+		return nil, fmt.Errorf("relation-list --app %s: %w", v.relID, err)
+	}
+	v.remoteApp = app
+	units, err := c.Tools.RelationList(ctx, v.relID)
+	if err != nil {
+		return nil, fmt.Errorf("relation-list %s: %w", v.relID, err)
+	}
+	for _, u := range units {
+		if u == c.Env.DepartingUnit {
+			continue
+		}
+		b, err := c.Tools.RelationGet(ctx, v.relID, u, false)
+		if err != nil {
+			return nil, fmt.Errorf("relation-get %s %s: %w", v.relID, u, err)
+		}
+		raw := b[drprotocol.KeyUnitAddress]
+		if raw == "" {
+			continue
+		}
+		if ip, err := drprotocol.ParseAddress(raw); err != nil {
+			c.logf(ctx, slog.LevelWarn, "ignoring %s's unit-address: %v", u, err)
+		} else {
+			v.remoteAddrs = append(v.remoteAddrs, ip.String())
+		}
+	}
+	if app != "" {
+		raw, err := c.Tools.RelationGet(ctx, v.relID, app, true)
+		if err != nil {
+			return nil, fmt.Errorf("relation-get --app %s %s: %w", v.relID, app, err)
+		}
+		v.remote, v.remoteErr = drprotocol.ParseAppData(raw)
+	}
+	if st.Leader {
+		raw, err := c.Tools.RelationGet(ctx, v.relID, st.App, true)
+		if err != nil {
+			return nil, fmt.Errorf("relation-get --app %s %s: %w", v.relID, st.App, err)
+		}
+		v.localRaw = raw
+		if v.local, err = drprotocol.ParseAppData(raw); err != nil {
+			// Our own bucket: only our leaders write it. Start over rather than block.
+			c.logf(ctx, slog.LevelWarn, "own replication data unreadable, republishing: %v", err)
+			v.local = drprotocol.AppData{}
+		}
+	}
+	return v, nil
+}
+
+// publish writes the changed keys of the leader's app bucket.
+func (a *asyncRepl) publish(ctx context.Context, c *Charm, v *drView, d drprotocol.AppData) error {
+	changes := map[string]string{}
+	for k, val := range d.Encode() {
+		if v.localRaw[k] != val {
+			changes[k] = val
+		}
+	}
+	if len(changes) == 0 {
+		return nil
+	}
+	if err := c.Tools.RelationSet(ctx, v.relID, true, changes); err != nil {
+		return fmt.Errorf("relation-set --app %s: %w", v.relID, err)
+	}
+	if v.localRaw == nil {
+		v.localRaw = map[string]string{}
+	}
+	for k, val := range changes {
+		if val == "" {
+			delete(v.localRaw, k)
+		} else {
+			v.localRaw[k] = val
+		}
+	}
+	v.local = d
+	return nil
+}
+
+func parseSwitch(raw string) *drSwitch {
+	if raw == "" {
+		return nil
+	}
+	var s drSwitch
+	if json.Unmarshal([]byte(raw), &s) != nil || s.ID == "" {
+		return nil
+	}
+	return &s
+}
+
+func (s *drSwitch) encode() string {
+	if s == nil {
+		return ""
+	}
+	b, _ := json.Marshal(s) // plain struct: cannot fail
+	return string(b)
+}
+
+func endpointOf(addr string) string {
+	if addr == "" {
+		return ""
+	}
+	return net.JoinHostPort(addr, strconv.Itoa(PGPort))
+}
+
+// setMode records the cluster's mode and the keys that go with it.
+func setMode(st *State, mode string) {
+	st.SetApp(keyMode, mode)
+	if mode == modeNone {
+		for _, k := range []string{keyEpoch, keyUpstream, keySeed, keySwitch, keyToken} {
+			st.SetApp(k, "")
+		}
+	}
+}
+
+// step is ClusterStep: the per-hook work of every unit.
+func (a *asyncRepl) step(ctx context.Context, c *Charm, st *State, w Workload) error {
+	v, err := a.load(ctx, c, st)
+	if err != nil {
+		return err
+	}
+	a.view = v
+	if v.relID != "" {
+		own, err := c.Tools.RelationGet(ctx, v.relID, st.Unit, false)
+		if err != nil {
+			return fmt.Errorf("relation-get %s: %w", v.relID, err)
+		}
+		if own[drprotocol.KeyUnitAddress] != st.Address {
+			if err := c.Tools.RelationSet(ctx, v.relID, false, map[string]string{drprotocol.KeyUnitAddress: st.Address}); err != nil {
+				return fmt.Errorf("relation-set %s: %w", v.relID, err)
+			}
+		}
+		if v.remoteErr != nil {
+			// Leave everything as it is: the other model published something we cannot trust.
+			return waiting("replication paused, the other cluster's data is invalid: %v", v.remoteErr)
+		}
+	}
+	if st.Leader {
+		if err := a.leaderStep(ctx, c, st, v); err != nil {
+			return err
+		}
+	}
+	if err := a.headStep(ctx, c, st, w); err != nil {
+		return err
+	}
+	if st.Leader {
+		// Pick up what the head just did (the leader is usually the head).
+		if err := a.leaderStep(ctx, c, st, v); err != nil {
+			return err
+		}
+	}
+	return a.seedStep(ctx, c, st, w)
+}
+
+// leaderStep is the leader's state machine: it reads both app buckets and the head's results
+// and decides this cluster's mode.
+func (a *asyncRepl) leaderStep(ctx context.Context, c *Charm, st *State, v *drView) error {
+	mode := st.AppData[keyMode]
+	sw := parseSwitch(st.AppData[keySwitch])
+	now := c.Now()
+	if v.relID == "" {
+		switch mode {
+		case modeNone, modePrimary:
+			setMode(st, modeNone)
+		case modeStandalone:
+		default:
+			c.logf(ctx, slog.LevelWarn, "replication relation removed while %s: standalone read-only cluster until promoted", mode)
+			setMode(st, modeStandalone)
+			for _, k := range []string{keySeed, keySwitch, keyToken} {
+				st.SetApp(k, "")
+			}
+		}
+		return nil
+	}
+	L, R := v.local, v.remote
+	L.PrimaryEndpoint = endpointOf(st.PrimaryAddress())
+	L.SystemID = st.AppData["system-id"]
+	expired := func(s *drSwitch, d time.Duration) bool { return s != nil && now.Sub(time.Unix(s.Since, 0)) > d }
+
+	switch drprotocol.PrimarySide(L, R, v.offers) {
+	case drprotocol.Neither:
+		if mode != modeStandalone {
+			mode = modeNone
+		}
+		L.Role = drprotocol.RoleNone
+	case drprotocol.Local:
+		switch mode {
+		case modeDemoting:
+			if tok := a.headToken(st, sw); tok != nil {
+				L.Role, L.Demotion = drprotocol.RoleDemoted, &tok.Demotion
+				mode, sw.Since = modeDemoted, now.Unix()
+				c.logf(ctx, slog.LevelInfo, "switchover %s: shut down cleanly at %s (timeline %d), token published", sw.ID, tok.CheckpointLSN, tok.Timeline)
+			} else if expired(sw, a.RollbackAfter) {
+				c.logf(ctx, slog.LevelWarn, "switchover %s: no clean shutdown within %s: rolling back", sw.ID, a.RollbackAfter)
+				L.Epoch, L.Role, L.Demotion = drprotocol.NextEpoch(L, R), drprotocol.RolePrimary, nil
+				mode, sw = modePrimary, nil
+			}
+		case modeDemoted:
+			if expired(sw, a.RollbackAfter) || sw == nil {
+				c.logf(ctx, slog.LevelWarn, "switchover: the other cluster did not take over within %s: rolling back, this cluster stays primary", a.RollbackAfter)
+				L.Epoch, L.Role, L.Demotion = drprotocol.NextEpoch(L, R), drprotocol.RolePrimary, nil
+				mode, sw = modePrimary, nil
+			}
+		case modePromoting:
+			// Our own promotion completed below.
+		default:
+			mode, L.Role, L.Demotion = modePrimary, drprotocol.RolePrimary, nil
+			st.SetApp(keySeed, "")
+			st.SetApp(keyToken, "")
+			if rs := R.Switchover; rs != nil && rs.Epoch > L.Epoch && R.Role == drprotocol.RoleStandby {
+				c.logf(ctx, slog.LevelInfo, "the other cluster asks to become primary (request %s, epoch %d): demoting", rs.ID, rs.Epoch)
+				mode, L.Role = modeDemoting, drprotocol.RoleDemoting
+				sw = &drSwitch{ID: rs.ID, Epoch: rs.Epoch, Since: now.Unix()}
+			}
+		}
+	case drprotocol.Remote:
+		upstream := R.PrimaryEndpoint
+		switch mode {
+		case modeNone, modeStandalone:
+			if R.Role != drprotocol.RolePrimary {
+				break
+			}
+			if err := a.copyCredentials(ctx, c, st, R); err != nil {
+				return err
+			}
+			c.logf(ctx, slog.LevelInfo, "the other cluster is primary (epoch %d, system %s): re-seeding this cluster as its standby", R.Epoch, R.SystemID)
+			mode, L.Role = modeStandby, drprotocol.RoleStandby
+			st.SetApp(keySeed, fmt.Sprintf("%d-%s", R.Epoch, R.SystemID))
+			st.SetApp(keyUpstream, upstream)
+			st.SetApp("system-id", R.SystemID)
+			L.SystemID = R.SystemID
+			sw = nil
+		case modePrimary:
+			c.logf(ctx, slog.LevelWarn, "the other cluster claims epoch %d > ours (%d): fencing this cluster and following it", R.Epoch, L.Epoch)
+			mode, L.Role, L.Demotion = modeStandby, drprotocol.RoleStandby, nil
+			st.SetApp(keyUpstream, upstream)
+			sw = nil
+		case modeDemoting, modeDemoted:
+			if R.Role == drprotocol.RolePrimary {
+				c.logf(ctx, slog.LevelInfo, "the other cluster took over (epoch %d): following it", R.Epoch)
+				mode, L.Role, L.Demotion = modeStandby, drprotocol.RoleStandby, nil
+				st.SetApp(keyUpstream, upstream)
+				sw = nil
+			}
+		case modeStandby:
+			L.Role = drprotocol.RoleStandby
+			if R.Role == drprotocol.RolePrimary && upstream != "" {
+				st.SetApp(keyUpstream, upstream)
+			}
+			if R.SecretID != "" && R.Role == drprotocol.RolePrimary {
+				if err := a.copyCredentials(ctx, c, st, R); err != nil {
+					return err
+				}
+			}
+			if ls := L.Switchover; ls != nil {
+				if sw == nil || sw.ID != ls.ID {
+					sw = &drSwitch{ID: ls.ID, Epoch: ls.Epoch, Since: now.Unix()}
+				}
+				switch {
+				case R.Role == drprotocol.RoleDemoted && R.Demotion != nil && R.Demotion.Epoch == ls.Epoch:
+					b, _ := json.Marshal(R.Demotion)
+					st.SetApp(keyToken, string(b))
+					mode, sw.Since = modePromoting, now.Unix()
+					c.logf(ctx, slog.LevelInfo, "switchover %s: the other cluster shut down at %s: promoting once replayed past it", ls.ID, R.Demotion.CheckpointLSN)
+				case R.Epoch >= ls.Epoch, expired(sw, 2*a.RollbackAfter):
+					c.logf(ctx, slog.LevelWarn, "switchover %s abandoned: the other cluster did not hand over", ls.ID)
+					L.Switchover, sw = nil, nil
+				}
+			}
+		case modePromoting:
+			if sw != nil && st.Primary() != "" && a.promotedBy(st) == sw.ID {
+				e := sw.Epoch
+				if e <= R.Epoch {
+					e = drprotocol.NextEpoch(L, R)
+				}
+				c.logf(ctx, slog.LevelInfo, "switchover %s: promoted, this cluster is primary with epoch %d", sw.ID, e)
+				L.Epoch, L.Role, L.Switchover, L.Demotion = e, drprotocol.RolePrimary, nil, nil
+				mode, sw = modePrimary, nil
+				st.SetApp(keyToken, "")
+				st.SetApp(keySeed, "")
+			} else if sw == nil || (!sw.Force && R.Role == drprotocol.RolePrimary) {
+				c.logf(ctx, slog.LevelWarn, "switchover abandoned: the other cluster is primary again")
+				mode, L.Switchover, sw = modeStandby, nil, nil
+				st.SetApp(keyToken, "")
+			}
+		}
+	}
+	setMode(st, mode)
+	if mode != modeNone {
+		st.SetApp(keyEpoch, strconv.FormatInt(L.Epoch, 10))
+	}
+	st.SetApp(keySwitch, sw.encode())
+	return a.publish(ctx, c, v, L)
+}
+
+// headToken returns the head's clean-shutdown token for sw (nil when not there yet).
+func (a *asyncRepl) headToken(st *State, sw *drSwitch) *headToken {
+	if sw == nil {
+		return nil
+	}
+	raw := st.MyData[keyDemoted]
+	if h := st.Primary(); h != st.Unit {
+		raw = st.PeerData[h][keyDemoted]
+	}
+	var t headToken
+	if raw == "" || json.Unmarshal([]byte(raw), &t) != nil || t.ID != sw.ID {
+		return nil
+	}
+	return &t
+}
+
+func (a *asyncRepl) promotedBy(st *State) string {
+	if h := st.Primary(); h != st.Unit {
+		return st.PeerData[h][keyPromoted]
+	}
+	return st.MyData[keyPromoted]
+}
+
+// copyCredentials reads the other cluster's replication secret by its full URI and keeps a
+// copy in this cluster's passwords secret: the standby's data is a copy of the primary's, so
+// its users have the primary cluster's passwords (and get-password works on both sides).
+func (a *asyncRepl) copyCredentials(ctx context.Context, c *Charm, st *State, R drprotocol.AppData) error {
+	if R.SecretID == "" {
+		return waiting("waiting for the other cluster to share its replication credentials")
+	}
+	content, err := c.Tools.SecretGet(ctx, hookenv.SecretGetArgs{URI: R.SecretID, Refresh: true})
+	if err != nil {
+		return waiting("cannot read the other cluster's replication secret %s: %v", R.SecretID, err)
+	}
+	pw := map[string]string{}
+	changed := false
+	for _, u := range SystemUsers {
+		p := content[passwordKey(u)]
+		if p == "" {
+			return waiting("the other cluster's replication secret %s lacks %s", R.SecretID, passwordKey(u))
+		}
+		pw[u] = p
+		changed = changed || st.Passwords[u] != p
+	}
+	if !changed {
+		return nil
+	}
+	st.Passwords = pw
+	c.logf(ctx, slog.LevelInfo, "took over the other cluster's credentials from %s", R.SecretID)
+	return c.storePasswords(ctx, st)
+}
+
+// headStep is the head unit's part of a switchover: the clean shutdown of a demoting primary,
+// the gated promotion of a standby leader.
+func (a *asyncRepl) headStep(ctx context.Context, c *Charm, st *State, w Workload) error {
+	if st.Primary() != st.Unit {
+		return nil
+	}
+	sw := parseSwitch(st.AppData[keySwitch])
+	if sw == nil {
+		return nil
+	}
+	switch st.AppData[keyMode] {
+	case modeDemoting:
+		if a.headToken(st, sw) != nil {
+			return nil
+		}
+		if err := c.status(ctx, "maintenance", "switchover to the other cluster: fast shutdown"); err != nil {
+			return err
+		}
+		cd, err := w.Stop(ctx)
+		if err != nil {
+			return err
+		}
+		if !cd.CleanShutdown() {
+			return waiting("switchover %s: the shutdown was not clean (%s)", sw.ID, cd.State)
+		}
+		tok := headToken{ID: sw.ID, Demotion: drprotocol.Demotion{Epoch: sw.Epoch, SystemID: cd.SystemID,
+			Timeline: cd.TimelineID, CheckpointLSN: cd.CheckpointLSN.String()}}
+		b, _ := json.Marshal(tok)
+		st.SetMine(keyDemoted, string(b))
+		c.logf(ctx, slog.LevelInfo, "switchover %s: fast shutdown done, checkpoint %s timeline %d", sw.ID, cd.CheckpointLSN, cd.TimelineID)
+	case modePromoting:
+		if st.MyData[keyPromoted] == sw.ID {
+			return nil
+		}
+		_, err := a.promoteHead(ctx, c, st, w, sw)
+		return err
+	}
+	return nil
+}
+
+// promoteHead promotes this unit (the standby leader): at once when forced, otherwise only
+// after it has replayed past the other cluster's shutdown checkpoint. It returns the
+// positions it saw before promoting.
+func (a *asyncRepl) promoteHead(ctx context.Context, c *Charm, st *State, w Workload, sw *drSwitch) (postgres.Positions, error) {
+	var ckpt postgres.LSN
+	if !sw.Force {
+		var tok drprotocol.Demotion
+		if err := json.Unmarshal([]byte(st.AppData[keyToken]), &tok); err != nil {
+			return postgres.Positions{}, waiting("switchover %s: no demotion token yet", sw.ID)
+		}
+		if sid := st.AppData["system-id"]; sid != "" && tok.SystemID != sid {
+			return postgres.Positions{}, waiting("switchover %s: the other cluster's system %s is not ours (%s): not promoting", sw.ID, tok.SystemID, sid)
+		}
+		var err error
+		if ckpt, err = postgres.ParseLSN(tok.CheckpointLSN); err != nil {
+			return postgres.Positions{}, waiting("switchover %s: bad checkpoint in the token: %v", sw.ID, err)
+		}
+	}
+	db, err := c.connectSelf(ctx, st, w)
+	if err != nil {
+		return postgres.Positions{}, waiting("switchover %s: this unit's server does not answer: %v", sw.ID, err)
+	}
+	defer db.Close(ctx)
+	deadline := time.Now().Add(c.SwitchoverReplayWait)
+	var seen postgres.Positions
+	for {
+		pos, err := db.Positions(ctx)
+		if err != nil {
+			return seen, err
+		}
+		if !pos.InRecovery {
+			break // already promoted (a re-run)
+		}
+		seen = pos
+		if sw.Force || pos.Replayed > ckpt {
+			if err := c.status(ctx, "maintenance", "promoting to primary cluster"); err != nil {
+				return seen, err
+			}
+			if err := db.Promote(ctx); err != nil {
+				return seen, err
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			return seen, waiting("switchover %s: replayed %s, waiting to pass the other cluster's shutdown checkpoint %s", sw.ID, pos.Replayed, ckpt)
+		}
+		select {
+		case <-ctx.Done():
+			return seen, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	// pg_rewind against this server is only right once it has checkpointed on its new timeline.
+	if err := db.Checkpoint(ctx); err != nil {
+		return seen, err
+	}
+	st.SetMine(keyPromoted, sw.ID)
+	c.logf(ctx, slog.LevelInfo, "switchover %s: promoted (force=%v) after replaying %s", sw.ID, sw.Force, seen.Replayed)
+	return seen, nil
+}
+
+// seedStep re-seeds a unit of a new standby cluster: the head from the primary cluster's
+// primary, the others from the head, each with its old data moved aside.
+func (a *asyncRepl) seedStep(ctx context.Context, c *Charm, st *State, w Workload) error {
+	gen := st.AppData[keySeed]
+	if st.AppData[keyMode] != modeStandby || gen == "" || st.MyData[keySeeded] == gen {
+		return nil
+	}
+	head := st.Primary()
+	if head == "" {
+		return waiting("waiting for the leader to choose a standby leader")
+	}
+	var role Role
+	if head == st.Unit {
+		role = a.headRole(st, st.AppData[keyUpstream], false)
+	} else {
+		if st.PeerData[head][keySeeded] != gen {
+			if running, err := w.Running(ctx); err != nil {
+				return err
+			} else if running {
+				if _, err := w.Stop(ctx); err != nil {
+					return err
+				}
+			}
+			return waiting("waiting for the standby leader %s to be seeded from the primary cluster", head)
+		}
+		role = a.cascadeRole(st, head, false)
+	}
+	if role.Kind != RoleReplica {
+		return waiting("%s", role.Status)
+	}
+	if running, err := w.Running(ctx); err != nil {
+		return err
+	} else if running {
+		if err := c.status(ctx, "maintenance", "stopping to re-seed as a standby of the other cluster"); err != nil {
+			return err
+		}
+		if _, err := w.Stop(ctx); err != nil {
+			return err
+		}
+	}
+	slot := role.Slot
+	up := postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "replication", Slot: slot, AppName: slot}
+	if err := w.WritePassfile(ctx, c.passEntries(st)); err != nil {
+		return err
+	}
+	if err := c.seed(ctx, st, w, role, up); err != nil {
+		return err
+	}
+	if _, err := w.FollowPrimary(ctx, c.settings(ctx, st, w), up); err != nil {
+		return err
+	}
+	st.SetMine(keySeeded, gen)
+	c.logf(ctx, slog.LevelInfo, "seeded from %s (old data kept aside)", role.UpstreamUnit)
+	return nil
+}
+
+// drSlot is the slot a unit streams through from another cluster's server (prefixed so that
+// it never collides with the upstream cluster's own slots, even for equal application names).
+func drSlot(unit string) string { return postgres.SlotName("dr_" + unit) }
+
+func (a *asyncRepl) headRole(st *State, upstream string, standalone bool) Role {
+	host, port, err := net.SplitHostPort(upstream)
+	p, perr := strconv.Atoi(port)
+	if err != nil || perr != nil {
+		return Role{Kind: RoleWait, Status: "waiting for the primary cluster's endpoint"}
+	}
+	r := Role{Kind: RoleReplica, UpstreamUnit: "the primary cluster (" + upstream + ")", UpstreamAddr: host, UpstreamPort: p,
+		Slot: drSlot(st.Unit), Status: "Standby"}
+	if standalone {
+		r.Status, r.StatusLevel = StandaloneMessage, "blocked"
+	}
+	return r
+}
+
+func (a *asyncRepl) cascadeRole(st *State, head string, standalone bool) Role {
+	addr := st.AddressOf(head)
+	if addr == "" {
+		addr = st.AppData["primary-address"]
+	}
+	if addr == "" {
+		return Role{Kind: RoleWait, Status: "waiting for the address of the standby leader " + head}
+	}
+	return Role{Kind: RoleReplica, UpstreamUnit: "standby leader " + head, UpstreamAddr: addr, UpstreamPort: PGPort, Status: "Replica"}
+}
+
+// effectiveMode is the mode the peer data records, except that a cluster recorded primary
+// which sees the other cluster claim a higher epoch as primary fences itself at once, on
+// every unit, without waiting for its leader.
+func (a *asyncRepl) effectiveMode(st *State) (mode, upstream string) {
+	mode, upstream = st.AppData[keyMode], st.AppData[keyUpstream]
+	v := a.view
+	if mode != modePrimary || v == nil || v.relID == "" || v.remoteErr != nil {
+		return mode, upstream
+	}
+	local, err := drprotocol.ParseEpoch(st.AppData[keyEpoch])
+	if err == nil && v.remote.Role == drprotocol.RolePrimary && v.remote.Epoch > local && v.remote.PrimaryEndpoint != "" {
+		return modeStandby, v.remote.PrimaryEndpoint
+	}
+	return mode, upstream
+}
+
+// roleRule is the RoleRule of cross-regional replication.
+func (a *asyncRepl) roleRule(ctx context.Context, c *Charm, st *State) (Role, bool) {
+	mode, upstream := a.effectiveMode(st)
+	head := st.Primary()
+	if head == "" {
+		return Role{}, false
+	}
+	switch mode {
+	case modeDemoting, modeDemoted:
+		if head == st.Unit {
+			return Role{Kind: RoleStopped, Status: "switchover to the other cluster: stopped cleanly, waiting for it to promote"}, true
+		}
+	case modePromoting:
+		if sw := parseSwitch(st.AppData[keySwitch]); head == st.Unit && sw != nil && st.MyData[keyPromoted] == sw.ID {
+			return Role{}, false // promoted: the in-cluster rule makes it the primary
+		}
+		fallthrough
+	case modeStandby, modeStandalone:
+		if head == st.Unit {
+			return a.headRole(st, upstream, mode == modeStandalone), true
+		}
+		return a.cascadeRole(st, head, mode == modeStandalone), true
+	}
+	return Role{}, false
+}
+
+// holdFailover keeps the leader from failing over from a head that is down on purpose.
+func (a *asyncRepl) holdFailover(st *State) string {
+	switch m := st.AppData[keyMode]; m {
+	case modeDemoting, modeDemoted, modePromoting:
+		return "cross-cluster switchover (" + m + ")"
+	case modeStandby:
+		if gen := st.AppData[keySeed]; gen != "" {
+			h := st.Primary()
+			seeded := st.MyData[keySeeded]
+			if h != st.Unit {
+				seeded = st.PeerData[h][keySeeded]
+			}
+			if seeded != gen {
+				return "standby leader " + h + " is being seeded"
+			}
+		}
+	}
+	return ""
+}
+
+// extraHBA admits the replication and rewind users from the related cluster's units only.
+func (a *asyncRepl) extraHBA(st *State) []postgres.HBARule {
+	v := a.view
+	if v == nil || v.relID == "" {
+		return nil
+	}
+	var rules []postgres.HBARule
+	for _, addr := range v.remoteAddrs {
+		cidr := addr + "/32"
+		if net.ParseIP(addr).To4() == nil {
+			cidr = addr + "/128"
+		}
+		rules = append(rules,
+			postgres.HBARule{Type: "host", Database: "replication", User: "replication", Address: cidr, Method: "scram-sha-256"},
+			postgres.HBARule{Type: "host", Database: "postgres", User: "rewind", Address: cidr, Method: "scram-sha-256"})
+	}
+	return rules
+}
+
+// appStatus is the leader's application status.
+func (a *asyncRepl) appStatus(st *State) (string, string) {
+	mode, _ := a.effectiveMode(st)
+	switch mode {
+	case modeStandby:
+		return "active", "Standby"
+	case modePromoting:
+		return "maintenance", "Standby: promoting to primary cluster"
+	case modeDemoting, modeDemoted:
+		return "maintenance", "switching over to the other cluster"
+	case modeStandalone:
+		return "blocked", StandaloneMessage
+	}
+	return "active", "Primary"
+}
