@@ -42,6 +42,7 @@ func run() int {
 		return charm.PGWorkload{W: w}, nil
 	}
 	c := charm.New(env, tools, open, log)
+	charm.EnableAsyncReplication(c)
 	if err := c.Run(ctx); err != nil {
 		msg := fmt.Sprintf("%s failed: %v", env.Event(), err)
 		log.Error(msg)

@@ -1,0 +1,296 @@
+package charm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/jujulet/postgresql-k8s/internal/drprotocol"
+	"github.com/jujulet/postgresql-k8s/internal/hookenv"
+	"github.com/jujulet/postgresql-k8s/internal/postgres"
+)
+
+// replicationName is what create-replication accepts as name: it is only logged and returned,
+// never put in SQL or in a file, and still kept to a plain identifier.
+var replicationName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+
+// createReplication is the create-replication action (leader of the offering cluster).
+func (a *asyncRepl) createReplication(ctx context.Context, c *Charm, st *State, params map[string]any) (map[string]string, error) {
+	name, err := paramString(params, "name", "default")
+	if err != nil {
+		return nil, err
+	}
+	if !replicationName.MatchString(name) {
+		return nil, failf("name must be 1-63 letters, digits, '.', '_' or '-' (starting with a letter or digit), got %q", name)
+	}
+	if !st.Leader {
+		return nil, failf("create-replication must run on the leader (juju run %s/leader create-replication)", st.App)
+	}
+	v, err := a.load(ctx, c, st)
+	if err != nil {
+		return nil, err
+	}
+	a.view = v
+	if v.relID == "" {
+		return nil, failf("%v", drprotocol.ErrNoRelation)
+	}
+	if !v.offers {
+		return nil, failf("create-replication runs on the cluster that offers replication-offer (the other side of %s)", v.relID)
+	}
+	if v.remoteErr != nil {
+		return nil, failf("the other cluster's replication data is invalid: %v", v.remoteErr)
+	}
+	if v.remote.Empty() && v.remoteApp == "" {
+		return nil, failf("%v", drprotocol.ErrRemoteNotReady)
+	}
+	if err := drprotocol.CheckCreate(v.local, v.remote, c.requireInitialised(st) == nil); err != nil {
+		return nil, failf("%v", err)
+	}
+	if err := c.loadPasswords(ctx, st); err != nil {
+		if msg, ok := asWaiting(err); ok {
+			return nil, failf("%s", msg)
+		}
+		return nil, err
+	}
+	uri, err := a.shareCredentials(ctx, c, st, v)
+	if err != nil {
+		return nil, err
+	}
+	L := v.local
+	L.Epoch = drprotocol.NextEpoch(v.local, v.remote)
+	L.Role = drprotocol.RolePrimary
+	L.PrimaryEndpoint = endpointOf(st.PrimaryAddress())
+	L.SystemID = st.AppData["system-id"]
+	L.SecretID = uri
+	L.Switchover, L.Demotion = nil, nil
+	if err := a.publish(ctx, c, v, L); err != nil {
+		return nil, err
+	}
+	setMode(st, modePrimary)
+	st.SetApp(keyEpoch, strconv.FormatInt(L.Epoch, 10))
+	for _, k := range []string{keyUpstream, keySeed, keySwitch, keyToken} {
+		st.SetApp(k, "")
+	}
+	c.logf(ctx, slog.LevelInfo, "create-replication %q: this cluster is primary with epoch %d", name, L.Epoch)
+	return map[string]string{
+		"name":    name,
+		"epoch":   strconv.FormatInt(L.Epoch, 10),
+		"message": fmt.Sprintf("replication %q created: this cluster is the primary cluster (epoch %d); %s is re-seeded as its standby, watch its status", name, L.Epoch, v.remoteApp),
+	}, nil
+}
+
+// shareCredentials creates (or updates) the secret with this cluster's credentials, grants
+// it to the relation and returns its URI.
+func (a *asyncRepl) shareCredentials(ctx context.Context, c *Charm, st *State, v *drView) (string, error) {
+	content := map[string]string{}
+	for _, u := range SystemUsers {
+		content[passwordKey(u)] = st.Passwords[u]
+	}
+	var uri string
+	infos, err := c.Tools.SecretInfoGet(ctx, ReplicationSecretLabel)
+	if err == nil && len(infos) > 0 {
+		uri = infos[0].ID
+	}
+	if uri == "" {
+		if uri, err = c.Tools.SecretAdd(ctx, hookenv.SecretAddArgs{Content: content, Label: ReplicationSecretLabel,
+			Description: "credentials shared with the related PostgreSQL cluster (cross-regional replication)", Owner: "application"}); err != nil {
+			return "", fmt.Errorf("secret-add: %w", err)
+		}
+	} else {
+		cur, err := c.Tools.SecretGet(ctx, hookenv.SecretGetArgs{URI: uri})
+		if err != nil || !equalMaps(cur, content) {
+			if err := c.Tools.SecretSet(ctx, uri, content); err != nil {
+				return "", fmt.Errorf("secret-set: %w", err)
+			}
+		}
+	}
+	if err := c.Tools.SecretGrant(ctx, uri, v.relID, ""); err != nil {
+		return "", fmt.Errorf("secret-grant: %w", err)
+	}
+	return uri, nil
+}
+
+func equalMaps(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// remotePrimary asks the other cluster's published primary whether it answers as a writable
+// server.
+func (a *asyncRepl) remotePrimary(ctx context.Context, st *State, w Workload, endpoint string) error {
+	host, _, err := net.SplitHostPort(endpoint)
+	if err != nil {
+		return fmt.Errorf("no endpoint published")
+	}
+	cctx, cancel := context.WithTimeout(ctx, a.RemoteTimeout)
+	defer cancel()
+	db, err := w.Connect(cctx, host, "operator", st.Passwords["operator"])
+	if err != nil {
+		return err
+	}
+	defer db.Close(ctx)
+	pos, err := db.Positions(cctx)
+	if err != nil {
+		return err
+	}
+	if pos.InRecovery {
+		return errors.New("it is not writable")
+	}
+	return nil
+}
+
+// promoteCluster is promote-to-primary scope=cluster on the leader of a standby cluster.
+func (a *asyncRepl) promoteCluster(ctx context.Context, c *Charm, st *State, force bool) error {
+	if !st.Leader {
+		return failf("promote-to-primary scope=cluster must run on the leader (juju run %s/leader promote-to-primary scope=cluster)", st.App)
+	}
+	v, err := a.load(ctx, c, st)
+	if err != nil {
+		return err
+	}
+	a.view = v
+	mode := st.AppData[keyMode]
+	if err := c.loadPasswords(ctx, st); err != nil {
+		if msg, ok := asWaiting(err); ok {
+			return failf("%s", msg)
+		}
+		return err
+	}
+	w, err := c.OpenWorkload(ctx, st.Address)
+	if err != nil {
+		return failf("the workload is not ready: %v", err)
+	}
+	id := "promote-" + c.Env.ActionUUID
+	if c.Env.ActionUUID == "" {
+		id = "promote-" + strconv.FormatInt(c.Now().Unix(), 10)
+	}
+	if v.relID == "" {
+		if mode != modeStandalone {
+			return failf("%v", drprotocol.ErrNoRelation)
+		}
+		// A detached former standby becomes a writable standalone cluster.
+		setMode(st, modeNone)
+		res := map[string]string{"message": "this standalone cluster is promoted: its standby leader becomes a writable primary"}
+		if st.Primary() == st.Unit {
+			if _, err := a.promoteHead(ctx, c, st, w, &drSwitch{ID: id, Force: true}); err != nil {
+				return actionErr(err)
+			}
+			res["message"] = "this standalone cluster is now writable"
+		}
+		return c.Tools.ActionSet(ctx, res)
+	}
+	if v.remoteErr != nil {
+		return failf("the other cluster's replication data is invalid: %v", v.remoteErr)
+	}
+	L, R := v.local, v.remote
+	if drprotocol.PrimarySide(L, R, v.offers) == drprotocol.Local && (mode == modePrimary || L.Role == drprotocol.RolePrimary) {
+		return failf("this cluster is already the primary cluster (epoch %d): run promote-to-primary on the standby cluster's leader", L.Epoch)
+	}
+	if mode == modePromoting || L.Switchover != nil {
+		return failf("a switchover to this cluster is already in progress (%s)", st.AppData[keySwitch])
+	}
+	if mode != modeStandby {
+		return failf("this cluster is not a standby of the other cluster (mode %q): create-replication first", mode)
+	}
+	reachErr := a.remotePrimary(ctx, st, w, R.PrimaryEndpoint)
+	if reachErr != nil && !force {
+		lag := a.lagReport(ctx, c, st, w)
+		return failf("the primary cluster at %s is unreachable (%v). A planned switchover needs it to shut down cleanly. "+
+			"Pass force=true to promote anyway: what it committed and had not sent here would be lost (%s)", R.PrimaryEndpoint, reachErr, lag)
+	}
+	if err := drprotocol.CheckPromote(L, R, v.offers, reachErr == nil, force); err != nil {
+		return failf("%v", err)
+	}
+	epoch := drprotocol.NextEpoch(L, R)
+	if reachErr == nil {
+		// Planned: ask the primary cluster to hand over; the rest happens in hooks.
+		L.Switchover = &drprotocol.Switchover{Epoch: epoch, ID: id}
+		if err := a.publish(ctx, c, v, L); err != nil {
+			return err
+		}
+		st.SetApp(keySwitch, (&drSwitch{ID: id, Epoch: epoch, Since: c.Now().Unix()}).encode())
+		return c.Tools.ActionSet(ctx, map[string]string{
+			"request-id": id,
+			"epoch":      strconv.FormatInt(epoch, 10),
+			"message": "switchover requested: the primary cluster shuts down cleanly and publishes its checkpoint, " +
+				"then this cluster promotes once it has replayed past it; watch the status",
+		})
+	}
+	// Forced: the primary cluster is gone; promote now and say what may be lost.
+	sw := &drSwitch{ID: id, Epoch: epoch, Since: c.Now().Unix(), Force: true}
+	res := map[string]string{"request-id": id, "epoch": strconv.FormatInt(epoch, 10)}
+	if st.Primary() == st.Unit {
+		pos, err := a.promoteHead(ctx, c, st, w, sw)
+		if err != nil {
+			return actionErr(err)
+		}
+		L.Epoch, L.Role, L.Switchover, L.Demotion = epoch, drprotocol.RolePrimary, nil, nil
+		L.PrimaryEndpoint = endpointOf(st.PrimaryAddress())
+		if err := a.publish(ctx, c, v, L); err != nil {
+			return err
+		}
+		setMode(st, modePrimary)
+		st.SetApp(keyEpoch, strconv.FormatInt(epoch, 10))
+		for _, k := range []string{keySwitch, keyToken, keySeed} {
+			st.SetApp(k, "")
+		}
+		rpo(res, pos)
+		res["message"] = fmt.Sprintf("forced promotion: this cluster is primary (epoch %d). The old primary cluster was unreachable (%v); "+
+			"transactions it committed after %s were not received here and are lost; it fences itself and follows when it returns",
+			epoch, reachErr, pos.Received)
+	} else {
+		st.SetApp(keySwitch, sw.encode())
+		setMode(st, modePromoting)
+		res["message"] = fmt.Sprintf("forced promotion requested: the standby leader %s promotes at once (%s)", st.Primary(), a.lagReport(ctx, c, st, w))
+	}
+	c.logf(ctx, slog.LevelWarn, "forced promotion %s: %s", id, res["message"])
+	return c.Tools.ActionSet(ctx, res)
+}
+
+func rpo(res map[string]string, pos postgres.Positions) {
+	res["received-lsn"] = pos.Received.String()
+	res["replayed-lsn"] = pos.Replayed.String()
+	behind := int64(0)
+	if pos.Received > pos.Replayed {
+		behind = int64(pos.Received - pos.Replayed)
+	}
+	res["unreplayed-bytes"] = strconv.FormatInt(behind, 10)
+	res["seconds-behind"] = strconv.FormatFloat(pos.ReplayLag.Seconds(), 'f', 1, 64)
+}
+
+// lagReport describes the standby leader's position, for the messages about what force risks.
+func (a *asyncRepl) lagReport(ctx context.Context, c *Charm, st *State, w Workload) string {
+	addr := st.PrimaryAddress()
+	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	db, err := w.Connect(cctx, addr, "operator", st.Passwords["operator"])
+	if err != nil {
+		return "the standby leader does not answer: " + err.Error()
+	}
+	defer db.Close(ctx)
+	pos, err := db.Positions(cctx)
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("last received %s, replayed %s, last replayed transaction %.1fs ago", pos.Received, pos.Replayed, pos.ReplayLag.Seconds())
+}
+
+// actionErr turns a waiting step into an action failure.
+func actionErr(err error) error {
+	if msg, ok := asWaiting(err); ok {
+		return failf("%s", msg)
+	}
+	return err
+}
