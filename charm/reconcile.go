@@ -50,10 +50,17 @@ func (c *Charm) reconcile(ctx context.Context, st *State) error {
 		return waiting("waiting for the unit's network address")
 	}
 	st.SetMine("address", st.Address)
-	if err := c.loadPasswords(ctx, st); err != nil {
+	// The secret (a hook tool) and the workload (Pebble) are independent: ask both at once.
+	var w Workload
+	var werr error
+	err := parallel(
+		func() error { return c.loadPasswords(ctx, st) },
+		func() error { w, werr = c.OpenWorkload(ctx, st.Address); return nil },
+	)
+	if err != nil {
 		return err
 	}
-	w, err := c.OpenWorkload(ctx, st.Address)
+	err = werr
 	if err != nil {
 		if isNotReady(err) {
 			return waiting("waiting for the postgresql container: %v", err)

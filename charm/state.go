@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/jujulet/postgresql-k8s/internal/hookenv"
 )
@@ -129,29 +130,66 @@ type Demotion struct {
 	CheckpointLSN string `json:"checkpoint-lsn"`
 }
 
+// parallel runs fns concurrently and returns the first error (in argument order). The hook
+// tools are separate processes: reading the state concurrently cuts a hook's latency.
+func parallel(fns ...func() error) error {
+	errs := make([]error, len(fns))
+	var wg sync.WaitGroup
+	for i, fn := range fns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn()
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (c *Charm) readState(ctx context.Context) (*State, error) {
 	t := c.Tools
 	st := &State{Unit: c.Env.UnitName, App: c.Env.AppName(), PeerData: map[string]map[string]string{},
 		AppData: map[string]string{}, MyData: map[string]string{}, Passwords: map[string]string{},
 		appWrites: map[string]string{}, myWrites: map[string]string{}}
-	var err error
-	if st.Leader, err = t.IsLeader(ctx); err != nil {
-		return nil, fmt.Errorf("is-leader: %w", err)
-	}
-	cfg, err := t.ConfigGet(ctx)
+	var cfg map[string]any
+	var net hookenv.Network
+	var ids []string
+	err := parallel(
+		func() (err error) {
+			if st.Leader, err = t.IsLeader(ctx); err != nil {
+				return fmt.Errorf("is-leader: %w", err)
+			}
+			return nil
+		},
+		func() (err error) {
+			if cfg, err = t.ConfigGet(ctx); err != nil {
+				return fmt.Errorf("config-get: %w", err)
+			}
+			return nil
+		},
+		func() (err error) {
+			if net, err = t.NetworkGet(ctx, PeerEndpoint); err != nil {
+				return fmt.Errorf("network-get: %w", err)
+			}
+			return nil
+		},
+		func() (err error) {
+			if ids, err = t.RelationIDs(ctx, PeerEndpoint); err != nil {
+				return fmt.Errorf("relation-ids: %w", err)
+			}
+			return nil
+		},
+	)
 	if err != nil {
-		return nil, fmt.Errorf("config-get: %w", err)
+		return nil, err
 	}
 	st.Config, st.ConfigErr = ParseConfig(cfg)
-	net, err := t.NetworkGet(ctx, PeerEndpoint)
-	if err != nil {
-		return nil, fmt.Errorf("network-get: %w", err)
-	}
 	st.Address = net.BindAddress()
-	ids, err := t.RelationIDs(ctx, PeerEndpoint)
-	if err != nil {
-		return nil, fmt.Errorf("relation-ids: %w", err)
-	}
 	if len(ids) == 0 {
 		return st, nil
 	}
@@ -163,16 +201,34 @@ func (c *Charm) readState(ctx context.Context) (*State, error) {
 	if d := c.Env.DepartingUnit; d != "" {
 		st.Peers = slices.DeleteFunc(st.Peers, func(u string) bool { return u == d })
 	}
-	for _, u := range st.Peers {
-		if st.PeerData[u], err = t.RelationGet(ctx, st.PeerRelID, u, false); err != nil {
-			return nil, fmt.Errorf("relation-get %s: %w", u, err)
-		}
+	peerData := make([]map[string]string, len(st.Peers))
+	fns := []func() error{
+		func() (err error) {
+			if st.AppData, err = t.RelationGet(ctx, st.PeerRelID, st.App, true); err != nil {
+				return fmt.Errorf("relation-get --app: %w", err)
+			}
+			return nil
+		},
+		func() (err error) {
+			if st.MyData, err = t.RelationGet(ctx, st.PeerRelID, st.Unit, false); err != nil {
+				return fmt.Errorf("relation-get %s: %w", st.Unit, err)
+			}
+			return nil
+		},
 	}
-	if st.AppData, err = t.RelationGet(ctx, st.PeerRelID, st.App, true); err != nil {
-		return nil, fmt.Errorf("relation-get --app: %w", err)
+	for i, u := range st.Peers {
+		fns = append(fns, func() (err error) {
+			if peerData[i], err = t.RelationGet(ctx, st.PeerRelID, u, false); err != nil {
+				return fmt.Errorf("relation-get %s: %w", u, err)
+			}
+			return nil
+		})
 	}
-	if st.MyData, err = t.RelationGet(ctx, st.PeerRelID, st.Unit, false); err != nil {
-		return nil, fmt.Errorf("relation-get %s: %w", st.Unit, err)
+	if err := parallel(fns...); err != nil {
+		return nil, err
+	}
+	for i, u := range st.Peers {
+		st.PeerData[u] = peerData[i]
 	}
 	if st.AppData == nil {
 		st.AppData = map[string]string{}
