@@ -370,7 +370,7 @@ func (a *asyncRepl) leaderStep(ctx context.Context, c *Charm, st *State, v *drVi
 			}
 			c.logf(ctx, slog.LevelInfo, "the other cluster is primary (epoch %d, system %s): re-seeding this cluster as its standby", R.Epoch, R.SystemID)
 			mode, L.Role = modeStandby, drprotocol.RoleStandby
-			st.SetApp(keySeed, fmt.Sprintf("%d-%s", R.Epoch, R.SystemID))
+			st.SetApp(keySeed, fmt.Sprintf("%s/%d/%s", v.relID, R.Epoch, R.SystemID))
 			st.SetApp(keyUpstream, upstream)
 			st.SetApp("system-id", R.SystemID)
 			L.SystemID = R.SystemID

@@ -172,9 +172,11 @@ func (a *asyncRepl) promoteCluster(ctx context.Context, c *Charm, st *State, for
 	if err != nil {
 		return failf("the workload is not ready: %v", err)
 	}
-	id := "promote-" + c.Env.ActionUUID
+	// Action ids are unique within one model only: the epoch makes the request id unique
+	// across both.
+	id := fmt.Sprintf("promote-%s-e%d", c.Env.ActionUUID, drprotocol.NextEpoch(v.local, v.remote))
 	if c.Env.ActionUUID == "" {
-		id = "promote-" + strconv.FormatInt(c.Now().Unix(), 10)
+		id = fmt.Sprintf("promote-%d-e%d", c.Now().Unix(), drprotocol.NextEpoch(v.local, v.remote))
 	}
 	if v.relID == "" {
 		if mode != modeStandalone {

@@ -23,11 +23,12 @@ type drWorld struct {
 	related bool
 	appA    map[string]string // a's app bucket in the replication relation
 	appB    map[string]string
+	// relA and relB are the relation's ids on each side (new ids after re-integration).
+	relA, relB string
+	n          int
 }
 
 const (
-	relA     = "replication-offer:7"
-	relB     = "replication:9"
 	remoteOf = "remote-0123456789abcdef0123456789abcdef" // how a sees b
 	offerAs  = "rome-offer"                               // how b sees a (saas alias)
 )
@@ -72,9 +73,9 @@ func newDRWorld(t *testing.T, na, nb int) *drWorld {
 
 func (d *drWorld) side(s string) (w *world, rel, remote string, other *world, otherRel, otherAs string) {
 	if s == "a" {
-		return d.a, relA, remoteOf, d.b, relB, offerAs
+		return d.a, d.relA, remoteOf, d.b, d.relB, offerAs
 	}
-	return d.b, relB, offerAs, d.a, relA, remoteOf
+	return d.b, d.relB, offerAs, d.a, d.relA, remoteOf
 }
 
 func (d *drWorld) addUnit(side, name string) *testUnit {
@@ -89,6 +90,8 @@ func (d *drWorld) addUnit(side, name string) *testUnit {
 // relate integrates the two clusters.
 func (d *drWorld) relate() {
 	d.related = true
+	d.n++
+	d.relA, d.relB = fmt.Sprintf("replication-offer:%d", 6+d.n), fmt.Sprintf("replication:%d", 8+d.n)
 	for _, s := range []string{"a", "b"} {
 		w, rel, remote, _, _, _ := d.side(s)
 		for _, u := range w.units {
@@ -220,7 +223,7 @@ func replicating(t *testing.T) *drWorld {
 func TestUnitAddressPublishedAndRemoteAdmittedInHBA(t *testing.T) {
 	d := bootstrapDR(t)
 	ua, ub := d.a.units["pg/0"], d.b.units["pg/0"]
-	if got := ub.f.Relations[relB].Data["pg/0"][drprotocol.KeyUnitAddress]; got != ub.s.addr {
+	if got := ub.f.Relations[d.relB].Data["pg/0"][drprotocol.KeyUnitAddress]; got != ub.s.addr {
 		t.Fatalf("b's unit-address = %q, want %q", got, ub.s.addr)
 	}
 	want := "replication replication " + ub.s.addr + "/32"
@@ -242,8 +245,8 @@ func TestCreateReplicationSeedsTheStandbyCluster(t *testing.T) {
 		t.Fatalf("a's bucket %v", d.appA)
 	}
 	sec := d.a.secrets[d.appA[drprotocol.KeySecretID]]
-	if sec == nil || !slices.Contains(sec.Grants, relA) || sec.Content["replication-password"] != ua.s.roles["replication"] {
-		t.Fatalf("replication secret %+v not granted to %s", sec, relA)
+	if sec == nil || !slices.Contains(sec.Grants, d.relA) || sec.Content["replication-password"] != ua.s.roles["replication"] {
+		t.Fatalf("replication secret %+v not granted to %s", sec, d.relA)
 	}
 	// No password in any relation data.
 	for _, bucket := range []map[string]string{d.appA, d.appB, d.a.app, d.b.app} {
@@ -404,6 +407,7 @@ func TestForcedFailoverThenOldPrimaryFencesAndFollows(t *testing.T) {
 	wantStatus(t, ub, "active", "Primary")
 	// a returns writable (its pod restarted): it fences at once, rewinds and follows b.
 	ua.s.running, ua.s.cleanStopped = true, false
+	ua.s.received = 5000 // it wrote past the point b promoted at
 	before := len(ua.s.calls)
 	d.mustRun("a", "pg/0", "upgrade-charm")
 	calls := ua.s.calls[before:]

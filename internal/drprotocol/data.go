@@ -97,7 +97,7 @@ var (
 	systemIDPattern   = regexp.MustCompile(`^[0-9]{1,20}$`)
 	lsnPattern        = regexp.MustCompile(`^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$`)
 	requestIDPattern  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-	secretURIPattern  = regexp.MustCompile(`^secret:(//[0-9a-f-]{36}/)?[0-9a-v]{20}$`)
+	secretURIPattern  = regexp.MustCompile(`^secret:(//[A-Za-z0-9-]{1,64}/)?[0-9a-v]{20}$`)
 	hostnamePattern   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
 	knownAppKeys      = []string{KeyEpoch, KeyRole, KeyPrimaryEndpoint, KeySystemID, KeySecretID, KeySwitchover, KeyDemotion}
 	errUnknownRoleFmt = "unknown role %q (want primary, standby, demoting or demoted)"
