@@ -30,7 +30,7 @@ type drWorld struct {
 
 const (
 	remoteOf = "remote-0123456789abcdef0123456789abcdef" // how a sees b
-	offerAs  = "rome-offer"                               // how b sees a (saas alias)
+	offerAs  = "rome-offer"                              // how b sees a (saas alias)
 )
 
 // drWorkload copies the roles with the data in a base backup, as a physical copy does.
