@@ -8,6 +8,7 @@ import (
 	"net"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jujulet/postgresql-k8s/internal/drprotocol"
@@ -95,6 +96,11 @@ func (a *asyncRepl) shareCredentials(ctx context.Context, c *Charm, st *State, v
 	infos, err := c.Tools.SecretInfoGet(ctx, ReplicationSecretLabel)
 	if err == nil && len(infos) > 0 {
 		uri = infos[0].ID
+		if !strings.HasPrefix(uri, "secret:") {
+			// secret-info-get names secrets by their bare id: the other model needs the
+			// full URI.
+			uri = "secret://" + c.Env.ModelUUID + "/" + uri
+		}
 	}
 	if uri == "" {
 		if uri, err = c.Tools.SecretAdd(ctx, hookenv.SecretAddArgs{Content: content, Label: ReplicationSecretLabel,
