@@ -207,6 +207,11 @@ func (c *Charm) actionPromote(ctx context.Context, st *State, params map[string]
 	if force {
 		return nil, failf("force applies only to scope=cluster; a unit switchover is always planned")
 	}
+	if c.RefuseUnitSwitchover != nil {
+		if why := c.RefuseUnitSwitchover(st); why != "" {
+			return nil, failf("%s", why)
+		}
+	}
 	if err := c.requireInitialised(st); err != nil {
 		return nil, err
 	}

@@ -64,6 +64,10 @@ type Charm struct {
 	// primary that does not answer (it is down on purpose, e.g. handing over to the other
 	// cluster).
 	HoldFailover func(st *State) string
+	// RefuseUnitSwitchover, when it returns a reason, fails promote-to-primary scope=unit
+	// (e.g. in a standby cluster, where promoting a unit would make a second writable
+	// cluster).
+	RefuseUnitSwitchover func(st *State) string
 
 	// FailoverAfter is how long the leader waits for a primary that stopped answering before
 	// it promotes a replica; SwitchoverReplayWait bounds the in-hook wait of a switchover
