@@ -256,11 +256,15 @@ func (c *Charm) actionPromote(ctx context.Context, st *State, params map[string]
 	from := st.Primary()
 	if st.Leader {
 		c.startSwitchover(st, id, target)
-		if err := c.switchoverStep(ctx, st, w); err != nil {
-			if msg, ok := asWaiting(err); ok {
-				return nil, failf("switchover: %s", msg)
+		// The old primary's part runs here when this unit is it; the target's part needs the
+		// old primary's token and runs in the hook that delivers it.
+		if from == st.Unit {
+			if err := c.switchoverStep(ctx, st, w); err != nil {
+				if msg, ok := asWaiting(err); ok {
+					return nil, failf("switchover: %s", msg)
+				}
+				return nil, err
 			}
-			return nil, err
 		}
 	} else {
 		b, _ := json.Marshal(map[string]string{"id": id, "to": target})

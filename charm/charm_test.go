@@ -573,3 +573,29 @@ func TestPebbleConnectionLossIsWaiting(t *testing.T) {
 		t.Fatal("a real error treated as not ready")
 	}
 }
+
+func TestSwitchoverRequestedOnLeaderTarget(t *testing.T) {
+	w := bootstrap(t, 2)
+	w.mustRun("pg/1", "database-peers-relation-joined")
+	// pg/1 is primary, pg/0 (leader) a replica: run the switchover to the leader itself.
+	w.app["primary"], w.app["primary-address"] = "pg/1", w.units["pg/1"].s.addr
+	p, l := w.units["pg/1"], w.units["pg/0"]
+	p.s.inRecovery, p.s.standby, l.s.inRecovery, l.s.standby = false, false, true, true
+	p.s.received, l.s.received, l.s.replayed = 500, 500, 500
+	u, err := w.run("pg/0", "promote-to-primary", map[string]any{"scope": "unit"}, nil)
+	if err != nil || u.f.IsFailed {
+		t.Fatalf("action: %v %q", err, u.f.Failed)
+	}
+	if w.app["switchover"] == "" {
+		t.Fatal("no switchover recorded")
+	}
+	w.mustRun("pg/1", "database-peers-relation-changed") // old primary demotes
+	if p.s.running {
+		t.Fatal("old primary still running")
+	}
+	l.s.replayed = 600
+	w.mustRun("pg/0", "database-peers-relation-changed") // the leader target promotes and records
+	if w.app["primary"] != "pg/0" || l.s.inRecovery {
+		t.Fatalf("app %v, leader in recovery %v", w.app, l.s.inRecovery)
+	}
+}
