@@ -34,6 +34,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jujulet/postgresql-k8s/internal/drprotocol"
@@ -123,6 +124,20 @@ func EnableAsyncReplication(c *Charm) {
 	c.AppStatus = a.appStatus
 	c.CreateReplication = a.createReplication
 	c.PromoteCluster = a.promoteCluster
+	c.RefuseUnitSwitchover = a.refuseUnitSwitchover
+}
+
+// refuseUnitSwitchover: inside a standby cluster (or during a cross-cluster switchover) an
+// in-cluster promotion would make a second writable cluster.
+func (a *asyncRepl) refuseUnitSwitchover(st *State) string {
+	switch m := st.AppData[keyMode]; m {
+	case modeStandby, modePromoting, modeStandalone:
+		return "this cluster is a " + m + " cluster of cross-regional replication: promoting one of its units would make it writable; " +
+			"use promote-to-primary scope=cluster on its leader"
+	case modeDemoting, modeDemoted:
+		return "a switchover to the other cluster is in progress (" + m + "): try again when it is done"
+	}
+	return ""
 }
 
 // load reads the replication relation.
@@ -294,7 +309,70 @@ func (a *asyncRepl) step(ctx context.Context, c *Charm, st *State, w Workload) e
 			return err
 		}
 	}
-	return a.seedStep(ctx, c, st, w)
+	if err := a.seedStep(ctx, c, st, w); err != nil {
+		return err
+	}
+	return a.standbyHeadStep(ctx, c, st, w)
+}
+
+// standbyHeadStep keeps the head of a standby (or standalone) cluster in shape: a standalone
+// head has no upstream to wait for and starts read-only on its own; a standby head drops the
+// inactive slots it served the other cluster from while it was primary (they would hold WAL
+// back for as long as it is a standby; the other cluster recreates its slot when it follows
+// this one again).
+func (a *asyncRepl) standbyHeadStep(ctx context.Context, c *Charm, st *State, w Workload) error {
+	mode := st.AppData[keyMode]
+	if st.Primary() != st.Unit || (mode != modeStandby && mode != modeStandalone) {
+		return nil
+	}
+	if gen := st.AppData[keySeed]; gen != "" && st.MyData[keySeeded] != gen {
+		return nil
+	}
+	init, err := w.IsInitialised(ctx)
+	if err != nil || !init {
+		return err
+	}
+	running, err := w.Running(ctx)
+	if err != nil {
+		return err
+	}
+	if !running {
+		if mode != modeStandalone {
+			return nil // runReplica starts it once its upstream answers
+		}
+		standby, err := w.IsStandbyConfigured(ctx)
+		if err != nil || !standby {
+			return err
+		}
+		if err := w.Start(ctx); err != nil {
+			return startFailed(err)
+		}
+		if err := c.waitReady(ctx, w, st); err != nil {
+			return err
+		}
+	}
+	db, err := c.connectSelf(ctx, st, w)
+	if err != nil {
+		return nil // runReplica reports it
+	}
+	defer db.Close(ctx)
+	if pos, err := db.Positions(ctx); err != nil || !pos.InRecovery {
+		return nil
+	}
+	slots, err := db.ListSlots(ctx)
+	if err != nil {
+		return nil
+	}
+	for _, sl := range slots {
+		if strings.HasPrefix(sl.Name, "dr_") && !sl.Active {
+			if err := db.DropSlot(ctx, sl.Name); err != nil {
+				c.logf(ctx, slog.LevelWarn, "could not drop the old cross-cluster slot %s: %v", sl.Name, err)
+				continue
+			}
+			c.logf(ctx, slog.LevelInfo, "dropped the cross-cluster slot %s: this cluster is a standby now", sl.Name)
+		}
+	}
+	return nil
 }
 
 // leaderStep is the leader's state machine: it reads both app buckets and the head's results
@@ -349,6 +427,9 @@ func (a *asyncRepl) leaderStep(ctx context.Context, c *Charm, st *State, v *drVi
 		case modePromoting:
 			// Our own promotion completed below.
 		default:
+			if err := a.syncSharedCredentials(ctx, c, st, L); err != nil {
+				return err
+			}
 			mode, L.Role, L.Demotion = modePrimary, drprotocol.RolePrimary, nil
 			st.SetApp(keySeed, "")
 			st.SetApp(keyToken, "")
@@ -488,6 +569,35 @@ func (a *asyncRepl) copyCredentials(ctx context.Context, c *Charm, st *State, R 
 	st.Passwords = pw
 	c.logf(ctx, slog.LevelInfo, "took over the other cluster's credentials from %s", R.SecretID)
 	return c.storePasswords(ctx, st)
+}
+
+// syncSharedCredentials keeps the shared secret this cluster owns in step with its passwords
+// (set-password), so that the standby cluster's copy follows.
+func (a *asyncRepl) syncSharedCredentials(ctx context.Context, c *Charm, st *State, L drprotocol.AppData) error {
+	if L.SecretID == "" {
+		return nil
+	}
+	infos, err := c.Tools.SecretInfoGet(ctx, ReplicationSecretLabel)
+	if err != nil || len(infos) == 0 || !strings.HasSuffix(L.SecretID, "/"+strings.TrimPrefix(infos[0].ID, "secret:")) && infos[0].ID != L.SecretID {
+		return nil // not ours (the other cluster shared its credentials)
+	}
+	cur, err := c.Tools.SecretGet(ctx, hookenv.SecretGetArgs{URI: L.SecretID})
+	if err != nil {
+		return nil
+	}
+	want := map[string]string{}
+	for _, u := range SystemUsers {
+		want[passwordKey(u)] = st.Passwords[u]
+	}
+	if equalMaps(cur, want) {
+		return nil
+	}
+	if err := c.Tools.SecretSet(ctx, L.SecretID, want); err != nil {
+		c.logf(ctx, slog.LevelWarn, "could not update the shared credentials %s: %v", L.SecretID, err)
+		return nil
+	}
+	c.logf(ctx, slog.LevelInfo, "shared credentials updated after a password change")
+	return nil
 }
 
 // headStep is the head unit's part of a switchover: the clean shutdown of a demoting primary,

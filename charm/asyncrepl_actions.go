@@ -135,26 +135,43 @@ func equalMaps(a, b map[string]string) bool {
 
 // remotePrimary asks the other cluster's published primary whether it answers as a writable
 // server.
-func (a *asyncRepl) remotePrimary(ctx context.Context, st *State, w Workload, endpoint string) error {
+func (a *asyncRepl) remotePrimary(ctx context.Context, st *State, w Workload, endpoint string) (postgres.Positions, error) {
 	host, _, err := net.SplitHostPort(endpoint)
 	if err != nil {
-		return fmt.Errorf("no endpoint published")
+		return postgres.Positions{}, fmt.Errorf("no endpoint published")
 	}
 	cctx, cancel := context.WithTimeout(ctx, a.RemoteTimeout)
 	defer cancel()
 	db, err := w.Connect(cctx, host, "operator", st.Passwords["operator"])
 	if err != nil {
-		return err
+		return postgres.Positions{}, err
 	}
 	defer db.Close(ctx)
 	pos, err := db.Positions(cctx)
 	if err != nil {
-		return err
+		return pos, err
 	}
 	if pos.InRecovery {
-		return errors.New("it is not writable")
+		return pos, errors.New("it is not writable")
 	}
-	return nil
+	return pos, nil
+}
+
+// MaxSwitchoverLag bounds how far (in WAL bytes) the standby leader may be behind the primary
+// cluster when a planned switchover is requested: the old primary stays down until it has
+// caught up.
+const MaxSwitchoverLag = 256 << 20
+
+// headPositions reads the standby leader's WAL positions.
+func (a *asyncRepl) headPositions(ctx context.Context, st *State, w Workload) (postgres.Positions, error) {
+	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	db, err := w.Connect(cctx, st.PrimaryAddress(), "operator", st.Passwords["operator"])
+	if err != nil {
+		return postgres.Positions{}, err
+	}
+	defer db.Close(ctx)
+	return db.Positions(cctx)
 }
 
 // promoteCluster is promote-to-primary scope=cluster on the leader of a standby cluster.
@@ -212,7 +229,7 @@ func (a *asyncRepl) promoteCluster(ctx context.Context, c *Charm, st *State, for
 	if mode != modeStandby {
 		return failf("this cluster is not a standby of the other cluster (mode %q): create-replication first", mode)
 	}
-	reachErr := a.remotePrimary(ctx, st, w, R.PrimaryEndpoint)
+	remotePos, reachErr := a.remotePrimary(ctx, st, w, R.PrimaryEndpoint)
 	if reachErr != nil && !force {
 		lag := a.lagReport(ctx, c, st, w)
 		return failf("the primary cluster at %s is unreachable (%v). A planned switchover needs it to shut down cleanly. "+
@@ -224,6 +241,17 @@ func (a *asyncRepl) promoteCluster(ctx context.Context, c *Charm, st *State, for
 	epoch := drprotocol.NextEpoch(L, R)
 	if reachErr == nil {
 		// Planned: ask the primary cluster to hand over; the rest happens in hooks.
+		head, err := a.headPositions(ctx, st, w)
+		if err != nil {
+			return failf("the standby leader %s does not answer: %v", st.Primary(), err)
+		}
+		if !head.InRecovery {
+			return failf("the standby leader %s is not a standby", st.Primary())
+		}
+		if last := max(head.Received, head.Replayed); remotePos.Current > last && remotePos.Current-last > MaxSwitchoverLag {
+			return failf("this cluster is %d MiB behind the primary cluster (replayed %s, primary at %s): the primary cluster would stay down "+
+				"while it catches up; try again when the lag is under %d MiB", (remotePos.Current-last)>>20, head.Replayed, remotePos.Current, MaxSwitchoverLag>>20)
+		}
 		L.Switchover = &drprotocol.Switchover{Epoch: epoch, ID: id}
 		if err := a.publish(ctx, c, v, L); err != nil {
 			return err
