@@ -583,3 +583,108 @@ func TestActionFailures(t *testing.T) {
 		})
 	}
 }
+
+func TestNoUnitPromotionInsideAStandbyCluster(t *testing.T) {
+	d := replicating(t)
+	d.addUnit("b", "pg/1")
+	d.mustRun("b", "pg/1", "database-peers-relation-joined")
+	u := d.action("b", "pg/0", "promote-to-primary", map[string]any{"scope": "unit", "unit": "pg/1"})
+	if !u.f.IsFailed || !strings.Contains(u.f.Failed, "scope=cluster") {
+		t.Fatalf("scope=unit in a standby cluster: failed=%v %q", u.f.IsFailed, u.f.Failed)
+	}
+	if d.b.app["switchover"] != "" || slices.Contains(d.b.units["pg/1"].s.calls, "Promote") {
+		t.Errorf("in-cluster switchover started: %v", d.b.app)
+	}
+}
+
+func TestPlannedSwitchoverRefusedWhenTooFarBehind(t *testing.T) {
+	d := replicating(t)
+	ua, ub := d.a.units["pg/0"], d.b.units["pg/0"]
+	ub.s.replayed, ub.s.received = 100, 100
+	// The fake primary reports its current position as Received; put it far ahead.
+	ua.s.received = 100 + MaxSwitchoverLag + 1
+	d.b.open = func(unit, addr string) func(ctx context.Context, _ string) (Workload, error) {
+		return func(ctx context.Context, _ string) (Workload, error) {
+			wl, err := d.b.fc.open(addr)(ctx, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &fakeCurrent{Workload: drWorkload{wl.(*fakeWorkload)}}, nil
+		}
+	}
+	u := d.action("b", "pg/0", "promote-to-primary", map[string]any{"scope": "cluster"})
+	if !u.f.IsFailed || !strings.Contains(u.f.Failed, "MiB behind") {
+		t.Fatalf("promote while far behind: failed=%v %q", u.f.IsFailed, u.f.Failed)
+	}
+	if d.appB[drprotocol.KeySwitchover] != "" {
+		t.Errorf("switchover requested anyway: %v", d.appB)
+	}
+}
+
+// fakeCurrent makes a primary's Positions report Current (the fake leaves it zero).
+type fakeCurrent struct{ Workload }
+
+func (f *fakeCurrent) Connect(ctx context.Context, host, user, pw string) (DB, error) {
+	db, err := f.Workload.Connect(ctx, host, user, pw)
+	if err != nil {
+		return nil, err
+	}
+	return currentDB{db}, nil
+}
+
+type currentDB struct{ DB }
+
+func (d currentDB) Positions(ctx context.Context) (postgres.Positions, error) {
+	p, err := d.DB.Positions(ctx)
+	if !p.InRecovery {
+		p.Current = p.Received
+	}
+	return p, err
+}
+
+func TestStandaloneHeadStartsReadOnlyAfterRestart(t *testing.T) {
+	d := replicating(t)
+	ub := d.b.units["pg/0"]
+	d.mustRun("b", "pg/0", "replication-relation-broken")
+	d.unrelate()
+	d.mustRun("b", "pg/0", "update-status")
+	// The pod restarts: the server is down and the old primary cluster is gone.
+	ub.s.running, ub.s.inRecovery = false, false
+	d.a.units["pg/0"].s.running = false
+	u := d.mustRun("b", "pg/0", "postgresql-pebble-ready")
+	wantStatus(t, u, "blocked", StandaloneMessage)
+	if !ub.s.running || !ub.s.inRecovery {
+		t.Errorf("standalone head after restart: running %v in recovery %v", ub.s.running, ub.s.inRecovery)
+	}
+}
+
+func TestSwitchoverLeavesNoCrossClusterSlotOnTheNewStandby(t *testing.T) {
+	d := replicating(t)
+	ua, ub := d.a.units["pg/0"], d.b.units["pg/0"]
+	ua.s.received, ub.s.replayed = 10, 11
+	d.action("b", "pg/0", "promote-to-primary", map[string]any{"scope": "cluster"})
+	d.mustRun("a", "pg/0", changedHook("a"))
+	d.mustRun("b", "pg/0", changedHook("b"))
+	d.mustRun("a", "pg/0", changedHook("a"))
+	d.mustRun("a", "pg/0", "update-status")
+	if ua.s.slots["dr_pg_0"] {
+		t.Errorf("a (now standby) keeps the slot it served b from: %v", ua.s.slots)
+	}
+	if !ub.s.slots["dr_pg_0"] {
+		t.Errorf("b (now primary) has no slot for a: %v", ub.s.slots)
+	}
+}
+
+func TestSetPasswordReachesTheStandbyCluster(t *testing.T) {
+	d := replicating(t)
+	u := d.action("a", "pg/0", "set-password", map[string]any{"username": "monitoring", "password": "New-Monitoring-Pw-1"})
+	if u.f.IsFailed {
+		t.Fatalf("set-password: %s", u.f.Failed)
+	}
+	d.mustRun("a", "pg/0", "update-status")
+	d.mustRun("b", "pg/0", "update-status")
+	gp := d.action("b", "pg/0", "get-password", map[string]any{"username": "monitoring"})
+	if gp.f.Results["password"] != "New-Monitoring-Pw-1" {
+		t.Errorf("get-password on the standby cluster = %q", gp.f.Results["password"])
+	}
+}
