@@ -639,12 +639,23 @@ func startFailed(err error) error {
 
 // connectSelf connects to this unit's server as the operator, retrying for a few seconds: a
 // replica may not have replayed a password rotation yet, a server may be finishing startup.
+//
+// A password rejected while this hook ran may have been rotated meanwhile (set-password on
+// the leader): the secret is read again once before retrying.
 func (c *Charm) connectSelf(ctx context.Context, st *State, w Workload) (DB, error) {
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
+	reread := false
 	for {
 		db, err := w.Connect(ctx, st.Address, "operator", st.Passwords["operator"])
 		if err == nil || time.Now().After(deadline) {
 			return db, err
+		}
+		if !reread && strings.Contains(err.Error(), "28P01") && st.AppData["secret-id"] != "" {
+			reread = true
+			if lerr := c.loadPasswords(ctx, st); lerr != nil {
+				return nil, err
+			}
+			continue
 		}
 		select {
 		case <-ctx.Done():
