@@ -742,6 +742,9 @@ func (a *asyncRepl) seedStep(ctx context.Context, c *Charm, st *State, w Workloa
 		}
 	}
 	slot := role.Slot
+	if slot == "" {
+		slot = postgres.SlotName(st.Unit)
+	}
 	up := postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "replication", Slot: slot, AppName: slot}
 	if err := w.WritePassfile(ctx, c.passEntries(st)); err != nil {
 		return err
@@ -783,7 +786,8 @@ func (a *asyncRepl) cascadeRole(st *State, head string, standalone bool) Role {
 	if addr == "" {
 		return Role{Kind: RoleWait, Status: "waiting for the address of the standby leader " + head}
 	}
-	return Role{Kind: RoleReplica, UpstreamUnit: "standby leader " + head, UpstreamAddr: addr, UpstreamPort: PGPort, Status: "Replica"}
+	return Role{Kind: RoleReplica, UpstreamUnit: "standby leader " + head, UpstreamAddr: addr, UpstreamPort: PGPort,
+		Slot: postgres.SlotName(st.Unit), Status: "Replica"}
 }
 
 // effectiveMode is the mode the peer data records, except that a cluster recorded primary

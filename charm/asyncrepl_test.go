@@ -299,8 +299,11 @@ func TestStandbyClusterScalesByCascading(t *testing.T) {
 	d.mustRun("b", "pg/0", "database-peers-relation-joined")
 	u := d.mustRun("b", "pg/1", "database-peers-relation-joined")
 	wantStatus(t, u, "active", "Replica")
-	if up := n.s.conf.Upstream; up == nil || up.Host != ub.s.addr {
-		t.Errorf("b/1 upstream %+v, want the standby leader %s", n.s.conf.Upstream, ub.s.addr)
+	if up := n.s.conf.Upstream; up == nil || up.Host != ub.s.addr || up.Slot != "pg_1" {
+		t.Errorf("b/1 upstream %+v, want the standby leader %s through slot pg_1", n.s.conf.Upstream, ub.s.addr)
+	}
+	if !ub.s.slots["pg_1"] || ub.s.slots[""] {
+		t.Errorf("slots on the standby leader %v, want pg_1", ub.s.slots)
 	}
 	// The primary cluster admits the new remote unit.
 	d.mustRun("b", "pg/1", "replication-relation-created")
