@@ -312,7 +312,54 @@ func (a *asyncRepl) step(ctx context.Context, c *Charm, st *State, w Workload) e
 	if err := a.seedStep(ctx, c, st, w); err != nil {
 		return err
 	}
-	return a.standbyHeadStep(ctx, c, st, w)
+	if err := a.standbyHeadStep(ctx, c, st, w); err != nil {
+		return err
+	}
+	return a.primaryHeadSlots(ctx, c, st, w)
+}
+
+// StaleSlotLag is how far (WAL bytes) an inactive cross-cluster slot other than the one the
+// standby cluster names may fall behind before the primary drops it (a standby leader that
+// moved to another unit, or left).
+const StaleSlotLag = 16 << 20
+
+// primaryHeadSlots drops, on the primary cluster's primary, the inactive cross-cluster slots
+// the standby cluster no longer streams through, once they hold back more than StaleSlotLag.
+func (a *asyncRepl) primaryHeadSlots(ctx context.Context, c *Charm, st *State, w Workload) error {
+	v := a.view
+	if v == nil || v.relID == "" || st.Primary() != st.Unit || st.AppData[keyMode] != modePrimary ||
+		v.remote.Role != drprotocol.RoleStandby || v.remote.Slot == "" {
+		return nil
+	}
+	if running, err := w.Running(ctx); err != nil || !running {
+		return err
+	}
+	db, err := c.connectSelf(ctx, st, w)
+	if err != nil {
+		return nil // runPrimary reports it
+	}
+	defer db.Close(ctx)
+	pos, err := db.Positions(ctx)
+	if err != nil || pos.InRecovery {
+		return nil
+	}
+	slots, err := db.ListSlots(ctx)
+	if err != nil {
+		return nil
+	}
+	for _, sl := range slots {
+		if !strings.HasPrefix(sl.Name, "dr_") || sl.Active || sl.Name == v.remote.Slot || pos.Current < sl.RestartLSN ||
+			pos.Current-sl.RestartLSN <= StaleSlotLag {
+			continue
+		}
+		if err := db.DropSlot(ctx, sl.Name); err != nil {
+			c.logf(ctx, slog.LevelWarn, "could not drop the stale cross-cluster slot %s: %v", sl.Name, err)
+			continue
+		}
+		c.logf(ctx, slog.LevelInfo, "dropped the stale cross-cluster slot %s (%d MiB behind; the standby cluster streams through %s)",
+			sl.Name, (pos.Current-sl.RestartLSN)>>20, v.remote.Slot)
+	}
+	return nil
 }
 
 // standbyHeadStep keeps the head of a standby (or standalone) cluster in shape: a standalone
@@ -510,6 +557,10 @@ func (a *asyncRepl) leaderStep(ctx context.Context, c *Charm, st *State, v *drVi
 				st.SetApp(keyToken, "")
 			}
 		}
+	}
+	L.Slot = ""
+	if h := st.Primary(); h != "" && (mode == modeStandby || mode == modePromoting) {
+		L.Slot = drSlot(h)
 	}
 	setMode(st, mode)
 	if mode != modeNone {

@@ -691,3 +691,28 @@ func TestSetPasswordReachesTheStandbyCluster(t *testing.T) {
 		t.Errorf("get-password on the standby cluster = %q", gp.f.Results["password"])
 	}
 }
+
+func TestPrimaryDropsStaleCrossClusterSlots(t *testing.T) {
+	d := replicating(t)
+	ua := d.a.units["pg/0"]
+	if d.appB[drprotocol.KeySlot] != "dr_pg_0" {
+		t.Fatalf("b does not name its standby leader's slot: %v", d.appB)
+	}
+	d.a.open = func(unit, addr string) func(ctx context.Context, _ string) (Workload, error) {
+		return func(ctx context.Context, _ string) (Workload, error) {
+			wl, err := d.a.fc.open(addr)(ctx, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &fakeCurrent{Workload: drWorkload{wl.(*fakeWorkload)}}, nil
+		}
+	}
+	// A slot of a former standby leader, far behind, and the current one (as far behind:
+	// disconnected, but still named by the standby cluster).
+	ua.s.slots["dr_pg_9"] = true
+	ua.s.received = StaleSlotLag + 1
+	d.mustRun("a", "pg/0", "update-status")
+	if ua.s.slots["dr_pg_9"] || !ua.s.slots["dr_pg_0"] {
+		t.Errorf("slots on the primary %v: want the stale dr_pg_9 dropped, dr_pg_0 kept", ua.s.slots)
+	}
+}

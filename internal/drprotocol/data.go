@@ -13,6 +13,8 @@
 //	switchover        JSON {"epoch":N,"id":"..."}: "I ask to become primary with this epoch"
 //	demotion          JSON {"epoch":N,"system-id":"...","timeline":T,"checkpoint-lsn":"X/Y"}:
 //	                  the demotion token a primary publishes after its clean shutdown
+//	slot              a standby cluster's: the replication slot its standby leader streams
+//	                  through on the primary (the primary drops other, stale ones)
 //
 // Unit bucket: unit-address (the unit's IP address). Passwords never travel in relation data.
 package drprotocol
@@ -36,6 +38,7 @@ const (
 	KeySecretID        = "secret-id"
 	KeySwitchover      = "switchover"
 	KeyDemotion        = "demotion"
+	KeySlot            = "slot"
 	// KeyUnitAddress is the one key of a unit bucket.
 	KeyUnitAddress = "unit-address"
 )
@@ -79,6 +82,7 @@ type AppData struct {
 	SecretID        string
 	Switchover      *Switchover
 	Demotion        *Demotion
+	Slot            string
 }
 
 // Empty reports whether the bucket says nothing yet (a cluster that has not published).
@@ -99,7 +103,8 @@ var (
 	requestIDPattern  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 	secretURIPattern  = regexp.MustCompile(`^secret:(//[A-Za-z0-9-]{1,64}/)?[0-9a-v]{20}$`)
 	hostnamePattern   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
-	knownAppKeys      = []string{KeyEpoch, KeyRole, KeyPrimaryEndpoint, KeySystemID, KeySecretID, KeySwitchover, KeyDemotion}
+	slotPattern       = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
+	knownAppKeys      = []string{KeyEpoch, KeyRole, KeyPrimaryEndpoint, KeySystemID, KeySecretID, KeySwitchover, KeyDemotion, KeySlot}
 	errUnknownRoleFmt = "unknown role %q (want primary, standby, demoting or demoted)"
 )
 
@@ -172,6 +177,12 @@ func ParseAppData(m map[string]string) (AppData, error) {
 		}
 		d.SecretID = v
 	}
+	if v := m[KeySlot]; v != "" {
+		if !slotPattern.MatchString(v) {
+			return AppData{}, invalid(KeySlot, "%q is not a replication slot name", v)
+		}
+		d.Slot = v
+	}
 	if v := m[KeySwitchover]; v != "" {
 		var s Switchover
 		if err := strictJSON(v, &s); err != nil {
@@ -232,6 +243,7 @@ func (d AppData) Encode() map[string]string {
 	m[KeyPrimaryEndpoint] = d.PrimaryEndpoint
 	m[KeySystemID] = d.SystemID
 	m[KeySecretID] = d.SecretID
+	m[KeySlot] = d.Slot
 	if d.Switchover != nil {
 		b, _ := json.Marshal(d.Switchover) // plain struct: cannot fail
 		m[KeySwitchover] = string(b)

@@ -17,6 +17,7 @@ func TestParseAppDataAcceptsWellFormedBuckets(t *testing.T) {
 		KeySecretID:        "secret://4c1b4a0e-7b5e-4a7c-8d5d-1a2b3c4d5e6f/d1d2d3d4d5d6d7d8d9d0",
 		KeySwitchover:      `{"epoch":13,"id":"req-1"}`,
 		KeyDemotion:        `{"epoch":13,"system-id":"7312345678901234567","timeline":3,"checkpoint-lsn":"0/3000028"}`,
+		KeySlot:            "dr_db2_0",
 		"future-key":       "ignored",
 	}
 	d, err := ParseAppData(in)
@@ -54,6 +55,8 @@ func TestParseAppDataRejectsBadRemoteData(t *testing.T) {
 		{KeyPrimaryEndpoint, "host name:5432", "no valid host"},
 		{KeyPrimaryEndpoint, "a';DROP TABLE x;--:5432", "no valid host"},
 		{KeySystemID, "12ab", "not a system identifier"},
+		{KeySlot, "dr_x'; DROP", "not a replication slot name"},
+		{KeySlot, "Upper", "not a replication slot name"},
 		{KeySecretID, "postgres://user:pw@host", "not a secret URI"},
 		{KeySwitchover, `{"epoch":"2","id":"x"}`, "malformed JSON"},
 		{KeySwitchover, `{"epoch":2,"id":"x","extra":1}`, "malformed JSON"},
