@@ -388,8 +388,14 @@ func (a *asyncRepl) standbyHeadStep(ctx context.Context, c *Charm, st *State, w 
 			return nil // runReplica starts it once its upstream answers
 		}
 		standby, err := w.IsStandbyConfigured(ctx)
-		if err != nil || !standby {
+		if err != nil {
 			return err
+		}
+		if !standby {
+			// A primary that was handing over when the relation went away: read-only too.
+			if err := w.WriteStandbySignal(ctx); err != nil {
+				return err
+			}
 		}
 		if err := w.Start(ctx); err != nil {
 			return startFailed(err)
@@ -431,6 +437,10 @@ func (a *asyncRepl) leaderStep(ctx context.Context, c *Charm, st *State, v *drVi
 	if v.relID == "" {
 		switch mode {
 		case modeNone, modePrimary:
+			setMode(st, modeNone)
+		case modeDemoting:
+			// No token was published: the other cluster cannot have promoted. Stay primary.
+			c.logf(ctx, slog.LevelWarn, "replication relation removed during a switchover, before the handover: this cluster stays primary")
 			setMode(st, modeNone)
 		case modeStandalone:
 		default:
@@ -819,6 +829,9 @@ func (a *asyncRepl) headRole(st *State, upstream string, standalone bool) Role {
 	host, port, err := net.SplitHostPort(upstream)
 	p, perr := strconv.Atoi(port)
 	if err != nil || perr != nil {
+		if standalone {
+			return Role{Kind: RoleWait, Status: StandaloneMessage + " (no upstream): promote-to-primary scope=cluster makes it writable"}
+		}
 		return Role{Kind: RoleWait, Status: "waiting for the primary cluster's endpoint"}
 	}
 	r := Role{Kind: RoleReplica, UpstreamUnit: "the primary cluster (" + upstream + ")", UpstreamAddr: host, UpstreamPort: p,

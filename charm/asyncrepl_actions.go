@@ -208,7 +208,7 @@ func (a *asyncRepl) promoteCluster(ctx context.Context, c *Charm, st *State, for
 		// A detached former standby becomes a writable standalone cluster.
 		setMode(st, modeNone)
 		res := map[string]string{"message": "this standalone cluster is promoted: its standby leader becomes a writable primary"}
-		if st.Primary() == st.Unit {
+		if running, err := w.Running(ctx); err == nil && running && st.Primary() == st.Unit {
 			if _, err := a.promoteHead(ctx, c, st, w, &drSwitch{ID: id, Force: true}); err != nil {
 				return actionErr(err)
 			}

@@ -716,3 +716,47 @@ func TestPrimaryDropsStaleCrossClusterSlots(t *testing.T) {
 		t.Errorf("slots on the primary %v: want the stale dr_pg_9 dropped, dr_pg_0 kept", ua.s.slots)
 	}
 }
+
+func TestRelationRemovedDuringSwitchover(t *testing.T) {
+	tests := []struct {
+		name          string
+		publishToken  bool // a's head shut down and published its token before the removal
+		wantStatus    string
+		wantMsg       string
+		wantRecovery  bool
+		wantAppStatus string
+	}{
+		{"before the handover: stays primary", false, "active", "Primary", false, "Primary"},
+		// Read-only with nothing to follow: said in a waiting status (no upstream to stream from).
+		{"after the token: read-only", true, "waiting", StandaloneMessage, true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := replicating(t)
+			ua, ub := d.a.units["pg/0"], d.b.units["pg/0"]
+			ua.s.received, ub.s.replayed = 10, 11
+			d.action("b", "pg/0", "promote-to-primary", map[string]any{"scope": "cluster"})
+			if tt.publishToken {
+				d.mustRun("a", "pg/0", changedHook("a"))
+				if ua.s.running {
+					t.Fatal("a did not shut down")
+				}
+			} else {
+				// a's leader saw the request but its head has not stopped yet.
+				d.a.app[keyMode] = modeDemoting
+				d.a.app[keySwitch] = (&drSwitch{ID: "x", Epoch: 2, Since: 1_700_000_000}).encode()
+				ua.s.running = true
+			}
+			d.mustRun("a", "pg/0", "replication-offer-relation-broken")
+			d.unrelate()
+			u := d.mustRun("a", "pg/0", "update-status")
+			wantStatus(t, u, tt.wantStatus, tt.wantMsg)
+			if !ua.s.running || ua.s.inRecovery != tt.wantRecovery {
+				t.Errorf("a running %v in recovery %v, want recovery %v", ua.s.running, ua.s.inRecovery, tt.wantRecovery)
+			}
+			if tt.wantAppStatus != "" && u.f.AppStatus.Message != tt.wantAppStatus {
+				t.Errorf("app status %+v", u.f.AppStatus)
+			}
+		})
+	}
+}
