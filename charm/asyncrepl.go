@@ -315,7 +315,73 @@ func (a *asyncRepl) step(ctx context.Context, c *Charm, st *State, w Workload) e
 	if err := a.standbyHeadStep(ctx, c, st, w); err != nil {
 		return err
 	}
+	if err := a.divergedStandbyStep(ctx, c, st, w); err != nil {
+		return err
+	}
 	return a.primaryHeadSlots(ctx, c, st, w)
+}
+
+// divergedStandbyStep: a unit of a standby cluster that received WAL its upstream never had
+// (the primary cluster failed over to a replica that was behind this one; or this unit
+// cascades from a standby leader that was rewound) cannot follow the upstream's new
+// timeline. It is stopped and rewound (runReplica restarts it), instead of streaming nothing
+// forever.
+func (a *asyncRepl) divergedStandbyStep(ctx context.Context, c *Charm, st *State, w Workload) error {
+	if st.AppData[keyMode] != modeStandby {
+		return nil
+	}
+	if gen := st.AppData[keySeed]; gen != "" && st.MyData[keySeeded] != gen {
+		return nil
+	}
+	role, ok := a.roleRule(ctx, c, st)
+	if !ok || role.Kind != RoleReplica {
+		return nil
+	}
+	if running, err := w.Running(ctx); err != nil || !running {
+		return err
+	}
+	db, err := c.connectSelf(ctx, st, w)
+	if err != nil {
+		return nil
+	}
+	pos, err := db.Positions(ctx)
+	db.Close(ctx)
+	if err != nil || !pos.InRecovery {
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, a.RemoteTimeout)
+	defer cancel()
+	user, pw := role.upstreamSQL(st)
+	up, err := w.Connect(cctx, role.UpstreamAddr, user, pw)
+	if err != nil {
+		return nil
+	}
+	defer up.Close(ctx)
+	upos, err := up.Positions(cctx)
+	if err != nil || upos.Timeline <= pos.Timeline {
+		return nil
+	}
+	hist, err := up.TimelineHistory(cctx, upos.Timeline)
+	if err != nil {
+		return nil
+	}
+	for _, h := range hist {
+		if h.TLI != pos.Timeline {
+			continue
+		}
+		mine := max(pos.Replayed, pos.Received)
+		if mine <= h.SwitchLSN {
+			return nil // it follows the new timeline by itself
+		}
+		c.logf(ctx, slog.LevelWarn, "diverged from %s: this unit has WAL up to %s on timeline %d, which its upstream left at %s: rewinding",
+			role.UpstreamUnit, mine, pos.Timeline, h.SwitchLSN)
+		if _, err := w.Stop(ctx); err != nil {
+			return err
+		}
+		upstream := postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "replication", Slot: role.Slot, AppName: role.Slot}
+		return c.makeFollower(ctx, st, w, role, upstream)
+	}
+	return nil
 }
 
 // StaleSlotLag is how far (WAL bytes) an inactive cross-cluster slot other than the one the

@@ -760,3 +760,34 @@ func TestRelationRemovedDuringSwitchover(t *testing.T) {
 		})
 	}
 }
+
+func TestStandbyLeaderAheadOfAFailedOverPrimaryRewinds(t *testing.T) {
+	tests := []struct {
+		name       string
+		standbyLSN postgres.LSN
+		wantRewind bool
+	}{
+		{"behind the fork: follows by itself", 50, false},
+		{"past the fork: rewinds", 500, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := replicating(t)
+			ua, ub := d.a.units["pg/0"], d.b.units["pg/0"]
+			// The primary cluster failed over: its new primary (here at the same address) is
+			// on timeline 2, which forked from timeline 1 at 101.
+			ua.s.timeline, ua.s.received = 2, 100
+			ub.s.received, ub.s.replayed = tt.standbyLSN, tt.standbyLSN
+			before := len(ub.s.calls)
+			u := d.mustRun("b", "pg/0", "update-status")
+			calls := ub.s.calls[before:]
+			if got := slices.Contains(calls, "Rewind"+ua.s.addr); got != tt.wantRewind {
+				t.Fatalf("rewind = %v, want %v (calls %v)", got, tt.wantRewind, calls)
+			}
+			wantStatus(t, u, "active", "Standby")
+			if !ub.s.running || !ub.s.inRecovery {
+				t.Errorf("standby leader running %v in recovery %v", ub.s.running, ub.s.inRecovery)
+			}
+		})
+	}
+}
