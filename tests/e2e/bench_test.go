@@ -1,0 +1,132 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/jujulet/postgresql-k8s/tests/scenario"
+)
+
+// BenchmarkDeployActive measures deploy → every unit active (Primary + Replicas) on jujulet
+// with real PostgreSQL, for 1 and 3 units.
+func BenchmarkDeployActive(b *testing.B) {
+	for _, n := range []int{1, 3} {
+		b.Run(fmt.Sprintf("units=%d", n), func(b *testing.B) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+			defer cancel()
+			j := scenario.StartJujulet(b)
+			opts := scenario.SeedDeploy()
+			opts.Units = n
+			want := map[string]int{"Primary": 1}
+			if n > 1 {
+				want["Replica"] = n - 1
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				model := fmt.Sprintf("bench%d", i)
+				must(b, j.AddModel(ctx, model))
+				must(b, j.Deploy(ctx, model, "postgresql-k8s", "pg", opts))
+				settle(b, ctx, j, model, scenario.All(scenario.AppSettled("pg", n, "Primary"), scenario.UnitMessages("pg", want)))
+			}
+		})
+	}
+}
+
+// BenchmarkInClusterSwitchover measures the write outage a client sees during
+// promote-to-primary scope=unit (median reported as outage-ms) and checks no acknowledged
+// insert is lost; BenchmarkPodKillFailover the time from killing the primary's pod until
+// another unit accepts writes.
+func BenchmarkInClusterSwitchover(b *testing.B) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	j, c := benchCluster(b, ctx, 3)
+	var outages []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		_, old, err := scenario.Primary(ctx, c)
+		must(b, err)
+		target := otherUnit(c, old)
+		w := scenario.NewWriter(fmt.Sprintf("bench-switchover-%d", i), c)
+		wctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { w.Run(wctx); close(done) }()
+		must(b, scenario.WaitAcked(ctx, w, 20))
+		start := time.Now()
+		res, err := j.RunAction(ctx, "bench", target, "promote-to-primary", map[string]any{"scope": "unit"})
+		if err != nil || res.Status != "completed" {
+			b.Fatalf("promote %s: %v %+v", target, err, res)
+		}
+		waitPrimary(b, ctx, c, target)
+		must(b, scenario.WaitAcked(ctx, w, len(w.Acked())+20))
+		// The next switchover may start only once this one has finished in the peer data.
+		settle(b, ctx, j, "bench", scenario.All(scenario.AppSettled("pg", 3, "Primary"), scenario.UnitMessages("pg", map[string]int{"Primary": 1, "Replica": 2})))
+		stop()
+		<-done
+		outages = append(outages, w.LongestGap(start))
+		missing, err := scenario.MissingIDs(ctx, c.Units[target], c.Password, w.Acked())
+		must(b, err)
+		if len(missing) > 0 {
+			b.Fatalf("%d acknowledged inserts lost", len(missing))
+		}
+	}
+	b.ReportMetric(float64(median(outages).Milliseconds()), "outage-ms")
+}
+
+func BenchmarkPodKillFailover(b *testing.B) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	j, c := benchCluster(b, ctx, 3)
+	var times []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		_, old, err := scenario.Primary(ctx, c)
+		must(b, err)
+		start := time.Now()
+		must(b, j.KillPod(ctx, "bench", old))
+		for {
+			if _, u, err := scenario.Primary(ctx, c); err == nil && u != old {
+				break
+			}
+			if ctx.Err() != nil {
+				b.Fatal(ctx.Err())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		times = append(times, time.Since(start))
+		settle(b, ctx, j, "bench", scenario.UnitMessages("pg", map[string]int{"Primary": 1, "Replica": 2}))
+	}
+	b.ReportMetric(float64(median(times).Milliseconds()), "failover-ms")
+}
+
+func benchCluster(b *testing.B, ctx context.Context, n int) (*scenario.Jujulet, *scenario.Cluster) {
+	j := scenario.StartJujulet(b)
+	opts := scenario.SeedDeploy()
+	opts.Units = n
+	must(b, j.AddModel(ctx, "bench"))
+	must(b, j.Deploy(ctx, "bench", "postgresql-k8s", "pg", opts))
+	settle(b, ctx, j, "bench", scenario.All(scenario.AppSettled("pg", n, "Primary"), scenario.UnitMessages("pg", map[string]int{"Primary": 1, "Replica": n - 1})))
+	return j, loadCluster(b, ctx, j, "bench", "pg")
+}
+
+func otherUnit(c *scenario.Cluster, not string) string {
+	units := make([]string, 0, len(c.Units))
+	for u := range c.Units {
+		if u != not {
+			units = append(units, u)
+		}
+	}
+	sort.Strings(units)
+	return units[0]
+}
+
+func median(d []time.Duration) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
