@@ -196,6 +196,8 @@ func TestIntegrateRemoveRelationAndErrors(t *testing.T) {
 func TestFailedHookDiscardAndResolve(t *testing.T) {
 	e := newEnv(t)
 	e.addModel("rome")
+	// Resolution by hand only, as a Juju user debugging a charm would set it.
+	e.must("model-config", "-m", "rome", "automatically-retry-hooks=false")
 	e.deploy("rome", "b1", "-n", "2")
 	e.eventually("active", func() bool { return e.unitActive("rome", "b1/0") && e.unitActive("rome", "b1/1") })
 	e.must("config", "-m", "rome", "b1", "fail-hook=config-changed")
@@ -218,6 +220,24 @@ func TestFailedHookDiscardAndResolve(t *testing.T) {
 		t.Errorf("failed hook's relation-set was committed:\n%s", show)
 	}
 	e.fails(`is not in an error state`, "resolve", "-m", "rome", "b1/0")
+}
+
+// TestFailedHookIsRetriedAutomatically: by default (automatically-retry-hooks=true) a failed
+// hook is re-run after a backoff, as Juju does, so a transient failure heals by itself.
+func TestFailedHookIsRetriedAutomatically(t *testing.T) {
+	e := newEnv(t)
+	e.addModel("rome")
+	e.deploy("rome", "b1")
+	e.eventually("active", func() bool { return e.unitActive("rome", "b1/0") })
+	e.fails(`automatically-retry-hooks: expected boolean, got "sometimes"`, "model-config", "-m", "rome", "automatically-retry-hooks=sometimes")
+	e.must("config", "-m", "rome", "b1", "fail-hook=config-changed")
+	e.eventually("unit in error", func() bool {
+		u := e.status("rome").Applications["b1"].Units["b1/0"]
+		return u.Workload.Current == "error" && u.Workload.Message == `hook failed: "config-changed"`
+	})
+	// The cause goes away; nobody runs resolve.
+	e.must("config", "-m", "rome", "b1", "fail-hook=")
+	e.eventually("b1/0 recovers by itself", func() bool { return e.unitActive("rome", "b1/0") })
 }
 
 func TestActions(t *testing.T) {

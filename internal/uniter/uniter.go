@@ -327,6 +327,23 @@ func (u *Uniter) pollPod(ctx context.Context) {
 	})
 }
 
+// autoRetry reports whether the model retries failed hooks by itself (Juju's model config
+// automatically-retry-hooks, true unless set to false).
+func autoRetry(m *st.Model) bool {
+	v, err := strconv.ParseBool(m.Config["automatically-retry-hooks"])
+	return err != nil || v
+}
+
+// retryBackoff is the wait before the n-th automatic retry of a failed hook: 5 s doubling up
+// to 5 min, as Juju's uniter does.
+func retryBackoff(n int) time.Duration {
+	d := 5 * time.Second
+	for i := 0; i < n && d < 5*time.Minute; i++ {
+		d *= 2
+	}
+	return min(d, 5*time.Minute)
+}
+
 // step does one thing: an action, a resolved hook, or the next hook.
 func (u *Uniter) step(ctx context.Context) (done, worked bool, err error) {
 	var v *view
@@ -386,6 +403,10 @@ func (u *Uniter) step(ctx context.Context) (done, worked bool, err error) {
 			})
 			return false, true, err
 		}
+		if autoRetry(v.model) && time.Since(v.unit.ErrorAt) >= retryBackoff(v.unit.ErrorRetries) {
+			_, err := u.runHook(ctx, v.unit.Error)
+			return false, true, err
+		}
 		return false, false, nil
 	}
 	if !v.leader && l.Leader {
@@ -411,6 +432,7 @@ func (u *Uniter) step(ctx context.Context) (done, worked bool, err error) {
 func (u *Uniter) clearError(unit *st.Unit) {
 	unit.Error = nil
 	unit.Resolve = ""
+	unit.ErrorAt, unit.ErrorRetries = time.Time{}, 0
 	if unit.PrevWorkload != nil {
 		unit.Workload = *unit.PrevWorkload
 		unit.PrevWorkload = nil
@@ -501,7 +523,11 @@ func (u *Uniter) runHook(ctx context.Context, h *st.Hook) (bool, error) {
 		if unit.Error == nil {
 			prev := unit.Workload
 			unit.PrevWorkload = &prev
+			unit.ErrorRetries = 0
+		} else {
+			unit.ErrorRetries++
 		}
+		unit.ErrorAt = time.Now().UTC()
 		unit.Error = h
 		unit.Resolve = ""
 		msg := fmt.Sprintf("hook failed: %q", h.Name)

@@ -92,7 +92,7 @@ func (t *Tx) AddModel(name string) (*Model, error) {
 		return nil, fmt.Errorf("model %q already exists", "admin/"+name)
 	}
 	m := &Model{UUID: NewUUID(), Name: name, Life: "alive", Created: time.Now().UTC(),
-		Config: map[string]string{"update-status-hook-interval": DefaultUpdateStatusInterval}}
+		Config: map[string]string{"update-status-hook-interval": DefaultUpdateStatusInterval, "automatically-retry-hooks": "true"}}
 	t.Put(kModel, m.UUID, m)
 	t.SetCurrentModel(name)
 	return m, t.err
@@ -101,9 +101,14 @@ func (t *Tx) AddModel(name string) (*Model, error) {
 // SetModelConfig sets model config keys.
 func (t *Tx) SetModelConfig(m *Model, kv map[string]string) error {
 	for k, v := range kv {
-		if k == "update-status-hook-interval" {
+		switch k {
+		case "update-status-hook-interval":
 			if _, err := time.ParseDuration(v); err != nil {
 				return fmt.Errorf("update-status-hook-interval: invalid duration %q", v)
+			}
+		case "automatically-retry-hooks":
+			if _, err := strconv.ParseBool(v); err != nil {
+				return fmt.Errorf("automatically-retry-hooks: expected boolean, got %q", v)
 			}
 		}
 		if m.Config == nil {

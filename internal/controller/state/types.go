@@ -159,6 +159,10 @@ type Unit struct {
 	InProgress         *Hook             `json:"in-progress,omitempty"`
 	Error              *Hook             `json:"error,omitempty"`
 	Resolve            string            `json:"resolve,omitempty"` // retry|no-retry
+	// ErrorAt and ErrorRetries drive Juju's automatic retry of a failed hook (model config
+	// automatically-retry-hooks): the hook is re-run after a backoff that doubles each time.
+	ErrorAt      time.Time `json:"error-at,omitzero"`
+	ErrorRetries int       `json:"error-retries,omitempty"`
 	Ports              []Port            `json:"ports"`
 	CharmState         map[string]string `json:"charm-state"`
 	WorkloadSetByCharm bool              `json:"workload-set"`
