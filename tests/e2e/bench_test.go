@@ -37,8 +37,8 @@ func BenchmarkDeployActive(b *testing.B) {
 
 // BenchmarkInClusterSwitchover measures the write outage a client sees during
 // promote-to-primary scope=unit (median reported as outage-ms) and checks no acknowledged
-// insert is lost; BenchmarkPodKillFailover the time from killing the primary's pod until
-// another unit accepts writes.
+// insert is lost; BenchmarkPodKillFailover the time from killing the primary's pod until a
+// unit accepts writes again (the restarted pod itself, or a promoted replica if it is slower).
 func BenchmarkInClusterSwitchover(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
@@ -87,7 +87,7 @@ func BenchmarkPodKillFailover(b *testing.B) {
 		start := time.Now()
 		must(b, j.KillPod(ctx, "bench", old))
 		for {
-			if _, u, err := scenario.Primary(ctx, c); err == nil && u != old {
+			if _, _, err := scenario.Primary(ctx, c); err == nil {
 				break
 			}
 			if ctx.Err() != nil {
