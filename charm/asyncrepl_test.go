@@ -761,23 +761,72 @@ func TestRelationRemovedDuringSwitchover(t *testing.T) {
 	}
 }
 
+// histWorkload serves timeline histories from a table (the fake's are too simple to fork).
+type histWorkload struct {
+	Workload
+	hist map[string]map[int][]postgres.HistoryEntry // by server address, then timeline
+}
+
+func (h histWorkload) Connect(ctx context.Context, host, user, pw string) (DB, error) {
+	db, err := h.Workload.Connect(ctx, host, user, pw)
+	if err != nil {
+		return nil, err
+	}
+	return histDB{db, h.hist[host]}, nil
+}
+
+type histDB struct {
+	DB
+	hist map[int][]postgres.HistoryEntry
+}
+
+func (d histDB) TimelineHistory(_ context.Context, tli int) ([]postgres.HistoryEntry, error) {
+	if tli <= 1 {
+		return nil, nil
+	}
+	h, ok := d.hist[tli]
+	if !ok {
+		return nil, fmt.Errorf("no history file for timeline %d", tli)
+	}
+	return h, nil
+}
+
 func TestStandbyLeaderAheadOfAFailedOverPrimaryRewinds(t *testing.T) {
+	type H = []postgres.HistoryEntry
 	tests := []struct {
 		name       string
+		standby    map[int][]postgres.HistoryEntry // the standby leader's history files
+		standbyTLI int
 		standbyLSN postgres.LSN
+		primary    map[int][]postgres.HistoryEntry
+		primaryTLI int
 		wantRewind bool
 	}{
-		{"behind the fork: follows by itself", 50, false},
-		{"past the fork: rewinds", 500, true},
+		{"the primary's history continues ours", map[int]H{3: {{TLI: 1, SwitchLSN: 100}, {TLI: 2, SwitchLSN: 200}}}, 3, 300,
+			map[int]H{3: {{TLI: 1, SwitchLSN: 100}, {TLI: 2, SwitchLSN: 200}}, 4: {{TLI: 1, SwitchLSN: 100}, {TLI: 2, SwitchLSN: 200}, {TLI: 3, SwitchLSN: 350}}}, 4, false},
+		{"the primary forked off behind us", map[int]H{3: {{TLI: 1, SwitchLSN: 100}, {TLI: 2, SwitchLSN: 200}}}, 3, 300,
+			map[int]H{3: {{TLI: 1, SwitchLSN: 100}, {TLI: 2, SwitchLSN: 200}}, 4: {{TLI: 1, SwitchLSN: 100}, {TLI: 2, SwitchLSN: 200}, {TLI: 3, SwitchLSN: 250}}}, 4, true},
+		{"same timeline id, another history", map[int]H{2: {{TLI: 1, SwitchLSN: 100}}, 3: {{TLI: 1, SwitchLSN: 100}, {TLI: 2, SwitchLSN: 200}}}, 3, 300,
+			map[int]H{2: {{TLI: 1, SwitchLSN: 100}}, 3: {{TLI: 1, SwitchLSN: 100}, {TLI: 2, SwitchLSN: 150}}}, 3, true},
+		{"the primary is on an older timeline", map[int]H{2: {{TLI: 1, SwitchLSN: 100}}, 3: {{TLI: 1, SwitchLSN: 100}, {TLI: 2, SwitchLSN: 200}}}, 3, 300,
+			map[int]H{2: {{TLI: 1, SwitchLSN: 100}}}, 2, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := replicating(t)
 			ua, ub := d.a.units["pg/0"], d.b.units["pg/0"]
-			// The primary cluster failed over: its new primary (here at the same address) is
-			// on timeline 2, which forked from timeline 1 at 101.
-			ua.s.timeline, ua.s.received = 2, 100
+			ua.s.timeline, ub.s.timeline = tt.primaryTLI, tt.standbyTLI
 			ub.s.received, ub.s.replayed = tt.standbyLSN, tt.standbyLSN
+			hist := map[string]map[int][]postgres.HistoryEntry{ua.s.addr: tt.primary, ub.s.addr: tt.standby}
+			d.b.open = func(unit, addr string) func(ctx context.Context, _ string) (Workload, error) {
+				return func(ctx context.Context, _ string) (Workload, error) {
+					wl, err := d.b.fc.open(addr)(ctx, addr)
+					if err != nil {
+						return nil, err
+					}
+					return histWorkload{drWorkload{wl.(*fakeWorkload)}, hist}, nil
+				}
+			}
 			before := len(ub.s.calls)
 			u := d.mustRun("b", "pg/0", "update-status")
 			calls := ub.s.calls[before:]
