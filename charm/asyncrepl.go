@@ -6,7 +6,7 @@ package charm
 // Relation data (the other model is untrusted: parsed strictly by internal/drprotocol):
 //
 //	app bucket (leader):  epoch, role, primary-endpoint, system-id, secret-id, switchover,
-//	                      demotion — see drprotocol
+//	                      demotion, slot — see drprotocol
 //	unit bucket:          unit-address
 //
 // Each cluster's leader mirrors its decisions into the peer app bucket, which every unit of
