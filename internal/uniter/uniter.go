@@ -189,6 +189,9 @@ func (u *Uniter) Run(ctx context.Context) error {
 		return fmt.Errorf("loading unit %s: %w", u.name, err)
 	}
 	u.modelName = modelName
+	if unit.Local.Removed {
+		return u.finishRemoval()
+	}
 	if err := u.setup(unit, app); err != nil {
 		u.setAgent("error", err.Error())
 		return err
@@ -440,6 +443,24 @@ func (u *Uniter) clearError(unit *st.Unit) {
 	unit.Agent = st.Status{Status: "idle", Since: time.Now().UTC()}
 }
 
+// finishRemoval deletes a removed unit's pod and files, then its record: in that order, so
+// that once a unit is gone from the store (what destroy-model and remove-unit wait for)
+// nothing of it is left on disk. A crash in between is finished by the next agent start.
+func (u *Uniter) finishRemoval() error {
+	pod.Stop(u.podDir())
+	if err := os.RemoveAll(u.dir); err != nil {
+		return fmt.Errorf("removing %s: %w", u.dir, err)
+	}
+	return u.store.Update(func(t *st.Tx) error {
+		unit, err := t.Unit(u.model, u.name)
+		if err != nil {
+			return nil // already gone
+		}
+		t.DeleteUnit(unit)
+		return nil
+	})
+}
+
 // runHook runs one hook; it reports whether the unit was removed.
 func (u *Uniter) runHook(ctx context.Context, h *st.Hook) (bool, error) {
 	err := u.store.Update(func(t *st.Tx) error {
@@ -494,9 +515,8 @@ func (u *Uniter) runHook(ctx context.Context, h *st.Hook) (bool, error) {
 			}
 			t.Log(u.model, u.entity(), "INFO", fmt.Sprintf("juju.worker.uniter.operation ran %q hook (via hook dispatching script: dispatch)", h.Name))
 			if h.Kind == "remove" {
-				t.DeleteUnit(unit)
+				unit.Local.Removed = true
 				removed = true
-				return nil
 			}
 			t.PutUnit(unit)
 			return nil
@@ -505,10 +525,9 @@ func (u *Uniter) runHook(ctx context.Context, h *st.Hook) (bool, error) {
 			return false, fmt.Errorf("committing hook %s: %w", h.Name, err)
 		}
 		if removed {
-			pod.Stop(u.podDir())
-			_ = os.RemoveAll(u.dir)
+			return true, u.finishRemoval()
 		}
-		return removed, nil
+		return false, nil
 	}
 	if runErr != nil {
 		u.logf("ERROR", "hook %q: %v", h.Name, runErr)

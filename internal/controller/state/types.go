@@ -18,12 +18,12 @@ const (
 
 // Meta is the controller-wide singleton.
 type Meta struct {
-	NextID       int    `json:"next-id"`
-	NextAddr     int    `json:"next-addr"`
+	NextID   int `json:"next-id"`
+	NextAddr int `json:"next-addr"`
 	// AddrBlock is this controller's second octet in 127.0.0.0/8, drawn at random when the
 	// first unit is added, so that controllers running side by side (tests, a demo next to a
 	// developer's controller) do not hand out the same unit addresses.
-	AddrBlock int `json:"addr-block"`
+	AddrBlock    int    `json:"addr-block"`
 	CurrentModel string `json:"current-model"`
 }
 
@@ -139,6 +139,8 @@ type Local struct {
 	SecretRevs    map[string]int    `json:"secret-revs"`
 	Storage       map[string]bool   `json:"storage,omitempty"` // attached storage names
 	Stopped       bool              `json:"stopped"`
+	// Removed: the remove hook has run; only the unit's files and record are left to delete.
+	Removed bool `json:"removed,omitempty"`
 	// PodRecreated: the pod came back after a loss; upgrade-charm and config-changed follow.
 	PodRecreated bool      `json:"pod-recreated,omitempty"`
 	LastUpdate   time.Time `json:"last-update-status"`
@@ -146,23 +148,23 @@ type Local struct {
 
 // Unit is a unit of an application.
 type Unit struct {
-	Model              string            `json:"model"`
-	App                string            `json:"app"`
-	Name               string            `json:"name"`
-	ID                 int               `json:"id"`
-	Addr               string            `json:"addr"`
-	Life               string            `json:"life"`
-	Workload           Status            `json:"workload"`
-	Agent              Status            `json:"agent"`
-	Scopes             map[int]bool      `json:"scopes"`
-	Local              Local             `json:"local"`
-	InProgress         *Hook             `json:"in-progress,omitempty"`
-	Error              *Hook             `json:"error,omitempty"`
-	Resolve            string            `json:"resolve,omitempty"` // retry|no-retry
+	Model      string       `json:"model"`
+	App        string       `json:"app"`
+	Name       string       `json:"name"`
+	ID         int          `json:"id"`
+	Addr       string       `json:"addr"`
+	Life       string       `json:"life"`
+	Workload   Status       `json:"workload"`
+	Agent      Status       `json:"agent"`
+	Scopes     map[int]bool `json:"scopes"`
+	Local      Local        `json:"local"`
+	InProgress *Hook        `json:"in-progress,omitempty"`
+	Error      *Hook        `json:"error,omitempty"`
+	Resolve    string       `json:"resolve,omitempty"` // retry|no-retry
 	// ErrorAt and ErrorRetries drive Juju's automatic retry of a failed hook (model config
 	// automatically-retry-hooks): the hook is re-run after a backoff that doubles each time.
-	ErrorAt      time.Time `json:"error-at,omitzero"`
-	ErrorRetries int       `json:"error-retries,omitempty"`
+	ErrorAt            time.Time         `json:"error-at,omitzero"`
+	ErrorRetries       int               `json:"error-retries,omitempty"`
 	Ports              []Port            `json:"ports"`
 	CharmState         map[string]string `json:"charm-state"`
 	WorkloadSetByCharm bool              `json:"workload-set"`
