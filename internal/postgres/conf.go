@@ -88,10 +88,13 @@ func (w *Workload) RenderConf(s Settings) string {
 		"hot_standby_feedback":         "on",
 		"recovery_target_timeline":     "'latest'",
 		"wal_receiver_status_interval": "1s",
-		"wal_sender_timeout":           "30s",
-		"logging_collector":            "off",
-		"log_line_prefix":              quoteConf("%m [%p] %q%u@%d "),
-		"log_min_duration_statement":   strconv.Itoa(s.LogMinDurationStatement),
+		// A replica whose upstream switched timeline reconnects after this; the default 5 s
+		// leaves replicas behind after every switchover.
+		"wal_retrieve_retry_interval": "1s",
+		"wal_sender_timeout":          "30s",
+		"logging_collector":           "off",
+		"log_line_prefix":             quoteConf("%m [%p] %q%u@%d "),
+		"log_min_duration_statement":  strconv.Itoa(s.LogMinDurationStatement),
 	}
 	if s.ClusterName != "" {
 		kv["cluster_name"] = quoteConf(s.ClusterName)
