@@ -8,7 +8,7 @@ BIN="$PWD/bin"
 export JUJULET_BIN="$BIN" JUJULET_PEBBLE="$BIN/pebble"
 # A fresh controller of its own, reachable by the postgres user that runs the databases.
 export JUJULET_HOME="${JUJULET_HOME:-$(mktemp -d /tmp/jujulet-demo.XXXXXX)}"
-chmod 0711 "$JUJULET_HOME"
+mkdir -p "$JUJULET_HOME" && chmod 0711 "$JUJULET_HOME"
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 juju() { printf '$ juju %s\n' "$*"; "$BIN/jujulet" "$@"; }

@@ -39,10 +39,10 @@ func run(args []string) error {
 	}
 	b := &scenario.Jujulet{Bin: filepath.Join(bin, "jujulet"), Env: os.Environ()}
 	switch {
-	case len(args) == 4 && args[0] == "write":
-		n, err := strconv.Atoi(args[3])
+	case len(args) == 5 && args[0] == "write":
+		n, err := strconv.Atoi(args[4])
 		if err != nil || n < 1 {
-			return fmt.Errorf("N must be a positive number, got %q", args[3])
+			return fmt.Errorf("N must be a positive number, got %q", args[4])
 		}
 		c, err := scenario.LoadCluster(ctx, b, args[1], args[2])
 		if err != nil {
