@@ -88,8 +88,9 @@ func run(b *testing.B, switchovers, pgbenchSeconds int) {
 		row{"acknowledged writes lost over all switchovers", "0 (checked per run)", "0"},
 	)
 
-	// Forced failover: the primary cluster's primary pod dies, the standby side is promoted
-	// with force=true; measured until the standby side accepts writes.
+	// Forced failover: the primary cluster's primary pod goes down and stays down, the standby
+	// side is promoted with force=true; measured until the standby side accepts writes. Then
+	// the old primary returns, fences itself and follows.
 	primaryModel, standbyModel, standbyApp := from[0], to[0], to[1]
 	standby := lisbon
 	if standbyModel == s.Rome {
@@ -99,7 +100,7 @@ func run(b *testing.B, switchovers, pgbenchSeconds int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := j.KillPod(ctx, primaryModel, unit); err != nil {
+	if err := j.StopPod(ctx, primaryModel, unit); err != nil {
 		b.Fatal(err)
 	}
 	t0 = time.Now()
@@ -117,6 +118,12 @@ func run(b *testing.B, switchovers, pgbenchSeconds int) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	rows = append(rows, row{"forced failover: promote force=true → writable", fmt.Sprintf("%.2f s", time.Since(t0).Seconds()), "≤ 5 s"})
+	if err := j.StartPod(ctx, primaryModel, unit); err != nil {
+		b.Fatal(err)
+	}
+	t0 = time.Now()
+	s.WaitRoles(b, ctx, standbyModel, standbyApp, primaryModel, from[1], 1)
+	rows = append(rows, row{"old primary back → fenced, following the new primary", fmt.Sprintf("%.1f s", time.Since(t0).Seconds()), ""})
 }
 
 // pgbench initialises and runs pgbench with 8 clients on the cluster's writable unit and
