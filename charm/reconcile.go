@@ -582,38 +582,36 @@ func (c *Charm) makeFollower(ctx context.Context, st *State, w Workload, role Ro
 
 // onStop shuts PostgreSQL down cleanly when the unit goes away.
 func (c *Charm) onStop(ctx context.Context) error {
+	_, _, err := c.stopServer(ctx)
+	return err
+}
+
+// stopServer reads the state and shuts this unit's PostgreSQL down cleanly; w is nil when the
+// workload container is not there (nothing to stop). A failed stop returns st and w with the
+// error, for callers that go on regardless.
+func (c *Charm) stopServer(ctx context.Context) (*State, Workload, error) {
 	st, err := c.readState(ctx)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	w, err := c.OpenWorkload(ctx, st.Address)
 	if err != nil {
 		if isNotReady(err) {
-			return nil
+			return st, nil, nil
 		}
-		return err
+		return nil, nil, err
 	}
 	if _, err := w.Stop(ctx); err != nil {
-		return err
+		return st, w, err
 	}
-	return nil
+	return st, w, nil
 }
 
 // onSelfDeparting: this unit leaves the cluster. It stops its server cleanly (fencing it), and
 // a leaving leader that was primary hands the role to the most advanced replica.
 func (c *Charm) onSelfDeparting(ctx context.Context) error {
-	st, err := c.readState(ctx)
-	if err != nil {
-		return err
-	}
-	w, err := c.OpenWorkload(ctx, st.Address)
-	if err != nil {
-		if isNotReady(err) {
-			return nil
-		}
-		return err
-	}
-	if _, err := w.Stop(ctx); err != nil && !errors.Is(err, context.Canceled) {
+	st, w, err := c.stopServer(ctx)
+	if (err != nil && !errors.Is(err, context.Canceled)) || w == nil {
 		return err
 	}
 	if st.Leader && st.Primary() == st.Unit && st.PeerRelID != "" {
