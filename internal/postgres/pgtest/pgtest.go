@@ -108,7 +108,8 @@ func Start(t testing.TB, pebbleBin, name, mount string, beforeKill func()) *Cont
 		}
 	}
 	socket := filepath.Join(cdir, "pebble.socket")
-	cmd := exec.Command(pebbleBin, "run", "--hold", "--create-dirs")
+	// --verbose: service output (PostgreSQL's own log) goes to the log shown on failure.
+	cmd := exec.Command(pebbleBin, "run", "--hold", "--create-dirs", "--verbose")
 	cmd.Env = append(os.Environ(), "PEBBLE="+filepath.Join(cdir, "pebble"), "PEBBLE_SOCKET="+socket)
 	logPath := filepath.Join(base, "pebble.log")
 	logf, err := os.Create(logPath)
