@@ -65,6 +65,12 @@ func (c *Charm) runAction(ctx context.Context) error {
 	return nil
 }
 
+// validPassword reports whether pw can be stored and used: 1-100 characters without NUL or
+// line breaks (a line break would inject entries into the libpq passfile).
+func validPassword(pw string) bool {
+	return pw != "" && len(pw) <= 100 && !strings.ContainsAny(pw, "\x00\n\r")
+}
+
 func paramString(params map[string]any, key, def string) (string, error) {
 	v, ok := params[key]
 	if !ok || v == nil {
@@ -150,7 +156,7 @@ func (c *Charm) actionSetPassword(ctx context.Context, st *State, params map[str
 		if pw, err = GeneratePassword(); err != nil {
 			return nil, err
 		}
-	} else if len(pw) > 100 || strings.ContainsAny(pw, "\x00\n\r") {
+	} else if !validPassword(pw) {
 		return nil, failf("the password must be 1-100 characters without NUL or line breaks")
 	}
 	if err := c.requireInitialised(st); err != nil {

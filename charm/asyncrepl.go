@@ -744,6 +744,10 @@ func (a *asyncRepl) copyCredentials(ctx context.Context, c *Charm, st *State, R 
 		if p == "" {
 			return waiting("the other cluster's replication secret %s lacks %s", R.SecretID, passwordKey(u))
 		}
+		if !validPassword(p) {
+			// Untrusted: the value goes into the passfile, where a line break adds entries.
+			return waiting("the other cluster's replication secret %s has an invalid %s", R.SecretID, passwordKey(u))
+		}
 		pw[u] = p
 		changed = changed || st.Passwords[u] != p
 	}

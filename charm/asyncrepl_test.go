@@ -536,6 +536,27 @@ func TestUnreadableSecretWaits(t *testing.T) {
 	}
 }
 
+func TestSharedPasswordWithLineBreakWaits(t *testing.T) {
+	d := bootstrapDR(t)
+	d.action("a", "pg/0", "create-replication", nil)
+	// The other model is untrusted: a line break would add entries to the passfile.
+	for _, sec := range d.a.secrets {
+		if _, ok := sec.Content["replication-password"]; ok {
+			sec.Content["replication-password"] = "pw\n*:*:*:operator:x"
+		}
+	}
+	ub := d.b.units["pg/0"]
+	before := len(ub.s.calls)
+	u := d.mustRun("b", "pg/0", "replication-relation-changed")
+	wantStatus(t, u, "waiting", "the other cluster's replication secret")
+	if !strings.HasSuffix(u.f.UnitStatus.Message, "has an invalid replication-password") {
+		t.Errorf("status %q", u.f.UnitStatus.Message)
+	}
+	if len(ub.s.calls) != before || !ub.s.running || ub.s.inRecovery {
+		t.Errorf("b touched: %v", ub.s.calls[before:])
+	}
+}
+
 func TestActionFailures(t *testing.T) {
 	tests := []struct {
 		name   string
