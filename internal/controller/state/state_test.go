@@ -190,3 +190,30 @@ func TestBoundLoopbackAddrsSeesListeners(t *testing.T) {
 		t.Fatalf("127.0.0.77 has a listener but is not reported as bound")
 	}
 }
+
+// A panic in an Update function (an API handler's, recovered by net/http) must not leave
+// the write transaction open: the single write connection would block every later Update.
+func TestUpdateAfterPanicDoesNotBlock(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	func() {
+		defer func() { _ = recover() }()
+		_ = s.Update(func(t *Tx) error {
+			t.NextID()
+			panic("boom")
+		})
+	}()
+	done := make(chan error, 1)
+	go func() { done <- s.Update(func(t *Tx) error { t.NextID(); return nil }) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Update after a panic: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Update after a panic still blocked after 30s")
+	}
+}

@@ -193,6 +193,9 @@ func (s *Store) Update(fn func(tx *Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	// If fn panics, the transaction must not stay open on the single write connection.
+	// After Commit or Rollback this is a no-op (sql.ErrTxDone).
+	defer func() { _ = sqltx.Rollback() }()
 	t := &Tx{tx: sqltx, s: s}
 	ferr := fn(t)
 	if ferr == nil {
