@@ -230,6 +230,9 @@ func (s *Store) FindRelation(t *Tx, model string, specs []string) (*Relation, er
 		}
 		return nil, fmt.Errorf("a relation must involve two applications")
 	}
+	if len(specs) != 2 {
+		return nil, fmt.Errorf("a relation must involve two applications")
+	}
 	var found []*Relation
 	for _, r := range t.Relations() {
 		if r.Peer || !r.InModel(model) || r.Life != "alive" {

@@ -119,6 +119,16 @@ func TestStoreModelsAppsRelations(t *testing.T) {
 			t.Errorf("Integrate(%s, %s) = %v, want %q", tc.a, tc.b, err, tc.wantErr)
 		}
 	}
+	// remove-relation's specs come from API clients: any count but one or two is refused.
+	for _, specs := range [][]string{nil, {"a:db", "b:backend", "x"}} {
+		err := s.View(func(tx *Tx) error {
+			_, err := s.FindRelation(tx, model, specs)
+			return err
+		})
+		if err == nil || !strings.Contains(err.Error(), "must involve two applications") {
+			t.Errorf("FindRelation(%q) = %v", specs, err)
+		}
+	}
 	// Config is typed by config.yaml; bad values are refused and change nothing.
 	err = s.Update(func(tx *Tx) error {
 		a, err := tx.App(model, "a")
