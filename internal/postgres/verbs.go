@@ -156,14 +156,6 @@ func (w *Workload) Stop(ctx context.Context) (ControlData, error) {
 	return w.ControlData(ctx)
 }
 
-// Restart is a fast Stop followed by Start.
-func (w *Workload) Restart(ctx context.Context) error {
-	if _, err := w.Stop(ctx); err != nil {
-		return err
-	}
-	return w.Start(ctx)
-}
-
 // Reload asks the running server to re-read its configuration files (pg_ctl reload).
 func (w *Workload) Reload(ctx context.Context) error {
 	_, err := w.Exec(ctx, []string{w.bin("pg_ctl"), "reload", "-D", w.Host(w.PGData())}, nil)
@@ -182,11 +174,6 @@ func (w *Workload) IsStandbyConfigured(ctx context.Context) (bool, error) {
 // starts writable).
 func (w *Workload) WriteStandbySignal(ctx context.Context) error {
 	return w.WriteFile(ctx, path.Join(w.PGData(), "standby.signal"), nil, 0o600)
-}
-
-// RemoveStandbySignal makes the next start a primary (only for a stopped server).
-func (w *Workload) RemoveStandbySignal(ctx context.Context) error {
-	return w.Remove(ctx, path.Join(w.PGData(), "standby.signal"))
 }
 
 // FollowPrimary configures this server as a standby of up: standby.signal, primary_conninfo,
