@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"regexp"
 	"strconv"
@@ -223,7 +224,8 @@ func strictJSON(s string, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("malformed JSON: %w", err)
 	}
-	if dec.More() {
+	// More is false before a stray '}' or ']': only the end of the input will do.
+	if _, err := dec.Token(); err != io.EOF {
 		return errors.New("malformed JSON: trailing data")
 	}
 	return nil

@@ -61,6 +61,8 @@ func TestParseAppDataRejectsBadRemoteData(t *testing.T) {
 		{KeySwitchover, `{"epoch":"2","id":"x"}`, "malformed JSON"},
 		{KeySwitchover, `{"epoch":2,"id":"x","extra":1}`, "malformed JSON"},
 		{KeySwitchover, `{"epoch":2,"id":"x"} {}`, "trailing data"},
+		{KeySwitchover, `{"epoch":2,"id":"x"}}`, "trailing data"},
+		{KeyDemotion, `{"epoch":2,"system-id":"1","timeline":1,"checkpoint-lsn":"0/1"}]`, "trailing data"},
 		{KeySwitchover, `{"epoch":0,"id":"x"}`, "out of range"},
 		{KeySwitchover, `{"epoch":2,"id":"'; DROP"}`, "request id"},
 		{KeySwitchover, `not json`, "malformed JSON"},
