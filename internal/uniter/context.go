@@ -285,50 +285,35 @@ func (c *hookCtx) pending(relID int, app bool, data map[string]string) map[strin
 }
 
 func (c *hookCtx) ReadUnitSettings(relID int, name string) (map[string]string, error) {
-	var out map[string]string
-	own := false
-	err := c.view(func(t *st.Tx, unit *st.Unit, app *st.App) error {
-		r, err := c.relation(t, unit, relID)
-		if err != nil {
-			return err
-		}
-		me, _, _ := r.Side(unit.Model, unit.App)
-		if name == unit.Name {
-			own = true
-			out = maps.Clone(t.Bucket(relID, me, unit.Name).Data)
-			return nil
-		}
-		side, _, real := r.RealRemote(unit.Model, unit.App, name)
-		out = maps.Clone(t.Bucket(relID, side, real).Data)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if out == nil {
-		out = map[string]string{}
-	}
-	if own {
-		out = c.pending(relID, false, out)
-	}
-	return out, nil
+	return c.readBucket(relID, name, false)
 }
 
 func (c *hookCtx) ReadAppSettings(relID int, name string) (map[string]string, error) {
+	return c.readBucket(relID, name, true)
+}
+
+// readBucket reads one unit (app=false) or application bucket of a relation. This unit's own
+// buckets include the hook's pending writes; a non-leader may not read its own application
+// bucket of a non-peer relation.
+func (c *hookCtx) readBucket(relID int, name string, app bool) (map[string]string, error) {
 	var out map[string]string
 	own := false
-	err := c.view(func(t *st.Tx, unit *st.Unit, app *st.App) error {
+	err := c.view(func(t *st.Tx, unit *st.Unit, a *st.App) error {
 		r, err := c.relation(t, unit, relID)
 		if err != nil {
 			return err
 		}
 		me, _, _ := r.Side(unit.Model, unit.App)
-		if name == unit.App {
-			if !r.Peer && app.Leader != unit.Name {
+		self := unit.Name
+		if app {
+			self = unit.App
+		}
+		if name == self {
+			if app && !r.Peer && a.Leader != unit.Name {
 				return hooktools.ErrPermissionDenied
 			}
 			own = true
-			out = maps.Clone(t.Bucket(relID, me, unit.App).Data)
+			out = maps.Clone(t.Bucket(relID, me, self).Data)
 			return nil
 		}
 		side, _, real := r.RealRemote(unit.Model, unit.App, name)
@@ -342,7 +327,7 @@ func (c *hookCtx) ReadAppSettings(relID int, name string) (map[string]string, er
 		out = map[string]string{}
 	}
 	if own {
-		out = c.pending(relID, true, out)
+		out = c.pending(relID, app, out)
 	}
 	return out, nil
 }
