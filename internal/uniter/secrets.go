@@ -53,6 +53,22 @@ func (c *hookCtx) stage(s *st.Secret) {
 	c.secrets[s.URI] = &cp
 }
 
+// setMetadata applies the metadata secret-add/secret-set were given; nil fields stay as they are.
+func setMetadata(s *st.Secret, args hooktools.SecretArgs) {
+	if args.Label != nil {
+		s.Label = *args.Label
+	}
+	if args.Description != nil {
+		s.Description = *args.Description
+	}
+	if args.Rotate != nil {
+		s.Rotate = *args.Rotate
+	}
+	if args.Expire != nil {
+		s.Expire = args.Expire
+	}
+}
+
 func (c *hookCtx) AddSecret(args hooktools.SecretArgs) (string, error) {
 	var uri string
 	err := c.view(func(t *st.Tx, unit *st.Unit, app *st.App) error {
@@ -63,16 +79,7 @@ func (c *hookCtx) AddSecret(args hooktools.SecretArgs) (string, error) {
 		} else if app.Leader != unit.Name {
 			return hooktools.ErrNotLeader
 		}
-		if args.Label != nil {
-			s.Label = *args.Label
-		}
-		if args.Description != nil {
-			s.Description = *args.Description
-		}
-		if args.Rotate != nil {
-			s.Rotate = *args.Rotate
-		}
-		s.Expire = args.Expire
+		setMetadata(s, args)
 		uri = s.URI
 		c.stage(s)
 		return nil
@@ -189,18 +196,7 @@ func (c *hookCtx) UpdateSecret(uri string, args hooktools.SecretArgs) error {
 		if err := c.owns(s, unit, app); err != nil {
 			return err
 		}
-		if args.Label != nil {
-			s.Label = *args.Label
-		}
-		if args.Description != nil {
-			s.Description = *args.Description
-		}
-		if args.Rotate != nil {
-			s.Rotate = *args.Rotate
-		}
-		if args.Expire != nil {
-			s.Expire = args.Expire
-		}
+		setMetadata(s, args)
 		if len(args.Content) > 0 && !maps.Equal(args.Content, s.Revisions[s.Latest]) {
 			s.Latest++
 			if s.Revisions == nil {
