@@ -25,23 +25,26 @@ func (c *hookCtx) secret(t *st.Tx, uri string) (*st.Secret, bool) {
 	return t.Secret(uri)
 }
 
-func (c *hookCtx) owns(s *st.Secret, unit *st.Unit, app *st.App) error {
-	if s.Model != unit.Model {
-		return hooktools.ErrSecretNotFound
+// ownedSecret finds a secret this unit may change: its own, or its application's when it is
+// the leader. Others' secrets read as not found.
+func (c *hookCtx) ownedSecret(t *st.Tx, unit *st.Unit, app *st.App, uri string) (*st.Secret, error) {
+	s, ok := c.secret(t, st.NormaliseSecretURI(unit.Model, uri))
+	if !ok || s.Model != unit.Model {
+		return nil, hooktools.ErrSecretNotFound
 	}
 	if s.OwnerUnit != "" {
 		if s.OwnerUnit != unit.Name {
-			return hooktools.ErrSecretNotFound
+			return nil, hooktools.ErrSecretNotFound
 		}
-		return nil
+		return s, nil
 	}
 	if s.OwnerApp != unit.App {
-		return hooktools.ErrSecretNotFound
+		return nil, hooktools.ErrSecretNotFound
 	}
 	if app.Leader != unit.Name {
-		return hooktools.ErrNotLeader
+		return nil, hooktools.ErrNotLeader
 	}
-	return nil
+	return s, nil
 }
 
 func (c *hookCtx) stage(s *st.Secret) {
@@ -188,12 +191,8 @@ func (c *hookCtx) GetSecret(args hooktools.SecretGetArgs) (map[string]string, er
 
 func (c *hookCtx) UpdateSecret(uri string, args hooktools.SecretArgs) error {
 	return c.view(func(t *st.Tx, unit *st.Unit, app *st.App) error {
-		uri = st.NormaliseSecretURI(unit.Model, uri)
-		s, ok := c.secret(t, uri)
-		if !ok {
-			return hooktools.ErrSecretNotFound
-		}
-		if err := c.owns(s, unit, app); err != nil {
+		s, err := c.ownedSecret(t, unit, app, uri)
+		if err != nil {
 			return err
 		}
 		setMetadata(s, args)
@@ -211,12 +210,8 @@ func (c *hookCtx) UpdateSecret(uri string, args hooktools.SecretArgs) error {
 
 func (c *hookCtx) RemoveSecret(uri string, revision *int) error {
 	return c.view(func(t *st.Tx, unit *st.Unit, app *st.App) error {
-		uri = st.NormaliseSecretURI(unit.Model, uri)
-		s, ok := c.secret(t, uri)
-		if !ok {
-			return hooktools.ErrSecretNotFound
-		}
-		if err := c.owns(s, unit, app); err != nil {
+		s, err := c.ownedSecret(t, unit, app, uri)
+		if err != nil {
 			return err
 		}
 		if revision != nil {
@@ -230,7 +225,7 @@ func (c *hookCtx) RemoveSecret(uri string, revision *int) error {
 			}
 		}
 		c.mu.Lock()
-		c.secrets[uri] = nil
+		c.secrets[s.URI] = nil
 		c.mu.Unlock()
 		return nil
 	})
@@ -238,12 +233,8 @@ func (c *hookCtx) RemoveSecret(uri string, revision *int) error {
 
 func (c *hookCtx) grant(uri string, relID int, unitName string, add bool) error {
 	return c.view(func(t *st.Tx, unit *st.Unit, app *st.App) error {
-		uri = st.NormaliseSecretURI(unit.Model, uri)
-		s, ok := c.secret(t, uri)
-		if !ok {
-			return hooktools.ErrSecretNotFound
-		}
-		if err := c.owns(s, unit, app); err != nil {
+		s, err := c.ownedSecret(t, unit, app, uri)
+		if err != nil {
 			return err
 		}
 		var out []st.Grant
