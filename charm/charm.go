@@ -103,23 +103,11 @@ func (c *Charm) Run(ctx context.Context) error {
 		}
 		return c.onSelfDeparting(ctx)
 	}
-	if leaving, err := c.leaving(ctx); err != nil || leaving {
-		return err
-	}
 	return c.Reconcile(ctx)
 }
 
 // leavingKey marks, in the unit's charm state, a unit that has left the peer relation.
 const leavingKey = "leaving"
-
-// leaving reports whether this unit is being removed (it saw its own peer departure).
-func (c *Charm) leaving(ctx context.Context) (bool, error) {
-	state, err := c.Tools.StateGet(ctx)
-	if err != nil {
-		return false, fmt.Errorf("state-get: %w", err)
-	}
-	return state[leavingKey] == "true", nil
-}
 
 func (c *Charm) status(ctx context.Context, status, msg string) error {
 	if err := c.Tools.StatusSet(ctx, false, status, msg); err != nil {

@@ -20,6 +20,9 @@ func (c *Charm) Reconcile(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if st.Leaving {
+		return nil // stopped for good at its own departure; never restarted
+	}
 	err = c.reconcile(ctx, st)
 	if err != nil && isNotReady(err) {
 		// The pod went away under this hook; pebble-ready comes when it is back.

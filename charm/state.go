@@ -26,6 +26,8 @@ func IsSystemUser(user string) bool { return slices.Contains(SystemUsers, user) 
 
 // State is what one hook knows about the cluster, read once at its start.
 type State struct {
+	// Leaving: this unit saw its own peer departure and is being removed (unit charm state).
+	Leaving   bool
 	Unit, App string
 	Leader    bool
 	Config    Config
@@ -182,6 +184,14 @@ func (c *Charm) readState(ctx context.Context) (*State, error) {
 			if ids, err = t.RelationIDs(ctx, PeerEndpoint); err != nil {
 				return fmt.Errorf("relation-ids: %w", err)
 			}
+			return nil
+		},
+		func() error {
+			state, err := t.StateGet(ctx)
+			if err != nil {
+				return fmt.Errorf("state-get: %w", err)
+			}
+			st.Leaving = state[leavingKey] == "true"
 			return nil
 		},
 	)
