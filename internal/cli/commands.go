@@ -75,6 +75,14 @@ func cmdBootstrap(ctx context.Context, e *Env, args []string) error {
 	return nil
 }
 
+// defaultKillTimeout is Juju's kill-controller --timeout default.
+const defaultKillTimeout = 5 * time.Minute
+
+// cmdKillController is `juju kill-controller`: it asks the controller to stop its unit
+// agents and pods and exit, waits up to --timeout for that, then forces what is left
+// (kills the controller process and every pod), and removes the controller's state.
+// Juju restarts its timeout whenever the models' status changes; jujulet's controller
+// reports nothing while it stops, so the timeout bounds the whole wait.
 func cmdKillController(ctx context.Context, e *Env, args []string) error {
 	fs := flags("kill-controller", e, nil)
 	var yes bool
@@ -82,35 +90,84 @@ func cmdKillController(ctx context.Context, e *Env, args []string) error {
 	fs.BoolVar(&yes, "yes", false, "")
 	fs.BoolVar(&yes, "no-prompt", false, "")
 	var timeout time.Duration
-	fs.DurationVar(&timeout, "t", 0, "")
-	fs.DurationVar(&timeout, "timeout", 0, "")
+	fs.DurationVar(&timeout, "t", defaultKillTimeout, "how long to wait for the controller and its units to stop before killing them")
+	fs.DurationVar(&timeout, "timeout", defaultKillTimeout, "")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	c := newClient(e)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	pid := daemonPid(e.Home)
-	if err := c.Kill(ctx); err != nil && pid == 0 {
+	if err := newClient(e).Kill(ctx); err != nil && pid == 0 {
 		if _, serr := os.Stat(e.Home); serr != nil {
 			return fmt.Errorf("controller %q not found", "jujulet")
 		}
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for pid != 0 && syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if pid != 0 && syscall.Kill(pid, 0) == nil {
+	fmt.Fprintln(e.Stderr, "Destroying controller \"jujulet\"")
+	forced := pid != 0 && !waitExit(ctx, pid)
+	if forced {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
-	// Pods of a daemon that was already dead.
+	// The controller stops its pods; these are the pods of one that was dead already,
+	// or that was killed.
+	var pods []string
 	units, _ := os.ReadDir(filepath.Join(e.Home, "units"))
 	for _, u := range units {
-		pod.Stop(filepath.Join(e.Home, "units", u.Name(), "c"))
+		pods = append(pods, filepath.Join(e.Home, "units", u.Name(), "c"))
+	}
+	if stopPods(ctx, pods) {
+		forced = true
+	}
+	if forced {
+		fmt.Fprintf(e.Stderr, "Controller and units did not stop within %s: killed them\n", timeout)
 	}
 	for _, p := range []string{"units", "charms", "state.db", "state.db-wal", "state.db-shm", "controller.sock", "controller.pid"} {
 		_ = os.RemoveAll(filepath.Join(e.Home, p))
 	}
-	fmt.Fprintln(e.Stderr, "Destroying controller \"jujulet\"\nController \"jujulet\" destroyed")
+	fmt.Fprintln(e.Stderr, "Controller \"jujulet\" destroyed")
 	return nil
+}
+
+// waitExit waits until process pid has gone, or ctx ends; it reports whether it went.
+func waitExit(ctx context.Context, pid int) bool {
+	for syscall.Kill(pid, 0) == nil {
+		if sleepCtx(ctx, 50*time.Millisecond) != nil {
+			return syscall.Kill(pid, 0) != nil
+		}
+	}
+	return true
+}
+
+// stopPods stops the pods (containers directories) gracefully; when ctx ends first it
+// kills them. It reports whether it had to.
+func stopPods(ctx context.Context, pods []string) (killed bool) {
+	if len(pods) == 0 {
+		return false
+	}
+	if ctx.Err() != nil {
+		for _, dir := range pods {
+			pod.Kill(dir)
+		}
+		return true
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for _, dir := range pods {
+			pod.Stop(dir)
+		}
+	}()
+	select {
+	case <-done:
+		return false
+	case <-ctx.Done():
+	}
+	for _, dir := range pods {
+		pod.Kill(dir)
+	}
+	// pod.Stop sees its processes gone and returns.
+	<-done
+	return true
 }
 
 func cmdAddModel(ctx context.Context, e *Env, args []string) error {
