@@ -4,12 +4,9 @@ package cli
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -20,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/jujulet/postgresql-k8s/internal/controller"
+	"github.com/jujulet/postgresql-k8s/internal/controller/client"
 )
 
 // Env is what a command runs with.
@@ -47,7 +45,7 @@ func Home(getenv func(string) string) string {
 
 type command struct {
 	summary string
-	run     func(e *Env, args []string) error
+	run     func(ctx context.Context, e *Env, args []string) error
 }
 
 var errSilent = errors.New("")
@@ -91,8 +89,13 @@ func commands() map[string]command {
 		"resolve":            {"resolve a unit in error", cmdResolve},
 		"pod":                {"kill, stop or start a unit's pod (jujulet only)", cmdPod},
 		"resolved":           {"resolve a unit in error", cmdResolve},
-		"version":            {"show the version", func(e *Env, _ []string) error { fmt.Fprintln(e.Stdout, "3.6.11-jujulet"); return nil }},
+		"version":            {"show the version", cmdVersion},
 	}
+}
+
+func cmdVersion(_ context.Context, e *Env, _ []string) error {
+	fmt.Fprintln(e.Stdout, "3.6.11-jujulet")
+	return nil
 }
 
 // Main runs the CLI and returns the exit code.
@@ -117,7 +120,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ERROR juju: %q is not a juju command. See \"juju --help\".\n", args[0])
 		return 2
 	}
-	err := c.run(e, args[1:])
+	err := c.run(context.Background(), e, args[1:])
 	var ec exitCode
 	switch {
 	case err == nil:
@@ -163,53 +166,19 @@ func parse(fs *gnuflag.FlagSet, args []string) error {
 	return nil
 }
 
-// client talks to the controller daemon.
-type client struct {
-	home string
-	hc   *http.Client
-}
-
-func newClient(e *Env) *client {
-	sock := controller.SocketPath(e.Home)
-	return &client{home: e.Home, hc: &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", sock)
-		},
-	}}}
-}
-
 var errNoController = errors.New("no controller running; run \"juju bootstrap\" first")
 
-func (c *client) call(method, model string, params, result any) error {
-	var raw json.RawMessage
-	if params != nil {
-		b, err := json.Marshal(params)
-		if err != nil {
-			return err
-		}
-		raw = b
-	}
-	body, _ := json.Marshal(controller.Request{Method: method, Model: model, Params: raw})
-	resp, err := c.hc.Post("http://jujulet/call", "application/json", bytes.NewReader(body))
-	if err != nil {
-		if _, serr := os.Stat(controller.SocketPath(c.home)); serr != nil || daemonPid(c.home) == 0 {
-			return errNoController
-		}
-		return fmt.Errorf("cannot reach the controller: %w", err)
-	}
-	defer resp.Body.Close()
-	var r controller.Response
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-		return fmt.Errorf("reading controller reply: %w", err)
-	}
-	if r.Error != "" {
-		return errors.New(r.Error)
-	}
-	if result != nil && len(r.Result) > 0 {
-		return json.Unmarshal(r.Result, result)
-	}
-	return nil
+// newClient returns a client of the controller of e.Home.
+func newClient(e *Env) *client.Client {
+	return client.New(client.Config{
+		Socket: controller.SocketPath(e.Home),
+		Unreachable: func(err error) error {
+			if _, serr := os.Stat(controller.SocketPath(e.Home)); serr != nil || daemonPid(e.Home) == 0 {
+				return errNoController
+			}
+			return fmt.Errorf("cannot reach the controller: %w", err)
+		},
+	})
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jujulet/postgresql-k8s/internal/controller"
+	"github.com/jujulet/postgresql-k8s/internal/controller/api"
 	"github.com/jujulet/postgresql-k8s/internal/pod"
 )
 
@@ -28,13 +30,13 @@ func daemonPid(home string) int {
 	return pid
 }
 
-func cmdBootstrap(e *Env, args []string) error {
+func cmdBootstrap(ctx context.Context, e *Env, args []string) error {
 	fs := flags("bootstrap", e, nil)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	c := newClient(e)
-	if c.call("ping", "", nil, nil) == nil {
+	if c.Ping(ctx) == nil {
 		return fmt.Errorf("controller %q already exists", "jujulet")
 	}
 	if err := os.MkdirAll(e.Home, 0o711); err != nil {
@@ -61,55 +63,114 @@ func cmdBootstrap(e *Env, args []string) error {
 	pid := cmd.Process.Pid
 	_ = cmd.Process.Release()
 	deadline := time.Now().Add(60 * time.Second)
-	for c.call("ping", "", nil, nil) != nil {
+	for c.Ping(ctx) != nil {
 		if time.Now().After(deadline) || syscall.Kill(pid, 0) != nil {
 			return fmt.Errorf("controller did not start; see %s", filepath.Join(e.Home, "controller.log"))
 		}
-		time.Sleep(50 * time.Millisecond)
+		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintln(e.Stderr, "Bootstrap complete, controller \"jujulet\" is now available")
 	return nil
 }
 
-func cmdKillController(e *Env, args []string) error {
+// defaultKillTimeout is Juju's kill-controller --timeout default.
+const defaultKillTimeout = 5 * time.Minute
+
+// cmdKillController is `juju kill-controller`: it asks the controller to stop its unit
+// agents and pods and exit, waits up to --timeout for that, then forces what is left
+// (kills the controller process and every pod), and removes the controller's state.
+// Juju restarts its timeout whenever the models' status changes; jujulet's controller
+// reports nothing while it stops, so the timeout bounds the whole wait.
+func cmdKillController(ctx context.Context, e *Env, args []string) error {
 	fs := flags("kill-controller", e, nil)
 	var yes bool
 	fs.BoolVar(&yes, "y", false, "do not prompt")
 	fs.BoolVar(&yes, "yes", false, "")
 	fs.BoolVar(&yes, "no-prompt", false, "")
 	var timeout time.Duration
-	fs.DurationVar(&timeout, "t", 0, "")
-	fs.DurationVar(&timeout, "timeout", 0, "")
+	fs.DurationVar(&timeout, "t", defaultKillTimeout, "how long to wait for the controller and its units to stop before killing them")
+	fs.DurationVar(&timeout, "timeout", defaultKillTimeout, "")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	c := newClient(e)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	pid := daemonPid(e.Home)
-	if err := c.call("kill", "", nil, nil); err != nil && pid == 0 {
+	if err := newClient(e).Kill(ctx); err != nil && pid == 0 {
 		if _, serr := os.Stat(e.Home); serr != nil {
 			return fmt.Errorf("controller %q not found", "jujulet")
 		}
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for pid != 0 && syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if pid != 0 && syscall.Kill(pid, 0) == nil {
+	fmt.Fprintln(e.Stderr, "Destroying controller \"jujulet\"")
+	forced := pid != 0 && !waitExit(ctx, pid)
+	if forced {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
-	// Pods of a daemon that was already dead.
+	// The controller stops its pods; these are the pods of one that was dead already,
+	// or that was killed.
+	var pods []string
 	units, _ := os.ReadDir(filepath.Join(e.Home, "units"))
 	for _, u := range units {
-		pod.Stop(filepath.Join(e.Home, "units", u.Name(), "c"))
+		pods = append(pods, filepath.Join(e.Home, "units", u.Name(), "c"))
+	}
+	if stopPods(ctx, pods) {
+		forced = true
+	}
+	if forced {
+		fmt.Fprintf(e.Stderr, "Controller and units did not stop within %s: killed them\n", timeout)
 	}
 	for _, p := range []string{"units", "charms", "state.db", "state.db-wal", "state.db-shm", "controller.sock", "controller.pid"} {
 		_ = os.RemoveAll(filepath.Join(e.Home, p))
 	}
-	fmt.Fprintln(e.Stderr, "Destroying controller \"jujulet\"\nController \"jujulet\" destroyed")
+	fmt.Fprintln(e.Stderr, "Controller \"jujulet\" destroyed")
 	return nil
 }
 
-func cmdAddModel(e *Env, args []string) error {
+// waitExit waits until process pid has gone, or ctx ends; it reports whether it went.
+func waitExit(ctx context.Context, pid int) bool {
+	for syscall.Kill(pid, 0) == nil {
+		if sleepCtx(ctx, 50*time.Millisecond) != nil {
+			return syscall.Kill(pid, 0) != nil
+		}
+	}
+	return true
+}
+
+// stopPods stops the pods (containers directories) gracefully; when ctx ends first it
+// kills them. It reports whether it had to.
+func stopPods(ctx context.Context, pods []string) (killed bool) {
+	if len(pods) == 0 {
+		return false
+	}
+	if ctx.Err() != nil {
+		for _, dir := range pods {
+			pod.Kill(dir)
+		}
+		return true
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for _, dir := range pods {
+			pod.Stop(dir)
+		}
+	}()
+	select {
+	case <-done:
+		return false
+	case <-ctx.Done():
+	}
+	for _, dir := range pods {
+		pod.Kill(dir)
+	}
+	// pod.Stop sees its processes gone and returns.
+	<-done
+	return true
+}
+
+func cmdAddModel(ctx context.Context, e *Env, args []string) error {
 	fs := flags("add-model", e, nil)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -120,31 +181,21 @@ func cmdAddModel(e *Env, args []string) error {
 	if fs.NArg() > 2 {
 		return usagef("unrecognized args: %q", fs.Args()[2:])
 	}
-	if err := newClient(e).call("add-model", "", map[string]any{"name": fs.Arg(0)}, nil); err != nil {
+	if _, err := newClient(e).AddModel(ctx, fs.Arg(0)); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.Stderr, "Added '%s' model on jujulet/localhost with credential 'jujulet' for user 'admin'\n", fs.Arg(0))
 	return nil
 }
 
-type modelsResult struct {
-	Models []struct {
-		Name   string            `json:"name"`
-		UUID   string            `json:"uuid"`
-		Life   string            `json:"life"`
-		Config map[string]string `json:"config"`
-	} `json:"models"`
-	Current string `json:"current"`
-}
-
-func cmdModels(e *Env, args []string) error {
+func cmdModels(ctx context.Context, e *Env, args []string) error {
 	fs := flags("models", e, nil)
 	format := fs.String("format", "tabular", "")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	var r modelsResult
-	if err := newClient(e).call("models", "", nil, &r); err != nil {
+	r, err := newClient(e).Models(ctx)
+	if err != nil {
 		return err
 	}
 	if *format == "json" || *format == "yaml" {
@@ -178,15 +229,15 @@ func cmdModels(e *Env, args []string) error {
 	return tw.Flush()
 }
 
-func cmdSwitch(e *Env, args []string) error {
+func cmdSwitch(ctx context.Context, e *Env, args []string) error {
 	fs := flags("switch", e, nil)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	c := newClient(e)
 	if fs.NArg() == 0 {
-		var cur string
-		if err := c.call("current-model", "", nil, &cur); err != nil {
+		cur, err := c.CurrentModel(ctx)
+		if err != nil {
 			return err
 		}
 		if cur == "" {
@@ -199,10 +250,9 @@ func cmdSwitch(e *Env, args []string) error {
 	if i := strings.Index(name, ":"); i >= 0 {
 		name = name[i+1:]
 	}
-	var prev string
-	_ = c.call("current-model", "", nil, &prev)
-	var now string
-	if err := c.call("switch", "", map[string]any{"name": name}, &now); err != nil {
+	prev, _ := c.CurrentModel(ctx)
+	now, err := c.Switch(ctx, name)
+	if err != nil {
 		return err
 	}
 	from := "jujulet"
@@ -213,7 +263,7 @@ func cmdSwitch(e *Env, args []string) error {
 	return nil
 }
 
-func cmdDestroyModel(e *Env, args []string) error {
+func cmdDestroyModel(ctx context.Context, e *Env, args []string) error {
 	fs := flags("destroy-model", e, nil)
 	var yes, destroyStorage, releaseStorage, force bool
 	fs.BoolVar(&yes, "y", false, "")
@@ -235,7 +285,7 @@ func cmdDestroyModel(e *Env, args []string) error {
 		name = name[i+1:]
 	}
 	c := newClient(e)
-	if err := c.call("destroy-model", "", map[string]any{"name": name, "destroy-storage": destroyStorage}, nil); err != nil {
+	if err := c.DestroyModel(ctx, api.DestroyModelParams{Name: name, DestroyStorage: destroyStorage}); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.Stderr, "Destroying model\n")
@@ -245,8 +295,8 @@ func cmdDestroyModel(e *Env, args []string) error {
 	// Wait for the model to go away.
 	deadline := time.Now().Add(10 * time.Minute)
 	for time.Now().Before(deadline) {
-		var r modelsResult
-		if err := c.call("models", "", nil, &r); err != nil {
+		r, err := c.Models(ctx)
+		if err != nil {
 			return err
 		}
 		gone := true
@@ -259,12 +309,14 @@ func cmdDestroyModel(e *Env, args []string) error {
 			fmt.Fprintf(e.Stderr, "Model destroyed.\n")
 			return nil
 		}
-		time.Sleep(200 * time.Millisecond)
+		if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
+			return err
+		}
 	}
 	return fmt.Errorf("timed out waiting for model %q to be destroyed", name)
 }
 
-func cmdModelConfig(e *Env, args []string) error {
+func cmdModelConfig(ctx context.Context, e *Env, args []string) error {
 	var model string
 	fs := flags("model-config", e, &model)
 	format := fs.String("format", "tabular", "")
@@ -280,8 +332,8 @@ func cmdModelConfig(e *Env, args []string) error {
 			get = append(get, a)
 		}
 	}
-	var cfg map[string]string
-	if err := newClient(e).call("model-config", model, map[string]any{"set": set}, &cfg); err != nil {
+	cfg, err := newClient(e).ModelConfig(ctx, model, set)
+	if err != nil {
 		return err
 	}
 	if len(set) > 0 {
@@ -360,7 +412,7 @@ func readConfigArgs(vals []string) (map[string]string, []string, error) {
 	return kv, files, nil
 }
 
-func cmdDeploy(e *Env, args []string) error {
+func cmdDeploy(ctx context.Context, e *Env, args []string) error {
 	var model string
 	fs := flags("deploy", e, &model)
 	var channel, base, series string
@@ -409,17 +461,16 @@ func cmdDeploy(e *Env, args []string) error {
 	if base == "" && series != "" {
 		base = series
 	}
-	var msg string
-	err = newClient(e).call("deploy", model, map[string]any{"name": fs.Arg(1), "charm": path, "channel": channel,
-		"base": base, "trust": trust, "num-units": n, "config": kv, "config-yaml": files, "resources": res}, &msg)
+	d, err := newClient(e).Deploy(ctx, model, api.DeployParams{Name: fs.Arg(1), Charm: path, Channel: channel,
+		Base: base, Trust: trust, NumUnits: n, Config: kv, ConfigYAML: files, Resources: res})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(e.Stderr, msg)
+	fmt.Fprintf(e.Stderr, "Deployed %q from local charm %q, revision %d on %s\n", d.Application, d.Charm, d.Revision, d.Base)
 	return nil
 }
 
-func cmdAddUnit(e *Env, args []string) error {
+func cmdAddUnit(ctx context.Context, e *Env, args []string) error {
 	var model string
 	fs := flags("add-unit", e, &model)
 	var n int
@@ -431,10 +482,10 @@ func cmdAddUnit(e *Env, args []string) error {
 	if fs.NArg() != 1 {
 		return usagef("no application specified")
 	}
-	return newClient(e).call("add-unit", model, map[string]any{"app": fs.Arg(0), "n": n}, nil)
+	return newClient(e).AddUnit(ctx, model, fs.Arg(0), n)
 }
 
-func cmdRemoveUnit(e *Env, args []string) error {
+func cmdRemoveUnit(ctx context.Context, e *Env, args []string) error {
 	var model string
 	fs := flags("remove-unit", e, &model)
 	_ = fs.Bool("no-prompt", false, "")
@@ -450,22 +501,22 @@ func cmdRemoveUnit(e *Env, args []string) error {
 	c := newClient(e)
 	if *num > 0 {
 		// k8s style: remove-unit APP --num-units N scales down.
-		var st statusDoc
-		if err := c.call("status", model, nil, &st); err != nil {
+		st, err := fetchStatus(ctx, c, model)
+		if err != nil {
 			return err
 		}
 		app, ok := st.Applications[fs.Arg(0)]
 		if !ok {
 			return fmt.Errorf("application %q not found", fs.Arg(0))
 		}
-		return c.call("scale", model, map[string]any{"app": fs.Arg(0), "n": max(0, app.Scale-*num)}, nil)
+		return c.Scale(ctx, model, fs.Arg(0), max(0, app.Scale-*num))
 	}
 	for _, u := range fs.Args() {
 		if !strings.Contains(u, "/") {
 			return usagef("invalid unit name %q", u)
 		}
 	}
-	if err := c.call("remove-unit", model, map[string]any{"units": fs.Args()}, nil); err != nil {
+	if err := c.RemoveUnits(ctx, model, fs.Args()); err != nil {
 		return err
 	}
 	for _, u := range fs.Args() {
@@ -474,7 +525,7 @@ func cmdRemoveUnit(e *Env, args []string) error {
 	return nil
 }
 
-func cmdScale(e *Env, args []string) error {
+func cmdScale(ctx context.Context, e *Env, args []string) error {
 	var model string
 	fs := flags("scale-application", e, &model)
 	if err := parse(fs, args); err != nil {
@@ -487,14 +538,14 @@ func cmdScale(e *Env, args []string) error {
 	if err != nil || n < 0 {
 		return usagef("invalid scale %q: must be a non-negative integer", fs.Arg(1))
 	}
-	if err := newClient(e).call("scale", model, map[string]any{"app": fs.Arg(0), "n": n}, nil); err != nil {
+	if err := newClient(e).Scale(ctx, model, fs.Arg(0), n); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.Stderr, "%s scaled to %d units\n", fs.Arg(0), n)
 	return nil
 }
 
-func cmdConfig(e *Env, args []string) error {
+func cmdConfig(ctx context.Context, e *Env, args []string) error {
 	var model string
 	fs := flags("config", e, &model)
 	var reset multiString
@@ -533,26 +584,25 @@ func cmdConfig(e *Env, args []string) error {
 	if len(get) > 0 && len(set) > 0 {
 		return usagef("cannot get and set config at the same time")
 	}
-	var out map[string]any
-	if err := newClient(e).call("config", model, map[string]any{"app": app, "set": set, "reset": resetKeys, "files": fileData}, &out); err != nil {
+	out, err := newClient(e).Config(ctx, model, api.ConfigParams{App: app, Set: set, Reset: resetKeys, Files: fileData})
+	if err != nil {
 		return err
 	}
 	if len(set) > 0 || len(resetKeys) > 0 || len(fileData) > 0 {
 		return nil
 	}
-	settings, _ := out["settings"].(map[string]any)
 	if len(get) == 1 {
-		s, ok := settings[get[0]].(map[string]any)
+		s, ok := out.Settings[get[0]]
 		if !ok {
 			return fmt.Errorf("key %q not found in %q application config or charm settings.", get[0], app)
 		}
-		if v, ok := s["value"]; ok {
-			fmt.Fprintln(e.Stdout, fmtValue(v))
+		if s.Value != nil {
+			fmt.Fprintln(e.Stdout, fmtValue(s.Value))
 		}
 		return nil
 	}
-	doc := map[string]any{"application": app, "charm": out["charm"], "settings": settings,
-		"application-config": map[string]any{"trust": map[string]any{"default": false, "description": "Does this application have access to trusted credentials", "source": "user", "type": "bool", "value": out["trust"]}}}
+	doc := map[string]any{"application": app, "charm": out.Charm, "settings": out.Settings,
+		"application-config": map[string]any{"trust": map[string]any{"default": false, "description": "Does this application have access to trusted credentials", "source": "user", "type": "bool", "value": out.Trust}}}
 	return printFormatted(e, *format, doc)
 }
 
@@ -568,7 +618,7 @@ func fmtValue(v any) string {
 	}
 }
 
-func cmdTrust(e *Env, args []string) error {
+func cmdTrust(ctx context.Context, e *Env, args []string) error {
 	var model string
 	fs := flags("trust", e, &model)
 	remove := fs.Bool("remove", false, "")
@@ -579,10 +629,10 @@ func cmdTrust(e *Env, args []string) error {
 	if fs.NArg() != 1 {
 		return usagef("no application name specified")
 	}
-	return newClient(e).call("trust", model, map[string]any{"app": fs.Arg(0), "remove": *remove}, nil)
+	return newClient(e).Trust(ctx, model, fs.Arg(0), *remove)
 }
 
-func cmdIntegrate(e *Env, args []string) error {
+func cmdIntegrate(ctx context.Context, e *Env, args []string) error {
 	var model string
 	fs := flags("integrate", e, &model)
 	_ = fs.String("via", "", "")
@@ -592,10 +642,10 @@ func cmdIntegrate(e *Env, args []string) error {
 	if fs.NArg() != 2 {
 		return usagef("a relation must involve two applications")
 	}
-	return newClient(e).call("integrate", model, map[string]any{"specs": fs.Args()}, nil)
+	return newClient(e).Integrate(ctx, model, fs.Arg(0), fs.Arg(1))
 }
 
-func cmdRemoveRelation(e *Env, args []string) error {
+func cmdRemoveRelation(ctx context.Context, e *Env, args []string) error {
 	var model string
 	fs := flags("remove-relation", e, &model)
 	_ = fs.Bool("force", false, "")
@@ -605,10 +655,10 @@ func cmdRemoveRelation(e *Env, args []string) error {
 	if fs.NArg() < 1 || fs.NArg() > 2 {
 		return usagef("a relation must involve two applications")
 	}
-	return newClient(e).call("remove-relation", model, map[string]any{"specs": fs.Args()}, nil)
+	return newClient(e).RemoveRelation(ctx, model, fs.Args())
 }
 
-func cmdRemoveApplication(e *Env, args []string) error {
+func cmdRemoveApplication(ctx context.Context, e *Env, args []string) error {
 	var model string
 	fs := flags("remove-application", e, &model)
 	_ = fs.Bool("no-prompt", false, "")
@@ -623,7 +673,7 @@ func cmdRemoveApplication(e *Env, args []string) error {
 	}
 	c := newClient(e)
 	for _, a := range fs.Args() {
-		if err := c.call("remove-application", model, map[string]any{"app": a}, nil); err != nil {
+		if err := c.RemoveApplication(ctx, model, a); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.Stderr, "will remove application %s\n", a)
@@ -631,7 +681,7 @@ func cmdRemoveApplication(e *Env, args []string) error {
 	return nil
 }
 
-func cmdOffer(e *Env, args []string) error {
+func cmdOffer(ctx context.Context, e *Env, args []string) error {
 	var model string
 	fs := flags("offer", e, &model)
 	if err := parse(fs, args); err != nil {
@@ -645,15 +695,15 @@ func cmdOffer(e *Env, args []string) error {
 	if i := strings.Index(spec, "."); i >= 0 && i < strings.Index(spec, ":") {
 		model, spec = spec[:i], spec[i+1:]
 	}
-	var msg string
-	if err := newClient(e).call("offer", model, map[string]any{"app": spec, "name": fs.Arg(1)}, &msg); err != nil {
+	o, err := newClient(e).Offer(ctx, model, api.OfferParams{Endpoint: spec, Name: fs.Arg(1)})
+	if err != nil {
 		return err
 	}
-	fmt.Fprintln(e.Stderr, msg)
+	fmt.Fprintf(e.Stderr, "Application %q endpoints [%s] available at %q\n", o.Application, o.Endpoint, o.URL)
 	return nil
 }
 
-func cmdConsume(e *Env, args []string) error {
+func cmdConsume(ctx context.Context, e *Env, args []string) error {
 	var model string
 	fs := flags("consume", e, &model)
 	if err := parse(fs, args); err != nil {
@@ -666,15 +716,15 @@ func cmdConsume(e *Env, args []string) error {
 	if i := strings.Index(url, ":"); i >= 0 {
 		url = url[i+1:]
 	}
-	var msg string
-	if err := newClient(e).call("consume", model, map[string]any{"app": url, "name": fs.Arg(1)}, &msg); err != nil {
+	a, err := newClient(e).Consume(ctx, model, api.ConsumeParams{URL: url, Alias: fs.Arg(1)})
+	if err != nil {
 		return err
 	}
-	fmt.Fprintln(e.Stderr, msg)
+	fmt.Fprintf(e.Stderr, "Added %s as %s\n", a.URL, a.Application)
 	return nil
 }
 
-func cmdResolve(e *Env, args []string) error {
+func cmdResolve(ctx context.Context, e *Env, args []string) error {
 	var model string
 	fs := flags("resolve", e, &model)
 	noRetry := fs.Bool("no-retry", false, "")
@@ -685,8 +735,8 @@ func cmdResolve(e *Env, args []string) error {
 	c := newClient(e)
 	units := fs.Args()
 	if *all {
-		var st statusDoc
-		if err := c.call("status", model, nil, &st); err != nil {
+		st, err := fetchStatus(ctx, c, model)
+		if err != nil {
 			return err
 		}
 		for _, a := range st.Applications {
@@ -701,7 +751,7 @@ func cmdResolve(e *Env, args []string) error {
 		return usagef("no unit specified")
 	}
 	for _, u := range units {
-		if err := c.call("resolve", model, map[string]any{"app": u, "no-retry": *noRetry}, nil); err != nil {
+		if err := c.Resolve(ctx, model, u, *noRetry); err != nil {
 			return err
 		}
 	}
@@ -724,7 +774,7 @@ func printFormatted(e *Env, format string, v any) error {
 }
 
 // cmdRefresh is `juju refresh APP --path CHARM` for local charms.
-func cmdRefresh(e *Env, args []string) error {
+func cmdRefresh(ctx context.Context, e *Env, args []string) error {
 	var model string
 	fs := flags("refresh", e, &model)
 	path := fs.String("path", "", "")
@@ -744,16 +794,16 @@ func cmdRefresh(e *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var msg string
-	if err := newClient(e).call("refresh", model, map[string]any{"app": fs.Arg(0), "name": abs}, &msg); err != nil {
+	r, err := newClient(e).Refresh(ctx, model, api.RefreshParams{App: fs.Arg(0), Charm: abs})
+	if err != nil {
 		return err
 	}
-	fmt.Fprintln(e.Stderr, msg)
+	fmt.Fprintf(e.Stderr, "Added local charm %q, revision %d, to the model\n", r.Charm, r.Revision)
 	return nil
 }
 
 // cmdRemoveSAAS is `juju remove-saas NAME...`.
-func cmdRemoveSAAS(e *Env, args []string) error {
+func cmdRemoveSAAS(ctx context.Context, e *Env, args []string) error {
 	var model string
 	fs := flags("remove-saas", e, &model)
 	_ = fs.Bool("force", false, "")
@@ -766,7 +816,7 @@ func cmdRemoveSAAS(e *Env, args []string) error {
 	}
 	c := newClient(e)
 	for _, a := range fs.Args() {
-		if err := c.call("remove-application", model, map[string]any{"app": a}, nil); err != nil {
+		if err := c.RemoveApplication(ctx, model, a); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.Stderr, "will remove SAAS application %s\n", a)

@@ -11,15 +11,9 @@ import (
 	"time"
 
 	"github.com/juju/gnuflag"
-)
 
-type logLine struct {
-	ID      int64     `json:"id"`
-	Time    time.Time `json:"time"`
-	Entity  string    `json:"entity"`
-	Level   string    `json:"level"`
-	Message string    `json:"message"`
-}
+	"github.com/jujulet/postgresql-k8s/internal/controller/api"
+)
 
 var levels = map[string]int{"TRACE": 0, "DEBUG": 1, "INFO": 2, "WARNING": 3, "WARN": 3, "ERROR": 4, "CRITICAL": 5}
 
@@ -50,7 +44,7 @@ func entityMatches(entity string, includes []string) bool {
 	return false
 }
 
-func cmdDebugLog(e *Env, args []string) error {
+func cmdDebugLog(ctx context.Context, e *Env, args []string) error {
 	var model string
 	fs := flags("debug-log", e, &model)
 	replay := fs.Bool("replay", false, "")
@@ -89,20 +83,20 @@ func cmdDebugLog(e *Env, args []string) error {
 	if *replay && !nSet {
 		limit = 0
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
 	var after int64
 	first := true
 	for {
-		var lines []logLine
-		params := map[string]any{"after": after}
+		params := api.LogsParams{After: after}
 		if first && limit > 0 {
-			params["limit"] = limit * 50
+			params.Limit = limit * 50
 		}
-		if err := c.call("logs", model, params, &lines); err != nil {
+		lines, err := c.Logs(ctx, model, params)
+		if err != nil {
 			return err
 		}
-		var shown []logLine
+		var shown []api.LogEntry
 		for _, l := range lines {
 			after = l.ID
 			if !entityMatches(l.Entity, incs) || (len(excs) > 0 && entityMatches(l.Entity, excs)) || levels[l.Level] < minLevel {
@@ -221,7 +215,7 @@ func evalTerm(term string, fields map[string]any, units []map[string]any) (bool,
 	return !eq, nil
 }
 
-func cmdWaitFor(e *Env, args []string) error {
+func cmdWaitFor(ctx context.Context, e *Env, args []string) error {
 	var model string
 	fs := flags("wait-for", e, &model)
 	query := fs.String("query", "", "")
@@ -245,7 +239,7 @@ func cmdWaitFor(e *Env, args []string) error {
 		}
 	}
 	c := newClient(e)
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
@@ -258,8 +252,7 @@ func cmdWaitFor(e *Env, args []string) error {
 	start := time.Now()
 	last := ""
 	for {
-		var raw map[string]any
-		err := c.call("status", model, nil, &raw)
+		raw, err := c.Status(ctx, model)
 		if err != nil && kind != "model" {
 			return err
 		}
@@ -299,7 +292,7 @@ func cmdWaitFor(e *Env, args []string) error {
 	}
 }
 
-func waitFields(raw map[string]any, kind, name string, modelOK bool) (map[string]any, []map[string]any, bool) {
+func waitFields(raw api.Status, kind, name string, modelOK bool) (map[string]any, []map[string]any, bool) {
 	b, _ := json.Marshal(raw)
 	var d statusDoc
 	_ = json.Unmarshal(b, &d)

@@ -1,16 +1,16 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
 	pebble "github.com/canonical/pebble/client"
 
-	"github.com/jujulet/postgresql-k8s/internal/controller"
 	"github.com/jujulet/postgresql-k8s/internal/pod"
 )
 
-func cmdSSH(e *Env, args []string) error {
+func cmdSSH(ctx context.Context, e *Env, args []string) error {
 	var model string
 	fs := flags("ssh", e, &model)
 	container := fs.String("container", "", "")
@@ -29,8 +29,8 @@ func cmdSSH(e *Env, args []string) error {
 	if len(cmd) == 0 {
 		cmd = []string{"bash"}
 	}
-	var info controller.UnitInfo
-	if err := newClient(e).call("unit-info", model, map[string]any{"app": unit}, &info); err != nil {
+	info, err := newClient(e).UnitInfo(ctx, model, unit)
+	if err != nil {
 		return err
 	}
 	c := *container
@@ -66,7 +66,7 @@ func cmdSSH(e *Env, args []string) error {
 // cmdPod is jujulet's pod control: `pod kill UNIT` (SIGKILL every process of the pod; the
 // controller recreates it with the same storage), `pod stop UNIT` (it stays down) and
 // `pod start UNIT`.
-func cmdPod(e *Env, args []string) error {
+func cmdPod(ctx context.Context, e *Env, args []string) error {
 	var model string
 	fs := flags("pod", e, &model)
 	if err := parse(fs, args); err != nil {
@@ -75,5 +75,5 @@ func cmdPod(e *Env, args []string) error {
 	if fs.NArg() != 2 {
 		return usagef("usage: jujulet pod kill|stop|start [-m MODEL] UNIT")
 	}
-	return newClient(e).call("pod", model, map[string]any{"name": fs.Arg(0), "app": fs.Arg(1)}, nil)
+	return newClient(e).Pod(ctx, model, fs.Arg(1), fs.Arg(0))
 }

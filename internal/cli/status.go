@@ -12,6 +12,9 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/jujulet/postgresql-k8s/internal/controller/api"
+	"github.com/jujulet/postgresql-k8s/internal/controller/client"
 )
 
 type statusValue struct {
@@ -63,6 +66,28 @@ type statusDoc struct {
 			Role      string `json:"role"`
 		} `json:"endpoints"`
 	} `json:"offers"`
+}
+
+// fetchStatus reads a model's status and decodes the parts the CLI looks at.
+func fetchStatus(ctx context.Context, c *client.Client, model string) (*statusDoc, error) {
+	raw, err := c.Status(ctx, model)
+	if err != nil {
+		return nil, err
+	}
+	return decodeStatus(raw)
+}
+
+// decodeStatus decodes the parts of a status document the CLI looks at.
+func decodeStatus(raw api.Status) (*statusDoc, error) {
+	b, err := json.Marshal(raw)
+	if err != nil {
+		return nil, fmt.Errorf("encoding status: %w", err)
+	}
+	var d statusDoc
+	if err := json.Unmarshal(b, &d); err != nil {
+		return nil, fmt.Errorf("decoding status: %w", err)
+	}
+	return &d, nil
 }
 
 func jsonOut(w io.Writer, v any) error {
@@ -163,7 +188,7 @@ func renderTabular(w io.Writer, d *statusDoc) {
 	}
 }
 
-func cmdStatus(e *Env, args []string) error {
+func cmdStatus(ctx context.Context, e *Env, args []string) error {
 	var model string
 	fs := flags("status", e, &model)
 	format := fs.String("format", "tabular", "")
@@ -181,8 +206,8 @@ func cmdStatus(e *Env, args []string) error {
 	}
 	c := newClient(e)
 	once := func() error {
-		var raw map[string]any
-		if err := c.call("status", model, nil, &raw); err != nil {
+		raw, err := c.Status(ctx, model)
+		if err != nil {
 			return err
 		}
 		switch *format {
@@ -196,18 +221,17 @@ func cmdStatus(e *Env, args []string) error {
 			_, err = e.Stdout.Write(b)
 			return err
 		}
-		b, _ := json.Marshal(raw)
-		var d statusDoc
-		if err := json.Unmarshal(b, &d); err != nil {
+		d, err := decodeStatus(raw)
+		if err != nil {
 			return err
 		}
-		renderTabular(e.Stdout, &d)
+		renderTabular(e.Stdout, d)
 		return nil
 	}
 	if *watch <= 0 {
 		return once()
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
 	for {
 		fmt.Fprint(e.Stdout, "\033[H\033[2J")
@@ -220,7 +244,7 @@ func cmdStatus(e *Env, args []string) error {
 	}
 }
 
-func cmdShowUnit(e *Env, args []string) error {
+func cmdShowUnit(ctx context.Context, e *Env, args []string) error {
 	var model string
 	fs := flags("show-unit", e, &model)
 	format := fs.String("format", "yaml", "")
@@ -230,8 +254,8 @@ func cmdShowUnit(e *Env, args []string) error {
 	if fs.NArg() < 1 {
 		return usagef("an unit name must be supplied")
 	}
-	var out map[string]any
-	if err := newClient(e).call("show-unit", model, map[string]any{"units": fs.Args()}, &out); err != nil {
+	out, err := newClient(e).ShowUnits(ctx, model, fs.Args())
+	if err != nil {
 		return err
 	}
 	return printFormatted(e, *format, out)

@@ -34,118 +34,14 @@ func (d *Daemon) status(t *st.Tx, m *st.Model) (map[string]any, error) {
 	saas := map[string]any{}
 	rels := t.Relations()
 	for _, a := range t.Apps(m.UUID) {
-		relDoc := map[string]any{}
-		for _, r := range rels {
-			me, _, ok := r.Side(m.UUID, a.Name)
-			if a.SAAS {
-				// the SAAS app stands for the remote side of cross-model relations.
-				for i, ep := range r.EPs {
-					if ep.SAASApp == a.Name && ep.Model != m.UUID && len(r.EPs) == 2 && r.EPs[1-i].Model == m.UUID {
-						me, ok = i, true
-					}
-				}
-			}
-			if !ok || r.Life != "alive" {
-				continue
-			}
-			ep := r.EPs[me].Endpoint
-			var related string
-			if r.Peer {
-				related = a.Name
-			} else {
-				o := r.EPs[1-me]
-				related = o.App
-				if o.Model != m.UUID {
-					related = o.Alias
-				}
-			}
-			list, _ := relDoc[ep].([]any)
-			relDoc[ep] = append(list, map[string]any{"related-application": related, "interface": r.EPs[me].Interface, "scope": "global"})
-		}
+		relDoc := appRelationsDoc(m, a, rels)
 		if a.SAAS {
-			eps := map[string]any{}
-			for _, e := range a.Endpoints {
-				eps[e.Name] = map[string]any{"interface": e.Interface, "role": e.Role}
-			}
-			doc := map[string]any{"url": a.OfferURL, "endpoints": eps, "life": "", "application-status": statusDoc(st.Status{Status: "active"})}
-			if len(relDoc) > 0 {
-				doc["relations"] = relDoc
-			}
-			saas[a.Name] = doc
+			saas[a.Name] = saasDoc(a, relDoc)
 			continue
 		}
-		units := map[string]any{}
-		worst := st.Status{Status: "unknown"}
-		n := 0
-		for _, u := range t.Units(m.UUID, a.Name) {
-			n++
-			ws := u.Workload
-			if severity[ws.Status] > severity[worst.Status] {
-				worst = ws
-			}
-			js := statusDoc(u.Agent)
-			js["version"] = uniter.JujuVersion
-			ud := map[string]any{"workload-status": statusDoc(ws), "juju-status": js, "address": u.Addr,
-				"provider-id": strings.ReplaceAll(u.Name, "/", "-")}
-			if a.Leader == u.Name {
-				ud["leader"] = true
-			}
-			if len(u.Ports) > 0 {
-				var ps []string
-				for _, p := range u.Ports {
-					ps = append(ps, portString(p))
-				}
-				ud["open-ports"] = ps
-			}
-			if u.Life != "alive" {
-				ud["life"] = u.Life
-			}
-			units[u.Name] = ud
-		}
-		appStatus := a.Status
-		if appStatus.Status == "" || appStatus.Status == "unknown" {
-			appStatus = worst
-		}
-		doc := map[string]any{
-			"charm": a.CharmName, "charm-origin": "local", "charm-name": a.CharmName, "charm-rev": a.Revision,
-			"charm-channel": a.Channel, "base": baseDoc(a.Base), "exposed": false, "scale": n,
-			"application-status": statusDoc(appStatus), "units": units, "trust": a.Trust,
-			"provider-id": a.Name,
-		}
-		if a.Version != "" {
-			doc["version"] = a.Version
-		}
-		if len(relDoc) > 0 {
-			doc["relations"] = relDoc
-		}
-		if a.Life != "alive" {
-			doc["life"] = a.Life
-		}
-		apps[a.Name] = doc
+		apps[a.Name] = appDoc(t, m, a, relDoc)
 	}
-	offers := map[string]any{}
-	for _, o := range t.Offers(m.UUID) {
-		a, err := t.App(m.UUID, o.App)
-		if err != nil {
-			continue
-		}
-		eps, _ := d.store.AppEndpoints(a)
-		e := eps[o.Endpoint]
-		connected := 0
-		for _, r := range rels {
-			if !r.Cross || r.Life != "alive" {
-				continue
-			}
-			for _, ep := range r.EPs {
-				if ep.Model == m.UUID && ep.App == o.App && ep.Endpoint == o.Endpoint {
-					connected++
-				}
-			}
-		}
-		offers[o.Name] = map[string]any{"application": o.App, "charm": "local:" + a.CharmName,
-			"total-connected-count": connected, "active-connected-count": connected,
-			"endpoints": map[string]any{o.Endpoint: map[string]any{"interface": e.Interface, "role": e.Role}}}
-	}
+	offers := d.offersDoc(t, m, rels)
 	out := map[string]any{
 		"model": map[string]any{"name": m.Name, "type": "caas", "controller": "jujulet", "cloud": "jujulet",
 			"region": "localhost", "version": uniter.JujuVersion, "model-status": map[string]any{"current": "available"},
@@ -161,6 +57,142 @@ func (d *Daemon) status(t *st.Tx, m *st.Model) (map[string]any, error) {
 		out["offers"] = offers
 	}
 	return out, nil
+}
+
+// appRelationsDoc is an application's alive relations by endpoint. A SAAS application
+// stands for the remote side of its cross-model relations.
+func appRelationsDoc(m *st.Model, a *st.App, rels []*st.Relation) map[string]any {
+	relDoc := map[string]any{}
+	for _, r := range rels {
+		me, _, ok := r.Side(m.UUID, a.Name)
+		if a.SAAS {
+			me, ok = saasSide(m, a, r, me, ok)
+		}
+		if !ok || r.Life != "alive" {
+			continue
+		}
+		ep := r.EPs[me].Endpoint
+		related := a.Name
+		if !r.Peer {
+			o := r.EPs[1-me]
+			related = o.App
+			if o.Model != m.UUID {
+				related = o.Alias
+			}
+		}
+		list, _ := relDoc[ep].([]any)
+		relDoc[ep] = append(list, map[string]any{"related-application": related, "interface": r.EPs[me].Interface, "scope": "global"})
+	}
+	return relDoc
+}
+
+// saasSide is the side of r that SAAS application a stands for, if r is a cross-model
+// relation between a's offer and a's model (else me, ok as given).
+func saasSide(m *st.Model, a *st.App, r *st.Relation, me int, ok bool) (int, bool) {
+	for i, ep := range r.EPs {
+		if ep.SAASApp == a.Name && ep.Model != m.UUID && len(r.EPs) == 2 && r.EPs[1-i].Model == m.UUID {
+			me, ok = i, true
+		}
+	}
+	return me, ok
+}
+
+func saasDoc(a *st.App, relDoc map[string]any) map[string]any {
+	eps := map[string]any{}
+	for _, e := range a.Endpoints {
+		eps[e.Name] = map[string]any{"interface": e.Interface, "role": e.Role}
+	}
+	doc := map[string]any{"url": a.OfferURL, "endpoints": eps, "life": "", "application-status": statusDoc(st.Status{Status: "active"})}
+	if len(relDoc) > 0 {
+		doc["relations"] = relDoc
+	}
+	return doc
+}
+
+func appDoc(t *st.Tx, m *st.Model, a *st.App, relDoc map[string]any) map[string]any {
+	units := map[string]any{}
+	worst := st.Status{Status: "unknown"}
+	for _, u := range t.Units(m.UUID, a.Name) {
+		if severity[u.Workload.Status] > severity[worst.Status] {
+			worst = u.Workload
+		}
+		units[u.Name] = unitDoc(a, u)
+	}
+	appStatus := a.Status
+	if appStatus.Status == "" || appStatus.Status == "unknown" {
+		appStatus = worst
+	}
+	doc := map[string]any{
+		"charm": a.CharmName, "charm-origin": "local", "charm-name": a.CharmName, "charm-rev": a.Revision,
+		"charm-channel": a.Channel, "base": baseDoc(a.Base), "exposed": false, "scale": len(units),
+		"application-status": statusDoc(appStatus), "units": units, "trust": a.Trust,
+		"provider-id": a.Name,
+	}
+	if a.Version != "" {
+		doc["version"] = a.Version
+	}
+	if len(relDoc) > 0 {
+		doc["relations"] = relDoc
+	}
+	if a.Life != "alive" {
+		doc["life"] = a.Life
+	}
+	return doc
+}
+
+func unitDoc(a *st.App, u *st.Unit) map[string]any {
+	js := statusDoc(u.Agent)
+	js["version"] = uniter.JujuVersion
+	ud := map[string]any{"workload-status": statusDoc(u.Workload), "juju-status": js, "address": u.Addr,
+		"provider-id": strings.ReplaceAll(u.Name, "/", "-")}
+	if a.Leader == u.Name {
+		ud["leader"] = true
+	}
+	if len(u.Ports) > 0 {
+		var ps []string
+		for _, p := range u.Ports {
+			ps = append(ps, portString(p))
+		}
+		ud["open-ports"] = ps
+	}
+	if u.Life != "alive" {
+		ud["life"] = u.Life
+	}
+	return ud
+}
+
+// offersDoc is the model's offers with their connection counts.
+func (d *Daemon) offersDoc(t *st.Tx, m *st.Model, rels []*st.Relation) map[string]any {
+	offers := map[string]any{}
+	for _, o := range t.Offers(m.UUID) {
+		a, err := t.App(m.UUID, o.App)
+		if err != nil {
+			continue
+		}
+		eps, _ := d.store.AppEndpoints(a)
+		e := eps[o.Endpoint]
+		connected := 0
+		for _, r := range rels {
+			if r.Cross && r.Life == "alive" {
+				connected += offerConnections(m, o, r)
+			}
+		}
+		offers[o.Name] = map[string]any{"application": o.App, "charm": "local:" + a.CharmName,
+			"total-connected-count": connected, "active-connected-count": connected,
+			"endpoints": map[string]any{o.Endpoint: map[string]any{"interface": e.Interface, "role": e.Role}}}
+	}
+	return offers
+}
+
+// offerConnections counts r's sides that are offer o's endpoint.
+func offerConnections(m *st.Model, o *st.Offer, r *st.Relation) int {
+	n := 0
+	for _, ep := range r.EPs {
+		if ep.Model == m.UUID && ep.App == o.App && ep.Endpoint == o.Endpoint {
+			n++
+		}
+	}
+	return n
 }
 
 func portString(p st.Port) string {

@@ -1,0 +1,95 @@
+package controller
+
+import (
+	"sort"
+
+	"github.com/jujulet/postgresql-k8s/internal/controller/api"
+	st "github.com/jujulet/postgresql-k8s/internal/controller/state"
+)
+
+func modelDoc(m *st.Model) api.Model {
+	return api.Model{Name: m.Name, UUID: m.UUID, Life: m.Life, Config: m.Config}
+}
+
+// handleAddModel creates a model and makes it current.
+func handleAddModel(c *call, p api.AddModelParams) (api.Model, error) {
+	var out api.Model
+	err := c.d.store.Update(func(t *st.Tx) error {
+		m, err := t.AddModel(p.Name)
+		if err != nil {
+			return err
+		}
+		out = modelDoc(m)
+		return nil
+	})
+	return out, err
+}
+
+// handleModels lists every model, dying ones included, by name.
+func handleModels(c *call, _ api.None) (api.Models, error) {
+	var out api.Models
+	err := c.d.store.View(func(t *st.Tx) error {
+		for _, m := range t.Models() {
+			out.Models = append(out.Models, modelDoc(m))
+		}
+		out.Current = t.CurrentModel()
+		return nil
+	})
+	sort.Slice(out.Models, func(i, j int) bool { return out.Models[i].Name < out.Models[j].Name })
+	return out, err
+}
+
+// handleSwitch makes an alive model current.
+func handleSwitch(c *call, p api.SwitchParams) (api.CurrentModel, error) {
+	var out api.CurrentModel
+	err := c.d.store.Update(func(t *st.Tx) error {
+		m, err := modelOf(t, p.Name)
+		if err != nil {
+			return err
+		}
+		t.SetCurrentModel(m.Name)
+		out.Name = m.Name
+		return nil
+	})
+	return out, err
+}
+
+// handleCurrentModel names the current model ("" if none).
+func handleCurrentModel(c *call, _ api.None) (api.CurrentModel, error) {
+	var out api.CurrentModel
+	err := c.d.store.View(func(t *st.Tx) error {
+		out.Name = t.CurrentModel()
+		return nil
+	})
+	return out, err
+}
+
+// handleDestroyModel marks a model dying; its applications go, then the model.
+func handleDestroyModel(c *call, p api.DestroyModelParams) (api.None, error) {
+	return api.None{}, c.d.store.Update(func(t *st.Tx) error {
+		m, err := modelOf(t, p.Name)
+		if err != nil {
+			return err
+		}
+		t.DestroyModel(m, p.DestroyStorage)
+		return nil
+	})
+}
+
+// handleModelConfig sets the given keys (if any) and returns the model's config.
+func handleModelConfig(c *call, p api.ModelConfigParams) (api.ModelConfig, error) {
+	var out api.ModelConfig
+	fn := func(t *st.Tx, m *st.Model) error {
+		if len(p.Set) > 0 {
+			if err := t.SetModelConfig(m, p.Set); err != nil {
+				return err
+			}
+		}
+		out = m.Config
+		return nil
+	}
+	if len(p.Set) > 0 {
+		return out, c.update(fn)
+	}
+	return out, c.view(fn)
+}
