@@ -213,7 +213,7 @@ func TestRealClusterLifecycle(t *testing.T) {
 
 	// Failover: pg/1's container goes away; the leader promotes the most advanced replica.
 	r.containers["pg/1"].Kill()
-	u = w.mustRun("pg/0", "update-status")
+	w.mustRun("pg/0", "update-status")
 	newPrimary := w.app["primary"]
 	if newPrimary == "pg/1" || newPrimary == "" {
 		t.Fatalf("no failover: primary %q", newPrimary)

@@ -544,6 +544,7 @@ func cmdConfig(e *Env, args []string) error {
 	if len(get) == 1 {
 		s, ok := settings[get[0]].(map[string]any)
 		if !ok {
+			//lint:ignore ST1005 Juju prints this text, period included
 			return fmt.Errorf("key %q not found in %q application config or charm settings.", get[0], app)
 		}
 		if v, ok := s["value"]; ok {

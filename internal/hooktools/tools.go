@@ -263,12 +263,4 @@ func unitApplication(unit string) string {
 // cmdBase gives a command the defaults of cmd.CommandBase.
 type cmdBase = cmd.CommandBase
 
-// stringsOrEmpty never returns nil, so json prints [] rather than null.
-func stringsOrEmpty(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
-
 var _ gnuflag.Value = (*relationIDValue)(nil)
