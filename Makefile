@@ -40,13 +40,14 @@ charm: charm-dir
 demo: build
 	./scripts/demo.sh
 
-# The README's test command: everything, real PostgreSQL and Pebble included.
-# The Juju backend (tests/juju, its own module) is compiled and unit-tested here; its
+# The README's test command: everything, real PostgreSQL and Pebble included. With
+# JUJULET_REQUIRE_E2E set, an end-to-end test that lacks jujulet or PostgreSQL fails instead of
+# skipping. The Juju backend (tests/juju, its own module) is compiled and unit-tested here; its
 # scenarios skip without a controller (see test-juju).
 test: build
 	$(GO) vet ./...
-	JUJULET_BIN=$(BIN) $(GO) test $(GOTESTFLAGS) ./...
-	cd tests/juju && $(GO) vet ./... && $(GO) test $(GOTESTFLAGS) ./...
+	JUJULET_REQUIRE_E2E=1 JUJULET_BIN=$(BIN) $(GO) test $(GOTESTFLAGS) ./...
+	cd tests/juju && $(GO) vet ./... && JUJULET_REQUIRE_E2E=1 JUJULET_BIN=$(BIN) $(GO) test $(GOTESTFLAGS) ./...
 
 # Against a real Juju controller (see README "Running on real Juju").
 test-juju: charm

@@ -120,8 +120,11 @@ func (w *world) inRecovery(t *testing.T, ctx context.Context, unit string) bool 
 }
 
 func TestRealClusterLifecycle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: no real PostgreSQL")
+	}
 	if pebbleBin == "" {
-		t.Skip("no PostgreSQL binaries or -short")
+		pgtest.Unavailable(t, pgtest.NoPostgres)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
