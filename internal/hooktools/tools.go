@@ -140,7 +140,7 @@ func yamlJSONFormatters() map[string]cmd.Formatter {
 	return map[string]cmd.Formatter{"yaml": cmd.FormatYaml, "json": cmd.FormatJson}
 }
 
-// errNotLeaderMsg is how Juju words an operation reserved to the leader.
+// errIsNotLeader is how Juju words an operation reserved to the leader.
 var errIsNotLeader = errors.New("this unit is not the leader")
 
 // leaderErr turns ErrNotLeader into Juju's "this unit is not the leader".

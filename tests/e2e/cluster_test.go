@@ -11,7 +11,7 @@ import (
 	"github.com/jujulet/postgresql-k8s/tests/scenario"
 )
 
-// TestSingleCluster is issue 3's end-to-end run on one cluster: deploy the packed .charm with
+// TestSingleCluster is the end-to-end run on one cluster: deploy the packed .charm with
 // the seed's flags, write, scale 1→3, rotate a password, switch over inside the cluster under
 // a writer, lose the primary's unit and the primary's pod, and scale back to 1 — with a 100 ms
 // prober that fails the test if two units ever accept writes at once, or if its probes did not

@@ -8,7 +8,8 @@ import (
 	"time"
 )
 
-// Seed names the two regions of the seed flow (DEVELOPERS.md) and their applications.
+// Seed names the two regions of the seed flow (README, "The cross-regional flow") and their
+// applications.
 type Seed struct {
 	B             Backend
 	Charm         string // charm name or path to deploy
@@ -224,9 +225,10 @@ func WaitAcked(ctx context.Context, w *Writer, n int) error {
 	return nil
 }
 
-// RunSeedFlow is DEVELOPERS.md's flow verbatim (rome/db1 offered, lisbon/db2 consuming), with
-// data checked both ways, a zero-loss switchover there and back under a live writer, and both
-// clusters scaled to 3 at the end with exactly one writable unit. Every backend runs it.
+// RunSeedFlow is the README's cross-regional flow verbatim (rome/db1 offered, lisbon/db2
+// consuming), with data checked both ways, a zero-loss switchover there and back under a live
+// writer, and both clusters scaled to 3 at the end with exactly one writable unit. Every
+// backend runs it.
 func (s *Seed) RunSeedFlow(t testing.TB, ctx context.Context) {
 	t.Helper()
 	s.DeployBoth(t, ctx)
