@@ -69,7 +69,9 @@ func TestSingleCluster(t *testing.T) {
 		stopProber()
 		<-proberDone
 		// No split brain, and probes that reached every unit: without them "none seen" is empty.
-		if err := prober.Report().Err(); err != nil {
+		rep := prober.Report()
+		t.Logf("prober: %v", rep)
+		if err := rep.Err(); err != nil {
 			t.Error(err)
 		}
 	}()

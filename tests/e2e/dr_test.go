@@ -59,7 +59,9 @@ func TestForcedFailoverAndDetach(t *testing.T) {
 	stop()
 	<-done
 	must(t, err)
-	if err := prober.Report().Err(); err != nil {
+	rep := prober.Report()
+	t.Logf("prober after the old primary returned: %v", rep)
+	if err := rep.Err(); err != nil {
 		t.Fatalf("after the old primary returned: %v", err)
 	}
 
