@@ -1,7 +1,7 @@
 package charm
 
-// Cross-regional asynchronous replication (issue 4, ../shared/DR-PROTOCOL.md): two clusters in
-// two models related through replication-offer / replication (interface postgresql_async).
+// Cross-regional asynchronous replication (docs/PROTOCOL.md): two clusters in two models
+// related through replication-offer / replication (interface postgresql_async).
 //
 // Relation data (the other model is untrusted: parsed strictly by internal/drprotocol):
 //

@@ -11,10 +11,14 @@
 //	                      secret-revision  bumped on set-password so that peers refresh
 //	                      system-id        database system identifier of the cluster
 //	                      switchover       JSON Switchover while a planned switchover runs
+//	                      last-switchover  id of the last switchover completed or rolled back
 //	unit bucket:          address          this unit's address (PostgreSQL listens on :5432)
 //	                      switchover-request JSON {id,to} from a non-leader's action
 //	                      demoted          JSON Demotion: the old primary's clean-shutdown token
 //	                      promoted         switchover id the target promoted for
+//	                      version          PostgreSQL major version last reported
+//
+// Cross-regional replication adds its dr-* keys (asyncrepl.go, docs/PROTOCOL.md).
 package charm
 
 import (

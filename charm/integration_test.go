@@ -120,8 +120,11 @@ func (w *world) inRecovery(t *testing.T, ctx context.Context, unit string) bool 
 }
 
 func TestRealClusterLifecycle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: no real PostgreSQL")
+	}
 	if pebbleBin == "" {
-		t.Skip("no PostgreSQL binaries or -short")
+		pgtest.Unavailable(t, pgtest.NoPostgres)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -213,7 +216,7 @@ func TestRealClusterLifecycle(t *testing.T) {
 
 	// Failover: pg/1's container goes away; the leader promotes the most advanced replica.
 	r.containers["pg/1"].Kill()
-	u = w.mustRun("pg/0", "update-status")
+	w.mustRun("pg/0", "update-status")
 	newPrimary := w.app["primary"]
 	if newPrimary == "pg/1" || newPrimary == "" {
 		t.Fatalf("no failover: primary %q", newPrimary)

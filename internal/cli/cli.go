@@ -192,19 +192,6 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// kvArgs splits k=v arguments.
-func kvArgs(args []string) (map[string]string, error) {
-	out := map[string]string{}
-	for _, a := range args {
-		k, v, ok := strings.Cut(a, "=")
-		if !ok {
-			return nil, usagef("expected \"key=value\", got %q", a)
-		}
-		out[strings.TrimSpace(k)] = v
-	}
-	return out, nil
-}
-
 type multiString []string
 
 func (m *multiString) String() string     { return strings.Join(*m, ",") }

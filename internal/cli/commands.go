@@ -594,6 +594,7 @@ func cmdConfig(ctx context.Context, e *Env, args []string) error {
 	if len(get) == 1 {
 		s, ok := out.Settings[get[0]]
 		if !ok {
+			//lint:ignore ST1005 Juju prints this text, period included
 			return fmt.Errorf("key %q not found in %q application config or charm settings.", get[0], app)
 		}
 		if s.Value != nil {

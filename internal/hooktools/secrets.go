@@ -67,7 +67,7 @@ func parseSecretURI(s string) (secretRef, error) {
 	return secretRef{SourceUUID: src, ID: id}, nil
 }
 
-// secretURIFromString extracts the xid of a full URI (for display keys).
+// secretIDOf extracts the xid of a full URI (for display keys); anything else is returned as is.
 func secretIDOf(uri string) string {
 	if r, err := parseSecretURI(uri); err == nil {
 		return r.ID

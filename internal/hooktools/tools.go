@@ -140,7 +140,7 @@ func yamlJSONFormatters() map[string]cmd.Formatter {
 	return map[string]cmd.Formatter{"yaml": cmd.FormatYaml, "json": cmd.FormatJson}
 }
 
-// errNotLeaderMsg is how Juju words an operation reserved to the leader.
+// errIsNotLeader is how Juju words an operation reserved to the leader.
 var errIsNotLeader = errors.New("this unit is not the leader")
 
 // leaderErr turns ErrNotLeader into Juju's "this unit is not the leader".
@@ -262,13 +262,5 @@ func unitApplication(unit string) string {
 
 // cmdBase gives a command the defaults of cmd.CommandBase.
 type cmdBase = cmd.CommandBase
-
-// stringsOrEmpty never returns nil, so json prints [] rather than null.
-func stringsOrEmpty(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
 
 var _ gnuflag.Value = (*relationIDValue)(nil)

@@ -723,6 +723,7 @@ func (c *rebootCmd) SetFlags(f *gnuflag.FlagSet) {
 
 func (c *rebootCmd) Run(ctx *cmd.Context) error {
 	if _, err := c.hc.ActionParams(); err == nil {
+		//lint:ignore ST1005 Juju's jujuc prints this text, period included
 		return errors.New("juju-reboot is not supported when running an action.")
 	}
 	return errors.New("juju-reboot is not supported")

@@ -52,8 +52,11 @@ type testUnit struct {
 
 func havePostgres(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: no real PostgreSQL")
+	}
 	if pebbleBin == "" || !pgtest.HavePostgres() {
-		t.Skip("no PostgreSQL binaries or -short")
+		pgtest.Unavailable(t, pgtest.NoPostgres)
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -625,15 +624,6 @@ func (u *Uniter) runAction(ctx context.Context, a *st.Action) error {
 		t.PutAction(act)
 		return nil
 	})
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // refreshCharm replaces the unit's charm copy with the application's current charm.

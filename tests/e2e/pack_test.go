@@ -11,6 +11,7 @@ import (
 	jcharm "github.com/juju/charm/v12"
 
 	"github.com/jujulet/postgresql-k8s/internal/charmpack"
+	"github.com/jujulet/postgresql-k8s/internal/postgres/pgtest"
 )
 
 // TestPackedCharm packs the charm `make build` produced, as `make charm` does, and checks what
@@ -20,7 +21,7 @@ import (
 func TestPackedCharm(t *testing.T) {
 	bin := os.Getenv("JUJULET_BIN")
 	if bin == "" {
-		t.Skip("JUJULET_BIN not set: run through `make test`")
+		pgtest.Unavailable(t, "JUJULET_BIN not set: run through `make test`")
 	}
 	dir := filepath.Join(bin, "..", "build", "charms", "postgresql-k8s")
 	path, err := charmpack.Pack(dir, t.TempDir(), charmpack.Options{})

@@ -9,9 +9,9 @@ import (
 	"github.com/jujulet/postgresql-k8s/tests/scenario"
 )
 
-// TestSeedFlow is DEVELOPERS.md's flow verbatim (rome/db1 offered, lisbon/db2 consuming),
-// with data checked both ways, a zero-loss switchover there and back under a live writer,
-// and both clusters scaled to 3 at the end.
+// TestSeedFlow is the README's cross-regional flow verbatim (rome/db1 offered, lisbon/db2
+// consuming), with data checked both ways, a zero-loss switchover there and back under a live
+// writer, and both clusters scaled to 3 at the end.
 func TestSeedFlow(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()

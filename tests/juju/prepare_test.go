@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/jujulet/postgresql-k8s/internal/charmpack"
+	"github.com/jujulet/postgresql-k8s/internal/postgres/pgtest"
 )
 
 // writeCharmDir writes a minimal sidecar charm directory: metadata (with the given
@@ -69,11 +72,21 @@ func TestPrepareLocalCharm(t *testing.T) {
 }
 
 // TestPackedCharmDeployable reads the .charm of `make charm` with Juju's own local-charm
-// reader, as Deploy does before uploading it. Skipped when no charm has been packed.
+// reader, as Deploy does before uploading it. Without a packed charm it packs the charm
+// directory of `make build` ($JUJULET_BIN/../build, as `make test` passes it); with neither
+// it is skipped, or fails under `make test`.
 func TestPackedCharmDeployable(t *testing.T) {
 	path := packedCharm()
 	if path == "" {
-		t.Skip("no packed charm: run `make charm` or set " + EnvCharm)
+		bin := os.Getenv("JUJULET_BIN")
+		if bin == "" {
+			pgtest.Unavailable(t, "no packed charm: run `make charm`, set "+EnvCharm+" or JUJULET_BIN")
+		}
+		var err error
+		path, err = charmpack.Pack(filepath.Join(bin, "..", "build", "charms", "postgresql-k8s"), t.TempDir(), charmpack.Options{})
+		if err != nil {
+			t.Fatalf("pack the built charm: %v", err)
+		}
 	}
 	for _, base := range []string{"", "ubuntu@22.04", "ubuntu@24.04"} {
 		lc, err := PrepareLocalCharm(path, base, "amd64")

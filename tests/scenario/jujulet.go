@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/jujulet/postgresql-k8s/internal/postgres/pgtest"
 )
 
 // Jujulet is the Backend for a jujulet controller driven through its CLI, exactly as a user
@@ -40,7 +42,10 @@ func StartJujulet(t testing.TB) *Jujulet {
 	t.Helper()
 	binDir := os.Getenv("JUJULET_BIN")
 	if binDir == "" {
-		t.Skip("JUJULET_BIN not set: run through `make test`, which builds bin/jujulet and the charm")
+		pgtest.Unavailable(t, "JUJULET_BIN not set: run through `make test`, which builds bin/jujulet and the charm")
+	}
+	if !pgtest.HavePostgres() {
+		pgtest.Unavailable(t, pgtest.NoPostgres)
 	}
 	// A short private dir that the postgres user can traverse (units run PostgreSQL as postgres
 	// when the tests run as root), and short enough for unix socket paths.

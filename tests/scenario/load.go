@@ -2,7 +2,9 @@ package scenario
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 )
@@ -110,20 +112,41 @@ func (w *Writer) LongestGap(start time.Time) time.Duration {
 	return longest
 }
 
-// Prober asks every unit of the clusters every interval whether it is writable and records
-// any moment when more than one was.
+// Prober asks every unit of the clusters every interval whether it is writable, and records
+// per round how many units answered and which were writable. A split brain (two writable
+// units) can only be seen in rounds that reached the units, so Report says how much of the
+// run the probes covered, and tests assert both: no split brain, and real coverage.
 type Prober struct {
 	clusters []*Cluster
 	interval time.Duration
 
-	mu        sync.Mutex
-	rounds    int
-	splitSeen []string
+	mu       sync.Mutex
+	rounds   []ProbeRound
+	answered map[string]int // unit (model:unit) → rounds in which it answered
+	next     chan struct{}  // closed and replaced after each round
+}
+
+// ProbeRound is one round of a Prober: every unit of the clusters asked once.
+type ProbeRound struct {
+	Start    time.Time
+	Probed   int      // units asked
+	Answered int      // units that answered
+	Writable []string // units that accepted writes (model:unit)
+}
+
+// Complete reports whether every unit asked answered.
+func (r ProbeRound) Complete() bool { return r.Probed > 0 && r.Answered == r.Probed }
+
+// Healthy reports whether every unit answered and exactly one accepted writes.
+func (r ProbeRound) Healthy() bool { return r.Complete() && len(r.Writable) == 1 }
+
+func (r ProbeRound) String() string {
+	return fmt.Sprintf("%s: %d of %d units answered, writable %v", r.Start.Format(time.StampMilli), r.Answered, r.Probed, r.Writable)
 }
 
 // NewProber prepares a prober; Run starts it.
 func NewProber(interval time.Duration, clusters ...*Cluster) *Prober {
-	return &Prober{clusters: clusters, interval: interval}
+	return &Prober{clusters: clusters, interval: interval, answered: map[string]int{}, next: make(chan struct{})}
 }
 
 // Run probes until ctx ends.
@@ -134,19 +157,44 @@ func (p *Prober) Run(ctx context.Context) {
 		p.mu.Lock()
 		clusters := p.clusters
 		p.mu.Unlock()
-		writable, _ := Writable(ctx, clusters...)
-		p.mu.Lock()
-		p.rounds++
-		if len(writable) > 1 {
-			p.splitSeen = append(p.splitSeen, fmt.Sprintf("%s: %v", time.Now().Format(time.StampMilli), writable))
+		start := time.Now()
+		writable, unreachable := Writable(ctx, clusters...)
+		if ctx.Err() != nil {
+			return // a round cut short says nothing about the units
 		}
-		p.mu.Unlock()
+		p.record(start, clusters, writable, unreachable)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
 	}
+}
+
+// record adds the round that started at start and asked every unit of clusters.
+func (p *Prober) record(start time.Time, clusters []*Cluster, writable, unreachable []string) {
+	down := map[string]bool{}
+	for _, u := range unreachable {
+		down[u] = true
+	}
+	r := ProbeRound{Start: start, Writable: writable}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range clusters {
+		for unit := range c.Units {
+			name := c.Model + ":" + unit
+			r.Probed++
+			n := p.answered[name] // a unit probed that never answers is kept, at 0
+			if !down[name] {
+				r.Answered++
+				n++
+			}
+			p.answered[name] = n
+		}
+	}
+	p.rounds = append(p.rounds, r)
+	close(p.next)
+	p.next = make(chan struct{})
 }
 
 // SetClusters replaces the units probed, after scaling or a password change.
@@ -156,9 +204,112 @@ func (p *Prober) SetClusters(clusters ...*Cluster) {
 	p.clusters = clusters
 }
 
-// SplitBrains returns the moments more than one unit accepted writes, and how many rounds ran.
-func (p *Prober) SplitBrains() ([]string, int) {
+// Rounds returns the rounds so far.
+func (p *Prober) Rounds() []ProbeRound {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]string(nil), p.splitSeen...), p.rounds
+	return append([]ProbeRound(nil), p.rounds...)
+}
+
+// WaitHealthy waits (two minutes at most) for a round that starts after the call in which
+// every unit answered and exactly one accepted writes. Tests call it before and after the
+// event they watch, so that the prober is known to reach every unit on both sides of it.
+func (p *Prober) WaitHealthy(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	since := time.Now()
+	for {
+		p.mu.Lock()
+		next := p.next
+		var last *ProbeRound
+		for i := len(p.rounds) - 1; i >= 0 && !p.rounds[i].Start.Before(since); i-- {
+			if p.rounds[i].Healthy() {
+				p.mu.Unlock()
+				return nil
+			}
+			if last == nil {
+				last = &p.rounds[i]
+			}
+		}
+		lastMsg := "none since the wait began"
+		if last != nil {
+			lastMsg = last.String()
+		}
+		p.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("prober: no round reached every unit with exactly one writable (last round: %s): %w", lastMsg, ctx.Err())
+		case <-next:
+		}
+	}
+}
+
+// ProbeReport sums up a Prober's rounds.
+type ProbeReport struct {
+	Rounds       int
+	Complete     int      // rounds in which every unit answered
+	Healthy      int      // complete rounds with exactly one writable unit
+	WithWritable int      // rounds that reached at least one writable unit
+	Split        []string // rounds with more than one writable unit
+	Unreached    []string // units probed that never answered
+}
+
+// Report sums up the rounds so far.
+func (p *Prober) Report() ProbeReport {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var rep ProbeReport
+	for _, r := range p.rounds {
+		rep.Rounds++
+		if r.Complete() {
+			rep.Complete++
+		}
+		if r.Healthy() {
+			rep.Healthy++
+		}
+		if len(r.Writable) > 0 {
+			rep.WithWritable++
+		}
+		if len(r.Writable) > 1 {
+			rep.Split = append(rep.Split, r.String())
+		}
+	}
+	for u, n := range p.answered {
+		if n == 0 {
+			rep.Unreached = append(rep.Unreached, u)
+		}
+	}
+	sort.Strings(rep.Unreached)
+	return rep
+}
+
+func (r ProbeReport) String() string {
+	return fmt.Sprintf("%d probe rounds: %d reached every unit, %d healthy (one writable), %d reached a writable unit, %d saw two writable",
+		r.Rounds, r.Complete, r.Healthy, r.WithWritable, len(r.Split))
+}
+
+// Covered is nil when the probes reached what they watch: every unit probed answered at least
+// once, and some round reached every unit with exactly one writable. Without it, "no split
+// brain seen" would say nothing.
+func (r ProbeReport) Covered() error {
+	switch {
+	case r.Rounds == 0:
+		return errors.New("prober: no probe round ran")
+	case len(r.Unreached) > 0:
+		return fmt.Errorf("prober: units never answered a probe: %v (%v)", r.Unreached, r)
+	case r.Healthy == 0:
+		return fmt.Errorf("prober: no round reached every unit with exactly one writable (%v)", r)
+	}
+	return nil
+}
+
+// Err is nil when the probes covered the run (Covered) and never saw two writable units.
+func (r ProbeReport) Err() error {
+	if err := r.Covered(); err != nil {
+		return err
+	}
+	if len(r.Split) > 0 {
+		return fmt.Errorf("two writable units in %d of %d probe rounds: %v", len(r.Split), r.Rounds, r.Split)
+	}
+	return nil
 }

@@ -32,6 +32,24 @@ func HavePostgres() bool {
 	return len(m) > 0
 }
 
+// RequireEnv is set by `make test`: there an end-to-end test whose prerequisites (jujulet's
+// binaries, PostgreSQL's) are missing fails instead of skipping, so that a green run means
+// that every end-to-end test ran. A plain `go test ./...` still skips them.
+const RequireEnv = "JUJULET_REQUIRE_E2E"
+
+// Unavailable ends a test that cannot run here for reason: a skip, or a failure when
+// RequireEnv is set.
+func Unavailable(t testing.TB, reason string) {
+	t.Helper()
+	if os.Getenv(RequireEnv) != "" {
+		t.Fatalf("%s (%s is set, as under `make test`: end-to-end tests must run, not skip)", reason, RequireEnv)
+	}
+	t.Skip(reason)
+}
+
+// NoPostgres is the reason given when HavePostgres is false.
+const NoPostgres = "no PostgreSQL server binaries (/usr/lib/postgresql/*/bin/postgres): run scripts/setup.sh"
+
 // Container is one running workload container.
 type Container struct {
 	ContainersDir string // the JUJULET_CONTAINERS_DIR value

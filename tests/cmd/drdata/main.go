@@ -42,7 +42,7 @@ func run(args []string) error {
 	case len(args) == 5 && args[0] == "write":
 		n, err := strconv.Atoi(args[4])
 		if err != nil || n < 1 {
-			return fmt.Errorf("N must be a positive number, got %q", args[4])
+			return fmt.Errorf("the row count N must be a positive number, got %q", args[4])
 		}
 		c, err := scenario.LoadCluster(ctx, b, args[1], args[2])
 		if err != nil {
@@ -80,7 +80,7 @@ func run(args []string) error {
 	case len(args) == 5 && args[0] == "wait":
 		n, err := strconv.Atoi(args[3])
 		if err != nil || n < 1 {
-			return fmt.Errorf("N must be a positive number, got %q", args[3])
+			return fmt.Errorf("the row count N must be a positive number, got %q", args[3])
 		}
 		wctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
