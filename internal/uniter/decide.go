@@ -19,7 +19,6 @@ type view struct {
 	buckets  map[int]map[string]int // relation -> seen name (unit or app) -> version
 	leader   bool
 	boot     map[string]string // container -> current boot id ("" when down)
-	checks   map[string]string // "container/check" -> up|down
 	secrets  []secretRev       // consumed secrets with a newer revision
 	interval time.Duration
 	storage  []string // storage names of the charm, sorted
@@ -197,6 +196,12 @@ func (u *Uniter) next(v *view, now time.Time) *st.Hook {
 	if !v.leader && v.app.LeaderVersion != l.LeaderVersion {
 		return &st.Hook{Kind: "leader-settings-changed", Name: "leader-settings-changed", Version: v.app.LeaderVersion}
 	}
+	// Workload events from Pebble notices, oldest first, after leadership as in Juju's
+	// resolver; not while config-changed is queued after upgrade-charm.
+	if l.ConfigVersion != -2 && len(v.unit.WorkloadEvents) > 0 {
+		h := *v.unit.WorkloadEvents[0]
+		return &h
+	}
 	if v.app.ConfigVersion != l.ConfigVersion {
 		return &st.Hook{Kind: "config-changed", Name: "config-changed", Version: v.app.ConfigVersion}
 	}
@@ -280,34 +285,10 @@ func (u *Uniter) next(v *view, now time.Time) *st.Hook {
 	for _, s := range v.secrets {
 		return &st.Hook{Kind: "secret-changed", Name: "secret-changed", SecretURI: s.uri, SecretLbl: s.label, SecretRev: s.rev}
 	}
-	var ks []string
-	for k := range v.checks {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	for _, k := range ks {
-		cur, prev := v.checks[k], l.Checks[k]
-		c, check := splitCheck(k)
-		if cur == "down" && prev != "down" {
-			return &st.Hook{Kind: "pebble-check-failed", Name: c + "-pebble-check-failed", Container: c, Check: check}
-		}
-		if cur == "up" && prev == "down" {
-			return &st.Hook{Kind: "pebble-check-recovered", Name: c + "-pebble-check-recovered", Container: c, Check: check}
-		}
-	}
 	if now.Sub(l.LastUpdate) >= v.interval {
 		return &st.Hook{Kind: "update-status", Name: "update-status"}
 	}
 	return nil
-}
-
-func splitCheck(k string) (string, string) {
-	for i := 0; i < len(k); i++ {
-		if k[i] == '/' {
-			return k[:i], k[i+1:]
-		}
-	}
-	return k, ""
 }
 
 // advance records in the unit's local state that hook h ran (committed or resolved).
@@ -319,11 +300,11 @@ func advance(t *st.Tx, unit *st.Unit, app *st.App, h *st.Hook, now time.Time) {
 	if l.Boot == nil {
 		l.Boot = map[string]string{}
 	}
-	if l.Checks == nil {
-		l.Checks = map[string]string{}
-	}
 	if l.SecretRevs == nil {
 		l.SecretRevs = map[string]int{}
+	}
+	if h.Event != 0 {
+		unit.DropWorkloadEvent(h.Event)
 	}
 	rl := l.Rels[h.RelID]
 	switch h.Kind {
@@ -357,10 +338,6 @@ func advance(t *st.Tx, unit *st.Unit, app *st.App, h *st.Hook, now time.Time) {
 		l.Rels = map[int]*st.RelLocal{}
 	case "pebble-ready":
 		l.Boot[h.Container] = h.BootID
-	case "pebble-check-failed":
-		l.Checks[h.Container+"/"+h.Check] = "down"
-	case "pebble-check-recovered":
-		l.Checks[h.Container+"/"+h.Check] = "up"
 	case "update-status":
 		l.LastUpdate = now
 	case "secret-changed":

@@ -18,7 +18,7 @@ func rel(id int, peer bool, life string) *st.Relation {
 
 func started() st.Local {
 	return st.Local{Installed: true, Started: true, ConfigVersion: 0, Leader: true, LastUpdate: time.Now(),
-		Rels: map[int]*st.RelLocal{}, Boot: map[string]string{}, Checks: map[string]string{}}
+		Rels: map[int]*st.RelLocal{}, Boot: map[string]string{}}
 }
 
 func TestNextHook(t *testing.T) {
