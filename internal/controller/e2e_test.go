@@ -494,6 +494,8 @@ func TestModelAndApplicationLifecycle(t *testing.T) {
 	e.addModel("lisbon")
 	e.fails(`already exists`, "add-model", "rome")
 	e.fails(`not a valid name`, "add-model", "Bad_Model")
+	e.fails(`update-status-hook-interval: 10ms is out of range: must be between 1s and 60m`,
+		"model-config", "-m", "rome", "update-status-hook-interval=10ms")
 	if out := e.must("models"); !strings.Contains(out, "lisbon*") || !strings.Contains(out, "rome") {
 		t.Errorf("models output %q", out)
 	}

@@ -43,7 +43,8 @@ func (u *Uniter) loadView(t *st.Tx) (*view, error) {
 		return nil, err
 	}
 	v := &view{unit: unit, app: app, model: m, remote: map[int]map[string]*st.Unit{}, buckets: map[int]map[string]int{},
-		leader: app.Leader == unit.Name, interval: 30 * time.Second}
+		leader: app.Leader == unit.Name}
+	v.interval, _ = time.ParseDuration(st.DefaultUpdateStatusInterval)
 	if d, err := time.ParseDuration(m.Config["update-status-hook-interval"]); err == nil && d > 0 {
 		v.interval = d
 	}
