@@ -197,27 +197,30 @@ func (u *Uniter) next(v *view, now time.Time) *st.Hook {
 	if !v.leader && v.app.LeaderVersion != l.LeaderVersion {
 		return &st.Hook{Kind: "leader-settings-changed", Name: "leader-settings-changed", Version: v.app.LeaderVersion}
 	}
-	// Workload events from Pebble notices, oldest first, after leadership as in Juju's
-	// resolver; not while config-changed is queued after upgrade-charm.
-	if l.ConfigVersion != -2 && len(v.unit.WorkloadEvents) > 0 {
-		h := *v.unit.WorkloadEvents[0]
-		return &h
+	// Workload events after leadership, as in Juju's resolver: not gated on start, but
+	// not while config-changed is queued after upgrade-charm. pebble-ready (a new boot)
+	// first, then the Pebble notices in arrival order.
+	if l.ConfigVersion != -2 {
+		var cs []string
+		for c := range v.boot {
+			cs = append(cs, c)
+		}
+		sort.Strings(cs)
+		for _, c := range cs {
+			if b := v.boot[c]; b != "" && b != l.Boot[c] {
+				return &st.Hook{Kind: "pebble-ready", Name: c + "-pebble-ready", Container: c, BootID: b}
+			}
+		}
+		if len(v.unit.WorkloadEvents) > 0 {
+			h := *v.unit.WorkloadEvents[0]
+			return &h
+		}
 	}
 	if v.app.ConfigVersion != l.ConfigVersion {
 		return &st.Hook{Kind: "config-changed", Name: "config-changed", Version: v.app.ConfigVersion}
 	}
 	if !l.Started {
 		return &st.Hook{Kind: "start", Name: "start"}
-	}
-	var cs []string
-	for c := range v.boot {
-		cs = append(cs, c)
-	}
-	sort.Strings(cs)
-	for _, c := range cs {
-		if b := v.boot[c]; b != "" && b != l.Boot[c] {
-			return &st.Hook{Kind: "pebble-ready", Name: c + "-pebble-ready", Container: c, BootID: b}
-		}
 	}
 	// Relations: non-peer first.
 	for _, id := range localIDs(true) {
