@@ -7,7 +7,7 @@ import (
 	st "github.com/jujulet/postgresql-k8s/internal/controller/state"
 )
 
-func rel(id int, peer bool, life string) *st.Relation {
+func rel(id int, peer bool, life st.Life) *st.Relation {
 	if peer {
 		return &st.Relation{ID: id, Peer: true, Life: life, EPs: []st.RelEP{{Model: "m", App: "a", Endpoint: "peers", Alias: "a"}}}
 	}
@@ -94,7 +94,7 @@ func TestNextHook(t *testing.T) {
 			if tc.leader {
 				leader = "a/0"
 			}
-			v := &view{unit: &st.Unit{Model: "m", App: "a", Name: "a/0", Life: life, Local: l, WorkloadEvents: tc.events},
+			v := &view{unit: &st.Unit{Model: "m", App: "a", Name: "a/0", Life: st.Life(life), Local: l, WorkloadEvents: tc.events},
 				app: &st.App{Name: "a", Leader: leader}, rels: tc.rels, remote: tc.remote, buckets: tc.bk,
 				leader: tc.leader, interval: time.Minute, boot: tc.boot}
 			if v.remote == nil {

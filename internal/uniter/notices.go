@@ -35,7 +35,7 @@ type noticeClient interface {
 func noticeEvent(c string, n *client.Notice, cl noticeClient) (*st.Hook, error) {
 	switch n.Type {
 	case client.CustomNotice:
-		return &st.Hook{Kind: string(hooks.PebbleCustomNotice), Name: c + "-" + string(hooks.PebbleCustomNotice), Container: c,
+		return &st.Hook{Kind: hooks.PebbleCustomNotice, Name: c + "-" + string(hooks.PebbleCustomNotice), Container: c,
 			NoticeID: n.ID, NoticeType: string(n.Type), NoticeKey: n.Key}, nil
 	case client.ChangeUpdateNotice:
 		kind := n.LastData["kind"]
@@ -61,7 +61,7 @@ func noticeEvent(c string, n *client.Notice, cl noticeClient) (*st.Hook, error) 
 		default:
 			return nil, nil
 		}
-		return &st.Hook{Kind: string(k), Name: c + "-" + string(k), Container: c, Check: n.LastData["check-name"]}, nil
+		return &st.Hook{Kind: k, Name: c + "-" + string(k), Container: c, Check: n.LastData["check-name"]}, nil
 	}
 	return nil, nil
 }

@@ -143,7 +143,7 @@ func TestNoticeEvent(t *testing.T) {
 				if h.NoticeID != "" {
 					got += " " + strings.Join([]string{h.NoticeID, h.NoticeType, h.NoticeKey}, " ")
 				}
-				if h.Container != "w" || h.Kind != strings.TrimPrefix(h.Name, "w-") {
+				if h.Container != "w" || string(h.Kind) != strings.TrimPrefix(h.Name, "w-") {
 					t.Errorf("hook %+v: container or kind wrong", h)
 				}
 			}

@@ -1,6 +1,29 @@
 package state
 
-import "time"
+import (
+	"time"
+
+	"github.com/juju/charm/v12/hooks"
+)
+
+// Life is the life of a model, application, unit or relation, as Juju's core/life.
+type Life string
+
+// Lives.
+const (
+	Alive Life = "alive"
+	Dying Life = "dying"
+)
+
+// ResolveMode is how `resolve` asked a unit to get out of a hook error.
+type ResolveMode string
+
+// Resolve modes (Juju's retry-hooks and no-hooks).
+const (
+	ResolveNone    ResolveMode = ""
+	ResolveRetry   ResolveMode = "retry"
+	ResolveNoRetry ResolveMode = "no-retry"
+)
 
 // Document kinds.
 const (
@@ -32,7 +55,7 @@ type Model struct {
 	UUID    string            `json:"uuid"`
 	Name    string            `json:"name"`
 	Config  map[string]string `json:"config"`
-	Life    string            `json:"life"`
+	Life    Life              `json:"life"`
 	Created time.Time         `json:"created"`
 	// DestroyStorage is set by destroy-model --destroy-storage.
 	DestroyStorage bool `json:"destroy-storage"`
@@ -67,7 +90,7 @@ type App struct {
 	LeaderVersion  int               `json:"leader-version"`
 	Status         Status            `json:"status"`
 	Version        string            `json:"version"`
-	Life           string            `json:"life"`
+	Life           Life              `json:"life"`
 	Resources      map[string]string `json:"resources,omitempty"`
 	// SAAS: the consumed offer.
 	SAAS      bool       `json:"saas,omitempty"`
@@ -99,16 +122,16 @@ type Port struct {
 
 // Hook identifies one hook execution.
 type Hook struct {
-	Kind       string `json:"kind"` // the hook name without prefixes, e.g. relation-joined, pebble-ready
-	Name       string `json:"name"` // the full hook name
-	RelID      int    `json:"rel-id,omitempty"`
-	Endpoint   string `json:"endpoint,omitempty"`
-	RemoteUnit string `json:"remote-unit,omitempty"` // as this unit sees it
-	RemoteApp  string `json:"remote-app,omitempty"`
-	Departing  string `json:"departing,omitempty"`
-	Container  string `json:"container,omitempty"`
-	BootID     string `json:"boot-id,omitempty"`
-	Check      string `json:"check,omitempty"`
+	Kind       hooks.Kind `json:"kind"` // the hook name without prefixes, e.g. relation-joined, pebble-ready
+	Name       string     `json:"name"` // the full hook name
+	RelID      int        `json:"rel-id,omitempty"`
+	Endpoint   string     `json:"endpoint,omitempty"`
+	RemoteUnit string     `json:"remote-unit,omitempty"` // as this unit sees it
+	RemoteApp  string     `json:"remote-app,omitempty"`
+	Departing  string     `json:"departing,omitempty"`
+	Container  string     `json:"container,omitempty"`
+	BootID     string     `json:"boot-id,omitempty"`
+	Check      string     `json:"check,omitempty"`
 	// NoticeID, NoticeType and NoticeKey: the Pebble notice of a pebble-custom-notice hook.
 	NoticeID   string `json:"notice-id,omitempty"`
 	NoticeType string `json:"notice-type,omitempty"`
@@ -158,14 +181,14 @@ type Unit struct {
 	Name       string       `json:"name"`
 	ID         int          `json:"id"`
 	Addr       string       `json:"addr"`
-	Life       string       `json:"life"`
+	Life       Life         `json:"life"`
 	Workload   Status       `json:"workload"`
 	Agent      Status       `json:"agent"`
 	Scopes     map[int]bool `json:"scopes"`
 	Local      Local        `json:"local"`
 	InProgress *Hook        `json:"in-progress,omitempty"`
 	Error      *Hook        `json:"error,omitempty"`
-	Resolve    string       `json:"resolve,omitempty"` // retry|no-retry
+	Resolve    ResolveMode  `json:"resolve,omitempty"`
 	// ErrorAt and ErrorRetries drive Juju's automatic retry of a failed hook (model config
 	// automatically-retry-hooks): the hook is re-run after a backoff that doubles each time.
 	ErrorAt            time.Time         `json:"error-at,omitzero"`
@@ -240,7 +263,7 @@ type RelEP struct {
 type Relation struct {
 	ID    int     `json:"id"`
 	EPs   []RelEP `json:"eps"`
-	Life  string  `json:"life"`
+	Life  Life    `json:"life"`
 	Peer  bool    `json:"peer"`
 	Cross bool    `json:"cross"`
 }
