@@ -224,7 +224,11 @@ func (u *Uniter) readNotices(ctx context.Context, c string, cur st.NoticeCursor,
 		}
 		next, moved = st.NoticeCursor{LastRepeated: n.LastRepeated, ID: n.ID, Type: string(n.Type), Key: n.Key}, true
 	}
-	if moved {
+	// Only a batch that makes events is written: re-reading notices that made none after a
+	// restart makes none again (a check change's notice maps on its status now, and is
+	// returned once however often it repeated), and the charm's own Pebble changes would
+	// otherwise write the unit, and wake every agent, several times a hook.
+	if moved && len(events) > 0 {
 		err := u.store.Update(func(t *st.Tx) error {
 			unit, err := t.Unit(u.model, u.name)
 			if err != nil {

@@ -247,6 +247,34 @@ func TestNoticeCursorSurvivesRestart(t *testing.T) {
 		t.Errorf("WaitNotices after %v", f.afters)
 	}
 
+	// Notices that make no event are not written: the charm's own changes would write
+	// the unit several times a hook. After a restart they are read, and ignored, again.
+	f.changes["8"] = "Done"
+	stop = u.watch(f)
+	f.add(changeUpdate("4", "8", "exec", "", 5))
+	waitFor(t, "the exec notice read", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.afters[len(f.afters)-1].Equal(t0.Add(5 * time.Second))
+	})
+	stop()
+	if c := u.testUnit(t).NoticeCursors["w"]; c.ID != "3" {
+		t.Errorf("cursor %+v written for a notice that made no event", c)
+	}
+	stop = u.watch(f)
+	waitFor(t, "the exec notice read again", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return len(f.afters) == 6
+	})
+	stop()
+	if want := []time.Time{{}, t0.Add(2 * time.Second), t0.Add(4 * time.Second), t0.Add(5 * time.Second), t0.Add(4 * time.Second), t0.Add(5 * time.Second)}; !slices.Equal(f.afters, want) {
+		t.Errorf("WaitNotices after %v, want %v", f.afters, want)
+	}
+	if got := u.queued(t); !slices.Equal(got, want) {
+		t.Fatalf("queue %q, want %q", got, want)
+	}
+
 	// The next hook is the oldest event; committing it drops it from the queue.
 	unit := u.testUnit(t)
 	unit.Local = started()
