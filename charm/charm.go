@@ -97,7 +97,15 @@ func (c *Charm) Run(ctx context.Context) error {
 	}
 	hook := c.Env.HookName
 	switch {
-	case hook == "stop", strings.HasSuffix(hook, "-storage-detaching"):
+	case strings.HasSuffix(hook, "-storage-detaching"):
+		// Juju runs storage-detaching first when a unit is removed, before its relations
+		// depart (and may run a relation-changed owed to a joined unit in between): the
+		// unit is leaving from here on, so no later hook may start its server again.
+		if err := c.Tools.StateSet(ctx, map[string]string{leavingKey: "true"}); err != nil {
+			return fmt.Errorf("state-set: %w", err)
+		}
+		return c.onStop(ctx)
+	case hook == "stop":
 		return c.onStop(ctx)
 	case hook == PeerEndpoint+"-relation-departed" && c.Env.DepartingUnit == c.Env.UnitName:
 		// Remember that this unit is being removed: no later hook of it may start the server

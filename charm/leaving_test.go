@@ -35,3 +35,23 @@ func TestLeavingUnitNeverRestarts(t *testing.T) {
 		})
 	}
 }
+
+// Juju removes a unit with storage-detaching first, before its peer departure, and a
+// relation-changed owed to a unit that just joined may still come: it must not start the
+// server that storage-detaching stopped.
+func TestStorageDetachingMarksLeaving(t *testing.T) {
+	w := bootstrap(t, 2)
+	w.mustRun("pg/1", "postgresql-pebble-ready")
+	w.leader = "pg/1"
+	p := w.units["pg/0"]
+	w.mustRun("pg/0", "pgdata-storage-detaching")
+	if p.s.running {
+		t.Fatalf("server still running after storage-detaching")
+	}
+	if _, err := w.run("pg/0", "database-peers-relation-changed", nil, func(e *hookenv.Env) { e.RemoteUnit = "pg/1" }); err != nil {
+		t.Fatal(err)
+	}
+	if p.s.running {
+		t.Fatalf("relation-changed after storage-detaching restarted the server (calls %v)", p.s.calls)
+	}
+}

@@ -1,10 +1,11 @@
 package uniter
 
 import (
-	"fmt"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/juju/charm/v12/hooks"
 
 	st "github.com/jujulet/postgresql-k8s/internal/controller/state"
 )
@@ -19,10 +20,11 @@ type view struct {
 	buckets  map[int]map[string]int // relation -> seen name (unit or app) -> version
 	leader   bool
 	boot     map[string]string // container -> current boot id ("" when down)
-	checks   map[string]string // "container/check" -> up|down
 	secrets  []secretRev       // consumed secrets with a newer revision
 	interval time.Duration
-	storage  []string // storage names of the charm, sorted
+	storage  []string     // storage names of the charm, sorted
+	actions  []*st.Action // pending actions, oldest first
+	now      time.Time
 }
 
 type secretRev struct {
@@ -44,7 +46,8 @@ func (u *Uniter) loadView(t *st.Tx) (*view, error) {
 		return nil, err
 	}
 	v := &view{unit: unit, app: app, model: m, remote: map[int]map[string]*st.Unit{}, buckets: map[int]map[string]int{},
-		leader: app.Leader == unit.Name, interval: 30 * time.Second}
+		leader: app.Leader == unit.Name}
+	v.interval, _ = time.ParseDuration(st.DefaultUpdateStatusInterval)
 	if d, err := time.ParseDuration(m.Config["update-status-hook-interval"]); err == nil && d > 0 {
 		v.interval = d
 	}
@@ -86,10 +89,10 @@ func (u *Uniter) loadView(t *st.Tx) (*view, error) {
 	return v, nil
 }
 
-func relHook(r *st.Relation, v *view, kind string) *st.Hook {
+func relHook(r *st.Relation, v *view, kind hooks.Kind) *st.Hook {
 	me, _, _ := r.Side(v.unit.Model, v.unit.App)
 	ep := r.EPs[me].Endpoint
-	return &st.Hook{Kind: "relation-" + kind, Name: ep + "-relation-" + kind, RelID: r.ID, Endpoint: ep,
+	return &st.Hook{Kind: kind, Name: ep + "-" + string(kind), RelID: r.ID, Endpoint: ep,
 		RemoteApp: r.RemoteAppName(v.unit.Model, v.unit.App)}
 }
 
@@ -111,203 +114,21 @@ func seenUnits(rl *st.RelLocal) []string {
 	return sortedUnits(out)
 }
 
-// next decides the next hook (nil: nothing to do).
+// next decides the next hook at now, after the local operations that come before it
+// (applied to v.unit); nil: no hook to run.
 func (u *Uniter) next(v *view, now time.Time) *st.Hook {
-	l := &v.unit.Local
-	storageID := func(name string) string { return fmt.Sprintf("%s/%d", name, st.UnitNum(v.unit.Name)) }
-	if !l.Installed {
-		for _, name := range v.storage {
-			if !l.Storage[name] {
-				return &st.Hook{Kind: "storage-attached", Name: name + "-storage-attached", Storage: storageID(name)}
-			}
+	v.now = now
+	for range 10 {
+		o := nextOp(v)
+		switch {
+		case o == nil:
+			return nil
+		case o.local == nil:
+			return o.hook
 		}
-		return &st.Hook{Kind: "install", Name: "install"}
-	}
-	relByID := map[int]*st.Relation{}
-	for _, r := range v.rels {
-		relByID[r.ID] = r
-	}
-	localIDs := func(peerLast bool) []int {
-		var ids []int
-		for id := range l.Rels {
-			ids = append(ids, id)
-		}
-		sort.Slice(ids, func(i, j int) bool {
-			pi := relByID[ids[i]] != nil && relByID[ids[i]].Peer
-			pj := relByID[ids[j]] != nil && relByID[ids[j]].Peer
-			if pi != pj {
-				return !pi
-			}
-			return ids[i] < ids[j]
-		})
-		return ids
-	}
-	if v.unit.Life != "alive" {
-		for _, id := range localIDs(true) {
-			rl := l.Rels[id]
-			r := relByID[id]
-			if r == nil {
-				continue
-			}
-			for _, ru := range seenUnits(rl) {
-				h := relHook(r, v, "departed")
-				h.RemoteUnit, h.Departing = ru, v.unit.Name
-				return h
-			}
-			if !r.Peer && rl.Created && !rl.Broken {
-				return relHook(r, v, "broken")
-			}
-		}
-		for _, name := range v.storage {
-			if l.Storage[name] {
-				return &st.Hook{Kind: "storage-detaching", Name: name + "-storage-detaching", Storage: storageID(name)}
-			}
-		}
-		if !l.Stopped {
-			return &st.Hook{Kind: "stop", Name: "stop"}
-		}
-		return &st.Hook{Kind: "remove", Name: "remove"}
-	}
-	// relation-created for relations this unit has not seen.
-	for _, r := range v.rels {
-		if r.Life != "alive" {
-			continue
-		}
-		if rl := l.Rels[r.ID]; rl == nil || !rl.Created {
-			return relHook(r, v, "created")
-		}
-	}
-	if v.app.CharmVersion != l.CharmVersion {
-		return &st.Hook{Kind: "upgrade-charm", Name: "upgrade-charm", Version: v.app.CharmVersion}
-	}
-	if l.PodRecreated {
-		// A recreated pod runs upgrade-charm, config-changed, pebble-ready (no start).
-		return &st.Hook{Kind: "upgrade-charm", Name: "upgrade-charm"}
-	}
-	if !l.Started && l.ConfigVersion >= 0 {
-		// the first config-changed is immediately followed by start.
-		return &st.Hook{Kind: "start", Name: "start"}
-	}
-	if v.app.Leader == "" && !l.Started {
-		return nil // the controller elects a leader first
-	}
-	if v.leader && !l.Leader {
-		return &st.Hook{Kind: "leader-elected", Name: "leader-elected"}
-	}
-	if !v.leader && v.app.LeaderVersion != l.LeaderVersion {
-		return &st.Hook{Kind: "leader-settings-changed", Name: "leader-settings-changed", Version: v.app.LeaderVersion}
-	}
-	if v.app.ConfigVersion != l.ConfigVersion {
-		return &st.Hook{Kind: "config-changed", Name: "config-changed", Version: v.app.ConfigVersion}
-	}
-	if !l.Started {
-		return &st.Hook{Kind: "start", Name: "start"}
-	}
-	var cs []string
-	for c := range v.boot {
-		cs = append(cs, c)
-	}
-	sort.Strings(cs)
-	for _, c := range cs {
-		if b := v.boot[c]; b != "" && b != l.Boot[c] {
-			return &st.Hook{Kind: "pebble-ready", Name: c + "-pebble-ready", Container: c, BootID: b}
-		}
-	}
-	// Relations: non-peer first.
-	for _, id := range localIDs(true) {
-		rl := l.Rels[id]
-		r := relByID[id]
-		if r != nil && r.Life == "alive" {
-			continue
-		}
-		if r == nil {
-			// relation already gone: forget it silently via a broken hook without remote.
-			return &st.Hook{Kind: "relation-broken", Name: "relation-broken", RelID: id}
-		}
-		for _, ru := range seenUnits(rl) {
-			h := relHook(r, v, "departed")
-			h.RemoteUnit, h.Departing = ru, ru
-			return h
-		}
-		return relHook(r, v, "broken")
-	}
-	for _, r := range v.rels {
-		rl := l.Rels[r.ID]
-		if rl == nil || r.Life != "alive" {
-			continue
-		}
-		cur := v.remote[r.ID]
-		for _, ru := range seenUnits(rl) {
-			if _, ok := cur[ru]; !ok {
-				h := relHook(r, v, "departed")
-				h.RemoteUnit, h.Departing = ru, ru
-				return h
-			}
-		}
-		// joined(u) is immediately followed by changed(u).
-		for _, ru := range seenUnits(rl) {
-			if rl.Units[ru] == -1 {
-				h := relHook(r, v, "changed")
-				h.RemoteUnit, h.Version = ru, v.buckets[r.ID][ru]
-				return h
-			}
-		}
-		appName := r.RemoteAppName(v.unit.Model, v.unit.App)
-		if ver := v.buckets[r.ID][appName]; ver > 0 && ver != rl.AppVersion && !(r.Peer && v.leader) {
-			h := relHook(r, v, "changed")
-			h.Version = ver
-			return h
-		}
-		var joins []string
-		for ru := range cur {
-			if _, ok := rl.Units[ru]; !ok {
-				joins = append(joins, ru)
-			}
-		}
-		if len(joins) > 0 {
-			h := relHook(r, v, "joined")
-			h.RemoteUnit = sortedUnits(joins)[0]
-			return h
-		}
-		for _, ru := range seenUnits(rl) {
-			if ver := v.buckets[r.ID][ru]; ver != rl.Units[ru] {
-				h := relHook(r, v, "changed")
-				h.RemoteUnit, h.Version = ru, ver
-				return h
-			}
-		}
-	}
-	for _, s := range v.secrets {
-		return &st.Hook{Kind: "secret-changed", Name: "secret-changed", SecretURI: s.uri, SecretLbl: s.label, SecretRev: s.rev}
-	}
-	var ks []string
-	for k := range v.checks {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	for _, k := range ks {
-		cur, prev := v.checks[k], l.Checks[k]
-		c, check := splitCheck(k)
-		if cur == "down" && prev != "down" {
-			return &st.Hook{Kind: "pebble-check-failed", Name: c + "-pebble-check-failed", Container: c, Check: check}
-		}
-		if cur == "up" && prev == "down" {
-			return &st.Hook{Kind: "pebble-check-recovered", Name: c + "-pebble-check-recovered", Container: c, Check: check}
-		}
-	}
-	if now.Sub(l.LastUpdate) >= v.interval {
-		return &st.Hook{Kind: "update-status", Name: "update-status"}
+		o.local(v.unit)
 	}
 	return nil
-}
-
-func splitCheck(k string) (string, string) {
-	for i := 0; i < len(k); i++ {
-		if k[i] == '/' {
-			return k[:i], k[i+1:]
-		}
-	}
-	return k, ""
 }
 
 // advance records in the unit's local state that hook h ran (committed or resolved).
@@ -319,75 +140,76 @@ func advance(t *st.Tx, unit *st.Unit, app *st.App, h *st.Hook, now time.Time) {
 	if l.Boot == nil {
 		l.Boot = map[string]string{}
 	}
-	if l.Checks == nil {
-		l.Checks = map[string]string{}
-	}
 	if l.SecretRevs == nil {
 		l.SecretRevs = map[string]int{}
 	}
-	rl := l.Rels[h.RelID]
+	if h.Event != 0 {
+		unit.DropWorkloadEvent(h.Event)
+	}
+	if h.Kind.IsRelation() {
+		advanceRelation(t, unit, h)
+		return
+	}
 	switch h.Kind {
-	case "storage-attached", "storage-detaching":
+	case hooks.StorageAttached, hooks.StorageDetaching:
 		if l.Storage == nil {
 			l.Storage = map[string]bool{}
 		}
 		name, _, _ := strings.Cut(h.Storage, "/")
-		l.Storage[name] = h.Kind == "storage-attached"
-	case "install":
+		l.Storage[name] = h.Kind == hooks.StorageAttached
+	case hooks.Install:
 		l.Installed = true
 		l.CharmVersion = app.CharmVersion
-	case "leader-elected":
+	case hooks.LeaderElected:
 		l.Leader = true
 		l.LeaderVersion = app.LeaderVersion
-	case "leader-settings-changed":
+	case hooks.LeaderSettingsChanged:
 		l.LeaderVersion = h.Version
-	case "config-changed":
+	case hooks.ConfigChanged:
 		l.ConfigVersion = h.Version
-	case "start":
+	case hooks.Start:
 		l.Started = true
-	case "upgrade-charm":
+	case hooks.UpgradeCharm:
 		l.PodRecreated = false
 		l.CharmVersion = app.CharmVersion
 		l.ConfigVersion = -2 // upgrade-charm is always followed by config-changed
-	case "stop":
+	case hooks.Stop:
 		l.Stopped = true
 		for id := range l.Rels {
 			t.LeaveScope(unit, id)
 		}
 		l.Rels = map[int]*st.RelLocal{}
-	case "pebble-ready":
+	case hooks.PebbleReady:
 		l.Boot[h.Container] = h.BootID
-	case "pebble-check-failed":
-		l.Checks[h.Container+"/"+h.Check] = "down"
-	case "pebble-check-recovered":
-		l.Checks[h.Container+"/"+h.Check] = "up"
-	case "update-status":
+	case hooks.UpdateStatus:
 		l.LastUpdate = now
-	case "secret-changed":
+	case hooks.SecretChanged:
 		l.SecretRevs[h.SecretURI] = h.SecretRev
-	case "relation-created":
+	}
+}
+
+// advanceRelation records that relation hook h ran.
+func advanceRelation(t *st.Tx, unit *st.Unit, h *st.Hook) {
+	l := &unit.Local
+	rl := l.Rels[h.RelID]
+	switch {
+	case h.Kind == hooks.RelationCreated:
 		l.Rels[h.RelID] = &st.RelLocal{Created: true, Units: map[string]int{}}
 		if r, err := t.Relation(h.RelID); err == nil {
 			t.EnterScope(unit, r)
 		}
-	case "relation-joined":
-		if rl != nil {
-			rl.Units[h.RemoteUnit] = -1
-		}
-	case "relation-changed":
-		if rl != nil {
-			if h.RemoteUnit == "" {
-				rl.AppVersion = h.Version
-			} else {
-				rl.Units[h.RemoteUnit] = h.Version
-			}
-		}
-	case "relation-departed":
-		if rl != nil {
-			delete(rl.Units, h.RemoteUnit)
-		}
-	case "relation-broken":
+	case h.Kind == hooks.RelationBroken:
 		delete(l.Rels, h.RelID)
 		t.LeaveScope(unit, h.RelID)
+	case rl == nil:
+		// the relation was forgotten meanwhile
+	case h.Kind == hooks.RelationJoined:
+		rl.Units[h.RemoteUnit] = -1
+	case h.Kind == hooks.RelationChanged && h.RemoteUnit == "":
+		rl.AppVersion = h.Version
+	case h.Kind == hooks.RelationChanged:
+		rl.Units[h.RemoteUnit] = h.Version
+	case h.Kind == hooks.RelationDeparted:
+		delete(rl.Units, h.RemoteUnit)
 	}
 }

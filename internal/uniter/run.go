@@ -11,10 +11,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/juju/charm/v12/hooks"
 )
 
 // JujuVersion is the Juju version jujulet reports.
@@ -63,24 +64,29 @@ func (u *Uniter) env(hc *hookCtx) []string {
 	}
 	if h := hc.hook; h != nil {
 		env = append(env, "JUJU_HOOK_NAME="+h.Name, "JUJU_DISPATCH_PATH=hooks/"+h.Name)
-		if strings.HasPrefix(h.Kind, "relation-") {
+		if h.Kind.IsRelation() {
 			env = append(env,
 				"JUJU_RELATION="+h.Endpoint,
 				fmt.Sprintf("JUJU_RELATION_ID=%s:%d", h.Endpoint, h.RelID),
 				"JUJU_REMOTE_UNIT="+h.RemoteUnit,
 				"JUJU_REMOTE_APP="+h.RemoteApp)
-			if h.Kind == "relation-departed" {
+			if h.Kind == hooks.RelationDeparted {
 				env = append(env, "JUJU_DEPARTING_UNIT="+h.Departing)
 			}
 		}
-		if h.Container != "" {
+		if h.Kind.IsWorkload() {
+			// As Juju's hook context: the workload in every workload hook, the notice in
+			// custom-notice hooks, the check in check hooks.
 			env = append(env, "JUJU_WORKLOAD_NAME="+h.Container)
+			switch h.Kind {
+			case hooks.PebbleCustomNotice:
+				env = append(env, "JUJU_NOTICE_ID="+h.NoticeID, "JUJU_NOTICE_TYPE="+h.NoticeType, "JUJU_NOTICE_KEY="+h.NoticeKey)
+			case hooks.PebbleCheckFailed, hooks.PebbleCheckRecovered:
+				env = append(env, "JUJU_PEBBLE_CHECK_NAME="+h.Check)
+			}
 		}
 		if h.Storage != "" {
 			env = append(env, "JUJU_STORAGE_ID="+h.Storage)
-		}
-		if h.Check != "" {
-			env = append(env, "JUJU_PEBBLE_CHECK_NAME="+h.Check)
 		}
 		if h.SecretURI != "" {
 			env = append(env, "JUJU_SECRET_ID="+h.SecretURI, "JUJU_SECRET_LABEL="+h.SecretLbl)

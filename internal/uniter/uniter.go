@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/juju/charm/v12/hooks"
+
 	st "github.com/jujulet/postgresql-k8s/internal/controller/state"
 	"github.com/jujulet/postgresql-k8s/internal/hooktools"
 	"github.com/jujulet/postgresql-k8s/internal/pod"
@@ -29,7 +31,7 @@ type Config struct {
 	Jujulet string // the jujulet binary (hook tools are symlinks to it)
 	Pebble  string
 	Logger  *slog.Logger
-	// PollInterval is how often the pod and its checks are polled (default 1s).
+	// PollInterval is how often the pod is polled for boot ids (default 1s).
 	PollInterval time.Duration
 }
 
@@ -48,8 +50,8 @@ type Uniter struct {
 	contexts map[string]*hookCtx
 
 	containers map[string][]string
-	checks     map[string]string
 	boot       map[string]string
+	watchers   noticeWatchers
 }
 
 // UnitDir is the directory of the unit with controller id id.
@@ -206,6 +208,7 @@ func (u *Uniter) Run(ctx context.Context) error {
 	srv := hooktools.NewServer(u.lookup)
 	go func() { _ = srv.Serve(sctx, ln) }()
 	defer ln.Close()
+	defer u.stopNoticeWatchers()
 
 	if unit.InProgress != nil {
 		u.logf("INFO", "re-running hook %q interrupted by a controller restart", unit.InProgress.Name)
@@ -219,6 +222,7 @@ func (u *Uniter) Run(ctx context.Context) error {
 	lastPoll := time.Time{}
 	for {
 		changed := u.store.Changed()
+		u.syncNoticeWatchers(sctx)
 		if time.Since(lastPoll) >= u.cfg.PollInterval {
 			u.pollPod(ctx)
 			lastPoll = time.Now()
@@ -254,7 +258,7 @@ func (u *Uniter) setAgent(status, msg string) {
 }
 
 // pollPod keeps the pod's Pebbles running (unless `pod stop` took it down) and reads
-// boot ids and check statuses.
+// their boot ids (pebble-ready, as Juju's pebblePoller). Checks come as Pebble notices.
 func (u *Uniter) pollPod(ctx context.Context) {
 	if len(u.containers) == 0 {
 		return
@@ -268,7 +272,6 @@ func (u *Uniter) pollPod(ctx context.Context) {
 		return
 	}
 	boot := map[string]string{}
-	checks := map[string]string{}
 	down := false
 	recreated := false
 	if unit.PodStopped {
@@ -293,15 +296,10 @@ func (u *Uniter) pollPod(ctx context.Context) {
 				continue
 			}
 			boot[c] = id
-			if cs, err := pod.Checks(u.podDir(), c); err == nil {
-				for k, v := range cs {
-					checks[c+"/"+k] = v
-				}
-			}
 		}
 	}
 	u.mu.Lock()
-	u.boot, u.checks = boot, checks
+	u.boot = boot
 	u.mu.Unlock()
 	if (!unit.PodDown.IsZero()) == down && !recreated {
 		return
@@ -346,17 +344,16 @@ func retryBackoff(n int) time.Duration {
 	return min(d, 5*time.Minute)
 }
 
-// step does one thing: an action, a resolved hook, or the next hook.
+// step does one thing: an action, a hook error's resolution, or what the resolvers decide.
 func (u *Uniter) step(ctx context.Context) (done, worked bool, err error) {
 	var v *view
-	var actions []*st.Action
 	err = u.store.View(func(t *st.Tx) error {
 		var err error
 		v, err = u.loadView(t)
 		if err != nil {
 			return err
 		}
-		actions = t.PendingActions(u.model, u.name)
+		v.actions = t.PendingActions(u.model, u.name)
 		return nil
 	})
 	if err != nil {
@@ -373,67 +370,93 @@ func (u *Uniter) step(ctx context.Context) (done, worked bool, err error) {
 	}
 	u.mu.Lock()
 	v.boot = u.boot
-	v.checks = u.checks
 	u.mu.Unlock()
-	l := v.unit.Local
-	if v.unit.PodStopped && v.unit.Life == "alive" {
+	v.now = time.Now()
+	if v.unit.PodStopped && v.unit.Life == st.Alive {
 		return false, false, nil // the pod (and with it the charm container) is down
 	}
-	if len(actions) > 0 && l.Installed {
-		return false, true, u.runAction(ctx, actions[0])
-	}
 	if v.unit.Error != nil {
-		switch v.unit.Resolve {
-		case "retry":
-			_, err := u.runHook(ctx, v.unit.Error)
-			return false, true, err
-		case "no-retry":
-			h := v.unit.Error
-			err := u.store.Update(func(t *st.Tx) error {
-				unit, err := t.Unit(u.model, u.name)
-				if err != nil {
-					return err
-				}
-				app, err := t.App(unit.Model, unit.App)
-				if err != nil {
-					return err
-				}
-				advance(t, unit, app, h, time.Now().UTC())
-				u.clearError(unit)
-				t.PutUnit(unit)
-				return nil
-			})
-			return false, true, err
+		// As Juju: leadership is resigned and actions run while a hook error waits.
+		if o := (leadershipResolver{}).nextOp(v); o != nil && o.local != nil {
+			return u.runOp(ctx, o)
 		}
-		if autoRetry(v.model) && time.Since(v.unit.ErrorAt) >= retryBackoff(v.unit.ErrorRetries) {
-			_, err := u.runHook(ctx, v.unit.Error)
-			return false, true, err
+		if o := (actionsResolver{}).nextOp(v); o != nil {
+			return u.runOp(ctx, o)
 		}
+		return u.resolveError(ctx, v)
+	}
+	o := nextOp(v)
+	if o == nil {
 		return false, false, nil
 	}
-	if !v.leader && l.Leader {
+	return u.runOp(ctx, o)
+}
+
+// runOp carries out what the resolvers decided.
+func (u *Uniter) runOp(ctx context.Context, o *op) (done, worked bool, err error) {
+	switch {
+	case o.hook != nil:
+		removed, err := u.runHook(ctx, o.hook)
+		return removed, true, err
+	case o.action != nil:
+		return false, true, u.runAction(ctx, o.action)
+	}
+	removed := false
+	err = u.store.Update(func(t *st.Tx) error {
+		unit, err := t.Unit(u.model, u.name)
+		if err != nil {
+			return err
+		}
+		o.local(unit)
+		removed = unit.Local.Removed
+		t.PutUnit(unit)
+		return nil
+	})
+	if err != nil {
+		return false, true, fmt.Errorf("%s: %w", o.what, err)
+	}
+	u.log.Debug("local operation", "op", o.what)
+	if removed {
+		return true, true, u.finishRemoval()
+	}
+	return false, true, nil
+}
+
+// resolveError handles the failed hook: re-run (resolve, or automatically after the
+// backoff), or skip (resolve --no-retry).
+func (u *Uniter) resolveError(ctx context.Context, v *view) (done, worked bool, err error) {
+	h := v.unit.Error
+	switch v.unit.Resolve {
+	case st.ResolveRetry:
+		_, err := u.runHook(ctx, h)
+		return false, true, err
+	case st.ResolveNoRetry:
 		err := u.store.Update(func(t *st.Tx) error {
 			unit, err := t.Unit(u.model, u.name)
 			if err != nil {
 				return err
 			}
-			unit.Local.Leader = false
+			app, err := t.App(unit.Model, unit.App)
+			if err != nil {
+				return err
+			}
+			advance(t, unit, app, h, time.Now().UTC())
+			u.clearError(unit)
 			t.PutUnit(unit)
 			return nil
 		})
 		return false, true, err
 	}
-	h := u.next(v, time.Now())
-	if h == nil {
-		return false, false, nil
+	if autoRetry(v.model) && time.Since(v.unit.ErrorAt) >= retryBackoff(v.unit.ErrorRetries) {
+		_, err := u.runHook(ctx, h)
+		return false, true, err
 	}
-	removed, err := u.runHook(ctx, h)
-	return removed, true, err
+	return false, false, nil
 }
 
 func (u *Uniter) clearError(unit *st.Unit) {
 	unit.Error = nil
-	unit.Resolve = ""
+	unit.Resolve = st.ResolveNone
 	unit.ErrorAt, unit.ErrorRetries = time.Time{}, 0
 	if unit.PrevWorkload != nil {
 		unit.Workload = *unit.PrevWorkload
@@ -468,7 +491,7 @@ func (u *Uniter) runHook(ctx context.Context, h *st.Hook) (bool, error) {
 			return err
 		}
 		unit.InProgress = h
-		if h.Kind == "install" && !unit.WorkloadSetByCharm {
+		if h.Kind == hooks.Install && !unit.WorkloadSetByCharm {
 			unit.Workload = st.Status{Status: "maintenance", Message: "installing charm software", Since: time.Now().UTC()}
 		}
 		unit.Agent = st.Status{Status: "executing", Message: fmt.Sprintf("running %s hook", h.Name), Since: time.Now().UTC()}
@@ -478,7 +501,7 @@ func (u *Uniter) runHook(ctx context.Context, h *st.Hook) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if h.Kind == "upgrade-charm" {
+	if h.Kind == hooks.UpgradeCharm {
 		if err := u.refreshCharm(); err != nil {
 			return false, err
 		}
@@ -509,11 +532,11 @@ func (u *Uniter) runHook(ctx context.Context, h *st.Hook) (bool, error) {
 				u.clearError(unit)
 			}
 			unit.Agent = st.Status{Status: "idle", Since: time.Now().UTC()}
-			if h.Kind == "start" && !unit.WorkloadSetByCharm {
+			if h.Kind == hooks.Start && !unit.WorkloadSetByCharm {
 				unit.Workload = st.Status{Status: "unknown", Since: time.Now().UTC()}
 			}
 			t.Log(u.model, u.entity(), "INFO", fmt.Sprintf("juju.worker.uniter.operation ran %q hook (via hook dispatching script: dispatch)", h.Name))
-			if h.Kind == "remove" {
+			if h.Kind == hooks.Remove {
 				unit.Local.Removed = true
 				removed = true
 			}
@@ -547,7 +570,7 @@ func (u *Uniter) runHook(ctx context.Context, h *st.Hook) (bool, error) {
 		}
 		unit.ErrorAt = time.Now().UTC()
 		unit.Error = h
-		unit.Resolve = ""
+		unit.Resolve = st.ResolveNone
 		msg := fmt.Sprintf("hook failed: %q", h.Name)
 		unit.Workload = st.Status{Status: "error", Message: msg, Since: time.Now().UTC()}
 		unit.Agent = st.Status{Status: "error", Message: msg, Since: time.Now().UTC()}

@@ -1,6 +1,29 @@
 package state
 
-import "time"
+import (
+	"time"
+
+	"github.com/juju/charm/v12/hooks"
+)
+
+// Life is the life of a model, application, unit or relation, as Juju's core/life.
+type Life string
+
+// Lives.
+const (
+	Alive Life = "alive"
+	Dying Life = "dying"
+)
+
+// ResolveMode is how `resolve` asked a unit to get out of a hook error.
+type ResolveMode string
+
+// Resolve modes (Juju's retry-hooks and no-hooks).
+const (
+	ResolveNone    ResolveMode = ""
+	ResolveRetry   ResolveMode = "retry"
+	ResolveNoRetry ResolveMode = "no-retry"
+)
 
 // Document kinds.
 const (
@@ -32,7 +55,7 @@ type Model struct {
 	UUID    string            `json:"uuid"`
 	Name    string            `json:"name"`
 	Config  map[string]string `json:"config"`
-	Life    string            `json:"life"`
+	Life    Life              `json:"life"`
 	Created time.Time         `json:"created"`
 	// DestroyStorage is set by destroy-model --destroy-storage.
 	DestroyStorage bool `json:"destroy-storage"`
@@ -67,7 +90,7 @@ type App struct {
 	LeaderVersion  int               `json:"leader-version"`
 	Status         Status            `json:"status"`
 	Version        string            `json:"version"`
-	Life           string            `json:"life"`
+	Life           Life              `json:"life"`
 	Resources      map[string]string `json:"resources,omitempty"`
 	// SAAS: the consumed offer.
 	SAAS      bool       `json:"saas,omitempty"`
@@ -99,20 +122,26 @@ type Port struct {
 
 // Hook identifies one hook execution.
 type Hook struct {
-	Kind       string `json:"kind"` // the hook name without prefixes, e.g. relation-joined, pebble-ready
-	Name       string `json:"name"` // the full hook name
-	RelID      int    `json:"rel-id,omitempty"`
-	Endpoint   string `json:"endpoint,omitempty"`
-	RemoteUnit string `json:"remote-unit,omitempty"` // as this unit sees it
-	RemoteApp  string `json:"remote-app,omitempty"`
-	Departing  string `json:"departing,omitempty"`
-	Container  string `json:"container,omitempty"`
-	BootID     string `json:"boot-id,omitempty"`
-	Check      string `json:"check,omitempty"`
-	SecretURI  string `json:"secret-uri,omitempty"`
-	SecretLbl  string `json:"secret-label,omitempty"`
-	SecretRev  int    `json:"secret-rev,omitempty"`
-	Storage    string `json:"storage,omitempty"` // storage id name/N
+	Kind       hooks.Kind `json:"kind"` // the hook name without prefixes, e.g. relation-joined, pebble-ready
+	Name       string     `json:"name"` // the full hook name
+	RelID      int        `json:"rel-id,omitempty"`
+	Endpoint   string     `json:"endpoint,omitempty"`
+	RemoteUnit string     `json:"remote-unit,omitempty"` // as this unit sees it
+	RemoteApp  string     `json:"remote-app,omitempty"`
+	Departing  string     `json:"departing,omitempty"`
+	Container  string     `json:"container,omitempty"`
+	BootID     string     `json:"boot-id,omitempty"`
+	Check      string     `json:"check,omitempty"`
+	// NoticeID, NoticeType and NoticeKey: the Pebble notice of a pebble-custom-notice hook.
+	NoticeID   string `json:"notice-id,omitempty"`
+	NoticeType string `json:"notice-type,omitempty"`
+	NoticeKey  string `json:"notice-key,omitempty"`
+	// Event is the workload event (Unit.WorkloadEvents) the hook runs for; 0 for other hooks.
+	Event     int    `json:"event,omitempty"`
+	SecretURI string `json:"secret-uri,omitempty"`
+	SecretLbl string `json:"secret-label,omitempty"`
+	SecretRev int    `json:"secret-rev,omitempty"`
+	Storage   string `json:"storage,omitempty"` // storage id name/N
 	// Version seen of the remote bucket (changed hooks) or config.
 	Version int `json:"version,omitempty"`
 }
@@ -135,7 +164,6 @@ type Local struct {
 	LeaderVersion int               `json:"leader-version"`
 	Rels          map[int]*RelLocal `json:"rels"`
 	Boot          map[string]string `json:"boot"`
-	Checks        map[string]string `json:"checks"`
 	SecretRevs    map[string]int    `json:"secret-revs"`
 	Storage       map[string]bool   `json:"storage,omitempty"` // attached storage names
 	Stopped       bool              `json:"stopped"`
@@ -153,14 +181,14 @@ type Unit struct {
 	Name       string       `json:"name"`
 	ID         int          `json:"id"`
 	Addr       string       `json:"addr"`
-	Life       string       `json:"life"`
+	Life       Life         `json:"life"`
 	Workload   Status       `json:"workload"`
 	Agent      Status       `json:"agent"`
 	Scopes     map[int]bool `json:"scopes"`
 	Local      Local        `json:"local"`
 	InProgress *Hook        `json:"in-progress,omitempty"`
 	Error      *Hook        `json:"error,omitempty"`
-	Resolve    string       `json:"resolve,omitempty"` // retry|no-retry
+	Resolve    ResolveMode  `json:"resolve,omitempty"`
 	// ErrorAt and ErrorRetries drive Juju's automatic retry of a failed hook (model config
 	// automatically-retry-hooks): the hook is re-run after a backoff that doubles each time.
 	ErrorAt            time.Time         `json:"error-at,omitzero"`
@@ -172,6 +200,50 @@ type Unit struct {
 	PrevWorkload       *Status           `json:"prev-workload,omitempty"`
 	// PodStopped: `jujulet pod stop` took the pod down and it stays down.
 	PodStopped bool `json:"pod-stopped,omitempty"`
+	// WorkloadEvents are the hooks made from Pebble notices and not yet committed, in the
+	// order the notices arrived; NoticeCursors says, per container, how far the notices
+	// were read. Both move in one transaction, so a controller crash neither loses nor
+	// repeats a notice.
+	WorkloadEvents []*Hook                 `json:"workload-events,omitempty"`
+	NoticeCursors  map[string]NoticeCursor `json:"notice-cursors,omitempty"`
+	LastEvent      int                     `json:"last-event,omitempty"`
+}
+
+// NoticeCursor is the last Pebble notice of one container that was turned into a
+// workload event (or ignored).
+type NoticeCursor struct {
+	// LastRepeated is the notice's last-repeated time: the next read asks Pebble for
+	// notices repeated after it.
+	LastRepeated time.Time `json:"last-repeated"`
+	// ID, Type and Key name the notice, so that a Pebble whose notices no longer hold it
+	// (its state was replaced) can be told apart from one that has nothing new.
+	ID   string `json:"id"`
+	Type string `json:"type"`
+	Key  string `json:"key"`
+}
+
+// EnqueueWorkloadEvents appends events (hooks whose Event the call numbers) and moves
+// container c's notice cursor; the caller puts the unit in the same transaction.
+func (u *Unit) EnqueueWorkloadEvents(c string, cursor NoticeCursor, events []*Hook) {
+	for _, h := range events {
+		u.LastEvent++
+		h.Event = u.LastEvent
+		u.WorkloadEvents = append(u.WorkloadEvents, h)
+	}
+	if u.NoticeCursors == nil {
+		u.NoticeCursors = map[string]NoticeCursor{}
+	}
+	u.NoticeCursors[c] = cursor
+}
+
+// DropWorkloadEvent removes workload event id (its hook was committed or resolved).
+func (u *Unit) DropWorkloadEvent(id int) {
+	for i, h := range u.WorkloadEvents {
+		if h.Event == id {
+			u.WorkloadEvents = append(u.WorkloadEvents[:i:i], u.WorkloadEvents[i+1:]...)
+			return
+		}
+	}
 }
 
 // RelEP is one side of a relation.
@@ -191,7 +263,7 @@ type RelEP struct {
 type Relation struct {
 	ID    int     `json:"id"`
 	EPs   []RelEP `json:"eps"`
-	Life  string  `json:"life"`
+	Life  Life    `json:"life"`
 	Peer  bool    `json:"peer"`
 	Cross bool    `json:"cross"`
 }
