@@ -8,7 +8,7 @@ import (
 )
 
 func modelDoc(m *st.Model) api.Model {
-	return api.Model{Name: m.Name, UUID: m.UUID, Life: m.Life, Config: m.Config}
+	return api.Model{Name: m.Name, UUID: m.UUID, Life: string(m.Life), Config: m.Config}
 }
 
 // handleAddModel creates a model and makes it current.

@@ -318,7 +318,7 @@ func TestAPIUnits(t *testing.T) {
 			return nil
 		}))
 		e.must(e.c.Resolve(e.ctx, "rome", "b1/0", noRetry))
-		want := map[bool]string{false: "retry", true: "no-retry"}[noRetry]
+		want := map[bool]st.ResolveMode{false: st.ResolveRetry, true: st.ResolveNoRetry}[noRetry]
 		if got := e.unit("rome", "b1/0").Resolve; got != want {
 			t.Errorf("resolve (no-retry %v) = %q, want %q", noRetry, got, want)
 		}
