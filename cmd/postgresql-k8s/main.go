@@ -41,7 +41,8 @@ func run() int {
 
 	open := func(ctx context.Context, addr string) (charm.Workload, error) {
 		socket, root := postgres.SocketPath(env.ContainersDir, postgres.Container)
-		w, err := postgres.Open(ctx, postgres.Options{Socket: socket, Root: root, Addr: addr})
+		w, err := postgres.Open(ctx, postgres.Options{Socket: socket, Root: root, Addr: addr,
+			WatchSocket: postgres.InContainerSocket(env.ContainersDir, postgres.Container)})
 		if err != nil {
 			return nil, err
 		}
