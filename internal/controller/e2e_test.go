@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -50,23 +51,23 @@ func TestDeployHookOrder(t *testing.T) {
 				t.Fatalf("%s hooks %v: want prefix %v", unit, hooks, want)
 			}
 		}
-		le := indexOf(hooks, "leader-elected")
-		if le < 0 {
-			le = indexOf(hooks, "leader-settings-changed")
+		// Juju's resolver: leadership, then workload events (pebble-ready: the pod is up
+		// by now), then config-changed and the start it queues.
+		leaderHook := "leader-settings-changed"
+		if s.Applications["b1"].Units[unit].Leader {
+			leaderHook = "leader-elected"
 		}
-		cc := indexOf(hooks, "config-changed")
-		st := indexOf(hooks, "start")
-		pr := indexOf(hooks, "workload-pebble-ready")
-		for i := 3; i < cc && le == 3; i++ {
-			if hooks[i] != "leader-elected" && hooks[i] != "leader-settings-changed" {
-				le = -1
+		want = []string{"data-storage-attached", "install", "cluster-relation-created", leaderHook,
+			"workload-pebble-ready", "config-changed", "start"}
+		// The leader's leader-set may show a follower a second leader-settings-changed.
+		var order []string
+		for i, h := range hooks {
+			if h != "leader-settings-changed" || indexOf(hooks, h) == i {
+				order = append(order, h)
 			}
 		}
-		if le != 3 || cc < le+1 || st != cc+1 {
-			t.Errorf("%s hooks %v: want leader hook, config-changed, start after relation-created", unit, hooks)
-		}
-		if pr < 1 {
-			t.Errorf("%s hooks %v: no pebble-ready after install", unit, hooks)
+		if len(order) < len(want) || !slices.Equal(order[:len(want)], want) {
+			t.Errorf("%s hooks %v: want prefix %v", unit, hooks, want)
 		}
 		// joined(u) is immediately followed by changed(u).
 		lines := e.hooks(unit)
@@ -493,6 +494,8 @@ func TestModelAndApplicationLifecycle(t *testing.T) {
 	e.addModel("lisbon")
 	e.fails(`already exists`, "add-model", "rome")
 	e.fails(`not a valid name`, "add-model", "Bad_Model")
+	e.fails(`update-status-hook-interval: 10ms is out of range: must be between 1s and 60m`,
+		"model-config", "-m", "rome", "update-status-hook-interval=10ms")
 	if out := e.must("models"); !strings.Contains(out, "lisbon*") || !strings.Contains(out, "rome") {
 		t.Errorf("models output %q", out)
 	}
@@ -588,11 +591,56 @@ func TestGoCharmSSHAndJujuSymlink(t *testing.T) {
 	}
 }
 
-func TestPebbleCheckHooks(t *testing.T) {
+// noticeCharm writes a charm with one container whose dispatch logs each hook as
+// "<hook> <JUJU_WORKLOAD_NAME, JUJU_NOTICE_* and JUJU_PEBBLE_CHECK_NAME, sorted>".
+func noticeCharm(t *testing.T) (dir, log string) {
+	t.Helper()
+	dir = t.TempDir()
+	log = filepath.Join(dir, "hooks.log")
+	meta := "name: notices\nsummary: s\ndescription: d\ncontainers:\n  workload:\n    resource: img\n" +
+		"resources:\n  img:\n    type: oci-image\n    description: unused\n"
+	dispatch := "#!/bin/sh\n" +
+		"vars=$(env | grep -E '^JUJU_(WORKLOAD_NAME|NOTICE_|PEBBLE_CHECK_NAME)' | sort | tr '\\n' ' ')\n" +
+		"echo \"$JUJU_HOOK_NAME $vars\" >> " + log + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "metadata.yaml"), []byte(meta), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "dispatch"), []byte(dispatch), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir, log
+}
+
+// logged returns the lines of a hook log, trailing blanks trimmed.
+func logged(log string) []string {
+	data, _ := os.ReadFile(log)
+	var out []string
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		out = append(out, strings.TrimSpace(l))
+	}
+	return out
+}
+
+// killController SIGKILLs the controller and waits until it is gone.
+func (e *env) killController() {
+	e.t.Helper()
+	pidb, err := os.ReadFile(e.home + "/controller.pid")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(pidb)))
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		e.t.Fatal(err)
+	}
+	e.eventually("controller gone", func() bool { return syscall.Kill(pid, 0) != nil })
+}
+
+func TestPebbleNoticeHooks(t *testing.T) {
 	e := newEnv(t)
 	e.addModel("rome")
-	e.deploy("rome", "b1")
-	e.eventually("active", func() bool { return e.unitActive("rome", "b1/0") && e.ran("b1/0", "workload-pebble-ready") })
+	charm, log := noticeCharm(t)
+	e.must("deploy", "-m", "rome", charm, "n1")
+	e.eventually("pebble-ready", func() bool { return slices.Contains(logged(log), "workload-pebble-ready JUJU_WORKLOAD_NAME=workload") })
 	dirs, _ := filepath.Glob(e.home + "/units/*/c")
 	if len(dirs) != 1 {
 		t.Fatalf("containers dirs %v", dirs)
@@ -601,6 +649,22 @@ func TestPebbleCheckHooks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer cl.CloseIdleConnections()
+	notify := func(key string) string {
+		t.Helper()
+		id, err := cl.Notify(&pebble.NotifyOptions{Type: pebble.CustomNotice, Key: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "workload-pebble-custom-notice JUJU_NOTICE_ID=" + id + " JUJU_NOTICE_KEY=" + key +
+			" JUJU_NOTICE_TYPE=custom JUJU_WORKLOAD_NAME=workload"
+	}
+	delivered := func(line string) func() bool {
+		return func() bool { return slices.Contains(logged(log), line) }
+	}
+	one := notify("jujulet.test/one")
+	e.eventually("custom notice one", delivered(one))
+
 	flag := filepath.Join(t.TempDir(), "flag")
 	layer := "checks:\n  flag:\n    override: replace\n    period: 200ms\n    threshold: 1\n    exec:\n      command: test -e " + flag + "\n"
 	if err := os.WriteFile(flag, nil, 0o644); err != nil {
@@ -610,11 +674,32 @@ func TestPebbleCheckHooks(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Remove(flag)
-	e.eventually("check-failed", func() bool { return e.ran("b1/0", "workload-pebble-check-failed") })
+	failed := "workload-pebble-check-failed JUJU_PEBBLE_CHECK_NAME=flag JUJU_WORKLOAD_NAME=workload"
+	e.eventually("check-failed", delivered(failed))
 	if err := os.WriteFile(flag, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	e.eventually("check-recovered", func() bool { return e.ran("b1/0", "workload-pebble-check-recovered") })
+	recovered := "workload-pebble-check-recovered JUJU_PEBBLE_CHECK_NAME=flag JUJU_WORKLOAD_NAME=workload"
+	e.eventually("check-recovered", delivered(recovered))
+
+	// A notice raised while the controller is down is delivered once it is back; the
+	// ones delivered before are not repeated. Notices are delivered in order, so once
+	// the third is in, a repeat of an earlier one would be too.
+	e.killController()
+	two := notify("jujulet.test/two")
+	e.must("bootstrap")
+	e.eventually("custom notice two after the restart", delivered(two))
+	three := notify("jujulet.test/three")
+	e.eventually("custom notice three", delivered(three))
+	var workload []string
+	for _, l := range logged(log) {
+		if strings.Contains(l, "-pebble-c") {
+			workload = append(workload, l)
+		}
+	}
+	if want := []string{one, failed, recovered, two, three}; !slices.Equal(workload, want) {
+		t.Errorf("workload hooks\n%s\nwant\n%s", strings.Join(workload, "\n"), strings.Join(want, "\n"))
+	}
 }
 
 func TestRefreshRunsUpgradeCharm(t *testing.T) {

@@ -210,24 +210,6 @@ func BootID(dir, c string) (string, error) {
 	return fmt.Sprintf("%s-%d-%s", info.BootID, pid, start), nil
 }
 
-// Checks returns container c's check statuses (name -> up|down).
-func Checks(dir, c string) (map[string]string, error) {
-	cl, err := Client(dir, c)
-	if err != nil {
-		return nil, err
-	}
-	defer cl.CloseIdleConnections()
-	infos, err := cl.Checks(&client.ChecksOptions{})
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]string{}
-	for _, i := range infos {
-		out[i.Name] = string(i.Status)
-	}
-	return out, nil
-}
-
 // sessionPids lists the processes of session sid (Pebble and every service it started:
 // Pebble runs in its own session and its services in their own process groups of it).
 func sessionPids(sid int) []int {

@@ -19,7 +19,6 @@ type view struct {
 	buckets  map[int]map[string]int // relation -> seen name (unit or app) -> version
 	leader   bool
 	boot     map[string]string // container -> current boot id ("" when down)
-	checks   map[string]string // "container/check" -> up|down
 	secrets  []secretRev       // consumed secrets with a newer revision
 	interval time.Duration
 	storage  []string // storage names of the charm, sorted
@@ -44,7 +43,8 @@ func (u *Uniter) loadView(t *st.Tx) (*view, error) {
 		return nil, err
 	}
 	v := &view{unit: unit, app: app, model: m, remote: map[int]map[string]*st.Unit{}, buckets: map[int]map[string]int{},
-		leader: app.Leader == unit.Name, interval: 30 * time.Second}
+		leader: app.Leader == unit.Name}
+	v.interval, _ = time.ParseDuration(st.DefaultUpdateStatusInterval)
 	if d, err := time.ParseDuration(m.Config["update-status-hook-interval"]); err == nil && d > 0 {
 		v.interval = d
 	}
@@ -197,21 +197,30 @@ func (u *Uniter) next(v *view, now time.Time) *st.Hook {
 	if !v.leader && v.app.LeaderVersion != l.LeaderVersion {
 		return &st.Hook{Kind: "leader-settings-changed", Name: "leader-settings-changed", Version: v.app.LeaderVersion}
 	}
+	// Workload events after leadership, as in Juju's resolver: not gated on start, but
+	// not while config-changed is queued after upgrade-charm. pebble-ready (a new boot)
+	// first, then the Pebble notices in arrival order.
+	if l.ConfigVersion != -2 {
+		var cs []string
+		for c := range v.boot {
+			cs = append(cs, c)
+		}
+		sort.Strings(cs)
+		for _, c := range cs {
+			if b := v.boot[c]; b != "" && b != l.Boot[c] {
+				return &st.Hook{Kind: "pebble-ready", Name: c + "-pebble-ready", Container: c, BootID: b}
+			}
+		}
+		if len(v.unit.WorkloadEvents) > 0 {
+			h := *v.unit.WorkloadEvents[0]
+			return &h
+		}
+	}
 	if v.app.ConfigVersion != l.ConfigVersion {
 		return &st.Hook{Kind: "config-changed", Name: "config-changed", Version: v.app.ConfigVersion}
 	}
 	if !l.Started {
 		return &st.Hook{Kind: "start", Name: "start"}
-	}
-	var cs []string
-	for c := range v.boot {
-		cs = append(cs, c)
-	}
-	sort.Strings(cs)
-	for _, c := range cs {
-		if b := v.boot[c]; b != "" && b != l.Boot[c] {
-			return &st.Hook{Kind: "pebble-ready", Name: c + "-pebble-ready", Container: c, BootID: b}
-		}
 	}
 	// Relations: non-peer first.
 	for _, id := range localIDs(true) {
@@ -280,34 +289,10 @@ func (u *Uniter) next(v *view, now time.Time) *st.Hook {
 	for _, s := range v.secrets {
 		return &st.Hook{Kind: "secret-changed", Name: "secret-changed", SecretURI: s.uri, SecretLbl: s.label, SecretRev: s.rev}
 	}
-	var ks []string
-	for k := range v.checks {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	for _, k := range ks {
-		cur, prev := v.checks[k], l.Checks[k]
-		c, check := splitCheck(k)
-		if cur == "down" && prev != "down" {
-			return &st.Hook{Kind: "pebble-check-failed", Name: c + "-pebble-check-failed", Container: c, Check: check}
-		}
-		if cur == "up" && prev == "down" {
-			return &st.Hook{Kind: "pebble-check-recovered", Name: c + "-pebble-check-recovered", Container: c, Check: check}
-		}
-	}
 	if now.Sub(l.LastUpdate) >= v.interval {
 		return &st.Hook{Kind: "update-status", Name: "update-status"}
 	}
 	return nil
-}
-
-func splitCheck(k string) (string, string) {
-	for i := 0; i < len(k); i++ {
-		if k[i] == '/' {
-			return k[:i], k[i+1:]
-		}
-	}
-	return k, ""
 }
 
 // advance records in the unit's local state that hook h ran (committed or resolved).
@@ -319,11 +304,11 @@ func advance(t *st.Tx, unit *st.Unit, app *st.App, h *st.Hook, now time.Time) {
 	if l.Boot == nil {
 		l.Boot = map[string]string{}
 	}
-	if l.Checks == nil {
-		l.Checks = map[string]string{}
-	}
 	if l.SecretRevs == nil {
 		l.SecretRevs = map[string]int{}
+	}
+	if h.Event != 0 {
+		unit.DropWorkloadEvent(h.Event)
 	}
 	rl := l.Rels[h.RelID]
 	switch h.Kind {
@@ -357,10 +342,6 @@ func advance(t *st.Tx, unit *st.Unit, app *st.App, h *st.Hook, now time.Time) {
 		l.Rels = map[int]*st.RelLocal{}
 	case "pebble-ready":
 		l.Boot[h.Container] = h.BootID
-	case "pebble-check-failed":
-		l.Checks[h.Container+"/"+h.Check] = "down"
-	case "pebble-check-recovered":
-		l.Checks[h.Container+"/"+h.Check] = "up"
 	case "update-status":
 		l.LastUpdate = now
 	case "secret-changed":

@@ -18,7 +18,7 @@ func rel(id int, peer bool, life string) *st.Relation {
 
 func started() st.Local {
 	return st.Local{Installed: true, Started: true, ConfigVersion: 0, Leader: true, LastUpdate: time.Now(),
-		Rels: map[int]*st.RelLocal{}, Boot: map[string]string{}, Checks: map[string]string{}}
+		Rels: map[int]*st.RelLocal{}, Boot: map[string]string{}}
 }
 
 func TestNextHook(t *testing.T) {
@@ -34,7 +34,9 @@ func TestNextHook(t *testing.T) {
 		remote map[int]map[string]*st.Unit
 		bk     map[int]map[string]int
 		leader bool
-		want   string // hook name + remote unit
+		boot   map[string]string // container -> boot id seen now
+		events []*st.Hook        // queued workload events
+		want   string            // hook name + remote unit
 	}{
 		{name: "install first", local: func(l *st.Local) { l.Installed = false }, want: "install"},
 		{name: "created before leader hooks, non-peer first", rels: []*st.Relation{db, peer},
@@ -57,6 +59,24 @@ func TestNextHook(t *testing.T) {
 			local: func(l *st.Local) { l.Rels[1] = &st.RelLocal{Created: true, Units: map[string]int{"a/1": 1}} }, leader: true, want: "peers-relation-departed a/1"},
 		{name: "dying unit: peers never broken", life: "dying", rels: []*st.Relation{peer},
 			local: func(l *st.Local) { l.Rels[1] = &st.RelLocal{Created: true, Units: map[string]int{}} }, leader: true, want: "stop"},
+		{name: "pebble-ready right after install, before config-changed and start", boot: map[string]string{"w": "b1"},
+			local: func(l *st.Local) { l.Started = false; l.ConfigVersion = -1 }, leader: true, want: "w-pebble-ready"},
+		{name: "pebble-ready after leader-elected", boot: map[string]string{"w": "b1"},
+			local: func(l *st.Local) { l.Started = false; l.Leader = false; l.ConfigVersion = -1 }, leader: true, want: "leader-elected"},
+		{name: "pebble-ready not before the start queued by config-changed", boot: map[string]string{"w": "b1"},
+			local: func(l *st.Local) { l.Started = false }, leader: true, want: "start"},
+		{name: "pebble-ready not while config-changed is queued after upgrade-charm", boot: map[string]string{"w": "b1"},
+			local: func(l *st.Local) { l.ConfigVersion = -2 }, leader: true, want: "config-changed"},
+		{name: "pebble-ready before relation hooks", boot: map[string]string{"w": "b1"}, rels: []*st.Relation{db},
+			remote: map[int]map[string]*st.Unit{2: {"b/0": u2}},
+			local:  func(l *st.Local) { l.Rels[2] = &st.RelLocal{Created: true, Units: map[string]int{}} }, leader: true, want: "w-pebble-ready"},
+		{name: "pebble-ready once per boot", boot: map[string]string{"w": "b1"}, local: func(l *st.Local) { l.Boot["w"] = "b1" },
+			leader: true, want: ""},
+		{name: "pebble-ready before queued notices", boot: map[string]string{"w": "b2"}, local: func(l *st.Local) { l.Boot["w"] = "b1" },
+			events: []*st.Hook{{Kind: "pebble-custom-notice", Name: "w-pebble-custom-notice", Event: 1}}, leader: true, want: "w-pebble-ready"},
+		{name: "notices in arrival order", boot: map[string]string{"w": "b1"}, local: func(l *st.Local) { l.Boot["w"] = "b1" },
+			events: []*st.Hook{{Kind: "pebble-check-failed", Name: "w-pebble-check-failed", Event: 4}, {Kind: "pebble-custom-notice", Name: "w-pebble-custom-notice", Event: 5}},
+			leader: true, want: "w-pebble-check-failed"},
 		{name: "update-status when due", local: func(l *st.Local) { l.LastUpdate = time.Time{} }, leader: true, want: "update-status"},
 		{name: "nothing to do", leader: true, want: ""},
 	}
@@ -74,9 +94,9 @@ func TestNextHook(t *testing.T) {
 			if tc.leader {
 				leader = "a/0"
 			}
-			v := &view{unit: &st.Unit{Model: "m", App: "a", Name: "a/0", Life: life, Local: l},
+			v := &view{unit: &st.Unit{Model: "m", App: "a", Name: "a/0", Life: life, Local: l, WorkloadEvents: tc.events},
 				app: &st.App{Name: "a", Leader: leader}, rels: tc.rels, remote: tc.remote, buckets: tc.bk,
-				leader: tc.leader, interval: time.Minute}
+				leader: tc.leader, interval: time.Minute, boot: tc.boot}
 			if v.remote == nil {
 				v.remote = map[int]map[string]*st.Unit{}
 			}

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/juju/charm/v12/hooks"
 )
 
 // JujuVersion is the Juju version jujulet reports.
@@ -73,14 +75,19 @@ func (u *Uniter) env(hc *hookCtx) []string {
 				env = append(env, "JUJU_DEPARTING_UNIT="+h.Departing)
 			}
 		}
-		if h.Container != "" {
+		if k := hooks.Kind(h.Kind); k.IsWorkload() {
+			// As Juju's hook context: the workload in every workload hook, the notice in
+			// custom-notice hooks, the check in check hooks.
 			env = append(env, "JUJU_WORKLOAD_NAME="+h.Container)
+			switch k {
+			case hooks.PebbleCustomNotice:
+				env = append(env, "JUJU_NOTICE_ID="+h.NoticeID, "JUJU_NOTICE_TYPE="+h.NoticeType, "JUJU_NOTICE_KEY="+h.NoticeKey)
+			case hooks.PebbleCheckFailed, hooks.PebbleCheckRecovered:
+				env = append(env, "JUJU_PEBBLE_CHECK_NAME="+h.Check)
+			}
 		}
 		if h.Storage != "" {
 			env = append(env, "JUJU_STORAGE_ID="+h.Storage)
-		}
-		if h.Check != "" {
-			env = append(env, "JUJU_PEBBLE_CHECK_NAME="+h.Check)
 		}
 		if h.SecretURI != "" {
 			env = append(env, "JUJU_SECRET_ID="+h.SecretURI, "JUJU_SECRET_LABEL="+h.SecretLbl)

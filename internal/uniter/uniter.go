@@ -30,7 +30,7 @@ type Config struct {
 	Jujulet string // the jujulet binary (hook tools are symlinks to it)
 	Pebble  string
 	Logger  *slog.Logger
-	// PollInterval is how often the pod and its checks are polled (default 1s).
+	// PollInterval is how often the pod is polled for boot ids (default 1s).
 	PollInterval time.Duration
 }
 
@@ -49,8 +49,8 @@ type Uniter struct {
 	contexts map[string]*hookCtx
 
 	containers map[string][]string
-	checks     map[string]string
 	boot       map[string]string
+	watchers   noticeWatchers
 }
 
 // UnitDir is the directory of the unit with controller id id.
@@ -207,6 +207,7 @@ func (u *Uniter) Run(ctx context.Context) error {
 	srv := hooktools.NewServer(u.lookup)
 	go func() { _ = srv.Serve(sctx, ln) }()
 	defer ln.Close()
+	defer u.stopNoticeWatchers()
 
 	if unit.InProgress != nil {
 		u.logf("INFO", "re-running hook %q interrupted by a controller restart", unit.InProgress.Name)
@@ -220,6 +221,7 @@ func (u *Uniter) Run(ctx context.Context) error {
 	lastPoll := time.Time{}
 	for {
 		changed := u.store.Changed()
+		u.syncNoticeWatchers(sctx)
 		if time.Since(lastPoll) >= u.cfg.PollInterval {
 			u.pollPod(ctx)
 			lastPoll = time.Now()
@@ -255,7 +257,7 @@ func (u *Uniter) setAgent(status, msg string) {
 }
 
 // pollPod keeps the pod's Pebbles running (unless `pod stop` took it down) and reads
-// boot ids and check statuses.
+// their boot ids (pebble-ready, as Juju's pebblePoller). Checks come as Pebble notices.
 func (u *Uniter) pollPod(ctx context.Context) {
 	if len(u.containers) == 0 {
 		return
@@ -269,7 +271,6 @@ func (u *Uniter) pollPod(ctx context.Context) {
 		return
 	}
 	boot := map[string]string{}
-	checks := map[string]string{}
 	down := false
 	recreated := false
 	if unit.PodStopped {
@@ -294,15 +295,10 @@ func (u *Uniter) pollPod(ctx context.Context) {
 				continue
 			}
 			boot[c] = id
-			if cs, err := pod.Checks(u.podDir(), c); err == nil {
-				for k, v := range cs {
-					checks[c+"/"+k] = v
-				}
-			}
 		}
 	}
 	u.mu.Lock()
-	u.boot, u.checks = boot, checks
+	u.boot = boot
 	u.mu.Unlock()
 	if (!unit.PodDown.IsZero()) == down && !recreated {
 		return
@@ -374,7 +370,6 @@ func (u *Uniter) step(ctx context.Context) (done, worked bool, err error) {
 	}
 	u.mu.Lock()
 	v.boot = u.boot
-	v.checks = u.checks
 	u.mu.Unlock()
 	l := v.unit.Local
 	if v.unit.PodStopped && v.unit.Life == "alive" {

@@ -4,9 +4,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	mathrand "math/rand/v2"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,8 +20,35 @@ var (
 	appNameRE   = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]*[a-z][a-z0-9]*)*$`)
 )
 
-// DefaultUpdateStatusInterval is jujulet's default update-status-hook-interval.
-const DefaultUpdateStatusInterval = "30s"
+// DefaultUpdateStatusInterval is the default update-status-hook-interval, Juju's.
+const DefaultUpdateStatusInterval = "5m"
+
+// Bounds of update-status-hook-interval. Juju documents 1m to 60m, but its check wraps a
+// nil error and so refuses nothing; jujulet keeps Juju's maximum and refuses intervals
+// below 1s (hook storms) while leaving tests room to run update-status every few seconds.
+const (
+	MinUpdateStatusInterval = time.Second
+	MaxUpdateStatusInterval = 60 * time.Minute
+)
+
+// validModelConfig checks one model config value.
+func validModelConfig(k, v string) error {
+	switch k {
+	case "update-status-hook-interval":
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("update-status-hook-interval: invalid duration %q", v)
+		}
+		if d < MinUpdateStatusInterval || d > MaxUpdateStatusInterval {
+			return fmt.Errorf("update-status-hook-interval: %s is out of range: must be between 1s and 60m", v)
+		}
+	case "automatically-retry-hooks":
+		if _, err := strconv.ParseBool(v); err != nil {
+			return fmt.Errorf("automatically-retry-hooks: expected boolean, got %q", v)
+		}
+	}
+	return nil
+}
 
 // NewUUID returns a random RFC 4122 v4 uuid.
 func NewUUID() string {
@@ -98,27 +127,23 @@ func (t *Tx) AddModel(name string) (*Model, error) {
 	return m, t.err
 }
 
-// SetModelConfig sets model config keys.
+// SetModelConfig sets model config keys: all of them, or none if one is invalid.
 func (t *Tx) SetModelConfig(m *Model, kv map[string]string) error {
-	for k, v := range kv {
-		switch k {
-		case "update-status-hook-interval":
-			if _, err := time.ParseDuration(v); err != nil {
-				return fmt.Errorf("update-status-hook-interval: invalid duration %q", v)
-			}
-		case "automatically-retry-hooks":
-			if _, err := strconv.ParseBool(v); err != nil {
-				return fmt.Errorf("automatically-retry-hooks: expected boolean, got %q", v)
-			}
+	for _, k := range slices.Sorted(maps.Keys(kv)) {
+		if err := validModelConfig(k, kv[k]); err != nil {
+			return err
 		}
-		if m.Config == nil {
-			m.Config = map[string]string{}
-		}
-		m.Config[k] = v
 	}
-	t.Put(kModel, m.UUID, m)
+	if m.Config == nil {
+		m.Config = map[string]string{}
+	}
+	maps.Copy(m.Config, kv)
+	t.PutModel(m)
 	return nil
 }
+
+// PutModel stores a model as it is (SetModelConfig validates config).
+func (t *Tx) PutModel(m *Model) { t.Put(kModel, m.UUID, m) }
 
 // DestroyModel marks a model and everything in it dying.
 func (t *Tx) DestroyModel(m *Model, destroyStorage bool) {

@@ -227,3 +227,49 @@ func TestUpdateAfterPanicDoesNotBlock(t *testing.T) {
 		t.Fatal("Update after a panic still blocked after 30s")
 	}
 }
+
+func TestSetModelConfigValidates(t *testing.T) {
+	tests := []struct {
+		kv      map[string]string
+		wantErr string
+	}{
+		{kv: map[string]string{"update-status-hook-interval": "5m"}},
+		{kv: map[string]string{"update-status-hook-interval": "1s"}},
+		{kv: map[string]string{"update-status-hook-interval": "60m"}},
+		{kv: map[string]string{"update-status-hook-interval": "999ms"}, wantErr: "update-status-hook-interval: 999ms is out of range: must be between 1s and 60m"},
+		{kv: map[string]string{"update-status-hook-interval": "61m"}, wantErr: "out of range"},
+		{kv: map[string]string{"update-status-hook-interval": "-5m"}, wantErr: "out of range"},
+		{kv: map[string]string{"update-status-hook-interval": "often"}, wantErr: `invalid duration "often"`},
+		{kv: map[string]string{"automatically-retry-hooks": "maybe"}, wantErr: "expected boolean"},
+		// nothing is set when one key is invalid
+		{kv: map[string]string{"automatically-retry-hooks": "false", "update-status-hook-interval": "1ms"}, wantErr: "out of range"},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprint(tc.kv), func(t *testing.T) {
+			m := &Model{UUID: "u", Config: map[string]string{"update-status-hook-interval": DefaultUpdateStatusInterval, "automatically-retry-hooks": "true"}}
+			s, err := Open(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			err = s.Update(func(tx *Tx) error { return tx.SetModelConfig(m, tc.kv) })
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("SetModelConfig: %v", err)
+				}
+				for k, v := range tc.kv {
+					if m.Config[k] != v {
+						t.Errorf("config %s = %q, want %q", k, m.Config[k], v)
+					}
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("SetModelConfig error %v, want %q", err, tc.wantErr)
+			}
+			if m.Config["automatically-retry-hooks"] != "true" || m.Config["update-status-hook-interval"] != DefaultUpdateStatusInterval {
+				t.Errorf("config changed by a refused set: %v", m.Config)
+			}
+		})
+	}
+}

@@ -109,10 +109,16 @@ type Hook struct {
 	Container  string `json:"container,omitempty"`
 	BootID     string `json:"boot-id,omitempty"`
 	Check      string `json:"check,omitempty"`
-	SecretURI  string `json:"secret-uri,omitempty"`
-	SecretLbl  string `json:"secret-label,omitempty"`
-	SecretRev  int    `json:"secret-rev,omitempty"`
-	Storage    string `json:"storage,omitempty"` // storage id name/N
+	// NoticeID, NoticeType and NoticeKey: the Pebble notice of a pebble-custom-notice hook.
+	NoticeID   string `json:"notice-id,omitempty"`
+	NoticeType string `json:"notice-type,omitempty"`
+	NoticeKey  string `json:"notice-key,omitempty"`
+	// Event is the workload event (Unit.WorkloadEvents) the hook runs for; 0 for other hooks.
+	Event     int    `json:"event,omitempty"`
+	SecretURI string `json:"secret-uri,omitempty"`
+	SecretLbl string `json:"secret-label,omitempty"`
+	SecretRev int    `json:"secret-rev,omitempty"`
+	Storage   string `json:"storage,omitempty"` // storage id name/N
 	// Version seen of the remote bucket (changed hooks) or config.
 	Version int `json:"version,omitempty"`
 }
@@ -135,7 +141,6 @@ type Local struct {
 	LeaderVersion int               `json:"leader-version"`
 	Rels          map[int]*RelLocal `json:"rels"`
 	Boot          map[string]string `json:"boot"`
-	Checks        map[string]string `json:"checks"`
 	SecretRevs    map[string]int    `json:"secret-revs"`
 	Storage       map[string]bool   `json:"storage,omitempty"` // attached storage names
 	Stopped       bool              `json:"stopped"`
@@ -172,6 +177,50 @@ type Unit struct {
 	PrevWorkload       *Status           `json:"prev-workload,omitempty"`
 	// PodStopped: `jujulet pod stop` took the pod down and it stays down.
 	PodStopped bool `json:"pod-stopped,omitempty"`
+	// WorkloadEvents are the hooks made from Pebble notices and not yet committed, in the
+	// order the notices arrived; NoticeCursors says, per container, how far the notices
+	// were read. Both move in one transaction, so a controller crash neither loses nor
+	// repeats a notice.
+	WorkloadEvents []*Hook                 `json:"workload-events,omitempty"`
+	NoticeCursors  map[string]NoticeCursor `json:"notice-cursors,omitempty"`
+	LastEvent      int                     `json:"last-event,omitempty"`
+}
+
+// NoticeCursor is the last Pebble notice of one container that was turned into a
+// workload event (or ignored).
+type NoticeCursor struct {
+	// LastRepeated is the notice's last-repeated time: the next read asks Pebble for
+	// notices repeated after it.
+	LastRepeated time.Time `json:"last-repeated"`
+	// ID, Type and Key name the notice, so that a Pebble whose notices no longer hold it
+	// (its state was replaced) can be told apart from one that has nothing new.
+	ID   string `json:"id"`
+	Type string `json:"type"`
+	Key  string `json:"key"`
+}
+
+// EnqueueWorkloadEvents appends events (hooks whose Event the call numbers) and moves
+// container c's notice cursor; the caller puts the unit in the same transaction.
+func (u *Unit) EnqueueWorkloadEvents(c string, cursor NoticeCursor, events []*Hook) {
+	for _, h := range events {
+		u.LastEvent++
+		h.Event = u.LastEvent
+		u.WorkloadEvents = append(u.WorkloadEvents, h)
+	}
+	if u.NoticeCursors == nil {
+		u.NoticeCursors = map[string]NoticeCursor{}
+	}
+	u.NoticeCursors[c] = cursor
+}
+
+// DropWorkloadEvent removes workload event id (its hook was committed or resolved).
+func (u *Unit) DropWorkloadEvent(id int) {
+	for i, h := range u.WorkloadEvents {
+		if h.Event == id {
+			u.WorkloadEvents = append(u.WorkloadEvents[:i:i], u.WorkloadEvents[i+1:]...)
+			return
+		}
+	}
 }
 
 // RelEP is one side of a relation.
