@@ -60,6 +60,10 @@ func (w *Workload) WatchLayer() string {
 // EnsureWatcher makes the watcher service run the binary at exe: it pushes the binary only
 // when its content (or the layer) changed since the last push, adds the layer when Pebble's
 // plan lacks the service (a restarted Pebble forgets added layers) and (re)starts it.
+//
+// The marker beside the binary holds the SHA-256 of binary and layer, then a stamp of the
+// binary's size and modification time and of the layer: while the stamp matches, the ~11 MB
+// binary is not even read.
 func (w *Workload) EnsureWatcher(ctx context.Context, exe string) error {
 	if w.WatchSocket == "" {
 		return errors.New("watcher: no Pebble socket for the container")
@@ -69,16 +73,28 @@ func (w *Workload) EnsureWatcher(ctx context.Context, exe string) error {
 		return fmt.Errorf("watcher binary: %w", err)
 	}
 	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	fi, err := f.Stat()
+	if err != nil {
 		return fmt.Errorf("watcher binary: %w", err)
 	}
 	layer := w.WatchLayer()
-	h.Write([]byte(layer))
-	want := hex.EncodeToString(h.Sum(nil))
-
+	lh := sha256.Sum256([]byte(layer))
+	stamp := fmt.Sprintf("%d/%d/%x", fi.Size(), fi.ModTime().UnixNano(), lh[:8])
+	var oldSum, oldStamp string
+	if b, err := w.ReadFile(ctx, watchMarker); err == nil {
+		oldSum, oldStamp, _ = strings.Cut(strings.TrimSpace(string(b)), " ")
+	}
+	sum := oldSum
+	if oldStamp != stamp || oldSum == "" {
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err != nil {
+			return fmt.Errorf("watcher binary: %w", err)
+		}
+		h.Write([]byte(layer))
+		sum = hex.EncodeToString(h.Sum(nil))
+	}
 	pushed := false
-	if old, err := w.ReadFile(ctx, watchMarker); err != nil || strings.TrimSpace(string(old)) != want {
+	if sum != oldSum {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return fmt.Errorf("watcher binary: %w", err)
 		}
@@ -109,9 +125,10 @@ func (w *Workload) EnsureWatcher(ctx context.Context, exe string) error {
 	if err != nil {
 		return fmt.Errorf("start watcher: %w", err)
 	}
-	if pushed {
+	if sum != oldSum || stamp != oldStamp {
 		// Written last: a push that failed half-way is retried by the next hook.
-		if err := w.Pebble.Push(&client.PushOptions{Source: bytes.NewReader([]byte(want + "\n")), Path: w.Host(watchMarker), MakeDirs: true, Permissions: 0o644}); err != nil {
+		marker := []byte(sum + " " + stamp + "\n")
+		if err := w.Pebble.Push(&client.PushOptions{Source: bytes.NewReader(marker), Path: w.Host(watchMarker), MakeDirs: true, Permissions: 0o644}); err != nil {
 			return fmt.Errorf("write watcher marker: %w", err)
 		}
 	}
