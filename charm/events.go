@@ -139,21 +139,52 @@ const (
 // It does nothing while anything else is in flight (a switchover, a cross-cluster transition
 // or a standby cluster: RefuseUnitSwitchover), after a switchover rolled back
 // (HandoffBackoff), or when an operator made this unit primary (keyPinnedPrimary).
+//
+// When a hand-off is due but no replica qualifies yet (one that returns after an outage gives
+// the leader no hook once it streams), it looks again by the timer handoff-retry, backing off
+// from RetryMin to handoffRetryMax.
 func (c *Charm) handOff(ctx context.Context, st *State, w Workload) {
-	if len(st.Peers) == 0 || st.AppData["system-id"] == "" || st.Switchover() != nil || st.AppData[keyPinnedPrimary] == st.Unit {
+	due := c.handOffDue(st)
+	if due && c.startHandOff(ctx, st, w) {
+		due = false
+	}
+	if !due {
+		st.WakeAt(timerHandoffRetry, time.Time{})
+		st.SetLocal(localHandoffBackoff, "")
 		return
+	}
+	d, err := time.ParseDuration(st.Local[localHandoffBackoff])
+	if err != nil || d < RetryMin {
+		d = RetryMin
+	}
+	st.WakeAt(timerHandoffRetry, c.Now().Add(d))
+	st.SetLocal(localHandoffBackoff, min(2*d, handoffRetryMax).String())
+}
+
+// handoffRetryMax caps the backoff of handoff-retry.
+const handoffRetryMax = time.Minute
+
+// handOffDue reports whether the leader (the primary) should hand the primary off now.
+func (c *Charm) handOffDue(st *State) bool {
+	if len(st.Peers) == 0 || st.AppData["system-id"] == "" || st.Switchover() != nil || st.AppData[keyPinnedPrimary] == st.Unit {
+		return false
 	}
 	if c.RefuseUnitSwitchover != nil && c.RefuseUnitSwitchover(st) != "" {
-		return
+		return false
 	}
 	if after, err := strconv.ParseInt(st.Local[localHandoffAfter], 10, 64); err == nil && c.Now().Unix() < after {
-		return
+		return false
 	}
+	return true
+}
+
+// startHandOff starts the switchover to the best qualifying replica; false when none does.
+func (c *Charm) startHandOff(ctx context.Context, st *State, w Workload) bool {
 	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	db, err := w.Connect(cctx, st.Address, "operator", st.Passwords["operator"])
 	if err != nil {
-		return // not serving yet: runPrimary deals with it
+		return false // not serving yet: runPrimary deals with it
 	}
 	pos, err := db.Positions(cctx)
 	var slots []postgres.Slot
@@ -162,7 +193,7 @@ func (c *Charm) handOff(ctx context.Context, st *State, w Workload) {
 	}
 	db.Close(ctx)
 	if err != nil || pos.InRecovery {
-		return
+		return false
 	}
 	streaming := map[string]bool{}
 	for _, s := range slots {
@@ -187,11 +218,12 @@ func (c *Charm) handOff(ctx context.Context, st *State, w Workload) {
 		}
 	}
 	if best == "" {
-		return
+		return false
 	}
 	id := fmt.Sprintf("%s%d", handoffPrefix, c.Now().UnixNano())
 	c.logf(ctx, slog.LevelInfo, "the leader is the primary: handing the primary over to %s (planned switchover %s), so that losing the primary leaves a live leader", best, id)
 	c.startSwitchover(st, id, best)
+	return true
 }
 
 func isHandoff(switchoverID string) bool { return strings.HasPrefix(switchoverID, handoffPrefix) }

@@ -114,6 +114,33 @@ func TestHandOffWaitsForAStreamingReplica(t *testing.T) {
 	}
 }
 
+func TestHandOffRetriesByItsTimerUntilAReplicaStreams(t *testing.T) {
+	w := bootstrap(t, 2)
+	w.mustRun("pg/1", "database-peers-relation-joined")
+	r := w.units["pg/1"]
+	r.s.running = false // e.g. its pod is down
+	for _, d := range []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second} {
+		w.mustRunEvent("pg/0", hookCustomNotice, wake)
+		if w.app["switchover"] != "" {
+			t.Fatal("hand-off to a replica that does not stream")
+		}
+		if got := w.timer("pg/0", timerHandoffRetry); !got.Equal(w.now().Add(d)) {
+			t.Fatalf("handoff-retry at %v, want now+%s", got, d)
+		}
+		w.elapsed += d
+	}
+	// The replica is back and streams; it changed nothing the leader sees, but the timer's
+	// notice finds it.
+	r.s.running = true
+	w.mustRunEvent("pg/0", hookCustomNotice, wake)
+	if sw := (&State{AppData: w.app}).Switchover(); sw == nil || sw.To != "pg/1" {
+		t.Fatalf("no hand-off after the replica returned: %v", w.app)
+	}
+	if _, ok := w.units["pg/0"].s.timers[timerHandoffRetry]; ok || w.units["pg/0"].f.State[localHandoffBackoff] != "" {
+		t.Errorf("handoff-retry kept: %v %v", w.units["pg/0"].s.timers, w.units["pg/0"].f.State)
+	}
+}
+
 func TestUpstreamCheckOnAReplicaReportsToTheLeader(t *testing.T) {
 	w := offLeader(t)
 	r1, r2 := w.units["pg/1"], w.units["pg/2"]

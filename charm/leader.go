@@ -55,6 +55,7 @@ func (c *Charm) leaderDuties(ctx context.Context, st *State, w Workload) error {
 		c.handOff(ctx, st, w)
 		return nil
 	}
+	st.SetLocal(localHandoffBackoff, "")
 	if !st.HasPeer(primary) {
 		// The leaving primary stops itself in its own departed hook; do not promote while it
 		// still accepts connections (never two writable primaries).

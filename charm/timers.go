@@ -30,6 +30,9 @@ const (
 	// timerSwitchoverReplay: a switchover target that has not replayed past the old
 	// primary's shutdown checkpoint looks again.
 	timerSwitchoverReplay = "switchover-replay"
+	// timerHandoffRetry: the leader, primary of two units or more, looks again for a replica
+	// to hand the primary to.
+	timerHandoffRetry = "handoff-retry"
 	// timerDRRollback: a demoting or demoted primary cluster whose peer has not taken over
 	// rolls back after RollbackAfter.
 	timerDRRollback = "dr-rollback"
@@ -52,9 +55,10 @@ const (
 
 // Keys of the unit's charm state (state-get/state-set): local to the unit, never shared.
 const (
-	localRetryBackoff = "retry-backoff" // current backoff of the waiting retry
-	localPrimaryDown  = "primary-down"  // leader: "unit@unix-ms" when it first saw the primary down
-	localHandoffAfter = "handoff-after" // leader: unix seconds before which no hand-off starts
+	localRetryBackoff   = "retry-backoff"   // current backoff of the waiting retry
+	localPrimaryDown    = "primary-down"    // leader: "unit@unix-ms" when it first saw the primary down
+	localHandoffAfter   = "handoff-after"   // leader: unix seconds before which no hand-off starts
+	localHandoffBackoff = "handoff-backoff" // leader: current backoff of handoff-retry
 )
 
 // WakeAt asks for a hook at `at` under name: the earliest request of a name in one hook wins,
