@@ -76,14 +76,12 @@ func (c *Charm) reconcile(ctx context.Context, st *State) error {
 		return fmt.Errorf("open workload: %w", err)
 	}
 	st.workload = w
-	// The timers and the watcher are independent Pebble calls: both at once.
-	var watchErr error
-	if err := parallel(
+	// The timers and the watcher are independent Pebble calls: both at once (only the
+	// watcher can fail).
+	watchErr := parallel(
 		func() error { c.loadTimers(ctx, st, w); return nil },
-		func() error { watchErr = w.EnsureWatcher(ctx); return nil },
-	); err != nil {
-		return err
-	}
+		func() error { return w.EnsureWatcher(ctx) },
+	)
 	if watchErr != nil {
 		if isNotReady(watchErr) {
 			return waiting("lost the postgresql container: %v", watchErr)
