@@ -1,6 +1,7 @@
 package charm
 
 import (
+	"context"
 	"maps"
 	"slices"
 	"strings"
@@ -348,6 +349,18 @@ func TestTimersFile(t *testing.T) {
 	st.WakeAt("c", time.Time{})
 	if _, ok := st.wakes["c"]; !ok {
 		t.Error("a cancellation was not recorded")
+	}
+	// A name the watcher would refuse never reaches the file.
+	w.tweak = func(c *Charm) {
+		c.ClusterStep = func(_ context.Context, _ *Charm, st *State, _ Workload) error {
+			st.WakeAt("Not Valid", w.now().Add(time.Second))
+			st.WakeAt("ok-name", w.now().Add(time.Second))
+			return nil
+		}
+	}
+	w.mustRun("pg/0", "update-status")
+	if _, bad := u.s.timers["Not Valid"]; bad || u.s.timers["ok-name"].IsZero() {
+		t.Errorf("timers %v", u.s.timers)
 	}
 }
 

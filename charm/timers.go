@@ -61,13 +61,11 @@ const (
 	localHandoffBackoff = "handoff-backoff" // leader: current backoff of handoff-retry
 )
 
-// WakeAt asks for a hook at `at` under name: the earliest request of a name in one hook wins,
-// and it replaces the deadline an earlier hook set. A zero `at` cancels the timer. Deadlines
-// are written at the end of the hook.
+// WakeAt asks for a hook at `at` under name (lower-case letters, digits and dashes, see
+// pgwatch.ValidName: other names are dropped with a warning when the hook ends): the earliest
+// request of a name in one hook wins, and it replaces the deadline an earlier hook set. A
+// zero `at` cancels the timer. Deadlines are written at the end of the hook.
 func (s *State) WakeAt(name string, at time.Time) {
-	if !pgwatch.ValidName(name) {
-		panic(fmt.Sprintf("invalid timer name %q", name)) // a programming error
-	}
 	if s.wakes == nil {
 		s.wakes = map[string]time.Time{}
 	}
@@ -131,6 +129,10 @@ func (c *Charm) flushTimers(ctx context.Context, st *State) error {
 		c.loadTimers(ctx, st, w)
 	}
 	for name, at := range st.wakes {
+		if !pgwatch.ValidName(name) {
+			c.logf(ctx, slog.LevelWarn, "timer %q dropped: invalid name", name)
+			continue
+		}
 		if at.IsZero() {
 			delete(st.timers, name)
 		} else {
