@@ -695,12 +695,32 @@ func (a *asyncRepl) leaderStep(ctx context.Context, c *Charm, st *State, v *drVi
 	if h := st.Primary(); h != "" && (mode == modeStandby || mode == modePromoting) {
 		L.Slot = drSlot(h)
 	}
+	a.scheduleBounds(st, mode, sw, L.Switchover != nil)
 	setMode(st, mode)
 	if mode != modeNone {
 		st.SetApp(keyEpoch, strconv.FormatInt(L.Epoch, 10))
 	}
 	st.SetApp(keySwitch, sw.encode())
 	return a.publish(ctx, c, v, L)
+}
+
+// scheduleBounds asks for a wake-up at the bounds of the cross-cluster switchover the leader
+// just decided on, so that they fire on time without other hooks: the rollback of a demoting
+// or demoted primary cluster after RollbackAfter, and the abandon of a standby cluster's
+// request after twice that. Since has a resolution of a second: wake up just after.
+func (a *asyncRepl) scheduleBounds(st *State, mode string, sw *drSwitch, requested bool) {
+	rollback, abandon := time.Time{}, time.Time{}
+	if sw != nil {
+		since := time.Unix(sw.Since, 0).Add(time.Second)
+		switch {
+		case mode == modeDemoting || mode == modeDemoted:
+			rollback = since.Add(a.RollbackAfter)
+		case mode == modeStandby && requested:
+			abandon = since.Add(2 * a.RollbackAfter)
+		}
+	}
+	st.WakeAt(timerDRRollback, rollback)
+	st.WakeAt(timerDRAbandon, abandon)
 }
 
 // headToken returns the head's clean-shutdown token for sw (nil when not there yet).
@@ -872,6 +892,7 @@ func (a *asyncRepl) promoteHead(ctx context.Context, c *Charm, st *State, w Work
 			break
 		}
 		if time.Now().After(deadline) {
+			st.WakeAt(timerDRPromote, c.Now().Add(pollAgain))
 			return seen, waiting("switchover %s: replayed %s, waiting to pass the other cluster's shutdown checkpoint %s", sw.ID, pos.Replayed, ckpt)
 		}
 		select {

@@ -256,7 +256,9 @@ func (a *asyncRepl) promoteCluster(ctx context.Context, c *Charm, st *State, for
 		if err := a.publish(ctx, c, v, L); err != nil {
 			return err
 		}
-		st.SetApp(keySwitch, (&drSwitch{ID: id, Epoch: epoch, Since: c.Now().Unix()}).encode())
+		sw := &drSwitch{ID: id, Epoch: epoch, Since: c.Now().Unix()}
+		st.SetApp(keySwitch, sw.encode())
+		a.scheduleBounds(st, modeStandby, sw, true)
 		return c.Tools.ActionSet(ctx, map[string]string{
 			"request-id": id,
 			"epoch":      strconv.FormatInt(epoch, 10),

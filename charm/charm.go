@@ -17,7 +17,11 @@
 //	                      demoted          JSON Demotion: the old primary's clean-shutdown token
 //	                      promoted         switchover id the target promoted for
 //	                      version          PostgreSQL major version last reported
+//	                      upstream-down    JSON {primary,since}: this replica's upstream check
+//	                                       fails (events.go)
+//	app bucket, also:     pinned-primary   unit an operator made primary (no hand-off from it)
 //
+// Unit charm state (state-set): leaving, retry-backoff, primary-down, handoff-after (timers.go).
 // Cross-regional replication adds its dr-* keys (asyncrepl.go, docs/PROTOCOL.md).
 package charm
 
@@ -73,19 +77,26 @@ type Charm struct {
 	// cluster).
 	RefuseUnitSwitchover func(st *State) string
 
-	// FailoverAfter is how long the leader waits for a primary that stopped answering before
-	// it promotes a replica; SwitchoverReplayWait bounds the in-hook wait of a switchover
-	// target; SwitchoverTimeout is when the leader rolls a stuck switchover back.
+	// FailoverAfter is the leader's confirmation window: its own probes of a primary that
+	// stopped answering must fail for this long before it promotes a replica (a timer wakes
+	// it up at the end, see confirmPrimaryDown). SwitchoverReplayWait bounds the in-hook wait
+	// of a switchover target (a timer looks again after it); SwitchoverTimeout is when the
+	// leader rolls a stuck switchover back (a timer fires then).
 	FailoverAfter        time.Duration
 	SwitchoverReplayWait time.Duration
 	SwitchoverTimeout    time.Duration
 }
 
+// DefaultFailoverAfter is the failover confirmation window. With the checks' 3 s detection
+// and two hooks, a lost primary is replaced in about 10 s; a server that restarts (a crash
+// that Pebble restarts, recovery included) usually answers again within it.
+const DefaultFailoverAfter = 5 * time.Second
+
 // New returns a Charm with the default timeouts.
 func New(env hookenv.Env, tools hookenv.Tools, open func(ctx context.Context, addr string) (Workload, error), log *slog.Logger) *Charm {
 	return &Charm{
 		Env: env, Tools: tools, OpenWorkload: open, Log: log, Now: time.Now,
-		FailoverAfter: 15 * time.Second, SwitchoverReplayWait: 30 * time.Second, SwitchoverTimeout: 90 * time.Second,
+		FailoverAfter: DefaultFailoverAfter, SwitchoverReplayWait: 5 * time.Second, SwitchoverTimeout: 90 * time.Second,
 	}
 }
 
@@ -114,7 +125,10 @@ func (c *Charm) Run(ctx context.Context) error {
 			return fmt.Errorf("state-set: %w", err)
 		}
 		return c.onSelfDeparting(ctx)
+	case hook == hookCustomNotice && !c.isOurNotice(ctx):
+		return nil
 	}
+	// Everything else, the workload events included, converges the same idempotent way.
 	return c.Reconcile(ctx)
 }
 

@@ -276,7 +276,9 @@ func TestReplicaSeededFromPrimaryWithSlot(t *testing.T) {
 	if !u.s.inRecovery {
 		t.Error("replica not in recovery")
 	}
-	// The primary's hba admits replication from the replica once it sees it.
+	// The primary's hba admits replication from the replica once it sees it (pinned: the
+	// hand-off of the primary off the leader has its own test).
+	w.app[keyPinnedPrimary] = "pg/0"
 	w.mustRun("pg/0", "database-peers-relation-changed")
 	if !strings.Contains(fmt.Sprint(p.s.hba), "replication replication "+u.s.addr+"/32") {
 		t.Errorf("primary hba %v", p.s.hba)

@@ -3,8 +3,10 @@ package charm
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sync"
 
+	"github.com/jujulet/postgresql-k8s/internal/pgwatch"
 	"github.com/jujulet/postgresql-k8s/internal/postgres"
 )
 
@@ -28,6 +30,11 @@ type fakeServer struct {
 	systemID     string
 	cleanStopped bool
 	calls        []string
+	layer        postgres.LayerOptions
+	watcher      bool           // EnsureWatcher ran
+	timers       pgwatch.Timers // the timers file
+	timersBad    bool           // the timers file is garbage
+	timerWrites  int
 }
 
 type fakeCluster struct {
@@ -95,7 +102,22 @@ func (w *fakeWorkload) WriteHBA(_ context.Context, r []postgres.HBARule) (bool, 
 	w.s.hba = r
 	return changed, nil
 }
-func (w *fakeWorkload) PlanLayer(context.Context) error       { return nil }
+func (w *fakeWorkload) PlanLayer(_ context.Context, o postgres.LayerOptions) error {
+	w.s.layer = o
+	return nil
+}
+func (w *fakeWorkload) EnsureWatcher(context.Context) error { w.s.watcher = true; return nil }
+func (w *fakeWorkload) ReadTimers(context.Context) (pgwatch.Timers, error) {
+	if w.s.timersBad {
+		return nil, fmt.Errorf("timers file: invalid character")
+	}
+	return maps.Clone(w.s.timers), nil
+}
+func (w *fakeWorkload) WriteTimers(_ context.Context, t pgwatch.Timers) error {
+	w.s.timers, w.s.timersBad = maps.Clone(t), false
+	w.s.timerWrites++
+	return nil
+}
 func (w *fakeWorkload) Running(context.Context) (bool, error) { return w.s.running, nil }
 func (w *fakeWorkload) Version() string                       { return "15" }
 func (w *fakeWorkload) MemoryMB(context.Context) (int, error) { return 4096, nil }
@@ -198,7 +220,14 @@ func (d *fakeDB) DropSlot(_ context.Context, n string) error   { delete(d.s.slot
 func (d *fakeDB) ListSlots(context.Context) ([]postgres.Slot, error) {
 	var out []postgres.Slot
 	for n := range d.s.slots {
-		out = append(out, postgres.Slot{Name: n})
+		// Active: a running standby streams through it from this server.
+		active := false
+		for _, o := range d.w.fc.servers {
+			if up := o.conf.Upstream; o.running && o.inRecovery && up != nil && up.Host == d.s.addr && up.Slot == n {
+				active = true
+			}
+		}
+		out = append(out, postgres.Slot{Name: n, Active: active})
 	}
 	return out, nil
 }

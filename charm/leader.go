@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/jujulet/postgresql-k8s/internal/postgres"
@@ -42,58 +43,38 @@ func (c *Charm) leaderDuties(ctx context.Context, st *State, w Workload) error {
 	}
 	c.leaderSwitchover(ctx, st)
 	if st.Switchover() != nil {
+		st.setPrimaryDown("", time.Time{})
 		return nil // the old primary is down on purpose
 	}
 	if c.HoldFailover != nil && c.HoldFailover(st) != "" {
+		st.setPrimaryDown("", time.Time{})
 		return nil // down on purpose for cross-regional replication
 	}
 	if primary == st.Unit {
+		st.setPrimaryDown("", time.Time{})
+		c.handOff(ctx, st, w)
 		return nil
 	}
+	st.SetLocal(localHandoffBackoff, "")
 	if !st.HasPeer(primary) {
 		// The leaving primary stops itself in its own departed hook; do not promote while it
 		// still accepts connections (never two writable primaries).
-		if c.waitPrimaryGone(ctx, st, w, primary) {
+		if !c.primaryAnswers(ctx, st, w, primary) {
 			c.logf(ctx, slog.LevelWarn, "primary %s left the cluster: failing over", primary)
+			st.setPrimaryDown("", time.Time{})
 			return c.failover(ctx, st, w, primary)
 		}
+		st.WakeAt(timerFailoverConfirm, c.Now().Add(pollAgain))
 		return waiting("waiting for the departing primary %s to stop", primary)
 	}
 	if c.primaryAnswers(ctx, st, w, primary) {
+		if !st.primaryDownSince(primary).IsZero() {
+			c.logf(ctx, slog.LevelInfo, "primary %s answers again: no failover", primary)
+		}
+		st.setPrimaryDown("", time.Time{})
 		return nil
 	}
-	// Down: give it FailoverAfter to come back (a restarting pod) before promoting.
-	deadline := time.Now().Add(c.FailoverAfter)
-	for time.Now().Before(deadline) {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
-		if c.primaryAnswers(ctx, st, w, primary) {
-			return nil
-		}
-	}
-	c.logf(ctx, slog.LevelWarn, "primary %s has not answered for %s: failing over", primary, c.FailoverAfter)
-	return c.failover(ctx, st, w, primary)
-}
-
-// waitPrimaryGone polls for up to FailoverAfter until the primary stops answering.
-func (c *Charm) waitPrimaryGone(ctx context.Context, st *State, w Workload, primary string) bool {
-	deadline := time.Now().Add(c.FailoverAfter)
-	for {
-		if !c.primaryAnswers(ctx, st, w, primary) {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
+	return c.confirmPrimaryDown(ctx, st, w, primary)
 }
 
 func (c *Charm) primaryAnswers(ctx context.Context, st *State, w Workload, primary string) bool {
@@ -178,19 +159,33 @@ func (c *Charm) leaderSwitchover(ctx context.Context, st *State) {
 		c.setPrimary(st, sw.To)
 		st.SetApp("switchover", "")
 		st.SetApp("last-switchover", sw.ID)
+		// An operator's choice of primary is kept; the charm's own hand-off pins nothing.
+		pinned := sw.To
+		if isHandoff(sw.ID) {
+			pinned = ""
+		}
+		st.SetApp(keyPinnedPrimary, pinned)
+		st.WakeAt(timerSwitchoverRollback, time.Time{})
 		return
 	}
-	if c.Now().Sub(time.Unix(sw.Since, 0)) > c.SwitchoverTimeout || !st.HasPeer(sw.To) {
+	rollbackAt := time.Unix(sw.Since, 0).Add(c.SwitchoverTimeout)
+	if c.Now().After(rollbackAt) || !st.HasPeer(sw.To) {
 		c.logf(ctx, slog.LevelWarn, "switchover %s to %s did not complete: rolling back to %s", sw.ID, sw.To, sw.From)
 		st.SetApp("switchover", "")
 		st.SetApp("last-switchover", sw.ID)
+		st.SetLocal(localHandoffAfter, strconv.FormatInt(c.Now().Add(HandoffBackoff).Unix(), 10))
+		st.WakeAt(timerSwitchoverRollback, time.Time{})
+		return
 	}
+	// Since has a resolution of a second: wake up just after the bound.
+	st.WakeAt(timerSwitchoverRollback, rollbackAt.Add(time.Second))
 }
 
 func (c *Charm) startSwitchover(st *State, id, to string) {
 	sw := Switchover{ID: id, From: st.Primary(), To: to, Since: c.Now().Unix()}
 	b, _ := json.Marshal(sw)
 	st.SetApp("switchover", string(b))
+	st.WakeAt(timerSwitchoverRollback, time.Unix(sw.Since, 0).Add(c.SwitchoverTimeout+time.Second))
 }
 
 // switchoverStep is each unit's part of a planned switchover: the old primary shuts down
@@ -259,6 +254,7 @@ func (c *Charm) switchoverStep(ctx context.Context, st *State, w Workload) error
 				break
 			}
 			if time.Now().After(deadline) {
+				st.WakeAt(timerSwitchoverReplay, c.Now().Add(pollAgain))
 				return waiting("switchover: replayed %s, waiting to pass %s's shutdown checkpoint %s", pos.Replayed, sw.From, ckpt)
 			}
 			select {

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,8 +29,11 @@ func (c *Charm) Reconcile(ctx context.Context) error {
 	if err != nil && isNotReady(err) {
 		// The pod went away under this hook; pebble-ready comes when it is back.
 		err = waiting("lost the postgresql container: %v", err)
+		st.workload = nil
 	}
-	if msg, ok := asWaiting(err); ok {
+	msg, isWaiting := asWaiting(err)
+	c.scheduleRetry(st, isWaiting)
+	if isWaiting {
 		c.logf(ctx, slog.LevelInfo, "waiting: %s", msg)
 		if ferr := c.flush(ctx, st); ferr != nil {
 			return ferr
@@ -70,6 +75,23 @@ func (c *Charm) reconcile(ctx context.Context, st *State) error {
 		}
 		return fmt.Errorf("open workload: %w", err)
 	}
+	st.workload = w
+	// The timers and the watcher are independent Pebble calls: both at once (only the
+	// watcher can fail).
+	watchErr := parallel(
+		func() error { c.loadTimers(ctx, st, w); return nil },
+		func() error { return w.EnsureWatcher(ctx) },
+	)
+	if watchErr != nil {
+		if isNotReady(watchErr) {
+			return waiting("lost the postgresql container: %v", watchErr)
+		}
+		// Timers then wait for other hooks: said loudly, but the database is served.
+		c.logf(ctx, slog.LevelWarn, "the watcher service does not run, timers fire only with other hooks: %v", watchErr)
+	}
+	if !st.Leader {
+		st.setPrimaryDown("", time.Time{}) // a confirmation is the leader's own
+	}
 	if st.Leader {
 		if err := c.leaderDuties(ctx, st, w); err != nil {
 			return err
@@ -84,6 +106,7 @@ func (c *Charm) reconcile(ctx context.Context, st *State) error {
 		}
 	}
 	role := c.DesiredRole(ctx, st)
+	c.reportUpstream(ctx, st, role)
 	if err := c.applyRole(ctx, st, w, role); err != nil {
 		return err
 	}
@@ -168,12 +191,13 @@ func (c *Charm) systemRoles(st *State) []postgres.Role {
 }
 
 // prepare writes pg_hba.conf and the Pebble layer (idempotent; the passfile is written first
-// by the callers).
-func (c *Charm) prepare(ctx context.Context, st *State, w Workload) (hbaChanged bool, err error) {
+// by the callers). upstream is host:port of the server this unit streams from ("" for a
+// primary): its check tells this unit when the upstream is lost.
+func (c *Charm) prepare(ctx context.Context, st *State, w Workload, upstream string) (hbaChanged bool, err error) {
 	if hbaChanged, err = w.WriteHBA(ctx, c.hbaRules(st)); err != nil {
 		return false, err
 	}
-	return hbaChanged, w.PlanLayer(ctx)
+	return hbaChanged, w.PlanLayer(ctx, postgres.LayerOptions{Upstream: upstream})
 }
 
 func (c *Charm) applyRole(ctx context.Context, st *State, w Workload, role Role) error {
@@ -241,7 +265,7 @@ func (c *Charm) runPrimary(ctx context.Context, st *State, w Workload) error {
 	if err := w.WritePassfile(ctx, c.passEntries(st)); err != nil {
 		return err
 	}
-	hbaChanged, err := c.prepare(ctx, st, w)
+	hbaChanged, err := c.prepare(ctx, st, w, "")
 	if err != nil {
 		return err
 	}
@@ -391,7 +415,7 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 			return err
 		}
 	}
-	hbaChanged, err := c.prepare(ctx, st, w)
+	hbaChanged, err := c.prepare(ctx, st, w, net.JoinHostPort(role.UpstreamAddr, strconv.Itoa(role.UpstreamPort)))
 	if err != nil {
 		return err
 	}

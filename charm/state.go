@@ -9,8 +9,10 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/jujulet/postgresql-k8s/internal/hookenv"
+	"github.com/jujulet/postgresql-k8s/internal/pgwatch"
 )
 
 // System users and their secret keys.
@@ -42,9 +44,25 @@ type State struct {
 
 	Passwords map[string]string // user → password ("" until the secret exists)
 
-	// appWrites/myWrites collect this hook's relation-set values (flushed by flush).
-	appWrites map[string]string
-	myWrites  map[string]string
+	// Local is the unit's charm state (state-get): what only this unit needs to remember.
+	Local map[string]string
+
+	// appWrites/myWrites collect this hook's relation-set values, localWrites its state-set
+	// values (flushed by flush).
+	appWrites   map[string]string
+	myWrites    map[string]string
+	localWrites map[string]string
+
+	// Timers (timers.go): this hook's WakeAt requests, the timers file as read (minus what
+	// is due) and as it is on disk.
+	wakes         map[string]time.Time
+	timers        pgwatch.Timers
+	timersOnDisk  pgwatch.Timers
+	timersLoaded  bool
+	timersDamaged bool
+	// workload is this unit's workload once the hook opened it (nil before, or when the
+	// container is not there).
+	workload Workload
 }
 
 // Primary is the unit the leader recorded as primary ("" before the first election).
@@ -157,7 +175,7 @@ func (c *Charm) readState(ctx context.Context) (*State, error) {
 	t := c.Tools
 	st := &State{Unit: c.Env.UnitName, App: c.Env.AppName(), PeerData: map[string]map[string]string{},
 		AppData: map[string]string{}, MyData: map[string]string{}, Passwords: map[string]string{},
-		appWrites: map[string]string{}, myWrites: map[string]string{}}
+		Local: map[string]string{}, appWrites: map[string]string{}, myWrites: map[string]string{}, localWrites: map[string]string{}}
 	var cfg map[string]any
 	var net hookenv.Network
 	var ids []string
@@ -192,6 +210,9 @@ func (c *Charm) readState(ctx context.Context) (*State, error) {
 				return fmt.Errorf("state-get: %w", err)
 			}
 			st.Leaving = state[leavingKey] == "true"
+			if state != nil {
+				st.Local = state
+			}
 			return nil
 		},
 	)
@@ -249,8 +270,17 @@ func (c *Charm) readState(ctx context.Context) (*State, error) {
 	return st, nil
 }
 
-// flush writes this hook's peer relation changes.
+// flush writes this hook's peer relation, charm state and timer changes.
 func (c *Charm) flush(ctx context.Context, st *State) error {
+	if len(st.localWrites) > 0 {
+		if err := c.Tools.StateSet(ctx, st.localWrites); err != nil {
+			return fmt.Errorf("state-set: %w", err)
+		}
+		st.localWrites = map[string]string{}
+	}
+	if err := c.flushTimers(ctx, st); err != nil {
+		return err
+	}
 	if st.PeerRelID == "" {
 		return nil
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/canonical/pebble/client"
 	"github.com/jackc/pgx/v5"
+	"github.com/jujulet/postgresql-k8s/internal/pgwatch"
 	"github.com/jujulet/postgresql-k8s/internal/postgres"
 )
 
@@ -23,7 +24,13 @@ type Workload interface {
 	WritePassfile(ctx context.Context, entries []postgres.PassEntry) error
 	WriteConf(ctx context.Context, s postgres.Settings) (bool, error)
 	WriteHBA(ctx context.Context, rules []postgres.HBARule) (bool, error)
-	PlanLayer(ctx context.Context) error
+	// PlanLayer plans the postgresql service and its checks (postgres.Layer).
+	PlanLayer(ctx context.Context, o postgres.LayerOptions) error
+	// EnsureWatcher runs the watcher service (internal/pgwatch) from this charm's binary.
+	EnsureWatcher(ctx context.Context) error
+	// ReadTimers and WriteTimers read and replace the watcher's timers file.
+	ReadTimers(ctx context.Context) (pgwatch.Timers, error)
+	WriteTimers(ctx context.Context, t pgwatch.Timers) error
 	Running(ctx context.Context) (bool, error)
 	Start(ctx context.Context) error
 	Stop(ctx context.Context) (postgres.ControlData, error)
@@ -73,7 +80,24 @@ func (p PGWorkload) WriteConf(ctx context.Context, s postgres.Settings) (bool, e
 func (p PGWorkload) WriteHBA(ctx context.Context, r []postgres.HBARule) (bool, error) {
 	return p.W.WriteHBA(ctx, r)
 }
-func (p PGWorkload) PlanLayer(ctx context.Context) error { return p.W.PlanLayer(ctx) }
+func (p PGWorkload) PlanLayer(ctx context.Context, o postgres.LayerOptions) error {
+	return p.W.PlanLayer(ctx, o)
+}
+
+// EnsureWatcher pushes this very binary (the charm's dispatch) as the watcher.
+func (p PGWorkload) EnsureWatcher(ctx context.Context) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("charm binary: %w", err)
+	}
+	return p.W.EnsureWatcher(ctx, exe)
+}
+func (p PGWorkload) ReadTimers(ctx context.Context) (pgwatch.Timers, error) {
+	return p.W.ReadTimers(ctx)
+}
+func (p PGWorkload) WriteTimers(ctx context.Context, t pgwatch.Timers) error {
+	return p.W.WriteTimers(ctx, t)
+}
 func (p PGWorkload) Running(ctx context.Context) (bool, error) {
 	st, err := p.W.ServiceStatus(ctx)
 	return st == "active", err

@@ -1,5 +1,6 @@
 // Command postgresql-k8s is the charm's dispatch binary: Juju runs it (as dispatch, or through
-// a hooks/<name> symlink) for every hook and action.
+// a hooks/<name> symlink) for every hook and action. Run as "dispatch pg-watch ..." it is the
+// watcher the charm runs as a Pebble service in the workload container (internal/pgwatch).
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 
 	"github.com/jujulet/postgresql-k8s/charm"
 	"github.com/jujulet/postgresql-k8s/internal/hookenv"
+	"github.com/jujulet/postgresql-k8s/internal/pgwatch"
 	"github.com/jujulet/postgresql-k8s/internal/postgres"
 )
 
@@ -24,6 +26,10 @@ func main() {
 func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	// Juju runs dispatch without arguments: an argument means the watcher service.
+	if len(os.Args) > 1 && os.Args[1] == pgwatch.Subcommand {
+		return pgwatch.Main(ctx, os.Args[2:], os.Stderr)
+	}
 
 	env := hookenv.FromEnviron(os.Getenv)
 	if env.DispatchPath == "" && env.HookName == "" && env.ActionName == "" {
@@ -35,7 +41,8 @@ func run() int {
 
 	open := func(ctx context.Context, addr string) (charm.Workload, error) {
 		socket, root := postgres.SocketPath(env.ContainersDir, postgres.Container)
-		w, err := postgres.Open(ctx, postgres.Options{Socket: socket, Root: root, Addr: addr})
+		w, err := postgres.Open(ctx, postgres.Options{Socket: socket, Root: root, Addr: addr,
+			WatchSocket: postgres.InContainerSocket(env.ContainersDir, postgres.Container)})
 		if err != nil {
 			return nil, err
 		}

@@ -3,10 +3,12 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"net"
 	"path"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/canonical/pebble/client"
 )
@@ -240,9 +242,30 @@ func (w *Workload) WritePassfile(ctx context.Context, entries []PassEntry) error
 	return w.WriteFile(ctx, w.PassfilePath(), []byte(b.String()), 0o600)
 }
 
+// LayerOptions are the parts of the Pebble layer that depend on this unit's role.
+type LayerOptions struct {
+	// Upstream is host:port of the server this unit streams from; "" on a primary, whose
+	// UpstreamCheck then watches its own server.
+	Upstream string
+}
+
+// Check timings: a server (or an upstream) that stops accepting connections fails its check
+// after CheckThreshold periods, and Juju runs <container>-pebble-check-failed at once: the
+// charm learns of a lost primary in about 3 s instead of at the next update-status.
+const (
+	CheckPeriod    = time.Second
+	CheckTimeout   = time.Second
+	CheckThreshold = 3
+)
+
 // Layer renders the Pebble layer: the postgresql service (startup disabled: the charm decides
-// when it runs) and a TCP readiness check on addr:port.
-func (w *Workload) Layer() string {
+// when it runs), the readiness check CheckName (TCP on this unit's addr:port) and
+// UpstreamCheck (TCP on the upstream's host:port; level-less, so that a lost primary does
+// not make every replica unready).
+//
+// Pebble has no way to delete a check through a layer, so a primary points UpstreamCheck at
+// itself: it then fails and recovers with CheckName, and the charm reads it as such.
+func (w *Workload) Layer(o LayerOptions) string {
 	var b strings.Builder
 	b.WriteString("summary: postgresql-k8s layer\n")
 	b.WriteString("description: managed by the postgresql-k8s charm\n")
@@ -260,15 +283,30 @@ func (w *Workload) Layer() string {
 	b.WriteString("    on-success: ignore\n    on-failure: restart\n")
 	b.WriteString("    kill-delay: 20s\n")
 	b.WriteString("checks:\n")
-	b.WriteString("  " + CheckName + ":\n")
-	b.WriteString("    override: replace\n    level: ready\n    period: 10s\n    timeout: 3s\n    threshold: 3\n")
-	fmt.Fprintf(&b, "    tcp:\n      host: %s\n      port: %d\n", w.Addr, w.Port)
+	check := func(name, level, host string, port int) {
+		b.WriteString("  " + name + ":\n")
+		b.WriteString("    override: replace\n")
+		if level != "" {
+			b.WriteString("    level: " + level + "\n")
+		}
+		fmt.Fprintf(&b, "    period: %s\n    timeout: %s\n    threshold: %d\n", CheckPeriod, CheckTimeout, CheckThreshold)
+		fmt.Fprintf(&b, "    tcp:\n      host: %s\n      port: %d\n", host, port)
+	}
+	check(CheckName, "ready", w.Addr, w.Port)
+	upHost, upPort := w.Addr, w.Port
+	if h, p, err := net.SplitHostPort(o.Upstream); err == nil {
+		if n, err := strconv.Atoi(p); err == nil && h != "" {
+			upHost, upPort = h, n
+		}
+	}
+	check(UpstreamCheck, "", upHost, upPort)
 	return b.String()
 }
 
-// PlanLayer adds (or replaces) the charm's layer in the workload Pebble's plan.
-func (w *Workload) PlanLayer(ctx context.Context) error {
-	err := w.Pebble.AddLayer(&client.AddLayerOptions{Combine: true, Label: LayerLabel, LayerData: []byte(w.Layer())})
+// PlanLayer adds (or replaces) the charm's layer in the workload Pebble's plan. Pebble
+// restarts a check whose definition changed, so a new upstream is watched at once.
+func (w *Workload) PlanLayer(ctx context.Context, o LayerOptions) error {
+	err := w.Pebble.AddLayer(&client.AddLayerOptions{Combine: true, Label: LayerLabel, LayerData: []byte(w.Layer(o))})
 	if err != nil {
 		return fmt.Errorf("add pebble layer: %w", err)
 	}

@@ -179,7 +179,7 @@ func TestPrimaryReplicaSwitchoverRewind(t *testing.T) {
 	must(t, err)
 	_, err = a.w.WriteHBA(ctx, testHBA())
 	must(t, err)
-	must(t, a.w.PlanLayer(ctx))
+	must(t, a.w.PlanLayer(ctx, LayerOptions{}))
 	must(t, a.w.Start(ctx))
 	must(t, a.w.WaitReady(ctx, "operator", opPass))
 	ca := connect(t, ctx, a.w)
@@ -215,7 +215,7 @@ func TestPrimaryReplicaSwitchoverRewind(t *testing.T) {
 	must(t, err)
 	_, err = b.w.WriteHBA(ctx, testHBA())
 	must(t, err)
-	must(t, b.w.PlanLayer(ctx))
+	must(t, b.w.PlanLayer(ctx, LayerOptions{}))
 	must(t, b.w.Start(ctx))
 	must(t, b.w.WaitReady(ctx, "operator", opPass))
 	cb := connect(t, ctx, b.w)
@@ -342,7 +342,7 @@ func TestPostmasterOutlivesPebble(t *testing.T) {
 	must(t, err)
 	_, err = a.w.WriteHBA(ctx, testHBA())
 	must(t, err)
-	must(t, a.w.PlanLayer(ctx))
+	must(t, a.w.PlanLayer(ctx, LayerOptions{}))
 	must(t, a.w.Start(ctx))
 	must(t, a.w.WaitReady(ctx, "operator", opPass))
 
@@ -353,7 +353,7 @@ func TestPostmasterOutlivesPebble(t *testing.T) {
 	}
 	// The orphan still serves.
 	must(t, a.w.WaitReady(ctx, "operator", opPass))
-	must(t, a.w.PlanLayer(ctx))
+	must(t, a.w.PlanLayer(ctx, LayerOptions{}))
 	must(t, a.w.Start(ctx))
 	must(t, a.w.WaitReady(ctx, "operator", opPass))
 	if st, _ := a.w.ServiceStatus(ctx); st != "active" {
@@ -383,7 +383,7 @@ func TestPostmasterOutlivesPebble(t *testing.T) {
 	if cd.CleanShutdown() {
 		t.Fatalf("a killed server reported clean: %+v", cd)
 	}
-	must(t, a.w.PlanLayer(ctx))
+	must(t, a.w.PlanLayer(ctx, LayerOptions{}))
 	must(t, a.w.Start(ctx))
 	must(t, a.w.WaitReady(ctx, "operator", opPass))
 }

@@ -64,14 +64,48 @@ func TestRender(t *testing.T) {
 			t.Errorf("conf lacks %q:\n%s", want, conf)
 		}
 	}
-	layer := w.Layer()
-	for _, want := range []string{
-		"command: /c/rootfs/usr/lib/postgresql/15/bin/postgres -D /c/rootfs/var/lib/postgresql/data/pgdata",
-		"startup: disabled", "user: postgres", "override: replace", "host: 127.0.0.9",
-	} {
-		if !strings.Contains(layer, want) {
-			t.Errorf("layer lacks %q:\n%s", want, layer)
+	w.WatchSocket = "/c/pebble.socket"
+	layers := []struct {
+		name string
+		opts LayerOptions
+		want []string
+	}{
+		{"primary: the upstream check watches the server itself", LayerOptions{}, []string{
+			"command: /c/rootfs/usr/lib/postgresql/15/bin/postgres -D /c/rootfs/var/lib/postgresql/data/pgdata",
+			"startup: disabled", "user: postgres", "override: replace",
+			"  postgresql-ready:\n    override: replace\n    level: ready\n    period: 1s\n    timeout: 1s\n    threshold: 3\n    tcp:\n      host: 127.0.0.9\n      port: 5432\n",
+			"  postgresql-upstream:\n    override: replace\n    period: 1s\n    timeout: 1s\n    threshold: 3\n    tcp:\n      host: 127.0.0.9\n      port: 5432\n",
+		}},
+		{"replica: the upstream check watches the upstream", LayerOptions{Upstream: "127.0.0.8:5433"}, []string{
+			"  postgresql-upstream:\n    override: replace\n    period: 1s\n    timeout: 1s\n    threshold: 3\n    tcp:\n      host: 127.0.0.8\n      port: 5433\n",
+		}},
+		{"IPv6 upstream", LayerOptions{Upstream: "[fd00::1]:5432"}, []string{"      host: fd00::1\n      port: 5432\n"}},
+	}
+	for _, tt := range layers {
+		layer := w.Layer(tt.opts)
+		for _, want := range tt.want {
+			if !strings.Contains(layer, want) {
+				t.Errorf("%s: layer lacks %q:\n%s", tt.name, want, layer)
+			}
 		}
+	}
+	watch := w.WatchLayer()
+	for _, want := range []string{
+		"command: /c/rootfs/var/lib/postgresql-k8s/pg-watch pg-watch --socket /c/pebble.socket --timers /c/rootfs/var/lib/postgresql/data/.charm/timers.json",
+		"startup: enabled", "on-failure: restart",
+	} {
+		if !strings.Contains(watch, want) {
+			t.Errorf("watch layer lacks %q:\n%s", want, watch)
+		}
+	}
+	if strings.Contains(watch, "user:") {
+		t.Errorf("the watcher must run as Pebble's user:\n%s", watch)
+	}
+	if got := InContainerSocket("", "postgresql"); got != "/charm/container/pebble.socket" {
+		t.Errorf("Kubernetes in-container socket %q", got)
+	}
+	if got := InContainerSocket("/j/c", "postgresql"); got != "/j/c/postgresql/pebble.socket" {
+		t.Errorf("jujulet socket %q", got)
 	}
 	hba := RenderHBA([]HBARule{{"host", "replication", "replication", "127.0.0.8/32", "scram-sha-256"}})
 	if !strings.Contains(hba, "host replication replication 127.0.0.8/32 scram-sha-256\n") {

@@ -34,7 +34,8 @@ const (
 	Container     = "postgresql"
 	MountPath     = "/var/lib/postgresql/data" // storage pgdata in the container
 	ServiceName   = "postgresql"
-	CheckName     = "postgresql-ready"
+	CheckName     = "postgresql-ready"    // this unit's server accepts TCP connections
+	UpstreamCheck = "postgresql-upstream" // the server this unit streams from accepts them
 	LayerLabel    = "postgresql-k8s"
 	DefaultPort   = 5432
 	DefaultOSUser = "postgres"
@@ -64,6 +65,8 @@ type Workload struct {
 	Group  string
 	Addr   string // listen address (the unit's address)
 	Port   int
+	// WatchSocket is the Pebble socket as the watcher service sees it (InContainerSocket).
+	WatchSocket string
 }
 
 // Options for Open.
@@ -73,6 +76,8 @@ type Options struct {
 	Addr   string // unit address PostgreSQL listens on
 	Port   int    // default 5432
 	BinDir string // container path of the binaries (detected when empty)
+	// WatchSocket is the socket path the watcher service uses (InContainerSocket).
+	WatchSocket string
 }
 
 // Open connects to the workload Pebble and detects the binaries and the OS user. It fails
@@ -82,7 +87,7 @@ func Open(ctx context.Context, o Options) (*Workload, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pebble client: %w", err)
 	}
-	w := &Workload{Pebble: pc, Root: o.Root, Mount: MountPath, BinDir: o.BinDir, Addr: o.Addr, Port: o.Port}
+	w := &Workload{Pebble: pc, Root: o.Root, Mount: MountPath, BinDir: o.BinDir, Addr: o.Addr, Port: o.Port, WatchSocket: o.WatchSocket}
 	if w.Root == "" {
 		w.Root = "/"
 	}

@@ -130,3 +130,66 @@ func median(d []time.Duration) time.Duration {
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	return s[len(s)/2]
 }
+
+// BenchmarkPrimaryLossFailover measures the write outage a client sees when the primary's
+// pod is lost (stopped, not restarted) with update-status at Juju's 5 minutes, so that only
+// the charm's checks and timers can act: from the stop until the writer's first insert on
+// another unit. Sub-benchmarks: the primary on a non-leader (the charm's steady state) and
+// the leader as primary (made so by promote-to-primary; the others wait for the leadership
+// lease, JUJULET_LEASE). Each op restores the cluster afterwards (pod started, settled).
+func BenchmarkPrimaryLossFailover(b *testing.B) {
+	for _, leaderPrimary := range []bool{false, true} {
+		name := "non-leader-primary"
+		if leaderPrimary {
+			name = "leader-primary"
+		}
+		b.Run(name, func(b *testing.B) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
+			defer cancel()
+			j := scenario.StartJujulet(b)
+			j.UpdateStatusInterval = 5 * time.Minute
+			const model, app = "bench", "pg"
+			opts := scenario.SeedDeploy()
+			opts.Units = 3
+			must(b, j.AddModel(ctx, model))
+			must(b, j.Deploy(ctx, model, "postgresql-k8s", app, opts))
+			settle(b, ctx, j, model, settled3(app))
+			c := loadCluster(b, ctx, j, model, app)
+			var gaps, writable []time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				var unit string
+				if leaderPrimary {
+					unit = makeLeaderPrimary(b, ctx, j, c, model, app)
+				} else {
+					_, p, err := scenario.Primary(ctx, c)
+					must(b, err)
+					unit = p
+				}
+				loss := loseUnderLoad(b, ctx, j, c, unit, fmt.Sprintf("bench-loss-%d", i))
+				gaps, writable = append(gaps, loss.gap), append(writable, loss.writable)
+				must(b, j.StartPod(ctx, model, unit))
+				settle(b, ctx, j, model, settled3(app))
+			}
+			b.ReportMetric(ms(percentile(gaps, 50)), "outage-p50-ms")
+			b.ReportMetric(ms(percentile(gaps, 95)), "outage-p95-ms")
+			b.ReportMetric(ms(percentile(writable, 50)), "writable-p50-ms")
+			b.ReportMetric(ms(percentile(writable, 95)), "writable-p95-ms")
+			b.Logf("%s: write outages %v", name, gaps)
+		})
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// percentile is the nearest-rank p-th percentile (the maximum for p=95 and fewer than 20
+// samples).
+func percentile(d []time.Duration, p int) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	rank := (p*len(s) + 99) / 100
+	return s[max(rank, 1)-1]
+}

@@ -29,11 +29,13 @@ type Jujulet struct {
 	UpdateStatusInterval time.Duration
 }
 
-// Test timings: short leadership lease and update-status interval, so that the loss of a
-// leader's pod is noticed in seconds (Juju's lease is 60 s).
+// Test timings: a short leadership lease, so that the loss of a leader's pod is noticed in
+// seconds (Juju's lease is 60 s), and an update-status interval of an hour: the charm learns
+// of failures from its Pebble checks and fires its timers through its watcher's notices, and
+// a suite that passes with it proves that no bound waits for update-status.
 const (
 	testLease                = "10s"
-	testUpdateStatusInterval = 5 * time.Second
+	testUpdateStatusInterval = time.Hour
 )
 
 // StartJujulet bootstraps a private jujulet controller for the test and kills it at cleanup.

@@ -85,7 +85,7 @@ func (s *Seed) CreateReplication(t testing.TB, ctx context.Context, n int) {
 func (s *Seed) WaitRoles(t testing.TB, ctx context.Context, primaryModel, primaryApp, standbyModel, standbyApp string, n int) {
 	t.Helper()
 	s.settle(t, ctx, primaryModel, primaryApp+" primary cluster",
-		All(AppSettled(primaryApp, n, "Primary"), UnitMessages(primaryApp, map[string]int{"Primary": 1, "Replica": n - 1})))
+		All(AppSettled(primaryApp, n, "Primary"), UnitMessages(primaryApp, map[string]int{"Primary": 1, "Replica": n - 1}), PrimaryOffLeader(primaryApp)))
 	s.settle(t, ctx, standbyModel, standbyApp+" standby cluster",
 		All(AppSettled(standbyApp, n, "Standby"), UnitMessages(standbyApp, map[string]int{"Standby": 1, "Replica": n - 1})))
 }

@@ -112,3 +112,22 @@ func UnitBlocked(s *Status, app, message string) error {
 	}
 	return fmt.Errorf("no unit of %s is blocked with %q", app, message)
 }
+
+// PrimaryOffLeader holds when the unit whose message is "Primary" is not app's leader, in an
+// application of two units or more: the charm hands the primary off its leader (docs/HA.md),
+// so a cluster is settled only once that hand-off is done. It does not hold while an
+// operator's promote-to-primary keeps the leader primary: scenarios that do that do not use it.
+func PrimaryOffLeader(app string) Condition {
+	return func(s *Status) error {
+		units := s.Applications[app].Units
+		if len(units) < 2 {
+			return nil
+		}
+		for name, u := range units {
+			if u.WorkloadStatus.Message == "Primary" && u.Leader {
+				return fmt.Errorf("%s: the leader %s is still the primary", app, name)
+			}
+		}
+		return nil
+	}
+}

@@ -1,0 +1,157 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/canonical/pebble/client"
+	"github.com/jujulet/postgresql-k8s/internal/pgwatch"
+)
+
+// The watcher (internal/pgwatch) runs in the workload container as a Pebble service. Its
+// binary is the charm's own, pushed into the container's filesystem (not the storage: it is
+// run as Pebble's user, and the storage is writable by the server's user).
+const (
+	WatchService    = "pg-watch"
+	WatchLayerLabel = "postgresql-k8s-watch"
+	WatchDir        = "/var/lib/postgresql-k8s"
+	watchBin        = WatchDir + "/pg-watch"
+	watchMarker     = WatchDir + "/pg-watch.sha256"
+)
+
+// InContainerSocket is the workload Pebble's socket as a process inside the container sees
+// it: Kubernetes mounts it at /charm/container/pebble.socket; under jujulet (containersDir
+// set) services run on the host and use the host path (see docs/SEAMS.md).
+func InContainerSocket(containersDir, c string) string {
+	if containersDir == "" {
+		return "/charm/container/pebble.socket"
+	}
+	socket, _ := SocketPath(containersDir, c)
+	return socket
+}
+
+// TimersPath is the container path of the timers file the watcher reads.
+func (w *Workload) TimersPath() string { return path.Join(w.PrivateDir(), "timers.json") }
+
+// WatchLayer renders the watcher's layer. It runs as Pebble's own user: Juju reads the
+// notices as Pebble's administrator, who by default sees only its own and public ones.
+func (w *Workload) WatchLayer() string {
+	var b strings.Builder
+	b.WriteString("summary: postgresql-k8s watcher\n")
+	b.WriteString("description: raises the charm's wake-up notices (postgresql-k8s.charm/wake)\n")
+	b.WriteString("services:\n")
+	b.WriteString("  " + WatchService + ":\n")
+	b.WriteString("    override: replace\n")
+	b.WriteString("    summary: postgresql-k8s timers\n")
+	fmt.Fprintf(&b, "    command: %s %s --socket %s --timers %s\n", w.Host(watchBin), pgwatch.Subcommand, w.WatchSocket, w.Host(w.TimersPath()))
+	b.WriteString("    startup: enabled\n")
+	b.WriteString("    on-success: restart\n    on-failure: restart\n")
+	return b.String()
+}
+
+// EnsureWatcher makes the watcher service run the binary at exe: it pushes the binary only
+// when its content (or the layer) changed since the last push, adds the layer when Pebble's
+// plan lacks the service (a restarted Pebble forgets added layers) and (re)starts it.
+//
+// The marker beside the binary holds the SHA-256 of binary and layer, then a stamp of the
+// binary's size and modification time and of the layer: while the stamp matches, the ~11 MB
+// binary is not even read.
+func (w *Workload) EnsureWatcher(ctx context.Context, exe string) error {
+	if w.WatchSocket == "" {
+		return errors.New("watcher: no Pebble socket for the container")
+	}
+	f, err := os.Open(exe)
+	if err != nil {
+		return fmt.Errorf("watcher binary: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("watcher binary: %w", err)
+	}
+	layer := w.WatchLayer()
+	lh := sha256.Sum256([]byte(layer))
+	stamp := fmt.Sprintf("%d/%d/%x", fi.Size(), fi.ModTime().UnixNano(), lh[:8])
+	var oldSum, oldStamp string
+	if b, err := w.ReadFile(ctx, watchMarker); err == nil {
+		oldSum, oldStamp, _ = strings.Cut(strings.TrimSpace(string(b)), " ")
+	}
+	sum := oldSum
+	if oldStamp != stamp || oldSum == "" {
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err != nil {
+			return fmt.Errorf("watcher binary: %w", err)
+		}
+		h.Write([]byte(layer))
+		sum = hex.EncodeToString(h.Sum(nil))
+	}
+	pushed := false
+	if sum != oldSum {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("watcher binary: %w", err)
+		}
+		err := w.Pebble.Push(&client.PushOptions{Source: f, Path: w.Host(watchBin), MakeDirs: true, Permissions: 0o755})
+		if err != nil {
+			return fmt.Errorf("push watcher: %w", err)
+		}
+		pushed = true
+	}
+	infos, err := w.Pebble.Services(&client.ServicesOptions{Names: []string{WatchService}})
+	if err != nil {
+		return fmt.Errorf("pebble services: %w", err)
+	}
+	if len(infos) == 0 || pushed {
+		if err := w.Pebble.AddLayer(&client.AddLayerOptions{Combine: true, Label: WatchLayerLabel, LayerData: []byte(layer)}); err != nil {
+			return fmt.Errorf("add watcher layer: %w", err)
+		}
+	}
+	active := len(infos) > 0 && infos[0].Current == client.StatusActive
+	// The change is not waited for: the watcher's start is Pebble's business, and the next
+	// hook starts it again if it did not come up.
+	switch {
+	case active && pushed:
+		_, err = w.Pebble.Restart(&client.ServiceOptions{Names: []string{WatchService}})
+	case !active:
+		_, err = w.Pebble.Start(&client.ServiceOptions{Names: []string{WatchService}})
+	}
+	if err != nil {
+		return fmt.Errorf("start watcher: %w", err)
+	}
+	if sum != oldSum || stamp != oldStamp {
+		// Written last: a push that failed half-way is retried by the next hook.
+		marker := []byte(sum + " " + stamp + "\n")
+		if err := w.Pebble.Push(&client.PushOptions{Source: bytes.NewReader(marker), Path: w.Host(watchMarker), MakeDirs: true, Permissions: 0o644}); err != nil {
+			return fmt.Errorf("write watcher marker: %w", err)
+		}
+	}
+	return nil
+}
+
+// ReadTimers reads the timers file (no timers when it does not exist).
+func (w *Workload) ReadTimers(ctx context.Context) (pgwatch.Timers, error) {
+	b, err := w.ReadFile(ctx, w.TimersPath())
+	if err != nil {
+		var pe *client.Error
+		if errors.As(err, &pe) && pe.Kind == client.ErrorKindNotFound {
+			return pgwatch.Timers{}, nil
+		}
+		return nil, err
+	}
+	return pgwatch.Parse(b)
+}
+
+// WriteTimers replaces the timers file (0600, owned by the server's user, in the private dir).
+func (w *Workload) WriteTimers(ctx context.Context, t pgwatch.Timers) error {
+	if err := w.MakeDir(ctx, w.PrivateDir(), 0o700); err != nil {
+		return err
+	}
+	return w.WriteFile(ctx, w.TimersPath(), t.Encode(), 0o600)
+}
