@@ -59,7 +59,7 @@ test-juju: charm
 
 bench: setup build
 	JUJULET_BIN=$(BIN) $(GO) test -run '^$$' -bench NoopHook -benchtime 200x ./internal/controller
-	JUJULET_BIN=$(BIN) $(GO) test -run '^$$' -bench 'Deploy|UpdateStatus|Switchover|Failover' -benchtime 5x -timeout 60m ./...
+	JUJULET_BIN=$(BIN) $(GO) test -run '^$$' -bench 'Deploy|UpdateStatus|Switchover|Failover|Rollback' -benchtime 5x -timeout 60m ./...
 	JUJULET_BIN=$(BIN) $(GO) run ./tests/cmd/scenario-bench
 
 lint:

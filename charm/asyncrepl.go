@@ -114,9 +114,13 @@ type drView struct {
 	remoteErr   error // the remote app bucket is malformed
 }
 
+// DefaultDRRollbackAfter is how long a primary cluster that handed over (published its
+// demotion token) waits for the other cluster to take over before it rolls back.
+const DefaultDRRollbackAfter = 60 * time.Second
+
 // EnableAsyncReplication installs cross-regional replication in c.
 func EnableAsyncReplication(c *Charm) {
-	a := &asyncRepl{RollbackAfter: 60 * time.Second, RemoteTimeout: 3 * time.Second}
+	a := &asyncRepl{RollbackAfter: DefaultDRRollbackAfter, RemoteTimeout: 3 * time.Second}
 	c.RoleRules = append(c.RoleRules, a.roleRule)
 	c.ClusterStep = a.step
 	c.HoldFailover = a.holdFailover
