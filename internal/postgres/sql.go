@@ -239,30 +239,73 @@ func ListSlots(ctx context.Context, conn *pgx.Conn) ([]Slot, error) {
 // Replica is a row of pg_stat_replication.
 type Replica struct {
 	AppName   string
-	State     string
+	State     string // startup, catchup, streaming, backup, stopping
+	SyncState string // async, potential, sync, quorum
+	FlushLSN  LSN    // 0 when the standby has not reported it
 	ReplayLSN LSN
+}
+
+const replicaColumns = `application_name, state, sync_state,
+	coalesce(flush_lsn::text, '0/0'), coalesce(replay_lsn::text, '0/0')`
+
+func scanReplica(rows pgx.Rows) (Replica, error) {
+	var r Replica
+	var flush, replay string
+	if err := rows.Scan(&r.AppName, &r.State, &r.SyncState, &flush, &replay); err != nil {
+		return r, err
+	}
+	var err error
+	if r.FlushLSN, err = ParseLSN(flush); err != nil {
+		return r, err
+	}
+	r.ReplayLSN, err = ParseLSN(replay)
+	return r, err
 }
 
 // Replicas lists the connected walsenders' standbys.
 func Replicas(ctx context.Context, conn *pgx.Conn) ([]Replica, error) {
-	rows, err := conn.Query(ctx, `SELECT application_name, state, coalesce(replay_lsn::text, '0/0') FROM pg_stat_replication ORDER BY 1`)
+	rows, err := conn.Query(ctx, `SELECT `+replicaColumns+` FROM pg_stat_replication ORDER BY 1`)
 	if err != nil {
 		return nil, fmt.Errorf("pg_stat_replication: %w", err)
 	}
 	defer rows.Close()
 	var out []Replica
 	for rows.Next() {
-		var r Replica
-		var lsn string
-		if err := rows.Scan(&r.AppName, &r.State, &lsn); err != nil {
-			return nil, err
-		}
-		if r.ReplayLSN, err = ParseLSN(lsn); err != nil {
-			return nil, err
+		r, err := scanReplica(rows)
+		if err != nil {
+			return nil, fmt.Errorf("pg_stat_replication: %w", err)
 		}
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// ReplicationState is what a primary knows about its synchronous replication. The flush
+// position is read before the standbys, so a standby reported at or past it has everything
+// acknowledged before the read.
+type ReplicationState struct {
+	// SyncStandbyNames is synchronous_standby_names as this session sees it: after a reload it
+	// shows the new value once the server has re-read its configuration.
+	SyncStandbyNames string
+	// FlushLSN is pg_current_wal_flush_lsn(): every acknowledged commit lies before it.
+	FlushLSN LSN
+	Standbys []Replica
+}
+
+// ReadReplicationState reads the primary's synchronous replication state.
+func ReadReplicationState(ctx context.Context, conn *pgx.Conn) (ReplicationState, error) {
+	var st ReplicationState
+	var flush string
+	err := conn.QueryRow(ctx, `SELECT current_setting('synchronous_standby_names'), pg_current_wal_flush_lsn()::text`).
+		Scan(&st.SyncStandbyNames, &flush)
+	if err != nil {
+		return st, fmt.Errorf("replication state: %w", err)
+	}
+	if st.FlushLSN, err = ParseLSN(flush); err != nil {
+		return st, err
+	}
+	st.Standbys, err = Replicas(ctx, conn)
+	return st, err
 }
 
 // ScramVerifier computes a SCRAM-SHA-256 verifier for password, so that the clear password is
