@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jujulet/postgresql-k8s/internal/postgres"
 )
 
 // actionFail marks the action failed with a message; the hook itself succeeds.
@@ -186,6 +189,15 @@ func (c *Charm) actionSetPassword(ctx context.Context, st *State, params map[str
 		return nil, failf("cannot reach the primary %s to change the password: %v", st.Primary(), err)
 	}
 	defer db.Close(ctx)
+	// The change must reach a synchronous standby (a failover must not bring the old password
+	// back): with none streaming the commit would wait for one indefinitely.
+	if rs, err := db.Replication(cctx); err != nil {
+		return nil, err
+	} else if rs.SyncStandbyNames != "" && !slices.ContainsFunc(rs.Standbys, func(r postgres.Replica) bool {
+		return r.State == "streaming" && (r.SyncState == "sync" || r.SyncState == "quorum")
+	}) {
+		return nil, failf("commits on the primary %s wait for a synchronous standby and none streams (see its status): try again once a replica streams", st.Primary())
+	}
 	if err := db.SetPassword(ctx, user, pw); err != nil {
 		return nil, err
 	}

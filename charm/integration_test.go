@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -115,6 +116,20 @@ func (w *world) waitRows(t *testing.T, ctx context.Context, unit string, want in
 	}
 }
 
+// waitStreaming waits until n standbys stream from unit.
+func (w *world) waitStreaming(t *testing.T, ctx context.Context, unit string, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	for w.sql(t, ctx, unit, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'") != n {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%d standbys never streamed from %s", n, unit)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 func (w *world) inRecovery(t *testing.T, ctx context.Context, unit string) bool {
 	return w.sql(t, ctx, unit, "SELECT pg_is_in_recovery()::int") == 1
 }
@@ -186,14 +201,20 @@ func TestRealClusterLifecycle(t *testing.T) {
 		t.Fatalf("switchover action: %v %q", err, u.f.Failed)
 	}
 	u = w.mustRun("pg/1", "database-peers-relation-changed")
-	wantStatus(t, u, "active", "Primary")
+	// Strict mode: commits on the new primary wait until a replica streams from it.
+	wantStatus(t, u, "waiting", "Primary: commits wait for a synchronous standby (synchronous_mode_strict): none of pg/0, pg/2 streams")
 	u = w.mustRun("pg/0", "database-peers-relation-changed")
 	wantStatus(t, u, "active", "Replica")
 	if w.app["primary"] != "pg/1" {
 		t.Fatalf("primary %q", w.app["primary"])
 	}
 	w.mustRun("pg/2", "database-peers-relation-changed")
-	w.mustRun("pg/1", "database-peers-relation-changed")
+	w.waitStreaming(t, ctx, "pg/1", 2)
+	u = w.mustRun("pg/1", "database-peers-relation-changed")
+	wantStatus(t, u, "active", "Primary")
+	if rec := mustRecord(t, w, "pg/1"); !slices.Equal(rec.Standbys, []string{"pg/0", "pg/2"}) {
+		t.Fatalf("pg/1 published %+v", rec)
+	}
 	if w.inRecovery(t, ctx, "pg/1") || !w.inRecovery(t, ctx, "pg/0") {
 		t.Fatal("roles not switched")
 	}
@@ -230,7 +251,9 @@ func TestRealClusterLifecycle(t *testing.T) {
 		t.Errorf("system id changed")
 	}
 
-	// set-password on the leader, then log in with it.
+	// set-password on the leader, then log in with it. The change must reach a synchronous
+	// standby: wait until the remaining replica streams from the new primary.
+	w.waitStreaming(t, ctx, newPrimary, 1)
 	u, err = w.run("pg/0", "set-password", map[string]any{"username": "operator", "password": "brand-new-pw"}, nil)
 	if err != nil || u.f.IsFailed {
 		t.Fatalf("set-password: %v %q", err, u.f.Failed)

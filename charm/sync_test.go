@@ -474,3 +474,17 @@ func TestGetPrimaryShowsSyncStandbys(t *testing.T) {
 		t.Fatalf("results %v", u.f.Results)
 	}
 }
+
+func TestSetPasswordRefusedWhileCommitsWait(t *testing.T) {
+	w := syncCluster(t, 2, nil)
+	w.units["pg/1"].s.running = false
+	w.mustRun("pg/0", "update-status")
+	w.mustRun("pg/0", "update-status") // ANY 1 ("pg_1"): nobody streams
+	u, err := w.run("pg/0", "set-password", map[string]any{"username": "operator", "password": "new-one"}, nil)
+	if err != nil || !u.f.IsFailed || !strings.Contains(u.f.Failed, "commits on the primary pg/0 wait for a synchronous standby and none streams") {
+		t.Fatalf("%v failed=%v %q", err, u.f.IsFailed, u.f.Failed)
+	}
+	if slices.ContainsFunc(w.units["pg/0"].s.calls, func(c string) bool { return strings.HasPrefix(c, "SetPassword") }) {
+		t.Fatal("the password was changed anyway")
+	}
+}

@@ -342,15 +342,27 @@ type Role struct {
 	Grants []string
 }
 
-// EnsureRole creates the role (LOGIN) or alters it to have the attributes and password.
+// EnsureRole creates the role (LOGIN) or alters it to have the attributes and password. It
+// commits without waiting for synchronous standbys: the charm runs it in the hook that promotes
+// a primary, before any standby streams from it (waiting would hang that hook, and with it
+// the events that bring the standbys), and it only re-applies passwords that set-password
+// already committed synchronously or that the replicas are seeded with.
 func EnsureRole(ctx context.Context, conn *pgx.Conn, r Role) error {
 	verifier, err := ScramVerifier(r.Password)
 	if err != nil {
 		return err
 	}
 	ident := pgx.Identifier{r.Name}.Sanitize()
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("role %s: %w", r.Name, err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = local"); err != nil {
+		return fmt.Errorf("role %s: %w", r.Name, err)
+	}
 	var exists bool
-	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", r.Name).Scan(&exists); err != nil {
+	if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", r.Name).Scan(&exists); err != nil {
 		return fmt.Errorf("role %s: %w", r.Name, err)
 	}
 	verb := "CREATE"
@@ -363,18 +375,22 @@ func EnsureRole(ctx context.Context, conn *pgx.Conn, r Role) error {
 	}
 	// The verifier is not a secret in the sense of a password, but keep it out of logs too.
 	stmt := fmt.Sprintf("%s ROLE %s WITH%s PASSWORD %s", verb, ident, attrs, quoteLiteral(verifier))
-	if _, err := conn.Exec(ctx, stmt); err != nil {
+	if _, err := tx.Exec(ctx, stmt); err != nil {
 		return fmt.Errorf("%s role %s: %w", verb, r.Name, err)
 	}
 	for _, g := range r.Grants {
-		if _, err := conn.Exec(ctx, fmt.Sprintf(g, ident)); err != nil {
+		if _, err := tx.Exec(ctx, fmt.Sprintf(g, ident)); err != nil {
 			return fmt.Errorf("grant to %s: %w", r.Name, err)
 		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("%s role %s: %w", verb, r.Name, err)
 	}
 	return nil
 }
 
-// SetPassword changes a role's password (sent as a SCRAM verifier).
+// SetPassword changes a role's password (sent as a SCRAM verifier). The commit waits for the
+// synchronous standbys like any other: a failover must not bring back the old password.
 func SetPassword(ctx context.Context, conn *pgx.Conn, user, password string) error {
 	verifier, err := ScramVerifier(password)
 	if err != nil {
