@@ -118,12 +118,13 @@ type syncPlan struct {
 	anyOf     []string    // no standby applied, strict: a commit waits for one of these
 	strict    bool        // synchronous_mode_strict in effect (the cluster has replicas)
 	names     string      // rendered synchronous_standby_names
-	standbys  map[string]postgres.Replica
-	badRecord error // the committed record could not be read
+	standbys  map[string]postgres.Replica // pg_stat_replication rows of the healthy peers
+	badRecord error                       // the committed record could not be read
 }
 
-// planSync decides the synchronous standbys. reps is pg_stat_replication (known=false when it
-// could not be read, e.g. before start: nothing is then dropped or added).
+// planSync decides the synchronous standbys from rs, this server's replication state
+// (known=false when it could not be read, e.g. before start: nothing is then dropped or
+// added).
 func planSync(st *State, rs postgres.ReplicationState, known bool) syncPlan {
 	p := syncPlan{known: known, live: rs.SyncStandbyNames, standbys: map[string]postgres.Replica{}}
 	p.committed, p.badRecord = parseSyncRecord(st.MyData[keySyncStandbys])
@@ -139,7 +140,8 @@ func planSync(st *State, rs postgres.ReplicationState, known bool) syncPlan {
 	} else {
 		for _, r := range rs.Standbys {
 			for _, u := range st.Peers {
-				if r.AppName == postgres.SlotName(u) && r.State == "streaming" {
+				// A reconnecting standby may show twice for a moment: count it once.
+				if r.AppName == postgres.SlotName(u) && r.State == "streaming" && !slices.Contains(p.healthy, u) {
 					p.healthy = append(p.healthy, u)
 					p.standbys[u] = r
 				}
