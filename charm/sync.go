@@ -106,18 +106,18 @@ func ranUnits(st *State, except string) []string {
 
 // syncPlan is a primary's decision for one hook.
 type syncPlan struct {
-	committed *SyncRecord // the record as the hook started (what failover would read now)
-	known     bool        // pg_stat_replication was read
-	live      string      // synchronous_standby_names the server runs with (known only)
-	healthy   []string    // peers streaming from this server
-	wanted    int         // synchronous standbys wanted
-	keep      []string    // published and still wanted
-	add       []string    // wanted, not published: applied now, published once confirmed
-	drop      []string    // published, no longer wanted: unpublished now, applied later
-	apply     []string    // units in synchronous_standby_names: published ∪ wanted
-	anyOf     []string    // no standby applied, strict: a commit waits for one of these
-	strict    bool        // synchronous_mode_strict in effect (the cluster has replicas)
-	names     string      // rendered synchronous_standby_names
+	committed *SyncRecord                 // the record as the hook started (what failover would read now)
+	known     bool                        // pg_stat_replication was read
+	live      string                      // synchronous_standby_names the server runs with (known only)
+	healthy   []string                    // peers streaming from this server
+	wanted    int                         // synchronous standbys wanted
+	keep      []string                    // published and still wanted
+	add       []string                    // wanted, not published: applied now, published once confirmed
+	drop      []string                    // published, no longer wanted: unpublished now, applied later
+	apply     []string                    // units in synchronous_standby_names: published ∪ wanted
+	anyOf     []string                    // no standby applied, strict: a commit waits for one of these
+	strict    bool                        // synchronous_mode_strict in effect (the cluster has replicas)
+	names     string                      // rendered synchronous_standby_names
 	standbys  map[string]postgres.Replica // pg_stat_replication rows of the healthy peers
 	badRecord error                       // the committed record could not be read
 }
