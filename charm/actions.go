@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jujulet/postgresql-k8s/internal/postgres"
 )
 
 // actionFail marks the action failed with a message; the hook itself succeeds.
@@ -109,10 +112,20 @@ func (c *Charm) requireInitialised(st *State) error {
 }
 
 func (c *Charm) actionGetPrimary(ctx context.Context, st *State) (map[string]string, error) {
-	if st.Primary() == "" {
+	p := st.Primary()
+	if p == "" {
 		return nil, failf("the cluster is not initialised yet: no primary")
 	}
-	return map[string]string{"primary": st.Primary()}, nil
+	res := map[string]string{"primary": p}
+	raw := st.PeerData[p][keySyncStandbys]
+	if p == st.Unit {
+		raw = st.MyData[keySyncStandbys]
+	}
+	if rec, err := parseSyncRecord(raw); err == nil && rec != nil {
+		// What failover may promote: the synchronous standbys the primary published.
+		res["sync-standbys"] = strings.Join(rec.Standbys, ",")
+	}
+	return res, nil
 }
 
 func (c *Charm) validUser(params map[string]any) (string, error) {
@@ -176,6 +189,15 @@ func (c *Charm) actionSetPassword(ctx context.Context, st *State, params map[str
 		return nil, failf("cannot reach the primary %s to change the password: %v", st.Primary(), err)
 	}
 	defer db.Close(ctx)
+	// The change must reach a synchronous standby (a failover must not bring the old password
+	// back): with none streaming the commit would wait for one indefinitely.
+	if rs, err := db.Replication(cctx); err != nil {
+		return nil, err
+	} else if rs.SyncStandbyNames != "" && !slices.ContainsFunc(rs.Standbys, func(r postgres.Replica) bool {
+		return r.State == "streaming" && (r.SyncState == "sync" || r.SyncState == "quorum")
+	}) {
+		return nil, failf("commits on the primary %s wait for a synchronous standby and none streams (see its status): try again once a replica streams", st.Primary())
+	}
 	if err := db.SetPassword(ctx, user, pw); err != nil {
 		return nil, err
 	}
@@ -209,9 +231,6 @@ func (c *Charm) actionPromote(ctx context.Context, st *State, params map[string]
 	case "unit":
 	default:
 		return nil, failf("scope must be \"unit\" or \"cluster\", got %q", scope)
-	}
-	if force {
-		return nil, failf("force applies only to scope=cluster; a unit switchover is always planned")
 	}
 	if c.RefuseUnitSwitchover != nil {
 		if why := c.RefuseUnitSwitchover(st); why != "" {
@@ -260,6 +279,12 @@ func (c *Charm) actionPromote(ctx context.Context, st *State, params map[string]
 		id = strconv.FormatInt(c.Now().UnixNano(), 10)
 	}
 	from := st.Primary()
+	if !c.primaryAnswers(ctx, st, w, from) {
+		return c.promoteInPlaceOfLost(ctx, st, w, id, target, force)
+	}
+	if force {
+		return nil, failf("the primary %s answers: run promote-to-primary scope=unit without force, a planned switchover that loses nothing", from)
+	}
 	if st.Leader {
 		c.startSwitchover(st, id, target)
 		// The old primary's part runs here when this unit is it; the target's part needs the
@@ -280,4 +305,28 @@ func (c *Charm) actionPromote(ctx context.Context, st *State, params map[string]
 		"switchover-id": id,
 		"message":       fmt.Sprintf("switchover from %s to %s started: %s shuts down cleanly, %s promotes once it has replayed everything; watch the status", from, target, from, target),
 	}, nil
+}
+
+// promoteInPlaceOfLost is promote-to-primary scope=unit while the primary does not answer: a
+// failover to target, which without force must be a unit failover may trust (a synchronous
+// standby of the lost primary). The leader records it at once; another unit asks the leader,
+// which re-checks it in its next failover.
+func (c *Charm) promoteInPlaceOfLost(ctx context.Context, st *State, w Workload, id, target string, force bool) (map[string]string, error) {
+	from := st.Primary()
+	if why := c.checkFailoverTarget(ctx, st, w, failoverCandidates(st, from), target, force); why != "" {
+		return nil, failf("the primary %s does not answer and %s", from, why)
+	}
+	note := ""
+	if force {
+		note = " (forced: writes the primary acknowledged that " + target + " lacks are lost)"
+	}
+	if st.Leader {
+		c.logf(ctx, slog.LevelWarn, "promote-to-primary: %s does not answer, promoting %s%s", from, target, note)
+		st.SetApp(keyLastFailoverRequest, id)
+		c.setPrimary(st, target)
+		return map[string]string{"message": fmt.Sprintf("the primary %s does not answer: %s is the primary now%s", from, target, note)}, nil
+	}
+	b, _ := json.Marshal(failoverRequest{ID: id, To: target, From: from, Force: force, Since: c.Now().Unix()})
+	st.SetMine(keyFailoverRequest, string(b))
+	return map[string]string{"message": fmt.Sprintf("the primary %s does not answer: asked the leader to promote %s%s", from, target, note)}, nil
 }

@@ -12,13 +12,19 @@
 //	                      system-id        database system identifier of the cluster
 //	                      switchover       JSON Switchover while a planned switchover runs
 //	                      last-switchover  id of the last switchover completed or rolled back
+//	                      last-failover-request  id of the last failover request handled
 //	unit bucket:          address          this unit's address (PostgreSQL listens on :5432)
+//	                      version          PostgreSQL major, once the unit has run it (a replica
+//	                                       that ran counts for synchronous_mode_strict)
 //	                      switchover-request JSON {id,to} from a non-leader's action
 //	                      demoted          JSON Demotion: the old primary's clean-shutdown token
 //	                      promoted         switchover id the target promoted for
-//	                      version          PostgreSQL major version last reported
 //	                      upstream-down    JSON {primary,since}: this replica's upstream check
 //	                                       fails (events.go)
+//	                      sync-standbys    JSON SyncRecord (primary): the standbys failover may
+//	                                       promote (charm/sync.go, docs/SYNC.md)
+//	                      failover-request JSON failoverRequest: promote-to-primary scope=unit
+//	                                       while the primary is down
 //	app bucket, also:     pinned-primary   unit an operator made primary (no hand-off from it)
 //
 // Unit charm state (state-set): leaving, retry-backoff, primary-down, handoff-after (timers.go).
@@ -85,6 +91,11 @@ type Charm struct {
 	FailoverAfter        time.Duration
 	SwitchoverReplayWait time.Duration
 	SwitchoverTimeout    time.Duration
+	// SyncConfirmWait bounds the primary's in-hook wait for a standby it just made synchronous
+	// to catch up before it is published; SyncCheckInterval is how often a primary with
+	// replicas looks at them again (a synchronous standby that dies sends no event).
+	SyncConfirmWait   time.Duration
+	SyncCheckInterval time.Duration
 }
 
 // DefaultFailoverAfter is the failover confirmation window. With the checks' 3 s detection
@@ -97,6 +108,7 @@ func New(env hookenv.Env, tools hookenv.Tools, open func(ctx context.Context, ad
 	return &Charm{
 		Env: env, Tools: tools, OpenWorkload: open, Log: log, Now: time.Now,
 		FailoverAfter: DefaultFailoverAfter, SwitchoverReplayWait: 5 * time.Second, SwitchoverTimeout: 90 * time.Second,
+		SyncConfirmWait: 5 * time.Second, SyncCheckInterval: 10 * time.Second,
 	}
 }
 

@@ -104,6 +104,7 @@ func (w *world) run(unit, hook string, params map[string]any, mod func(*hookenv.
 	c.Now = func() time.Time { return time.Unix(1_700_000_000, 0).Add(w.elapsed) }
 	c.FailoverAfter = 0
 	c.SwitchoverReplayWait = 0
+	c.SyncConfirmWait = 0
 	if w.tweak != nil {
 		w.tweak(c)
 	}
@@ -187,7 +188,7 @@ func TestHooksThatWaitOrBlock(t *testing.T) {
 		wantMsg    string
 	}{
 		{"invalid profile", func(w *world) { w.units["pg/0"].f.Config["profile"] = "turbo" }, "pg/0", "blocked", "invalid config: profile=\"turbo\""},
-		{"max_connections out of range", func(w *world) { w.units["pg/0"].f.Config["max_connections"] = float64(1) }, "pg/0", "blocked", "invalid config: max_connections=1"},
+		{"experimental_max_connections out of range", func(w *world) { w.units["pg/0"].f.Config["experimental_max_connections"] = float64(1) }, "pg/0", "blocked", "invalid config: experimental_max_connections=1"},
 		{"pebble not ready", func(w *world) { w.units["pg/0"].s.notReady = true }, "pg/0", "waiting", "waiting for the postgresql container"},
 		{"no peer relation", func(w *world) { delete(w.units["pg/0"].f.Relations, peerRel) }, "pg/0", "waiting", "waiting for the peer relation"},
 		{"non-leader before passwords", func(w *world) {}, "pg/1", "waiting", "waiting for the leader to generate the passwords"},
@@ -223,16 +224,16 @@ func TestInvalidConfigRestartsNothing(t *testing.T) {
 	w := bootstrap(t, 1)
 	u := w.units["pg/0"]
 	before := len(u.s.calls)
-	u.f.Config["synchronous_commit"] = "sometimes"
+	u.f.Config["durability_synchronous_commit"] = "off"
 	w.mustRun("pg/0", "config-changed")
-	wantStatus(t, u, "blocked", "invalid config: synchronous_commit")
+	wantStatus(t, u, "blocked", `invalid config: durability_synchronous_commit="off": must be on, remote_write or remote_apply`)
 	if len(u.s.calls) != before || !u.s.running {
 		t.Errorf("calls after invalid config: %v running=%v", u.s.calls[before:], u.s.running)
 	}
-	u.f.Config["synchronous_commit"] = "off"
+	u.f.Config["durability_synchronous_commit"] = "remote_apply"
 	w.mustRun("pg/0", "config-changed")
 	wantStatus(t, u, "active", "Primary")
-	if u.s.conf.SynchronousCommit != "off" || !slices.Contains(u.s.calls[before:], "Reload") {
+	if u.s.conf.SynchronousCommit != "remote_apply" || !slices.Contains(u.s.calls[before:], "Reload") {
 		t.Errorf("conf %+v calls %v", u.s.conf, u.s.calls[before:])
 	}
 }
@@ -376,7 +377,11 @@ func TestPlannedSwitchover(t *testing.T) {
 	if r.s.inRecovery {
 		t.Fatal("target did not promote")
 	}
-	wantStatus(t, r, "active", "Primary")
+	// Strict mode: until the old primary streams from it, commits wait for a replica.
+	wantStatus(t, r, "waiting", "Primary: commits wait for a synchronous standby (synchronous_mode_strict): none of pg/0 streams")
+	if want := `ANY 1 ("pg_0")`; r.s.live.SynchronousStandbyNames != want {
+		t.Errorf("new primary synchronous_standby_names %q, want %q", r.s.live.SynchronousStandbyNames, want)
+	}
 	// The leader records the new primary; the old primary follows without rewind.
 	p.s.calls = nil
 	p = w.mustRun("pg/0", "database-peers-relation-changed")
@@ -389,6 +394,12 @@ func TestPlannedSwitchover(t *testing.T) {
 	}
 	if !p.s.inRecovery || p.s.conf.Upstream == nil || p.s.conf.Upstream.Host != r.s.addr {
 		t.Errorf("old primary not following: %+v", p.s)
+	}
+	// The new primary makes the old one its synchronous standby.
+	r = w.mustRun("pg/1", "database-peers-relation-changed")
+	wantStatus(t, r, "active", "Primary")
+	if rec := mustRecord(t, w, "pg/1"); !slices.Equal(rec.Standbys, []string{"pg/0"}) {
+		t.Errorf("published %+v", rec)
 	}
 }
 
@@ -426,7 +437,7 @@ func TestActions(t *testing.T) {
 		{"set-password unknown user", "pg/0", "set-password", map[string]any{"username": "bob"}, true, "\"bob\" is not a system user", ""},
 		{"set-password uninitialised", "pg/0", "set-password", map[string]any{"username": "operator"}, false, "not initialised", ""},
 		{"promote bad scope", "pg/1", "promote-to-primary", map[string]any{"scope": "region"}, true, "scope must be", ""},
-		{"promote unit with force", "pg/1", "promote-to-primary", map[string]any{"scope": "unit", "force": true}, true, "force applies only to scope=cluster", ""},
+		{"promote unit with force while the primary answers", "pg/1", "promote-to-primary", map[string]any{"scope": "unit", "force": true}, true, "the primary pg/0 answers: run promote-to-primary scope=unit without force", ""},
 		{"promote uninitialised", "pg/1", "promote-to-primary", map[string]any{"scope": "unit"}, false, "not initialised", ""},
 		{"promote the primary", "pg/0", "promote-to-primary", map[string]any{"scope": "unit"}, true, "pg/0 is already the primary", ""},
 		{"promote unknown unit", "pg/0", "promote-to-primary", map[string]any{"scope": "unit", "unit": "pg/9"}, true, "\"pg/9\" is not a unit", ""},

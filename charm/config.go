@@ -3,30 +3,49 @@ package charm
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 
 	"github.com/jujulet/postgresql-k8s/internal/postgres"
 )
 
-// Config is the validated charm config.
+// Config is the validated charm config. Option names follow Charmed PostgreSQL K8s.
 type Config struct {
-	Profile                 string
-	ProfileLimitMemoryMB    int
-	MaxConnections          int
-	SynchronousCommit       string
-	WorkMemKB               int
-	MaintenanceWorkMemKB    int
-	LogMinDurationStatement int
+	Profile              string
+	ProfileLimitMemoryMB int
+	// MaxConnections: experimental_max_connections (100 when unset).
+	MaxConnections int
+	// SyncNodeCount is synchronous_node_count: SyncAll, SyncMajority or a positive number.
+	SyncNodeCount string
+	// SyncStrict is synchronous_mode_strict.
+	SyncStrict bool
+	// SynchronousCommit: durability_synchronous_commit.
+	SynchronousCommit string
+	// MaxLagOnFailover: durability_maximum_lag_on_failover, in bytes of WAL.
+	MaxLagOnFailover int64
+	// WALKeepSizeMB: durability_wal_keep_size.
 	WALKeepSizeMB           int
+	WorkMemKB               int // memory_work_mem
+	MaintenanceWorkMemKB    int // memory_maintenance_work_mem
+	LogMinDurationStatement int // logging_log_min_duration_statement
 	TimeZone                string
 }
 
+// synchronous_node_count keywords.
+const (
+	SyncAll      = "all"
+	SyncMajority = "majority"
+)
+
 var timezoneRe = regexp.MustCompile(`^[A-Za-z0-9_+\-/]{1,64}$`)
 
-// ParseConfig validates config-get --all output. The error says what is wrong, for a blocked
-// status.
+const pgIntMax = 2147483647
+
+// ParseConfig validates config-get --all output. The error names the option and what it
+// accepts, for a blocked status.
 func ParseConfig(m map[string]any) (Config, error) {
-	c := Config{Profile: "production", MaxConnections: 100, SynchronousCommit: "on",
-		LogMinDurationStatement: -1, WALKeepSizeMB: 128, TimeZone: "UTC"}
+	c := Config{Profile: "production", MaxConnections: 100, SyncNodeCount: SyncAll, SyncStrict: true,
+		SynchronousCommit: "on", MaxLagOnFailover: 1 << 20, WALKeepSizeMB: 4096, WorkMemKB: 4096,
+		MaintenanceWorkMemKB: 65536, LogMinDurationStatement: -1, TimeZone: "UTC"}
 	str := func(key string, dst *string) error {
 		v, ok := m[key]
 		if !ok || v == nil {
@@ -39,22 +58,34 @@ func ParseConfig(m map[string]any) (Config, error) {
 		*dst = s
 		return nil
 	}
-	num := func(key string, dst *int, min, max int) error {
+	boolean := func(key string, dst *bool) error {
 		v, ok := m[key]
 		if !ok || v == nil {
 			return nil
 		}
-		var n int
+		b, ok := v.(bool)
+		if !ok {
+			return fmt.Errorf("%s must be true or false", key)
+		}
+		*dst = b
+		return nil
+	}
+	num := func(key string, dst *int64, min, max int64) error {
+		v, ok := m[key]
+		if !ok || v == nil {
+			return nil
+		}
+		var n int64
 		switch t := v.(type) {
 		case float64:
-			if t != float64(int(t)) {
+			if t != float64(int64(t)) {
 				return fmt.Errorf("%s must be an integer", key)
 			}
-			n = int(t)
+			n = int64(t)
 		case int:
-			n = t
+			n = int64(t)
 		case int64:
-			n = int(t)
+			n = t
 		default:
 			return fmt.Errorf("%s must be an integer", key)
 		}
@@ -64,16 +95,27 @@ func ParseConfig(m map[string]any) (Config, error) {
 		*dst = n
 		return nil
 	}
+	integer := func(key string, dst *int, min, max int64) error {
+		n := int64(*dst)
+		if err := num(key, &n, min, max); err != nil {
+			return err
+		}
+		*dst = int(n)
+		return nil
+	}
 	for _, err := range []error{
 		str("profile", &c.Profile),
-		num("profile_limit_memory", &c.ProfileLimitMemoryMB, 0, 1<<30),
-		num("max_connections", &c.MaxConnections, 10, 10000),
-		str("synchronous_commit", &c.SynchronousCommit),
-		num("work_mem", &c.WorkMemKB, 0, 2147483647),
-		num("maintenance_work_mem", &c.MaintenanceWorkMemKB, 0, 2147483647),
-		num("log_min_duration_statement", &c.LogMinDurationStatement, -1, 2147483647),
-		num("wal_keep_size", &c.WALKeepSizeMB, 0, 1<<30),
-		str("timezone", &c.TimeZone),
+		integer("profile_limit_memory", &c.ProfileLimitMemoryMB, 0, 1<<30),
+		integer("experimental_max_connections", &c.MaxConnections, 10, 10000),
+		str("synchronous_node_count", &c.SyncNodeCount),
+		boolean("synchronous_mode_strict", &c.SyncStrict),
+		str("durability_synchronous_commit", &c.SynchronousCommit),
+		num("durability_maximum_lag_on_failover", &c.MaxLagOnFailover, 0, 1<<62),
+		integer("durability_wal_keep_size", &c.WALKeepSizeMB, 0, pgIntMax),
+		integer("memory_work_mem", &c.WorkMemKB, 64, pgIntMax),
+		integer("memory_maintenance_work_mem", &c.MaintenanceWorkMemKB, 1024, pgIntMax),
+		integer("logging_log_min_duration_statement", &c.LogMinDurationStatement, -1, pgIntMax),
+		str("request_time_zone", &c.TimeZone),
 	} {
 		if err != nil {
 			return c, err
@@ -84,19 +126,18 @@ func ParseConfig(m map[string]any) (Config, error) {
 	default:
 		return c, fmt.Errorf("profile=%q: must be testing or production", c.Profile)
 	}
+	if _, err := c.syncNodeCount(); err != nil {
+		return c, err
+	}
 	switch c.SynchronousCommit {
-	case "on", "off", "local", "remote_write", "remote_apply":
+	case "on", "remote_write", "remote_apply":
 	default:
-		return c, fmt.Errorf("synchronous_commit=%q: must be on, off, local, remote_write or remote_apply", c.SynchronousCommit)
-	}
-	if c.WorkMemKB != 0 && c.WorkMemKB < 64 {
-		return c, fmt.Errorf("work_mem=%d: must be 0 (default) or at least 64", c.WorkMemKB)
-	}
-	if c.MaintenanceWorkMemKB != 0 && c.MaintenanceWorkMemKB < 1024 {
-		return c, fmt.Errorf("maintenance_work_mem=%d: must be 0 (default) or at least 1024", c.MaintenanceWorkMemKB)
+		// off and local would acknowledge commits no standby has: the synchronous standbys
+		// could then lack them.
+		return c, fmt.Errorf("durability_synchronous_commit=%q: must be on, remote_write or remote_apply", c.SynchronousCommit)
 	}
 	if !timezoneRe.MatchString(c.TimeZone) {
-		return c, fmt.Errorf("timezone=%q is not a time zone name", c.TimeZone)
+		return c, fmt.Errorf("request_time_zone=%q is not a time zone name", c.TimeZone)
 	}
 	if c.Profile == "production" && c.ProfileLimitMemoryMB != 0 && c.ProfileLimitMemoryMB < 128 {
 		return c, fmt.Errorf("profile_limit_memory=%d: production needs at least 128 MB", c.ProfileLimitMemoryMB)
@@ -104,9 +145,36 @@ func ParseConfig(m map[string]any) (Config, error) {
 	return c, nil
 }
 
+// syncNodeCount parses synchronous_node_count: n > 0 for a number, 0 for all or majority.
+func (c Config) syncNodeCount() (int, error) {
+	switch c.SyncNodeCount {
+	case SyncAll, SyncMajority:
+		return 0, nil
+	}
+	n, err := strconv.Atoi(c.SyncNodeCount)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("synchronous_node_count=%q: must be all, majority or a positive integer", c.SyncNodeCount)
+	}
+	return n, nil
+}
+
+// SyncStandbysWanted is how many synchronous standbys a primary with `replicas` other units
+// keeps: all of them; a majority (with the primary, a commit is then on more than half of
+// the units: units/2 standbys); or the configured number, at most the replicas.
+func (c Config) SyncStandbysWanted(replicas int) int {
+	switch c.SyncNodeCount {
+	case SyncAll:
+		return replicas
+	case SyncMajority:
+		return (replicas + 1) / 2
+	}
+	n, _ := c.syncNodeCount()
+	return min(n, replicas)
+}
+
 // Settings sizes PostgreSQL for the profile: production gives shared_buffers 25% of the
 // memory (capped by profile_limit_memory) and effective_cache_size the rest; testing keeps
-// PostgreSQL's defaults.
+// PostgreSQL's defaults. synchronous_standby_names is the caller's (it depends on the peers).
 func (c Config) Settings(clusterName string, memoryMB int) postgres.Settings {
 	s := postgres.Settings{
 		ClusterName:             clusterName,

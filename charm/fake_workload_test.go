@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"sort"
+	"strings"
 	"sync"
 
 	"github.com/jujulet/postgresql-k8s/internal/pgwatch"
@@ -20,6 +22,9 @@ type fakeServer struct {
 	inRecovery   bool
 	down         bool // refuses connections even when running
 	conf         postgres.Settings
+	live         postgres.Settings // the config the running server uses (Start, Reload)
+	replState    string            // pg_stat_replication state as a standby ("" streaming)
+	staleReload  bool              // Reload does not reach the server
 	hba          []postgres.HBARule
 	pass         []postgres.PassEntry
 	slots        map[string]bool
@@ -130,6 +135,7 @@ func (w *fakeWorkload) WaitReady(context.Context, string, string) error {
 func (w *fakeWorkload) Start(context.Context) error {
 	w.call("Start")
 	w.s.running = true
+	w.s.live = w.s.conf
 	w.s.inRecovery = w.s.standby
 	return nil
 }
@@ -145,7 +151,13 @@ func (w *fakeWorkload) Stop(context.Context) (postgres.ControlData, error) {
 	}
 	return postgres.ControlData{State: state, SystemID: w.s.systemID, CheckpointLSN: max(w.s.received, w.s.replayed), TimelineID: w.s.timeline}, nil
 }
-func (w *fakeWorkload) Reload(context.Context) error { w.call("Reload"); return nil }
+func (w *fakeWorkload) Reload(context.Context) error {
+	w.call("Reload")
+	if !w.s.staleReload {
+		w.s.live = w.s.conf
+	}
+	return nil
+}
 func (w *fakeWorkload) IsStandbyConfigured(context.Context) (bool, error) {
 	return w.s.standby, nil
 }
@@ -197,7 +209,37 @@ type fakeDB struct {
 }
 
 func (d *fakeDB) Positions(context.Context) (postgres.Positions, error) {
-	return postgres.Positions{InRecovery: d.s.inRecovery, Received: d.s.received, Replayed: d.s.replayed, Timeline: d.s.timeline}, nil
+	p := postgres.Positions{InRecovery: d.s.inRecovery, Received: d.s.received, Replayed: d.s.replayed, Timeline: d.s.timeline}
+	if !d.s.inRecovery {
+		p.Current = d.s.received // the fake primary's WAL position
+	}
+	return p, nil
+}
+
+// Replication lists the fake servers that run as standbys of this one (their live upstream is
+// this server's address); a standby is synchronous when the live synchronous_standby_names
+// quotes its name. The flush position of a standby is its received position.
+func (d *fakeDB) Replication(context.Context) (postgres.ReplicationState, error) {
+	rs := postgres.ReplicationState{SyncStandbyNames: d.s.live.SynchronousStandbyNames, FlushLSN: d.s.received}
+	for _, o := range d.w.fc.servers {
+		up := o.live.Upstream
+		if o == d.s || !o.running || o.down || !o.inRecovery || up == nil || up.Host != d.s.addr {
+			continue
+		}
+		r := postgres.Replica{AppName: up.AppName, State: "streaming", SyncState: "async", FlushLSN: o.received, ReplayLSN: o.replayed}
+		if o.replState != "" {
+			r.State = o.replState
+		}
+		if names := rs.SyncStandbyNames; strings.Contains(names, `"`+up.AppName+`"`) {
+			r.SyncState = "sync"
+			if strings.HasPrefix(names, "ANY") {
+				r.SyncState = "quorum"
+			}
+		}
+		rs.Standbys = append(rs.Standbys, r)
+	}
+	sort.Slice(rs.Standbys, func(i, j int) bool { return rs.Standbys[i].AppName < rs.Standbys[j].AppName })
+	return rs, nil
 }
 func (d *fakeDB) Promote(context.Context) error {
 	d.s.calls = append(d.s.calls, "Promote")

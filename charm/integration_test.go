@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -121,6 +122,20 @@ func (w *world) waitRows(t *testing.T, ctx context.Context, unit string, want in
 	}
 }
 
+// waitStreaming waits until n standbys stream from unit.
+func (w *world) waitStreaming(t *testing.T, ctx context.Context, unit string, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	for w.sql(t, ctx, unit, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'") != n {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%d standbys never streamed from %s", n, unit)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 func (w *world) inRecovery(t *testing.T, ctx context.Context, unit string) bool {
 	return w.sql(t, ctx, unit, "SELECT pg_is_in_recovery()::int") == 1
 }
@@ -200,14 +215,20 @@ func TestRealClusterLifecycle(t *testing.T) {
 		other = "pg/2"
 	}
 	u = w.mustRun(target, "database-peers-relation-changed")
-	wantStatus(t, u, "active", "Primary")
+	// Strict mode: commits on the new primary wait until a replica streams from it.
+	wantStatus(t, u, "waiting", fmt.Sprintf("Primary: commits wait for a synchronous standby (synchronous_mode_strict): none of pg/0, %s streams", other))
 	u = w.mustRun("pg/0", "database-peers-relation-changed")
 	wantStatus(t, u, "active", "Replica")
 	if w.app["primary"] != target {
 		t.Fatalf("primary %q", w.app["primary"])
 	}
 	w.mustRun(other, "database-peers-relation-changed")
-	w.mustRun(target, "database-peers-relation-changed")
+	w.waitStreaming(t, ctx, target, 2)
+	u = w.mustRun(target, "database-peers-relation-changed")
+	wantStatus(t, u, "active", "Primary")
+	if rec := mustRecord(t, w, target); !slices.Equal(rec.Standbys, []string{"pg/0", other}) {
+		t.Fatalf("%s published %+v", target, rec)
+	}
 	if w.inRecovery(t, ctx, target) || !w.inRecovery(t, ctx, "pg/0") {
 		t.Fatal("roles not switched")
 	}
@@ -261,7 +282,9 @@ func TestRealClusterLifecycle(t *testing.T) {
 		t.Errorf("system id changed")
 	}
 
-	// set-password on the leader, then log in with it.
+	// set-password on the leader, then log in with it. The change must reach a synchronous
+	// standby: wait until the remaining replica streams from the new primary.
+	w.waitStreaming(t, ctx, newPrimary, 1)
 	u, err = w.run("pg/0", "set-password", map[string]any{"username": "operator", "password": "brand-new-pw"}, nil)
 	if err != nil || u.f.IsFailed {
 		t.Fatalf("set-password: %v %q", err, u.f.Failed)

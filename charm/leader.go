@@ -93,11 +93,27 @@ func (c *Charm) primaryAnswers(ctx context.Context, st *State, w Workload, prima
 	return err == nil
 }
 
+// failover promotes, in place of the primary old (down, or gone), a unit that has every write
+// old acknowledged as far as its published record tells (failoverCandidates), or the unit a
+// promote-to-primary request names. When none may be promoted it waits, saying why.
 func (c *Charm) failover(ctx context.Context, st *State, w Workload, old string) error {
-	next := c.mostAdvancedReplica(ctx, st, w, old)
-	if next == "" {
-		return waiting("primary %s is gone and no replica answers: waiting", old)
+	rule := failoverCandidates(st, old)
+	if req := c.failoverRequest(st, old); req != nil {
+		if why := c.checkFailoverTarget(ctx, st, w, rule, req.To, req.Force); why != "" {
+			c.logf(ctx, slog.LevelWarn, "ignoring the request %s to promote %s: %s", req.ID, req.To, why)
+		} else {
+			c.logf(ctx, slog.LevelWarn, "primary %s is down: promoting %s as requested (request %s, force=%v)", old, req.To, req.ID, req.Force)
+			st.SetApp(keyLastFailoverRequest, req.ID)
+			c.setPrimary(st, req.To)
+			return nil
+		}
 	}
+	next, _, why := c.evalFailover(ctx, st, w, rule)
+	if next == "" {
+		return waiting("primary %s is down and %s: not failing over, acknowledged writes could be lost; "+
+			"promote-to-primary scope=unit unit=<replica> force=true promotes one anyway", old, why)
+	}
+	c.logf(ctx, slog.LevelWarn, "failing over from %s to %s (%s)", old, next, rule.basis)
 	c.setPrimary(st, next)
 	return nil
 }
@@ -105,34 +121,14 @@ func (c *Charm) failover(ctx context.Context, st *State, w Workload, old string)
 // mostAdvancedReplica returns the reachable standby (this unit included) with the highest
 // received (then replayed) LSN, excluding unit `except`; ties go to the lowest unit name.
 func (c *Charm) mostAdvancedReplica(ctx context.Context, st *State, w Workload, except string) string {
-	units := append([]string{st.Unit}, st.Peers...)
-	sort.Strings(units)
-	best, bestLSN := "", postgres.LSN(0)
-	for _, u := range units {
-		if u == except {
-			continue
-		}
-		addr := st.AddressOf(u)
-		if addr == "" {
-			continue
-		}
-		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		db, err := w.Connect(cctx, addr, "operator", st.Passwords["operator"])
-		if err != nil {
-			cancel()
-			continue
-		}
-		pos, err := db.Positions(cctx)
-		db.Close(ctx)
-		cancel()
-		if err != nil || !pos.InRecovery {
-			continue
-		}
-		lsn := max(pos.Received, pos.Replayed)
-		if best == "" || lsn > bestLSN {
-			best, bestLSN = u, lsn
+	var units []string
+	for _, u := range append([]string{st.Unit}, st.Peers...) {
+		if u != except {
+			units = append(units, u)
 		}
 	}
+	sort.Strings(units)
+	best, _, _ := c.evalFailover(ctx, st, w, failoverRule{candidates: units})
 	return best
 }
 

@@ -214,7 +214,7 @@ func (c *Charm) applyRole(ctx context.Context, st *State, w Workload, role Role)
 		}
 		return c.status(ctx, "maintenance", role.Status)
 	case RolePrimary:
-		if err := c.runPrimary(ctx, st, w); err != nil {
+		if err := c.runPrimary(ctx, st, w, &role); err != nil {
 			return err
 		}
 	case RoleReplica:
@@ -244,8 +244,9 @@ func (c *Charm) applyRole(ctx context.Context, st *State, w Workload, role Role)
 }
 
 // runPrimary makes this unit's server the writable primary: initdb on first start, promote
-// a standby that was named primary, then users and slots.
-func (c *Charm) runPrimary(ctx context.Context, st *State, w Workload) error {
+// a standby that was named primary, then users, slots and the synchronous standbys (whose
+// state becomes role's status).
+func (c *Charm) runPrimary(ctx context.Context, st *State, w Workload, role *Role) error {
 	init, err := w.IsInitialised(ctx)
 	if err != nil {
 		return err
@@ -269,15 +270,29 @@ func (c *Charm) runPrimary(ctx context.Context, st *State, w Workload) error {
 	if err != nil {
 		return err
 	}
-	confChanged, err := w.WriteConf(ctx, c.settings(ctx, st, w))
-	if err != nil {
-		return err
-	}
-	confChanged = confChanged || hbaChanged
 	running, err := w.Running(ctx)
 	if err != nil {
 		return err
 	}
+	// A running primary's synchronous standbys are decided from pg_stat_replication before the
+	// config is written, so that one write and one reload apply them.
+	var db DB
+	if running {
+		if db, err = c.connectSelf(ctx, st, w); err != nil {
+			db = nil // reported below if it persists
+		} else {
+			defer db.Close(ctx)
+		}
+	}
+	plan := c.readSyncPlan(ctx, st, db)
+	settings := c.settings(ctx, st, w)
+	settings.SynchronousStandbyNames = plan.names
+	confChanged, err := w.WriteConf(ctx, settings)
+	if err != nil {
+		return err
+	}
+	// A reload that did not happen (a failed hook) shows as a live value that differs.
+	confChanged = confChanged || hbaChanged || (plan.known && plan.live != plan.names)
 	if !running {
 		// Back from a switchover that was rolled back: never start writable while the
 		// target we handed over to answers as a primary.
@@ -305,11 +320,12 @@ func (c *Charm) runPrimary(ctx context.Context, st *State, w Workload) error {
 			return err
 		}
 	}
-	db, err := c.connectSelf(ctx, st, w)
-	if err != nil {
-		return waiting("PostgreSQL not accepting connections yet: %v", err)
+	if db == nil {
+		if db, err = c.connectSelf(ctx, st, w); err != nil {
+			return waiting("PostgreSQL not accepting connections yet: %v", err)
+		}
+		defer db.Close(ctx)
 	}
-	defer db.Close(ctx)
 	pos, err := db.Positions(ctx)
 	if err != nil {
 		return err
@@ -332,6 +348,9 @@ func (c *Charm) runPrimary(ctx context.Context, st *State, w Workload) error {
 		st.SetMine("roles", fp)
 	}
 	if err := c.reconcileSlots(ctx, st, db); err != nil {
+		return err
+	}
+	if role.StatusLevel, role.Status, err = c.publishSync(ctx, st, db, plan); err != nil {
 		return err
 	}
 	st.SetMine("demoted", "")
@@ -420,6 +439,9 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 		return err
 	}
 	settings := c.settings(ctx, st, w)
+	settings.SynchronousStandbyNames = replicaSyncNames(st)
+	// Only a primary's record counts; a stale one must never be read as this unit's.
+	st.SetMine(keySyncStandbys, "")
 	running, err := w.Running(ctx)
 	if err != nil {
 		return err

@@ -61,6 +61,8 @@ type DB interface {
 	DropSlot(ctx context.Context, name string) error
 	ListSlots(ctx context.Context) ([]postgres.Slot, error)
 	TimelineHistory(ctx context.Context, tli int) ([]postgres.HistoryEntry, error)
+	// Replication is a primary's synchronous replication state (pg_stat_replication).
+	Replication(ctx context.Context) (postgres.ReplicationState, error)
 	Close(ctx context.Context)
 }
 
@@ -193,6 +195,9 @@ func (d pgDB) ListSlots(ctx context.Context) ([]postgres.Slot, error) {
 }
 func (d pgDB) TimelineHistory(ctx context.Context, tli int) ([]postgres.HistoryEntry, error) {
 	return postgres.TimelineHistory(ctx, d.c, tli)
+}
+func (d pgDB) Replication(ctx context.Context) (postgres.ReplicationState, error) {
+	return postgres.ReadReplicationState(ctx, d.c)
 }
 func (d pgDB) Close(ctx context.Context) { _ = d.c.Close(ctx) }
 

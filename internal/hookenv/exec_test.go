@@ -42,7 +42,7 @@ func TestExecTools(t *testing.T) {
 		"secret-add":      "secret://uuid/abcdefghijklmnopqrst",
 		"secret-get":      "FAIL:secret \"x\" not found",
 		"secret-info-get": `{"abc":{"revision":2,"label":"pw","owner":"application","rotation":"never"}}`,
-		"config-get":      `{"profile":"testing","max_connections":100}`,
+		"config-get":      `{"profile":"testing","experimental_max_connections":100}`,
 		"state-get":       "null",
 	})
 	leader, err := x.IsLeader(ctx)
@@ -81,7 +81,7 @@ func TestExecTools(t *testing.T) {
 		t.Fatalf("SecretInfoGet = %+v, %v", infos, err)
 	}
 	cfg, err := x.ConfigGet(ctx)
-	if err != nil || cfg["profile"] != "testing" || cfg["max_connections"] != float64(100) {
+	if err != nil || cfg["profile"] != "testing" || cfg["experimental_max_connections"] != float64(100) {
 		t.Fatalf("ConfigGet = %v, %v", cfg, err)
 	}
 	st, err := x.StateGet(ctx)

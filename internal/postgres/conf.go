@@ -67,6 +67,9 @@ type Settings struct {
 	LogMinDurationStatement int // -1 disables
 	WALKeepSizeMB           int
 	TimeZone                string
+	// SynchronousStandbyNames is rendered as is (SyncStandbyNames builds it); "" is
+	// asynchronous replication.
+	SynchronousStandbyNames string
 	// Upstream, when set, makes a standby follow it (primary_conninfo, primary_slot_name).
 	Upstream *Upstream
 	// Extra settings (already valid PostgreSQL values, quoted by the renderer).
@@ -74,6 +77,25 @@ type Settings struct {
 }
 
 func quoteConf(v string) string { return "'" + strings.ReplaceAll(v, "'", "''") + "'" }
+
+// SyncStandbyNames renders a synchronous_standby_names value over standby names (the
+// application_name each standby reports, here its slot name): with anyOne, a commit waits for
+// any one of them (ANY 1); otherwise for every one of them (FIRST n over n names), so that each
+// listed standby is known to have every acknowledged commit. No names: "" (asynchronous).
+func SyncStandbyNames(names []string, anyOne bool) string {
+	if len(names) == 0 {
+		return ""
+	}
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = `"` + strings.ReplaceAll(n, `"`, `""`) + `"`
+	}
+	num, method := len(names), "FIRST"
+	if anyOne {
+		num, method = 1, "ANY"
+	}
+	return fmt.Sprintf("%s %d (%s)", method, num, strings.Join(quoted, ", "))
+}
 
 // RenderConf renders the charm's include file for a server listening on addr:port.
 func (w *Workload) RenderConf(s Settings) string {
@@ -97,6 +119,8 @@ func (w *Workload) RenderConf(s Settings) string {
 		"logging_collector":           "off",
 		"log_line_prefix":             quoteConf("%m [%p] %q%u@%d "),
 		"log_min_duration_statement":  strconv.Itoa(s.LogMinDurationStatement),
+		// Always rendered, so that "" really turns synchronous replication off.
+		"synchronous_standby_names": quoteConf(s.SynchronousStandbyNames),
 	}
 	if s.ClusterName != "" {
 		kv["cluster_name"] = quoteConf(s.ClusterName)

@@ -387,3 +387,96 @@ func TestPostmasterOutlivesPebble(t *testing.T) {
 	must(t, a.w.Start(ctx))
 	must(t, a.w.WaitReady(ctx, "operator", opPass))
 }
+
+// TestSyncStandbyHoldsCommits: with the standby in synchronous_standby_names, a commit on the
+// primary waits while the standby is down (observed with a context deadline, not a duration),
+// is invisible to other sessions meanwhile, and completes once the standby streams again.
+func TestSyncStandbyHoldsCommits(t *testing.T) {
+	havePostgres(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	a := startUnit(t, ctx, "127.0.0.56")
+	must(t, a.w.InitDB(ctx, "operator", opPass))
+	must(t, a.w.WritePassfile(ctx, passEntries()))
+	_, err := a.w.WriteConf(ctx, testSettings())
+	must(t, err)
+	_, err = a.w.WriteHBA(ctx, testHBA())
+	must(t, err)
+	must(t, a.w.PlanLayer(ctx, LayerOptions{}))
+	must(t, a.w.Start(ctx))
+	must(t, a.w.WaitReady(ctx, "operator", opPass))
+	ca := connect(t, ctx, a.w)
+	must(t, EnsureRole(ctx, ca, Role{Name: "replication", Password: replPass, Attributes: []string{"REPLICATION"}}))
+	_, err = ca.Exec(ctx, "CREATE TABLE t (id serial PRIMARY KEY, v text)")
+	must(t, err)
+
+	b := startUnit(t, ctx, "127.0.0.57")
+	must(t, CreateSlot(ctx, ca, "unit_b"))
+	must(t, b.w.WritePassfile(ctx, passEntries()))
+	upA := Upstream{Host: a.w.Addr, User: "replication", Slot: "unit_b", AppName: "unit_b"}
+	_, err = b.w.BaseBackup(ctx, upA)
+	must(t, err)
+	_, err = b.w.FollowPrimary(ctx, testSettings(), upA)
+	must(t, err)
+	must(t, b.w.PlanLayer(ctx, LayerOptions{}))
+	must(t, b.w.Start(ctx))
+	must(t, b.w.WaitReady(ctx, "operator", opPass))
+
+	// Make b synchronous and wait until the primary says so.
+	sync := testSettings()
+	sync.SynchronousStandbyNames = SyncStandbyNames([]string{"unit_b"}, false)
+	sync.SynchronousCommit = "remote_apply" // a commit returns once b can read it
+	_, err = a.w.WriteConf(ctx, sync)
+	must(t, err)
+	must(t, a.w.Reload(ctx))
+	waitFor(t, ctx, "b reported synchronous", func() (bool, error) {
+		rs, err := ReadReplicationState(ctx, ca)
+		return err == nil && rs.SyncStandbyNames == `FIRST 1 ("unit_b")` && len(rs.Standbys) == 1 &&
+			rs.Standbys[0].AppName == "unit_b" && rs.Standbys[0].State == "streaming" && rs.Standbys[0].SyncState == "sync" &&
+			rs.Standbys[0].FlushLSN >= rs.FlushLSN, err
+	})
+	_, err = ca.Exec(ctx, "INSERT INTO t (v) VALUES ('acknowledged')")
+	must(t, err)
+
+	// b goes away: a commit cannot complete.
+	_, err = b.w.Stop(ctx)
+	must(t, err)
+	waitFor(t, ctx, "b gone from pg_stat_replication", func() (bool, error) {
+		reps, err := Replicas(ctx, ca)
+		return err == nil && len(reps) == 0, err
+	})
+	blocked, err := a.w.Connect(ctx, "operator", opPass)
+	must(t, err)
+	defer blocked.Close(context.Background())
+	ictx, icancel := context.WithTimeout(ctx, 3*time.Second)
+	_, err = blocked.Exec(ictx, "INSERT INTO t (v) VALUES ('waits')")
+	icancel()
+	if err == nil {
+		t.Fatal("a commit was acknowledged while the only synchronous standby was down")
+	}
+	if ictx.Err() == nil {
+		t.Fatalf("the commit failed instead of waiting: %v", err)
+	}
+	var n int
+	must(t, ca.QueryRow(ctx, "SELECT count(*) FROM t WHERE v = 'waits'").Scan(&n))
+	if n != 0 {
+		t.Fatal("the waiting commit is visible before the standby confirmed it")
+	}
+
+	// b returns: the waiting commit completes and new ones go through.
+	must(t, b.w.Start(ctx))
+	must(t, b.w.WaitReady(ctx, "operator", opPass))
+	waitFor(t, ctx, "the waiting commit completed", func() (bool, error) {
+		var n int
+		err := ca.QueryRow(ctx, "SELECT count(*) FROM t WHERE v = 'waits'").Scan(&n)
+		return err == nil && n == 1, err
+	})
+	_, err = ca.Exec(ctx, "INSERT INTO t (v) VALUES ('after')")
+	must(t, err)
+	cb := connect(t, ctx, b.w)
+	must(t, cb.QueryRow(ctx, "SELECT count(*) FROM t").Scan(&n))
+	if n != 3 {
+		t.Fatalf("the synchronous standby (remote_apply) has %d rows right after the commits, want 3", n)
+	}
+}

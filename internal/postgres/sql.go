@@ -239,30 +239,73 @@ func ListSlots(ctx context.Context, conn *pgx.Conn) ([]Slot, error) {
 // Replica is a row of pg_stat_replication.
 type Replica struct {
 	AppName   string
-	State     string
+	State     string // startup, catchup, streaming, backup, stopping
+	SyncState string // async, potential, sync, quorum
+	FlushLSN  LSN    // 0 when the standby has not reported it
 	ReplayLSN LSN
+}
+
+const replicaColumns = `application_name, state, sync_state,
+	coalesce(flush_lsn::text, '0/0'), coalesce(replay_lsn::text, '0/0')`
+
+func scanReplica(rows pgx.Rows) (Replica, error) {
+	var r Replica
+	var flush, replay string
+	if err := rows.Scan(&r.AppName, &r.State, &r.SyncState, &flush, &replay); err != nil {
+		return r, err
+	}
+	var err error
+	if r.FlushLSN, err = ParseLSN(flush); err != nil {
+		return r, err
+	}
+	r.ReplayLSN, err = ParseLSN(replay)
+	return r, err
 }
 
 // Replicas lists the connected walsenders' standbys.
 func Replicas(ctx context.Context, conn *pgx.Conn) ([]Replica, error) {
-	rows, err := conn.Query(ctx, `SELECT application_name, state, coalesce(replay_lsn::text, '0/0') FROM pg_stat_replication ORDER BY 1`)
+	rows, err := conn.Query(ctx, `SELECT `+replicaColumns+` FROM pg_stat_replication ORDER BY 1`)
 	if err != nil {
 		return nil, fmt.Errorf("pg_stat_replication: %w", err)
 	}
 	defer rows.Close()
 	var out []Replica
 	for rows.Next() {
-		var r Replica
-		var lsn string
-		if err := rows.Scan(&r.AppName, &r.State, &lsn); err != nil {
-			return nil, err
-		}
-		if r.ReplayLSN, err = ParseLSN(lsn); err != nil {
-			return nil, err
+		r, err := scanReplica(rows)
+		if err != nil {
+			return nil, fmt.Errorf("pg_stat_replication: %w", err)
 		}
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// ReplicationState is what a primary knows about its synchronous replication. The flush
+// position is read before the standbys, so a standby reported at or past it has everything
+// acknowledged before the read.
+type ReplicationState struct {
+	// SyncStandbyNames is synchronous_standby_names as this session sees it: after a reload it
+	// shows the new value once the server has re-read its configuration.
+	SyncStandbyNames string
+	// FlushLSN is pg_current_wal_flush_lsn(): every acknowledged commit lies before it.
+	FlushLSN LSN
+	Standbys []Replica
+}
+
+// ReadReplicationState reads the primary's synchronous replication state.
+func ReadReplicationState(ctx context.Context, conn *pgx.Conn) (ReplicationState, error) {
+	var st ReplicationState
+	var flush string
+	err := conn.QueryRow(ctx, `SELECT current_setting('synchronous_standby_names'), pg_current_wal_flush_lsn()::text`).
+		Scan(&st.SyncStandbyNames, &flush)
+	if err != nil {
+		return st, fmt.Errorf("replication state: %w", err)
+	}
+	if st.FlushLSN, err = ParseLSN(flush); err != nil {
+		return st, err
+	}
+	st.Standbys, err = Replicas(ctx, conn)
+	return st, err
 }
 
 // ScramVerifier computes a SCRAM-SHA-256 verifier for password, so that the clear password is
@@ -299,15 +342,27 @@ type Role struct {
 	Grants []string
 }
 
-// EnsureRole creates the role (LOGIN) or alters it to have the attributes and password.
+// EnsureRole creates the role (LOGIN) or alters it to have the attributes and password. It
+// commits without waiting for synchronous standbys: the charm runs it in the hook that promotes
+// a primary, before any standby streams from it (waiting would hang that hook, and with it
+// the events that bring the standbys), and it only re-applies passwords that set-password
+// already committed synchronously or that the replicas are seeded with.
 func EnsureRole(ctx context.Context, conn *pgx.Conn, r Role) error {
 	verifier, err := ScramVerifier(r.Password)
 	if err != nil {
 		return err
 	}
 	ident := pgx.Identifier{r.Name}.Sanitize()
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("role %s: %w", r.Name, err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = local"); err != nil {
+		return fmt.Errorf("role %s: %w", r.Name, err)
+	}
 	var exists bool
-	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", r.Name).Scan(&exists); err != nil {
+	if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", r.Name).Scan(&exists); err != nil {
 		return fmt.Errorf("role %s: %w", r.Name, err)
 	}
 	verb := "CREATE"
@@ -320,18 +375,22 @@ func EnsureRole(ctx context.Context, conn *pgx.Conn, r Role) error {
 	}
 	// The verifier is not a secret in the sense of a password, but keep it out of logs too.
 	stmt := fmt.Sprintf("%s ROLE %s WITH%s PASSWORD %s", verb, ident, attrs, quoteLiteral(verifier))
-	if _, err := conn.Exec(ctx, stmt); err != nil {
+	if _, err := tx.Exec(ctx, stmt); err != nil {
 		return fmt.Errorf("%s role %s: %w", verb, r.Name, err)
 	}
 	for _, g := range r.Grants {
-		if _, err := conn.Exec(ctx, fmt.Sprintf(g, ident)); err != nil {
+		if _, err := tx.Exec(ctx, fmt.Sprintf(g, ident)); err != nil {
 			return fmt.Errorf("grant to %s: %w", r.Name, err)
 		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("%s role %s: %w", verb, r.Name, err)
 	}
 	return nil
 }
 
-// SetPassword changes a role's password (sent as a SCRAM verifier).
+// SetPassword changes a role's password (sent as a SCRAM verifier). The commit waits for the
+// synchronous standbys like any other: a failover must not bring back the old password.
 func SetPassword(ctx context.Context, conn *pgx.Conn, user, password string) error {
 	verifier, err := ScramVerifier(password)
 	if err != nil {

@@ -118,3 +118,31 @@ func TestRender(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestSyncStandbyNames(t *testing.T) {
+	tests := []struct {
+		names  []string
+		anyOne bool
+		want   string
+	}{
+		{nil, false, ""},
+		{nil, true, ""},
+		{[]string{"pg_1"}, false, `FIRST 1 ("pg_1")`},
+		{[]string{"pg_1", "pg_2"}, false, `FIRST 2 ("pg_1", "pg_2")`},
+		{[]string{"pg_1", "pg_2"}, true, `ANY 1 ("pg_1", "pg_2")`},
+		{[]string{`we"ird`}, false, `FIRST 1 ("we""ird")`},
+	}
+	for _, tt := range tests {
+		if got := SyncStandbyNames(tt.names, tt.anyOne); got != tt.want {
+			t.Errorf("SyncStandbyNames(%q, %v) = %q, want %q", tt.names, tt.anyOne, got, tt.want)
+		}
+	}
+	w := &Workload{Addr: "127.0.0.9", Port: 5432, Root: "/"}
+	conf := w.RenderConf(Settings{SynchronousStandbyNames: `FIRST 1 ("pg_1")`})
+	if !strings.Contains(conf, `synchronous_standby_names = 'FIRST 1 ("pg_1")'`+"\n") {
+		t.Errorf("rendered conf lacks synchronous_standby_names:\n%s", conf)
+	}
+	if conf := w.RenderConf(Settings{}); !strings.Contains(conf, "synchronous_standby_names = ''\n") {
+		t.Errorf("asynchronous conf does not clear synchronous_standby_names:\n%s", conf)
+	}
+}

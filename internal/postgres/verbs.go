@@ -200,6 +200,10 @@ func (w *Workload) BaseBackup(ctx context.Context, up Upstream) (movedAside stri
 	}
 	u := up
 	u.Passfile = w.Host(w.PassfilePath())
+	// Not the standby's application_name: pg_basebackup's WAL stream shows as "streaming" in
+	// pg_stat_replication and must never be taken for the standby itself (a synchronous one
+	// it cannot stand in for).
+	u.AppName = ""
 	args := []string{w.bin("pg_basebackup"), "-d", u.ConnInfo(), "-D", w.Host(fresh),
 		"-X", "stream", "--checkpoint=fast", "--no-password", "--progress"}
 	if up.Slot != "" {

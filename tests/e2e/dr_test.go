@@ -89,8 +89,9 @@ func TestForcedFailoverAndDetach(t *testing.T) {
 // TestDRRepeatedSwitchoverAndUnitLoss: two clusters of
 // two units each, four planned switchovers back and forth under a live writer (no
 // acknowledged insert lost, never two writable units), then the loss of the primary
-// cluster's primary pod: the in-cluster failover keeps the standby cluster following, and
-// the loss of the standby leader's pod: the standby cluster elects another one.
+// cluster's primary pod: the in-cluster failover keeps the standby cluster following (strict
+// synchronous replication holds commits until the lost unit is back), and the loss of the
+// standby leader's pod: the standby cluster elects another one.
 // It logs each switchover's longest write gap (a measurement, not an assertion).
 func TestDRRepeatedSwitchoverAndUnitLoss(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
@@ -135,15 +136,20 @@ func TestDRRepeatedSwitchoverAndUnitLoss(t *testing.T) {
 	}
 	wcancel()
 	t.Logf("primary cluster lost its primary pod %s: writable again after %v", primary, time.Since(start))
-	live := &scenario.Cluster{Model: rome.Model, App: rome.App, Password: rome.Password, Units: map[string]string{}}
-	for u, a := range rome.Units {
-		if u != primary {
-			live.Units[u] = a
-		}
+	// Strict synchronous replication (the default): the new primary's only possible standby
+	// is the lost unit, so commits are held until it streams again (never acknowledged by
+	// one unit alone, nor by the standby cluster).
+	_, newPrimary, err := scenario.Primary(ctx, rome)
+	must(t, err)
+	hctx, hcancel := context.WithTimeout(ctx, 5*time.Second)
+	_, herr := scenario.InsertRows(hctx, rome.Units[newPrimary], rome.Password, "held-while-alone", 1)
+	hcancel()
+	if herr == nil || hctx.Err() == nil {
+		t.Fatalf("insert on %s with no synchronous standby: %v, want it held until the deadline", newPrimary, herr)
 	}
-	s.WriteAndSee(t, ctx, live, []*scenario.Cluster{lisbon}, "after-primary-loss", 5)
 	must(t, j.StartPod(ctx, s.Rome, primary))
 	s.WaitRoles(t, ctx, s.Rome, s.DB1, s.Lisbon, s.DB2, 2)
+	s.WriteAndSee(t, ctx, rome, []*scenario.Cluster{lisbon}, "after-primary-loss", 5)
 
 	// Lose the standby leader's pod: another lisbon unit takes over and follows rome.
 	st, err := j.Status(ctx, s.Lisbon)
