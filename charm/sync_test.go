@@ -21,8 +21,20 @@ func mustRecord(t *testing.T, w *world, unit string) SyncRecord {
 	return *rec
 }
 
-// syncCluster brings n units up with config cfg: pg/0 primary, the others streaming from it,
-// and the primary's sync step run once they stream.
+// pinnedLeaderPrimary is a cluster of n units whose leader pg/0 initialised it and stays the
+// primary: an operator pinned it (promote-to-primary scope=unit), so the leader does not hand
+// the primary off once a replica streams (docs/HA.md, "Primary off the leader"). The replicas
+// have not run yet.
+func pinnedLeaderPrimary(t *testing.T, n int) *world {
+	t.Helper()
+	w := bootstrap(t, n)
+	w.app[keyPinnedPrimary] = "pg/0"
+	return w
+}
+
+// syncCluster brings n units up with config cfg: pg/0 primary (pinned, see
+// pinnedLeaderPrimary), the others streaming from it, and the primary's sync step run once
+// they stream.
 func syncCluster(t *testing.T, n int, cfg map[string]any) *world {
 	t.Helper()
 	w := newWorld(t, n)
@@ -32,6 +44,7 @@ func syncCluster(t *testing.T, n int, cfg map[string]any) *world {
 		}
 	}
 	w.mustRun("pg/0", "postgresql-pebble-ready")
+	w.app[keyPinnedPrimary] = "pg/0"
 	for _, u := range w.names()[1:] {
 		wantStatus(t, w.mustRun(u, "database-peers-relation-joined"), "active", "Replica")
 	}
@@ -129,7 +142,7 @@ func TestPlanSync(t *testing.T) {
 }
 
 func TestSyncStandbyPublishedOnlyOnceCaughtUp(t *testing.T) {
-	w := bootstrap(t, 2)
+	w := pinnedLeaderPrimary(t, 2)
 	p, r := w.units["pg/0"], w.units["pg/1"]
 	w.mustRun("pg/1", "database-peers-relation-joined")
 	p.s.received, r.s.received = 500, 400 // the new standby has not flushed everything yet
@@ -152,7 +165,7 @@ func TestSyncStandbyPublishedOnlyOnceCaughtUp(t *testing.T) {
 }
 
 func TestSyncStandbyNotPublishedWhileServerRunsOldNames(t *testing.T) {
-	w := bootstrap(t, 2)
+	w := pinnedLeaderPrimary(t, 2)
 	p := w.units["pg/0"]
 	w.mustRun("pg/1", "database-peers-relation-joined")
 	p.s.staleReload = true // the reload does not reach the server (e.g. the hook died after writing)
@@ -348,8 +361,9 @@ func TestFailoverCandidates(t *testing.T) {
 	}
 }
 
-// lostPrimary returns a 3-unit world whose primary pg/0 published record and then lost its
-// server; pg/2 leads, pg/1 and pg/2 received up to their given positions.
+// lostPrimary returns a 3-unit world whose primary pg/0 (pinned by an operator, see
+// syncCluster) published record and then lost its server; pg/2 leads with the default
+// confirmation window, pg/1 and pg/2 received up to their given positions.
 func lostPrimary(t *testing.T, record string, pos1, pos2 postgres.LSN) *world {
 	t.Helper()
 	w := syncCluster(t, 3, nil)
@@ -357,7 +371,26 @@ func lostPrimary(t *testing.T, record string, pos1, pos2 postgres.LSN) *world {
 	w.units["pg/1"].s.received, w.units["pg/2"].s.received = pos1, pos2
 	w.units["pg/0"].s.running = false
 	w.leader = "pg/2"
+	w.tweak = func(c *Charm) { c.FailoverAfter = DefaultFailoverAfter }
 	return w
+}
+
+// confirmFailover runs the leader's failover decision through its confirmation window
+// (docs/HA.md): the hook that first finds the primary down only records it and sets the
+// failover-confirm timer; the timer's notice, once FailoverAfter has passed, decides.
+func (w *world) confirmFailover(leader string) *testUnit {
+	w.t.Helper()
+	primary := w.app["primary"]
+	w.mustRun(leader, "update-status")
+	if w.app["primary"] != primary {
+		w.t.Fatalf("failed over from %s to %s within the confirmation window", primary, w.app["primary"])
+	}
+	at := w.timer(leader, timerFailoverConfirm)
+	if want := w.now().Add(DefaultFailoverAfter); !at.Equal(want) {
+		w.t.Fatalf("failover-confirm timer at %v, want %v", at, want)
+	}
+	w.elapsed = at.Sub(time.Unix(1_700_000_000, 0))
+	return w.mustRunEvent(leader, hookCustomNotice, wake)
 }
 
 func TestFailoverOnlyToTrustedStandby(t *testing.T) {
@@ -369,16 +402,23 @@ func TestFailoverOnlyToTrustedStandby(t *testing.T) {
 		wantPrimary string
 		wantWaiting string
 	}{
-		{"the synchronous standby, not the more advanced replica", `{"standbys":["pg/1"]}`, 100, 200, "", "pg/1", ""},
-		{"the most advanced synchronous standby", `{"standbys":["pg/1","pg/2"]}`, 100, 200, "", "pg/2", ""},
-		{"synchronous standby down: no failover", `{"standbys":["pg/1"]}`, 100, 200, "pg/1", "pg/0",
-			"primary pg/0 is down and none of pg/1 answers as a replica (synchronous standbys of pg/0: pg/1): not failing over, acknowledged writes could be lost; promote-to-primary scope=unit unit=<replica> force=true"},
-		{"strict, none named, all answer: most advanced", `{"standbys":[],"strict":true}`, 300, 200, "", "pg/1", ""},
-		{"strict, none named, one replica down: no failover", `{"standbys":[],"strict":true}`, 300, 200, "pg/1", "pg/0",
-			"primary pg/0 is down and pg/1 does not answer (strict mode"},
-		{"asynchronous within the lag", `{"standbys":[],"lsn":"0/6400000"}`, 0x6400000 - 1048576, 0x100, "", "pg/1", ""},
-		{"asynchronous beyond the lag", `{"standbys":[],"lsn":"0/6400000"}`, 0x6400000 - 1048577, 0x100, "", "pg/0",
-			"primary pg/0 is down and no replica is close enough (asynchronous: within 1048576 bytes of pg/0's last published position 0/6400000)"},
+		{name: "the synchronous standby, not the more advanced replica", record: `{"standbys":["pg/1"]}`,
+			pos1: 100, pos2: 200, wantPrimary: "pg/1"},
+		{name: "the most advanced synchronous standby", record: `{"standbys":["pg/1","pg/2"]}`,
+			pos1: 100, pos2: 200, wantPrimary: "pg/2"},
+		{name: "synchronous standby down: no failover", record: `{"standbys":["pg/1"]}`,
+			pos1: 100, pos2: 200, down: "pg/1", wantPrimary: "pg/0",
+			wantWaiting: "primary pg/0 is down and none of pg/1 answers as a replica (synchronous standbys of pg/0: pg/1): not failing over, acknowledged writes could be lost; promote-to-primary scope=unit unit=<replica> force=true"},
+		{name: "strict, none named, all answer: most advanced", record: `{"standbys":[],"strict":true}`,
+			pos1: 300, pos2: 200, wantPrimary: "pg/1"},
+		{name: "strict, none named, one replica down: no failover", record: `{"standbys":[],"strict":true}`,
+			pos1: 300, pos2: 200, down: "pg/1", wantPrimary: "pg/0",
+			wantWaiting: "primary pg/0 is down and pg/1 does not answer (strict mode"},
+		{name: "asynchronous within the lag", record: `{"standbys":[],"lsn":"0/6400000"}`,
+			pos1: 0x6400000 - 1048576, pos2: 0x100, wantPrimary: "pg/1"},
+		{name: "asynchronous beyond the lag", record: `{"standbys":[],"lsn":"0/6400000"}`,
+			pos1: 0x6400000 - 1048577, pos2: 0x100, wantPrimary: "pg/0",
+			wantWaiting: "primary pg/0 is down and no replica is close enough (asynchronous: within 1048576 bytes of pg/0's last published position 0/6400000)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -386,7 +426,7 @@ func TestFailoverOnlyToTrustedStandby(t *testing.T) {
 			if tt.down != "" {
 				w.units[tt.down].s.down = true
 			}
-			u := w.mustRun("pg/2", "update-status")
+			u := w.confirmFailover("pg/2")
 			if w.app["primary"] != tt.wantPrimary {
 				t.Fatalf("primary %q, want %q", w.app["primary"], tt.wantPrimary)
 			}
@@ -428,7 +468,8 @@ func TestPromoteUnitWhilePrimaryDown(t *testing.T) {
 		if w.app["primary"] != "pg/0" || u.f.Relations[peerRel].Data["pg/1"][keyFailoverRequest] == "" {
 			t.Fatalf("primary %q; request %q", w.app["primary"], u.f.Relations[peerRel].Data["pg/1"][keyFailoverRequest])
 		}
-		w.mustRun("pg/2", "database-peers-relation-changed")
+		// The leader honours the request when its own confirmation of the loss ends.
+		w.confirmFailover("pg/2")
 		if w.app["primary"] != "pg/1" || w.app[keyLastFailoverRequest] != "42" {
 			t.Fatalf("app %v", w.app)
 		}
@@ -440,7 +481,7 @@ func TestPromoteUnitWhilePrimaryDown(t *testing.T) {
 		if err != nil || u.f.IsFailed {
 			t.Fatalf("%v %q", err, u.f.Failed)
 		}
-		w.mustRun("pg/2", "update-status")
+		w.confirmFailover("pg/2")
 		if w.app["primary"] != "pg/1" {
 			t.Fatalf("primary %q", w.app["primary"])
 		}
@@ -456,7 +497,7 @@ func TestPromoteUnitWhilePrimaryDown(t *testing.T) {
 			t.Fatal(err)
 		}
 		w.elapsed = 10 * time.Minute // past SwitchoverTimeout
-		u := w.mustRun("pg/2", "update-status")
+		u := w.confirmFailover("pg/2")
 		if w.app["primary"] != "pg/0" {
 			t.Fatalf("stale request honoured: primary %q", w.app["primary"])
 		}
