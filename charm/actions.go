@@ -324,6 +324,7 @@ func (c *Charm) promoteInPlaceOfLost(ctx context.Context, st *State, w Workload,
 		c.logf(ctx, slog.LevelWarn, "promote-to-primary: %s does not answer, promoting %s%s", from, target, note)
 		st.SetApp(keyLastFailoverRequest, id)
 		c.setPrimary(st, target)
+		st.SetApp(keyPinnedPrimary, target) // an operator's choice: no hand-off from it
 		return map[string]string{"message": fmt.Sprintf("the primary %s does not answer: %s is the primary now%s", from, target, note)}, nil
 	}
 	b, _ := json.Marshal(failoverRequest{ID: id, To: target, From: from, Force: force, Since: c.Now().Unix()})

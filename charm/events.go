@@ -97,7 +97,8 @@ func (c *Charm) reportUpstream(ctx context.Context, st *State, role Role) {
 // probe: it fails over only once its own observations span FailoverAfter. The first one is
 // recorded in the leader's charm state (or taken from its own upstream-down report, when its
 // upstream check saw it first); a timer re-probes at the end of the window, and any answer
-// in between clears the record, so a flapping primary causes no failover.
+// in between clears the record, so a flapping primary causes no failover. The record is
+// cleared by the failover itself, not by a failover that found nobody it may promote.
 func (c *Charm) confirmPrimaryDown(ctx context.Context, st *State, w Workload, primary string) error {
 	now := c.Now()
 	since := st.primaryDownSince(primary)
@@ -115,9 +116,13 @@ func (c *Charm) confirmPrimaryDown(ctx context.Context, st *State, w Workload, p
 		return nil
 	}
 	c.logf(ctx, slog.LevelWarn, "primary %s has not answered for %s: failing over", primary, now.Sub(since).Round(time.Millisecond))
+	if err := c.failover(ctx, st, w, primary); err != nil {
+		// Nobody may be promoted yet (docs/SYNC.md): the loss stays confirmed, so every later
+		// hook (the retry timer's, an operator's failover request) decides again at once.
+		return err
+	}
 	st.setPrimaryDown("", time.Time{})
-	st.SetApp(keyPinnedPrimary, "")
-	return c.failover(ctx, st, w, primary)
+	return nil
 }
 
 // Hand-off of the primary off the leader.

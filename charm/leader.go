@@ -95,7 +95,9 @@ func (c *Charm) primaryAnswers(ctx context.Context, st *State, w Workload, prima
 
 // failover promotes, in place of the primary old (down, or gone), a unit that has every write
 // old acknowledged as far as its published record tells (failoverCandidates), or the unit a
-// promote-to-primary request names. When none may be promoted it waits, saying why.
+// promote-to-primary request names. When none may be promoted it waits, saying why. The pin
+// of an operator's choice (keyPinnedPrimary) follows: a request's target is pinned, the
+// charm's own choice clears it, and a failover that did not happen leaves it.
 func (c *Charm) failover(ctx context.Context, st *State, w Workload, old string) error {
 	rule := failoverCandidates(st, old)
 	if req := c.failoverRequest(st, old); req != nil {
@@ -105,6 +107,7 @@ func (c *Charm) failover(ctx context.Context, st *State, w Workload, old string)
 			c.logf(ctx, slog.LevelWarn, "primary %s is down: promoting %s as requested (request %s, force=%v)", old, req.To, req.ID, req.Force)
 			st.SetApp(keyLastFailoverRequest, req.ID)
 			c.setPrimary(st, req.To)
+			st.SetApp(keyPinnedPrimary, req.To) // an operator's choice: no hand-off from it
 			return nil
 		}
 	}
@@ -115,6 +118,7 @@ func (c *Charm) failover(ctx context.Context, st *State, w Workload, old string)
 	}
 	c.logf(ctx, slog.LevelWarn, "failing over from %s to %s (%s)", old, next, rule.basis)
 	c.setPrimary(st, next)
+	st.SetApp(keyPinnedPrimary, "") // the charm's choice pins nothing
 	return nil
 }
 

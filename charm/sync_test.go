@@ -401,6 +401,9 @@ func TestFailoverOnlyToTrustedStandby(t *testing.T) {
 		down        string // another server down
 		wantPrimary string
 		wantWaiting string
+		// wantOnReturn: the primary once the server down answers again, at the leader's
+		// next hook (no new confirmation window: the primary's loss was confirmed).
+		wantOnReturn string
 	}{
 		{name: "the synchronous standby, not the more advanced replica", record: `{"standbys":["pg/1"]}`,
 			pos1: 100, pos2: 200, wantPrimary: "pg/1"},
@@ -408,12 +411,13 @@ func TestFailoverOnlyToTrustedStandby(t *testing.T) {
 			pos1: 100, pos2: 200, wantPrimary: "pg/2"},
 		{name: "synchronous standby down: no failover", record: `{"standbys":["pg/1"]}`,
 			pos1: 100, pos2: 200, down: "pg/1", wantPrimary: "pg/0",
-			wantWaiting: "primary pg/0 is down and none of pg/1 answers as a replica (synchronous standbys of pg/0: pg/1): not failing over, acknowledged writes could be lost; promote-to-primary scope=unit unit=<replica> force=true"},
+			wantWaiting:  "primary pg/0 is down and none of pg/1 answers as a replica (synchronous standbys of pg/0: pg/1): not failing over, acknowledged writes could be lost; promote-to-primary scope=unit unit=<replica> force=true",
+			wantOnReturn: "pg/1"},
 		{name: "strict, none named, all answer: most advanced", record: `{"standbys":[],"strict":true}`,
 			pos1: 300, pos2: 200, wantPrimary: "pg/1"},
 		{name: "strict, none named, one replica down: no failover", record: `{"standbys":[],"strict":true}`,
 			pos1: 300, pos2: 200, down: "pg/1", wantPrimary: "pg/0",
-			wantWaiting: "primary pg/0 is down and pg/1 does not answer (strict mode"},
+			wantWaiting: "primary pg/0 is down and pg/1 does not answer (strict mode", wantOnReturn: "pg/1"},
 		{name: "asynchronous within the lag", record: `{"standbys":[],"lsn":"0/6400000"}`,
 			pos1: 0x6400000 - 1048576, pos2: 0x100, wantPrimary: "pg/1"},
 		{name: "asynchronous beyond the lag", record: `{"standbys":[],"lsn":"0/6400000"}`,
@@ -430,8 +434,28 @@ func TestFailoverOnlyToTrustedStandby(t *testing.T) {
 			if w.app["primary"] != tt.wantPrimary {
 				t.Fatalf("primary %q, want %q", w.app["primary"], tt.wantPrimary)
 			}
-			if tt.wantWaiting != "" {
-				wantStatus(t, u, "waiting", tt.wantWaiting)
+			if tt.wantWaiting == "" {
+				// A failover clears the operator's pin of the lost primary.
+				if pin := w.app[keyPinnedPrimary]; pin != "" {
+					t.Errorf("pinned-primary %q kept after a failover", pin)
+				}
+				return
+			}
+			wantStatus(t, u, "waiting", tt.wantWaiting)
+			// No failover happened: the operator's pin stands.
+			if pin := w.app[keyPinnedPrimary]; pin != "pg/0" {
+				t.Errorf("pinned-primary %q after a failover that did not happen, want pg/0", pin)
+			}
+			if tt.wantOnReturn == "" {
+				return
+			}
+			// The leader retries by its retry timer; a trusted unit that answers again is
+			// promoted at once.
+			w.units[tt.down].s.down = false
+			w.elapsed += RetryMin
+			w.mustRunEvent("pg/2", hookCustomNotice, wake)
+			if w.app["primary"] != tt.wantOnReturn {
+				t.Fatalf("primary %q once %s answers again, want %q", w.app["primary"], tt.down, tt.wantOnReturn)
 			}
 		})
 	}
@@ -456,7 +480,19 @@ func TestPromoteUnitWhilePrimaryDown(t *testing.T) {
 		if w.app["primary"] != "pg/2" || !strings.Contains(u.f.Results["message"], "forced") {
 			t.Fatalf("primary %q, results %v", w.app["primary"], u.f.Results)
 		}
+		// The operator's choice is pinned: the leader keeps the primary it was told to take.
+		if pin := w.app[keyPinnedPrimary]; pin != "pg/2" {
+			t.Fatalf("pinned-primary %q, want pg/2", pin)
+		}
 		wantStatus(t, w.mustRun("pg/2", "database-peers-relation-changed"), "active", "Primary")
+		// pg/1 answers again and streams from pg/2: no hand-off of the primary the operator
+		// chose.
+		w.units["pg/1"].s.down = false
+		wantStatus(t, w.mustRun("pg/1", "database-peers-relation-changed"), "active", "Replica")
+		w.mustRun("pg/2", "update-status")
+		if w.app["primary"] != "pg/2" || w.app["switchover"] != "" {
+			t.Fatalf("the primary the operator forced was handed off: %v", w.app)
+		}
 	})
 	t.Run("synchronous standby without force, from a non-leader", func(t *testing.T) {
 		// Left alone the leader would promote pg/2, the most advanced synchronous standby.
@@ -470,7 +506,7 @@ func TestPromoteUnitWhilePrimaryDown(t *testing.T) {
 		}
 		// The leader honours the request when its own confirmation of the loss ends.
 		w.confirmFailover("pg/2")
-		if w.app["primary"] != "pg/1" || w.app[keyLastFailoverRequest] != "42" {
+		if w.app["primary"] != "pg/1" || w.app[keyLastFailoverRequest] != "42" || w.app[keyPinnedPrimary] != "pg/1" {
 			t.Fatalf("app %v", w.app)
 		}
 	})
@@ -482,13 +518,26 @@ func TestPromoteUnitWhilePrimaryDown(t *testing.T) {
 			t.Fatalf("%v %q", err, u.f.Failed)
 		}
 		w.confirmFailover("pg/2")
-		if w.app["primary"] != "pg/1" {
-			t.Fatalf("primary %q", w.app["primary"])
+		if w.app["primary"] != "pg/1" || w.app[keyPinnedPrimary] != "pg/1" {
+			t.Fatalf("app %v", w.app)
 		}
 		// Handled once: the same request is not honoured again.
 		c := &Charm{Now: func() time.Time { return time.Unix(1_700_000_000, 0) }, SwitchoverTimeout: 90 * time.Second}
 		if req := c.failoverRequest(stateOf(t, w, "pg/2"), "pg/0"); req != nil {
 			t.Fatalf("request still valid: %+v", req)
+		}
+	})
+	t.Run("request while the leader already waits", func(t *testing.T) {
+		// The leader confirmed the loss but may promote nobody; the operator's forced request
+		// is honoured in the hook that delivers it, without a new window.
+		w := lostPrimary(t, `{"standbys":["pg/9"]}`, 100, 200)
+		wantStatus(t, w.confirmFailover("pg/2"), "waiting", "primary pg/0 is down")
+		if _, err := w.run("pg/1", "promote-to-primary", map[string]any{"scope": "unit", "force": true}, nil); err != nil {
+			t.Fatal(err)
+		}
+		w.mustRun("pg/2", "database-peers-relation-changed")
+		if w.app["primary"] != "pg/1" || w.app[keyPinnedPrimary] != "pg/1" {
+			t.Fatalf("app %v", w.app)
 		}
 	})
 	t.Run("stale request ignored", func(t *testing.T) {
