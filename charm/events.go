@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -137,9 +138,10 @@ const (
 
 // handOff keeps the primary off the leader: when the leader is the primary of a cluster of
 // two or more units, it starts a planned switchover (clean shutdown and LSN gate: nothing is
-// lost) to a replica that streams from it right now and is nearly caught up. Then the loss
-// of the primary, the common one, leaves a live leader that acts within seconds; only the
-// loss of a leader that is primary waits for the leadership lease.
+// lost) to a replica that streams from it right now and is nearly caught up, a published
+// synchronous standby first. Then the loss of the primary, the common one, leaves a live
+// leader that acts within seconds; only the loss of a leader that is primary waits for the
+// leadership lease.
 //
 // It does nothing while anything else is in flight (a switchover, a cross-cluster transition
 // or a standby cluster: RefuseUnitSwitchover), after a switchover rolled back
@@ -204,7 +206,13 @@ func (c *Charm) startHandOff(ctx context.Context, st *State, w Workload) bool {
 	for _, s := range slots {
 		streaming[s.Name] = s.Active
 	}
-	best, bestLSN := "", postgres.LSN(0)
+	// A synchronous standby this primary published has every acknowledged commit: it passes
+	// the shutdown checkpoint first, and it is the unit failover would trust (docs/SYNC.md).
+	var syncSet []string
+	if rec, err := parseSyncRecord(st.MyData[keySyncStandbys]); err == nil && rec != nil {
+		syncSet = rec.Standbys
+	}
+	best, bestSync, bestLSN := "", false, postgres.LSN(0)
 	for _, u := range st.Peers {
 		if !streaming[postgres.SlotName(u)] || st.PeerData[u][keyUpstreamDown] != "" || st.AddressOf(u) == "" {
 			continue
@@ -218,15 +226,16 @@ func (c *Charm) startHandOff(ctx context.Context, st *State, w Workload) bool {
 		if err != nil || !p.InRecovery || p.Received+handoffMaxLag < pos.Current {
 			continue
 		}
-		if best == "" || p.Received > bestLSN {
-			best, bestLSN = u, p.Received
+		isSync := slices.Contains(syncSet, u)
+		if best == "" || (isSync && !bestSync) || (isSync == bestSync && p.Received > bestLSN) {
+			best, bestSync, bestLSN = u, isSync, p.Received
 		}
 	}
 	if best == "" {
 		return false
 	}
 	id := fmt.Sprintf("%s%d", handoffPrefix, c.Now().UnixNano())
-	c.logf(ctx, slog.LevelInfo, "the leader is the primary: handing the primary over to %s (planned switchover %s), so that losing the primary leaves a live leader", best, id)
+	c.logf(ctx, slog.LevelInfo, "the leader is the primary: handing the primary over to %s (synchronous standby: %v; planned switchover %s), so that losing the primary leaves a live leader", best, bestSync, id)
 	c.startSwitchover(st, id, best)
 	return true
 }

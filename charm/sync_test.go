@@ -578,3 +578,29 @@ func TestSetPasswordRefusedWhileCommitsWait(t *testing.T) {
 		t.Fatal("the password was changed anyway")
 	}
 }
+
+func TestHandOffPrefersASynchronousStandby(t *testing.T) {
+	// pg/0 is the primary and pg/2 leads; pg/1 is pg/0's only synchronous standby.
+	w := newWorld(t, 3)
+	for _, u := range w.units {
+		u.f.Config["synchronous_node_count"] = "1"
+	}
+	w.mustRun("pg/0", "postgresql-pebble-ready")
+	w.leader = "pg/2"
+	w.mustRun("pg/1", "database-peers-relation-joined")
+	w.mustRun("pg/2", "database-peers-relation-joined")
+	w.mustRun("pg/0", "database-peers-relation-changed")
+	if rec := mustRecord(t, w, "pg/0"); !slices.Equal(rec.Standbys, []string{"pg/1"}) {
+		t.Fatalf("published %+v", rec)
+	}
+	// pg/2, asynchronous, has received more than pg/1. The leadership moves to the primary,
+	// which hands the primary off: to its synchronous standby.
+	w.units["pg/0"].s.received = 1000
+	w.units["pg/1"].s.received, w.units["pg/2"].s.received = 600, 700
+	w.leader = "pg/0"
+	w.mustRun("pg/0", "leader-elected")
+	sw := (&State{AppData: w.app}).Switchover()
+	if sw == nil || !isHandoff(sw.ID) || sw.To != "pg/1" {
+		t.Fatalf("hand-off %+v, want to pg/1, the synchronous standby", sw)
+	}
+}
