@@ -15,9 +15,9 @@ import (
 // TestPrimaryPodLossWithoutUpdateStatus: a 3-unit cluster under a writer loses the pod of its
 // primary, first a non-leader primary (the leader, alive, fails over after its confirmation
 // window), then the leader as primary (the others wait for the leadership lease). Each time
-// another unit accepts writes and the writer resumes there, and the prober never sees two
-// writable units. Acknowledged writes may be lost (asynchronous replication inside the
-// cluster); the planned switchover that makes the leader primary loses none.
+// another unit accepts writes and the writer resumes there, the prober never sees two
+// writable units, and no insert acknowledged by the lost primary is missing on the new one
+// (synchronous replication inside the cluster, docs/SYNC.md).
 func TestPrimaryPodLossWithoutUpdateStatus(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
@@ -37,7 +37,7 @@ func TestPrimaryPodLossWithoutUpdateStatus(t *testing.T) {
 			t.Fatalf("the leader %s is the primary of a settled 3-unit cluster", leader)
 		}
 		loss := loseUnderLoad(t, ctx, j, c, primary, "lose-non-leader-primary")
-		t.Logf("non-leader primary %s lost: writable again on %s after %v, longest write gap %v", primary, loss.newPrimary, loss.writable, loss.gap)
+		t.Logf("non-leader primary %s lost: writable again on %s after %v, longest write gap %v, 0 of %d acknowledged inserts lost", primary, loss.newPrimary, loss.writable, loss.gap, loss.acked)
 		must(t, j.StartPod(ctx, model, primary))
 		settle(t, ctx, j, model, settled3(app))
 	})
@@ -45,7 +45,7 @@ func TestPrimaryPodLossWithoutUpdateStatus(t *testing.T) {
 	t.Run("leader primary", func(t *testing.T) {
 		leader := makeLeaderPrimary(t, ctx, j, c, model, app)
 		loss := loseUnderLoad(t, ctx, j, c, leader, "lose-leader-primary")
-		t.Logf("leader primary %s lost: writable again on %s after %v, longest write gap %v", leader, loss.newPrimary, loss.writable, loss.gap)
+		t.Logf("leader primary %s lost: writable again on %s after %v, longest write gap %v, 0 of %d acknowledged inserts lost", leader, loss.newPrimary, loss.writable, loss.gap, loss.acked)
 		must(t, j.StartPod(ctx, model, leader))
 		settle(t, ctx, j, model, settled3(app))
 		_, _, err := scenario.Primary(ctx, c)
@@ -168,11 +168,13 @@ type lossResult struct {
 	newPrimary string
 	writable   time.Duration // from the pod stop until another unit accepts writes
 	gap        time.Duration // the writer's longest gap between acknowledged inserts
+	acked      int           // inserts the lost primary acknowledged before its pod stopped
 }
 
-// loseUnderLoad stops unit's pod while a writer inserts and a prober watches, waits until
-// another unit accepts writes and the writer has written there, and fails on a split brain.
-// The pod stays down.
+// loseUnderLoad stops unit's pod while writers insert and a prober watches, waits until
+// another unit accepts writes and the writer has written there, and fails on a split brain
+// or on an insert acknowledged by the lost primary that the new primary lacks. The pod stays
+// down.
 func loseUnderLoad(t testing.TB, ctx context.Context, j *scenario.Jujulet, c *scenario.Cluster, unit, tag string) lossResult {
 	t.Helper()
 	live := &scenario.Cluster{Model: c.Model, App: c.App, Password: c.Password, Units: map[string]string{}}
@@ -182,12 +184,16 @@ func loseUnderLoad(t testing.TB, ctx context.Context, j *scenario.Jujulet, c *sc
 		}
 	}
 	w := scenario.NewWriter(tag, live)
+	// The lost primary's own writes: acknowledged by it, they must survive the failover.
+	before := scenario.NewWriter(tag+"-before", c)
 	p := scenario.NewProber(100*time.Millisecond, c)
 	lctx, stop := context.WithCancel(ctx)
-	done := make(chan struct{}, 2)
+	bctx, stopBefore := context.WithCancel(lctx)
+	done := make(chan struct{}, 3)
 	go func() { w.Run(lctx); done <- struct{}{} }()
+	go func() { before.Run(bctx); done <- struct{}{} }()
 	go func() { p.Run(lctx); done <- struct{}{} }()
-	halt := func() { stop(); <-done; <-done }
+	halt := func() { stop(); <-done; <-done; <-done }
 	// The writer writes to the survivors only: its first write after the stop measures the
 	// outage. Before the stop, the unit to lose must be the only writable one.
 	if _, owner, err := scenario.Primary(ctx, c); err != nil || owner != unit {
@@ -195,6 +201,10 @@ func loseUnderLoad(t testing.TB, ctx context.Context, j *scenario.Jujulet, c *sc
 		t.Fatalf("%s is not the only writable unit (%s, %v)", unit, owner, err)
 	}
 	if err := p.WaitHealthy(ctx); err != nil {
+		halt()
+		t.Fatal(err)
+	}
+	if err := scenario.WaitAcked(ctx, before, 20); err != nil {
 		halt()
 		t.Fatal(err)
 	}
@@ -210,6 +220,7 @@ func loseUnderLoad(t testing.TB, ctx context.Context, j *scenario.Jujulet, c *sc
 		return err
 	})
 	res.writable = time.Since(start)
+	stopBefore() // what it acknowledges from now on came from the new primary
 	if err := scenario.WaitAcked(ctx, w, len(w.Acked())+20); err != nil {
 		halt()
 		t.Fatal(err)
@@ -219,6 +230,15 @@ func loseUnderLoad(t testing.TB, ctx context.Context, j *scenario.Jujulet, c *sc
 	if err := p.Report().Err(); err != nil {
 		t.Fatalf("after losing %s: %v", unit, err)
 	}
+	acked := before.Acked()
+	missing, err := scenario.MissingIDs(ctx, live.Units[res.newPrimary], c.Password, acked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(missing) > 0 {
+		t.Fatalf("after losing %s: %d of %d acknowledged inserts missing on the new primary %s", unit, len(missing), len(acked), res.newPrimary)
+	}
+	res.acked = len(acked)
 	return res
 }
 
