@@ -36,7 +36,7 @@ func BenchmarkSyncCommitTPS(b *testing.B) {
 	opts.Units = 2
 	must(b, j.AddModel(ctx, "tps"))
 	must(b, j.Deploy(ctx, "tps", "postgresql-k8s", "pg", opts))
-	settle(b, ctx, j, "tps", scenario.All(scenario.AppSettled("pg", 2, "Primary"), scenario.UnitMessages("pg", map[string]int{"Primary": 1, "Replica": 1})))
+	settle(b, ctx, j, "tps", scenario.All(scenario.AppSettled("pg", 2, "Primary"), scenario.UnitMessages("pg", map[string]int{"Primary": 1, "Replica": 1}), scenario.PrimaryOffLeader("pg")))
 	c := loadCluster(b, ctx, j, "tps", "pg")
 	_, primary, err := scenario.Primary(ctx, c)
 	must(b, err)
@@ -114,7 +114,7 @@ func BenchmarkSyncPodKillLoss(b *testing.B) {
 			}
 			must(b, scenario.WaitAcked(ctx, w, len(w.Acked())+20))
 			gaps = append(gaps, w.LongestGap(start))
-			settle(b, ctx, j, "bench", scenario.All(scenario.AppSettled("pg", 3, "Primary"), scenario.UnitMessages("pg", map[string]int{"Primary": 1, "Replica": 2})))
+			settle(b, ctx, j, "bench", settled3("pg"))
 		}
 		stop()
 		<-done
