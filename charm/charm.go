@@ -37,6 +37,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jujulet/postgresql-k8s/internal/hookenv"
@@ -58,6 +59,10 @@ type Charm struct {
 	OpenWorkload func(ctx context.Context, addr string) (Workload, error)
 	Log          *slog.Logger
 	Now          func() time.Time
+
+	// PrefetchEndpoints are endpoints whose relation ids readState reads in its first round
+	// of tool calls (see Charm.RelationIDs).
+	PrefetchEndpoints []string
 
 	// RoleRules are consulted in order before the in-cluster rule: the extension point of
 	// cross-regional replication (a standby cluster's units follow the remote primary).
@@ -96,6 +101,9 @@ type Charm struct {
 	// replicas looks at them again (a synchronous standby that dies sends no event).
 	SyncConfirmWait   time.Duration
 	SyncCheckInterval time.Duration
+
+	// unitStatusSet: this hook has set the unit status (so the status it read is stale).
+	unitStatusSet atomic.Bool
 }
 
 // DefaultFailoverAfter is the failover confirmation window. With the checks' 3 s detection
@@ -148,6 +156,7 @@ func (c *Charm) Run(ctx context.Context) error {
 const leavingKey = "leaving"
 
 func (c *Charm) status(ctx context.Context, status, msg string) error {
+	c.unitStatusSet.Store(true)
 	if err := c.Tools.StatusSet(ctx, false, status, msg); err != nil {
 		return fmt.Errorf("status-set: %w", err)
 	}

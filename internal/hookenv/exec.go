@@ -244,6 +244,19 @@ func (x Exec) StatusSet(ctx context.Context, app bool, status, message string) e
 	return err
 }
 
+func (x Exec) StatusGet(ctx context.Context, app bool) (StatusInfo, error) {
+	if !app {
+		var s StatusInfo
+		err := x.runJSON(ctx, &s, "status-get", "--include-data")
+		return s, err
+	}
+	var out struct {
+		App StatusInfo `json:"application-status"`
+	}
+	err := x.runJSON(ctx, &out, "status-get", "--include-data", "--application")
+	return out.App, err
+}
+
 func (x Exec) JujuLog(ctx context.Context, level, message string) error {
 	_, err := x.run(ctx, "juju-log", "-l", level, message)
 	return err

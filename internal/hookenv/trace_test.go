@@ -2,6 +2,8 @@ package hookenv
 
 import (
 	"bytes"
+	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -102,5 +104,32 @@ func TestExecTraces(t *testing.T) {
 	}
 	if hooks[0].Rounds() != 2 {
 		t.Errorf("rounds = %d, want 2 (sequential calls)", hooks[0].Rounds())
+	}
+}
+
+func TestExecStatusGet(t *testing.T) {
+	for _, tc := range []struct {
+		name, out string
+		app       bool
+		want      StatusInfo
+	}{
+		{"unit", `{"message":"Replica","status":"active","status-data":{}}`, false, StatusInfo{Status: "active", Message: "Replica"}},
+		{"application", `{"application-status":{"message":"Primary","status":"active","status-data":{},"units":{"pg/0":{"message":"Primary","status":"active","status-data":{}}}}}`, true,
+			StatusInfo{Status: "active", Message: "Primary", Units: map[string]StatusInfo{"pg/0": {Status: "active", Message: "Primary"}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			x, logPath := fakeTools(t, map[string]string{"status-get": tc.out})
+			got, err := x.StatusGet(t.Context(), tc.app)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("StatusGet = %+v, want %+v", got, tc.want)
+			}
+			log, _ := os.ReadFile(logPath)
+			if wantApp := strings.Contains(string(log), "--application"); wantApp != tc.app || !strings.Contains(string(log), "--include-data") {
+				t.Errorf("status-get called as %q", log)
+			}
+		})
 	}
 }
