@@ -27,7 +27,9 @@
 //	                                       while the primary is down
 //	app bucket, also:     pinned-primary   unit an operator made primary (no hand-off from it)
 //
-// Unit charm state (state-set): leaving, retry-backoff, primary-down, handoff-after (timers.go).
+// Unit charm state (state-set): leaving, retry-backoff, primary-down, handoff-after (timers.go);
+// peer-relation, peers and secret-id, what the last hook saw, which the next one reads ahead
+// from (state.go).
 // Cross-regional replication adds its dr-* keys (asyncrepl.go, docs/PROTOCOL.md).
 package charm
 
