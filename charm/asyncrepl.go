@@ -121,6 +121,7 @@ const DefaultDRRollbackAfter = 60 * time.Second
 // EnableAsyncReplication installs cross-regional replication in c.
 func EnableAsyncReplication(c *Charm) {
 	a := &asyncRepl{RollbackAfter: DefaultDRRollbackAfter, RemoteTimeout: 3 * time.Second}
+	c.PrefetchEndpoints = append(c.PrefetchEndpoints, OfferEndpoint, ReplicationEndpoint)
 	c.RoleRules = append(c.RoleRules, a.roleRule)
 	c.ClusterStep = a.step
 	c.HoldFailover = a.holdFailover
@@ -148,7 +149,7 @@ func (a *asyncRepl) refuseUnitSwitchover(st *State) string {
 func (a *asyncRepl) load(ctx context.Context, c *Charm, st *State) (*drView, error) {
 	v := &drView{}
 	for _, ep := range []string{OfferEndpoint, ReplicationEndpoint} {
-		ids, err := c.Tools.RelationIDs(ctx, ep)
+		ids, err := c.RelationIDs(ctx, st, ep)
 		if err != nil {
 			return nil, fmt.Errorf("relation-ids %s: %w", ep, err)
 		}

@@ -27,7 +27,9 @@
 //	                                       while the primary is down
 //	app bucket, also:     pinned-primary   unit an operator made primary (no hand-off from it)
 //
-// Unit charm state (state-set): leaving, retry-backoff, primary-down, handoff-after (timers.go).
+// Unit charm state (state-set): leaving, retry-backoff, primary-down, handoff-after (timers.go);
+// peer-relation, peers and secret-id, what the last hook saw, which the next one reads ahead
+// from (state.go).
 // Cross-regional replication adds its dr-* keys (asyncrepl.go, docs/PROTOCOL.md).
 package charm
 
@@ -37,6 +39,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jujulet/postgresql-k8s/internal/hookenv"
@@ -58,6 +61,10 @@ type Charm struct {
 	OpenWorkload func(ctx context.Context, addr string) (Workload, error)
 	Log          *slog.Logger
 	Now          func() time.Time
+
+	// PrefetchEndpoints are endpoints whose relation ids readState reads in its first round
+	// of tool calls (see Charm.RelationIDs).
+	PrefetchEndpoints []string
 
 	// RoleRules are consulted in order before the in-cluster rule: the extension point of
 	// cross-regional replication (a standby cluster's units follow the remote primary).
@@ -96,6 +103,9 @@ type Charm struct {
 	// replicas looks at them again (a synchronous standby that dies sends no event).
 	SyncConfirmWait   time.Duration
 	SyncCheckInterval time.Duration
+
+	// unitStatusSet: this hook has set the unit status (so the status it read is stale).
+	unitStatusSet atomic.Bool
 }
 
 // DefaultFailoverAfter is the failover confirmation window. With the checks' 3 s detection
@@ -148,6 +158,7 @@ func (c *Charm) Run(ctx context.Context) error {
 const leavingKey = "leaving"
 
 func (c *Charm) status(ctx context.Context, status, msg string) error {
+	c.unitStatusSet.Store(true)
 	if err := c.Tools.StatusSet(ctx, false, status, msg); err != nil {
 		return fmt.Errorf("status-set: %w", err)
 	}

@@ -33,17 +33,36 @@ func (c *Charm) Reconcile(ctx context.Context) error {
 	}
 	msg, isWaiting := asWaiting(err)
 	c.scheduleRetry(st, isWaiting)
+	// The statuses go with the hook's last writes, in one round, and only when they change.
 	if isWaiting {
 		c.logf(ctx, slog.LevelInfo, "waiting: %s", msg)
-		if ferr := c.flush(ctx, st); ferr != nil {
-			return ferr
-		}
-		return c.status(ctx, "waiting", msg)
+		st.statuses = []statusWrite{{status: "waiting", message: msg}}
 	}
-	if ferr := c.flush(ctx, st); ferr != nil && err == nil {
+	var statuses []func() error
+	for _, s := range st.statuses {
+		if cur, ok := st.shown[s.app]; ok && cur.Status == s.status && cur.Message == s.message && (s.app || !c.unitStatusSet.Load()) {
+			continue
+		}
+		statuses = append(statuses, func() error {
+			if s.app {
+				return c.appStatus(ctx, s.status, s.message)
+			}
+			return c.status(ctx, s.status, s.message)
+		})
+	}
+	if isWaiting {
+		return c.flushWith(ctx, st, statuses...)
+	}
+	if ferr := c.flushWith(ctx, st, statuses...); ferr != nil && err == nil {
 		err = ferr
 	}
 	return err
+}
+
+// statusWrite is a status this hook sets with its last writes.
+type statusWrite struct {
+	app             bool
+	status, message string
 }
 
 func (c *Charm) reconcile(ctx context.Context, st *State) error {
@@ -115,9 +134,7 @@ func (c *Charm) reconcile(ctx context.Context, st *State) error {
 		if c.AppStatus != nil {
 			status, msg = c.AppStatus(st)
 		}
-		if err := c.appStatus(ctx, status, msg); err != nil {
-			return err
-		}
+		st.statuses = append(st.statuses, statusWrite{app: true, status: status, message: msg})
 	}
 	return nil
 }
@@ -240,7 +257,8 @@ func (c *Charm) applyRole(ctx context.Context, st *State, w Workload, role Role)
 	if role.StatusLevel != "" {
 		level = role.StatusLevel
 	}
-	return c.status(ctx, level, role.Status)
+	st.statuses = append(st.statuses, statusWrite{status: level, message: role.Status})
+	return nil
 }
 
 // runPrimary makes this unit's server the writable primary: initdb on first start, promote

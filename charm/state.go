@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -63,6 +64,15 @@ type State struct {
 	// workload is this unit's workload once the hook opened it (nil before, or when the
 	// container is not there).
 	workload Workload
+
+	// relationIDs holds the relation ids of Charm.PrefetchEndpoints; secretAhead the
+	// passwords secret as readState read it (by the id the last hook saw).
+	relationIDs map[string][]string
+	secretAhead *secretRead
+	// statuses are set with the hook's last writes (Reconcile); shown are the unit's (false)
+	// and the application's (true) statuses as the hook found them.
+	statuses []statusWrite
+	shown    map[bool]hookenv.StatusInfo
 }
 
 // Primary is the unit the leader recorded as primary ("" before the first election).
@@ -171,18 +181,58 @@ func parallel(fns ...func() error) error {
 	return nil
 }
 
+// Facts that rarely change, kept in the unit's charm state so that the next hook reads what
+// depends on them in its second round of tool calls instead of its third and fourth: each is
+// checked against what that hook reads, and a stale one costs a round, never a wrong answer.
+const (
+	localPeerRelation = "peer-relation" // the peer relation id the peers below are of
+	localPeers        = "peers"         // the peers in scope, sorted, comma-separated
+	localSecretID     = "secret-id"     // URI of the passwords secret
+)
+
+// secretRead is a passwords secret read ahead of loadPasswords.
+type secretRead struct {
+	uri     string
+	content map[string]string
+	err     error
+}
+
+// readState reads what the hook needs in two rounds of tool calls (a round of concurrent
+// calls costs about one call on Juju, where each is an API round trip): the first reads the
+// leadership, config, address, relation ids and the unit's charm state; as soon as the peer
+// relation id and the charm state are in, the second reads the peer relation's units and
+// buckets and the passwords secret, using the peers and the secret id the last hook saw. A
+// peer that joined since is read in a third round.
 func (c *Charm) readState(ctx context.Context) (*State, error) {
 	t := c.Tools
 	st := &State{Unit: c.Env.UnitName, App: c.Env.AppName(), PeerData: map[string]map[string]string{},
 		AppData: map[string]string{}, MyData: map[string]string{}, Passwords: map[string]string{},
-		Local: map[string]string{}, appWrites: map[string]string{}, myWrites: map[string]string{}, localWrites: map[string]string{}}
+		Local: map[string]string{}, appWrites: map[string]string{}, myWrites: map[string]string{}, localWrites: map[string]string{},
+		relationIDs: map[string][]string{}}
 	var cfg map[string]any
 	var net hookenv.Network
-	var ids []string
-	err := parallel(
+	var local map[string]string
+	localRead := make(chan struct{}) // closed once local is set (or state-get failed)
+	extraIDs := make([][]string, len(c.PrefetchEndpoints))
+	var ahead map[string]map[string]string // peer buckets read before relation-list answered
+	fns := []func() error{
 		func() (err error) {
 			if st.Leader, err = t.IsLeader(ctx); err != nil {
 				return fmt.Errorf("is-leader: %w", err)
+			}
+			// The statuses as they are, so that the hook's last round sets only what
+			// changes (a status this read misses is set regardless).
+			cur, err := t.StatusGet(ctx, st.Leader)
+			if err != nil {
+				return nil
+			}
+			if st.Leader {
+				st.shown = map[bool]hookenv.StatusInfo{true: cur}
+				if u, ok := cur.Units[st.Unit]; ok {
+					st.shown[false] = u
+				}
+			} else {
+				st.shown = map[bool]hookenv.StatusInfo{false: cur}
 			}
 			return nil
 		},
@@ -199,41 +249,112 @@ func (c *Charm) readState(ctx context.Context) (*State, error) {
 			return nil
 		},
 		func() (err error) {
-			if ids, err = t.RelationIDs(ctx, PeerEndpoint); err != nil {
-				return fmt.Errorf("relation-ids: %w", err)
+			defer close(localRead)
+			if local, err = t.StateGet(ctx); err != nil {
+				return fmt.Errorf("state-get: %w", err)
 			}
 			return nil
 		},
 		func() error {
-			state, err := t.StateGet(ctx)
+			ids, err := t.RelationIDs(ctx, PeerEndpoint)
 			if err != nil {
-				return fmt.Errorf("state-get: %w", err)
+				return fmt.Errorf("relation-ids: %w", err)
 			}
-			st.Leaving = state[leavingKey] == "true"
-			if state != nil {
-				st.Local = state
+			if len(ids) == 0 {
+				return nil
+			}
+			st.PeerRelID = ids[0]
+			<-localRead // when state-get failed, its error is the hook's
+			ahead, err = c.readPeers(ctx, st, local)
+			return err
+		},
+	}
+	for i, ep := range c.PrefetchEndpoints {
+		fns = append(fns, func() (err error) {
+			if extraIDs[i], err = t.RelationIDs(ctx, ep); err != nil {
+				return fmt.Errorf("relation-ids %s: %w", ep, err)
 			}
 			return nil
-		},
-	)
-	if err != nil {
+		})
+	}
+	if err := parallel(fns...); err != nil {
 		return nil, err
+	}
+	for i, ep := range c.PrefetchEndpoints {
+		st.relationIDs[ep] = extraIDs[i]
+	}
+	st.Leaving = local[leavingKey] == "true"
+	if local != nil {
+		st.Local = local
 	}
 	st.Config, st.ConfigErr = ParseConfig(cfg)
 	st.Address = net.BindAddress()
-	if len(ids) == 0 {
+	if st.PeerRelID == "" {
 		return st, nil
 	}
-	st.PeerRelID = ids[0]
-	if st.Peers, err = t.RelationList(ctx, st.PeerRelID); err != nil {
-		return nil, fmt.Errorf("relation-list: %w", err)
+	// The peers that were not read ahead (joined since the last hook, or their read failed).
+	var missing []string
+	for _, u := range st.Peers {
+		if d, ok := ahead[u]; ok {
+			st.PeerData[u] = d
+		} else {
+			missing = append(missing, u)
+		}
 	}
-	// A departing unit is still listed in some runtimes' departed hooks: drop it.
-	if d := c.Env.DepartingUnit; d != "" {
-		st.Peers = slices.DeleteFunc(st.Peers, func(u string) bool { return u == d })
+	peerData := make([]map[string]string, len(missing))
+	fns = nil
+	for i, u := range missing {
+		fns = append(fns, func() (err error) {
+			if peerData[i], err = t.RelationGet(ctx, st.PeerRelID, u, false); err != nil {
+				return fmt.Errorf("relation-get %s: %w", u, err)
+			}
+			return nil
+		})
 	}
-	peerData := make([]map[string]string, len(st.Peers))
+	if err := parallel(fns...); err != nil {
+		return nil, err
+	}
+	for i, u := range missing {
+		st.PeerData[u] = peerData[i]
+	}
+	if st.AppData == nil {
+		st.AppData = map[string]string{}
+	}
+	if st.MyData == nil {
+		st.MyData = map[string]string{}
+	}
+	st.SetLocal(localPeerRelation, st.PeerRelID)
+	st.SetLocal(localPeers, strings.Join(st.Peers, ","))
+	return st, nil
+}
+
+// readPeers is readState's second round: relation-list, the app and unit buckets, the buckets
+// of the peers local (the unit's charm state) lists for this relation, and the passwords secret
+// whose id it holds. It returns the peer buckets read ahead; a read ahead that fails is left
+// to the caller, which reads again the peers that are really in scope.
+func (c *Charm) readPeers(ctx context.Context, st *State, local map[string]string) (map[string]map[string]string, error) {
+	t := c.Tools
+	var cached []string
+	if local[localPeerRelation] == st.PeerRelID && local[localPeers] != "" {
+		for _, u := range strings.Split(local[localPeers], ",") {
+			if u != st.Unit && u != c.Env.DepartingUnit {
+				cached = append(cached, u)
+			}
+		}
+	}
+	data := make([]map[string]string, len(cached))
+	errs := make([]error, len(cached))
 	fns := []func() error{
+		func() (err error) {
+			if st.Peers, err = t.RelationList(ctx, st.PeerRelID); err != nil {
+				return fmt.Errorf("relation-list: %w", err)
+			}
+			// A departing unit is still listed in some runtimes' departed hooks: drop it.
+			if d := c.Env.DepartingUnit; d != "" {
+				st.Peers = slices.DeleteFunc(st.Peers, func(u string) bool { return u == d })
+			}
+			return nil
+		},
 		func() (err error) {
 			if st.AppData, err = t.RelationGet(ctx, st.PeerRelID, st.App, true); err != nil {
 				return fmt.Errorf("relation-get --app: %w", err)
@@ -247,56 +368,85 @@ func (c *Charm) readState(ctx context.Context) (*State, error) {
 			return nil
 		},
 	}
-	for i, u := range st.Peers {
-		fns = append(fns, func() (err error) {
-			if peerData[i], err = t.RelationGet(ctx, st.PeerRelID, u, false); err != nil {
-				return fmt.Errorf("relation-get %s: %w", u, err)
-			}
+	for i, u := range cached {
+		fns = append(fns, func() error {
+			data[i], errs[i] = t.RelationGet(ctx, st.PeerRelID, u, false)
+			return nil
+		})
+	}
+	if uri := local[localSecretID]; uri != "" {
+		fns = append(fns, func() error {
+			content, err := t.SecretGet(ctx, hookenv.SecretGetArgs{URI: uri})
+			st.secretAhead = &secretRead{uri: uri, content: content, err: err}
 			return nil
 		})
 	}
 	if err := parallel(fns...); err != nil {
 		return nil, err
 	}
-	for i, u := range st.Peers {
-		st.PeerData[u] = peerData[i]
+	ahead := map[string]map[string]string{}
+	for i, u := range cached {
+		if errs[i] == nil {
+			ahead[u] = data[i]
+		}
 	}
-	if st.AppData == nil {
-		st.AppData = map[string]string{}
-	}
-	if st.MyData == nil {
-		st.MyData = map[string]string{}
-	}
-	return st, nil
+	return ahead, nil
 }
 
-// flush writes this hook's peer relation, charm state and timer changes.
+// RelationIDs returns the ids of an endpoint's relations: read in the first round when the
+// endpoint is one of c.PrefetchEndpoints, else now.
+func (c *Charm) RelationIDs(ctx context.Context, st *State, endpoint string) ([]string, error) {
+	if ids, ok := st.relationIDs[endpoint]; ok {
+		return ids, nil
+	}
+	return c.Tools.RelationIDs(ctx, endpoint)
+}
+
+// flush writes this hook's peer relation, charm state and timer changes, all at once (the
+// writes are independent: Juju commits them together when the hook ends).
 func (c *Charm) flush(ctx context.Context, st *State) error {
-	if len(st.localWrites) > 0 {
-		if err := c.Tools.StateSet(ctx, st.localWrites); err != nil {
-			return fmt.Errorf("state-set: %w", err)
-		}
-		st.localWrites = map[string]string{}
+	return c.flushWith(ctx, st)
+}
+
+// flushWith is flush with more writes (e.g. the statuses) in the same round.
+func (c *Charm) flushWith(ctx context.Context, st *State, more ...func() error) error {
+	fns := []func() error{
+		func() error {
+			if len(st.localWrites) == 0 {
+				return nil
+			}
+			if err := c.Tools.StateSet(ctx, st.localWrites); err != nil {
+				return fmt.Errorf("state-set: %w", err)
+			}
+			st.localWrites = map[string]string{}
+			return nil
+		},
+		func() error { return c.flushTimers(ctx, st) },
 	}
-	if err := c.flushTimers(ctx, st); err != nil {
-		return err
+	if st.PeerRelID != "" {
+		fns = append(fns,
+			func() error {
+				if len(st.appWrites) == 0 {
+					return nil
+				}
+				if err := c.Tools.RelationSet(ctx, st.PeerRelID, true, st.appWrites); err != nil {
+					return fmt.Errorf("relation-set --app: %w", err)
+				}
+				st.appWrites = map[string]string{}
+				return nil
+			},
+			func() error {
+				if len(st.myWrites) == 0 {
+					return nil
+				}
+				if err := c.Tools.RelationSet(ctx, st.PeerRelID, false, st.myWrites); err != nil {
+					return fmt.Errorf("relation-set: %w", err)
+				}
+				st.myWrites = map[string]string{}
+				return nil
+			})
 	}
-	if st.PeerRelID == "" {
-		return nil
-	}
-	if len(st.appWrites) > 0 {
-		if err := c.Tools.RelationSet(ctx, st.PeerRelID, true, st.appWrites); err != nil {
-			return fmt.Errorf("relation-set --app: %w", err)
-		}
-		st.appWrites = map[string]string{}
-	}
-	if len(st.myWrites) > 0 {
-		if err := c.Tools.RelationSet(ctx, st.PeerRelID, false, st.myWrites); err != nil {
-			return fmt.Errorf("relation-set: %w", err)
-		}
-		st.myWrites = map[string]string{}
-	}
-	return nil
+	return parallel(append(fns, more...)...)
 }
 
 const pwAlphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -336,13 +486,17 @@ func (c *Charm) loadPasswords(ctx context.Context, st *State) error {
 			return fmt.Errorf("secret-add: %w", err)
 		}
 		st.SetApp("secret-id", uri)
+		st.SetLocal(localSecretID, uri)
 		for _, u := range SystemUsers {
 			st.Passwords[u] = content[passwordKey(u)]
 		}
 		return nil
 	}
-	content, err := c.Tools.SecretGet(ctx, hookenv.SecretGetArgs{URI: uri})
-	if err != nil {
+	var content map[string]string
+	var err error
+	if a := st.secretAhead; a != nil && a.uri == uri && a.err == nil {
+		content = a.content // read by readState
+	} else if content, err = c.Tools.SecretGet(ctx, hookenv.SecretGetArgs{URI: uri}); err != nil {
 		return fmt.Errorf("secret-get passwords: %w", err)
 	}
 	for _, u := range SystemUsers {
@@ -351,6 +505,7 @@ func (c *Charm) loadPasswords(ctx context.Context, st *State) error {
 			return fmt.Errorf("passwords secret lacks %s", passwordKey(u))
 		}
 	}
+	st.SetLocal(localSecretID, uri)
 	return nil
 }
 

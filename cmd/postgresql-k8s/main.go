@@ -36,7 +36,8 @@ func run() int {
 		// Run through a hooks/<name> symlink by an old dispatcher: the name is argv[0].
 		env.HookName = filepath.Base(os.Args[0])
 	}
-	tools := hookenv.Exec{}
+	tools := hookenv.Exec{Trace: hookenv.TraceFromEnviron(os.Getenv, env)}
+	defer tools.Trace.End()
 	log := slog.New(&jujuLogHandler{ctx: ctx, tools: tools, level: slog.LevelInfo})
 
 	open := func(ctx context.Context, addr string) (charm.Workload, error) {

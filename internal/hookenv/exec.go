@@ -12,12 +12,15 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Exec runs the real hook tools. The zero value looks the tools up on PATH.
 type Exec struct {
 	// Dir, when set, is the directory holding the tools (otherwise PATH is searched).
 	Dir string
+	// Trace, when set, records every tool call (see TraceEnv).
+	Trace *Tracer
 }
 
 var _ Tools = Exec{}
@@ -42,7 +45,12 @@ func (x Exec) run(ctx context.Context, tool string, args ...string) ([]byte, err
 	cmd := exec.CommandContext(ctx, name, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
+	start := time.Now()
+	err := cmd.Run()
+	if x.Trace != nil {
+		x.Trace.Call(tool, start, cmd.ProcessState.ExitCode())
+	}
+	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
 			return nil, &ToolError{Tool: tool, ExitCode: ee.ExitCode(), Stderr: stderr.String()}
@@ -234,6 +242,19 @@ func (x Exec) StatusSet(ctx context.Context, app bool, status, message string) e
 	args = append(args, status, message)
 	_, err := x.run(ctx, "status-set", args...)
 	return err
+}
+
+func (x Exec) StatusGet(ctx context.Context, app bool) (StatusInfo, error) {
+	if !app {
+		var s StatusInfo
+		err := x.runJSON(ctx, &s, "status-get", "--include-data")
+		return s, err
+	}
+	var out struct {
+		App StatusInfo `json:"application-status"`
+	}
+	err := x.runJSON(ctx, &out, "status-get", "--include-data", "--application")
+	return out.App, err
 }
 
 func (x Exec) JujuLog(ctx context.Context, level, message string) error {

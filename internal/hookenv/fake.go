@@ -270,6 +270,26 @@ func (f *Fake) StatusSet(_ context.Context, app bool, status, message string) er
 	return nil
 }
 
+func (f *Fake) StatusGet(_ context.Context, app bool) (StatusInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	unit := StatusInfo{Status: f.UnitStatus.Status, Message: f.UnitStatus.Message}
+	if unit.Status == "" {
+		unit.Status = "unknown"
+	}
+	if !app {
+		return unit, nil
+	}
+	if !f.Leader {
+		return StatusInfo{}, fmt.Errorf("finding application status: this unit is not the leader")
+	}
+	s := StatusInfo{Status: f.AppStatus.Status, Message: f.AppStatus.Message, Units: map[string]StatusInfo{f.Unit: unit}}
+	if s.Status == "" {
+		s.Status = "unknown"
+	}
+	return s, nil
+}
+
 func (f *Fake) JujuLog(_ context.Context, level, message string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -93,6 +93,9 @@ type Tools interface {
 
 	// StatusSet sets the unit status, or the application's (leader only) when app is true.
 	StatusSet(ctx context.Context, app bool, status, message string) error
+	// StatusGet returns the unit status, or with app (leader only) the application's with
+	// its units' in Units.
+	StatusGet(ctx context.Context, app bool) (StatusInfo, error)
 	// JujuLog writes a line in the unit's log (level DEBUG, INFO, WARNING, ERROR...).
 	JujuLog(ctx context.Context, level, message string) error
 
@@ -113,4 +116,11 @@ type Tools interface {
 
 	OpenPort(ctx context.Context, port int, protocol string) error
 	ApplicationVersionSet(ctx context.Context, version string) error
+}
+
+// StatusInfo is a status as status-get --include-data reports it.
+type StatusInfo struct {
+	Status  string                `json:"status"`
+	Message string                `json:"message"`
+	Units   map[string]StatusInfo `json:"units,omitempty"`
 }

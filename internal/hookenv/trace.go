@@ -1,0 +1,197 @@
+package hookenv
+
+import (
+	"bufio"
+	"cmp"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// TraceEnv names the environment variable that turns on the hook tool trace: "1" writes it to
+// stderr (which Juju and jujulet put in the unit's debug-log), an absolute path appends it to
+// that file. Each tool call is one line with its start and end offsets from the start of the
+// hook process, and the hook ends with one line of its own:
+//
+//	tool-trace pid=41 unit=pg/0 hook=update-status tool=is-leader start-us=812 end-us=4310 exit=0
+//	tool-trace pid=41 unit=pg/0 hook=update-status end-us=25004
+//
+// Calls whose spans overlap are one round trip's worth of latency; Rounds counts them.
+const TraceEnv = "POSTGRESQL_K8S_TRACE_TOOLS"
+
+// processStart approximates the hook process's start (package initialisation, before main).
+var processStart = time.Now()
+
+// Tracer writes the tool trace of one hook process. A nil *Tracer traces nothing.
+type Tracer struct {
+	mu     sync.Mutex
+	w      io.Writer
+	prefix string
+	start  time.Time
+}
+
+// TraceFromEnviron returns the tracer TraceEnv asks for (nil when unset or unusable; an
+// unusable value is reported on stderr).
+func TraceFromEnviron(getenv func(string) string, env Env) *Tracer {
+	v := getenv(TraceEnv)
+	var w io.Writer
+	switch {
+	case v == "" || v == "0":
+		return nil
+	case strings.HasPrefix(v, "/"):
+		f, err := os.OpenFile(v, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", TraceEnv, err)
+			return nil
+		}
+		w = f // left open: the process ends with the hook
+	default:
+		w = os.Stderr
+	}
+	return NewTracer(w, env, processStart)
+}
+
+// NewTracer traces to w with offsets from start.
+func NewTracer(w io.Writer, env Env, start time.Time) *Tracer {
+	event := env.HookName
+	if event == "" {
+		event = "action-" + env.ActionName
+	}
+	return &Tracer{w: w, start: start,
+		prefix: fmt.Sprintf("tool-trace pid=%d unit=%s hook=%s", os.Getpid(), field(env.UnitName), field(event))}
+}
+
+// field keeps a value one token of a trace line.
+func field(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return strings.Join(strings.Fields(s), "_")
+}
+
+func (t *Tracer) offset(at time.Time) int64 { return at.Sub(t.start).Microseconds() }
+
+func (t *Tracer) line(s string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	// One write per line: lines of concurrent calls (and processes appending to one file)
+	// do not interleave.
+	_, _ = io.WriteString(t.w, t.prefix+" "+s+"\n")
+}
+
+// Call records a tool call that ran from start until now.
+func (t *Tracer) Call(tool string, start time.Time, exitCode int) {
+	if t == nil {
+		return
+	}
+	t.line(fmt.Sprintf("tool=%s start-us=%d end-us=%d exit=%d", field(tool), t.offset(start), t.offset(time.Now()), exitCode))
+}
+
+// End records the end of the hook process.
+func (t *Tracer) End() {
+	if t == nil {
+		return
+	}
+	t.line(fmt.Sprintf("end-us=%d", t.offset(time.Now())))
+}
+
+// Span is one traced tool call: its offsets from the start of the hook process.
+type Span struct {
+	Tool       string
+	Start, End time.Duration
+}
+
+// HookTrace is the trace of one hook process.
+type HookTrace struct {
+	PID        int
+	Unit, Hook string
+	Calls      []Span
+	// End is the process's end offset (0 when the trace has no end line: the hook has not
+	// finished, or died).
+	End time.Duration
+}
+
+// Rounds counts the sequential rounds of tool calls: calls whose spans overlap (directly or
+// through other calls) are one round.
+func (h HookTrace) Rounds() int { return Rounds(h.Calls) }
+
+// Rounds counts the groups of overlapping spans.
+func Rounds(spans []Span) int {
+	s := slices.Clone(spans)
+	slices.SortFunc(s, func(a, b Span) int { return cmp.Compare(a.Start, b.Start) })
+	n := 0
+	var end time.Duration
+	for i, sp := range s {
+		if i == 0 || sp.Start >= end {
+			n++
+			end = sp.End
+		} else {
+			end = max(end, sp.End)
+		}
+	}
+	return n
+}
+
+// ParseTrace reads trace lines (other lines are skipped) and returns the hooks in the order
+// of their first line.
+func ParseTrace(r io.Reader) ([]HookTrace, error) {
+	var out []*HookTrace
+	byKey := map[string]*HookTrace{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		i := strings.Index(line, "tool-trace ")
+		if i < 0 {
+			continue
+		}
+		kv := map[string]string{}
+		for _, f := range strings.Fields(line[i+len("tool-trace "):]) {
+			k, v, ok := strings.Cut(f, "=")
+			if !ok {
+				return nil, fmt.Errorf("trace line %q: field %q", line, f)
+			}
+			kv[k] = v
+		}
+		pid, err := strconv.Atoi(kv["pid"])
+		if err != nil {
+			return nil, fmt.Errorf("trace line %q: pid: %w", line, err)
+		}
+		// A pid is reused, but not by two hooks of one unit that overlap: a hook's lines
+		// end with its end line.
+		key := kv["unit"] + " " + kv["pid"]
+		h := byKey[key]
+		if h == nil {
+			h = &HookTrace{PID: pid, Unit: kv["unit"], Hook: kv["hook"]}
+			byKey[key] = h
+			out = append(out, h)
+		}
+		end, err := strconv.ParseInt(kv["end-us"], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("trace line %q: end-us: %w", line, err)
+		}
+		if kv["tool"] == "" {
+			h.End = time.Duration(end) * time.Microsecond
+			delete(byKey, key)
+			continue
+		}
+		start, err := strconv.ParseInt(kv["start-us"], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("trace line %q: start-us: %w", line, err)
+		}
+		h.Calls = append(h.Calls, Span{Tool: kv["tool"], Start: time.Duration(start) * time.Microsecond, End: time.Duration(end) * time.Microsecond})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	res := make([]HookTrace, len(out))
+	for i, h := range out {
+		res[i] = *h
+	}
+	return res, nil
+}

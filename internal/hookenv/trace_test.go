@@ -1,0 +1,135 @@
+package hookenv
+
+import (
+	"bytes"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRounds(t *testing.T) {
+	ms := time.Millisecond
+	for _, tc := range []struct {
+		name  string
+		spans []Span
+		want  int
+	}{
+		{"none", nil, 0},
+		{"one", []Span{{Start: 0, End: 2 * ms}}, 1},
+		{"parallel", []Span{{Start: 0, End: 5 * ms}, {Start: 1 * ms, End: 3 * ms}, {Start: 4 * ms, End: 6 * ms}}, 1},
+		{"sequential", []Span{{Start: 0, End: 2 * ms}, {Start: 2 * ms, End: 3 * ms}, {Start: 5 * ms, End: 6 * ms}}, 3},
+		{"unsorted", []Span{{Start: 10 * ms, End: 12 * ms}, {Start: 0, End: 2 * ms}, {Start: 11 * ms, End: 13 * ms}}, 2},
+		{"chained overlap", []Span{{Start: 0, End: 2 * ms}, {Start: 1 * ms, End: 4 * ms}, {Start: 3 * ms, End: 5 * ms}, {Start: 6 * ms, End: 7 * ms}}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Rounds(tc.spans); got != tc.want {
+				t.Errorf("Rounds = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestTraceRoundTrip(t *testing.T) {
+	var buf bytes.Buffer
+	start := time.Now().Add(-time.Second)
+	tr := NewTracer(&buf, Env{UnitName: "pg/0", HookName: "update-status"}, start)
+	tr.Call("is-leader", start.Add(10*time.Millisecond), 0)
+	tr.Call("relation-get", start.Add(20*time.Millisecond), 1)
+	tr.End()
+	other := NewTracer(&buf, Env{UnitName: "pg/1", ActionName: "get-password"}, start)
+	other.Call("action-set", start, 0)
+	buf.WriteString("unrelated log line\n")
+	var nilTracer *Tracer
+	nilTracer.Call("status-set", start, 0) // traces nothing
+	nilTracer.End()
+
+	hooks, err := ParseTrace(strings.NewReader(buf.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hooks) != 2 {
+		t.Fatalf("hooks = %+v, want 2", hooks)
+	}
+	h := hooks[0]
+	if h.Unit != "pg/0" || h.Hook != "update-status" || len(h.Calls) != 2 || h.End < time.Second {
+		t.Fatalf("first hook = %+v", h)
+	}
+	if c := h.Calls[1]; c.Tool != "relation-get" || c.Start != 20*time.Millisecond || c.End < time.Second {
+		t.Errorf("second call = %+v", c)
+	}
+	if h.Rounds() != 1 { // both calls run until now: they overlap
+		t.Errorf("rounds = %d, want 1", h.Rounds())
+	}
+	if o := hooks[1]; o.Unit != "pg/1" || o.Hook != "action-get-password" || o.End != 0 || len(o.Calls) != 1 {
+		t.Errorf("second hook = %+v", o)
+	}
+}
+
+func TestTraceFromEnviron(t *testing.T) {
+	path := t.TempDir() + "/trace"
+	for _, tc := range []struct {
+		value string
+		want  bool
+	}{{"", false}, {"0", false}, {"1", true}, {path, true}} {
+		getenv := func(k string) string {
+			if k == TraceEnv {
+				return tc.value
+			}
+			return ""
+		}
+		if got := TraceFromEnviron(getenv, Env{UnitName: "pg/0"}) != nil; got != tc.want {
+			t.Errorf("%s=%q: tracing %v, want %v", TraceEnv, tc.value, got, tc.want)
+		}
+	}
+}
+
+func TestExecTraces(t *testing.T) {
+	x, _ := fakeTools(t, map[string]string{"is-leader": "true", "state-get": "FAIL:boom"})
+	var buf bytes.Buffer
+	x.Trace = NewTracer(&buf, Env{UnitName: "pg/0", HookName: "update-status"}, time.Now())
+	if _, err := x.IsLeader(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x.StateGet(t.Context()); err == nil {
+		t.Fatal("state-get did not fail")
+	}
+	hooks, err := ParseTrace(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hooks) != 1 || len(hooks[0].Calls) != 2 || hooks[0].Calls[0].Tool != "is-leader" || hooks[0].Calls[1].Tool != "state-get" {
+		t.Fatalf("trace = %+v", hooks)
+	}
+	if hooks[0].Rounds() != 2 {
+		t.Errorf("rounds = %d, want 2 (sequential calls)", hooks[0].Rounds())
+	}
+}
+
+func TestExecStatusGet(t *testing.T) {
+	for _, tc := range []struct {
+		name, out string
+		app       bool
+		want      StatusInfo
+	}{
+		{"unit", `{"message":"Replica","status":"active","status-data":{}}`, false, StatusInfo{Status: "active", Message: "Replica"}},
+		{"application", `{"application-status":{"message":"Primary","status":"active","status-data":{},"units":{"pg/0":{"message":"Primary","status":"active","status-data":{}}}}}`, true,
+			StatusInfo{Status: "active", Message: "Primary", Units: map[string]StatusInfo{"pg/0": {Status: "active", Message: "Primary"}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			x, logPath := fakeTools(t, map[string]string{"status-get": tc.out})
+			got, err := x.StatusGet(t.Context(), tc.app)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("StatusGet = %+v, want %+v", got, tc.want)
+			}
+			log, _ := os.ReadFile(logPath)
+			if wantApp := strings.Contains(string(log), "--application"); wantApp != tc.app || !strings.Contains(string(log), "--include-data") {
+				t.Errorf("status-get called as %q", log)
+			}
+		})
+	}
+}

@@ -1,0 +1,131 @@
+package e2e
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jujulet/postgresql-k8s/internal/hookenv"
+	"github.com/jujulet/postgresql-k8s/tests/scenario"
+)
+
+// BenchmarkUpdateStatusHook measures whole update-status hooks on a settled 3-unit cluster on
+// jujulet with the real hook tools: each op waits for one more update-status on every unit.
+// The charm runs with hookenv.TraceEnv set (through a dispatch wrapper, as jujulet builds the
+// hook environment from scratch), and the trace gives each hook's wall time from process
+// start to exit (hook-p50-ms, hook-max-ms) and its sequential rounds of tool calls
+// (rounds-p50, rounds-max), which on real Juju are API round trips.
+func BenchmarkUpdateStatusHook(b *testing.B) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	j := scenario.StartJujulet(b)
+	charmDir, trace := tracedCharm(b)
+	const model, app, n = "bench", "pg", 3
+	opts := scenario.SeedDeploy()
+	opts.Units = n
+	must(b, j.AddModel(ctx, model))
+	must(b, j.Deploy(ctx, model, charmDir, app, opts))
+	settled := scenario.All(scenario.AppSettled(app, n, "Primary"), scenario.UnitMessages(app, map[string]int{"Primary": 1, "Replica": n - 1}))
+	settle(b, ctx, j, model, settled)
+	// Only the hooks that start from here on count.
+	skip := len(finishedUpdateStatus(b, trace))
+	_, err := j.Juju(ctx, "model-config", "-m", model, "update-status-hook-interval=1s")
+	must(b, err)
+	b.ResetTimer()
+	var hooks []hookenv.HookTrace
+	for i := 0; i < b.N; i++ {
+		for {
+			hooks = finishedUpdateStatus(b, trace)[skip:]
+			if minPerUnit(hooks, n) > i {
+				break
+			}
+			if ctx.Err() != nil {
+				b.Fatalf("waiting for update-status hooks: %v (%d traced)", ctx.Err(), len(hooks))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	b.StopTimer()
+	_, err = j.Juju(ctx, "model-config", "-m", model, "update-status-hook-interval=1h")
+	must(b, err)
+	// The hooks succeeded and left the cluster as it was.
+	settle(b, ctx, j, model, settled)
+	var times []time.Duration
+	var rounds []int
+	for _, h := range hooks {
+		if len(h.Calls) == 0 {
+			b.Fatalf("%s update-status (pid %d) traced no tool call", h.Unit, h.PID)
+		}
+		times = append(times, h.End)
+		rounds = append(rounds, h.Rounds())
+	}
+	slices.Sort(rounds)
+	b.ReportMetric(ms(percentile(times, 50)), "hook-p50-ms")
+	b.ReportMetric(ms(slices.Max(times)), "hook-max-ms")
+	b.ReportMetric(float64(rounds[len(rounds)/2]), "rounds-p50")
+	b.ReportMetric(float64(rounds[len(rounds)-1]), "rounds-max")
+	for _, h := range hooks {
+		b.Logf("%s: %v, %d rounds: %s", h.Unit, h.End.Round(10*time.Microsecond), h.Rounds(), describeCalls(h.Calls))
+	}
+}
+
+// tracedCharm copies the built charm into a temporary directory with a dispatch that runs the
+// real one with the tool trace appended to the returned file.
+func tracedCharm(b *testing.B) (dir, trace string) {
+	src := filepath.Join(filepath.Dir(os.Getenv("JUJULET_BIN")), "build", "charms", "postgresql-k8s")
+	tmp := b.TempDir()
+	dir, trace = filepath.Join(tmp, "postgresql-k8s"), filepath.Join(tmp, "tool-trace.log")
+	if out, err := exec.Command("cp", "-a", src, dir).CombinedOutput(); err != nil {
+		b.Fatalf("copy the charm (make build first): %v: %s", err, out)
+	}
+	must(b, os.Rename(filepath.Join(dir, "dispatch"), filepath.Join(dir, "dispatch.bin")))
+	wrapper := fmt.Sprintf("#!/bin/sh\n%s=%s exec \"$JUJU_CHARM_DIR/dispatch.bin\" \"$@\"\n", hookenv.TraceEnv, trace)
+	must(b, os.WriteFile(filepath.Join(dir, "dispatch"), []byte(wrapper), 0o755))
+	return dir, trace
+}
+
+// finishedUpdateStatus returns the update-status hooks of the trace that have ended.
+func finishedUpdateStatus(b *testing.B, trace string) []hookenv.HookTrace {
+	f, err := os.Open(trace)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	must(b, err)
+	defer f.Close()
+	all, err := hookenv.ParseTrace(f)
+	must(b, err)
+	return slices.DeleteFunc(all, func(h hookenv.HookTrace) bool { return h.Hook != "update-status" || h.End == 0 })
+}
+
+// minPerUnit is the fewest hooks any of the n units ran (0 while one has run none).
+func minPerUnit(hooks []hookenv.HookTrace, n int) int {
+	count := map[string]int{}
+	for _, h := range hooks {
+		count[h.Unit]++
+	}
+	if len(count) < n {
+		return 0
+	}
+	least := len(hooks)
+	for _, c := range count {
+		least = min(least, c)
+	}
+	return least
+}
+
+func describeCalls(calls []hookenv.Span) string {
+	s := slices.Clone(calls)
+	slices.SortFunc(s, func(a, b hookenv.Span) int { return cmp.Compare(a.Start, b.Start) })
+	parts := make([]string, len(s))
+	for i, c := range s {
+		parts[i] = fmt.Sprintf("%s@%.1f-%.1f", c.Tool, ms(c.Start), ms(c.End))
+	}
+	return strings.Join(parts, " ")
+}
