@@ -78,6 +78,21 @@ func startUnit(t *testing.T, ctx context.Context, addr string) *testUnit {
 	return u
 }
 
+// initPrimary initialises the unit's data and starts it as a writable server with the test
+// settings, passfile and pg_hba rules.
+func (u *testUnit) initPrimary(t *testing.T, ctx context.Context) {
+	t.Helper()
+	must(t, u.w.InitDB(ctx, "operator", opPass))
+	must(t, u.w.WritePassfile(ctx, passEntries()))
+	_, err := u.w.WriteConf(ctx, testSettings())
+	must(t, err)
+	_, err = u.w.WriteHBA(ctx, testHBA())
+	must(t, err)
+	must(t, u.w.PlanLayer(ctx, LayerOptions{}))
+	must(t, u.w.Start(ctx))
+	must(t, u.w.WaitReady(ctx, "operator", opPass))
+}
+
 func (u *testUnit) open(t *testing.T, ctx context.Context, addr string) *Workload {
 	t.Helper()
 	socket, root := SocketPath(u.c.ContainersDir, Container)
@@ -336,15 +351,7 @@ func TestPostmasterOutlivesPebble(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	a := startUnit(t, ctx, "127.0.0.53")
-	must(t, a.w.InitDB(ctx, "operator", opPass))
-	must(t, a.w.WritePassfile(ctx, passEntries()))
-	_, err := a.w.WriteConf(ctx, testSettings())
-	must(t, err)
-	_, err = a.w.WriteHBA(ctx, testHBA())
-	must(t, err)
-	must(t, a.w.PlanLayer(ctx, LayerOptions{}))
-	must(t, a.w.Start(ctx))
-	must(t, a.w.WaitReady(ctx, "operator", opPass))
+	a.initPrimary(t, ctx)
 
 	a.c.Crash(t)
 	a.w = a.open(t, ctx, "127.0.0.53")
@@ -397,18 +404,10 @@ func TestSyncStandbyHoldsCommits(t *testing.T) {
 	defer cancel()
 
 	a := startUnit(t, ctx, "127.0.0.56")
-	must(t, a.w.InitDB(ctx, "operator", opPass))
-	must(t, a.w.WritePassfile(ctx, passEntries()))
-	_, err := a.w.WriteConf(ctx, testSettings())
-	must(t, err)
-	_, err = a.w.WriteHBA(ctx, testHBA())
-	must(t, err)
-	must(t, a.w.PlanLayer(ctx, LayerOptions{}))
-	must(t, a.w.Start(ctx))
-	must(t, a.w.WaitReady(ctx, "operator", opPass))
+	a.initPrimary(t, ctx)
 	ca := connect(t, ctx, a.w)
 	must(t, EnsureRole(ctx, ca, Role{Name: "replication", Password: replPass, Attributes: []string{"REPLICATION"}}))
-	_, err = ca.Exec(ctx, "CREATE TABLE t (id serial PRIMARY KEY, v text)")
+	_, err := ca.Exec(ctx, "CREATE TABLE t (id serial PRIMARY KEY, v text)")
 	must(t, err)
 
 	b := startUnit(t, ctx, "127.0.0.57")

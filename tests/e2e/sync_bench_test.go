@@ -38,9 +38,7 @@ func BenchmarkSyncCommitTPS(b *testing.B) {
 	must(b, j.Deploy(ctx, "tps", "postgresql-k8s", "pg", opts))
 	settle(b, ctx, j, "tps", scenario.All(scenario.AppSettled("pg", 2, "Primary"), scenario.UnitMessages("pg", map[string]int{"Primary": 1, "Replica": 1}), scenario.PrimaryOffLeader("pg")))
 	c := loadCluster(b, ctx, j, "tps", "pg")
-	_, primary, err := scenario.Primary(ctx, c)
-	must(b, err)
-	waitSyncStandbys(b, ctx, j, "tps", "pg", otherUnits(c, primary))
+	primary := waitSyncStandbys(b, ctx, j, c, "tps", "pg")
 
 	cfg, err := charm.ParseConfig(map[string]any{"profile": "testing"})
 	must(b, err)
@@ -101,9 +99,9 @@ func BenchmarkSyncPodKillLoss(b *testing.B) {
 		go func() { w.Run(wctx); close(done) }()
 		must(b, scenario.WaitAcked(ctx, w, 20))
 		for k := 0; k < kills; k++ {
-			_, old, err := scenario.Primary(ctx, c)
-			must(b, err)
-			waitSyncStandbys(b, ctx, j, "bench", "pg", otherUnits(c, old))
+			// Settled with the primary off the leader: no hand-off starts under the kill.
+			settle(b, ctx, j, "bench", settled3("pg"))
+			old := waitSyncStandbys(b, ctx, j, c, "bench", "pg")
 			start := time.Now()
 			if k%2 == 0 {
 				must(b, j.KillPod(ctx, "bench", old)) // restarted at once

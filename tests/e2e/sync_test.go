@@ -28,10 +28,8 @@ func TestSyncFailoverLosesNothing(t *testing.T) {
 	settle(t, ctx, j, model, settled3(app)) // the primary handed off the leader: no move below
 	c := loadCluster(t, ctx, j, model, app)
 
-	_, old, err := scenario.Primary(ctx, c)
-	must(t, err)
+	old := waitSyncStandbys(t, ctx, j, c, model, app)
 	replicas := otherUnits(c, old)
-	waitSyncStandbys(t, ctx, j, model, app, replicas)
 
 	w := scenario.NewWriter("sync-failover", c)
 	wctx, stop := context.WithCancel(ctx)
@@ -61,7 +59,7 @@ func TestSyncFailoverLosesNothing(t *testing.T) {
 	// synchronous, and has every acknowledged insert.
 	must(t, j.StartPod(ctx, model, old))
 	settle(t, ctx, j, model, settled3(app))
-	primary := waitSyncStandbysOfPrimary(t, ctx, j, c, model, app)
+	primary := waitSyncStandbys(t, ctx, j, c, model, app)
 	missing, err = scenario.MissingIDs(ctx, c.Units[primary], c.Password, acked)
 	must(t, err)
 	if len(missing) > 0 {
@@ -98,29 +96,9 @@ func syncStandbys(ctx context.Context, b scenario.Backend, model, app string) (p
 	return primary, standbys, nil
 }
 
-// waitSyncStandbys waits until the primary published exactly want as its synchronous standbys.
-func waitSyncStandbys(t testing.TB, ctx context.Context, b scenario.Backend, model, app string, want []string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	defer cancel()
-	var last string
-	for {
-		p, got, err := syncStandbys(ctx, b, model, app)
-		if err == nil && slices.Equal(got, want) {
-			return
-		}
-		last = fmt.Sprintf("primary %s published %v (%v)", p, got, err)
-		select {
-		case <-ctx.Done():
-			t.Fatalf("waiting for synchronous standbys %v: %v; last: %s", want, ctx.Err(), last)
-		case <-time.After(time.Second):
-		}
-	}
-}
-
-// waitSyncStandbysOfPrimary waits until the primary, whichever unit it is, published every
+// waitSyncStandbys waits until the primary, whichever unit it is, published every
 // other unit of c as its synchronous standbys, and returns it.
-func waitSyncStandbysOfPrimary(t testing.TB, ctx context.Context, b scenario.Backend, c *scenario.Cluster, model, app string) string {
+func waitSyncStandbys(t testing.TB, ctx context.Context, b scenario.Backend, c *scenario.Cluster, model, app string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
