@@ -103,12 +103,24 @@ func BenchmarkPodKillFailover(b *testing.B) {
 
 func benchCluster(b *testing.B, ctx context.Context, n int) (*scenario.Jujulet, *scenario.Cluster) {
 	j := scenario.StartJujulet(b)
+	return j, deployCluster(b, ctx, j, "bench", "pg", n)
+}
+
+// deployCluster adds model, deploys app with n units (the seed's flags) and waits until it
+// has settled: one primary, n-1 replicas, and with 2 or more units the primary handed off
+// the leader (docs/HA.md), so that no hand-off starts under what the caller does next.
+func deployCluster(t testing.TB, ctx context.Context, j *scenario.Jujulet, model, app string, n int) *scenario.Cluster {
+	t.Helper()
 	opts := scenario.SeedDeploy()
 	opts.Units = n
-	must(b, j.AddModel(ctx, "bench"))
-	must(b, j.Deploy(ctx, "bench", "postgresql-k8s", "pg", opts))
-	settle(b, ctx, j, "bench", scenario.All(scenario.AppSettled("pg", n, "Primary"), scenario.UnitMessages("pg", map[string]int{"Primary": 1, "Replica": n - 1})))
-	return j, loadCluster(b, ctx, j, "bench", "pg")
+	must(t, j.AddModel(ctx, model))
+	must(t, j.Deploy(ctx, model, "postgresql-k8s", app, opts))
+	cond := scenario.All(scenario.AppSettled(app, n, "Primary"), scenario.UnitMessages(app, map[string]int{"Primary": 1, "Replica": n - 1}))
+	if n > 1 {
+		cond = scenario.All(cond, scenario.PrimaryOffLeader(app))
+	}
+	settle(t, ctx, j, model, cond)
+	return loadCluster(t, ctx, j, model, app)
 }
 
 func otherUnit(c *scenario.Cluster, not string) string {
@@ -149,12 +161,7 @@ func BenchmarkPrimaryLossFailover(b *testing.B) {
 			j := scenario.StartJujulet(b)
 			j.UpdateStatusInterval = 5 * time.Minute
 			const model, app = "bench", "pg"
-			opts := scenario.SeedDeploy()
-			opts.Units = 3
-			must(b, j.AddModel(ctx, model))
-			must(b, j.Deploy(ctx, model, "postgresql-k8s", app, opts))
-			settle(b, ctx, j, model, settled3(app))
-			c := loadCluster(b, ctx, j, model, app)
+			c := deployCluster(b, ctx, j, model, app, 3)
 			var gaps, writable []time.Duration
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {

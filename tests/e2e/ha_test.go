@@ -23,12 +23,7 @@ func TestPrimaryPodLossWithoutUpdateStatus(t *testing.T) {
 	defer cancel()
 	j := scenario.StartJujulet(t)
 	const model, app = "ha", "pg"
-	opts := scenario.SeedDeploy()
-	opts.Units = 3
-	must(t, j.AddModel(ctx, model))
-	must(t, j.Deploy(ctx, model, "postgresql-k8s", app, opts))
-	settle(t, ctx, j, model, settled3(app))
-	c := loadCluster(t, ctx, j, model, app)
+	c := deployCluster(t, ctx, j, model, app, 3)
 
 	t.Run("non-leader primary", func(t *testing.T) {
 		_, primary, err := scenario.Primary(ctx, c)

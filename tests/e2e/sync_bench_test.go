@@ -32,12 +32,7 @@ func BenchmarkSyncCommitTPS(b *testing.B) {
 	defer cancel()
 	pgbenchBin := pgTool(b, "pgbench")
 	j := scenario.StartJujulet(b)
-	opts := scenario.SeedDeploy()
-	opts.Units = 2
-	must(b, j.AddModel(ctx, "tps"))
-	must(b, j.Deploy(ctx, "tps", "postgresql-k8s", "pg", opts))
-	settle(b, ctx, j, "tps", scenario.All(scenario.AppSettled("pg", 2, "Primary"), scenario.UnitMessages("pg", map[string]int{"Primary": 1, "Replica": 1}), scenario.PrimaryOffLeader("pg")))
-	c := loadCluster(b, ctx, j, "tps", "pg")
+	c := deployCluster(b, ctx, j, "tps", "pg", 2)
 	primary := waitSyncStandbys(b, ctx, j, c, "tps", "pg")
 
 	cfg, err := charm.ParseConfig(map[string]any{"profile": "testing"})

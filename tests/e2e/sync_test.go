@@ -21,12 +21,7 @@ func TestSyncFailoverLosesNothing(t *testing.T) {
 	defer cancel()
 	j := scenario.StartJujulet(t)
 	const model, app = "sync", "pg"
-	must(t, j.AddModel(ctx, model))
-	opts := scenario.SeedDeploy()
-	opts.Units = 3
-	must(t, j.Deploy(ctx, model, "postgresql-k8s", app, opts))
-	settle(t, ctx, j, model, settled3(app)) // the primary handed off the leader: no move below
-	c := loadCluster(t, ctx, j, model, app)
+	c := deployCluster(t, ctx, j, model, app, 3) // the primary is off the leader: no move below
 
 	old := waitSyncStandbys(t, ctx, j, c, model, app)
 	replicas := otherUnits(c, old)
