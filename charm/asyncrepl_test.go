@@ -10,6 +10,7 @@ import (
 
 	"github.com/jujulet/postgresql-k8s/internal/drprotocol"
 	"github.com/jujulet/postgresql-k8s/internal/hookenv"
+	"github.com/jujulet/postgresql-k8s/internal/hookenv/hookenvtest"
 	"github.com/jujulet/postgresql-k8s/internal/postgres"
 )
 
@@ -47,7 +48,7 @@ func (w drWorkload) BaseBackup(ctx context.Context, up postgres.Upstream) (strin
 func newDRWorld(t *testing.T, na, nb int) *drWorld {
 	a := newWorld(t, 0)
 	b := &world{t: t, fc: a.fc, units: map[string]*testUnit{}, app: map[string]string{},
-		secrets: map[string]*hookenv.FakeSecret{}, leader: "pg/0", addrBase: 30}
+		secrets: map[string]*hookenvtest.FakeSecret{}, leader: "pg/0", addrBase: 30}
 	for _, w := range []*world{a, b} {
 		w.open = func(unit, addr string) func(ctx context.Context, _ string) (Workload, error) {
 			return func(ctx context.Context, _ string) (Workload, error) {

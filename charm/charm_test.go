@@ -11,6 +11,7 @@ import (
 
 	"github.com/canonical/pebble/client"
 	"github.com/jujulet/postgresql-k8s/internal/hookenv"
+	"github.com/jujulet/postgresql-k8s/internal/hookenv/hookenvtest"
 	"github.com/jujulet/postgresql-k8s/internal/postgres"
 )
 
@@ -18,7 +19,7 @@ const peerRel = "database-peers:0"
 
 type testUnit struct {
 	name string
-	f    *hookenv.Fake
+	f    *hookenvtest.Fake
 	s    *fakeServer
 }
 
@@ -29,7 +30,7 @@ type world struct {
 	fc      *fakeCluster
 	units   map[string]*testUnit
 	app     map[string]string
-	secrets map[string]*hookenv.FakeSecret
+	secrets map[string]*hookenvtest.FakeSecret
 	leader  string
 	// addrBase and open, when set, give units real addresses and workloads.
 	addrBase int
@@ -40,7 +41,7 @@ type world struct {
 
 func newWorld(t *testing.T, n int) *world {
 	w := &world{t: t, fc: newFakeCluster(), units: map[string]*testUnit{}, app: map[string]string{},
-		secrets: map[string]*hookenv.FakeSecret{}, leader: "pg/0"}
+		secrets: map[string]*hookenvtest.FakeSecret{}, leader: "pg/0"}
 	for i := 0; i < n; i++ {
 		w.addUnit(fmt.Sprintf("pg/%d", i))
 	}
@@ -53,7 +54,7 @@ func (w *world) addUnit(name string) *testUnit {
 		base = w.addrBase
 	}
 	addr := fmt.Sprintf("127.0.0.%d", base+len(w.units))
-	f := hookenv.NewFake(name)
+	f := hookenvtest.NewFake(name)
 	f.Address = addr
 	f.Config = map[string]any{"profile": "testing"}
 	f.Secrets = w.secrets

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jujulet/postgresql-k8s/internal/hookenv"
+	"github.com/jujulet/postgresql-k8s/internal/hookenv/hookenvtest"
 	"github.com/jujulet/postgresql-k8s/internal/postgres"
 	"github.com/jujulet/postgresql-k8s/internal/postgres/pgtest"
 )
@@ -151,7 +151,7 @@ func TestRealClusterLifecycle(t *testing.T) {
 	defer cancel()
 	r := &realUnits{t: t, containers: map[string]*pgtest.Container{}, workloads: map[string]*postgres.Workload{}}
 	w := &world{t: t, fc: newFakeCluster(), units: map[string]*testUnit{}, app: map[string]string{},
-		secrets: map[string]*hookenv.FakeSecret{}, leader: "pg/0", addrBase: 61, open: r.open}
+		secrets: map[string]*hookenvtest.FakeSecret{}, leader: "pg/0", addrBase: 61, open: r.open}
 	w.tweak = func(c *Charm) {
 		c.FailoverAfter = 2 * time.Second
 		c.SwitchoverReplayWait = 20 * time.Second

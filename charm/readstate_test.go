@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/jujulet/postgresql-k8s/internal/hookenv"
+	"github.com/jujulet/postgresql-k8s/internal/hookenv/hookenvtest"
 )
 
 // countingTools counts the relation-get and secret-get calls of a hook.
@@ -59,7 +60,7 @@ func TestReadStateReadsAheadFromTheCache(t *testing.T) {
 		{"departing peer not read ahead", map[string]string{localPeerRelation: peerRel, localPeers: "pg/1,pg/2", localSecretID: newSecret}, "pg/2", 3, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := hookenv.NewFake("pg/0")
+			f := hookenvtest.NewFake("pg/0")
 			f.Address = "127.0.0.10"
 			f.Config = map[string]any{"profile": "testing"}
 			maps.Copy(f.State, tc.local)
@@ -69,8 +70,8 @@ func TestReadStateReadsAheadFromTheCache(t *testing.T) {
 			rel.Data["pg/1"] = map[string]string{"address": "127.0.0.11"}
 			rel.Data["pg/2"] = map[string]string{"address": "127.0.0.12"}
 			rel.Data["pg/3"] = map[string]string{"address": "127.0.0.13"}
-			f.Secrets[oldSecret] = &hookenv.FakeSecret{Owner: "application", Content: passwords("old"), Rev: 1}
-			f.Secrets[newSecret] = &hookenv.FakeSecret{Owner: "application", Content: passwords("new"), Rev: 1}
+			f.Secrets[oldSecret] = &hookenvtest.FakeSecret{Owner: "application", Content: passwords("old"), Rev: 1}
+			f.Secrets[newSecret] = &hookenvtest.FakeSecret{Owner: "application", Content: passwords("new"), Rev: 1}
 			tools := &countingTools{Tools: f}
 			c := New(hookenv.Env{UnitName: "pg/0", HookName: "update-status", DepartingUnit: tc.departing}, tools, nil, nil)
 			st, err := c.readState(t.Context())
@@ -122,15 +123,15 @@ func TestSteadyHookSetsOnlyChangedStatuses(t *testing.T) {
 	for _, tc := range []struct {
 		name            string
 		unit            string
-		before          hookenv.Status // the unit status before the hook ("" as is)
+		before          hookenvtest.Status // the unit status before the hook ("" as is)
 		wantUnitWrites  int
 		wantAppWrites   int
 		wantUnitMessage string
 	}{
-		{"leader unchanged", "pg/0", hookenv.Status{}, 0, 0, "Primary"},
-		{"leader's unit status changed", "pg/0", hookenv.Status{Status: "maintenance", Message: "x"}, 1, 0, "Primary"},
-		{"replica unchanged", "pg/1", hookenv.Status{}, 0, 0, "Replica"},
-		{"replica's status changed", "pg/1", hookenv.Status{Status: "waiting", Message: "y"}, 1, 0, "Replica"},
+		{"leader unchanged", "pg/0", hookenvtest.Status{}, 0, 0, "Primary"},
+		{"leader's unit status changed", "pg/0", hookenvtest.Status{Status: "maintenance", Message: "x"}, 1, 0, "Primary"},
+		{"replica unchanged", "pg/1", hookenvtest.Status{}, 0, 0, "Replica"},
+		{"replica's status changed", "pg/1", hookenvtest.Status{Status: "waiting", Message: "y"}, 1, 0, "Replica"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := bootstrap(t, 2)

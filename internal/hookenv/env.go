@@ -2,7 +2,7 @@
 // environment of one hook or action execution, and the hook tools run with --format=json.
 //
 // Handlers use the Tools interface; Exec implements it by running the real tools found on
-// PATH (Juju puts its tools directory first), Fake implements it in memory for tests.
+// PATH (Juju puts its tools directory first), hookenvtest.Fake implements it in memory for tests.
 package hookenv
 
 import (

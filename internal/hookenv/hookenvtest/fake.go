@@ -1,4 +1,5 @@
-package hookenv
+// Package hookenvtest holds Fake, an in-memory hookenv.Tools for handler tests.
+package hookenvtest
 
 import (
 	"context"
@@ -8,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/jujulet/postgresql-k8s/internal/hookenv"
 )
 
 // Fake is an in-memory Tools for handler tests: one unit's view of the model. Writes apply
@@ -69,7 +72,7 @@ type FakeSecret struct {
 	Grants  []string // relation ids
 }
 
-var _ Tools = (*Fake)(nil)
+var _ hookenv.Tools = (*Fake)(nil)
 
 // NewFake returns an empty fake for unit.
 func NewFake(unit string) *Fake {
@@ -183,7 +186,7 @@ func (f *Fake) RelationSet(_ context.Context, relID string, app bool, values map
 		if !f.Leader {
 			return fmt.Errorf("cannot write relation settings")
 		}
-		owner = AppOf(f.Unit)
+		owner = hookenv.AppOf(f.Unit)
 	}
 	b := f.bucket(relID, owner)
 	for k, v := range values {
@@ -270,10 +273,10 @@ func (f *Fake) StatusSet(_ context.Context, app bool, status, message string) er
 	return nil
 }
 
-func (f *Fake) StatusGet(_ context.Context, app bool) (StatusInfo, error) {
+func (f *Fake) StatusGet(_ context.Context, app bool) (hookenv.StatusInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	unit := StatusInfo{Status: f.UnitStatus.Status, Message: f.UnitStatus.Message}
+	unit := hookenv.StatusInfo{Status: f.UnitStatus.Status, Message: f.UnitStatus.Message}
 	if unit.Status == "" {
 		unit.Status = "unknown"
 	}
@@ -281,9 +284,9 @@ func (f *Fake) StatusGet(_ context.Context, app bool) (StatusInfo, error) {
 		return unit, nil
 	}
 	if !f.Leader {
-		return StatusInfo{}, fmt.Errorf("finding application status: this unit is not the leader")
+		return hookenv.StatusInfo{}, fmt.Errorf("finding application status: this unit is not the leader")
 	}
-	s := StatusInfo{Status: f.AppStatus.Status, Message: f.AppStatus.Message, Units: map[string]StatusInfo{f.Unit: unit}}
+	s := hookenv.StatusInfo{Status: f.AppStatus.Status, Message: f.AppStatus.Message, Units: map[string]hookenv.StatusInfo{f.Unit: unit}}
 	if s.Status == "" {
 		s.Status = "unknown"
 	}
@@ -297,16 +300,16 @@ func (f *Fake) JujuLog(_ context.Context, level, message string) error {
 	return nil
 }
 
-func (f *Fake) NetworkGet(_ context.Context, binding string) (Network, error) {
+func (f *Fake) NetworkGet(_ context.Context, binding string) (hookenv.Network, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var n Network
+	var n hookenv.Network
 	n.IngressAddresses = []string{f.Address}
 	n.EgressSubnets = []string{f.Address + "/32"}
 	return n, nil
 }
 
-func (f *Fake) SecretAdd(_ context.Context, args SecretAddArgs) (string, error) {
+func (f *Fake) SecretAdd(_ context.Context, args hookenv.SecretAddArgs) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if (args.Owner == "" || args.Owner == "application") && !f.Leader {
@@ -330,12 +333,12 @@ func (f *Fake) findSecret(uri, label string) (string, *FakeSecret) {
 	return "", nil
 }
 
-func (f *Fake) SecretGet(_ context.Context, args SecretGetArgs) (map[string]string, error) {
+func (f *Fake) SecretGet(_ context.Context, args hookenv.SecretGetArgs) (map[string]string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	_, s := f.findSecret(args.URI, args.Label)
 	if s == nil {
-		return nil, fmt.Errorf("secret-get %s: %w", args.URI+args.Label, ErrNotFound)
+		return nil, fmt.Errorf("secret-get %s: %w", args.URI+args.Label, hookenv.ErrNotFound)
 	}
 	return maps.Clone(s.Content), nil
 }
@@ -345,7 +348,7 @@ func (f *Fake) SecretSet(_ context.Context, uri string, content map[string]strin
 	defer f.mu.Unlock()
 	_, s := f.findSecret(uri, "")
 	if s == nil {
-		return fmt.Errorf("secret-set %s: %w", uri, ErrNotFound)
+		return fmt.Errorf("secret-set %s: %w", uri, hookenv.ErrNotFound)
 	}
 	if (s.Owner == "" || s.Owner == "application") && !f.Leader {
 		return fmt.Errorf("this unit is not the leader")
@@ -360,7 +363,7 @@ func (f *Fake) SecretGrant(_ context.Context, uri, relID, unit string) error {
 	defer f.mu.Unlock()
 	_, s := f.findSecret(uri, "")
 	if s == nil {
-		return fmt.Errorf("secret-grant %s: %w", uri, ErrNotFound)
+		return fmt.Errorf("secret-grant %s: %w", uri, hookenv.ErrNotFound)
 	}
 	s.Grants = append(s.Grants, relID)
 	return nil
@@ -377,13 +380,13 @@ func (f *Fake) SecretIDs(context.Context) ([]string, error) {
 	return ids, nil
 }
 
-func (f *Fake) SecretInfoGet(_ context.Context, uriOrLabel string) ([]SecretInfo, error) {
+func (f *Fake) SecretInfoGet(_ context.Context, uriOrLabel string) ([]hookenv.SecretInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []SecretInfo
+	var out []hookenv.SecretInfo
 	for u, s := range f.Secrets {
 		if uriOrLabel == "" || u == uriOrLabel || s.Label == uriOrLabel {
-			out = append(out, SecretInfo{ID: u, Label: s.Label, Owner: s.Owner, Revision: s.Rev})
+			out = append(out, hookenv.SecretInfo{ID: u, Label: s.Label, Owner: s.Owner, Revision: s.Rev})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
