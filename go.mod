@@ -8,7 +8,9 @@ require (
 	github.com/juju/charm/v12 v12.1.1
 	github.com/juju/cmd/v3 v3.2.2
 	github.com/juju/gnuflag v1.0.0
+	github.com/juju/names/v5 v5.0.0
 	github.com/stretchr/testify v1.12.1
+	gopkg.in/yaml.v2 v2.4.0
 	gopkg.in/yaml.v3 v3.0.1
 	modernc.org/sqlite v1.62.0
 )
@@ -33,7 +35,6 @@ require (
 	github.com/juju/gojsonschema v1.0.0 // indirect
 	github.com/juju/loggo v1.0.0 // indirect
 	github.com/juju/mgo/v3 v3.0.4 // indirect
-	github.com/juju/names/v5 v5.0.0 // indirect
 	github.com/juju/os/v2 v2.2.3 // indirect
 	github.com/juju/schema v1.2.0 // indirect
 	github.com/juju/utils/v3 v3.1.0 // indirect
@@ -54,7 +55,6 @@ require (
 	golang.org/x/text v0.41.0 // indirect
 	gopkg.in/gobwas/glob.v0 v0.2.3 // indirect
 	gopkg.in/tomb.v2 v2.0.0-20161208151619-d5d1b5820637 // indirect
-	gopkg.in/yaml.v2 v2.4.0 // indirect
 	modernc.org/libc v1.80.1 // indirect
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect

@@ -2,7 +2,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,8 +13,6 @@ import (
 	"time"
 
 	"github.com/juju/gnuflag"
-	"gopkg.in/yaml.v3"
-
 	"github.com/jujulet/postgresql-k8s/internal/controller"
 	"github.com/jujulet/postgresql-k8s/internal/controller/client"
 )
@@ -196,17 +193,3 @@ type multiString []string
 
 func (m *multiString) String() string     { return strings.Join(*m, ",") }
 func (m *multiString) Set(v string) error { *m = append(*m, v); return nil }
-
-// yamlMarshal renders YAML with Juju's two-space indentation.
-func yamlMarshal(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}

@@ -742,7 +742,7 @@ func cmdResolve(ctx context.Context, e *Env, args []string) error {
 		}
 		for _, a := range st.Applications {
 			for name, u := range a.Units {
-				if u.JujuStatus.Current == "error" {
+				if u.Workload.Current == "error" {
 					units = append(units, name)
 				}
 			}
@@ -764,12 +764,7 @@ func printFormatted(e *Env, format string, v any) error {
 	case "json":
 		return jsonOut(e.Stdout, v)
 	case "yaml", "tabular", "":
-		b, err := yamlMarshal(v)
-		if err != nil {
-			return err
-		}
-		_, err = e.Stdout.Write(b)
-		return err
+		return yamlOut(e.Stdout, v)
 	}
 	return usagef("invalid value %q for option --format: unknown format", format)
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/signal"
@@ -252,11 +251,11 @@ func cmdWaitFor(ctx context.Context, e *Env, args []string) error {
 	start := time.Now()
 	last := ""
 	for {
-		raw, err := c.Status(ctx, model)
+		full, err := c.Status(ctx, model)
 		if err != nil && kind != "model" {
 			return err
 		}
-		fields, units, found := waitFields(raw, kind, name, err == nil)
+		fields, units, found := waitFields(full.Status, kind, name, err == nil)
 		progress := ""
 		if found {
 			ok, qerr := evalQuery(*query, fields, units)
@@ -292,14 +291,11 @@ func cmdWaitFor(ctx context.Context, e *Env, args []string) error {
 	}
 }
 
-func waitFields(raw api.Status, kind, name string, modelOK bool) (map[string]any, []map[string]any, bool) {
-	b, _ := json.Marshal(raw)
-	var d statusDoc
-	_ = json.Unmarshal(b, &d)
-	unitFields := func(un string, u unitDoc) map[string]any {
-		return map[string]any{"name": un, "life": "alive", "workload-status": u.WorkloadStatus.Current,
-			"status": u.WorkloadStatus.Current, "workload-message": u.WorkloadStatus.Message,
-			"agent-status": u.JujuStatus.Current, "juju-status": u.JujuStatus.Current, "leader": u.Leader, "address": u.Address}
+func waitFields(d api.Status, kind, name string, modelOK bool) (map[string]any, []map[string]any, bool) {
+	unitFields := func(un string, u api.UnitStatus) map[string]any {
+		return map[string]any{"name": un, "life": "alive", "workload-status": u.Workload.Current,
+			"status": u.Workload.Current, "workload-message": u.Workload.Message,
+			"agent-status": u.Agent.Current, "juju-status": u.Agent.Current, "leader": u.Leader, "address": u.Address}
 	}
 	switch kind {
 	case "model":
@@ -334,15 +330,15 @@ func waitFields(raw api.Status, kind, name string, modelOK bool) (map[string]any
 		for un, u := range a.Units {
 			units = append(units, unitFields(un, u))
 		}
-		return map[string]any{"name": name, "life": life, "status": a.AppStatus.Current, "scale": a.Scale,
+		return map[string]any{"name": name, "life": life, "status": a.Status.Current, "scale": a.Scale,
 			"charm": a.Charm, "active-units": countActive(a)}, units, true
 	}
 }
 
-func countActive(a appDoc) int {
+func countActive(a api.ApplicationStatus) int {
 	n := 0
 	for _, u := range a.Units {
-		if u.WorkloadStatus.Current == "active" {
+		if u.Workload.Current == "active" {
 			n++
 		}
 	}

@@ -4,20 +4,27 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"github.com/juju/charm/v12"
+	"gopkg.in/yaml.v2"
 
 	"github.com/jujulet/postgresql-k8s/internal/controller/api"
 	"github.com/jujulet/postgresql-k8s/internal/controller/client"
 )
 
-var unitOrLeaderRE = regexp.MustCompile(`^[a-z][a-z0-9-]*/([0-9]+|leader)$`)
+// unitOrLeaderRE is Juju's unit-or-leader target of `juju run`; group 1 is the application.
+var unitOrLeaderRE = regexp.MustCompile(`^([a-z][a-z0-9]*(?:-[a-z0-9]*[a-z][a-z0-9]*)*)/([0-9]+|leader)$`)
+
+// defaultRunWait is how long `juju run` waits for its tasks when --wait is not given.
+const defaultRunWait = 60 * time.Second
 
 func setDotted(m map[string]any, key string, v any) {
 	parts := strings.Split(key, ".")
@@ -32,159 +39,362 @@ func setDotted(m map[string]any, key string, v any) {
 	m[parts[len(parts)-1]] = v
 }
 
+// runFlags are `juju run`'s options.
+type runFlags struct {
+	model, format, paramsFile string
+	wait                      time.Duration
+	background, stringArgs    bool
+	utc, quiet                bool
+}
+
 func cmdRun(ctx context.Context, e *Env, args []string) error {
-	var model string
-	fs := flags("run", e, &model)
-	format := fs.String("format", "plain", "")
-	wait := fs.Duration("wait", 0, "")
-	background := fs.Bool("background", false, "")
-	stringArgs := fs.Bool("string-args", false, "")
-	utc := fs.Bool("utc", false, "")
-	_ = fs.Bool("quiet", false, "")
-	var paramsFile string
-	fs.StringVar(&paramsFile, "params", "", "")
+	var f runFlags
+	fs := flags("run", e, &f.model)
+	fs.StringVar(&f.format, "format", "plain", "")
+	fs.StringVar(&f.format, "o", "plain", "")
+	fs.DurationVar(&f.wait, "wait", 0, "")
+	fs.BoolVar(&f.background, "background", false, "")
+	fs.BoolVar(&f.stringArgs, "string-args", false, "")
+	fs.BoolVar(&f.utc, "utc", false, "")
+	fs.BoolVar(&f.quiet, "quiet", false, "")
+	_ = fs.Bool("color", false, "")
+	_ = fs.Bool("no-color", false, "")
+	fs.StringVar(&f.paramsFile, "params", "", "")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	p, err := runParams(fs.Args(), paramsFile, *stringArgs)
+	switch f.format {
+	case "plain", "yaml", "json":
+	default:
+		return usagef("invalid value %q for option --format: unknown format %q", f.format, f.format)
+	}
+	if f.background && f.wait > 0 {
+		return usagef("cannot specify both --wait and --background")
+	}
+	if !f.background && f.wait == 0 {
+		f.wait = defaultRunWait
+	}
+	p, err := runParams(fs.Args(), f.paramsFile, f.stringArgs)
 	if err != nil {
 		return err
 	}
 	c := newClient(e)
-	queued, err := c.Run(ctx, model, p)
+	queued, err := c.Run(ctx, f.model, p)
 	if err != nil {
 		return err
 	}
 	if len(queued) == 0 {
 		return errors.New("the controller queued no task")
 	}
-	printQueued(e, queued)
-	if *background {
-		for _, q := range queued {
-			fmt.Fprintf(e.Stderr, "Check task status with 'juju show-task %d'\n", q.ID)
+	infof := func(format string, a ...any) {
+		if !f.quiet {
+			s := fmt.Sprintf(format, a...)
+			if !strings.HasSuffix(s, "\n") {
+				s += "\n"
+			}
+			fmt.Fprint(e.Stderr, s)
 		}
-		return nil
 	}
+	op := queued[0].Operation
+	if f.background {
+		return printScheduled(e, infof, op, queued)
+	}
+	plural := ""
+	if len(queued) > 1 {
+		plural = "s"
+	}
+	infof("Running operation %d with %d task%s", op, len(queued), plural)
+	for _, q := range queued {
+		infof("  - task %d on %s", q.ID, unitTag(q.Unit))
+	}
+	infof("")
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
-	if *wait > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *wait)
+	var cancel context.CancelFunc
+	if f.wait < 0 {
+		ctx, cancel = context.WithCancel(ctx)
+		cancel()
+	} else {
+		ctx, cancel = context.WithTimeout(ctx, f.wait)
 		defer cancel()
 	}
 	tf := localTime
-	if *utc {
+	if f.utc {
 		tf = utcTime
 	}
-	results := map[string]any{}
-	failed := false
-	var plain []string
-	for _, q := range queued {
-		fmt.Fprintf(e.Stderr, "Waiting for task %d...\n", q.ID)
-		a, err := waitTask(ctx, c, q)
+	info := map[string]any{}
+	failed := map[int]int{}
+	for i, q := range queued {
+		infof("Waiting for task %d...\n", q.ID)
+		var onLog func(api.ActionLog)
+		if i == 0 && len(queued) == 1 {
+			onLog = func(l api.ActionLog) { infof("%s %s", tf(l.Timestamp).Format("15:04:05"), l.Message) }
+		}
+		a, logged, err := waitTask(ctx, c, q, onLog)
+		if logged {
+			infof("\n")
+		}
+		if errors.Is(err, errWaitTimeout) {
+			return fmt.Errorf("timed out waiting for results from: %s", timedOut(queued[i:]))
+		}
 		if err != nil {
 			return err
 		}
-		failed = failed || a.Status != "completed"
-		results[a.Unit] = taskDoc(a, tf)
-		plain = append(plain, plainResult(e, a, tf))
+		doc, code := taskDoc(a, tf)
+		info[a.Unit] = doc
+		if code >= 1 {
+			failed[a.ID] = code
+		}
 	}
-	if err := printRunResults(e, *format, results, queued, plain); err != nil {
+	if err := printRunResults(e.Stdout, f.format, info); err != nil {
 		return err
 	}
-	if failed {
-		return exitCode(1)
+	return taskFailures(failed)
+}
+
+// printScheduled is `juju run --background`'s report of the operation it queued.
+func printScheduled(e *Env, infof func(string, ...any), op int, queued []api.Task) error {
+	if len(queued) == 1 {
+		infof("Scheduled operation %d with task %d", op, queued[0].ID)
+		infof("Check operation status with 'juju show-operation %d'", op)
+		infof("Check task status with 'juju show-task %d'", queued[0].ID)
+		return nil
 	}
+	infof("Scheduled operation %d with %d tasks", op, len(queued))
+	tasks := map[string]any{}
+	for _, q := range queued {
+		tasks[q.Unit] = map[string]string{"id": strconv.Itoa(q.ID)}
+	}
+	if err := yamlOut(e.Stdout, tasks); err != nil {
+		return err
+	}
+	infof("Check operation status with 'juju show-operation %d'", op)
+	infof("Check task status with 'juju show-task <id>'")
 	return nil
 }
 
-// runParams parses `juju run`'s arguments after the flags: targets, the action, key=value
-// params (YAML values unless stringArgs), with params from paramsFile under them.
+// taskFailures is `juju run`'s error for the tasks whose return code is 1 or more (by
+// task id); a task that failed through action-fail but exited 0 is not one of them.
+func taskFailures(failed map[int]int) error {
+	if len(failed) == 0 {
+		return nil
+	}
+	plural := ""
+	if len(failed) > 1 {
+		plural = "s"
+	}
+	var list []string
+	for id, code := range failed {
+		list = append(list, fmt.Sprintf(" - id %q with return code %d", strconv.Itoa(id), code))
+	}
+	sort.Strings(list)
+	return fmt.Errorf("the following task%s failed:\n%s\n\nuse 'juju show-task' to inspect the failure%s\n",
+		plural, strings.Join(list, "\n"), plural)
+}
+
+func unitTag(unit string) string { return "unit-" + strings.ReplaceAll(unit, "/", "-") }
+
+// timedOut names the units whose tasks did not finish, as Juju does.
+func timedOut(tasks []api.Task) string {
+	var units []string
+	for _, t := range tasks {
+		units = append(units, "unit "+t.Unit)
+	}
+	sort.Strings(units)
+	return strings.Join(units, ", ")
+}
+
+// actionKeyRE is the rule for action names and param keys (charm's action name rule).
+var actionKeyRE = charm.GetActionNameRule()
+
+// runParams parses `juju run`'s arguments after the flags as Juju does: targets (all of one
+// application), the action, key.key=value params (values parsed as YAML by yaml.v2 unless
+// stringArgs), with the params of paramsFile under them.
 func runParams(rest []string, paramsFile string, stringArgs bool) (api.RunParams, error) {
 	var p api.RunParams
-	for len(rest) > 0 && unitOrLeaderRE.MatchString(rest[0]) {
-		p.Targets = append(p.Targets, rest[0])
-		rest = rest[1:]
+	apps := map[string]bool{}
+	for _, arg := range rest {
+		if m := unitOrLeaderRE.FindStringSubmatch(arg); m != nil {
+			apps[m[1]] = true
+			p.Targets = append(p.Targets, arg)
+		} else if actionKeyRE.MatchString(arg) {
+			p.Action = arg
+			break
+		} else {
+			return p, usagef("invalid unit or action name %q", arg)
+		}
 	}
 	if len(p.Targets) == 0 {
-		if len(rest) > 0 {
-			return p, usagef("invalid unit or action name %q", rest[0])
-		}
 		return p, usagef("no unit specified")
 	}
-	if len(rest) == 0 {
+	if p.Action == "" {
 		return p, usagef("no action specified")
 	}
-	p.Action = rest[0]
+	if len(apps) > 1 {
+		return p, usagef("all units must be of the same application")
+	}
+	type kv struct {
+		keys  []string
+		value string
+	}
+	var kvs []kv
+	for _, arg := range rest[len(p.Targets)+1:] {
+		k, v, ok := strings.Cut(arg, "=")
+		if !ok {
+			return p, usagef("argument %q must be of the form key.key.key...=value", arg)
+		}
+		keys := strings.Split(k, ".")
+		for _, key := range keys {
+			if !actionKeyRE.MatchString(key) {
+				return p, usagef("key %q must start and end with lowercase alphanumeric, and contain only lowercase alphanumeric and hyphens", key)
+			}
+		}
+		kvs = append(kvs, kv{keys, v})
+	}
 	p.Params = map[string]any{}
 	if paramsFile != "" {
 		b, err := os.ReadFile(paramsFile)
 		if err != nil {
 			return p, err
 		}
-		if err := yaml.Unmarshal(b, &p.Params); err != nil {
-			return p, fmt.Errorf("parsing %s: %w", paramsFile, err)
+		var raw any
+		if err := yaml.Unmarshal(b, &raw); err != nil {
+			return p, err
+		}
+		conformed, err := conformYAML(raw)
+		if err != nil {
+			return p, err
+		}
+		if conformed != nil {
+			m, ok := conformed.(map[string]any)
+			if !ok {
+				return p, errors.New("params must contain a YAML map with string keys")
+			}
+			p.Params = m
 		}
 	}
-	for _, kv := range rest[1:] {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok {
-			return p, usagef("argument %q must be of the form key...=value", kv)
-		}
-		var val any = v
+	for _, a := range kvs {
+		var val any = a.value
 		if !stringArgs {
-			var parsed any
-			if err := yaml.Unmarshal([]byte(v), &parsed); err == nil && parsed != nil {
-				val = parsed
+			if err := yaml.Unmarshal([]byte(a.value), &val); err != nil {
+				return p, err
 			}
 		}
-		setDotted(p.Params, k, val)
+		conformed, err := conformYAML(val)
+		if err != nil {
+			return p, err
+		}
+		setDotted(p.Params, strings.Join(a.keys, "."), conformed)
 	}
 	return p, nil
 }
 
-func printQueued(e *Env, queued []api.Task) {
-	if len(queued) == 1 {
-		fmt.Fprintf(e.Stderr, "Running operation %d with 1 task\n", queued[0].ID)
-	} else {
-		fmt.Fprintf(e.Stderr, "Running operation %d with %d tasks\n", queued[0].ID, len(queued))
+// conformYAML turns yaml.v2's map[interface{}]interface{} into map[string]any, all the
+// way down, so that params travel as JSON.
+func conformYAML(v any) (any, error) {
+	switch x := v.(type) {
+	case map[any]any:
+		m := make(map[string]any, len(x))
+		for k, val := range x {
+			ks, ok := k.(string)
+			if !ok {
+				return nil, errors.New("map keyed with non-string value")
+			}
+			c, err := conformYAML(val)
+			if err != nil {
+				return nil, err
+			}
+			m[ks] = c
+		}
+		return m, nil
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, val := range x {
+			c, err := conformYAML(val)
+			if err != nil {
+				return nil, err
+			}
+			m[k] = c
+		}
+		return m, nil
+	case []any:
+		s := make([]any, len(x))
+		for i, val := range x {
+			c, err := conformYAML(val)
+			if err != nil {
+				return nil, err
+			}
+			s[i] = c
+		}
+		return s, nil
 	}
-	for _, q := range queued {
-		fmt.Fprintf(e.Stderr, "  - task %d on unit-%s\n", q.ID, strings.ReplaceAll(q.Unit, "/", "-"))
-	}
-	fmt.Fprintln(e.Stderr)
+	return v, nil
 }
 
-// waitTask polls a task until it has finished, or ctx ends.
-func waitTask(ctx context.Context, c *client.Client, q api.Task) (api.Action, error) {
+var errWaitTimeout = errors.New("maximum wait time reached")
+
+// waitTask polls a task until it has finished, or ctx ends (errWaitTimeout). onLog, if
+// set, sees each of the task's log messages once, as they come; logged says whether any
+// came.
+func waitTask(ctx context.Context, c *client.Client, q api.Task, onLog func(api.ActionLog)) (a api.Action, logged bool, err error) {
+	seen := 0
 	for {
-		a, err := c.Action(ctx, q.ID)
+		a, err = c.Action(ctx, q.ID)
 		if err != nil {
 			if ctx.Err() != nil {
-				return a, fmt.Errorf("timed out waiting for results from: unit %s", q.Unit)
+				return a, logged, errWaitTimeout
 			}
-			return a, err
+			return a, logged, err
+		}
+		if onLog != nil {
+			for ; seen < len(a.Log); seen++ {
+				onLog(a.Log[seen])
+				logged = true
+			}
 		}
 		switch a.Status {
-		case "completed", "failed", "cancelled", "error":
-			return a, nil
+		case "pending", "running":
+		default:
+			return a, logged, nil
 		}
 		if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
-			return a, fmt.Errorf("timed out waiting for results from: unit %s", q.Unit)
+			return a, logged, errWaitTimeout
 		}
 	}
 }
 
-func localTime(t time.Time) string { return t.Local().String() }
-func utcTime(t time.Time) string   { return t.UTC().String() }
+func localTime(t time.Time) time.Time { return t.Local() }
+func utcTime(t time.Time) time.Time   { return t.UTC() }
 
-// taskDoc is a finished task as `juju run --format yaml|json` shows it.
-func taskDoc(a api.Action, tf func(time.Time) string) map[string]any {
-	doc := map[string]any{"id": strconv.Itoa(a.ID), "status": a.Status, "unit": a.Unit,
-		"results": a.Results,
-		"timing":  map[string]any{"enqueued": tf(a.Enqueued), "started": tf(a.Started), "completed": tf(a.Completed)}}
+// taskDoc is a finished task as `juju run --format yaml|json` shows it, and its return
+// code (-1 when it has none), as Juju's formatActionResult makes them.
+func taskDoc(a api.Action, tf func(time.Time) time.Time) (map[string]any, int) {
+	doc := map[string]any{"id": strconv.Itoa(a.ID), "status": a.Status, "unit": a.Unit}
 	if a.Message != "" {
 		doc["message"] = a.Message
+	}
+	code := -1
+	if len(a.Results) > 0 {
+		res := make(map[string]any, len(a.Results))
+		for k, v := range a.Results {
+			res[k] = v
+		}
+		for _, k := range []string{"stdout", "stderr"} {
+			if s, ok := res[k].(string); ok && s != "" {
+				res[k] = strings.ReplaceAll(s, "\r\n", "\n")
+			} else {
+				delete(res, k)
+			}
+		}
+		if v, ok := res["return-code"]; ok && v != nil {
+			if n, err := strconv.Atoi(fmt.Sprint(v)); err == nil {
+				code = n
+				res["return-code"] = n
+			}
+		} else {
+			delete(res, "return-code")
+		}
+		doc["results"] = res
 	}
 	if len(a.Log) > 0 {
 		var lines []string
@@ -193,57 +403,81 @@ func taskDoc(a api.Action, tf func(time.Time) string) map[string]any {
 		}
 		doc["log"] = lines
 	}
-	return doc
-}
-
-// plainResult writes a finished task's log, stderr and failure to e.Stderr and returns
-// what `juju run` prints on stdout for it: its results, then its stdout.
-func plainResult(e *Env, a api.Action, tf func(time.Time) string) string {
-	var sb strings.Builder
-	for _, l := range a.Log {
-		fmt.Fprintf(e.Stderr, "%s %s\n", tf(l.Timestamp), l.Message)
-	}
-	shown := map[string]any{}
-	for k, v := range a.Results {
-		switch k {
-		case "return-code", "stdout", "stderr", "stdout-encoding", "stderr-encoding":
-		default:
-			shown[k] = v
+	timing := map[string]string{}
+	for k, t := range map[string]time.Time{"enqueued": a.Enqueued, "started": a.Started, "completed": a.Completed} {
+		if !t.IsZero() {
+			timing[k] = tf(t).String()
 		}
 	}
-	if len(shown) > 0 {
-		b, _ := yamlMarshal(shown)
-		sb.Write(b)
+	if len(timing) > 0 {
+		doc["timing"] = timing
 	}
-	if s, ok := a.Results["stdout"].(string); ok && s != "" {
-		sb.WriteString(s)
-	}
-	if s, ok := a.Results["stderr"].(string); ok && s != "" {
-		fmt.Fprint(e.Stderr, s)
-	}
-	if a.Status != "completed" {
-		fmt.Fprintf(e.Stderr, "Action id %d failed: %s\n", a.ID, a.Message)
-	}
-	return sb.String()
+	return doc, code
 }
 
-func printRunResults(e *Env, format string, results map[string]any, queued []api.Task, plain []string) error {
+// filteredResultKeys are the results the plain format prints apart from the YAML.
+var filteredResultKeys = map[string]bool{"return-code": true, "stdout": true, "stderr": true,
+	"stdout-encoding": true, "stderr-encoding": true}
+
+// printRunResults writes the finished tasks (taskDoc by unit) in format. The plain format
+// is Juju's: for one task, "Action id N failed: msg" if it failed, its results as YAML, a
+// blank line, then its stdout and stderr; for several, one YAML map of their summaries.
+func printRunResults(w io.Writer, format string, info map[string]any) error {
 	switch format {
 	case "json":
-		return jsonOut(e.Stdout, results)
+		return jsonOut(w, info)
 	case "yaml":
-		b, err := yamlMarshal(results)
-		if err != nil {
-			return err
-		}
-		_, err = e.Stdout.Write(b)
-		return err
+		return yamlOut(w, info)
 	}
-	for i, p := range plain {
-		if len(plain) > 1 {
-			fmt.Fprintf(e.Stdout, "%s:\n", queued[i].Unit)
+	summaries := map[string]map[string]any{}
+	var stdout, stderr string
+	for unit, v := range info {
+		doc := v.(map[string]any)
+		out := ""
+		if res, ok := doc["results"].(map[string]any); ok {
+			shown := map[string]any{}
+			for k, r := range res {
+				k = strings.ToLower(k)
+				if k == "stdout" && r != "" {
+					stdout = fmt.Sprint(r)
+				}
+				if k == "stderr" && r != "" {
+					stderr = fmt.Sprint(r)
+				}
+				if !filteredResultKeys[k] {
+					shown[k] = r
+				}
+			}
+			if len(shown) > 0 {
+				b, err := yaml.Marshal(shown)
+				if err != nil {
+					return fmt.Errorf("formatting results: %w", err)
+				}
+				out = string(b)
+			}
+		} else {
+			out = fmt.Sprintf("Task %v %v\n", doc["id"], doc["status"])
 		}
-		fmt.Fprint(e.Stdout, p)
+		s := map[string]any{"id": doc["id"], "output": out, "status": doc["status"]}
+		if msg, ok := doc["message"]; ok {
+			s["message"] = msg
+		}
+		summaries[unit] = s
+	}
+	if len(summaries) > 1 {
+		return yamlOut(w, summaries)
+	}
+	for _, s := range summaries {
+		if s["status"] == "failed" {
+			fmt.Fprintf(w, "Action id %v failed: %v\n", s["id"], s["message"])
+		}
+		fmt.Fprintln(w, s["output"])
+	}
+	if stdout != "" {
+		fmt.Fprintln(w, strings.Trim(stdout, "\n"))
+	}
+	if stderr != "" {
+		fmt.Fprintln(w, strings.Trim(stderr, "\n"))
 	}
 	return nil
 }
@@ -254,8 +488,14 @@ func cmdShowTask(ctx context.Context, e *Env, args []string) error {
 	fs := flags("show-task", e, &model)
 	format := fs.String("format", "yaml", "")
 	_ = fs.Duration("wait", 0, "")
+	_ = fs.Bool("utc", false, "")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	switch *format {
+	case "yaml", "json", "plain":
+	default:
+		return usagef("invalid value %q for option --format: unknown format %q", *format, *format)
 	}
 	if fs.NArg() != 1 {
 		return usagef("no task ID specified")
@@ -268,10 +508,9 @@ func cmdShowTask(ctx context.Context, e *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	doc := map[string]any{"id": strconv.Itoa(a.ID), "status": a.Status, "unit": a.Unit, "results": a.Results,
-		"timing": map[string]any{"enqueued": a.Enqueued.String(), "started": a.Started.String(), "completed": a.Completed.String()}}
-	if a.Message != "" {
-		doc["message"] = a.Message
+	doc, _ := taskDoc(a, localTime)
+	if *format == "plain" {
+		return printRunResults(e.Stdout, "plain", map[string]any{a.Unit: doc})
 	}
 	return printFormatted(e, *format, doc)
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -11,93 +10,26 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
+
+	"github.com/juju/cmd/v3"
 
 	"github.com/jujulet/postgresql-k8s/internal/controller/api"
 	"github.com/jujulet/postgresql-k8s/internal/controller/client"
 )
 
-type statusValue struct {
-	Current string `json:"current"`
-	Message string `json:"message"`
-	Since   string `json:"since"`
-}
-
-type unitDoc struct {
-	WorkloadStatus statusValue `json:"workload-status"`
-	JujuStatus     statusValue `json:"juju-status"`
-	Leader         bool        `json:"leader"`
-	Address        string      `json:"address"`
-	OpenPorts      []string    `json:"open-ports"`
-}
-
-type appDoc struct {
-	Charm        string             `json:"charm"`
-	CharmChannel string             `json:"charm-channel"`
-	CharmRev     int                `json:"charm-rev"`
-	Version      string             `json:"version"`
-	Scale        int                `json:"scale"`
-	Life         string             `json:"life"`
-	AppStatus    statusValue        `json:"application-status"`
-	Units        map[string]unitDoc `json:"units"`
-	Relations    map[string][]struct {
-		Related   string `json:"related-application"`
-		Interface string `json:"interface"`
-	} `json:"relations"`
-}
-
-type statusDoc struct {
-	Model struct {
-		Name    string `json:"name"`
-		Version string `json:"version"`
-	} `json:"model"`
-	Applications map[string]appDoc `json:"applications"`
-	SAAS         map[string]struct {
-		URL       string      `json:"url"`
-		AppStatus statusValue `json:"application-status"`
-	} `json:"application-endpoints"`
-	Offers map[string]struct {
-		Application string `json:"application"`
-		Charm       string `json:"charm"`
-		Total       int    `json:"total-connected-count"`
-		Active      int    `json:"active-connected-count"`
-		Endpoints   map[string]struct {
-			Interface string `json:"interface"`
-			Role      string `json:"role"`
-		} `json:"endpoints"`
-	} `json:"offers"`
-}
-
-// fetchStatus reads a model's status and decodes the parts the CLI looks at.
-func fetchStatus(ctx context.Context, c *client.Client, model string) (*statusDoc, error) {
-	raw, err := c.Status(ctx, model)
+// fetchStatus reads a model's status.
+func fetchStatus(ctx context.Context, c *client.Client, model string) (*api.Status, error) {
+	full, err := c.Status(ctx, model)
 	if err != nil {
 		return nil, err
 	}
-	return decodeStatus(raw)
+	return &full.Status, nil
 }
 
-// decodeStatus decodes the parts of a status document the CLI looks at.
-func decodeStatus(raw api.Status) (*statusDoc, error) {
-	b, err := json.Marshal(raw)
-	if err != nil {
-		return nil, fmt.Errorf("encoding status: %w", err)
-	}
-	var d statusDoc
-	if err := json.Unmarshal(b, &d); err != nil {
-		return nil, fmt.Errorf("decoding status: %w", err)
-	}
-	return &d, nil
-}
-
-func jsonOut(w io.Writer, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(w, "%s\n", b)
-	return err
-}
+// jsonOut and yamlOut write v as Juju's CLI does (juju/cmd's formatters: encoding/json,
+// and gopkg.in/yaml.v2 with its list indentation).
+func jsonOut(w io.Writer, v any) error { return cmd.FormatJson(w, v) }
+func yamlOut(w io.Writer, v any) error { return cmd.FormatYaml(w, v) }
 
 func sortedKeys[V any](m map[string]V) []string {
 	var out []string
@@ -118,37 +50,64 @@ func unitLess(a, b string) bool {
 	return x < y
 }
 
-func renderTabular(w io.Writer, d *statusDoc) {
-	tw := tabwriter.NewWriter(w, 0, 1, 2, ' ', 0)
+// charmNameRev splits a charm URL "local:name-rev" into name and revision.
+func charmNameRev(url string) (string, string) {
+	s := url
+	if _, after, ok := strings.Cut(s, ":"); ok {
+		s = after
+	}
+	if i := strings.LastIndex(s, "-"); i >= 0 {
+		if _, err := strconv.Atoi(s[i+1:]); err == nil {
+			return s[:i], s[i+1:]
+		}
+	}
+	return s, ""
+}
+
+func newTabWriter(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 1, 2, ' ', 0) }
+
+// renderTabular writes `juju status`'s tables; relations is nil unless --relations.
+func renderTabular(w io.Writer, d *api.Status, relations []api.RelationStatus) error {
+	tw := newTabWriter(w)
+	ts := ""
+	if d.Controller != nil {
+		ts = d.Controller.Timestamp
+	}
 	fmt.Fprintln(tw, "Model\tController\tCloud/Region\tVersion\tSLA\tTimestamp")
-	fmt.Fprintf(tw, "%s\tjujulet\tjujulet/localhost\t%s\tunsupported\t%s\n", d.Model.Name, d.Model.Version, time.Now().Format("15:04:05Z07:00"))
-	tw.Flush()
+	fmt.Fprintf(tw, "%s\t%s\t%s/%s\t%s\t%s\t%s\n", d.Model.Name, d.Model.Controller, d.Model.Cloud, d.Model.CloudRegion, d.Model.Version, d.Model.SLA, ts)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
 	if len(d.SAAS) > 0 {
 		fmt.Fprintln(w)
-		tw = tabwriter.NewWriter(w, 0, 1, 2, ' ', 0)
+		tw = newTabWriter(w)
 		fmt.Fprintln(tw, "SAAS\tStatus\tStore\tURL")
 		for _, n := range sortedKeys(d.SAAS) {
 			s := d.SAAS[n]
-			fmt.Fprintf(tw, "%s\t%s\tlocal\t%s\n", n, s.AppStatus.Current, s.URL)
+			fmt.Fprintf(tw, "%s\t%s\tlocal\t%s\n", n, s.Status.Current, s.URL)
 		}
-		tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
 	if len(d.Applications) == 0 && len(d.SAAS) == 0 {
 		fmt.Fprintln(w)
-		fmt.Fprintf(w, "Model %q is empty.\n", "admin/"+d.Model.Name)
-		return
+		_, err := fmt.Fprintf(w, "Model %q is empty.\n", "admin/"+d.Model.Name)
+		return err
 	}
 	if len(d.Applications) > 0 {
 		fmt.Fprintln(w)
-		tw = tabwriter.NewWriter(w, 0, 1, 2, ' ', 0)
+		tw = newTabWriter(w)
 		fmt.Fprintln(tw, "App\tVersion\tStatus\tScale\tCharm\tChannel\tRev\tAddress\tExposed\tMessage")
 		for _, n := range sortedKeys(d.Applications) {
 			a := d.Applications[n]
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%d\t\tno\t%s\n", n, a.Version, a.AppStatus.Current, a.Scale, a.Charm, a.CharmChannel, a.CharmRev, a.AppStatus.Message)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%d\t%s\tno\t%s\n", n, a.Version, a.Status.Current, a.Scale, a.CharmName, a.CharmChannel, a.CharmRev, a.Address, a.Status.Message)
 		}
-		tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 		fmt.Fprintln(w)
-		tw = tabwriter.NewWriter(w, 0, 1, 2, ' ', 0)
+		tw = newTabWriter(w)
 		fmt.Fprintln(tw, "Unit\tWorkload\tAgent\tAddress\tPorts\tMessage")
 		for _, n := range sortedKeys(d.Applications) {
 			a := d.Applications[n]
@@ -160,32 +119,56 @@ func renderTabular(w io.Writer, d *statusDoc) {
 				if u.Leader {
 					label += "*"
 				}
-				msg := u.WorkloadStatus.Message
-				if u.JujuStatus.Current == "error" {
-					msg = u.JujuStatus.Message
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", label, u.WorkloadStatus.Current, u.JujuStatus.Current, u.Address, strings.Join(u.OpenPorts, ","), msg)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", label, u.Workload.Current, u.Agent.Current, u.Address, strings.Join(u.OpenPorts, ","), u.Workload.Message)
 			}
 		}
-		tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
 	if len(d.Offers) > 0 {
 		fmt.Fprintln(w)
-		tw = tabwriter.NewWriter(w, 0, 1, 2, ' ', 0)
+		tw = newTabWriter(w)
 		fmt.Fprintln(tw, "Offer\tApplication\tCharm\tRev\tConnected\tEndpoint\tInterface\tRole")
 		for _, n := range sortedKeys(d.Offers) {
 			o := d.Offers[n]
+			name, rev := charmNameRev(o.Charm)
 			for _, ep := range sortedKeys(o.Endpoints) {
 				e := o.Endpoints[ep]
-				rev := 0
-				if a, ok := d.Applications[o.Application]; ok {
-					rev = a.CharmRev
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d/%d\t%s\t%s\t%s\n", n, o.Application, strings.TrimPrefix(o.Charm, "local:"), rev, o.Active, o.Total, ep, e.Interface, e.Role)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", n, o.Application, name, rev, o.Active, o.Total, ep, e.Interface, e.Role)
 			}
 		}
-		tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
+	if len(relations) > 0 {
+		renderRelations(w, relations)
+	}
+	return nil
+}
+
+// renderRelations is the Integration section of `status --relations`, sorted by provider
+// then requirer; the status and message only show for relations that are not joined.
+func renderRelations(w io.Writer, relations []api.RelationStatus) {
+	rels := append([]api.RelationStatus(nil), relations...)
+	sort.Slice(rels, func(i, j int) bool {
+		if rels[i].Provider == rels[j].Provider {
+			return rels[i].Requirer < rels[j].Requirer
+		}
+		return rels[i].Provider < rels[j].Provider
+	})
+	fmt.Fprintln(w)
+	tw := newTabWriter(w)
+	fmt.Fprintln(tw, "Integration provider\tRequirer\tInterface\tType\tMessage")
+	for _, r := range rels {
+		msg := ""
+		if r.Status != "joined" {
+			msg = strings.TrimSpace(r.Status + " " + r.Message)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Provider, r.Requirer, r.Interface, r.Type, msg)
+	}
+	_ = tw.Flush()
 }
 
 func cmdStatus(ctx context.Context, e *Env, args []string) error {
@@ -193,40 +176,37 @@ func cmdStatus(ctx context.Context, e *Env, args []string) error {
 	fs := flags("status", e, &model)
 	format := fs.String("format", "tabular", "")
 	watch := fs.Duration("watch", 0, "")
-	_ = fs.Bool("relations", false, "")
+	relations := fs.Bool("relations", false, "")
+	fs.BoolVar(relations, "integrations", false, "")
 	_ = fs.Bool("color", false, "")
 	_ = fs.Bool("no-color", false, "")
+	_ = fs.Bool("storage", false, "")
+	_ = fs.Bool("utc", false, "")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	switch *format {
-	case "tabular", "json", "yaml", "short", "oneline", "line":
+	case "tabular", "json", "yaml", "short", "oneline", "line", "summary":
 	default:
 		return usagef("invalid value %q for option --format: unknown format %q", *format, *format)
 	}
 	c := newClient(e)
 	once := func() error {
-		raw, err := c.Status(ctx, model)
+		full, err := c.Status(ctx, model)
 		if err != nil {
 			return err
 		}
 		switch *format {
 		case "json":
-			return jsonOut(e.Stdout, raw)
+			return jsonOut(e.Stdout, full.Status)
 		case "yaml":
-			b, err := yamlMarshal(raw)
-			if err != nil {
-				return err
-			}
-			_, err = e.Stdout.Write(b)
-			return err
+			return yamlOut(e.Stdout, full.Status)
 		}
-		d, err := decodeStatus(raw)
-		if err != nil {
-			return err
+		var rels []api.RelationStatus
+		if *relations {
+			rels = full.Relations
 		}
-		renderTabular(e.Stdout, d)
-		return nil
+		return renderTabular(e.Stdout, &full.Status, rels)
 	}
 	if *watch <= 0 {
 		return once()
@@ -253,6 +233,11 @@ func cmdShowUnit(ctx context.Context, e *Env, args []string) error {
 	}
 	if fs.NArg() < 1 {
 		return usagef("an unit name must be supplied")
+	}
+	for _, u := range fs.Args() {
+		if !validUnitName(u) {
+			return usagef("unit name %q not valid", u)
+		}
 	}
 	out, err := newClient(e).ShowUnits(ctx, model, fs.Args())
 	if err != nil {

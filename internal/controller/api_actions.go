@@ -9,10 +9,11 @@ import (
 )
 
 // handleRun queues an action on each target unit ("app/N", or "app/leader" for the
-// application's leader); nothing is queued unless every target is valid.
+// application's leader) as one operation; nothing is queued unless every target is valid.
 func handleRun(c *call, p api.RunParams) ([]api.Task, error) {
 	var out []api.Task
 	err := c.update(func(t *st.Tx, m *st.Model) error {
+		op := t.NextID()
 		for _, target := range p.Targets {
 			u, err := runTarget(t, m, target)
 			if err != nil {
@@ -22,7 +23,7 @@ func handleRun(c *call, p api.RunParams) ([]api.Task, error) {
 			if err != nil {
 				return err
 			}
-			out = append(out, api.Task{Unit: u.Name, ID: act.ID})
+			out = append(out, api.Task{Unit: u.Name, ID: act.ID, Operation: op})
 		}
 		return nil
 	})

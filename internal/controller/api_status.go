@@ -6,8 +6,8 @@ import (
 )
 
 // handleStatus is `juju status --format json` for the model.
-func handleStatus(c *call, _ api.None) (api.Status, error) {
-	var out api.Status
+func handleStatus(c *call, _ api.None) (api.FullStatus, error) {
+	var out api.FullStatus
 	err := c.view(func(t *st.Tx, m *st.Model) error {
 		doc, err := c.d.status(t, m)
 		out = doc

@@ -398,7 +398,7 @@ func TestAPIOffers(t *testing.T) {
 	}
 	s, err := e.c.Status(e.ctx, "lisbon")
 	e.must(err)
-	if saas, _ := s["application-endpoints"].(map[string]any); saas["remote-pg"] == nil {
+	if _, ok := s.Status.SAAS["remote-pg"]; !ok {
 		t.Fatalf("lisbon's status has no SAAS remote-pg: %v", s)
 	}
 	e.fails(e.c.Scale(e.ctx, "lisbon", "remote-pg", 2), api.KindFailed, `cannot scale remote application "remote-pg"`)
@@ -406,7 +406,7 @@ func TestAPIOffers(t *testing.T) {
 	e.fails(err, api.KindFailed, "cannot configure remote application")
 	s, err = e.c.Status(e.ctx, "rome")
 	e.must(err)
-	if offers, _ := s["offers"].(map[string]any); offers["pg"] == nil {
+	if _, ok := s.Status.Offers["pg"]; !ok {
 		t.Fatalf("rome's status has no offer pg: %v", s)
 	}
 }
@@ -420,6 +420,11 @@ func TestAPIActions(t *testing.T) {
 	e.must(err)
 	if len(tasks) != 2 || tasks[0].Unit != "b1/0" || tasks[1].Unit != "b1/1" || tasks[0].ID == tasks[1].ID {
 		t.Fatalf("tasks = %+v", tasks)
+	}
+	// One operation for the run, its id distinct from its tasks' ids (Juju numbers both
+	// from one sequence).
+	if op := tasks[0].Operation; op == 0 || op != tasks[1].Operation || op == tasks[0].ID || op == tasks[1].ID {
+		t.Fatalf("operation ids of %+v: want one, distinct from the task ids", tasks)
 	}
 	a, err := e.c.Action(e.ctx, tasks[1].ID)
 	e.must(err)

@@ -6,84 +6,100 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jujulet/postgresql-k8s/internal/controller/api"
 	st "github.com/jujulet/postgresql-k8s/internal/controller/state"
 	"github.com/jujulet/postgresql-k8s/internal/uniter"
 )
 
-func statusDoc(s st.Status) map[string]any {
-	out := map[string]any{"current": s.Status}
-	if s.Message != "" {
-		out["message"] = s.Message
-	}
+// sinceFormat is how Juju's status shows a status's since time.
+const sinceFormat = "02 Jan 2006 15:04:05Z07:00"
+
+func statusInfo(s st.Status) api.StatusInfo {
+	out := api.StatusInfo{Current: s.Status, Message: s.Message}
 	if !s.Since.IsZero() {
-		out["since"] = s.Since.Local().Format("02 Jan 2006 15:04:05Z07:00")
+		out.Since = s.Since.Local().Format(sinceFormat)
 	}
 	return out
 }
 
 var severity = map[string]int{"error": 6, "blocked": 5, "maintenance": 4, "waiting": 3, "active": 2, "terminated": 1, "unknown": 0}
 
-func baseDoc(b string) map[string]any {
+func baseDoc(b string) *api.Base {
 	name, ch, _ := strings.Cut(b, "@")
-	return map[string]any{"name": name, "channel": ch}
+	return &api.Base{Name: name, Channel: ch}
 }
 
-// status builds `juju status --format json` for a model.
-func (d *Daemon) status(t *st.Tx, m *st.Model) (map[string]any, error) {
-	apps := map[string]any{}
-	saas := map[string]any{}
+// lifeDoc is a life as Juju's status shows it: nothing for alive.
+func lifeDoc(l st.Life) string {
+	if l == st.Alive || l == "" {
+		return ""
+	}
+	return string(l)
+}
+
+// localCharmURL is a local charm's URL, as Juju's status shows it.
+func localCharmURL(a *st.App) string { return "local:" + a.CharmName + "-" + itoa(a.Revision) }
+
+// status builds `juju status` for a model.
+func (d *Daemon) status(t *st.Tx, m *st.Model) (api.FullStatus, error) {
+	s := api.Status{
+		Model: api.ModelStatus{Name: m.Name, Type: "caas", Controller: "jujulet", Cloud: "jujulet",
+			CloudRegion: "localhost", Version: uniter.JujuVersion, Status: api.StatusInfo{Current: "available"},
+			SLA: "unsupported"},
+		Machines:     map[string]struct{}{},
+		Applications: map[string]api.ApplicationStatus{},
+		Controller:   &api.ControllerStatus{Timestamp: time.Now().Format("15:04:05Z07:00")},
+	}
+	if !m.Created.IsZero() {
+		s.Model.Status.Since = m.Created.Local().Format(sinceFormat)
+	}
 	rels := t.Relations()
 	for _, a := range t.Apps(m.UUID) {
-		relDoc := appRelationsDoc(m, a, rels)
 		if a.SAAS {
-			saas[a.Name] = saasDoc(a, relDoc)
+			if s.SAAS == nil {
+				s.SAAS = map[string]api.SAASStatus{}
+			}
+			s.SAAS[a.Name] = saasDoc(m, a, rels)
 			continue
 		}
-		apps[a.Name] = appDoc(t, m, a, relDoc)
+		s.Applications[a.Name] = appDoc(t, m, a, rels)
 	}
-	offers := d.offersDoc(t, m, rels)
-	out := map[string]any{
-		"model": map[string]any{"name": m.Name, "type": "caas", "controller": "jujulet", "cloud": "jujulet",
-			"region": "localhost", "version": uniter.JujuVersion, "model-status": map[string]any{"current": "available"},
-			"sla": "unsupported"},
-		"machines":     map[string]any{},
-		"applications": apps,
-		"controller":   map[string]any{"timestamp": time.Now().Format("15:04:05Z07:00")},
-	}
-	if len(saas) > 0 {
-		out["application-endpoints"] = saas
-	}
-	if len(offers) > 0 {
-		out["offers"] = offers
-	}
-	return out, nil
+	s.Offers = d.offersDoc(t, m, rels)
+	return api.FullStatus{Status: s, Relations: relationsDoc(m, rels)}, nil
 }
 
-// appRelationsDoc is an application's alive relations by endpoint. A SAAS application
-// stands for the remote side of its cross-model relations.
-func appRelationsDoc(m *st.Model, a *st.App, rels []*st.Relation) map[string]any {
-	relDoc := map[string]any{}
+// relSide is one alive relation of an application's endpoint, as the model sees it.
+type relSide struct {
+	endpoint, related, iface string
+}
+
+// appRelations lists an application's alive relations. A SAAS application stands for the
+// remote side of its cross-model relations.
+func appRelations(m *st.Model, a *st.App, rels []*st.Relation) []relSide {
+	var out []relSide
 	for _, r := range rels {
 		me, _, ok := r.Side(m.UUID, a.Name)
 		if a.SAAS {
 			me, ok = saasSide(m, a, r, me, ok)
 		}
-		if !ok || r.Life != "alive" {
+		if !ok || r.Life != st.Alive {
 			continue
 		}
-		ep := r.EPs[me].Endpoint
 		related := a.Name
 		if !r.Peer {
-			o := r.EPs[1-me]
-			related = o.App
-			if o.Model != m.UUID {
-				related = o.Alias
-			}
+			related = seenName(m, r.EPs[1-me])
 		}
-		list, _ := relDoc[ep].([]any)
-		relDoc[ep] = append(list, map[string]any{"related-application": related, "interface": r.EPs[me].Interface, "scope": "global"})
+		out = append(out, relSide{endpoint: r.EPs[me].Endpoint, related: related, iface: r.EPs[me].Interface})
 	}
-	return relDoc
+	return out
+}
+
+// seenName is the name under which model m knows a relation's side.
+func seenName(m *st.Model, ep st.RelEP) string {
+	if ep.Model != m.UUID {
+		return ep.Alias
+	}
+	return ep.App
 }
 
 // saasSide is the side of r that SAAS application a stands for, if r is a cross-model
@@ -97,20 +113,26 @@ func saasSide(m *st.Model, a *st.App, r *st.Relation, me int, ok bool) (int, boo
 	return me, ok
 }
 
-func saasDoc(a *st.App, relDoc map[string]any) map[string]any {
-	eps := map[string]any{}
+func saasDoc(m *st.Model, a *st.App, rels []*st.Relation) api.SAASStatus {
+	doc := api.SAASStatus{URL: a.OfferURL, Endpoints: map[string]api.Endpoint{}, Life: lifeDoc(a.Life),
+		Status: statusInfo(st.Status{Status: "active"})}
 	for _, e := range a.Endpoints {
-		eps[e.Name] = map[string]any{"interface": e.Interface, "role": e.Role}
+		doc.Endpoints[e.Name] = api.Endpoint{Interface: e.Interface, Role: e.Role}
 	}
-	doc := map[string]any{"url": a.OfferURL, "endpoints": eps, "life": "", "application-status": statusDoc(st.Status{Status: "active"})}
-	if len(relDoc) > 0 {
-		doc["relations"] = relDoc
+	for _, r := range appRelations(m, a, rels) {
+		if doc.Relations == nil {
+			doc.Relations = map[string][]string{}
+		}
+		doc.Relations[r.endpoint] = append(doc.Relations[r.endpoint], r.related)
+	}
+	for _, l := range doc.Relations {
+		sort.Strings(l)
 	}
 	return doc
 }
 
-func appDoc(t *st.Tx, m *st.Model, a *st.App, relDoc map[string]any) map[string]any {
-	units := map[string]any{}
+func appDoc(t *st.Tx, m *st.Model, a *st.App, rels []*st.Relation) api.ApplicationStatus {
+	units := map[string]api.UnitStatus{}
 	worst := st.Status{Status: "unknown"}
 	for _, u := range t.Units(m.UUID, a.Name) {
 		if severity[u.Workload.Status] > severity[worst.Status] {
@@ -122,48 +144,84 @@ func appDoc(t *st.Tx, m *st.Model, a *st.App, relDoc map[string]any) map[string]
 	if appStatus.Status == "" || appStatus.Status == "unknown" {
 		appStatus = worst
 	}
-	doc := map[string]any{
-		"charm": a.CharmName, "charm-origin": "local", "charm-name": a.CharmName, "charm-rev": a.Revision,
-		"charm-channel": a.Channel, "base": baseDoc(a.Base), "exposed": false, "scale": len(units),
-		"application-status": statusDoc(appStatus), "units": units, "trust": a.Trust,
-		"provider-id": a.Name,
+	doc := api.ApplicationStatus{
+		Charm: localCharmURL(a), Base: baseDoc(a.Base), CharmOrigin: "local", CharmName: a.CharmName,
+		CharmRev: a.Revision, CharmChannel: a.Channel, Scale: len(units), ProviderID: a.Name,
+		Life: lifeDoc(a.Life), Status: statusInfo(appStatus), Units: units, Version: a.Version,
 	}
-	if a.Version != "" {
-		doc["version"] = a.Version
+	for _, r := range appRelations(m, a, rels) {
+		if doc.Relations == nil {
+			doc.Relations = map[string][]api.ApplicationRelation{}
+		}
+		doc.Relations[r.endpoint] = append(doc.Relations[r.endpoint],
+			api.ApplicationRelation{Related: r.related, Interface: r.iface, Scope: "global"})
 	}
-	if len(relDoc) > 0 {
-		doc["relations"] = relDoc
-	}
-	if a.Life != "alive" {
-		doc["life"] = a.Life
+	for _, l := range doc.Relations {
+		sort.Slice(l, func(i, j int) bool { return l[i].Related < l[j].Related })
 	}
 	return doc
 }
 
-func unitDoc(a *st.App, u *st.Unit) map[string]any {
-	js := statusDoc(u.Agent)
-	js["version"] = uniter.JujuVersion
-	ud := map[string]any{"workload-status": statusDoc(u.Workload), "juju-status": js, "address": u.Addr,
-		"provider-id": strings.ReplaceAll(u.Name, "/", "-")}
-	if a.Leader == u.Name {
-		ud["leader"] = true
+// unitDoc is a unit's status. Juju shows a failed hook in the workload status and keeps
+// the agent idle (state.ModelStatus.UnitAgent), so that is what a unit in error shows.
+func unitDoc(a *st.App, u *st.Unit) api.UnitStatus {
+	agent := u.Agent
+	workload := u.Workload
+	if agent.Status == "error" {
+		workload = st.Status{Status: "error", Message: agent.Message, Data: agent.Data, Since: agent.Since}
+		agent = st.Status{Status: "idle", Since: agent.Since}
 	}
-	if len(u.Ports) > 0 {
-		var ps []string
-		for _, p := range u.Ports {
-			ps = append(ps, portString(p))
-		}
-		ud["open-ports"] = ps
-	}
-	if u.Life != "alive" {
-		ud["life"] = u.Life
+	js := statusInfo(agent)
+	js.Version = uniter.JujuVersion
+	ud := api.UnitStatus{Workload: statusInfo(workload), Agent: js, Leader: a.Leader == u.Name,
+		Address: u.Addr, ProviderID: strings.ReplaceAll(u.Name, "/", "-")}
+	for _, p := range u.Ports {
+		ud.OpenPorts = append(ud.OpenPorts, portString(p))
 	}
 	return ud
 }
 
+// relationsDoc lists the model's relations for `status --relations`: provider first,
+// each side named as the model knows it.
+func relationsDoc(m *st.Model, rels []*st.Relation) []api.RelationStatus {
+	var out []api.RelationStatus
+	for _, r := range rels {
+		var mine []int
+		for i, ep := range r.EPs {
+			if ep.Model == m.UUID {
+				mine = append(mine, i)
+			}
+		}
+		if len(mine) == 0 {
+			continue
+		}
+		rs := api.RelationStatus{ID: r.ID, Interface: r.EPs[0].Interface, Type: "regular", Status: "joined"}
+		if r.Life != st.Alive {
+			rs.Status = "broken"
+		}
+		name := func(ep st.RelEP) string {
+			return seenName(m, ep) + ":" + ep.Endpoint
+		}
+		if r.Peer || len(r.EPs) == 1 {
+			rs.Type = "peer"
+			rs.Provider, rs.Requirer = name(r.EPs[0]), name(r.EPs[0])
+		} else {
+			for _, ep := range r.EPs {
+				if ep.Role == "provider" {
+					rs.Provider = name(ep)
+				} else {
+					rs.Requirer = name(ep)
+				}
+			}
+		}
+		out = append(out, rs)
+	}
+	return out
+}
+
 // offersDoc is the model's offers with their connection counts.
-func (d *Daemon) offersDoc(t *st.Tx, m *st.Model, rels []*st.Relation) map[string]any {
-	offers := map[string]any{}
+func (d *Daemon) offersDoc(t *st.Tx, m *st.Model, rels []*st.Relation) map[string]api.OfferStatus {
+	var offers map[string]api.OfferStatus
 	for _, o := range t.Offers(m.UUID) {
 		a, err := t.App(m.UUID, o.App)
 		if err != nil {
@@ -177,9 +235,11 @@ func (d *Daemon) offersDoc(t *st.Tx, m *st.Model, rels []*st.Relation) map[strin
 				connected += offerConnections(m, o, r)
 			}
 		}
-		offers[o.Name] = map[string]any{"application": o.App, "charm": "local:" + a.CharmName,
-			"total-connected-count": connected, "active-connected-count": connected,
-			"endpoints": map[string]any{o.Endpoint: map[string]any{"interface": e.Interface, "role": e.Role}}}
+		if offers == nil {
+			offers = map[string]api.OfferStatus{}
+		}
+		offers[o.Name] = api.OfferStatus{Application: o.App, Charm: localCharmURL(a), Total: connected, Active: connected,
+			Endpoints: map[string]api.Endpoint{o.Endpoint: {Interface: e.Interface, Role: e.Role}}}
 	}
 	return offers
 }
@@ -247,7 +307,7 @@ func (d *Daemon) showUnit(t *st.Tx, u *st.Unit) map[string]any {
 	}
 	if a != nil {
 		out["workload-version"] = a.Version
-		out["charm"] = "local:" + a.CharmName + "-" + itoa(a.Revision)
+		out["charm"] = localCharmURL(a)
 	}
 	for _, p := range u.Ports {
 		out["opened-ports"] = append(out["opened-ports"].([]string), portString(p))

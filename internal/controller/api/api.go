@@ -409,10 +409,12 @@ type (
 		Action  string         `json:"action"`
 		Params  map[string]any `json:"params,omitempty"`
 	}
-	// Task is one queued action (run's result is one per target).
+	// Task is one queued action (run's result is one per target). Operation is the id of
+	// the run that queued it; operations and tasks share one sequence, as in Juju.
 	Task struct {
-		Unit string `json:"unit"`
-		ID   int    `json:"id"`
+		Unit      string `json:"unit"`
+		ID        int    `json:"id"`
+		Operation int    `json:"operation,omitempty"`
 	}
 	// ActionParams name an action (task) by id.
 	ActionParams struct {
@@ -457,9 +459,6 @@ func (p ActionParams) Validate() error {
 
 // Status and log params and results.
 type (
-	// Status is status's result: `juju status --format json`'s document, passed through
-	// to the user as is.
-	Status map[string]any
 	// LogsParams select a model's log lines: those after id After, at most the last Limit
 	// of them (0: all).
 	LogsParams struct {

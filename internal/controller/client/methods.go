@@ -169,8 +169,8 @@ func (c *Client) Action(ctx context.Context, id int) (api.Action, error) {
 }
 
 // Status is `juju status --format json` for a model.
-func (c *Client) Status(ctx context.Context, model string) (api.Status, error) {
-	var out api.Status
+func (c *Client) Status(ctx context.Context, model string) (api.FullStatus, error) {
+	var out api.FullStatus
 	err := c.Call(ctx, api.MethodStatus, model, nil, &out)
 	return out, err
 }
