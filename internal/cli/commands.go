@@ -121,7 +121,8 @@ func cmdKillController(ctx context.Context, e *Env, args []string) error {
 	if forced {
 		fmt.Fprintf(e.Stderr, "Controller and units did not stop within %s: killed them\n", timeout)
 	}
-	for _, p := range []string{"units", "charms", "state.db", "state.db-wal", "state.db-shm", "controller.sock", "controller.pid"} {
+	// Detached storage goes with the controller; released storage is no longer its own.
+	for _, p := range []string{"units", "charms", "storage", "state.db", "state.db-wal", "state.db-shm", "controller.sock", "controller.pid"} {
 		_ = os.RemoveAll(filepath.Join(e.Home, p))
 	}
 	fmt.Fprintln(e.Stderr, "Controller \"jujulet\" destroyed")
@@ -261,59 +262,6 @@ func cmdSwitch(ctx context.Context, e *Env, args []string) error {
 	}
 	fmt.Fprintf(e.Stderr, "%s -> jujulet:admin/%s\n", from, now)
 	return nil
-}
-
-func cmdDestroyModel(ctx context.Context, e *Env, args []string) error {
-	fs := flags("destroy-model", e, nil)
-	var yes, destroyStorage, releaseStorage, force bool
-	fs.BoolVar(&yes, "y", false, "")
-	fs.BoolVar(&yes, "no-prompt", false, "")
-	fs.BoolVar(&destroyStorage, "destroy-storage", false, "")
-	fs.BoolVar(&releaseStorage, "release-storage", false, "")
-	fs.BoolVar(&force, "force", false, "")
-	var timeout time.Duration
-	fs.DurationVar(&timeout, "timeout", 0, "")
-	noWait := fs.Bool("no-wait", false, "")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return usagef("no model specified")
-	}
-	name := fs.Arg(0)
-	if i := strings.Index(name, ":"); i >= 0 {
-		name = name[i+1:]
-	}
-	c := newClient(e)
-	if err := c.DestroyModel(ctx, api.DestroyModelParams{Name: name, DestroyStorage: destroyStorage}); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.Stderr, "Destroying model\n")
-	if *noWait {
-		return nil
-	}
-	// Wait for the model to go away.
-	deadline := time.Now().Add(10 * time.Minute)
-	for time.Now().Before(deadline) {
-		r, err := c.Models(ctx)
-		if err != nil {
-			return err
-		}
-		gone := true
-		for _, m := range r.Models {
-			if m.Name == name {
-				gone = false
-			}
-		}
-		if gone {
-			fmt.Fprintf(e.Stderr, "Model destroyed.\n")
-			return nil
-		}
-		if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
-			return err
-		}
-	}
-	return fmt.Errorf("timed out waiting for model %q to be destroyed", name)
 }
 
 func cmdModelConfig(ctx context.Context, e *Env, args []string) error {
@@ -485,46 +433,6 @@ func cmdAddUnit(ctx context.Context, e *Env, args []string) error {
 	return newClient(e).AddUnit(ctx, model, fs.Arg(0), n)
 }
 
-func cmdRemoveUnit(ctx context.Context, e *Env, args []string) error {
-	var model string
-	fs := flags("remove-unit", e, &model)
-	_ = fs.Bool("no-prompt", false, "")
-	_ = fs.Bool("destroy-storage", false, "")
-	_ = fs.Bool("force", false, "")
-	num := fs.Int("num-units", 0, "")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() < 1 {
-		return usagef("no units specified")
-	}
-	c := newClient(e)
-	if *num > 0 {
-		// k8s style: remove-unit APP --num-units N scales down.
-		st, err := fetchStatus(ctx, c, model)
-		if err != nil {
-			return err
-		}
-		app, ok := st.Applications[fs.Arg(0)]
-		if !ok {
-			return fmt.Errorf("application %q not found", fs.Arg(0))
-		}
-		return c.Scale(ctx, model, fs.Arg(0), max(0, app.Scale-*num))
-	}
-	for _, u := range fs.Args() {
-		if !strings.Contains(u, "/") {
-			return usagef("invalid unit name %q", u)
-		}
-	}
-	if err := c.RemoveUnits(ctx, model, fs.Args()); err != nil {
-		return err
-	}
-	for _, u := range fs.Args() {
-		fmt.Fprintf(e.Stderr, "will remove unit %s\n", u)
-	}
-	return nil
-}
-
 func cmdScale(ctx context.Context, e *Env, args []string) error {
 	var model string
 	fs := flags("scale-application", e, &model)
@@ -659,29 +567,6 @@ func cmdRemoveRelation(ctx context.Context, e *Env, args []string) error {
 	return newClient(e).RemoveRelation(ctx, model, fs.Args())
 }
 
-func cmdRemoveApplication(ctx context.Context, e *Env, args []string) error {
-	var model string
-	fs := flags("remove-application", e, &model)
-	_ = fs.Bool("no-prompt", false, "")
-	_ = fs.Bool("destroy-storage", false, "")
-	_ = fs.Bool("force", false, "")
-	_ = fs.Bool("no-wait", false, "")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() < 1 {
-		return usagef("no application specified")
-	}
-	c := newClient(e)
-	for _, a := range fs.Args() {
-		if err := c.RemoveApplication(ctx, model, a); err != nil {
-			return err
-		}
-		fmt.Fprintf(e.Stderr, "will remove application %s\n", a)
-	}
-	return nil
-}
-
 func cmdOffer(ctx context.Context, e *Env, args []string) error {
 	var model string
 	fs := flags("offer", e, &model)
@@ -795,27 +680,5 @@ func cmdRefresh(ctx context.Context, e *Env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.Stderr, "Added local charm %q, revision %d, to the model\n", r.Charm, r.Revision)
-	return nil
-}
-
-// cmdRemoveSAAS is `juju remove-saas NAME...`.
-func cmdRemoveSAAS(ctx context.Context, e *Env, args []string) error {
-	var model string
-	fs := flags("remove-saas", e, &model)
-	_ = fs.Bool("force", false, "")
-	_ = fs.Bool("no-wait", false, "")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() < 1 {
-		return usagef("no SAAS application specified")
-	}
-	c := newClient(e)
-	for _, a := range fs.Args() {
-		if err := c.RemoveApplication(ctx, model, a); err != nil {
-			return err
-		}
-		fmt.Fprintf(e.Stderr, "will remove SAAS application %s\n", a)
-	}
 	return nil
 }

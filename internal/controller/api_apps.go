@@ -2,6 +2,7 @@ package controller
 
 import (
 	"fmt"
+	"github.com/jujulet/postgresql-k8s/internal/controller/storage"
 	"os"
 	"path/filepath"
 
@@ -107,15 +108,29 @@ func handleRefresh(c *call, p api.RefreshParams) (api.Refreshed, error) {
 }
 
 // handleRemoveApplication marks an application (or a SAAS one) dying.
-func handleRemoveApplication(c *call, p api.AppParams) (api.None, error) {
-	return api.None{}, c.update(func(t *st.Tx, m *st.Model) error {
+func handleRemoveApplication(c *call, p api.AppParams) (api.Removal, error) {
+	var out api.Removal
+	err := c.update(func(t *st.Tx, m *st.Model) error {
 		a, err := t.App(m.UUID, p.App)
 		if err != nil {
 			return err
 		}
-		t.RemoveApp(a)
+		mode := storage.Detach
+		if p.DestroyStorage {
+			mode = storage.Destroy
+		}
+		t.RemoveApp(a, mode)
+		for _, u := range t.Units(m.UUID, a.Name) {
+			out.Units = append(out.Units, u.Name)
+			if ids := c.d.unitStorage(t, u); mode == storage.Destroy {
+				out.DestroyedStorage = append(out.DestroyedStorage, ids...)
+			} else {
+				out.DetachedStorage = append(out.DetachedStorage, ids...)
+			}
+		}
 		return nil
 	})
+	return out, err
 }
 
 // handleConfig applies config changes (if any) and returns the application's settings.

@@ -1,7 +1,10 @@
 package controller
 
 import (
+	"fmt"
 	"sort"
+
+	"github.com/jujulet/postgresql-k8s/internal/controller/storage"
 
 	"github.com/jujulet/postgresql-k8s/internal/controller/api"
 	st "github.com/jujulet/postgresql-k8s/internal/controller/state"
@@ -64,16 +67,65 @@ func handleCurrentModel(c *call, _ api.None) (api.CurrentModel, error) {
 	return out, err
 }
 
-// handleDestroyModel marks a model dying; its applications go, then the model.
+// handleDestroyModel marks a model dying; its applications go, then the model. As in Juju,
+// a model with storage (its units', or detached storage of units already removed) is
+// only destroyed when told whether to destroy or release that storage.
 func handleDestroyModel(c *call, p api.DestroyModelParams) (api.None, error) {
-	return api.None{}, c.d.store.Update(func(t *st.Tx) error {
+	var name, uuid string
+	mode := storage.Destroy
+	if p.ReleaseStorage {
+		mode = storage.Release
+	}
+	err := c.d.store.Update(func(t *st.Tx) error {
 		m, err := modelOf(t, p.Name)
 		if err != nil {
 			return err
 		}
-		t.DestroyModel(m, p.DestroyStorage)
+		name, uuid = m.Name, m.UUID
+		if !p.DestroyStorage && !p.ReleaseStorage {
+			n := len(storage.Kept(storage.DetachedDir(c.d.cfg.Home, m.Name)))
+			for _, u := range t.Units(m.UUID, "") {
+				n += len(c.d.unitStorage(t, u))
+			}
+			if n > 0 {
+				return persistentStorageError("admin/"+m.Name, n)
+			}
+		}
+		t.DestroyModel(m, mode)
 		return nil
 	})
+	if err != nil {
+		return api.None{}, err
+	}
+	// Detached storage belongs to no unit any more: it goes now.
+	if mode == storage.Release {
+		kept, err := storage.ReleaseDetached(c.d.cfg.Home, name)
+		for _, p := range kept {
+			c.d.store.AppendLog(uuid, "model", "INFO", "storage released, data kept at "+p)
+		}
+		return api.None{}, err
+	}
+	return api.None{}, storage.DestroyDetached(c.d.cfg.Home, name)
+}
+
+// persistentStorageError is Juju's refusal to destroy a model with storage unless told
+// what to do with it (cmd/juju/model/destroy.go); Kubernetes storage is filesystems.
+func persistentStorageError(model string, filesystems int) error {
+	//lint:ignore ST1005 Juju's text, blank lines included
+	return fmt.Errorf(`cannot destroy model %q
+
+The model has persistent storage remaining:
+    %d filesystem(s)
+
+To destroy the storage, run the destroy-model
+command again with the "--destroy-storage" option.
+
+To release the storage from Juju's management
+without destroying it, use the "--release-storage"
+option instead. The storage can then be imported
+into another Juju model.
+
+`, model, filesystems)
 }
 
 // handleModelConfig sets the given keys (if any) and returns the model's config.

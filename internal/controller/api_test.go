@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -22,6 +23,7 @@ import (
 	"github.com/jujulet/postgresql-k8s/internal/controller/api"
 	"github.com/jujulet/postgresql-k8s/internal/controller/client"
 	st "github.com/jujulet/postgresql-k8s/internal/controller/state"
+	"github.com/jujulet/postgresql-k8s/internal/controller/storage"
 )
 
 type apiEnv struct {
@@ -169,7 +171,7 @@ func TestAPIModels(t *testing.T) {
 		t.Fatalf("switch = %q, current = %q, %v", now, cur, err)
 	}
 	_, err = e.c.Switch(e.ctx, "nowhere")
-	e.fails(err, api.KindFailed, `model "admin/nowhere" not found`)
+	e.fails(err, api.KindFailed, `model jujulet:admin/nowhere not found`)
 
 	cfg, err := e.c.ModelConfig(e.ctx, "", map[string]string{"update-status-hook-interval": "2s"})
 	e.must(err)
@@ -276,13 +278,15 @@ func TestAPIApplications(t *testing.T) {
 	_, err = e.c.Refresh(e.ctx, "rome", api.RefreshParams{App: "nope", Charm: e.charm})
 	e.fails(err, api.KindFailed, `application "nope" not found`)
 
-	e.must(e.c.RemoveApplication(e.ctx, "rome", "bashcharm"))
+	_, err = e.c.RemoveApplication(e.ctx, "rome", api.AppParams{App: "bashcharm"})
+	e.must(err)
 	e.view("rome", func(t *st.Tx, m *st.Model) {
 		if a, err := t.App(m.UUID, "bashcharm"); err != nil || a.Life != "dying" {
 			e.t.Errorf("removed application = %+v, %v", a, err)
 		}
 	})
-	e.fails(e.c.RemoveApplication(e.ctx, "rome", "nope"), api.KindFailed, `application "nope" not found`)
+	_, err = e.c.RemoveApplication(e.ctx, "rome", api.AppParams{App: "nope"})
+	e.fails(err, api.KindFailed, `application "nope" not found`)
 }
 
 func TestAPIUnits(t *testing.T) {
@@ -334,12 +338,17 @@ func TestAPIUnits(t *testing.T) {
 		}
 	}
 
-	e.must(e.c.RemoveUnits(e.ctx, "rome", []string{"b1/1"}))
+	removed, err := e.c.RemoveUnits(e.ctx, "rome", []string{"b1/1"})
+	e.must(err)
+	if len(removed) != 1 || strings.Join(removed[0].DetachedStorage, " ") != "data/1" {
+		t.Fatalf("remove-unit says %+v, want data/1 detached", removed)
+	}
 	if got := e.aliveUnits("rome", "b1"); strings.Join(got, " ") != "b1/0" {
 		t.Fatalf("units after remove-unit = %v", got)
 	}
 	// All or nothing: b1/0 stays when another unit is unknown.
-	e.fails(e.c.RemoveUnits(e.ctx, "rome", []string{"b1/0", "b1/9"}), api.KindFailed, "not found")
+	_, err = e.c.RemoveUnits(e.ctx, "rome", []string{"b1/0", "b1/9"})
+	e.fails(err, api.KindFailed, "not found")
 	if got := e.aliveUnits("rome", "b1"); len(got) != 1 {
 		t.Fatalf("a failed remove-unit removed %v", got)
 	}
@@ -563,7 +572,7 @@ func TestAPIBadRequests(t *testing.T) {
 		{"no targets", `{"method":"run","model":"rome","params":{"action":"echo"}}`, 400, api.KindBadRequest, `missing required field "targets"`},
 		{"negative limit", `{"method":"logs","model":"rome","params":{"limit":-1}}`, 400, api.KindBadRequest, "must not be negative"},
 		{"failed operation", `{"method":"add-unit","model":"rome","params":{"app":"nope","n":1}}`, 400, api.KindFailed, `application "nope" not found`},
-		{"unknown model", `{"method":"status","model":"nowhere"}`, 400, api.KindFailed, `model "admin/nowhere" not found`},
+		{"unknown model", `{"method":"status","model":"nowhere"}`, 400, api.KindFailed, `model jujulet:admin/nowhere not found`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -620,5 +629,62 @@ func TestAPICommandTable(t *testing.T) {
 		if c.handle == nil || c.method == "" {
 			t.Errorf("command %+v has no method or handler", c)
 		}
+	}
+}
+
+// TestAPIStorageOnRemoval: removals say which storage they detach or destroy and mark the
+// units so; destroy-model with storage needs --destroy-storage or --release-storage, and
+// releasing hands the model's detached storage over to its released directory.
+func TestAPIStorageOnRemoval(t *testing.T) {
+	e := newAPIEnv(t)
+	e.addModel("rome")
+	e.deploy("rome", "b1", 2)
+	e.deploy("rome", "b2", 1)
+
+	r, err := e.c.RemoveApplication(e.ctx, "rome", api.AppParams{App: "b1"})
+	e.must(err)
+	if strings.Join(r.Units, " ") != "b1/0 b1/1" || strings.Join(r.DetachedStorage, " ") != "data/0 data/1" || len(r.DestroyedStorage) != 0 {
+		t.Fatalf("remove-application b1 = %+v, want both units' data detached", r)
+	}
+	if m := e.unit("rome", "b1/0").OnRemoval; m != storage.Detach {
+		t.Fatalf("b1/0 storage on removal %q, want detach", m)
+	}
+	r, err = e.c.RemoveApplication(e.ctx, "rome", api.AppParams{App: "b2", DestroyStorage: true})
+	e.must(err)
+	if strings.Join(r.DestroyedStorage, " ") != "data/0" || len(r.DetachedStorage) != 0 {
+		t.Fatalf("remove-application b2 --destroy-storage = %+v", r)
+	}
+	if m := e.unit("rome", "b2/0").OnRemoval; m != storage.Destroy {
+		t.Fatalf("b2/0 storage on removal %q, want destroy", m)
+	}
+
+	// A unit already gone left its data detached.
+	home := e.d.cfg.Home
+	kept := filepath.Join(storage.DetachedDir(home, "rome"), "unit-b1-7", "data")
+	e.must(os.MkdirAll(kept, 0o700))
+	e.must(os.WriteFile(filepath.Join(kept, "PG_VERSION"), []byte("16\n"), 0o600))
+
+	err = e.c.DestroyModel(e.ctx, api.DestroyModelParams{Name: "rome"})
+	e.fails(err, api.KindFailed, "cannot destroy model \"admin/rome\"\n\nThe model has persistent storage remaining:\n    4 filesystem(s)\n")
+	err = e.c.DestroyModel(e.ctx, api.DestroyModelParams{Name: "rome", DestroyStorage: true, ReleaseStorage: true})
+	if err == nil || !strings.Contains(err.Error(), "--destroy-storage and --release-storage cannot both be specified") {
+		t.Fatalf("destroy-model with both storage flags: %v", err)
+	}
+	if ms, _ := e.c.Models(e.ctx); ms.Models[0].Life != "alive" {
+		t.Fatalf("a refused destroy-model changed the model: %+v", ms)
+	}
+
+	e.must(e.c.DestroyModel(e.ctx, api.DestroyModelParams{Name: "rome", ReleaseStorage: true}))
+	for _, u := range []string{"b1/0", "b1/1", "b2/0"} {
+		if m := e.unit("rome", u).OnRemoval; m != storage.Release {
+			t.Errorf("%s storage on removal %q after destroy-model --release-storage", u, m)
+		}
+	}
+	got, err := os.ReadFile(filepath.Join(storage.ReleasedDir(home, "rome"), "unit-b1-7", "data", "PG_VERSION"))
+	if err != nil || string(got) != "16\n" {
+		t.Fatalf("released data: %q, %v", got, err)
+	}
+	if k := storage.Kept(storage.DetachedDir(home, "rome")); len(k) != 0 {
+		t.Fatalf("detached storage left after release: %v", k)
 	}
 }

@@ -12,17 +12,20 @@ import (
 )
 
 // handleRemoveUnit marks units dying; nothing is removed unless every unit exists.
-func handleRemoveUnit(c *call, p api.UnitsParams) (api.None, error) {
-	return api.None{}, c.update(func(t *st.Tx, m *st.Model) error {
+func handleRemoveUnit(c *call, p api.UnitsParams) ([]api.Removal, error) {
+	var out []api.Removal
+	err := c.update(func(t *st.Tx, m *st.Model) error {
 		for _, name := range p.Units {
 			u, err := t.Unit(m.UUID, name)
 			if err != nil {
 				return err
 			}
 			t.RemoveUnit(u)
+			out = append(out, api.Removal{DetachedStorage: c.d.unitStorage(t, u)})
 		}
 		return nil
 	})
+	return out, err
 }
 
 // handleShowUnit is `juju show-unit` for each named unit.

@@ -470,6 +470,9 @@ func (u *Uniter) clearError(unit *st.Unit) {
 // nothing of it is left on disk. A crash in between is finished by the next agent start.
 func (u *Uniter) finishRemoval() error {
 	pod.Stop(u.podDir())
+	if err := u.keepStorage(); err != nil {
+		return fmt.Errorf("keeping storage: %w", err)
+	}
 	if err := os.RemoveAll(u.dir); err != nil {
 		return fmt.Errorf("removing %s: %w", u.dir, err)
 	}

@@ -116,10 +116,12 @@ type (
 	SwitchParams struct {
 		Name string `json:"name"`
 	}
-	// DestroyModelParams are destroy-model's.
+	// DestroyModelParams are destroy-model's. A model with storage is only destroyed when
+	// one of DestroyStorage and ReleaseStorage is set, as Juju requires.
 	DestroyModelParams struct {
 		Name           string `json:"name"`
 		DestroyStorage bool   `json:"destroy-storage,omitempty"`
+		ReleaseStorage bool   `json:"release-storage,omitempty"`
 	}
 	// ModelConfigParams are model-config's: keys to set (none: just read the config).
 	ModelConfigParams struct {
@@ -153,7 +155,12 @@ func (p AddModelParams) Validate() error { return required("name", p.Name) }
 func (p SwitchParams) Validate() error { return required("name", p.Name) }
 
 // Validate implements Validator.
-func (p DestroyModelParams) Validate() error { return required("name", p.Name) }
+func (p DestroyModelParams) Validate() error {
+	if p.DestroyStorage && p.ReleaseStorage {
+		return errors.New("--destroy-storage and --release-storage cannot both be specified")
+	}
+	return required("name", p.Name)
+}
 
 // Application params and results.
 type (
@@ -188,9 +195,19 @@ type (
 		Charm    string `json:"charm"`
 		Revision int    `json:"revision"`
 	}
-	// AppParams name one application (remove-application).
+	// AppParams name one application (remove-application); DestroyStorage destroys its
+	// units' storage instead of detaching (keeping) it.
 	AppParams struct {
-		App string `json:"app"`
+		App            string `json:"app"`
+		DestroyStorage bool   `json:"destroy-storage,omitempty"`
+	}
+	// Removal is what a remove-unit (per unit) or remove-application takes away, as Juju's
+	// DestroyUnitInfo and DestroyApplicationInfo say it: the units, and the storage ids
+	// ("name/N") whose data it keeps (detaches) or destroys.
+	Removal struct {
+		Units            []string `json:"units,omitempty"`
+		DetachedStorage  []string `json:"detached-storage,omitempty"`
+		DestroyedStorage []string `json:"destroyed-storage,omitempty"`
 	}
 	// ConfigParams are config's: set, reset and YAML files to apply (none: just read).
 	ConfigParams struct {

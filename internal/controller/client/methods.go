@@ -75,8 +75,10 @@ func (c *Client) Refresh(ctx context.Context, model string, p api.RefreshParams)
 }
 
 // RemoveApplication removes an application (or a SAAS one).
-func (c *Client) RemoveApplication(ctx context.Context, model, app string) error {
-	return c.Call(ctx, api.MethodRemoveApplication, model, api.AppParams{App: app}, nil)
+func (c *Client) RemoveApplication(ctx context.Context, model string, p api.AppParams) (api.Removal, error) {
+	var out api.Removal
+	err := c.Call(ctx, api.MethodRemoveApplication, model, p, &out)
+	return out, err
 }
 
 // Config applies config changes (if any) and returns the application's settings.
@@ -102,8 +104,10 @@ func (c *Client) Scale(ctx context.Context, model, app string, n int) error {
 }
 
 // RemoveUnits removes units.
-func (c *Client) RemoveUnits(ctx context.Context, model string, units []string) error {
-	return c.Call(ctx, api.MethodRemoveUnit, model, api.UnitsParams{Units: units}, nil)
+func (c *Client) RemoveUnits(ctx context.Context, model string, units []string) ([]api.Removal, error) {
+	var out []api.Removal
+	err := c.Call(ctx, api.MethodRemoveUnit, model, api.UnitsParams{Units: units}, &out)
+	return out, err
 }
 
 // ShowUnits is `juju show-unit` for each unit.

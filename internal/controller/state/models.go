@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jujulet/postgresql-k8s/internal/controller/storage"
 )
 
 var (
@@ -90,7 +92,7 @@ func (t *Tx) ModelByName(name string) (*Model, error) {
 	if t.err != nil {
 		return nil, t.err
 	}
-	return nil, fmt.Errorf("model %q not found", "admin/"+name)
+	return nil, fmt.Errorf("model jujulet:admin/%s not found", name)
 }
 
 // Model returns a model by uuid.
@@ -145,13 +147,14 @@ func (t *Tx) SetModelConfig(m *Model, kv map[string]string) error {
 // PutModel stores a model as it is (SetModelConfig validates config).
 func (t *Tx) PutModel(m *Model) { t.Put(kModel, m.UUID, m) }
 
-// DestroyModel marks a model and everything in it dying.
-func (t *Tx) DestroyModel(m *Model, destroyStorage bool) {
+// DestroyModel marks a model and everything in it dying; its units' storage goes as mode
+// says (destroyed or released).
+func (t *Tx) DestroyModel(m *Model, mode storage.Mode) {
 	m.Life = "dying"
-	m.DestroyStorage = destroyStorage
+	m.Storage = mode
 	t.Put(kModel, m.UUID, m)
 	for _, a := range t.Apps(m.UUID) {
-		t.RemoveApp(a)
+		t.RemoveApp(a, mode)
 	}
 	for _, o := range list[Offer](t, kOffer, key(m.UUID, "")) {
 		t.Delete(kOffer, key(o.Model, o.Name))
@@ -312,20 +315,27 @@ func (t *Tx) AddUnits(a *App, n int) ([]*Unit, error) {
 	return out, t.err
 }
 
-// RemoveUnit marks a unit dying; its agent runs the departure hooks and removes it.
-func (t *Tx) RemoveUnit(u *Unit) {
-	if u.Life == "alive" {
+// RemoveUnit marks a unit dying; its agent runs the departure hooks and removes it. Its
+// storage is detached (kept).
+func (t *Tx) RemoveUnit(u *Unit) { t.RemoveUnitStorage(u, storage.Detach) }
+
+// RemoveUnitStorage marks a unit dying, its storage to go as mode says. A later removal
+// (destroy-model after remove-unit) decides for a unit still dying.
+func (t *Tx) RemoveUnitStorage(u *Unit, mode storage.Mode) {
+	if u.Life == "alive" || u.OnRemoval != mode {
 		u.Life = "dying"
+		u.OnRemoval = mode
 		t.PutUnit(u)
 	}
 }
 
-// RemoveApp marks an application and its units dying and its relations dying.
-func (t *Tx) RemoveApp(a *App) {
+// RemoveApp marks an application and its units dying and its relations dying; the units'
+// storage goes as mode says.
+func (t *Tx) RemoveApp(a *App, mode storage.Mode) {
 	a.Life = "dying"
 	t.PutApp(a)
 	for _, u := range t.Units(a.Model, a.Name) {
-		t.RemoveUnit(u)
+		t.RemoveUnitStorage(u, mode)
 	}
 	for _, r := range t.Relations() {
 		for _, ep := range r.EPs {

@@ -3,6 +3,8 @@ package state
 import (
 	"time"
 
+	"github.com/jujulet/postgresql-k8s/internal/controller/storage"
+
 	"github.com/juju/charm/v12/hooks"
 )
 
@@ -57,8 +59,8 @@ type Model struct {
 	Config  map[string]string `json:"config"`
 	Life    Life              `json:"life"`
 	Created time.Time         `json:"created"`
-	// DestroyStorage is set by destroy-model --destroy-storage.
-	DestroyStorage bool `json:"destroy-storage"`
+	// Storage is what destroy-model does with the model's storage.
+	Storage storage.Mode `json:"storage,omitempty"`
 }
 
 // Status is a workload/agent/application status.
@@ -200,6 +202,8 @@ type Unit struct {
 	PrevWorkload       *Status           `json:"prev-workload,omitempty"`
 	// PodStopped: `jujulet pod stop` took the pod down and it stays down.
 	PodStopped bool `json:"pod-stopped,omitempty"`
+	// OnRemoval is what the unit's removal does with its storage (detach: keep it).
+	OnRemoval storage.Mode `json:"on-removal,omitempty"`
 	// WorkloadEvents are the hooks made from Pebble notices and not yet committed, in the
 	// order the notices arrived; NoticeCursors says, per container, how far the notices
 	// were read. Both move in one transaction, so a controller crash neither loses nor
