@@ -75,6 +75,8 @@ func commands() map[string]command {
 		"remove-application": {"remove an application", cmdRemoveApplication},
 		"offer":              {"offer an endpoint", cmdOffer},
 		"consume":            {"consume an offer", cmdConsume},
+		"offers":             {"list the model's offers", cmdOffers},
+		"list-offers":        {"list the model's offers", cmdOffers},
 		"run":                {"run an action", cmdRun},
 		"show-task":          {"show a task's result", cmdShowTask},
 		"show-operation":     {"show a task's result", cmdShowTask},
@@ -99,8 +101,14 @@ func cmdVersion(_ context.Context, e *Env, _ []string) error {
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	e := &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: os.Getenv}
 	e.Home = Home(e.Getenv)
+	return e.Run(context.Background(), args)
+}
+
+// Run runs one command line in e and returns its exit code, as Juju's: 0, 1 for an error
+// while running, 2 for bad usage (unknown options, bad arguments).
+func (e *Env) Run(ctx context.Context, args []string) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
-		fmt.Fprintln(stdout, "Usage: jujulet <command> [options]\n\nCommands:")
+		fmt.Fprintln(e.Stdout, "Usage: jujulet <command> [options]\n\nCommands:")
 		cmds := commands()
 		var names []string
 		for n := range cmds {
@@ -108,16 +116,16 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			fmt.Fprintf(stdout, "    %-20s %s\n", n, cmds[n].summary)
+			fmt.Fprintf(e.Stdout, "    %-20s %s\n", n, cmds[n].summary)
 		}
 		return 0
 	}
 	c, ok := commands()[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "ERROR juju: %q is not a juju command. See \"juju --help\".\n", args[0])
+		fmt.Fprintf(e.Stderr, "ERROR juju: %q is not a juju command. See \"juju --help\".\n", args[0])
 		return 2
 	}
-	err := c.run(context.Background(), e, args[1:])
+	err := c.run(ctx, e, args[1:])
 	var ec exitCode
 	switch {
 	case err == nil:
@@ -129,7 +137,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case errors.Is(err, errSilent):
 		return 1
 	}
-	fmt.Fprintf(stderr, "ERROR %s\n", err)
+	fmt.Fprintf(e.Stderr, "ERROR %s\n", err)
 	if _, ok := err.(usageError); ok {
 		return 2
 	}
@@ -142,10 +150,13 @@ func (u usageError) Error() string { return u.msg }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
 
-// flags makes a flag set with -m/--model.
+// flags makes a flag set with -m/--model. As Juju's commands do, it reports a bad flag
+// only through the error it returns ("option provided but not defined: --x").
 func flags(name string, e *Env, model *string) *gnuflag.FlagSet {
 	fs := gnuflag.NewFlagSet(name, gnuflag.ContinueOnError)
-	fs.SetOutput(e.Stderr)
+	fs.FlagKnownAs = "option"
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	if model != nil {
 		fs.StringVar(model, "m", "", "model to operate in")
 		fs.StringVar(model, "model", "", "")
@@ -153,9 +164,14 @@ func flags(name string, e *Env, model *string) *gnuflag.FlagSet {
 	return fs
 }
 
-func parse(fs *gnuflag.FlagSet, args []string) error {
+// parse parses a command's flags (interspersed with its arguments, as Juju allows); -h or
+// --help prints the command's options and ends it.
+func parse(e *Env, fs *gnuflag.FlagSet, args []string) error {
 	if err := fs.Parse(true, args); err != nil {
 		if errors.Is(err, gnuflag.ErrHelp) {
+			fmt.Fprintln(e.Stdout, "Options:")
+			fs.SetOutput(e.Stdout)
+			fs.PrintDefaults()
 			return err
 		}
 		return usageError{err.Error()}

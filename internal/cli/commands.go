@@ -32,8 +32,11 @@ func daemonPid(home string) int {
 
 func cmdBootstrap(ctx context.Context, e *Env, args []string) error {
 	fs := flags("bootstrap", e, nil)
-	if err := parse(fs, args); err != nil {
+	if err := parse(e, fs, args); err != nil {
 		return err
+	}
+	if fs.NArg() > 2 {
+		return usagef("unrecognized args: %q", fs.Args()[2:])
 	}
 	c := newClient(e)
 	if c.Ping(ctx) == nil {
@@ -92,8 +95,11 @@ func cmdKillController(ctx context.Context, e *Env, args []string) error {
 	var timeout time.Duration
 	fs.DurationVar(&timeout, "t", defaultKillTimeout, "how long to wait for the controller and its units to stop before killing them")
 	fs.DurationVar(&timeout, "timeout", defaultKillTimeout, "")
-	if err := parse(fs, args); err != nil {
+	if err := parse(e, fs, args); err != nil {
 		return err
+	}
+	if fs.NArg() > 1 {
+		return usagef("unrecognized args: %q", fs.Args()[1:])
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -173,7 +179,7 @@ func stopPods(ctx context.Context, pods []string) (killed bool) {
 
 func cmdAddModel(ctx context.Context, e *Env, args []string) error {
 	fs := flags("add-model", e, nil)
-	if err := parse(fs, args); err != nil {
+	if err := parse(e, fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() < 1 {
@@ -181,6 +187,9 @@ func cmdAddModel(ctx context.Context, e *Env, args []string) error {
 	}
 	if fs.NArg() > 2 {
 		return usagef("unrecognized args: %q", fs.Args()[2:])
+	}
+	if !validModelName(fs.Arg(0)) {
+		return usagef("%q is not a valid name: model names may only contain lowercase letters, digits and hyphens", fs.Arg(0))
 	}
 	if _, err := newClient(e).AddModel(ctx, fs.Arg(0)); err != nil {
 		return err
@@ -192,8 +201,14 @@ func cmdAddModel(ctx context.Context, e *Env, args []string) error {
 func cmdModels(ctx context.Context, e *Env, args []string) error {
 	fs := flags("models", e, nil)
 	format := fs.String("format", "tabular", "")
-	if err := parse(fs, args); err != nil {
+	if err := parse(e, fs, args); err != nil {
 		return err
+	}
+	if err := checkFormat(*format, "tabular", "json", "yaml"); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unrecognized args: %q", fs.Args())
 	}
 	r, err := newClient(e).Models(ctx)
 	if err != nil {
@@ -232,8 +247,11 @@ func cmdModels(ctx context.Context, e *Env, args []string) error {
 
 func cmdSwitch(ctx context.Context, e *Env, args []string) error {
 	fs := flags("switch", e, nil)
-	if err := parse(fs, args); err != nil {
+	if err := parse(e, fs, args); err != nil {
 		return err
+	}
+	if fs.NArg() > 1 {
+		return usagef("unrecognized args: %q", fs.Args()[1:])
 	}
 	c := newClient(e)
 	if fs.NArg() == 0 {
@@ -252,8 +270,11 @@ func cmdSwitch(ctx context.Context, e *Env, args []string) error {
 		name = name[i+1:]
 	}
 	prev, _ := c.CurrentModel(ctx)
-	now, err := c.Switch(ctx, name)
+	now, err := c.Switch(ctx, strings.TrimPrefix(name, "admin/"))
 	if err != nil {
+		if strings.Contains(err.Error(), "not found") {
+			return fmt.Errorf("%q is not the name of a model or controller", fs.Arg(0))
+		}
 		return err
 	}
 	from := "jujulet"
@@ -268,7 +289,10 @@ func cmdModelConfig(ctx context.Context, e *Env, args []string) error {
 	var model string
 	fs := flags("model-config", e, &model)
 	format := fs.String("format", "tabular", "")
-	if err := parse(fs, args); err != nil {
+	if err := parse(e, fs, args); err != nil {
+		return err
+	}
+	if err := checkFormat(*format, "tabular", "json", "yaml"); err != nil {
 		return err
 	}
 	set := map[string]string{}
@@ -279,6 +303,12 @@ func cmdModelConfig(ctx context.Context, e *Env, args []string) error {
 		} else {
 			get = append(get, a)
 		}
+	}
+	if len(get) > 1 {
+		return usagef("cannot specify multiple keys to get")
+	}
+	if len(get) > 0 && len(set) > 0 {
+		return usagef("cannot get value and set key=value pairs simultaneously")
 	}
 	cfg, err := newClient(e).ModelConfig(ctx, model, set)
 	if err != nil {
@@ -378,17 +408,23 @@ func cmdDeploy(ctx context.Context, e *Env, args []string) error {
 	_ = fs.String("revision", "", "")
 	_ = fs.String("constraints", "", "")
 	_ = fs.String("storage", "", "")
-	if err := parse(fs, args); err != nil {
+	if err := parse(e, fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() < 1 {
-		return usagef("no charm name specified")
+		return usagef("no charm or bundle specified")
 	}
 	if fs.NArg() > 2 {
 		return usagef("unrecognized args: %q", fs.Args()[2:])
 	}
 	if n < 1 {
 		return usagef("--num-units must be a positive integer")
+	}
+	if base != "" && series != "" {
+		return usagef("--series and --base cannot be specified together")
+	}
+	if fs.NArg() == 2 && !validAppName(fs.Arg(1)) {
+		return usagef("invalid application name %q", fs.Arg(1))
 	}
 	path, err := findCharm(e, fs.Arg(0))
 	if err != nil {
@@ -424,11 +460,20 @@ func cmdAddUnit(ctx context.Context, e *Env, args []string) error {
 	var n int
 	fs.IntVar(&n, "n", 1, "")
 	fs.IntVar(&n, "num-units", 1, "")
-	if err := parse(fs, args); err != nil {
+	if err := parse(e, fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if n < 1 {
+		return usagef("--num-units must be a positive integer")
+	}
+	if fs.NArg() == 0 {
 		return usagef("no application specified")
+	}
+	if fs.NArg() > 1 {
+		return usagef("unrecognized args: %q", fs.Args()[1:])
+	}
+	if !validAppName(fs.Arg(0)) {
+		return usagef("invalid application name %q", fs.Arg(0))
 	}
 	return newClient(e).AddUnit(ctx, model, fs.Arg(0), n)
 }
@@ -436,15 +481,24 @@ func cmdAddUnit(ctx context.Context, e *Env, args []string) error {
 func cmdScale(ctx context.Context, e *Env, args []string) error {
 	var model string
 	fs := flags("scale-application", e, &model)
-	if err := parse(fs, args); err != nil {
+	if err := parse(e, fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() != 2 {
-		return usagef("expected an application name and a scale")
+	if fs.NArg() == 0 {
+		return usagef("no application specified")
+	}
+	if !validAppName(fs.Arg(0)) {
+		return usagef("invalid application name %q", fs.Arg(0))
+	}
+	if fs.NArg() == 1 {
+		return usagef("no scale specified")
+	}
+	if fs.NArg() > 2 {
+		return usagef("unrecognized args: %q", fs.Args()[2:])
 	}
 	n, err := strconv.Atoi(fs.Arg(1))
 	if err != nil || n < 0 {
-		return usagef("invalid scale %q: must be a non-negative integer", fs.Arg(1))
+		return usagef("scale must be a positive integer")
 	}
 	if err := newClient(e).Scale(ctx, model, fs.Arg(0), n); err != nil {
 		return err
@@ -461,13 +515,19 @@ func cmdConfig(ctx context.Context, e *Env, args []string) error {
 	fs.Var(&reset, "reset", "")
 	fs.Var(&files, "file", "")
 	format := fs.String("format", "yaml", "")
-	if err := parse(fs, args); err != nil {
+	if err := parse(e, fs, args); err != nil {
+		return err
+	}
+	if err := checkFormat(*format, "yaml", "json"); err != nil {
 		return err
 	}
 	if fs.NArg() < 1 {
 		return usagef("no application name specified")
 	}
 	app := fs.Arg(0)
+	if !validAppName(app) {
+		return usagef("invalid application name %q", app)
+	}
 	set := map[string]string{}
 	var get []string
 	for _, a := range fs.Args()[1:] {
@@ -489,8 +549,11 @@ func cmdConfig(ctx context.Context, e *Env, args []string) error {
 		}
 		fileData = append(fileData, string(b))
 	}
+	if len(get) > 1 {
+		return usagef("cannot specify multiple keys to get")
+	}
 	if len(get) > 0 && len(set) > 0 {
-		return usagef("cannot get and set config at the same time")
+		return usagef("cannot get value and set key=value pairs simultaneously")
 	}
 	out, err := newClient(e).Config(ctx, model, api.ConfigParams{App: app, Set: set, Reset: resetKeys, Files: fileData})
 	if err != nil {
@@ -532,11 +595,17 @@ func cmdTrust(ctx context.Context, e *Env, args []string) error {
 	fs := flags("trust", e, &model)
 	remove := fs.Bool("remove", false, "")
 	_ = fs.String("scope", "", "")
-	if err := parse(fs, args); err != nil {
+	if err := parse(e, fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if fs.NArg() == 0 {
 		return usagef("no application name specified")
+	}
+	if fs.NArg() > 1 {
+		return usagef("unrecognized args: %q", fs.Args()[1:])
+	}
+	if !validAppName(fs.Arg(0)) {
+		return usagef("invalid application name %q", fs.Arg(0))
 	}
 	return newClient(e).Trust(ctx, model, fs.Arg(0), *remove)
 }
@@ -545,11 +614,16 @@ func cmdIntegrate(ctx context.Context, e *Env, args []string) error {
 	var model string
 	fs := flags("integrate", e, &model)
 	_ = fs.String("via", "", "")
-	if err := parse(fs, args); err != nil {
+	if err := parse(e, fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 2 {
-		return usagef("a relation must involve two applications")
+		return usagef("an integration must involve two applications")
+	}
+	for _, ep := range fs.Args() {
+		if err := checkEndpoint(ep); err != nil {
+			return err
+		}
 	}
 	return newClient(e).Integrate(ctx, model, fs.Arg(0), fs.Arg(1))
 }
@@ -558,11 +632,22 @@ func cmdRemoveRelation(ctx context.Context, e *Env, args []string) error {
 	var model string
 	fs := flags("remove-relation", e, &model)
 	_ = fs.Bool("force", false, "")
-	if err := parse(fs, args); err != nil {
+	if err := parse(e, fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() < 1 || fs.NArg() > 2 {
+	if fs.NArg() == 1 {
+		if _, err := strconv.Atoi(fs.Arg(0)); err != nil {
+			return usagef("relation ID %q not valid", fs.Arg(0))
+		}
+	} else if fs.NArg() != 2 {
 		return usagef("a relation must involve two applications")
+	}
+	if fs.NArg() == 2 {
+		for _, ep := range fs.Args() {
+			if err := checkEndpoint(ep); err != nil {
+				return err
+			}
+		}
 	}
 	return newClient(e).RemoveRelation(ctx, model, fs.Args())
 }
@@ -570,11 +655,14 @@ func cmdRemoveRelation(ctx context.Context, e *Env, args []string) error {
 func cmdOffer(ctx context.Context, e *Env, args []string) error {
 	var model string
 	fs := flags("offer", e, &model)
-	if err := parse(fs, args); err != nil {
+	if err := parse(e, fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() < 1 || fs.NArg() > 2 {
+	if fs.NArg() < 1 {
 		return usagef("an offer must at least specify application endpoint")
+	}
+	if fs.NArg() > 2 {
+		return usagef("unrecognized args: %q", fs.Args()[2:])
 	}
 	spec := fs.Arg(0)
 	// "model.app:endpoint" form
@@ -592,11 +680,17 @@ func cmdOffer(ctx context.Context, e *Env, args []string) error {
 func cmdConsume(ctx context.Context, e *Env, args []string) error {
 	var model string
 	fs := flags("consume", e, &model)
-	if err := parse(fs, args); err != nil {
+	if err := parse(e, fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() < 1 || fs.NArg() > 2 {
+	if fs.NArg() < 1 {
 		return usagef("no remote offer specified")
+	}
+	if fs.NArg() > 2 {
+		return usagef("unrecognized args: %q", fs.Args()[2:])
+	}
+	if fs.NArg() == 2 && !validAppName(fs.Arg(1)) {
+		return usagef("invalid application name %q", fs.Arg(1))
 	}
 	url := fs.Arg(0)
 	if i := strings.Index(url, ":"); i >= 0 {
@@ -615,8 +709,19 @@ func cmdResolve(ctx context.Context, e *Env, args []string) error {
 	fs := flags("resolve", e, &model)
 	noRetry := fs.Bool("no-retry", false, "")
 	all := fs.Bool("all", false, "")
-	if err := parse(fs, args); err != nil {
+	if err := parse(e, fs, args); err != nil {
 		return err
+	}
+	if *all && fs.NArg() > 0 {
+		return usagef("specifying unit names(s) with --all not supported")
+	}
+	if !*all && fs.NArg() == 0 {
+		return usagef("no unit specified")
+	}
+	for _, u := range fs.Args() {
+		if !validUnitName(u) {
+			return usagef("unit name %q not valid", u)
+		}
 	}
 	c := newClient(e)
 	units := fs.Args()
@@ -662,11 +767,17 @@ func cmdRefresh(ctx context.Context, e *Env, args []string) error {
 	_ = fs.String("channel", "", "")
 	_ = fs.Bool("force", false, "")
 	_ = fs.Bool("force-units", false, "")
-	if err := parse(fs, args); err != nil {
+	if err := parse(e, fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return usagef("expected an application name")
+	if fs.NArg() == 0 {
+		return usagef("no application specified")
+	}
+	if fs.NArg() > 1 {
+		return usagef("unrecognized args: %q", fs.Args()[1:])
+	}
+	if !validAppName(fs.Arg(0)) {
+		return usagef("invalid application name %q", fs.Arg(0))
 	}
 	if *path == "" {
 		return usagef("jujulet refreshes local charms only: use --path")

@@ -62,10 +62,18 @@ func cmdDebugLog(ctx context.Context, e *Env, args []string) error {
 	_ = fs.Bool("ms", false, "")
 	_ = fs.Bool("color", false, "")
 	_ = fs.String("format", "text", "")
-	if err := parse(fs, args); err != nil {
+	if err := parse(e, fs, args); err != nil {
 		return err
 	}
-	_ = tail
+	if _, ok := levels[strings.ToUpper(*level)]; *level != "" && (!ok || strings.EqualFold(*level, "critical")) {
+		return usagef("level value %q is not one of %q, %q, %q, %q, %q", *level, "TRACE", "DEBUG", "INFO", "WARNING", "ERROR")
+	}
+	if *tail && *noTail {
+		return usagef("setting --tail and --no-tail not valid")
+	}
+	if fs.NArg() > 0 {
+		return usagef("unrecognized args: %q", fs.Args())
+	}
 	var incs []string
 	for _, i := range includes {
 		incs = append(incs, strings.Split(i, ",")...)
@@ -220,13 +228,19 @@ func cmdWaitFor(ctx context.Context, e *Env, args []string) error {
 	query := fs.String("query", "", "")
 	timeout := fs.Duration("timeout", 10*time.Minute, "")
 	_ = fs.String("summary", "", "")
-	if err := parse(fs, args); err != nil {
+	if err := parse(e, fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 2 {
 		return usagef("expected application|unit|model NAME")
 	}
 	kind, name := fs.Arg(0), fs.Arg(1)
+	switch {
+	case kind != "application" && kind != "unit" && kind != "model":
+		return usagef("unrecognized command: juju wait-for %s", kind)
+	case kind == "unit" && !validUnitName(name), kind == "application" && !validAppName(name):
+		return usagef("%q is not a valid %s name", name, kind)
+	}
 	if *query == "" {
 		switch kind {
 		case "unit":

@@ -45,7 +45,7 @@ func cmdRemoveUnit(ctx context.Context, e *Env, args []string) error {
 	destroyStorage := fs.Bool("destroy-storage", false, "")
 	dryRun := fs.Bool("dry-run", false, "")
 	num := fs.Int("num-units", 0, "")
-	if err := parse(fs, args); err != nil {
+	if err := parse(e, fs, args); err != nil {
 		return err
 	}
 	if err := rf.check(); err != nil {
@@ -135,7 +135,7 @@ func cmdRemoveApplication(ctx context.Context, e *Env, args []string) error {
 	rf.set(fs)
 	destroyStorage := fs.Bool("destroy-storage", false, "")
 	_ = fs.Bool("dry-run", false, "")
-	if err := parse(fs, args); err != nil {
+	if err := parse(e, fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
@@ -184,7 +184,7 @@ func cmdRemoveSAAS(ctx context.Context, e *Env, args []string) error {
 	fs := flags("remove-saas", e, &model)
 	var rf removeFlags
 	rf.set(fs)
-	if err := parse(fs, args); err != nil {
+	if err := parse(e, fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() < 1 {
@@ -225,7 +225,7 @@ func cmdDestroyModel(ctx context.Context, e *Env, args []string) error {
 	var timeout time.Duration
 	fs.DurationVar(&timeout, "timeout", -1, "")
 	noWait := fs.Bool("no-wait", false, "")
-	if err := parse(fs, args); err != nil {
+	if err := parse(e, fs, args); err != nil {
 		return err
 	}
 	if destroyStorage && releaseStorage {

@@ -60,7 +60,7 @@ func cmdRun(ctx context.Context, e *Env, args []string) error {
 	_ = fs.Bool("color", false, "")
 	_ = fs.Bool("no-color", false, "")
 	fs.StringVar(&f.paramsFile, "params", "", "")
-	if err := parse(fs, args); err != nil {
+	if err := parse(e, fs, args); err != nil {
 		return err
 	}
 	switch f.format {
@@ -489,7 +489,7 @@ func cmdShowTask(ctx context.Context, e *Env, args []string) error {
 	format := fs.String("format", "yaml", "")
 	_ = fs.Duration("wait", 0, "")
 	_ = fs.Bool("utc", false, "")
-	if err := parse(fs, args); err != nil {
+	if err := parse(e, fs, args); err != nil {
 		return err
 	}
 	switch *format {

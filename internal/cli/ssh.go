@@ -7,6 +7,7 @@ import (
 
 	pebble "github.com/canonical/pebble/client"
 
+	"github.com/jujulet/postgresql-k8s/internal/controller/api"
 	"github.com/jujulet/postgresql-k8s/internal/pod"
 )
 
@@ -15,13 +16,16 @@ func cmdSSH(ctx context.Context, e *Env, args []string) error {
 	fs := flags("ssh", e, &model)
 	container := fs.String("container", "", "")
 	_ = fs.Bool("pty", false, "")
-	if err := parse(fs, args); err != nil {
+	if err := parse(e, fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() < 1 {
 		return usagef("no target name specified")
 	}
 	unit := fs.Arg(0)
+	if !unitOrLeaderRE.MatchString(unit) {
+		return fmt.Errorf("invalid target %q: jujulet's units are reached by unit name", unit)
+	}
 	cmd := fs.Args()[1:]
 	if len(cmd) > 0 && cmd[0] == "--" {
 		cmd = cmd[1:]
@@ -69,11 +73,19 @@ func cmdSSH(ctx context.Context, e *Env, args []string) error {
 func cmdPod(ctx context.Context, e *Env, args []string) error {
 	var model string
 	fs := flags("pod", e, &model)
-	if err := parse(fs, args); err != nil {
+	if err := parse(e, fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 2 {
 		return usagef("usage: jujulet pod kill|stop|start [-m MODEL] UNIT")
+	}
+	switch fs.Arg(0) {
+	case api.PodKill, api.PodStop, api.PodStart:
+	default:
+		return usagef("unknown pod operation %q (want kill, stop or start)", fs.Arg(0))
+	}
+	if !validUnitName(fs.Arg(1)) {
+		return usagef("unit name %q not valid", fs.Arg(1))
 	}
 	return newClient(e).Pod(ctx, model, fs.Arg(1), fs.Arg(0))
 }

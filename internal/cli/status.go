@@ -182,7 +182,7 @@ func cmdStatus(ctx context.Context, e *Env, args []string) error {
 	_ = fs.Bool("no-color", false, "")
 	_ = fs.Bool("storage", false, "")
 	_ = fs.Bool("utc", false, "")
-	if err := parse(fs, args); err != nil {
+	if err := parse(e, fs, args); err != nil {
 		return err
 	}
 	switch *format {
@@ -228,7 +228,7 @@ func cmdShowUnit(ctx context.Context, e *Env, args []string) error {
 	var model string
 	fs := flags("show-unit", e, &model)
 	format := fs.String("format", "yaml", "")
-	if err := parse(fs, args); err != nil {
+	if err := parse(e, fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() < 1 {

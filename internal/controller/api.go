@@ -68,6 +68,7 @@ var apiCommands = []command{
 	{api.MethodRemoveRelation, modelScoped, typed(handleRemoveRelation)},
 
 	{api.MethodOffer, modelScoped, typed(handleOffer)},
+	{api.MethodOffers, modelScoped, typed(handleOffers)},
 	{api.MethodConsume, modelScoped, typed(handleConsume)},
 
 	{api.MethodRun, modelScoped, typed(handleRun)},

@@ -82,6 +82,7 @@ const (
 	MethodRemoveRelation = "remove-relation"
 
 	MethodOffer   = "offer"
+	MethodOffers  = "offers"
 	MethodConsume = "consume"
 
 	MethodRun    = "run"

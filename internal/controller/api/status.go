@@ -130,3 +130,28 @@ type (
 		Message   string `json:"message,omitempty"`
 	}
 )
+
+// Offer listing (`juju offers`).
+type (
+	// OffersParams select the model's offers: Name, if set, is one offer's name.
+	OffersParams struct {
+		Name string `json:"name,omitempty"`
+	}
+	// OfferDetails is one offer and who is connected to it.
+	OfferDetails struct {
+		Name        string              `json:"name"`
+		Application string              `json:"application"`
+		Charm       string              `json:"charm"`
+		URL         string              `json:"url"`
+		Endpoints   map[string]Endpoint `json:"endpoints"`
+		Connections []OfferConnection   `json:"connections,omitempty"`
+	}
+	// OfferConnection is one relation to an offer from a consuming model.
+	OfferConnection struct {
+		SourceModelUUID string `json:"source-model-uuid"`
+		Username        string `json:"username"`
+		RelationID      int    `json:"relation-id"`
+		Endpoint        string `json:"endpoint"`
+		Status          string `json:"status"`
+	}
+)

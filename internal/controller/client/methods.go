@@ -151,6 +151,13 @@ func (c *Client) Offer(ctx context.Context, model string, p api.OfferParams) (ap
 	return out, err
 }
 
+// Offers lists a model's offers (p.Name: just that one) with their connections.
+func (c *Client) Offers(ctx context.Context, model string, p api.OffersParams) ([]api.OfferDetails, error) {
+	var out []api.OfferDetails
+	err := c.Call(ctx, api.MethodOffers, model, p, &out)
+	return out, err
+}
+
 // Consume adds a SAAS application for another model's offer.
 func (c *Client) Consume(ctx context.Context, model string, p api.ConsumeParams) (api.Consumed, error) {
 	var out api.Consumed
