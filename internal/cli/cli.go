@@ -92,7 +92,16 @@ func commands() map[string]command {
 	}
 }
 
-func cmdVersion(_ context.Context, e *Env, _ []string) error {
+func cmdVersion(_ context.Context, e *Env, args []string) error {
+	fs := flags("version", e, nil)
+	_ = fs.Bool("all", false, "")
+	_ = fs.String("format", "smart", "")
+	if err := parse(e, fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unrecognized args: %q", fs.Args())
+	}
 	fmt.Fprintln(e.Stdout, "3.6.11-jujulet")
 	return nil
 }
