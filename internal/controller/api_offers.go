@@ -36,7 +36,7 @@ func handleOffers(c *call, p api.OffersParams) ([]api.OfferDetails, error) {
 			eps, _ := c.d.store.AppEndpoints(a)
 			e := eps[o.Endpoint]
 			od := api.OfferDetails{Name: o.Name, Application: o.App, Charm: localCharmURL(a),
-				URL: "admin/" + m.Name + "." + o.Name,
+				URL:       "admin/" + m.Name + "." + o.Name,
 				Endpoints: map[string]api.Endpoint{o.Endpoint: {Interface: e.Interface, Role: e.Role}}}
 			for _, r := range rels {
 				if !r.Cross || r.Life != st.Alive || offerConnections(m, o, r) == 0 {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -686,5 +687,72 @@ func TestAPIStorageOnRemoval(t *testing.T) {
 	}
 	if k := storage.Kept(storage.DetachedDir(home, "rome")); len(k) != 0 {
 		t.Fatalf("detached storage left after release: %v", k)
+	}
+}
+
+// TestAPIStatusDoc: status as Juju builds it: a unit whose hook failed shows the error in
+// its workload status and an idle agent; the local charm is local:name-rev; a SAAS
+// application's relations are endpoint: [apps]; offers count their connections; the
+// relations list names each side as the model knows it.
+func TestAPIStatusDoc(t *testing.T) {
+	e := newAPIEnv(t)
+	e.addModel("rome")
+	e.addModel("lisbon")
+	d := e.deploy("rome", "b1", 1)
+	_, err := e.c.Offer(e.ctx, "rome", api.OfferParams{Endpoint: "b1:db", Name: "pg"})
+	e.must(err)
+	e.deploy("lisbon", "b2", 1)
+	_, err = e.c.Consume(e.ctx, "lisbon", api.ConsumeParams{URL: "admin/rome.pg", Alias: "remote-pg"})
+	e.must(err)
+	e.must(e.c.Integrate(e.ctx, "lisbon", "b2:backend", "remote-pg"))
+	e.must(e.d.store.Update(func(t *st.Tx) error {
+		m, _ := t.ModelByName("rome")
+		u, err := t.Unit(m.UUID, "b1/0")
+		if err != nil {
+			return err
+		}
+		u.Workload = st.Status{Status: "active", Since: time.Now()}
+		u.Agent = st.Status{Status: "error", Message: `hook failed: "config-changed"`, Since: time.Now()}
+		t.PutUnit(u)
+		return nil
+	}))
+
+	rome, err := e.c.Status(e.ctx, "rome")
+	e.must(err)
+	a := rome.Status.Applications["b1"]
+	if want := fmt.Sprintf("local:bashcharm-%d", d.Revision); a.Charm != want || a.CharmName != "bashcharm" || a.CharmOrigin != "local" {
+		t.Errorf("b1 charm %q name %q origin %q, want %s", a.Charm, a.CharmName, a.CharmOrigin, want)
+	}
+	u := a.Units["b1/0"]
+	if u.Agent.Current != "idle" || u.Agent.Message != "" || u.Workload.Current != "error" || u.Workload.Message != `hook failed: "config-changed"` {
+		t.Errorf("unit in error shows workload %+v agent %+v; want the error in the workload, the agent idle", u.Workload, u.Agent)
+	}
+	if o := rome.Status.Offers["pg"]; o.Total != 1 || o.Active != 1 || o.Charm != a.Charm {
+		t.Errorf("offer pg = %+v", o)
+	}
+	lisbon, err := e.c.Status(e.ctx, "lisbon")
+	e.must(err)
+	saas := lisbon.Status.SAAS["remote-pg"]
+	if got := saas.Relations["db"]; len(got) != 1 || got[0] != "b2" || saas.Life != "" {
+		t.Errorf("SAAS remote-pg = %+v, want relations {db: [b2]}", saas)
+	}
+	var cross *api.RelationStatus
+	for i, r := range lisbon.Relations {
+		if r.Interface == "bashdb" {
+			cross = &lisbon.Relations[i]
+		}
+	}
+	if cross == nil || cross.Provider != "remote-pg:db" || cross.Requirer != "b2:backend" || cross.Type != "regular" || cross.Status != "joined" {
+		t.Errorf("lisbon's relations %+v: want remote-pg:db provides b2:backend", lisbon.Relations)
+	}
+
+	offers, err := e.c.Offers(e.ctx, "rome", api.OffersParams{})
+	e.must(err)
+	if len(offers) != 1 || offers[0].URL != "admin/rome.pg" || len(offers[0].Connections) != 1 ||
+		offers[0].Connections[0].Endpoint != "db" || offers[0].Endpoints["db"].Interface != "bashdb" {
+		t.Errorf("offers = %+v", offers)
+	}
+	if offers, err := e.c.Offers(e.ctx, "rome", api.OffersParams{Name: "nope"}); err != nil || len(offers) != 0 {
+		t.Errorf("offers named nope = %+v, %v", offers, err)
 	}
 }
