@@ -146,7 +146,7 @@ func TestIntegrateRemoveRelationAndErrors(t *testing.T) {
 	e.fails(`endpoint interfaces do not match`, "integrate", "-m", "rome", "b1:limited", "b2:other")
 	e.fails(`application "nope" not found`, "integrate", "-m", "rome", "b1:db", "nope")
 	e.fails(`application "b1" has no "nodb" relation`, "integrate", "-m", "rome", "b1:nodb", "b2")
-	e.fails(`model "admin/nomodel" not found`, "integrate", "-m", "nomodel", "b1:db", "b2:backend")
+	e.fails(`model jujulet:admin/nomodel not found`, "integrate", "-m", "nomodel", "b1:db", "b2:backend")
 	e.must("integrate", "-m", "rome", "b1:db", "b2:backend")
 	e.fails(`already exists`, "relate", "-m", "rome", "b1:db", "b2:backend")
 	e.must("integrate", "-m", "rome", "b1:limited", "b2:lim-user")
@@ -247,9 +247,9 @@ func TestFailedHookIsRetriedAutomatically(t *testing.T) {
 func TestActions(t *testing.T) {
 	e := newEnv(t)
 	e.addModel("rome")
-	e.deploy("rome", "b1")
-	e.eventually("active", func() bool { return e.unitActive("rome", "b1/0") })
-	out := e.must("run", "-m", "rome", "b1/leader", "echo", "msg=yo", "--format", "json")
+	e.deploy("rome", "b1", "-n", "2")
+	e.eventually("active", func() bool { return e.unitActive("rome", "b1/0") && e.unitActive("rome", "b1/1") })
+	out := e.must("run", "-m", "rome", "b1/0", "echo", "msg=yo", "--format", "json")
 	var res map[string]struct {
 		ID      string         `json:"id"`
 		Status  string         `json:"status"`
@@ -268,17 +268,34 @@ func TestActions(t *testing.T) {
 	if _, err := strconv.Atoi(r.ID); err != nil || r.Timing["completed"] == nil {
 		t.Errorf("id %q timing %v", r.ID, r.Timing)
 	}
+	// Plain: the results, a blank line, then the action's stdout.
 	plain := e.must("run", "-m", "rome", "b1/0", "echo", "msg=plain", "num=5")
-	if plain != "echoed: plain\nnested:\n  num: \"5\"\nstdout says plain\n" {
+	if plain != "echoed: plain\nnested:\n  num: \"5\"\n\nstdout says plain\n" {
 		t.Errorf("plain output %q", plain)
+	}
+	// Several units: one YAML map.
+	plain = e.must("run", "-m", "rome", "b1/0", "b1/1", "pick", "scope=unit")
+	if !strings.HasPrefix(plain, "b1/0:\n  id: ") || !strings.Contains(plain, "\nb1/1:\n  id: ") ||
+		!strings.Contains(plain, "  output: |\n    scope: unit\n  status: completed\n") {
+		t.Errorf("plain output of two units %q", plain)
+	}
+
+	// action-fail and exit 0: the task failed, `juju run` did not.
+	out, errs, code := e.juju("run", "-m", "rome", "b1/0", "fail")
+	if code != 0 || !regexp.MustCompile(`^Action id [0-9]+ failed: told to fail\n`).MatchString(out) {
+		t.Errorf("run fail: exit %d, stdout %q, stderr %q; want exit 0 and the failure on stdout", code, out, errs)
+	}
+	// A non-zero exit fails `juju run`, and the action's stderr is on stdout.
+	out, errs, code = e.juju("run", "-m", "rome", "b1/0", "exit3")
+	if code != 1 || !regexp.MustCompile(`ERROR the following task failed:\n - id "[0-9]+" with return code 3\n\nuse 'juju show-task' to inspect the failure\n`).MatchString(errs) ||
+		!strings.Contains(out, "Action id ") || !strings.HasSuffix(out, "\nbye\n") {
+		t.Errorf("run exit3: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 	tests := []struct {
 		args     []string
 		wantCode int
 		wantErr  string
 	}{
-		{[]string{"fail"}, 1, "Action id"},
-		{[]string{"exit3"}, 1, "exit status 3"},
 		{[]string{"pick", "scope=bad"}, 1, "validation failed"},
 		{[]string{"pick", "scope=unit", "extra=1"}, 1, "validation failed"},
 		{[]string{"pick"}, 1, "validation failed"},
@@ -295,6 +312,24 @@ func TestActions(t *testing.T) {
 	if !strings.Contains(out, "scope: cluster") {
 		t.Errorf("pick output %q", out)
 	}
+
+	// --background: the operation and its task, with ids of their own.
+	_, errs, code = e.juju("run", "-m", "rome", "b1/0", "echo", "--background")
+	m := regexp.MustCompile(`^Scheduled operation ([0-9]+) with task ([0-9]+)\nCheck operation status with 'juju show-operation [0-9]+'\nCheck task status with 'juju show-task ([0-9]+)'\n$`).FindStringSubmatch(errs)
+	if code != 0 || m == nil || m[1] == m[2] || m[2] != m[3] {
+		t.Fatalf("run --background: exit %d, stderr %q", code, errs)
+	}
+	e.eventually("background task completed", func() bool {
+		return strings.Contains(e.must("show-task", m[2]), "status: completed")
+	})
+
+	// --wait: a task that takes longer is given up on, as Juju does.
+	e.must("config", "-m", "rome", "b1", "slow-hook=action:echo")
+	_, errs, code = e.juju("run", "-m", "rome", "b1/1", "echo", "--wait", "1s")
+	if code != 1 || !strings.HasSuffix(errs, "ERROR timed out waiting for results from: unit b1/1\n") {
+		t.Errorf("run --wait 1s on a slow action: exit %d, stderr %q", code, errs)
+	}
+	e.must("config", "-m", "rome", "b1", "slow-hook=")
 }
 
 var remoteRE = regexp.MustCompile(`remote-[0-9a-f]{32}`)
@@ -536,7 +571,11 @@ func TestModelAndApplicationLifecycle(t *testing.T) {
 	if units, _ := filepathGlob(e.home + "/units/*"); len(units) != 0 {
 		t.Errorf("unit dirs left after destroy-model: %v", units)
 	}
-	e.fails(`model "admin/rome" not found`, "status", "-m", "rome")
+	// b1's units detached their storage when b1 went; --destroy-storage took it.
+	if left, _ := filepathGlob(e.home + "/storage/rome/*"); len(left) != 0 {
+		t.Errorf("storage left after destroy-model --destroy-storage: %v", left)
+	}
+	e.fails(`model jujulet:admin/rome not found`, "status", "-m", "rome")
 }
 
 func TestGoCharmSSHAndJujuSymlink(t *testing.T) {
@@ -763,4 +802,66 @@ func TestKillControllerStopsUnits(t *testing.T) {
 		}
 	}
 	e.fails(`no controller running`, "status", "-m", "rome")
+}
+
+// TestStorageOnRemoval: as on Juju's Kubernetes models, removing a unit or an application
+// detaches its storage and keeps the data; --destroy-storage deletes it; destroy-model
+// refuses a model with storage until told what to do with it, and --release-storage
+// leaves the data on disk and says where.
+func TestStorageOnRemoval(t *testing.T) {
+	e := newEnv(t)
+	e.addModel("rome")
+	e.deploy("rome", "b1", "-n", "2")
+	e.deploy("rome", "b2")
+	e.eventually("active", func() bool {
+		return e.unitActive("rome", "b1/0") && e.unitActive("rome", "b1/1") && e.unitActive("rome", "b2/0")
+	})
+	dirs, _ := filepathGlob(e.home + "/units/*/c/workload/rootfs/srv/data")
+	if len(dirs) != 3 {
+		t.Fatalf("storage dirs %v, want 3", dirs)
+	}
+	for _, d := range dirs {
+		if err := os.WriteFile(filepath.Join(d, "marker"), []byte("kept\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kept := func(path string) bool {
+		b, err := os.ReadFile(filepath.Join(e.home, path, "marker"))
+		return err == nil && string(b) == "kept\n"
+	}
+
+	if out := e.must("remove-unit", "-m", "rome", "b1/1"); out != "will remove unit b1/1\n- will detach storage data/1\n" {
+		t.Errorf("remove-unit output %q", out)
+	}
+	e.eventually("b1/1 gone", func() bool { _, ok := e.status("rome").Applications["b1"].Units["b1/1"]; return !ok })
+	if !kept("storage/rome/unit-b1-1/data") {
+		t.Errorf("b1/1's data was not kept")
+	}
+	if out := e.must("remove-application", "-m", "rome", "b2", "--destroy-storage"); out != "will remove application b2\n- will remove unit b2/0\n- will remove storage data/0\n" {
+		t.Errorf("remove-application --destroy-storage output %q", out)
+	}
+	e.eventually("b2 gone", func() bool { _, ok := e.status("rome").Applications["b2"]; return !ok })
+	if left, _ := filepathGlob(e.home + "/storage/rome/unit-b2-0"); len(left) != 0 {
+		t.Errorf("b2/0's destroyed storage left: %v", left)
+	}
+
+	_, errs, code := e.juju("destroy-model", "rome", "--no-prompt")
+	if code != 1 || !strings.Contains(errs, "ERROR cannot destroy model \"admin/rome\"\n\nThe model has persistent storage remaining:\n    2 filesystem(s)\n") {
+		t.Fatalf("destroy-model without a storage option: exit %d, stderr %q", code, errs)
+	}
+	if !e.unitActive("rome", "b1/0") {
+		t.Fatalf("a refused destroy-model touched the model")
+	}
+	_, errs, _ = e.juju("destroy-model", "rome", "--no-prompt", "--release-storage")
+	for _, p := range []string{"released-storage/rome/unit-b1-0/data", "released-storage/rome/unit-b1-1/data"} {
+		if !kept(p) {
+			t.Errorf("%s not kept", p)
+		}
+		if !strings.Contains(errs, "released storage kept at "+filepath.Join(e.home, p)) {
+			t.Errorf("destroy-model does not report %s: %q", p, errs)
+		}
+	}
+	if left, _ := filepathGlob(e.home + "/storage/rome"); len(left) != 0 {
+		t.Errorf("detached storage left after release: %v", left)
+	}
 }
