@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -199,6 +200,10 @@ func ActionArgs(params map[string]any) ([]string, error) {
 }
 
 // RunAction implements Backend. A failed action is returned as a result, not an error.
+// As in Juju 3.6, `juju run` exits 0 for an action that failed through action-fail and
+// exited 0, and 1 (with the results still on stdout) for one whose return code is 1 or
+// more: the task's status is read from the output, never from the exit code. An exit
+// without results (a timeout, a refused run) is an error.
 func (j *Jujulet) RunAction(ctx context.Context, model, unit, action string, params map[string]any) (ActionResult, error) {
 	kv, err := ActionArgs(params)
 	if err != nil {
@@ -207,9 +212,19 @@ func (j *Jujulet) RunAction(ctx context.Context, model, unit, action string, par
 	args := append([]string{"run", "-m", model, unit, action, "--format", "json", "--wait", "5m"}, kv...)
 	out, runErr := j.Juju(ctx, args...)
 	if strings.TrimSpace(out) == "" {
+		if runErr == nil {
+			runErr = fmt.Errorf("jujulet run %s %s printed no result", unit, action)
+		}
 		return ActionResult{}, runErr
 	}
-	return ParseRunJSON(out)
+	res, err := ParseRunJSON(out)
+	if err != nil {
+		return ActionResult{}, errors.Join(err, runErr)
+	}
+	if runErr != nil && res.Status == "completed" {
+		return ActionResult{}, fmt.Errorf("task completed but %w", runErr)
+	}
+	return res, nil
 }
 
 // ParseRunJSON reads `juju run --format json` output for a single unit.
@@ -225,10 +240,14 @@ func ParseRunJSON(out string) (ActionResult, error) {
 	if len(byUnit) != 1 {
 		return ActionResult{}, fmt.Errorf("run output has %d units, want 1", len(byUnit))
 	}
+	var res ActionResult
 	for unit, r := range byUnit {
-		return ActionResult{Unit: unit, Status: r.Status, Message: r.Message, Results: r.Results}, nil
+		res = ActionResult{Unit: unit, Status: r.Status, Message: r.Message, Results: r.Results}
 	}
-	panic("unreachable")
+	if res.Status == "" {
+		return ActionResult{}, fmt.Errorf("run output %q has no task status", out)
+	}
+	return res, nil
 }
 
 // Scale implements Backend.
