@@ -79,7 +79,7 @@ func commands() map[string]command {
 		"list-offers":        {"list the model's offers", cmdOffers},
 		"run":                {"run an action", cmdRun},
 		"show-task":          {"show a task's result", cmdShowTask},
-		"show-operation":     {"show a task's result", cmdShowTask},
+		"show-operation":     {"show an operation's tasks", cmdShowOperation},
 		"status":             {"show model status", cmdStatus},
 		"show-unit":          {"show a unit", cmdShowUnit},
 		"debug-log":          {"show the model log", cmdDebugLog},

@@ -188,6 +188,7 @@ func taskFailures(failed map[int]int) error {
 		list = append(list, fmt.Sprintf(" - id %q with return code %d", strconv.Itoa(id), code))
 	}
 	sort.Strings(list)
+	//lint:ignore ST1005 Juju's text, final newline included
 	return fmt.Errorf("the following task%s failed:\n%s\n\nuse 'juju show-task' to inspect the failure%s\n",
 		plural, strings.Join(list, "\n"), plural)
 }

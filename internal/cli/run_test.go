@@ -140,3 +140,23 @@ func TestRunResultsYAML(t *testing.T) {
 		t.Errorf("yaml output:\n%s\nwant\n%s", out.String(), want)
 	}
 }
+
+// TestFormatOperation: show-operation's document: the operation's status from its tasks',
+// the action when all tasks run the same one, tasks by id with their host.
+func TestFormatOperation(t *testing.T) {
+	a := finished(3, "db/0", "completed", "", map[string]any{"x": "y"})
+	a.Name, a.Params = "echo", map[string]any{"msg": "hi"}
+	b := finished(4, "db/1", "failed", "no", nil)
+	b.Name, b.Params = "echo", map[string]any{"msg": "hi"}
+	info := formatOperation(api.Operation{ID: 2, Summary: "echo run on unit-db-0,unit-db-1", Tasks: []api.Action{a, b}}, utcTime)
+	if info.Status != "failed" || info.Action == nil || info.Action.Name != "echo" || info.Tasks["4"].Host != "db/1" ||
+		info.Tasks["3"].Results["x"] != "y" || info.Timing.Completed == "" {
+		t.Errorf("operation info %+v", info)
+	}
+	b.Status, b.Completed = "running", time.Time{}
+	b.Params = map[string]any{"msg": "other"}
+	info = formatOperation(api.Operation{ID: 2, Tasks: []api.Action{a, b}}, utcTime)
+	if info.Status != "running" || info.Action != nil || info.Timing.Completed != "" {
+		t.Errorf("running operation with two actions: %+v", info)
+	}
+}

@@ -74,6 +74,7 @@ var apiCommands = []command{
 	{api.MethodRun, modelScoped, typed(handleRun)},
 	// Task ids are controller-wide, as Juju's are.
 	{api.MethodAction, global, typed(handleAction)},
+	{api.MethodOperation, global, typed(handleOperation)},
 
 	{api.MethodStatus, modelScoped, typed(handleStatus)},
 	{api.MethodLogs, modelScoped, typed(handleLogs)},

@@ -23,6 +23,8 @@ func handleRun(c *call, p api.RunParams) ([]api.Task, error) {
 			if err != nil {
 				return err
 			}
+			act.Operation = op
+			t.PutAction(act)
 			out = append(out, api.Task{Unit: u.Name, ID: act.ID, Operation: op})
 		}
 		return nil
@@ -65,8 +67,27 @@ func handleAction(c *call, p api.ActionParams) (api.Action, error) {
 	return out, err
 }
 
+// handleOperation returns an operation (a run) with its tasks.
+func handleOperation(c *call, p api.ActionParams) (api.Operation, error) {
+	out := api.Operation{ID: p.ID}
+	err := c.d.store.View(func(t *st.Tx) error {
+		acts := t.OperationActions(p.ID)
+		if len(acts) == 0 {
+			return fmt.Errorf("operation %d not found", p.ID)
+		}
+		var receivers []string
+		for _, a := range acts {
+			receivers = append(receivers, "unit-"+strings.ReplaceAll(a.Unit, "/", "-"))
+			out.Tasks = append(out.Tasks, actionDoc(a))
+		}
+		out.Summary = fmt.Sprintf("%s run on %s", acts[0].Name, strings.Join(receivers, ","))
+		return nil
+	})
+	return out, err
+}
+
 func actionDoc(a *st.Action) api.Action {
-	out := api.Action{ID: a.ID, Unit: a.Unit, Name: a.Name, Params: a.Params, Status: a.Status,
+	out := api.Action{ID: a.ID, Operation: a.Operation, Unit: a.Unit, Name: a.Name, Params: a.Params, Status: a.Status,
 		Message: a.Message, Results: a.Results, Enqueued: a.Enqueued, Started: a.Started, Completed: a.Completed}
 	for _, l := range a.Log {
 		out.Log = append(out.Log, api.ActionLog{Timestamp: l.Timestamp, Message: l.Message})

@@ -436,6 +436,13 @@ func TestAPIActions(t *testing.T) {
 	if op := tasks[0].Operation; op == 0 || op != tasks[1].Operation || op == tasks[0].ID || op == tasks[1].ID {
 		t.Fatalf("operation ids of %+v: want one, distinct from the task ids", tasks)
 	}
+	op, err := e.c.Operation(e.ctx, tasks[0].Operation)
+	e.must(err)
+	if op.Summary != "echo run on unit-b1-0,unit-b1-1" || len(op.Tasks) != 2 || op.Tasks[0].ID != tasks[0].ID || op.Tasks[1].Operation != op.ID {
+		t.Fatalf("operation = %+v", op)
+	}
+	_, err = e.c.Operation(e.ctx, tasks[0].ID)
+	e.fails(err, api.KindFailed, fmt.Sprintf("operation %d not found", tasks[0].ID))
 	a, err := e.c.Action(e.ctx, tasks[1].ID)
 	e.must(err)
 	if a.ID != tasks[1].ID || a.Unit != "b1/1" || a.Name != "echo" || a.Status != "pending" ||

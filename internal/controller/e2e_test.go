@@ -322,6 +322,10 @@ func TestActions(t *testing.T) {
 	e.eventually("background task completed", func() bool {
 		return strings.Contains(e.must("show-task", m[2]), "status: completed")
 	})
+	if op := e.must("show-operation", m[1]); !strings.HasPrefix(op, "summary: echo run on unit-b1-0\nstatus: completed\naction:\n  name: echo\n") ||
+		!strings.Contains(op, "\ntasks:\n  \""+m[2]+"\":\n    host: b1/0\n    status: completed\n") {
+		t.Errorf("show-operation %s:\n%s", m[1], op)
+	}
 
 	// --wait: a task that takes longer is given up on, as Juju does.
 	e.must("config", "-m", "rome", "b1", "slow-hook=action:echo")

@@ -85,8 +85,9 @@ const (
 	MethodOffers  = "offers"
 	MethodConsume = "consume"
 
-	MethodRun    = "run"
-	MethodAction = "action"
+	MethodRun       = "run"
+	MethodAction    = "action"
+	MethodOperation = "operation"
 
 	MethodStatus = "status"
 	MethodLogs   = "logs"
@@ -434,13 +435,21 @@ type (
 		ID        int    `json:"id"`
 		Operation int    `json:"operation,omitempty"`
 	}
-	// ActionParams name an action (task) by id.
+	// ActionParams name an action (task), or an operation, by id.
 	ActionParams struct {
 		ID int `json:"id"`
+	}
+	// Operation is one `juju run`: its summary (Juju's "NAME run on RECEIVERS") and its
+	// tasks.
+	Operation struct {
+		ID      int      `json:"id"`
+		Summary string   `json:"summary"`
+		Tasks   []Action `json:"tasks"`
 	}
 	// Action is an action's state and results.
 	Action struct {
 		ID        int            `json:"id"`
+		Operation int            `json:"operation,omitempty"`
 		Unit      string         `json:"unit"`
 		Name      string         `json:"name"`
 		Params    map[string]any `json:"params,omitempty"`

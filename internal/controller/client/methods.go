@@ -179,6 +179,13 @@ func (c *Client) Action(ctx context.Context, id int) (api.Action, error) {
 	return out, err
 }
 
+// Operation returns an operation (a run) with its tasks.
+func (c *Client) Operation(ctx context.Context, id int) (api.Operation, error) {
+	var out api.Operation
+	err := c.Call(ctx, api.MethodOperation, "", api.ActionParams{ID: id}, &out)
+	return out, err
+}
+
 // Status is `juju status --format json` for a model.
 func (c *Client) Status(ctx context.Context, model string) (api.FullStatus, error) {
 	var out api.FullStatus

@@ -63,12 +63,21 @@ func (t *Tx) Action(id int) (*Action, error) {
 	return a, nil
 }
 
+// OperationActions lists the actions (tasks) of operation op, by id.
+func (t *Tx) OperationActions(op int) []*Action {
+	return t.queryActions(`SELECT body FROM docs WHERE kind=? AND json_extract(body, '$.operation')=? ORDER BY id`, kAction, op)
+}
+
 // PendingActions lists the pending or running actions of a unit, oldest first.
 func (t *Tx) PendingActions(model, unit string) []*Action {
+	return t.queryActions(`SELECT body FROM docs WHERE kind=? AND json_extract(body, '$.model')=? AND json_extract(body, '$.unit')=? AND json_extract(body, '$.status') IN ('pending','running') ORDER BY id`, kAction, model, unit)
+}
+
+func (t *Tx) queryActions(query string, args ...any) []*Action {
 	if t.err != nil {
 		return nil
 	}
-	rows, err := t.tx.Query(`SELECT body FROM docs WHERE kind=? AND json_extract(body, '$.model')=? AND json_extract(body, '$.unit')=? AND json_extract(body, '$.status') IN ('pending','running') ORDER BY id`, kAction, model, unit)
+	rows, err := t.tx.Query(query, args...)
 	if err != nil {
 		t.Err(err)
 		return nil

@@ -289,7 +289,9 @@ type Offer struct {
 
 // Action is one action run.
 type Action struct {
-	ID        int            `json:"id"`
+	ID int `json:"id"`
+	// Operation is the id of the `juju run` that queued the action (0 for older records).
+	Operation int            `json:"operation,omitempty"`
 	Model     string         `json:"model"`
 	Unit      string         `json:"unit"`
 	Name      string         `json:"name"`
