@@ -762,4 +762,17 @@ func TestAPIStatusDoc(t *testing.T) {
 	if offers, err := e.c.Offers(e.ctx, "rome", api.OffersParams{Name: "nope"}); err != nil || len(offers) != 0 {
 		t.Errorf("offers named nope = %+v, %v", offers, err)
 	}
+
+	// Life shows on the application, only when it is not alive (no agent runs here, so b2
+	// stays dying).
+	if a.Life != "" {
+		t.Errorf("alive application shows life %q", a.Life)
+	}
+	_, err = e.c.RemoveApplication(e.ctx, "lisbon", api.AppParams{App: "b2"})
+	e.must(err)
+	lisbon, err = e.c.Status(e.ctx, "lisbon")
+	e.must(err)
+	if l := lisbon.Status.Applications["b2"].Life; l != "dying" {
+		t.Errorf("dying application shows life %q", l)
+	}
 }
