@@ -104,10 +104,7 @@ func scaleDown(ctx context.Context, e *Env, model, app string, n int) error {
 	if !ok {
 		return fmt.Errorf("application %q not found", app)
 	}
-	alive := 0
-	for range a.Units {
-		alive++
-	}
+	alive := len(a.Units)
 	if n > alive {
 		return errors.New("cannot remove more units than currently exist not valid")
 	}

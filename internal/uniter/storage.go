@@ -1,7 +1,10 @@
 package uniter
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"sort"
 
 	st "github.com/jujulet/postgresql-k8s/internal/controller/state"
@@ -28,6 +31,11 @@ func (u *Uniter) keepStorage() error {
 		return err
 	}
 	if mode == storage.Destroy {
+		return nil
+	}
+	if _, err := os.Stat(u.charmDir()); errors.Is(err, fs.ErrNotExist) {
+		// A removal interrupted while deleting the unit's directory: what storage there
+		// was has been kept or deleted already.
 		return nil
 	}
 	ch, err := u.store.Charm(u.charmDir())
