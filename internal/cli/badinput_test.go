@@ -163,7 +163,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"run", "-m", "rome", "db/0", "act"}, 1, `unit "db/0" not found`},
 		{[]string{"run", "-m", "nosuch", "db/0", "act"}, 1, notFound},
 		{[]string{"show-task"}, 2, "no task ID specified"},
-		{[]string{"show-task", "x"}, 1, `task ID "x" not valid`},
+		{[]string{"show-task", "x"}, 2, `task ID "x" not valid`},
 		{[]string{"show-task", "99999"}, 1, "action 99999 not found"},
 		{[]string{"show-operation", "--bogus"}, 2, "option provided but not defined: --bogus"},
 		{[]string{"show-operation"}, 2, "no operation ID specified"},

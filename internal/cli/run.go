@@ -503,7 +503,7 @@ func cmdShowTask(ctx context.Context, e *Env, args []string) error {
 	}
 	id, err := strconv.Atoi(fs.Arg(0))
 	if err != nil || id <= 0 {
-		return fmt.Errorf("task ID %q not valid", fs.Arg(0))
+		return usagef("task ID %q not valid", fs.Arg(0))
 	}
 	a, err := newClient(e).Action(ctx, id)
 	if err != nil {
