@@ -96,13 +96,10 @@ func relHook(r *st.Relation, v *view, kind hooks.Kind) *st.Hook {
 		RemoteApp: r.RemoteAppName(v.unit.Model, v.unit.App)}
 }
 
+// sortedUnits sorts unit names as Juju does (its relation resolver and relation-list
+// sort them as strings: "b/10" comes before "b/2").
 func sortedUnits(names []string) []string {
-	sort.Slice(names, func(i, j int) bool {
-		if st.AppOfUnit(names[i]) != st.AppOfUnit(names[j]) {
-			return names[i] < names[j]
-		}
-		return st.UnitNum(names[i]) < st.UnitNum(names[j])
-	})
+	sort.Strings(names)
 	return names
 }
 
