@@ -33,6 +33,9 @@ type Config struct {
 	Logger  *slog.Logger
 	// PollInterval is how often the pod is polled for boot ids (default 1s).
 	PollInterval time.Duration
+	// LookupEnv reads the agent's environment, of which hooks inherit the Kubernetes
+	// variables (default os.LookupEnv).
+	LookupEnv func(key string) (string, bool)
 }
 
 // Uniter is one unit's agent.
@@ -64,6 +67,9 @@ func New(cfg Config) *Uniter {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.LookupEnv == nil {
+		cfg.LookupEnv = os.LookupEnv
 	}
 	return &Uniter{cfg: cfg, store: cfg.Store, model: cfg.Model, name: cfg.Unit,
 		log: cfg.Logger.With("unit", cfg.Unit), contexts: map[string]*hookCtx{}}
