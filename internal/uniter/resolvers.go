@@ -166,15 +166,30 @@ func (workloadResolver) nextOp(v *view) *op {
 	return nil
 }
 
-// secretsResolver runs secret-changed for consumed secrets with a newer revision.
+// secretsResolver runs the secret hooks in the order of Juju's secrets resolver: an
+// owned revision's expiry, an owned secret's rotation, a consumed secret's new revision,
+// then an owned revision no consumer tracks any more. Not before install, not for a dying
+// unit, not while a hook is queued.
 type secretsResolver struct{}
 
 func (secretsResolver) nextOp(v *view) *op {
-	if !v.idle() || !v.alive() || len(v.secrets) == 0 {
+	if !v.idle() || !v.alive() {
 		return nil
 	}
-	s := v.secrets[0]
-	return runOp(&st.Hook{Kind: hooks.SecretChanged, Name: string(hooks.SecretChanged), SecretURI: s.uri, SecretLbl: s.label, SecretRev: s.rev})
+	hook := func(kind hooks.Kind, s secretRev) *op {
+		return runOp(&st.Hook{Kind: kind, Name: string(kind), SecretURI: s.uri, SecretLbl: s.label, SecretRev: s.rev})
+	}
+	switch {
+	case len(v.expired) > 0:
+		return hook(hooks.SecretExpired, v.expired[0])
+	case len(v.rotate) > 0:
+		return hook(hooks.SecretRotate, v.rotate[0])
+	case len(v.secrets) > 0:
+		return hook(hooks.SecretChanged, v.secrets[0])
+	case len(v.obsolete) > 0:
+		return hook(hooks.SecretRemove, v.obsolete[0])
+	}
+	return nil
 }
 
 // actionsResolver runs the unit's oldest pending action, as Juju's actions resolver: only
