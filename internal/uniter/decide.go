@@ -14,23 +14,23 @@ import (
 
 // view is the remote state a unit agent decides on.
 type view struct {
-	unit     *st.Unit
-	app      *st.App
-	model    *st.Model
-	rels     []*st.Relation // relations of the app, non-peer first then by id
-	remote   map[int]map[string]*st.Unit
-	buckets  map[int]map[string]int // relation -> seen name (unit or app) -> version
-	leader   bool
-	boot     map[string]string // container -> current boot id ("" when down)
-	secrets  []secretRev       // consumed secrets with a newer revision
+	unit    *st.Unit
+	app     *st.App
+	model   *st.Model
+	rels    []*st.Relation // relations of the app, non-peer first then by id
+	remote  map[int]map[string]*st.Unit
+	buckets map[int]map[string]int // relation -> seen name (unit or app) -> version
+	leader  bool
+	boot    map[string]string // container -> current boot id ("" when down)
+	secrets []secretRev       // consumed secrets with a newer revision
 	// Of the secrets the unit owns (its own, its application's when leader): revisions
 	// due to expire, secrets due to rotate (rev: the latest revision), and obsolete
 	// revisions secret-remove has not run for.
 	expired, rotate, obsolete []secretRev
-	interval time.Duration
-	storage  []string     // storage names of the charm, sorted
-	actions  []*st.Action // pending actions, oldest first
-	now      time.Time
+	interval                  time.Duration
+	storage                   []string     // storage names of the charm, sorted
+	actions                   []*st.Action // pending actions, oldest first
+	now                       time.Time
 }
 
 type secretRev struct {

@@ -12,7 +12,7 @@ func TestSecretRotationSchedule(t *testing.T) {
 	tests := []struct {
 		name     string
 		secret   Secret
-		original int       // the revision secret-rotate started at
+		original int        // the revision secret-rotate started at
 		want     *time.Time // NextRotate after Rotated
 	}{
 		{name: "rotated: the next one a period after the one due", original: 1,

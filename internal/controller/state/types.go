@@ -170,8 +170,8 @@ type Local struct {
 	// SecretExpireRetry: when secret-expired runs again for a revision (by secret URI,
 	// then revision) the charm did not remove, as Juju's expiry worker retries.
 	SecretExpireRetry map[string]map[int]time.Time `json:"secret-expire-retry,omitempty"`
-	Storage       map[string]bool   `json:"storage,omitempty"` // attached storage names
-	Stopped       bool              `json:"stopped"`
+	Storage           map[string]bool              `json:"storage,omitempty"` // attached storage names
+	Stopped           bool                         `json:"stopped"`
 	// Removed: the remove hook has run; only the unit's files and record are left to delete.
 	Removed bool `json:"removed,omitempty"`
 	// PodRecreated: the pod came back after a loss; upgrade-charm and config-changed follow.
