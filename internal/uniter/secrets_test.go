@@ -51,8 +51,8 @@ func (u *Uniter) nextSecretHook(t *testing.T, now time.Time) *op {
 	return nextOp(v)
 }
 
-// commitHook records that h ran at now, as runHook's commit does.
-func (u *Uniter) commitHook(t *testing.T, h *st.Hook, now time.Time, change func(tx *st.Tx)) {
+// recordHook records that h ran at now, as runHook's commit does.
+func (u *Uniter) recordHook(t *testing.T, h *st.Hook, now time.Time, change func(tx *st.Tx)) {
 	t.Helper()
 	err := u.store.Update(func(tx *st.Tx) error {
 		unit, err := tx.Unit("m", u.name)
@@ -112,7 +112,7 @@ func TestOwnedSecretHooks(t *testing.T) {
 			t.Fatalf("next = %q, want %q", got, s.want)
 		}
 		if o != nil {
-			leader.commitHook(t, o.hook, now, s.change)
+			leader.recordHook(t, o.hook, now, s.change)
 		}
 	}
 	// The rotation and the expiry come again after Juju's retry delays, as the charm
@@ -127,12 +127,12 @@ func TestOwnedSecretHooks(t *testing.T) {
 		t.Errorf("NextRotate %v after a rotation that made no revision", sec.NextRotate)
 	}
 	// Once the charm rotates, the next rotation follows the policy.
-	leader.commitHook(t, &st.Hook{Kind: "secret-expired", Name: "secret-expired", SecretURI: uri, SecretRev: 3}, later, nil)
+	leader.recordHook(t, &st.Hook{Kind: "secret-expired", Name: "secret-expired", SecretURI: uri, SecretRev: 3}, later, nil)
 	o := leader.nextSecretHook(t, later)
 	if got := describeSecretOp(o); got != "secret-rotate 3 pw" {
 		t.Fatalf("next = %q, want the rotation", got)
 	}
-	leader.commitHook(t, o.hook, later, func(tx *st.Tx) {
+	leader.recordHook(t, o.hook, later, func(tx *st.Tx) {
 		s, _ := tx.Secret(uri)
 		s.Latest = 4
 		s.Revisions[4] = map[string]string{"p": "4"}

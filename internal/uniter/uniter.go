@@ -55,6 +55,63 @@ type Uniter struct {
 	containers map[string][]string
 	boot       map[string]string
 	watchers   noticeWatchers
+
+	// pending is an operation that ran but whose result could not be committed; only the
+	// Run goroutine uses it.
+	pending *pendingCommit
+	// commitFault, when set (by tests), fails commits as a full disk would.
+	commitFault func() error
+}
+
+// pendingCommit is a hook or action that ran but whose result could not be committed (a
+// full disk, a locked database). The commit is retried after a backoff, without running
+// the charm again: as Juju's uniter, which records a hook as done before it commits it.
+type pendingCommit struct {
+	what     string
+	commit   func() (removed bool, err error)
+	failures int
+	retryAt  time.Time
+}
+
+// commitBackoff is the wait before the n-th retry of a failed commit: 1s doubling to 1m.
+func commitBackoff(n int) time.Duration {
+	d := time.Second
+	for i := 0; i < n && d < time.Minute; i++ {
+		d *= 2
+	}
+	return min(d, time.Minute)
+}
+
+// deferCommit keeps a commit that failed for a retry after the backoff.
+func (u *Uniter) deferCommit(what string, commit func() (bool, error), err error) error {
+	if u.pending == nil || u.pending.what != what {
+		u.pending = &pendingCommit{what: what, commit: commit}
+	}
+	p := u.pending
+	p.retryAt = time.Now().Add(commitBackoff(p.failures))
+	p.failures++
+	return fmt.Errorf("committing %s (retrying in %s): %w", what, time.Until(p.retryAt).Round(time.Second), err)
+}
+
+// retryCommit retries the pending commit once its backoff has passed; busy: the pending
+// commit still waits (nothing else may run before it).
+func (u *Uniter) retryCommit() (done, busy bool, err error) {
+	p := u.pending
+	if p == nil {
+		return false, false, nil
+	}
+	if time.Now().Before(p.retryAt) {
+		return false, true, nil
+	}
+	removed, err := p.commit()
+	if err != nil {
+		return false, true, u.deferCommit(p.what, p.commit, err)
+	}
+	u.pending = nil
+	if removed {
+		return true, true, u.finishRemoval()
+	}
+	return false, true, nil
 }
 
 // UnitDir is the directory of the unit with controller id id.
@@ -216,6 +273,9 @@ func (u *Uniter) Run(ctx context.Context) error {
 	defer ln.Close()
 	defer u.stopNoticeWatchers()
 
+	if err := u.failInterruptedActions(); err != nil {
+		return err
+	}
 	if unit.InProgress != nil {
 		u.logf("INFO", "re-running hook %q interrupted by a controller restart", unit.InProgress.Name)
 		if _, err := u.runHook(ctx, unit.InProgress); err != nil {
@@ -244,9 +304,10 @@ func (u *Uniter) Run(ctx context.Context) error {
 		if done {
 			return nil
 		}
-		if worked {
+		if worked && err == nil {
 			continue
 		}
+		// After an error, wait (for the next tick at least) rather than spin.
 		select {
 		case <-ctx.Done():
 			return nil
@@ -350,8 +411,16 @@ func retryBackoff(n int) time.Duration {
 	return min(d, 5*time.Minute)
 }
 
-// step does one thing: an action, a hook error's resolution, or what the resolvers decide.
+// step does one thing: a pending commit, an action, a hook error's resolution, or what
+// the resolvers decide.
 func (u *Uniter) step(ctx context.Context) (done, worked bool, err error) {
+	if u.pending != nil {
+		done, busy, err := u.retryCommit()
+		if busy && err == nil && u.pending != nil {
+			return false, false, nil // waiting out the backoff
+		}
+		return done, busy && u.pending == nil, err
+	}
 	var v *view
 	err = u.store.View(func(t *st.Tx) error {
 		var err error
@@ -518,39 +587,11 @@ func (u *Uniter) runHook(ctx context.Context, h *st.Hook) (bool, error) {
 		// Controller shutting down: leave the hook in progress so it is re-run.
 		return false, ctx.Err()
 	}
-	removed := false
 	if code == 0 && runErr == nil {
-		err = u.store.Update(func(t *st.Tx) error {
-			unit, err := t.Unit(u.model, u.name)
-			if err != nil {
-				return err
-			}
-			app, err := t.App(unit.Model, unit.App)
-			if err != nil {
-				return err
-			}
-			if err := hc.commit(t, unit); err != nil {
-				return err
-			}
-			advance(t, unit, app, h, time.Now().UTC())
-			unit.InProgress = nil
-			if unit.Error != nil {
-				u.clearError(unit)
-			}
-			unit.Agent = st.Status{Status: "idle", Since: time.Now().UTC()}
-			if h.Kind == hooks.Start && !unit.WorkloadSetByCharm {
-				unit.Workload = st.Status{Status: "unknown", Since: time.Now().UTC()}
-			}
-			t.Log(u.model, u.entity(), "INFO", fmt.Sprintf("juju.worker.uniter.operation ran %q hook (via hook dispatching script: dispatch)", h.Name))
-			if h.Kind == hooks.Remove {
-				unit.Local.Removed = true
-				removed = true
-			}
-			t.PutUnit(unit)
-			return nil
-		})
+		commit := func() (bool, error) { return u.commitHook(h, hc) }
+		removed, err := commit()
 		if err != nil {
-			return false, fmt.Errorf("committing hook %s: %w", h.Name, err)
+			return false, u.deferCommit("hook "+h.Name, commit, err)
 		}
 		if removed {
 			return true, u.finishRemoval()
@@ -561,7 +602,65 @@ func (u *Uniter) runHook(ctx context.Context, h *st.Hook) (bool, error) {
 		u.logf("ERROR", "hook %q: %v", h.Name, runErr)
 	}
 	u.logf("ERROR", "hook %q (via hook dispatching script: dispatch) failed: exit status %d", h.Name, code)
-	err = u.store.Update(func(t *st.Tx) error {
+	commit := func() (bool, error) { return false, u.commitHookError(h) }
+	if err := u.commitHookError(h); err != nil {
+		return false, u.deferCommit("the failure of hook "+h.Name, commit, err)
+	}
+	return false, nil
+}
+
+// commitHook commits a hook that succeeded: its buffered changes and what it advances;
+// it reports whether the unit was removed.
+func (u *Uniter) commitHook(h *st.Hook, hc *hookCtx) (bool, error) {
+	removed := false
+	err := u.store.Update(func(t *st.Tx) error {
+		if u.commitFault != nil {
+			if err := u.commitFault(); err != nil {
+				return err
+			}
+		}
+		unit, err := t.Unit(u.model, u.name)
+		if err != nil {
+			return err
+		}
+		app, err := t.App(unit.Model, unit.App)
+		if err != nil {
+			return err
+		}
+		if err := hc.commit(t, unit); err != nil {
+			return err
+		}
+		advance(t, unit, app, h, time.Now().UTC())
+		unit.InProgress = nil
+		if unit.Error != nil {
+			u.clearError(unit)
+		}
+		unit.Agent = st.Status{Status: "idle", Since: time.Now().UTC()}
+		if h.Kind == hooks.Start && !unit.WorkloadSetByCharm {
+			unit.Workload = st.Status{Status: "unknown", Since: time.Now().UTC()}
+		}
+		t.Log(u.model, u.entity(), "INFO", fmt.Sprintf("juju.worker.uniter.operation ran %q hook (via hook dispatching script: dispatch)", h.Name))
+		if h.Kind == hooks.Remove {
+			unit.Local.Removed = true
+			removed = true
+		}
+		t.PutUnit(unit)
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("committing hook %s: %w", h.Name, err)
+	}
+	return removed, nil
+}
+
+// commitHookError records that hook h failed: the unit waits in error for a resolution.
+func (u *Uniter) commitHookError(h *st.Hook) error {
+	return u.store.Update(func(t *st.Tx) error {
+		if u.commitFault != nil {
+			if err := u.commitFault(); err != nil {
+				return err
+			}
+		}
 		unit, err := t.Unit(u.model, u.name)
 		if err != nil {
 			return err
@@ -583,7 +682,6 @@ func (u *Uniter) runHook(ctx context.Context, h *st.Hook) (bool, error) {
 		t.PutUnit(unit)
 		return nil
 	})
-	return false, err
 }
 
 // runAction runs one queued action.
@@ -607,7 +705,21 @@ func (u *Uniter) runAction(ctx context.Context, a *st.Action) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	commit := func() (bool, error) { return false, u.commitAction(a, hc, code, stdout, stderr, runErr) }
+	if _, err := commit(); err != nil {
+		return u.deferCommit(fmt.Sprintf("action %d", a.ID), commit, err)
+	}
+	return nil
+}
+
+// commitAction records an action's outcome and, when it succeeded, its buffered changes.
+func (u *Uniter) commitAction(a *st.Action, hc *hookCtx, code int, stdout, stderr string, runErr error) error {
 	return u.store.Update(func(t *st.Tx) error {
+		if u.commitFault != nil {
+			if err := u.commitFault(); err != nil {
+				return err
+			}
+		}
 		act, err := t.Action(a.ID)
 		if err != nil {
 			return err
@@ -653,6 +765,27 @@ func (u *Uniter) runAction(ctx context.Context, a *st.Action) error {
 		t.PutAction(act)
 		return nil
 	})
+}
+
+// failInterruptedActions fails the actions a previous agent left running (the controller
+// was killed): as Juju's uniter, which never runs an interrupted action again, since
+// running an arbitrary command twice may be hazardous.
+func (u *Uniter) failInterruptedActions() error {
+	err := u.store.Update(func(t *st.Tx) error {
+		for _, a := range t.PendingActions(u.model, u.name) {
+			if a.Status != "running" {
+				continue
+			}
+			a.Status, a.Message, a.Completed = "failed", "action terminated", time.Now().UTC()
+			t.PutAction(a)
+			t.Log(u.model, u.entity(), "WARNING", fmt.Sprintf("action %d (%s) was interrupted: failed", a.ID, a.Name))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("failing interrupted actions: %w", err)
+	}
+	return nil
 }
 
 // refreshCharm replaces the unit's charm copy with the application's current charm.

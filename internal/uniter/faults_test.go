@@ -1,0 +1,138 @@
+package uniter
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	st "github.com/jujulet/postgresql-k8s/internal/controller/state"
+)
+
+// faultUnit is a started unit a/0 whose charm's dispatch appends the hook's name to the
+// returned file, and which is due to run update-status.
+func faultUnit(t *testing.T) (*Uniter, string) {
+	t.Helper()
+	u, _ := secretUnits(t, func(tx *st.Tx) {})
+	if err := u.store.Update(func(tx *st.Tx) error {
+		unit, err := tx.Unit("m", "a/0")
+		if err != nil {
+			return err
+		}
+		unit.Local.LastUpdate = time.Time{}
+		tx.PutUnit(unit)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ran := filepath.Join(t.TempDir(), "ran")
+	if err := os.MkdirAll(u.charmDir(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := "#!/bin/sh\necho \"$JUJU_HOOK_NAME$JUJU_ACTION_NAME\" >> " + ran + "\n"
+	if err := os.WriteFile(filepath.Join(u.charmDir(), "dispatch"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return u, ran
+}
+
+func runs(t *testing.T, ran string) []string {
+	t.Helper()
+	b, err := os.ReadFile(ran)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Fields(string(b))
+}
+
+// TestCommitFailureBacksOff: a hook whose commit fails (a full disk) is not run again; its
+// commit is retried once the backoff has passed, and nothing else runs meanwhile.
+func TestCommitFailureBacksOff(t *testing.T) {
+	u, ran := faultUnit(t)
+	ctx := context.Background()
+	fail := true
+	u.commitFault = func() error {
+		if fail {
+			return errors.New("database or disk is full")
+		}
+		return nil
+	}
+	if _, _, err := u.step(ctx); err == nil || !strings.Contains(err.Error(), "disk is full") {
+		t.Fatalf("step: %v, want the commit error", err)
+	}
+	for range 3 {
+		if _, worked, err := u.step(ctx); worked || err != nil {
+			t.Fatalf("step during the backoff: worked %v, %v", worked, err)
+		}
+	}
+	if got := runs(t, ran); len(got) != 1 || got[0] != "update-status" {
+		t.Fatalf("hooks run %q, want update-status once", got)
+	}
+	// The retry fails too: the backoff grows.
+	u.pending.retryAt = time.Now()
+	if _, _, err := u.step(ctx); err == nil {
+		t.Fatal("the retried commit did not fail")
+	}
+	if u.pending.failures != 2 || time.Until(u.pending.retryAt) < time.Second {
+		t.Errorf("after 2 failures: %d failures, retry in %s", u.pending.failures, time.Until(u.pending.retryAt))
+	}
+	fail = false
+	u.pending.retryAt = time.Now()
+	if _, worked, err := u.step(ctx); !worked || err != nil {
+		t.Fatalf("step after the backoff: worked %v, %v", worked, err)
+	}
+	if got := runs(t, ran); len(got) != 1 {
+		t.Errorf("hooks run %q: the hook ran again", got)
+	}
+	unit := u.testUnit(t)
+	if unit.Local.LastUpdate.IsZero() || unit.InProgress != nil || u.pending != nil {
+		t.Errorf("update-status not committed: last %v, in progress %v, pending %v", unit.Local.LastUpdate, unit.InProgress, u.pending)
+	}
+}
+
+// TestInterruptedActionFails: an action a killed controller left running ends failed, as on
+// Juju, and is not run again; a pending action still runs.
+func TestInterruptedActionFails(t *testing.T) {
+	u, ran := faultUnit(t)
+	err := u.store.Update(func(tx *st.Tx) error {
+		tx.PutAction(&st.Action{ID: 100, Model: "m", Unit: "a/0", Name: "backup", Status: "running", Started: time.Now().UTC()})
+		tx.PutAction(&st.Action{ID: 101, Model: "m", Unit: "a/0", Name: "restore", Status: "pending"})
+		unit, err := tx.Unit("m", "a/0")
+		if err != nil {
+			return err
+		}
+		unit.Local.LastUpdate = time.Now()
+		tx.PutUnit(unit)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := u.failInterruptedActions(); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, _, err := u.step(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := runs(t, ran); len(got) != 1 || got[0] != "restore" {
+		t.Errorf("ran %q, want only restore", got)
+	}
+	_ = u.store.View(func(tx *st.Tx) error {
+		a, err := tx.Action(100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Status != "failed" || a.Message != "action terminated" || a.Completed.IsZero() {
+			t.Errorf("interrupted action %+v", a)
+		}
+		return nil
+	})
+}
