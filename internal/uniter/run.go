@@ -183,7 +183,15 @@ func (u *Uniter) execute(ctx context.Context, hc *hookCtx) (code int, stdout, st
 	outW := &lineLogger{u: u, level: "DEBUG"}
 	errW := &lineLogger{u: u, level: "WARNING"}
 	cmd.Stdout, cmd.Stderr = outW, errW
-	werr := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return -1, "", "", fmt.Errorf("cannot run %s: %w", path, err)
+	}
+	group := u.hookGroupFile()
+	if err := recordHookGroup(group, cmd.Process.Pid, hc.id); err != nil {
+		u.log.Warn("hook process group not recorded", "err", err)
+	}
+	werr := cmd.Wait()
+	_ = os.Remove(group)
 	outW.flush()
 	errW.flush()
 	var ee *exec.ExitError

@@ -273,6 +273,11 @@ func (u *Uniter) Run(ctx context.Context) error {
 	defer ln.Close()
 	defer u.stopNoticeWatchers()
 
+	// A controller killed mid-hook leaves the hook's processes running: kill them before
+	// the hook (or anything else) runs again.
+	if err := killStrayHook(ctx, u.hookGroupFile()); err != nil {
+		return err
+	}
 	if err := u.failInterruptedActions(); err != nil {
 		return err
 	}
