@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,6 +18,7 @@ import (
 
 	st "github.com/jujulet/postgresql-k8s/internal/controller/state"
 	"github.com/jujulet/postgresql-k8s/internal/hooktools"
+	"github.com/jujulet/postgresql-k8s/internal/localsock"
 	"github.com/jujulet/postgresql-k8s/internal/pod"
 )
 
@@ -151,7 +151,7 @@ func (u *Uniter) logf(level, format string, args ...any) {
 func (u *Uniter) charmDir() string   { return filepath.Join(u.dir, "charm") }
 func (u *Uniter) toolsDir() string   { return filepath.Join(u.dir, "tools") }
 func (u *Uniter) podDir() string     { return filepath.Join(u.dir, "c") }
-func (u *Uniter) socketPath() string { return filepath.Join(u.dir, "a.sock") }
+func (u *Uniter) socketPath() string { return filepath.Join(u.dir, "run", "a.sock") }
 
 // setup prepares the unit's directories, charm copy and tools.
 func (u *Uniter) setup(unit *st.Unit, app *st.App) error {
@@ -260,12 +260,10 @@ func (u *Uniter) Run(ctx context.Context) error {
 		u.setAgent("error", err.Error())
 		return err
 	}
-	_ = os.Remove(u.socketPath())
-	ln, err := net.Listen("unix", u.socketPath())
+	ln, err := localsock.Listen(u.socketPath())
 	if err != nil {
-		return fmt.Errorf("listening on %s: %w", u.socketPath(), err)
+		return err
 	}
-	_ = os.Chmod(u.socketPath(), 0o600)
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	srv := hooktools.NewServer(u.lookup)
