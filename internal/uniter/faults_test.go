@@ -136,3 +136,36 @@ func TestInterruptedActionFails(t *testing.T) {
 		return nil
 	})
 }
+
+// TestHookOutputBounded: a hook printing without end is read to its end (it is not
+// blocked), but only the start of its output is kept and logged, and long lines are
+// logged in pieces.
+func TestHookOutputBounded(t *testing.T) {
+	u, _ := faultUnit(t)
+	script := "#!/bin/sh\nhead -c 3000000 /dev/zero | tr '\\\\0' 'x'\necho\necho done >&2\n"
+	if err := os.WriteFile(filepath.Join(u.charmDir(), "dispatch"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr, err := u.execute(context.Background(), u.newContext(nil, &st.Action{ID: 1, Name: "backup"}))
+	if code != 0 || err != nil {
+		t.Fatalf("execute: %d %v", code, err)
+	}
+	if len(stdout) > maxOutputBytes+100 || !strings.HasSuffix(stdout, "[output truncated]\n") {
+		t.Errorf("stdout kept %d bytes, ending %q", len(stdout), stdout[max(0, len(stdout)-30):])
+	}
+	if stderr != "done\n" {
+		t.Errorf("stderr %q", stderr)
+	}
+	var logged, longest int
+	entries, err := u.store.Logs("m", 0, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		logged += len(e.Message)
+		longest = max(longest, len(e.Message))
+	}
+	if logged > maxOutputBytes+1000 || longest > maxLineBytes {
+		t.Errorf("logged %d bytes, the longest entry %d", logged, longest)
+	}
+}

@@ -196,35 +196,61 @@ func (u *Uniter) execute(ctx context.Context, hc *hookCtx) (code int, stdout, st
 	errW.flush()
 	var ee *exec.ExitError
 	if errors.As(werr, &ee) {
-		return ee.ExitCode(), outW.buf.String(), errW.buf.String(), nil
+		return ee.ExitCode(), outW.output(), errW.output(), nil
 	}
 	if werr != nil && !errors.Is(werr, exec.ErrWaitDelay) {
-		return -1, outW.buf.String(), errW.buf.String(), fmt.Errorf("cannot run %s: %w", path, werr)
+		return -1, outW.output(), errW.output(), fmt.Errorf("cannot run %s: %w", path, werr)
 	}
-	return 0, outW.buf.String(), errW.buf.String(), nil
+	return 0, outW.output(), errW.output(), nil
 }
 
-// lineLogger keeps a hook's output and logs it line by line.
+// Bounds on what is kept of a hook's output: a charm printing without end must not
+// exhaust the controller's memory or its log.
+const (
+	maxOutputBytes = 1 << 20  // kept per stream (an action's stdout or stderr result)
+	maxLineBytes   = 64 << 10 // a longer line is logged in pieces
+)
+
+// lineLogger keeps the start of a hook's output and logs it line by line, up to
+// maxOutputBytes.
 type lineLogger struct {
-	u       *Uniter
-	level   string
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	partial []byte
+	u         *Uniter
+	level     string
+	mu        sync.Mutex
+	buf       bytes.Buffer
+	truncated bool
+	partial   []byte
 }
 
 func (l *lineLogger) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.buf.Write(p)
-	l.partial = append(l.partial, p...)
-	for {
-		i := bytes.IndexByte(l.partial, '\n')
+	room := maxOutputBytes - l.buf.Len()
+	if len(p) > room {
+		if !l.truncated {
+			l.u.logf("WARNING", "hook output over %d bytes: the rest is neither kept nor logged", maxOutputBytes)
+		}
+		l.truncated = true
+	}
+	if room <= 0 {
+		return len(p), nil // read and dropped, so that the hook is not blocked
+	}
+	rest := p[:min(len(p), room)]
+	l.buf.Write(rest)
+	for len(rest) > 0 {
+		i := bytes.IndexByte(rest, '\n')
 		if i < 0 {
+			l.partial = append(l.partial, rest...)
+			for len(l.partial) >= maxLineBytes {
+				l.u.logf(l.level, "%s", l.partial[:maxLineBytes])
+				l.partial = append(l.partial[:0], l.partial[maxLineBytes:]...)
+			}
 			break
 		}
-		l.u.logf(l.level, "%s", l.partial[:i])
-		l.partial = l.partial[i+1:]
+		l.partial = append(l.partial, rest[:i]...)
+		l.u.logf(l.level, "%s", l.partial)
+		l.partial = l.partial[:0]
+		rest = rest[i+1:]
 	}
 	return len(p), nil
 }
@@ -236,4 +262,14 @@ func (l *lineLogger) flush() {
 		l.u.logf(l.level, "%s", l.partial)
 		l.partial = nil
 	}
+}
+
+// output is what was kept of the stream, marked when cut short.
+func (l *lineLogger) output() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.truncated {
+		return l.buf.String() + "\n[output truncated]\n"
+	}
+	return l.buf.String()
 }

@@ -1,8 +1,10 @@
 package uniter
 
 import (
+	"encoding/base64"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -80,7 +82,33 @@ func setMetadata(s *st.Secret, args hooktools.SecretArgs, now time.Time) {
 	}
 }
 
+// Juju's bounds on a secret's content, base64-encoded: each value, and all of them.
+const (
+	maxSecretValueBytes   = 1000 * 1000
+	maxSecretContentBytes = 1000 * 1000
+)
+
+// checkSecretContent applies Juju's bounds (core/secrets) to content in plain text, so that
+// no hook can store an unbounded secret whatever its tool let through.
+func checkSecretContent(content map[string]string) error {
+	total := 0
+	for _, k := range slices.Sorted(maps.Keys(content)) {
+		n := base64.StdEncoding.EncodedLen(len(content[k]))
+		if n > maxSecretValueBytes {
+			return fmt.Errorf("base64 encoded secret content for key %q too large: %d bytes", k, n)
+		}
+		total += n
+	}
+	if total > maxSecretContentBytes {
+		return fmt.Errorf("base64 encoded secret content too large: %d bytes", total)
+	}
+	return nil
+}
+
 func (c *hookCtx) AddSecret(args hooktools.SecretArgs) (string, error) {
+	if err := checkSecretContent(args.Content); err != nil {
+		return "", err
+	}
 	var uri string
 	err := c.view(func(t *st.Tx, unit *st.Unit, app *st.App) error {
 		s := &st.Secret{URI: fmt.Sprintf("secret://%s/%s", unit.Model, st.NewXID()), Model: unit.Model,
@@ -198,6 +226,9 @@ func (c *hookCtx) GetSecret(args hooktools.SecretGetArgs) (map[string]string, er
 }
 
 func (c *hookCtx) UpdateSecret(uri string, args hooktools.SecretArgs) error {
+	if err := checkSecretContent(args.Content); err != nil {
+		return err
+	}
 	return c.view(func(t *st.Tx, unit *st.Unit, app *st.App) error {
 		s, err := c.ownedSecret(t, unit, app, uri)
 		if err != nil {

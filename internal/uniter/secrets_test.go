@@ -2,6 +2,7 @@ package uniter
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -209,3 +210,37 @@ func TestSecretSetSchedules(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestSecretContentBounds: Juju's 1 MB bounds on base64-encoded secret content hold for
+// secret-add and secret-set, and a refused secret-set changes nothing.
+func TestSecretContentBounds(t *testing.T) {
+	leader, _ := secretUnits(t, func(tx *st.Tx) {})
+	hc := leader.newContext(&st.Hook{Kind: "config-changed", Name: "config-changed"}, nil)
+	big := strings.Repeat("x", 750*1000+1) // 1,000,004 bytes once encoded
+	half := strings.Repeat("x", 400*1000)   // 533,336 bytes once encoded
+	tests := []struct {
+		name    string
+		content map[string]string
+		err     string
+	}{
+		{"one value too large", map[string]string{"a": big}, `base64 encoded secret content for key "a" too large: 1000004 bytes`},
+		{"all values too large", map[string]string{"a": half, "b": half}, "base64 encoded secret content too large: 1066672 bytes"},
+	}
+	uri, err := hc.AddSecret(hooktools.SecretArgs{Content: map[string]string{"a": "small", "b": half}})
+	if err != nil {
+		t.Fatalf("a secret within bounds: %v", err)
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := hc.AddSecret(hooktools.SecretArgs{Content: tc.content}); err == nil || err.Error() != tc.err {
+				t.Errorf("secret-add: %v, want %q", err, tc.err)
+			}
+			if err := hc.UpdateSecret(uri, hooktools.SecretArgs{Content: tc.content}); err == nil || err.Error() != tc.err {
+				t.Errorf("secret-set: %v, want %q", err, tc.err)
+			}
+			if s := hc.secrets[uri]; s.Latest != 1 || s.Revisions[1]["a"] != "small" {
+				t.Errorf("a refused secret-set changed the secret: latest %d", s.Latest)
+			}
+		})
+	}
+}
