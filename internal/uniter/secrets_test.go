@@ -217,7 +217,7 @@ func TestSecretContentBounds(t *testing.T) {
 	leader, _ := secretUnits(t, func(tx *st.Tx) {})
 	hc := leader.newContext(&st.Hook{Kind: "config-changed", Name: "config-changed"}, nil)
 	big := strings.Repeat("x", 750*1000+1) // 1,000,004 bytes once encoded
-	half := strings.Repeat("x", 400*1000)   // 533,336 bytes once encoded
+	half := strings.Repeat("x", 400*1000)  // 533,336 bytes once encoded
 	tests := []struct {
 		name    string
 		content map[string]string
