@@ -169,3 +169,36 @@ func TestHookOutputBounded(t *testing.T) {
 		t.Errorf("logged %d bytes, the longest entry %d", logged, longest)
 	}
 }
+
+// TestVanishedRelationHookSkipped: a relation hook waiting in error (or interrupted by a
+// restart) whose relation was deleted meanwhile is not run (it would run without its
+// relation: relation-broken with no relation to name), but skipped and committed, as on
+// Juju.
+func TestVanishedRelationHookSkipped(t *testing.T) {
+	u, ran := faultUnit(t)
+	h := &st.Hook{Kind: "relation-broken", Name: "db-relation-broken", RelID: 9, Endpoint: "db", RemoteApp: "b"}
+	err := u.store.Update(func(tx *st.Tx) error {
+		unit, err := tx.Unit("m", "a/0")
+		if err != nil {
+			return err
+		}
+		unit.Local.LastUpdate = time.Now()
+		unit.Local.Rels[9] = &st.RelLocal{Created: true, Units: map[string]int{}}
+		unit.Error, unit.Resolve = h, st.ResolveRetry
+		tx.PutUnit(unit)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := u.step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := runs(t, ran); len(got) != 0 {
+		t.Errorf("ran %q for a relation that no longer exists", got)
+	}
+	unit := u.testUnit(t)
+	if unit.Error != nil || unit.Local.Rels[9] != nil {
+		t.Errorf("the hook was not committed: error %v, relation state %v", unit.Error, unit.Local.Rels[9])
+	}
+}

@@ -256,6 +256,9 @@ func TestResolverOrder(t *testing.T) {
 			v.storage = []string{"data"}
 			v.unit.Local.Storage = map[string]bool{"data": true}
 		}), "data-storage-detaching data/0"},
+		{"dying with a relation whose record vanished: forgotten, never a nameless relation-broken", all(dying, seen(7, nil), func(v *view) {
+			v.unit.Local.Leader = false
+		}), "local:forget vanished relation 7"},
 		{"dying: workload events still run", all(dying, func(v *view) {
 			v.unit.Local.Leader = false
 			v.unit.WorkloadEvents = []*st.Hook{notice}

@@ -585,6 +585,16 @@ func (u *Uniter) runHook(ctx context.Context, h *st.Hook) (bool, error) {
 		}
 	}
 	hc := u.newContext(h, nil)
+	if h.Kind.IsRelation() && !u.relationExists(h.RelID) {
+		// A hook of a relation deleted meanwhile (one queued before a restart, or in
+		// error): as Juju's relation state tracker, skip it and commit it as run.
+		u.logf("WARNING", "preparing hook %s for %s, relation %d has been removed", h.Name, u.name, h.RelID)
+		commit := func() (bool, error) { return u.commitHook(h, hc) }
+		if _, err := commit(); err != nil {
+			return false, u.deferCommit("hook "+h.Name, commit, err)
+		}
+		return false, nil
+	}
 	code, _, _, runErr := u.execute(ctx, hc)
 	if ctx.Err() != nil {
 		// Controller shutting down: leave the hook in progress so it is re-run.
@@ -768,6 +778,17 @@ func (u *Uniter) commitAction(a *st.Action, hc *hookCtx, code int, stdout, stder
 		t.PutAction(act)
 		return nil
 	})
+}
+
+// relationExists reports whether relation id is still in the store.
+func (u *Uniter) relationExists(id int) bool {
+	exists := true
+	_ = u.store.View(func(t *st.Tx) error {
+		_, err := t.Relation(id)
+		exists = err == nil
+		return nil
+	})
+	return exists
 }
 
 // failInterruptedActions fails the actions a previous agent left running (the controller
