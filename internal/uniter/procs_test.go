@@ -2,9 +2,11 @@ package uniter
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -96,5 +98,73 @@ func TestExecuteRecordsHookGroup(t *testing.T) {
 	}
 	if _, err := os.Stat(u.hookGroupFile()); !os.IsNotExist(err) {
 		t.Errorf("the record outlives the hook: %v", err)
+	}
+}
+
+// TestRestartKillsStrayHookFirst: an agent started after a controller was killed mid-hook
+// kills what is left of the hook before it runs the hook again.
+func TestRestartKillsStrayHookFirst(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stray := startGroup(t, "a-0-install-old")
+	ran := filepath.Join(dir, "ran")
+	files := map[string]string{
+		"metadata.yaml": "name: a\nsummary: s\ndescription: d\n",
+		// The re-run hook reports whether the old one's processes still run.
+		"dispatch": fmt.Sprintf("#!/bin/sh\nif kill -0 %d 2>/dev/null; then s=alive; else s=gone; fi\necho \"$JUJU_HOOK_NAME old-hook-$s\" >> %s\n",
+			stray.Process.Pid, ran),
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(src, name), []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := st.Open(filepath.Join(dir, "home"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	install := &st.Hook{Kind: "install", Name: "install"}
+	err = s.Update(func(tx *st.Tx) error {
+		tx.PutModel(&st.Model{UUID: "m", Name: "m", Life: st.Alive, Config: map[string]string{}})
+		tx.PutApp(&st.App{Model: "m", Name: "a", CharmDir: src, Life: st.Alive, Leader: "a/0"})
+		tx.PutUnit(&st.Unit{Model: "m", App: "a", Name: "a/0", ID: 3, Life: st.Alive, InProgress: install,
+			Local: st.Local{ConfigVersion: -1, LeaderVersion: -1}})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := filepath.Join(dir, "home")
+	if err := os.MkdirAll(UnitDir(home, 3), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	if err := recordHookGroup(filepath.Join(UnitDir(home, 3), "hook.pgid"), stray.Process.Pid, "a-0-install-old"); err != nil {
+		t.Fatal(err)
+	}
+	u := New(Config{Store: s, Model: "m", Unit: "a/0", Home: home, Jujulet: "/bin/true", PollInterval: 50 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- u.Run(ctx) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if b, _ := os.ReadFile(ran); len(b) > 0 {
+			if got := string(b); !strings.HasPrefix(got, "install old-hook-gone\n") {
+				t.Errorf("the re-run hook saw %q, want the old hook's processes gone", got)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("install was not re-run")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
 	}
 }
