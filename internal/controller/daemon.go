@@ -60,6 +60,13 @@ const (
 	maxHeaderBytes    = 64 << 10
 )
 
+// newAPIServer serves h with timeouts, so that a client that stalls (or never finishes its
+// request) cannot hold a connection, or the daemon's memory, for ever.
+func newAPIServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
+		WriteTimeout: writeTimeout, IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes}
+}
+
 // lockHome takes the home's daemon lock; it fails if another daemon holds it. The lock
 // lasts as long as the returned file stays open (the kernel drops it when the process
 // dies, however it dies).
@@ -139,8 +146,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: d.handler(), ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
-		WriteTimeout: writeTimeout, IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes}
+	srv := newAPIServer(d.handler())
 	go func() { _ = srv.Serve(ln) }()
 	d.log.Info("controller started", "home", cfg.Home, "pid", os.Getpid())
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,5 +73,33 @@ func TestIsDaemon(t *testing.T) {
 		if got := IsDaemon(tc.argv); got != tc.want {
 			t.Errorf("IsDaemon(%q) = %v", tc.argv, got)
 		}
+	}
+}
+
+// TestAPIServerDropsStalledClients: a client that sends part of a request and stalls is
+// disconnected after the header timeout.
+func TestAPIServerDropsStalledClients(t *testing.T) {
+	srv := newAPIServer(http.NotFoundHandler())
+	if srv.ReadHeaderTimeout <= 0 || srv.ReadTimeout <= 0 || srv.WriteTimeout <= 0 || srv.IdleTimeout <= 0 || srv.MaxHeaderBytes <= 0 {
+		t.Fatalf("unbounded server: %+v", srv)
+	}
+	srv.ReadHeaderTimeout = 200 * time.Millisecond // the behaviour, quicker
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("POST /call HTTP/1.1\r\nHost: x\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadAll(c); err != nil {
+		t.Errorf("the stalled connection was not closed by the server: %v", err)
 	}
 }
