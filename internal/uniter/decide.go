@@ -54,8 +54,10 @@ func (u *Uniter) loadView(t *st.Tx) (*view, error) {
 	v := &view{unit: unit, app: app, model: m, remote: map[int]map[string]*st.Unit{}, buckets: map[int]map[string]int{},
 		leader: app.Leader == unit.Name}
 	v.interval, _ = time.ParseDuration(st.DefaultUpdateStatusInterval)
-	if d, err := time.ParseDuration(m.Config["update-status-hook-interval"]); err == nil && d > 0 {
-		v.interval = d
+	if d, err := time.ParseDuration(m.Config["update-status-hook-interval"]); err == nil {
+		// Model config is validated when set; a value stored before that still cannot
+		// make a hook storm.
+		v.interval = min(max(d, st.MinUpdateStatusInterval), st.MaxUpdateStatusInterval)
 	}
 	if ch, err := u.store.Charm(app.CharmDir); err == nil {
 		for name := range ch.Meta().Storage {

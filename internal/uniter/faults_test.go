@@ -202,3 +202,28 @@ func TestVanishedRelationHookSkipped(t *testing.T) {
 		t.Errorf("the hook was not committed: error %v, relation state %v", unit.Error, unit.Local.Rels[9])
 	}
 }
+
+// TestUpdateStatusIntervalBounded: an interval stored out of bounds (before model config
+// was validated) is brought within 1s..60m.
+func TestUpdateStatusIntervalBounded(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  string
+		want time.Duration
+	}{
+		{"1ms", time.Second}, {"-5m", time.Second}, {"0s", time.Second}, {"10s", 10 * time.Second}, {"24h", time.Hour}, {"junk", 5 * time.Minute},
+	} {
+		u, _ := faultUnit(t)
+		err := u.store.Update(func(tx *st.Tx) error {
+			tx.PutModel(&st.Model{UUID: "m", Name: "m", Life: st.Alive, Config: map[string]string{"update-status-hook-interval": tc.cfg}})
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v *view
+		_ = u.store.View(func(tx *st.Tx) error { v, err = u.loadView(tx); return err })
+		if err != nil || v.interval != tc.want {
+			t.Errorf("%s: interval %v (%v), want %v", tc.cfg, v.interval, err, tc.want)
+		}
+	}
+}
