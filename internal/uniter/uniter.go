@@ -282,7 +282,10 @@ func (u *Uniter) Run(ctx context.Context) error {
 	if unit.InProgress != nil {
 		u.logf("INFO", "re-running hook %q interrupted by a controller restart", unit.InProgress.Name)
 		if _, err := u.runHook(ctx, unit.InProgress); err != nil {
-			return err
+			if u.pending == nil || ctx.Err() != nil {
+				return err
+			}
+			u.logf("ERROR", "%v", err) // the loop retries the commit
 		}
 	}
 	u.setAgent("idle", "")
