@@ -84,7 +84,8 @@ func (u *Uniter) loadView(t *st.Tx) (*view, error) {
 		bk[appName] = t.Bucket(r.ID, other, r.EPs[other].App).Version
 		v.buckets[r.ID] = bk
 	}
-	for _, c := range t.Consumers() {
+	cons := t.Consumers()
+	for _, c := range cons {
 		if c.Model != unit.Model || c.Unit != unit.Name {
 			continue
 		}
@@ -94,15 +95,16 @@ func (u *Uniter) loadView(t *st.Tx) (*view, error) {
 		}
 		v.secrets = append(v.secrets, secretRev{uri: c.URI, label: c.Label, rev: s.Latest})
 	}
-	v.ownedSecrets(t, time.Now())
+	v.ownedSecrets(t, cons, time.Now())
 	return v, nil
 }
 
-// ownedSecrets finds the secret-expired, secret-rotate and secret-remove hooks due at now
+// ownedSecrets finds (cons: every consumer) the secret-expired, secret-rotate and secret-remove hooks due at now
 // for the secrets the unit owns, as Juju's secret expiry and rotation workers and its
 // obsolete revisions watcher report them to the owner (the leader, for an application's).
-func (v *view) ownedSecrets(t *st.Tx, now time.Time) {
+func (v *view) ownedSecrets(t *st.Tx, cons []*st.Consumer, now time.Time) {
 	l := &v.unit.Local
+	var tracked map[string]map[int]bool // made once, only if the unit owns a secret
 	for _, s := range t.Secrets() {
 		if s.Model != v.unit.Model || !(s.OwnerUnit == v.unit.Name || (s.OwnerUnit == "" && s.OwnerApp == v.unit.App && v.leader)) {
 			continue
@@ -119,7 +121,10 @@ func (v *view) ownedSecrets(t *st.Tx, now time.Time) {
 		if s.NextRotate != nil && st.TriggerDue(*s.NextRotate, now) {
 			v.rotate = append(v.rotate, secretRev{uri: s.URI, label: s.Label, rev: s.Latest})
 		}
-		for _, rev := range t.ObsoleteRevisions(s) {
+		if tracked == nil {
+			tracked = st.TrackedRevisions(cons)
+		}
+		for _, rev := range s.ObsoleteRevisions(tracked[s.URI]) {
 			if !slices.Contains(l.SecretRemoved[s.URI], rev) {
 				v.obsolete = append(v.obsolete, secretRev{uri: s.URI, label: s.Label, rev: rev})
 			}

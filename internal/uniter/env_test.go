@@ -12,7 +12,7 @@ import (
 
 // envUnit is unit a/0 of an application whose charm has storage "data" mounted in its
 // workload container "w".
-func envUnit(t *testing.T, environ map[string]string) *Uniter {
+func envUnit(t testing.TB, environ map[string]string) *Uniter {
 	t.Helper()
 	dir := t.TempDir()
 	ch := filepath.Join(dir, "charm")

@@ -44,7 +44,7 @@ func (u *Uniter) nextSecretHook(t *testing.T, now time.Time) *op {
 		t.Fatal(err)
 	}
 	v.expired, v.rotate, v.obsolete = nil, nil, nil
-	if err := u.store.View(func(tx *st.Tx) error { v.ownedSecrets(tx, now); return nil }); err != nil {
+	if err := u.store.View(func(tx *st.Tx) error { v.ownedSecrets(tx, tx.Consumers(), now); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	v.now = now

@@ -191,15 +191,23 @@ func (s *Secret) Rotated(original int, now time.Time) {
 	s.NextRotate = &next
 }
 
-// ObsoleteRevisions lists the revisions of s that are not the latest and that no
-// consumer tracks: those the owner is told to remove (secret-remove).
-func (t *Tx) ObsoleteRevisions(s *Secret) []int {
-	tracked := map[int]bool{}
-	for _, c := range t.Consumers() {
-		if c.URI == s.URI {
-			tracked[c.Revision] = true
+// TrackedRevisions maps each secret (by URI) to the revisions its consumers (cons, from
+// Tx.Consumers) track.
+func TrackedRevisions(cons []*Consumer) map[string]map[int]bool {
+	out := map[string]map[int]bool{}
+	for _, c := range cons {
+		if out[c.URI] == nil {
+			out[c.URI] = map[int]bool{}
 		}
+		out[c.URI][c.Revision] = true
 	}
+	return out
+}
+
+// ObsoleteRevisions lists the revisions of s that are not the latest and that no consumer
+// tracks (tracked: TrackedRevisions(...)[s.URI]): those the owner is told to remove
+// (secret-remove).
+func (s *Secret) ObsoleteRevisions(tracked map[int]bool) []int {
 	var out []int
 	for rev := range s.Revisions {
 		if rev != s.Latest && !tracked[rev] {

@@ -90,7 +90,7 @@ func TestObsoleteRevisions(t *testing.T) {
 		t.PutSecret(sec)
 		t.PutConsumer(&Consumer{URI: sec.URI, Model: "m", Unit: "b/0", Revision: 2})
 		t.PutConsumer(&Consumer{URI: "secret://m/other", Model: "m", Unit: "b/0", Revision: 1})
-		got = t.ObsoleteRevisions(sec)
+		got = sec.ObsoleteRevisions(TrackedRevisions(t.Consumers())[sec.URI])
 		return nil
 	})
 	if err != nil {
