@@ -32,7 +32,11 @@ func main() {
 
 func runDaemon() int {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	home := cli.Home(os.Getenv)
+	home, err := cli.Home(os.Getenv)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ERROR %v\n", err)
+		return 1
+	}
 	self, err := os.Executable()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ERROR %v\n", err)

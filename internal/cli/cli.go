@@ -25,19 +25,20 @@ type Env struct {
 	Getenv         func(string) string
 }
 
-// Home returns JUJULET_HOME or its default.
-func Home(getenv func(string) string) string {
+// Home returns JUJULET_HOME or its default, which for a user other than root is under
+// $HOME: with neither set there is no home to use.
+func Home(getenv func(string) string) (string, error) {
 	if h := getenv("JUJULET_HOME"); h != "" {
-		return h
+		return h, nil
 	}
 	if os.Getuid() == 0 {
-		return "/var/lib/jujulet"
+		return "/var/lib/jujulet", nil
 	}
-	home, err := os.UserHomeDir()
-	if err != nil || home == "" {
-		home = "/tmp"
+	home := getenv("HOME")
+	if home == "" {
+		return "", errors.New("neither JUJULET_HOME nor HOME is set: cannot find the controller's home")
 	}
-	return filepath.Join(home, ".local", "share", "jujulet")
+	return filepath.Join(home, ".local", "share", "jujulet"), nil
 }
 
 type command struct {
@@ -109,7 +110,12 @@ func cmdVersion(_ context.Context, e *Env, args []string) error {
 // Main runs the CLI and returns the exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	e := &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: os.Getenv}
-	e.Home = Home(e.Getenv)
+	home, err := Home(e.Getenv)
+	if err != nil && len(args) > 0 && args[0] != "version" && args[0] != "help" && args[0] != "--help" && args[0] != "-h" {
+		fmt.Fprintf(stderr, "ERROR %v\n", err)
+		return 1
+	}
+	e.Home = home
 	return e.Run(context.Background(), args)
 }
 

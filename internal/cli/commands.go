@@ -15,20 +15,13 @@ import (
 
 	"github.com/jujulet/postgresql-k8s/internal/controller"
 	"github.com/jujulet/postgresql-k8s/internal/controller/api"
+	"github.com/jujulet/postgresql-k8s/internal/pidfile"
 	"github.com/jujulet/postgresql-k8s/internal/pod"
 )
 
-func daemonPid(home string) int {
-	b, err := os.ReadFile(controller.PidPath(home))
-	if err != nil {
-		return 0
-	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	if pid <= 0 || syscall.Kill(pid, 0) != nil {
-		return 0
-	}
-	return pid
-}
+// daemonPid is the pid of the home's controller daemon, 0 if none runs: the pid file is
+// trusted only while its process is a controller daemon started before it was written.
+func daemonPid(home string) int { return pidfile.Read(controller.PidPath(home), controller.IsDaemon) }
 
 func cmdBootstrap(ctx context.Context, e *Env, args []string) error {
 	fs := flags("bootstrap", e, nil)
@@ -128,7 +121,7 @@ func cmdKillController(ctx context.Context, e *Env, args []string) error {
 		fmt.Fprintf(e.Stderr, "Controller and units did not stop within %s: killed them\n", timeout)
 	}
 	// Detached storage goes with the controller; released storage is no longer its own.
-	for _, p := range []string{"units", "charms", "storage", "state.db", "state.db-wal", "state.db-shm", "controller.sock", "controller.pid"} {
+	for _, p := range []string{"units", "charms", "storage", "state.db", "state.db-wal", "state.db-shm", "run", "controller.pid", "controller.lock"} {
 		_ = os.RemoveAll(filepath.Join(e.Home, p))
 	}
 	fmt.Fprintln(e.Stderr, "Controller \"jujulet\" destroyed")

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jujulet/postgresql-k8s/internal/controller"
+	"github.com/jujulet/postgresql-k8s/internal/localsock"
 )
 
 // child is a process the test started: a stand-in controller or pod.
@@ -26,9 +26,26 @@ type child struct {
 	exited chan error
 }
 
+// TestStandIn is not a test: run by startChild, it sleeps as a stand-in process whose
+// command line looks like the controller's or a Pebble's (pid files are only trusted for
+// those).
+func TestStandIn(t *testing.T) {
+	if os.Getenv("JUJULET_STAND_IN") == "" {
+		t.Skip("stand-in process")
+	}
+	time.Sleep(10 * time.Minute)
+}
+
+// startChild starts a stand-in: a Pebble (in a session of its own) when setsid, else a
+// controller daemon.
 func startChild(t *testing.T, setsid bool) *child {
 	t.Helper()
-	cmd := exec.Command("sleep", "600")
+	as := []string{"controller-daemon"}
+	if setsid {
+		as = []string{"pebble", "run"}
+	}
+	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^TestStandIn$", "--"}, as...)...)
+	cmd.Env = append(os.Environ(), "JUJULET_STAND_IN=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: setsid}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -90,7 +107,7 @@ func fakeController(t *testing.T, home string, pid int, onKill func(r *http.Requ
 	if err := os.WriteFile(controller.PidPath(home), []byte(strconv.Itoa(pid)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("unix", controller.SocketPath(home))
+	ln, err := localsock.Listen(controller.SocketPath(home))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,15 +8,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	st "github.com/jujulet/postgresql-k8s/internal/controller/state"
+	"github.com/jujulet/postgresql-k8s/internal/localsock"
+	"github.com/jujulet/postgresql-k8s/internal/pidfile"
 	"github.com/jujulet/postgresql-k8s/internal/pod"
 	"github.com/jujulet/postgresql-k8s/internal/uniter"
 )
@@ -31,11 +34,60 @@ type Config struct {
 	Lease time.Duration
 }
 
-// SocketPath is the CLI socket of a controller home.
-func SocketPath(home string) string { return filepath.Join(home, "controller.sock") }
+// SocketPath is the CLI socket of a controller home, in a directory only its owner can
+// enter.
+func SocketPath(home string) string { return filepath.Join(home, "run", "controller.sock") }
 
 // PidPath is the daemon's pid file.
 func PidPath(home string) string { return filepath.Join(home, "controller.pid") }
+
+// lockPath is the file a running daemon holds locked, so that a second one on the same
+// home refuses to start.
+func lockPath(home string) string { return filepath.Join(home, "controller.lock") }
+
+// IsDaemon reports whether a process's command line (from /proc) is a controller daemon's:
+// what a pid read from PidPath must run before it is signalled.
+func IsDaemon(argv []string) bool {
+	return len(argv) > 1 && slices.Contains(argv[1:], "controller-daemon")
+}
+
+// The API server's timeouts: no call streams, and none should take minutes to answer.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = time.Minute
+	writeTimeout      = 10 * time.Minute
+	idleTimeout       = 2 * time.Minute
+	maxHeaderBytes    = 64 << 10
+)
+
+// newAPIServer serves h with timeouts, so that a client that stalls (or never finishes its
+// request) cannot hold a connection, or the daemon's memory, for ever.
+func newAPIServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
+		WriteTimeout: writeTimeout, IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes}
+}
+
+// lockHome takes the home's daemon lock; it fails if another daemon holds it. The lock
+// lasts as long as the returned file stays open (the kernel drops it when the process
+// dies, however it dies).
+func lockHome(home string) (*os.File, error) {
+	f, err := os.OpenFile(lockPath(home), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening the controller lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			msg := fmt.Sprintf("a controller already runs in %s", home)
+			if pid := pidfile.Read(PidPath(home), IsDaemon); pid != 0 {
+				msg += fmt.Sprintf(" (pid %d)", pid)
+			}
+			return nil, errors.New(msg)
+		}
+		return nil, fmt.Errorf("locking %s: %w", lockPath(home), err)
+	}
+	return f, nil
+}
 
 // Daemon is a running controller.
 type Daemon struct {
@@ -65,13 +117,24 @@ func Run(ctx context.Context, cfg Config) error {
 			cfg.Lease = v
 		}
 	}
+	if cfg.Home == "" {
+		return errors.New("no controller home: set JUJULET_HOME or HOME")
+	}
+	if err := os.MkdirAll(cfg.Home, 0o711); err != nil {
+		return fmt.Errorf("creating %s: %w", cfg.Home, err)
+	}
+	lock, err := lockHome(cfg.Home)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
 	store, err := st.Open(cfg.Home)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	if err := os.WriteFile(PidPath(cfg.Home), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
-		return fmt.Errorf("writing pid file: %w", err)
+	if err := pidfile.Write(PidPath(cfg.Home), os.Getpid()); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -79,13 +142,11 @@ func Run(ctx context.Context, cfg Config) error {
 		failed: map[string]time.Time{}, stop: cancel}
 
 	sock := SocketPath(cfg.Home)
-	_ = os.Remove(sock)
-	ln, err := net.Listen("unix", sock)
+	ln, err := localsock.Listen(sock)
 	if err != nil {
-		return fmt.Errorf("listening on %s: %w", sock, err)
+		return err
 	}
-	_ = os.Chmod(sock, 0o600)
-	srv := &http.Server{Handler: d.handler()}
+	srv := newAPIServer(d.handler())
 	go func() { _ = srv.Serve(ln) }()
 	d.log.Info("controller started", "home", cfg.Home, "pid", os.Getpid())
 

@@ -45,20 +45,21 @@ func TestDeployHookOrder(t *testing.T) {
 	}
 	for _, unit := range []string{"b1/0", "b1/1"} {
 		hooks := hookNames(e.hooks(unit))
-		want := []string{"data-storage-attached", "install", "cluster-relation-created"}
+		want := []string{"install", "cluster-relation-created"}
 		for i, h := range want {
 			if i >= len(hooks) || hooks[i] != h {
 				t.Fatalf("%s hooks %v: want prefix %v", unit, hooks, want)
 			}
 		}
 		// Juju's resolver: leadership, then workload events (pebble-ready: the pod is up
-		// by now), then config-changed and the start it queues.
+		// by now), then storage (on Kubernetes, never before install), then
+		// config-changed and the start it queues.
 		leaderHook := "leader-settings-changed"
 		if s.Applications["b1"].Units[unit].Leader {
 			leaderHook = "leader-elected"
 		}
-		want = []string{"data-storage-attached", "install", "cluster-relation-created", leaderHook,
-			"workload-pebble-ready", "config-changed", "start"}
+		want = []string{"install", "cluster-relation-created", leaderHook,
+			"workload-pebble-ready", "data-storage-attached", "config-changed", "start"}
 		// The leader's leader-set may show a follower a second leader-settings-changed.
 		var order []string
 		for i, h := range hooks {

@@ -11,12 +11,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/canonical/pebble/client"
+
+	"github.com/jujulet/postgresql-k8s/internal/pidfile"
 )
 
 // Spec describes one unit's pod.
@@ -112,13 +115,14 @@ func Alive(dir, c string) bool {
 	return true
 }
 
-func readPid(dir, c string) int {
-	b, err := os.ReadFile(pidFile(dir, c))
-	if err != nil {
-		return 0
-	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	return pid
+// readPid is the pid of container c's Pebble, 0 if it does not run: the pid file is
+// trusted only while its process is a Pebble started before the file was written, so a
+// recycled pid is never signalled.
+func readPid(dir, c string) int { return pidfile.Read(pidFile(dir, c), isPebble) }
+
+func isPebble(argv []string) bool {
+	return len(argv) > 1 && slices.Contains(argv[1:], "run") &&
+		slices.ContainsFunc(argv, func(a string) bool { return filepath.Base(a) == "pebble" })
 }
 
 // Ensure starts every container's Pebble that is not running. It returns the
@@ -161,7 +165,7 @@ func start(ctx context.Context, s Spec, c string) error {
 		return err
 	}
 	go func() { _ = cmd.Wait() }()
-	if err := os.WriteFile(pidFile(s.Dir, c), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o600); err != nil {
+	if err := pidfile.Write(pidFile(s.Dir, c), cmd.Process.Pid); err != nil {
 		return err
 	}
 	deadline := time.Now().Add(30 * time.Second)

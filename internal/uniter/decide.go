@@ -1,6 +1,8 @@
 package uniter
 
 import (
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -12,19 +14,23 @@ import (
 
 // view is the remote state a unit agent decides on.
 type view struct {
-	unit     *st.Unit
-	app      *st.App
-	model    *st.Model
-	rels     []*st.Relation // relations of the app, non-peer first then by id
-	remote   map[int]map[string]*st.Unit
-	buckets  map[int]map[string]int // relation -> seen name (unit or app) -> version
-	leader   bool
-	boot     map[string]string // container -> current boot id ("" when down)
-	secrets  []secretRev       // consumed secrets with a newer revision
-	interval time.Duration
-	storage  []string     // storage names of the charm, sorted
-	actions  []*st.Action // pending actions, oldest first
-	now      time.Time
+	unit    *st.Unit
+	app     *st.App
+	model   *st.Model
+	rels    []*st.Relation // relations of the app, non-peer first then by id
+	remote  map[int]map[string]*st.Unit
+	buckets map[int]map[string]int // relation -> seen name (unit or app) -> version
+	leader  bool
+	boot    map[string]string // container -> current boot id ("" when down)
+	secrets []secretRev       // consumed secrets with a newer revision
+	// Of the secrets the unit owns (its own, its application's when leader): revisions
+	// due to expire, secrets due to rotate (rev: the latest revision), and obsolete
+	// revisions secret-remove has not run for.
+	expired, rotate, obsolete []secretRev
+	interval                  time.Duration
+	storage                   []string     // storage names of the charm, sorted
+	actions                   []*st.Action // pending actions, oldest first
+	now                       time.Time
 }
 
 type secretRev struct {
@@ -48,8 +54,10 @@ func (u *Uniter) loadView(t *st.Tx) (*view, error) {
 	v := &view{unit: unit, app: app, model: m, remote: map[int]map[string]*st.Unit{}, buckets: map[int]map[string]int{},
 		leader: app.Leader == unit.Name}
 	v.interval, _ = time.ParseDuration(st.DefaultUpdateStatusInterval)
-	if d, err := time.ParseDuration(m.Config["update-status-hook-interval"]); err == nil && d > 0 {
-		v.interval = d
+	if d, err := time.ParseDuration(m.Config["update-status-hook-interval"]); err == nil {
+		// Model config is validated when set; a value stored before that still cannot
+		// make a hook storm.
+		v.interval = min(max(d, st.MinUpdateStatusInterval), st.MaxUpdateStatusInterval)
 	}
 	if ch, err := u.store.Charm(app.CharmDir); err == nil {
 		for name := range ch.Meta().Storage {
@@ -76,7 +84,8 @@ func (u *Uniter) loadView(t *st.Tx) (*view, error) {
 		bk[appName] = t.Bucket(r.ID, other, r.EPs[other].App).Version
 		v.buckets[r.ID] = bk
 	}
-	for _, c := range t.Consumers() {
+	cons := t.Consumers()
+	for _, c := range cons {
 		if c.Model != unit.Model || c.Unit != unit.Name {
 			continue
 		}
@@ -86,7 +95,41 @@ func (u *Uniter) loadView(t *st.Tx) (*view, error) {
 		}
 		v.secrets = append(v.secrets, secretRev{uri: c.URI, label: c.Label, rev: s.Latest})
 	}
+	v.ownedSecrets(t, cons, time.Now())
 	return v, nil
+}
+
+// ownedSecrets finds (cons: every consumer) the secret-expired, secret-rotate and secret-remove hooks due at now
+// for the secrets the unit owns, as Juju's secret expiry and rotation workers and its
+// obsolete revisions watcher report them to the owner (the leader, for an application's).
+func (v *view) ownedSecrets(t *st.Tx, cons []*st.Consumer, now time.Time) {
+	l := &v.unit.Local
+	var tracked map[string]map[int]bool // made once, only if the unit owns a secret
+	for _, s := range t.Secrets() {
+		if s.Model != v.unit.Model || !(s.OwnerUnit == v.unit.Name || (s.OwnerUnit == "" && s.OwnerApp == v.unit.App && v.leader)) {
+			continue
+		}
+		for _, rev := range slices.Sorted(maps.Keys(s.RevExpire)) {
+			at, ok := l.SecretExpireRetry[s.URI][rev]
+			if !ok {
+				at = s.RevExpire[rev]
+			}
+			if _, exists := s.Revisions[rev]; exists && st.TriggerDue(at, now) {
+				v.expired = append(v.expired, secretRev{uri: s.URI, label: s.Label, rev: rev})
+			}
+		}
+		if s.NextRotate != nil && st.TriggerDue(*s.NextRotate, now) {
+			v.rotate = append(v.rotate, secretRev{uri: s.URI, label: s.Label, rev: s.Latest})
+		}
+		if tracked == nil {
+			tracked = st.TrackedRevisions(cons)
+		}
+		for _, rev := range s.ObsoleteRevisions(tracked[s.URI]) {
+			if !slices.Contains(l.SecretRemoved[s.URI], rev) {
+				v.obsolete = append(v.obsolete, secretRev{uri: s.URI, label: s.Label, rev: rev})
+			}
+		}
+	}
 }
 
 func relHook(r *st.Relation, v *view, kind hooks.Kind) *st.Hook {
@@ -96,13 +139,10 @@ func relHook(r *st.Relation, v *view, kind hooks.Kind) *st.Hook {
 		RemoteApp: r.RemoteAppName(v.unit.Model, v.unit.App)}
 }
 
+// sortedUnits sorts unit names as Juju does (its relation resolver and relation-list
+// sort them as strings: "b/10" comes before "b/2").
 func sortedUnits(names []string) []string {
-	sort.Slice(names, func(i, j int) bool {
-		if st.AppOfUnit(names[i]) != st.AppOfUnit(names[j]) {
-			return names[i] < names[j]
-		}
-		return st.UnitNum(names[i]) < st.UnitNum(names[j])
-	})
+	sort.Strings(names)
 	return names
 }
 
@@ -185,6 +225,64 @@ func advance(t *st.Tx, unit *st.Unit, app *st.App, h *st.Hook, now time.Time) {
 		l.LastUpdate = now
 	case hooks.SecretChanged:
 		l.SecretRevs[h.SecretURI] = h.SecretRev
+	case hooks.SecretRotate, hooks.SecretExpired, hooks.SecretRemove:
+		advanceOwnedSecret(t, unit, h, now)
+	}
+}
+
+// advanceOwnedSecret records that an owner's secret hook ran (after the hook's own
+// changes to the secret were committed).
+func advanceOwnedSecret(t *st.Tx, unit *st.Unit, h *st.Hook, now time.Time) {
+	l := &unit.Local
+	s, ok := t.Secret(h.SecretURI)
+	switch h.Kind {
+	case hooks.SecretRotate:
+		if ok {
+			s.Rotated(h.SecretRev, now)
+			t.PutSecret(s)
+		}
+	case hooks.SecretExpired:
+		// Runs again later unless the charm removed the revision.
+		if l.SecretExpireRetry == nil {
+			l.SecretExpireRetry = map[string]map[int]time.Time{}
+		}
+		if l.SecretExpireRetry[h.SecretURI] == nil {
+			l.SecretExpireRetry[h.SecretURI] = map[int]time.Time{}
+		}
+		l.SecretExpireRetry[h.SecretURI][h.SecretRev] = now.Add(st.ExpireRetryDelay)
+	case hooks.SecretRemove:
+		if l.SecretRemoved == nil {
+			l.SecretRemoved = map[string][]int{}
+		}
+		l.SecretRemoved[h.SecretURI] = append(l.SecretRemoved[h.SecretURI], h.SecretRev)
+	}
+	pruneOwnedSecrets(t, l)
+}
+
+// pruneOwnedSecrets forgets what the unit recorded about secret revisions that are gone.
+func pruneOwnedSecrets(t *st.Tx, l *st.Local) {
+	for uri, revs := range l.SecretExpireRetry {
+		s, ok := t.Secret(uri)
+		for rev := range revs {
+			if _, exists := s.Revisions[rev]; !ok || !exists {
+				delete(revs, rev)
+			}
+		}
+		if len(revs) == 0 {
+			delete(l.SecretExpireRetry, uri)
+		}
+	}
+	for uri, revs := range l.SecretRemoved {
+		s, ok := t.Secret(uri)
+		revs = slices.DeleteFunc(revs, func(rev int) bool {
+			_, exists := s.Revisions[rev]
+			return !ok || !exists
+		})
+		if len(revs) == 0 {
+			delete(l.SecretRemoved, uri)
+		} else {
+			l.SecretRemoved[uri] = revs
+		}
 	}
 }
 

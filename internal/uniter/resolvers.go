@@ -166,47 +166,61 @@ func (workloadResolver) nextOp(v *view) *op {
 	return nil
 }
 
-// secretsResolver runs secret-changed for consumed secrets with a newer revision.
+// secretsResolver runs the secret hooks in the order of Juju's secrets resolver: an
+// owned revision's expiry, an owned secret's rotation, a consumed secret's new revision,
+// then an owned revision no consumer tracks any more. Not before install, not for a dying
+// unit, not while a hook is queued.
 type secretsResolver struct{}
 
 func (secretsResolver) nextOp(v *view) *op {
-	if !v.idle() || !v.alive() || len(v.secrets) == 0 {
+	if !v.idle() || !v.alive() {
 		return nil
 	}
-	s := v.secrets[0]
-	return runOp(&st.Hook{Kind: hooks.SecretChanged, Name: string(hooks.SecretChanged), SecretURI: s.uri, SecretLbl: s.label, SecretRev: s.rev})
+	hook := func(kind hooks.Kind, s secretRev) *op {
+		return runOp(&st.Hook{Kind: kind, Name: string(kind), SecretURI: s.uri, SecretLbl: s.label, SecretRev: s.rev})
+	}
+	switch {
+	case len(v.expired) > 0:
+		return hook(hooks.SecretExpired, v.expired[0])
+	case len(v.rotate) > 0:
+		return hook(hooks.SecretRotate, v.rotate[0])
+	case len(v.secrets) > 0:
+		return hook(hooks.SecretChanged, v.secrets[0])
+	case len(v.obsolete) > 0:
+		return hook(hooks.SecretRemove, v.obsolete[0])
+	}
+	return nil
 }
 
-// actionsResolver runs the unit's oldest pending action.
+// actionsResolver runs the unit's oldest pending action, as Juju's actions resolver: only
+// when no hook is queued (Continue), or while a hook error waits (step asks it then).
 type actionsResolver struct{}
 
 func (actionsResolver) nextOp(v *view) *op {
-	if !v.unit.Local.Installed || len(v.actions) == 0 {
+	if len(v.actions) == 0 || (!v.idle() && v.unit.Error == nil) {
 		return nil
 	}
 	return &op{action: v.actions[0]}
 }
 
-// storageResolver attaches the charm's storage (all of it before install) and detaches it
-// when the unit is dying, before the relations are broken and the unit stops, as Juju's
-// storage resolver (which runs before its nextOp's teardown).
+// storageResolver runs the storage hooks as Juju's storage resolver does on Kubernetes,
+// where storage comes with the pod: never before install, only when nothing is queued
+// (or a hook is queued after start), attaching while the unit lives and detaching once it
+// is dying, before its relations are broken and it stops.
 type storageResolver struct{}
 
 func (storageResolver) nextOp(v *view) *op {
 	l := &v.unit.Local
+	if !v.idle() && (v.queued() == nil || !l.Started) {
+		return nil
+	}
 	id := func(name string) string { return fmt.Sprintf("%s/%d", name, st.UnitNum(v.unit.Name)) }
-	switch {
-	case v.alive() && !l.Installed:
-		for _, name := range v.storage {
-			if !l.Storage[name] {
-				return runOp(&st.Hook{Kind: hooks.StorageAttached, Name: name + "-" + string(hooks.StorageAttached), Storage: id(name)})
-			}
-		}
-	case !v.alive() && (v.idle() || l.Started):
-		for _, name := range v.storage {
-			if l.Storage[name] {
-				return runOp(&st.Hook{Kind: hooks.StorageDetaching, Name: name + "-" + string(hooks.StorageDetaching), Storage: id(name)})
-			}
+	for _, name := range v.storage {
+		switch {
+		case v.alive() && !l.Storage[name]:
+			return runOp(&st.Hook{Kind: hooks.StorageAttached, Name: name + "-" + string(hooks.StorageAttached), Storage: id(name)})
+		case !v.alive() && l.Storage[name]:
+			return runOp(&st.Hook{Kind: hooks.StorageDetaching, Name: name + "-" + string(hooks.StorageDetaching), Storage: id(name)})
 		}
 	}
 	return nil
@@ -244,7 +258,7 @@ func (teardownResolver) nextOp(v *view) *op {
 	return &op{what: "remove the unit, which never installed", local: func(unit *st.Unit) { unit.Local.Removed = true }}
 }
 
-// installResolver runs install once the storage is attached.
+// installResolver runs install, the first hook (storage is attached after it).
 type installResolver struct{}
 
 func (installResolver) nextOp(v *view) *op {

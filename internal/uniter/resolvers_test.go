@@ -55,6 +55,7 @@ func withPeer(v *view) { v.rels = append(v.rels, rel(1, true, st.Alive)) }
 func queuedStart(v *view) {
 	v.unit.Local.Started = false
 }
+func withStorage(v *view) { v.storage = []string{"data"} }
 func notInstalled(v *view) {
 	v.unit.Local = st.Local{ConfigVersion: -1, LeaderVersion: -1}
 	v.storage = []string{"data"}
@@ -90,7 +91,12 @@ func TestResolvers(t *testing.T) {
 		{"install", installResolver{}, notInstalled, "install"},
 		{"no install for a dying unit", installResolver{}, all(notInstalled, dying), ""},
 		// storage
-		{"storage attached before install", storageResolver{}, notInstalled, "data-storage-attached data/0"},
+		{"no storage-attached before install", storageResolver{}, notInstalled, ""},
+		{"storage-attached once installed and idle", storageResolver{}, withStorage, "data-storage-attached data/0"},
+		{"no storage-attached while start is queued", storageResolver{}, all(withStorage, queuedStart), ""},
+		{"storage-attached while config-changed is queued after start", storageResolver{}, all(withStorage, func(v *view) { v.unit.Local.ConfigVersion = -2 }),
+			"data-storage-attached data/0"},
+		{"storage of a unit that never installed is not detached", storageResolver{}, all(notInstalled, dying), ""},
 		{"storage detached when dying", storageResolver{}, all(dying, func(v *view) {
 			v.storage = []string{"data"}
 			v.unit.Local.Storage = map[string]bool{"data": true}
@@ -133,6 +139,15 @@ func TestResolvers(t *testing.T) {
 		// actions
 		{"action", actionsResolver{}, func(v *view) { v.actions = []*st.Action{{Name: "backup"}, {Name: "restore"}} }, "action:backup"},
 		{"no action before install", actionsResolver{}, all(notInstalled, func(v *view) { v.actions = []*st.Action{{Name: "backup"}} }), ""},
+		{"no action while start is queued", actionsResolver{}, all(queuedStart, func(v *view) { v.actions = []*st.Action{{Name: "backup"}} }), ""},
+		{"no action while config-changed is queued", actionsResolver{}, func(v *view) {
+			v.unit.Local.ConfigVersion = -2
+			v.actions = []*st.Action{{Name: "backup"}}
+		}, ""},
+		{"action while a failed install waits", actionsResolver{}, all(notInstalled, func(v *view) {
+			v.unit.Error = &st.Hook{Kind: "install", Name: "install"}
+			v.actions = []*st.Action{{Name: "backup"}}
+		}), "action:backup"},
 		// teardown
 		{"alive: no teardown", teardownResolver{}, nil, ""},
 		{"dying: stop", teardownResolver{}, dying, "stop"},
@@ -149,6 +164,10 @@ func TestResolvers(t *testing.T) {
 		{"upgrade-charm before config-changed", charmResolver{}, func(v *view) { v.app.CharmVersion, v.app.ConfigVersion = 1, 1 }, "upgrade-charm"},
 		// relations
 		{"joined", relationsResolver{}, all(withDB, seen(2, nil), func(v *view) { v.remote[2] = map[string]*st.Unit{"b/0": u2} }), "db-relation-joined b/0"},
+		{"joined in Juju's order: unit names sorted as strings", relationsResolver{}, all(withDB, seen(2, nil), func(v *view) {
+			v.remote[2] = map[string]*st.Unit{"b/2": u2, "b/10": u2}
+		}), "db-relation-joined b/10"},
+		{"departed in Juju's order", relationsResolver{}, all(withDB, seen(2, map[string]int{"b/9": 1, "b/10": 1})), "db-relation-departed b/10 departing=b/10"},
 		{"changed right after joined, before a departure", relationsResolver{}, all(withDB, seen(2, map[string]int{"b/0": -1})),
 			"db-relation-changed b/0"},
 		{"departed", relationsResolver{}, all(withDB, seen(2, map[string]int{"b/0": 1})), "db-relation-departed b/0 departing=b/0"},
@@ -184,7 +203,18 @@ func TestResolverOrder(t *testing.T) {
 		view func(v *view)
 		want string
 	}{
-		{"storage-attached, then install", notInstalled, "data-storage-attached data/0"},
+		{"install before storage-attached", notInstalled, "install"},
+		{"after install: leader-elected before storage-attached", all(withStorage, func(v *view) {
+			v.unit.Local.Leader, v.unit.Local.Started, v.unit.Local.ConfigVersion = false, false, -1
+		}), "leader-elected"},
+		{"after install: storage-attached before config-changed", all(withStorage, func(v *view) {
+			v.unit.Local.Started, v.unit.Local.ConfigVersion = false, -1
+		}), "data-storage-attached data/0"},
+		{"an action before storage-attached", all(withStorage, func(v *view) {
+			v.unit.Local.Started, v.unit.Local.ConfigVersion = false, -1
+			v.actions = []*st.Action{{Name: "backup"}}
+		}), "action:backup"},
+		{"queued start before an action", all(queuedStart, func(v *view) { v.actions = []*st.Action{{Name: "backup"}} }), "start"},
 		{"a dying unit that never installed runs nothing", all(notInstalled, dying), "local:remove the unit, which never installed"},
 		{"pod recreated: upgrade-charm before anything", all(withDB, func(v *view) {
 			v.unit.Local.PodRecreated = true
@@ -226,6 +256,9 @@ func TestResolverOrder(t *testing.T) {
 			v.storage = []string{"data"}
 			v.unit.Local.Storage = map[string]bool{"data": true}
 		}), "data-storage-detaching data/0"},
+		{"dying with a relation whose record vanished: forgotten, never a nameless relation-broken", all(dying, seen(7, nil), func(v *view) {
+			v.unit.Local.Leader = false
+		}), "local:forget vanished relation 7"},
 		{"dying: workload events still run", all(dying, func(v *view) {
 			v.unit.Local.Leader = false
 			v.unit.WorkloadEvents = []*st.Hook{notice}

@@ -1,10 +1,13 @@
 package uniter
 
 import (
+	"encoding/base64"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	st "github.com/jujulet/postgresql-k8s/internal/controller/state"
 	"github.com/jujulet/postgresql-k8s/internal/hooktools"
@@ -53,11 +56,14 @@ func (c *hookCtx) stage(s *st.Secret) {
 	cp := *s
 	cp.Revisions = maps.Clone(s.Revisions)
 	cp.Grants = append([]st.Grant(nil), s.Grants...)
+	cp.RevExpire = maps.Clone(s.RevExpire)
 	c.secrets[s.URI] = &cp
 }
 
-// setMetadata applies the metadata secret-add/secret-set were given; nil fields stay as they are.
-func setMetadata(s *st.Secret, args hooktools.SecretArgs) {
+// setMetadata applies the metadata secret-add/secret-set were given; nil fields stay as they
+// are. As Juju, an expiry applies to the latest revision (the new one when the content
+// changed) and a new rotate policy schedules the next rotation from now.
+func setMetadata(s *st.Secret, args hooktools.SecretArgs, now time.Time) {
 	if args.Label != nil {
 		s.Label = *args.Label
 	}
@@ -65,14 +71,44 @@ func setMetadata(s *st.Secret, args hooktools.SecretArgs) {
 		s.Description = *args.Description
 	}
 	if args.Rotate != nil {
-		s.Rotate = *args.Rotate
+		s.SetRotatePolicy(*args.Rotate, now)
 	}
 	if args.Expire != nil {
 		s.Expire = args.Expire
+		if s.RevExpire == nil {
+			s.RevExpire = map[int]time.Time{}
+		}
+		s.RevExpire[s.Latest] = *args.Expire
 	}
 }
 
+// Juju's bounds on a secret's content, base64-encoded: each value, and all of them.
+const (
+	maxSecretValueBytes   = 1000 * 1000
+	maxSecretContentBytes = 1000 * 1000
+)
+
+// checkSecretContent applies Juju's bounds (core/secrets) to content in plain text, so that
+// no hook can store an unbounded secret whatever its tool let through.
+func checkSecretContent(content map[string]string) error {
+	total := 0
+	for _, k := range slices.Sorted(maps.Keys(content)) {
+		n := base64.StdEncoding.EncodedLen(len(content[k]))
+		if n > maxSecretValueBytes {
+			return fmt.Errorf("base64 encoded secret content for key %q too large: %d bytes", k, n)
+		}
+		total += n
+	}
+	if total > maxSecretContentBytes {
+		return fmt.Errorf("base64 encoded secret content too large: %d bytes", total)
+	}
+	return nil
+}
+
 func (c *hookCtx) AddSecret(args hooktools.SecretArgs) (string, error) {
+	if err := checkSecretContent(args.Content); err != nil {
+		return "", err
+	}
 	var uri string
 	err := c.view(func(t *st.Tx, unit *st.Unit, app *st.App) error {
 		s := &st.Secret{URI: fmt.Sprintf("secret://%s/%s", unit.Model, st.NewXID()), Model: unit.Model,
@@ -82,7 +118,7 @@ func (c *hookCtx) AddSecret(args hooktools.SecretArgs) (string, error) {
 		} else if app.Leader != unit.Name {
 			return hooktools.ErrNotLeader
 		}
-		setMetadata(s, args)
+		setMetadata(s, args, time.Now().UTC())
 		uri = s.URI
 		c.stage(s)
 		return nil
@@ -190,19 +226,23 @@ func (c *hookCtx) GetSecret(args hooktools.SecretGetArgs) (map[string]string, er
 }
 
 func (c *hookCtx) UpdateSecret(uri string, args hooktools.SecretArgs) error {
+	if err := checkSecretContent(args.Content); err != nil {
+		return err
+	}
 	return c.view(func(t *st.Tx, unit *st.Unit, app *st.App) error {
 		s, err := c.ownedSecret(t, unit, app, uri)
 		if err != nil {
 			return err
 		}
-		setMetadata(s, args)
 		if len(args.Content) > 0 && !maps.Equal(args.Content, s.Revisions[s.Latest]) {
 			s.Latest++
 			if s.Revisions == nil {
 				s.Revisions = map[int]map[string]string{}
 			}
 			s.Revisions[s.Latest] = maps.Clone(args.Content)
+			s.Expire = nil // the new revision expires only if told so
 		}
+		setMetadata(s, args, time.Now().UTC())
 		c.stage(s)
 		return nil
 	})
@@ -219,6 +259,7 @@ func (c *hookCtx) RemoveSecret(uri string, revision *int) error {
 				return fmt.Errorf("secret revision %d not found", *revision)
 			}
 			delete(s.Revisions, *revision)
+			delete(s.RevExpire, *revision)
 			if len(s.Revisions) > 0 {
 				c.stage(s)
 				return nil

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,6 +18,7 @@ import (
 
 	st "github.com/jujulet/postgresql-k8s/internal/controller/state"
 	"github.com/jujulet/postgresql-k8s/internal/hooktools"
+	"github.com/jujulet/postgresql-k8s/internal/localsock"
 	"github.com/jujulet/postgresql-k8s/internal/pod"
 )
 
@@ -33,6 +33,9 @@ type Config struct {
 	Logger  *slog.Logger
 	// PollInterval is how often the pod is polled for boot ids (default 1s).
 	PollInterval time.Duration
+	// LookupEnv reads the agent's environment, of which hooks inherit the Kubernetes
+	// variables (default os.LookupEnv).
+	LookupEnv func(key string) (string, bool)
 }
 
 // Uniter is one unit's agent.
@@ -52,6 +55,63 @@ type Uniter struct {
 	containers map[string][]string
 	boot       map[string]string
 	watchers   noticeWatchers
+
+	// pending is an operation that ran but whose result could not be committed; only the
+	// Run goroutine uses it.
+	pending *pendingCommit
+	// commitFault, when set (by tests), fails commits as a full disk would.
+	commitFault func() error
+}
+
+// pendingCommit is a hook or action that ran but whose result could not be committed (a
+// full disk, a locked database). The commit is retried after a backoff, without running
+// the charm again: as Juju's uniter, which records a hook as done before it commits it.
+type pendingCommit struct {
+	what     string
+	commit   func() (removed bool, err error)
+	failures int
+	retryAt  time.Time
+}
+
+// commitBackoff is the wait before the n-th retry of a failed commit: 1s doubling to 1m.
+func commitBackoff(n int) time.Duration {
+	d := time.Second
+	for i := 0; i < n && d < time.Minute; i++ {
+		d *= 2
+	}
+	return min(d, time.Minute)
+}
+
+// deferCommit keeps a commit that failed for a retry after the backoff.
+func (u *Uniter) deferCommit(what string, commit func() (bool, error), err error) error {
+	if u.pending == nil || u.pending.what != what {
+		u.pending = &pendingCommit{what: what, commit: commit}
+	}
+	p := u.pending
+	p.retryAt = time.Now().Add(commitBackoff(p.failures))
+	p.failures++
+	return fmt.Errorf("committing %s (retrying in %s): %w", what, time.Until(p.retryAt).Round(time.Second), err)
+}
+
+// retryCommit retries the pending commit once its backoff has passed; busy: the pending
+// commit still waits (nothing else may run before it).
+func (u *Uniter) retryCommit() (done, busy bool, err error) {
+	p := u.pending
+	if p == nil {
+		return false, false, nil
+	}
+	if time.Now().Before(p.retryAt) {
+		return false, true, nil
+	}
+	removed, err := p.commit()
+	if err != nil {
+		return false, true, u.deferCommit(p.what, p.commit, err)
+	}
+	u.pending = nil
+	if removed {
+		return true, true, u.finishRemoval()
+	}
+	return false, true, nil
 }
 
 // UnitDir is the directory of the unit with controller id id.
@@ -64,6 +124,9 @@ func New(cfg Config) *Uniter {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.LookupEnv == nil {
+		cfg.LookupEnv = os.LookupEnv
 	}
 	return &Uniter{cfg: cfg, store: cfg.Store, model: cfg.Model, name: cfg.Unit,
 		log: cfg.Logger.With("unit", cfg.Unit), contexts: map[string]*hookCtx{}}
@@ -88,7 +151,7 @@ func (u *Uniter) logf(level, format string, args ...any) {
 func (u *Uniter) charmDir() string   { return filepath.Join(u.dir, "charm") }
 func (u *Uniter) toolsDir() string   { return filepath.Join(u.dir, "tools") }
 func (u *Uniter) podDir() string     { return filepath.Join(u.dir, "c") }
-func (u *Uniter) socketPath() string { return filepath.Join(u.dir, "a.sock") }
+func (u *Uniter) socketPath() string { return filepath.Join(u.dir, "run", "a.sock") }
 
 // setup prepares the unit's directories, charm copy and tools.
 func (u *Uniter) setup(unit *st.Unit, app *st.App) error {
@@ -197,12 +260,10 @@ func (u *Uniter) Run(ctx context.Context) error {
 		u.setAgent("error", err.Error())
 		return err
 	}
-	_ = os.Remove(u.socketPath())
-	ln, err := net.Listen("unix", u.socketPath())
+	ln, err := localsock.Listen(u.socketPath())
 	if err != nil {
-		return fmt.Errorf("listening on %s: %w", u.socketPath(), err)
+		return err
 	}
-	_ = os.Chmod(u.socketPath(), 0o600)
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	srv := hooktools.NewServer(u.lookup)
@@ -210,10 +271,21 @@ func (u *Uniter) Run(ctx context.Context) error {
 	defer ln.Close()
 	defer u.stopNoticeWatchers()
 
+	// A controller killed mid-hook leaves the hook's processes running: kill them before
+	// the hook (or anything else) runs again.
+	if err := killStrayHook(ctx, u.hookGroupFile()); err != nil {
+		return err
+	}
+	if err := u.failInterruptedActions(); err != nil {
+		return err
+	}
 	if unit.InProgress != nil {
 		u.logf("INFO", "re-running hook %q interrupted by a controller restart", unit.InProgress.Name)
 		if _, err := u.runHook(ctx, unit.InProgress); err != nil {
-			return err
+			if u.pending == nil || ctx.Err() != nil {
+				return err
+			}
+			u.logf("ERROR", "%v", err) // the loop retries the commit
 		}
 	}
 	u.setAgent("idle", "")
@@ -238,9 +310,10 @@ func (u *Uniter) Run(ctx context.Context) error {
 		if done {
 			return nil
 		}
-		if worked {
+		if worked && err == nil {
 			continue
 		}
+		// After an error, wait (for the next tick at least) rather than spin.
 		select {
 		case <-ctx.Done():
 			return nil
@@ -344,8 +417,16 @@ func retryBackoff(n int) time.Duration {
 	return min(d, 5*time.Minute)
 }
 
-// step does one thing: an action, a hook error's resolution, or what the resolvers decide.
+// step does one thing: a pending commit, an action, a hook error's resolution, or what
+// the resolvers decide.
 func (u *Uniter) step(ctx context.Context) (done, worked bool, err error) {
+	if u.pending != nil {
+		done, busy, err := u.retryCommit()
+		if busy && err == nil && u.pending != nil {
+			return false, false, nil // waiting out the backoff
+		}
+		return done, busy && u.pending == nil, err
+	}
 	var v *view
 	err = u.store.View(func(t *st.Tx) error {
 		var err error
@@ -510,44 +591,26 @@ func (u *Uniter) runHook(ctx context.Context, h *st.Hook) (bool, error) {
 		}
 	}
 	hc := u.newContext(h, nil)
+	if h.Kind.IsRelation() && !u.relationExists(h.RelID) {
+		// A hook of a relation deleted meanwhile (one queued before a restart, or in
+		// error): as Juju's relation state tracker, skip it and commit it as run.
+		u.logf("WARNING", "preparing hook %s for %s, relation %d has been removed", h.Name, u.name, h.RelID)
+		commit := func() (bool, error) { return u.commitHook(h, hc) }
+		if _, err := commit(); err != nil {
+			return false, u.deferCommit("hook "+h.Name, commit, err)
+		}
+		return false, nil
+	}
 	code, _, _, runErr := u.execute(ctx, hc)
 	if ctx.Err() != nil {
 		// Controller shutting down: leave the hook in progress so it is re-run.
 		return false, ctx.Err()
 	}
-	removed := false
 	if code == 0 && runErr == nil {
-		err = u.store.Update(func(t *st.Tx) error {
-			unit, err := t.Unit(u.model, u.name)
-			if err != nil {
-				return err
-			}
-			app, err := t.App(unit.Model, unit.App)
-			if err != nil {
-				return err
-			}
-			if err := hc.commit(t, unit); err != nil {
-				return err
-			}
-			advance(t, unit, app, h, time.Now().UTC())
-			unit.InProgress = nil
-			if unit.Error != nil {
-				u.clearError(unit)
-			}
-			unit.Agent = st.Status{Status: "idle", Since: time.Now().UTC()}
-			if h.Kind == hooks.Start && !unit.WorkloadSetByCharm {
-				unit.Workload = st.Status{Status: "unknown", Since: time.Now().UTC()}
-			}
-			t.Log(u.model, u.entity(), "INFO", fmt.Sprintf("juju.worker.uniter.operation ran %q hook (via hook dispatching script: dispatch)", h.Name))
-			if h.Kind == hooks.Remove {
-				unit.Local.Removed = true
-				removed = true
-			}
-			t.PutUnit(unit)
-			return nil
-		})
+		commit := func() (bool, error) { return u.commitHook(h, hc) }
+		removed, err := commit()
 		if err != nil {
-			return false, fmt.Errorf("committing hook %s: %w", h.Name, err)
+			return false, u.deferCommit("hook "+h.Name, commit, err)
 		}
 		if removed {
 			return true, u.finishRemoval()
@@ -558,7 +621,65 @@ func (u *Uniter) runHook(ctx context.Context, h *st.Hook) (bool, error) {
 		u.logf("ERROR", "hook %q: %v", h.Name, runErr)
 	}
 	u.logf("ERROR", "hook %q (via hook dispatching script: dispatch) failed: exit status %d", h.Name, code)
-	err = u.store.Update(func(t *st.Tx) error {
+	commit := func() (bool, error) { return false, u.commitHookError(h) }
+	if err := u.commitHookError(h); err != nil {
+		return false, u.deferCommit("the failure of hook "+h.Name, commit, err)
+	}
+	return false, nil
+}
+
+// commitHook commits a hook that succeeded: its buffered changes and what it advances;
+// it reports whether the unit was removed.
+func (u *Uniter) commitHook(h *st.Hook, hc *hookCtx) (bool, error) {
+	removed := false
+	err := u.store.Update(func(t *st.Tx) error {
+		if u.commitFault != nil {
+			if err := u.commitFault(); err != nil {
+				return err
+			}
+		}
+		unit, err := t.Unit(u.model, u.name)
+		if err != nil {
+			return err
+		}
+		app, err := t.App(unit.Model, unit.App)
+		if err != nil {
+			return err
+		}
+		if err := hc.commit(t, unit); err != nil {
+			return err
+		}
+		advance(t, unit, app, h, time.Now().UTC())
+		unit.InProgress = nil
+		if unit.Error != nil {
+			u.clearError(unit)
+		}
+		unit.Agent = st.Status{Status: "idle", Since: time.Now().UTC()}
+		if h.Kind == hooks.Start && !unit.WorkloadSetByCharm {
+			unit.Workload = st.Status{Status: "unknown", Since: time.Now().UTC()}
+		}
+		t.Log(u.model, u.entity(), "INFO", fmt.Sprintf("juju.worker.uniter.operation ran %q hook (via hook dispatching script: dispatch)", h.Name))
+		if h.Kind == hooks.Remove {
+			unit.Local.Removed = true
+			removed = true
+		}
+		t.PutUnit(unit)
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("committing hook %s: %w", h.Name, err)
+	}
+	return removed, nil
+}
+
+// commitHookError records that hook h failed: the unit waits in error for a resolution.
+func (u *Uniter) commitHookError(h *st.Hook) error {
+	return u.store.Update(func(t *st.Tx) error {
+		if u.commitFault != nil {
+			if err := u.commitFault(); err != nil {
+				return err
+			}
+		}
 		unit, err := t.Unit(u.model, u.name)
 		if err != nil {
 			return err
@@ -580,7 +701,6 @@ func (u *Uniter) runHook(ctx context.Context, h *st.Hook) (bool, error) {
 		t.PutUnit(unit)
 		return nil
 	})
-	return false, err
 }
 
 // runAction runs one queued action.
@@ -604,7 +724,21 @@ func (u *Uniter) runAction(ctx context.Context, a *st.Action) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	commit := func() (bool, error) { return false, u.commitAction(a, hc, code, stdout, stderr, runErr) }
+	if _, err := commit(); err != nil {
+		return u.deferCommit(fmt.Sprintf("action %d", a.ID), commit, err)
+	}
+	return nil
+}
+
+// commitAction records an action's outcome and, when it succeeded, its buffered changes.
+func (u *Uniter) commitAction(a *st.Action, hc *hookCtx, code int, stdout, stderr string, runErr error) error {
 	return u.store.Update(func(t *st.Tx) error {
+		if u.commitFault != nil {
+			if err := u.commitFault(); err != nil {
+				return err
+			}
+		}
 		act, err := t.Action(a.ID)
 		if err != nil {
 			return err
@@ -650,6 +784,38 @@ func (u *Uniter) runAction(ctx context.Context, a *st.Action) error {
 		t.PutAction(act)
 		return nil
 	})
+}
+
+// relationExists reports whether relation id is still in the store.
+func (u *Uniter) relationExists(id int) bool {
+	exists := true
+	_ = u.store.View(func(t *st.Tx) error {
+		_, err := t.Relation(id)
+		exists = err == nil
+		return nil
+	})
+	return exists
+}
+
+// failInterruptedActions fails the actions a previous agent left running (the controller
+// was killed): as Juju's uniter, which never runs an interrupted action again, since
+// running an arbitrary command twice may be hazardous.
+func (u *Uniter) failInterruptedActions() error {
+	err := u.store.Update(func(t *st.Tx) error {
+		for _, a := range t.PendingActions(u.model, u.name) {
+			if a.Status != "running" {
+				continue
+			}
+			a.Status, a.Message, a.Completed = "failed", "action terminated", time.Now().UTC()
+			t.PutAction(a)
+			t.Log(u.model, u.entity(), "WARNING", fmt.Sprintf("action %d (%s) was interrupted: failed", a.ID, a.Name))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("failing interrupted actions: %w", err)
+	}
+	return nil
 }
 
 // refreshCharm replaces the unit's charm copy with the application's current charm.

@@ -292,6 +292,13 @@ func boundLoopbackAddrs() map[string]bool {
 
 // AddUnits adds n units to an application.
 func (t *Tx) AddUnits(a *App, n int) ([]*Unit, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("cannot add %d units: the number of units must be a positive integer", n)
+	}
+	if alive := len(t.aliveUnits(a)); alive+n > MaxUnitsPerApp {
+		return nil, fmt.Errorf("cannot add %d units to %q, which has %d: an application has at most %d units on jujulet (every unit runs on this machine)",
+			n, a.Name, alive, MaxUnitsPerApp)
+	}
 	if a.SAAS {
 		return nil, fmt.Errorf("cannot add units to remote application %q", a.Name)
 	}
@@ -359,12 +366,7 @@ func (t *Tx) Scale(a *App, n int) error {
 	if n < 0 {
 		return fmt.Errorf("scale must be a non-negative integer")
 	}
-	var alive []*Unit
-	for _, u := range t.Units(a.Model, a.Name) {
-		if u.Life == "alive" {
-			alive = append(alive, u)
-		}
-	}
+	alive := t.aliveUnits(a)
 	if n > len(alive) {
 		_, err := t.AddUnits(a, n-len(alive))
 		return err
@@ -373,6 +375,20 @@ func (t *Tx) Scale(a *App, n int) error {
 		t.RemoveUnit(alive[i])
 	}
 	return nil
+}
+
+// MaxUnitsPerApp bounds an application's alive units: each is a Pebble (and a workload)
+// on this one machine, with an address of its own.
+const MaxUnitsPerApp = 64
+
+func (t *Tx) aliveUnits(a *App) []*Unit {
+	var alive []*Unit
+	for _, u := range t.Units(a.Model, a.Name) {
+		if u.Life == "alive" {
+			alive = append(alive, u)
+		}
+	}
+	return alive
 }
 
 // SetUnitStatus sets a unit's workload status.

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
@@ -113,4 +114,106 @@ func (t *Tx) CanRead(s *Secret, u *Unit) bool {
 		}
 	}
 	return false
+}
+
+// Juju's retry delays (core/secrets): secret-rotate runs again this long after a rotation
+// that made no new revision, secret-expired after an expiry the charm did not act on.
+const (
+	RotateRetryDelay = 5 * time.Minute
+	ExpireRetryDelay = 5 * time.Minute
+)
+
+// NextRotateTime is when a secret with rotate policy p rotates after from; false for
+// "never" (or no policy).
+func NextRotateTime(p string, from time.Time) (time.Time, bool) {
+	switch p {
+	case "hourly":
+		return from.Add(time.Hour), true
+	case "daily":
+		return from.AddDate(0, 0, 1), true
+	case "weekly":
+		return from.AddDate(0, 0, 7), true
+	case "monthly":
+		return from.AddDate(0, 1, 0), true
+	case "quarterly":
+		return from.AddDate(0, 3, 0), true
+	case "yearly":
+		return from.AddDate(1, 0, 0), true
+	}
+	return time.Time{}, false
+}
+
+// TriggerDue reports whether a rotation or expiry at at is due at now, with Juju's
+// one-minute granularity.
+func TriggerDue(at, now time.Time) bool { return at.Truncate(time.Minute).Before(now) }
+
+// SetRotatePolicy changes the rotate policy, scheduling the next rotation from now when
+// it changes, as Juju's secret-set --rotate.
+func (s *Secret) SetRotatePolicy(p string, now time.Time) {
+	if p == s.Rotate && (s.NextRotate != nil || p == "" || p == "never") {
+		return
+	}
+	s.Rotate = p
+	s.NextRotate = nil
+	if next, ok := NextRotateTime(p, now); ok {
+		s.NextRotate = &next
+	}
+}
+
+// Rotated records that the owner's secret-rotate hook ran, which started at revision
+// original, as Juju's SecretsRotated: the next rotation follows the policy from the one
+// just done; if the charm made no new revision, or the latest revision expires first, it
+// runs again after RotateRetryDelay. Unlike Juju, a schedule that fell behind (the
+// controller was down) restarts from now rather than running the hook once per period
+// missed.
+func (s *Secret) Rotated(original int, now time.Time) {
+	if _, ok := NextRotateTime(s.Rotate, now); !ok {
+		s.NextRotate = nil
+		return
+	}
+	last := now
+	if s.NextRotate != nil {
+		last = *s.NextRotate
+	}
+	next, _ := NextRotateTime(s.Rotate, last)
+	if !next.After(now) {
+		next, _ = NextRotateTime(s.Rotate, now)
+	}
+	forced := now.Add(RotateRetryDelay)
+	if last.After(now) {
+		forced = last.Add(RotateRetryDelay)
+	}
+	exp, expires := s.RevExpire[s.Latest]
+	willExpire := expires && exp.Before(next)
+	if willExpire && forced.Before(exp) || s.Latest == original {
+		next = forced
+	}
+	s.NextRotate = &next
+}
+
+// TrackedRevisions maps each secret (by URI) to the revisions its consumers (cons, from
+// Tx.Consumers) track.
+func TrackedRevisions(cons []*Consumer) map[string]map[int]bool {
+	out := map[string]map[int]bool{}
+	for _, c := range cons {
+		if out[c.URI] == nil {
+			out[c.URI] = map[int]bool{}
+		}
+		out[c.URI][c.Revision] = true
+	}
+	return out
+}
+
+// ObsoleteRevisions lists the revisions of s that are not the latest and that no consumer
+// tracks (tracked: TrackedRevisions(...)[s.URI]): those the owner is told to remove
+// (secret-remove).
+func (s *Secret) ObsoleteRevisions(tracked map[int]bool) []int {
+	var out []int
+	for rev := range s.Revisions {
+		if rev != s.Latest && !tracked[rev] {
+			out = append(out, rev)
+		}
+	}
+	sort.Ints(out)
+	return out
 }

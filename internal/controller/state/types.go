@@ -167,8 +167,13 @@ type Local struct {
 	Rels          map[int]*RelLocal `json:"rels"`
 	Boot          map[string]string `json:"boot"`
 	SecretRevs    map[string]int    `json:"secret-revs"`
-	Storage       map[string]bool   `json:"storage,omitempty"` // attached storage names
-	Stopped       bool              `json:"stopped"`
+	// SecretRemoved: the obsolete revisions of owned secrets secret-remove ran for.
+	SecretRemoved map[string][]int `json:"secret-removed,omitempty"`
+	// SecretExpireRetry: when secret-expired runs again for a revision (by secret URI,
+	// then revision) the charm did not remove, as Juju's expiry worker retries.
+	SecretExpireRetry map[string]map[int]time.Time `json:"secret-expire-retry,omitempty"`
+	Storage           map[string]bool              `json:"storage,omitempty"` // attached storage names
+	Stopped           bool                         `json:"stopped"`
 	// Removed: the remove hook has run; only the unit's files and record are left to delete.
 	Removed bool `json:"removed,omitempty"`
 	// PodRecreated: the pod came back after a loss; upgrade-charm and config-changed follow.
@@ -324,6 +329,10 @@ type Secret struct {
 	Latest      int                       `json:"latest"`
 	Revisions   map[int]map[string]string `json:"revisions"`
 	Grants      []Grant                   `json:"grants,omitempty"`
+	// NextRotate is when the owner runs secret-rotate next (nil: never).
+	NextRotate *time.Time `json:"next-rotate,omitempty"`
+	// RevExpire is when each revision given an expiry expires (secret-expired).
+	RevExpire map[int]time.Time `json:"rev-expire,omitempty"`
 }
 
 // Grant gives the remote side of a relation (or one unit of it) access to a secret.
