@@ -73,6 +73,8 @@ type State struct {
 	// and the application's (true) statuses as the hook found them.
 	statuses []statusWrite
 	shown    map[bool]hookenv.StatusInfo
+	// clients are the database relations (client.go), read before the role is applied.
+	clients []clientRel
 }
 
 // Primary is the unit the leader recorded as primary ("" before the first election).

@@ -1,0 +1,642 @@
+package charm
+
+// The database relation (interface postgresql_client), provider side, as Canonical's
+// data_platform_libs data_interfaces v0 (DatabaseProvides / DatabaseRequires) defines it, so
+// that any requirer built on that library works unchanged.
+//
+// Requirer application bucket (read):
+//
+//	database           name of the database to create and use
+//	extra-user-roles   comma-separated extra roles (only clientRoleAllowed ones are granted)
+//	requested-secrets  JSON list of the fields to get through a secret instead of the bucket
+//	data               the library's own bookkeeping (ignored)
+//
+// Provider application bucket (written by the leader):
+//
+//	database, endpoints, read-only-endpoints (with replicas), version
+//	secret-user        URI of the secret (labelled database.<id>.user.secret, granted to the
+//	                   relation) holding those of username, password, uris, read-only-uris that
+//	                   the requirer listed in requested-secrets
+//	username, password, uris, read-only-uris  the fields it did not list (all of them for a
+//	                   requirer that asks for no secrets: the library's old path)
+//
+// A relation gets the login role relation_id_<N>, allowed in pg_hba only to its database and
+// only from the requirer's units' ingress-address. The leader records the grants it applied
+// under "clients" in the peer application bucket, and drops the role of a relation that is
+// gone, or whose request went away or became invalid.
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jujulet/postgresql-k8s/internal/hookenv"
+	"github.com/jujulet/postgresql-k8s/internal/postgres"
+)
+
+// ClientEndpoint is the provides endpoint of interface postgresql_client (metadata.yaml).
+const ClientEndpoint = "database"
+
+// clientUserPrefix prefixes the login role of each client relation: relation_id_<N>.
+const clientUserPrefix = "relation_id_"
+
+// keyClients (peer app bucket): JSON map of relation number to the clientGrant applied.
+const keyClients = "clients"
+
+// clientRoleAttributes are the extra-user-roles granted as role attributes, clientRoleGrants
+// those granted as membership of a predefined role. Anything else (SUPERUSER, REPLICATION,
+// CREATEROLE, BYPASSRLS, any other role of the cluster) is refused.
+var (
+	clientRoleAttributes = map[string]string{"createdb": "CREATEDB"}
+	clientRoleGrants     = []string{"pg_monitor", "pg_read_all_data", "pg_read_all_settings", "pg_read_all_stats", "pg_stat_scan_tables", "pg_write_all_data"}
+)
+
+// clientReservedDatabases are never handed to a client.
+var clientReservedDatabases = []string{"postgres", "template0", "template1"}
+
+// clientDatabaseName is what the charm accepts as a database name: an identifier that needs
+// no escaping in pg_hba.conf nor in a URI.
+var clientDatabaseName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]{0,62}$`)
+
+// The fields of the user secret group, in data_interfaces' terms.
+var clientUserFields = []string{"username", "password", "uris", "read-only-uris"}
+
+// Keys of the provider bucket the charm manages (everything else there is left alone).
+var clientManagedKeys = []string{"database", "endpoints", "read-only-endpoints", "version", "secret-user",
+	"username", "password", "uris", "read-only-uris"}
+
+// clientRel is one database relation as this hook sees it.
+type clientRel struct {
+	ID        string // database:N
+	Num       int
+	RemoteApp string
+	Request   map[string]string // the requirer's application bucket
+	Addrs     []string          // the requirer units' ingress addresses, sorted
+	Mine      map[string]string // this application's bucket (read by the leader only)
+}
+
+// User is the relation's login role.
+func (r clientRel) User() string { return clientUserPrefix + strconv.Itoa(r.Num) }
+
+// clientRequest is a requirer's valid request.
+type clientRequest struct {
+	Database   string
+	Attributes []string // role attributes (CREATEDB)
+	Roles      []string // predefined roles to be a member of
+	// Secrets are the fields the requirer wants in secrets (requested-secrets).
+	Secrets map[string]bool
+}
+
+// clientGrant is what the leader applied for a relation (peer app bucket, keyClients).
+type clientGrant struct {
+	Database string   `json:"database"`
+	Roles    []string `json:"roles,omitempty"`
+}
+
+// errNoRequest: the requirer has not asked for a database (yet, or any more).
+var errNoRequest = errors.New("no database requested")
+
+// parseClientRequest validates a requirer's bucket; errNoRequest when it asks for nothing.
+func parseClientRequest(d map[string]string) (clientRequest, error) {
+	var req clientRequest
+	db, ok := d["database"]
+	if !ok || db == "" {
+		return req, errNoRequest
+	}
+	if !clientDatabaseName.MatchString(db) {
+		return req, fmt.Errorf("database name %q is not a valid identifier (a letter or _, then letters, digits, _ or -, at most 63)", db)
+	}
+	if slices.Contains(clientReservedDatabases, db) {
+		return req, fmt.Errorf("database %q is reserved", db)
+	}
+	req.Database = db
+	var refused []string
+	for r := range strings.SplitSeq(d["extra-user-roles"], ",") {
+		r = strings.ToLower(strings.TrimSpace(r))
+		switch {
+		case r == "":
+		case clientRoleAttributes[r] != "":
+			req.Attributes = append(req.Attributes, clientRoleAttributes[r])
+		case slices.Contains(clientRoleGrants, r):
+			req.Roles = append(req.Roles, r)
+		default:
+			refused = append(refused, r)
+		}
+	}
+	if len(refused) > 0 {
+		return req, fmt.Errorf("extra-user-roles not allowed: %s", strings.Join(refused, ", "))
+	}
+	slices.Sort(req.Attributes)
+	req.Attributes = slices.Compact(req.Attributes)
+	slices.Sort(req.Roles)
+	req.Roles = slices.Compact(req.Roles)
+	req.Secrets = map[string]bool{}
+	if raw := d["requested-secrets"]; raw != "" {
+		var fields []string
+		if err := json.Unmarshal([]byte(raw), &fields); err != nil {
+			return req, fmt.Errorf("requested-secrets is not a JSON list of strings: %v", err)
+		}
+		for _, f := range fields {
+			req.Secrets[f] = true
+		}
+	}
+	return req, nil
+}
+
+// grant is what the leader applies for req.
+func (req clientRequest) grant() clientGrant {
+	return clientGrant{Database: req.Database, Roles: slices.Concat(req.Attributes, req.Roles)}
+}
+
+// readClients reads the database relations: the requirers' buckets (every unit needs them
+// for pg_hba) and, on the leader, this application's buckets. A relation being broken is
+// left out: its role goes.
+func (c *Charm) readClients(ctx context.Context, st *State) error {
+	ids, err := c.RelationIDs(ctx, st, ClientEndpoint)
+	if err != nil {
+		return fmt.Errorf("relation-ids %s: %w", ClientEndpoint, err)
+	}
+	broken := ""
+	if c.Env.HookName == ClientEndpoint+"-relation-broken" {
+		broken = c.Env.RelationID
+	}
+	var rels []clientRel
+	for _, id := range ids {
+		_, n, _ := strings.Cut(id, ":")
+		num, err := strconv.Atoi(n)
+		if err != nil || id == broken {
+			continue
+		}
+		rels = append(rels, clientRel{ID: id, Num: num})
+	}
+	if len(rels) == 0 {
+		st.clients = nil
+		return nil
+	}
+	units := make([][]string, len(rels))
+	var fns []func() error
+	for i := range rels {
+		r := &rels[i]
+		fns = append(fns,
+			func() (err error) {
+				if units[i], err = c.Tools.RelationList(ctx, r.ID); err != nil {
+					return fmt.Errorf("relation-list -r %s: %w", r.ID, err)
+				}
+				// A departing unit is still listed in some runtimes' departed hooks.
+				units[i] = slices.DeleteFunc(units[i], func(u string) bool { return u == c.Env.DepartingUnit })
+				return nil
+			},
+			func() (err error) {
+				if r.RemoteApp, err = c.Tools.RelationRemoteApp(ctx, r.ID); err != nil {
+					return fmt.Errorf("relation-list --app -r %s: %w", r.ID, err)
+				}
+				return nil
+			})
+	}
+	if err := parallel(fns...); err != nil {
+		return err
+	}
+	addrs := make([][]string, len(rels))
+	fns = nil
+	for i := range rels {
+		r := &rels[i]
+		if r.RemoteApp != "" {
+			fns = append(fns, func() (err error) {
+				if r.Request, err = c.Tools.RelationGet(ctx, r.ID, r.RemoteApp, true); err != nil {
+					return fmt.Errorf("relation-get -r %s --app %s: %w", r.ID, r.RemoteApp, err)
+				}
+				return nil
+			})
+		}
+		if st.Leader {
+			fns = append(fns, func() (err error) {
+				if r.Mine, err = c.Tools.RelationGet(ctx, r.ID, st.App, true); err != nil {
+					return fmt.Errorf("relation-get -r %s --app %s: %w", r.ID, st.App, err)
+				}
+				return nil
+			})
+		}
+		addrs[i] = make([]string, len(units[i]))
+		for j, u := range units[i] {
+			fns = append(fns, func() error {
+				d, err := c.Tools.RelationGet(ctx, r.ID, u, false)
+				if err != nil {
+					return fmt.Errorf("relation-get -r %s %s: %w", r.ID, u, err)
+				}
+				addrs[i][j] = cmp.Or(d["ingress-address"], d["private-address"])
+				return nil
+			})
+		}
+	}
+	if err := parallel(fns...); err != nil {
+		return err
+	}
+	for i := range rels {
+		a := slices.DeleteFunc(addrs[i], func(s string) bool { return net.ParseIP(s) == nil })
+		slices.Sort(a)
+		rels[i].Addrs = slices.Compact(a)
+		if rels[i].Mine == nil {
+			rels[i].Mine = map[string]string{}
+		}
+	}
+	st.clients = rels
+	return nil
+}
+
+// clientHBA admits each relation's role to its own database only, from its units' addresses.
+func clientHBA(st *State) []postgres.HBARule {
+	var rules []postgres.HBARule
+	for _, r := range st.clients {
+		req, err := parseClientRequest(r.Request)
+		if err != nil {
+			continue
+		}
+		addrs := slices.Clone(r.Addrs)
+		// On one host (jujulet) connections between loopback addresses leave from 127.0.0.1.
+		if slices.ContainsFunc(addrs, func(a string) bool { return strings.HasPrefix(a, "127.") }) && !slices.Contains(addrs, "127.0.0.1") {
+			addrs = append(addrs, "127.0.0.1")
+		}
+		for _, a := range addrs {
+			cidr := a + "/32"
+			if strings.Contains(a, ":") {
+				cidr = a + "/128"
+			}
+			// Quoted: a database named like a keyword ("all", "replication") is that database.
+			rules = append(rules, postgres.HBARule{Type: "host", Database: `"` + req.Database + `"`, User: r.User(), Address: cidr, Method: "scram-sha-256"})
+		}
+	}
+	return rules
+}
+
+// clientHosts are the hosts clients connect to, primary first: on Kubernetes the stable
+// names Juju's headless service gives the pods, elsewhere (jujulet) the units' addresses.
+func (c *Charm) clientHosts(st *State) (primary string, replicas []string) {
+	host := func(unit string) string {
+		if c.Env.ContainersDir != "" {
+			return st.AddressOf(unit)
+		}
+		app, n, _ := strings.Cut(unit, "/")
+		return fmt.Sprintf("%s-%s.%s-endpoints.%s.svc.cluster.local", app, n, app, c.Env.ModelName)
+	}
+	units := append([]string{st.Unit}, st.Peers...)
+	slices.SortFunc(units, func(a, b string) int { return cmp.Compare(unitNumber(a), unitNumber(b)) })
+	for _, u := range units {
+		h := host(u)
+		switch {
+		case h == "":
+		case u == st.Primary():
+			primary = h
+		default:
+			replicas = append(replicas, h)
+		}
+	}
+	return primary, replicas
+}
+
+func unitNumber(unit string) int {
+	_, n, _ := strings.Cut(unit, "/")
+	i, _ := strconv.Atoi(n)
+	return i
+}
+
+func hostPorts(hosts []string) string {
+	out := make([]string, len(hosts))
+	for i, h := range hosts {
+		out[i] = net.JoinHostPort(h, strconv.Itoa(PGPort))
+	}
+	return strings.Join(out, ",")
+}
+
+// clientURI is a libpq multi-host URI: the client library tries the hosts in order and keeps
+// the first whose session matches attrs, so it finds the primary again after a failover.
+func clientURI(user, password, database string, hosts []string, attrs string) string {
+	u := url.URL{Scheme: "postgresql", User: url.UserPassword(user, password), Host: hostPorts(hosts),
+		Path: "/" + database, RawQuery: "target_session_attrs=" + attrs}
+	return u.String()
+}
+
+// ClientAdmin is SQL on the primary for the database relation (leader).
+type ClientAdmin interface {
+	InRecovery(ctx context.Context) (bool, error)
+	ServerVersion(ctx context.Context) (string, error)
+	// ClientUsers lists the roles named relation_id_<N>.
+	ClientUsers(ctx context.Context) ([]string, error)
+	EnsureClientUser(ctx context.Context, u postgres.ClientUser, revokeRoles []string) error
+	DropClientUser(ctx context.Context, user string) error
+	Close(ctx context.Context)
+}
+
+// ClientAdminOpener is implemented by a Workload that can open a ClientAdmin on host.
+type ClientAdminOpener interface {
+	OpenClientAdmin(ctx context.Context, host, user, password string) (ClientAdmin, error)
+}
+
+// serveClients is the leader's part: roles and databases on the primary, then each
+// relation's answer. Problems with a request are a blocked status naming the relation; the
+// request changes nothing until it is fixed.
+func (c *Charm) serveClients(ctx context.Context, st *State, w Workload) error {
+	if !st.Leader {
+		return nil
+	}
+	recorded := map[string]clientGrant{}
+	if raw := st.AppData[keyClients]; raw != "" {
+		if err := json.Unmarshal([]byte(raw), &recorded); err != nil {
+			c.logf(ctx, slog.LevelWarn, "ignoring unreadable %s record: %v", keyClients, err)
+			recorded = map[string]clientGrant{}
+		}
+	}
+	if len(st.clients) == 0 && len(recorded) == 0 {
+		return nil
+	}
+	var serve []*clientUserWork
+	var problems []string
+	live := map[string]bool{}
+	var revoke []clientRel // live relations whose credentials go
+	for _, r := range st.clients {
+		req, err := parseClientRequest(r.Request)
+		if err != nil {
+			if !errors.Is(err, errNoRequest) {
+				problems = append(problems, fmt.Sprintf("%s (%s): %v", r.ID, r.RemoteApp, err))
+			}
+			if r.Mine["secret-user"] != "" || r.Mine["username"] != "" || r.Mine["endpoints"] != "" {
+				revoke = append(revoke, r)
+			}
+			continue
+		}
+		live[strconv.Itoa(r.Num)] = true
+		pw, err := c.clientPassword(ctx, r)
+		if err != nil {
+			return err
+		}
+		wk := &clientUserWork{rel: r, req: req, password: pw}
+		fresh := pw == "" // no credentials published yet: a new password
+		if fresh {
+			if wk.password, err = GeneratePassword(); err != nil {
+				return fmt.Errorf("generate password: %w", err)
+			}
+		}
+		g, ok := recorded[strconv.Itoa(r.Num)]
+		wk.apply = fresh || !ok || g.Database != req.Database || !slices.Equal(g.Roles, req.grant().Roles)
+		serve = append(serve, wk)
+	}
+	var drop []string
+	for n := range recorded {
+		if !live[n] {
+			drop = append(drop, n)
+		}
+	}
+	slices.Sort(drop)
+	needSQL := len(drop) > 0
+	for _, wk := range serve {
+		needSQL = needSQL || wk.apply || wk.rel.Mine["version"] == ""
+	}
+	version := ""
+	if needSQL {
+		done, v, err := c.clientSQL(ctx, st, w, serve, live, drop)
+		if err != nil {
+			return err
+		}
+		if !done {
+			// A standby cluster: its primary is not writable here (cross-regional replication
+			// creates client roles on the primary cluster). Nothing is answered meanwhile.
+			serve = slices.DeleteFunc(serve, func(wk *clientUserWork) bool { return wk.apply })
+		} else {
+			for _, n := range drop {
+				delete(recorded, n)
+			}
+			for _, wk := range serve {
+				recorded[strconv.Itoa(wk.rel.Num)] = wk.req.grant()
+			}
+		}
+		version = v
+	}
+	for _, wk := range serve {
+		if err := c.publishClient(ctx, st, wk.rel, wk.req, wk.password, cmp.Or(version, wk.rel.Mine["version"])); err != nil {
+			return err
+		}
+	}
+	for _, r := range revoke {
+		del := map[string]string{}
+		for _, k := range clientManagedKeys {
+			if r.Mine[k] != "" {
+				del[k] = ""
+			}
+		}
+		if err := c.Tools.RelationSet(ctx, r.ID, true, del); err != nil {
+			return fmt.Errorf("relation-set -r %s: %w", r.ID, err)
+		}
+	}
+	raw := ""
+	if len(recorded) > 0 {
+		b, err := json.Marshal(recorded)
+		if err != nil {
+			return fmt.Errorf("%s record: %w", keyClients, err)
+		}
+		raw = string(b)
+	}
+	st.SetApp(keyClients, raw)
+	if len(problems) > 0 {
+		c.clientBlocked(st, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// clientUserWork is one relation the leader serves.
+type clientUserWork struct {
+	rel      clientRel
+	req      clientRequest
+	password string
+	apply    bool // the role and database need SQL
+}
+
+// clientSQL applies the roles on the primary: drops first (the relations gone, and any
+// relation_id_ role no live relation has, e.g. after a hook lost its record), then creates.
+// done is false when the primary is in recovery (nothing applied).
+func (c *Charm) clientSQL(ctx context.Context, st *State, w Workload, users []*clientUserWork, live map[string]bool, drop []string) (done bool, version string, err error) {
+	opener, ok := w.(ClientAdminOpener)
+	if !ok {
+		return false, "", fmt.Errorf("the workload cannot administer client roles")
+	}
+	primary := st.PrimaryAddress()
+	if primary == "" {
+		return false, "", waiting("database relation: waiting for a primary")
+	}
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	admin, err := opener.OpenClientAdmin(cctx, primary, "operator", st.Passwords["operator"])
+	if err != nil {
+		return false, "", waiting("database relation: waiting for the primary to accept connections: %v", err)
+	}
+	defer admin.Close(ctx)
+	rec, err := admin.InRecovery(cctx)
+	if err != nil {
+		return false, "", err
+	}
+	if rec {
+		return false, "", nil
+	}
+	existing, err := admin.ClientUsers(cctx)
+	if err != nil {
+		return false, "", err
+	}
+	gone := map[string]bool{}
+	for _, n := range drop {
+		gone[clientUserPrefix+n] = true
+	}
+	for _, u := range existing {
+		// Only relation_id_<number>: a role an operator named alike is not the charm's.
+		if n, ok := strings.CutPrefix(u, clientUserPrefix); ok && !live[n] && strconv.Itoa(unitNumber("/"+n)) == n {
+			gone[u] = true
+		}
+	}
+	for _, u := range slices.Sorted(maps.Keys(gone)) {
+		if err := admin.DropClientUser(cctx, u); err != nil {
+			return false, "", err
+		}
+		c.logf(ctx, slog.LevelInfo, "database relation: dropped user %s", u)
+	}
+	for _, u := range users {
+		if !u.apply && slices.Contains(existing, u.rel.User()) {
+			continue
+		}
+		var revoke []string
+		for _, r := range clientRoleGrants {
+			if !slices.Contains(u.req.Roles, r) {
+				revoke = append(revoke, r)
+			}
+		}
+		cu := postgres.ClientUser{Name: u.rel.User(), Password: u.password, Database: u.req.Database,
+			Attributes: u.req.Attributes, Roles: u.req.Roles}
+		if err := admin.EnsureClientUser(cctx, cu, revoke); err != nil {
+			return false, "", err
+		}
+		c.logf(ctx, slog.LevelInfo, "database relation %s: user %s for database %s", u.rel.ID, cu.Name, cu.Database)
+	}
+	v, err := admin.ServerVersion(cctx)
+	if err != nil {
+		return false, "", err
+	}
+	return true, v, nil
+}
+
+// clientPassword is the password already published to r ("" when none is).
+func (c *Charm) clientPassword(ctx context.Context, r clientRel) (string, error) {
+	if uri := r.Mine["secret-user"]; uri != "" {
+		content, err := c.Tools.SecretGet(ctx, hookenv.SecretGetArgs{URI: uri})
+		if err != nil {
+			if errors.Is(err, hookenv.ErrNotFound) {
+				return "", nil
+			}
+			return "", fmt.Errorf("secret-get %s: %w", r.ID, err)
+		}
+		if pw := content["password"]; pw != "" {
+			return pw, nil
+		}
+	}
+	return r.Mine["password"], nil
+}
+
+// clientTLS is the seam for the TLS issue: the tls and tls-ca fields, once the charm serves
+// TLS (they go in the tls secret group, or the bucket). Nothing yet.
+func clientTLS(*State) map[string]string { return nil }
+
+// publishClient writes r's answer: endpoints, version, and the credentials in a secret (the
+// fields the requirer asked for as secrets) or in the bucket.
+func (c *Charm) publishClient(ctx context.Context, st *State, r clientRel, req clientRequest, password, version string) error {
+	primary, replicas := c.clientHosts(st)
+	if primary == "" {
+		return nil // no primary yet: nothing a client could use
+	}
+	user := r.User()
+	fields := map[string]string{"username": user, "password": password,
+		"uris": clientURI(user, password, req.Database, append([]string{primary}, replicas...), "read-write")}
+	want := map[string]string{"database": req.Database, "endpoints": hostPorts(append([]string{primary}, replicas...)),
+		"version": version}
+	if len(replicas) > 0 {
+		want["read-only-endpoints"] = hostPorts(replicas)
+		fields["read-only-uris"] = clientURI(user, password, req.Database, append(slices.Clone(replicas), primary), "prefer-standby")
+	}
+	maps.Copy(want, clientTLS(st))
+	secret := map[string]string{}
+	for _, k := range clientUserFields {
+		if fields[k] == "" {
+			continue
+		}
+		if req.Secrets[k] {
+			secret[k] = fields[k]
+		} else {
+			want[k] = fields[k]
+		}
+	}
+	if len(secret) > 0 {
+		uri, err := c.ensureClientSecret(ctx, r, secret)
+		if err != nil {
+			return err
+		}
+		want["secret-user"] = uri
+	}
+	set := map[string]string{}
+	for _, k := range clientManagedKeys {
+		if r.Mine[k] != want[k] {
+			set[k] = want[k]
+		}
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	if err := c.Tools.RelationSet(ctx, r.ID, true, set); err != nil {
+		return fmt.Errorf("relation-set -r %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// ensureClientSecret creates the relation's user secret and grants it to the relation, or
+// updates its content when it changed; it returns the secret's URI.
+func (c *Charm) ensureClientSecret(ctx context.Context, r clientRel, content map[string]string) (string, error) {
+	if uri := r.Mine["secret-user"]; uri != "" {
+		cur, err := c.Tools.SecretGet(ctx, hookenv.SecretGetArgs{URI: uri})
+		if err == nil {
+			if !maps.Equal(cur, content) {
+				if err := c.Tools.SecretSet(ctx, uri, content); err != nil {
+					return "", fmt.Errorf("secret-set %s: %w", r.ID, err)
+				}
+			}
+			return uri, nil
+		}
+		if !errors.Is(err, hookenv.ErrNotFound) {
+			return "", fmt.Errorf("secret-get %s: %w", r.ID, err)
+		}
+	}
+	label := fmt.Sprintf("%s.%d.user.secret", ClientEndpoint, r.Num)
+	uri, err := c.Tools.SecretAdd(ctx, hookenv.SecretAddArgs{Content: content, Label: label,
+		Description: "credentials of " + r.RemoteApp + " on " + ClientEndpoint, Owner: "application"})
+	if err != nil {
+		return "", fmt.Errorf("secret-add %s: %w", r.ID, err)
+	}
+	if err := c.Tools.SecretGrant(ctx, uri, r.ID, ""); err != nil {
+		return "", fmt.Errorf("secret-grant %s: %w", r.ID, err)
+	}
+	return uri, nil
+}
+
+// clientBlocked turns the unit's running status into blocked with the relations' problems.
+func (c *Charm) clientBlocked(st *State, problems string) {
+	for i, s := range st.statuses {
+		if !s.app && s.status == "active" {
+			st.statuses[i] = statusWrite{status: "blocked", message: s.message + "; " + problems}
+			return
+		}
+	}
+	st.statuses = append(st.statuses, statusWrite{status: "blocked", message: problems})
+}
