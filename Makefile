@@ -67,7 +67,7 @@ test-juju: charm
 
 bench: setup build
 	JUJULET_BIN=$(BIN) $(GO) test -run '^$$' -bench NoopHook -benchtime 200x ./internal/controller
-	JUJULET_BIN=$(BIN) $(GO) test -run '^$$' -bench 'Deploy|UpdateStatus|Switchover|Failover|Rollback' -benchtime 5x -timeout 60m ./...
+	JUJULET_BIN=$(BIN) $(GO) test -run '^$$' -bench 'Deploy|UpdateStatus|Switchover|Failover|Rollback|ClientIntegrateLogin' -benchtime 5x -timeout 60m ./...
 	# Synchronous replication: TPS against a hand-configured pair; losses over ten pod kills.
 	JUJULET_BIN=$(BIN) $(GO) test -run '^$$' -bench 'SyncCommitTPS|SyncPodKillLoss' -benchtime 1x -timeout 120m ./tests/e2e
 	JUJULET_BIN=$(BIN) $(GO) run ./tests/cmd/scenario-bench
