@@ -414,6 +414,9 @@ func (c *Charm) serveClients(ctx context.Context, st *State, w Workload) error {
 		} else {
 			for _, n := range drop {
 				delete(recorded, n)
+				if !slices.ContainsFunc(st.clients, func(r clientRel) bool { return strconv.Itoa(r.Num) == n }) {
+					c.removeClientSecret(ctx, clientSecretLabel(n))
+				}
 			}
 			for _, wk := range serve {
 				recorded[strconv.Itoa(wk.rel.Num)] = wk.req.grant()
@@ -436,6 +439,7 @@ func (c *Charm) serveClients(ctx context.Context, st *State, w Workload) error {
 		if err := c.Tools.RelationSet(ctx, r.ID, true, del); err != nil {
 			return fmt.Errorf("relation-set -r %s: %w", r.ID, err)
 		}
+		c.removeClientSecret(ctx, clientSecretLabel(strconv.Itoa(r.Num)))
 	}
 	raw := ""
 	if len(recorded) > 0 {
@@ -618,7 +622,7 @@ func (c *Charm) ensureClientSecret(ctx context.Context, r clientRel, content map
 			return "", fmt.Errorf("secret-get %s: %w", r.ID, err)
 		}
 	}
-	label := fmt.Sprintf("%s.%d.user.secret", ClientEndpoint, r.Num)
+	label := clientSecretLabel(strconv.Itoa(r.Num))
 	uri, err := c.Tools.SecretAdd(ctx, hookenv.SecretAddArgs{Content: content, Label: label,
 		Description: "credentials of " + r.RemoteApp + " on " + ClientEndpoint, Owner: "application"})
 	if err != nil {
@@ -628,6 +632,27 @@ func (c *Charm) ensureClientSecret(ctx context.Context, r clientRel, content map
 		return "", fmt.Errorf("secret-grant %s: %w", r.ID, err)
 	}
 	return uri, nil
+}
+
+// clientSecretLabel labels relation n's user secret, as data_interfaces names it.
+func clientSecretLabel(n string) string { return ClientEndpoint + "." + n + ".user.secret" }
+
+// removeClientSecret removes the user secret of a relation that lost its user. It is
+// cleanup: the credentials it holds no longer log in, so a failure is only logged.
+func (c *Charm) removeClientSecret(ctx context.Context, label string) {
+	infos, err := c.Tools.SecretInfoGet(ctx, label)
+	if err != nil {
+		c.logf(ctx, slog.LevelInfo, "no secret %s to remove: %v", label, err)
+		return
+	}
+	for _, i := range infos {
+		if i.Label != label {
+			continue
+		}
+		if err := c.Tools.SecretRemove(ctx, i.ID); err != nil {
+			c.logf(ctx, slog.LevelWarn, "secret-remove %s (%s): %v", i.ID, label, err)
+		}
+	}
 }
 
 // clientBlocked turns the unit's running status into blocked with the relations' problems.

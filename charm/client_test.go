@@ -354,8 +354,8 @@ func TestServeClientsRevoke(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newClientFake()
-			addClient(f, "database:5", "app", map[string]string{"database": "shared"}, map[string]string{"app/0": "10.0.0.5"})
-			addClient(f, "database:6", "other", map[string]string{"database": "shared"}, map[string]string{"other/0": "10.0.0.6"})
+			addClient(f, "database:5", "app", map[string]string{"database": "shared", "requested-secrets": librarySecrets}, map[string]string{"app/0": "10.0.0.5"})
+			addClient(f, "database:6", "other", map[string]string{"database": "shared", "requested-secrets": librarySecrets}, map[string]string{"other/0": "10.0.0.6"})
 			a := newFakeAdmin()
 			st := clientState(true)
 			if err := clientHook(t, f, hookenv.Env{}, st, a); err != nil {
@@ -377,6 +377,14 @@ func TestServeClientsRevoke(t *testing.T) {
 				if mine := r.Data["pg"]; mine["password"] != "" || mine["username"] != "" || mine["endpoints"] != "" {
 					t.Fatalf("revoked relation still answered: %v", mine)
 				}
+			}
+			for uri, sec := range f.Secrets {
+				if sec.Label == "database.5.user.secret" {
+					t.Fatalf("the revoked relation's secret %s is still there", uri)
+				}
+			}
+			if len(f.Secrets) != 1 {
+				t.Fatalf("secrets left: %d, want the other relation's", len(f.Secrets))
 			}
 			var rec map[string]clientGrant
 			_ = json.Unmarshal([]byte(st2.AppData[keyClients]), &rec)
