@@ -498,9 +498,13 @@ func (c *Charm) clientSQL(ctx context.Context, st *State, w Workload, users []*c
 	for _, n := range drop {
 		gone[clientUserPrefix+n] = true
 	}
+	// Roles no record names (a hook that created one failed before recording it) are found
+	// by name, but only outside cross-regional replication: there the other cluster's
+	// relations have their roles in the same data.
 	for _, u := range existing {
 		// Only relation_id_<number>: a role an operator named alike is not the charm's.
-		if n, ok := strings.CutPrefix(u, clientUserPrefix); ok && !live[n] && strconv.Itoa(unitNumber("/"+n)) == n {
+		n, ok := strings.CutPrefix(u, clientUserPrefix)
+		if ok && !live[n] && strconv.Itoa(unitNumber("/"+n)) == n && st.AppData[keyMode] == modeNone {
 			gone[u] = true
 		}
 	}

@@ -429,3 +429,34 @@ func TestReadClientsNonLeader(t *testing.T) {
 		t.Fatalf("a non-leader served: %v %v", err, st.appWrites)
 	}
 }
+
+func TestServeClientsOrphanRoles(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		drMode   string
+		existing []string
+		dropped  []string
+	}{
+		{"an unrecorded role of a gone relation goes", "", []string{"relation_id_3", "relation_id_app", "relation_id_9"}, []string{"relation_id_9"}},
+		{"cross-regional replication: the other cluster's roles stay", modePrimary, []string{"relation_id_3", "relation_id_9"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newClientFake()
+			addClient(f, "database:3", "app", map[string]string{"database": "d"}, map[string]string{"app/0": "10.0.0.5"})
+			a := newFakeAdmin()
+			for _, u := range tc.existing {
+				a.users[u] = postgres.ClientUser{Name: u}
+			}
+			st := clientState(true)
+			if tc.drMode != "" {
+				st.AppData[keyMode] = tc.drMode
+			}
+			if err := clientHook(t, f, hookenv.Env{}, st, a); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(a.dropped, tc.dropped) {
+				t.Fatalf("dropped %v, want %v", a.dropped, tc.dropped)
+			}
+		})
+	}
+}
