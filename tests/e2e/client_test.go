@@ -115,14 +115,21 @@ func BenchmarkClientIntegrateLogin(b *testing.B) {
 		start := time.Now()
 		must(b, j.Integrate(ctx, model, "pg", app))
 		waitFor(b, ctx, 3*time.Minute, app+" to log in", func() error {
-			res, err := j.RunAction(ctx, model, app+"/0", "count", map[string]any{"tag": "none"})
+			res, err := j.RunAction(ctx, model, app+"/0", "show-credentials", nil)
 			if err != nil {
 				return err
 			}
 			if res.Status != "completed" {
 				return errors.New(res.Message)
 			}
-			return nil
+			user, _ := res.Results["username"].(string)
+			pw, _ := res.Results["password"].(string)
+			eps, _ := res.Results["endpoints"].(string)
+			conn, err := dial(ctx, firstHost(eps), user, pw, app)
+			if err != nil {
+				return err
+			}
+			return conn.Close(ctx)
 		})
 		times = append(times, time.Since(start))
 	}
