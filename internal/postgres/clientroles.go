@@ -73,14 +73,48 @@ func EnsureClientUser(ctx context.Context, conn *pgx.Conn, connect ConnectDB, u 
 	if _, err := conn.Exec(ctx, fmt.Sprintf("GRANT ALL ON DATABASE %s TO %s", db, role)); err != nil {
 		return fmt.Errorf("grant database %s to %s: %w", u.Database, u.Name, err)
 	}
-	// Since PostgreSQL 15 only the database owner may create in public: grant it.
 	dconn, err := connect(ctx, u.Database)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = dconn.Close(context.WithoutCancel(ctx)) }()
-	if _, err := dconn.Exec(ctx, "GRANT ALL ON SCHEMA public TO "+role); err != nil {
-		return fmt.Errorf("grant schema public of %s to %s: %w", u.Database, u.Name, err)
+	return shareSchema(ctx, conn, dconn, u)
+}
+
+// shareSchema lets u create in the database's public schema (since PostgreSQL 15 only the
+// owner may) and share its tables with the database's other client users: the roles granted
+// CONNECT on it. Each gets the other's existing tables and sequences and, through default
+// privileges, those either creates later; so two applications asking for one database both
+// work on the same tables.
+func shareSchema(ctx context.Context, conn, dconn *pgx.Conn, u ClientUser) error {
+	role := pgx.Identifier{u.Name}.Sanitize()
+	rows, err := conn.Query(ctx, `SELECT r.rolname FROM pg_database d, aclexplode(d.datacl) a, pg_roles r
+		WHERE d.datname = $1 AND a.grantee = r.oid AND a.privilege_type = 'CONNECT'
+		AND r.rolname <> $2 AND NOT r.rolsuper ORDER BY r.rolname`, u.Database, u.Name)
+	if err != nil {
+		return fmt.Errorf("users of database %s: %w", u.Database, err)
+	}
+	others, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("users of database %s: %w", u.Database, err)
+	}
+	stmts := []string{
+		"GRANT ALL ON SCHEMA public TO " + role,
+		"GRANT ALL ON ALL TABLES IN SCHEMA public TO " + role,
+		"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO " + role,
+	}
+	for _, o := range others {
+		other := pgx.Identifier{o}.Sanitize()
+		for _, kind := range []string{"TABLES", "SEQUENCES"} {
+			stmts = append(stmts,
+				fmt.Sprintf("ALTER DEFAULT PRIVILEGES FOR ROLE %s IN SCHEMA public GRANT ALL ON %s TO %s", other, kind, role),
+				fmt.Sprintf("ALTER DEFAULT PRIVILEGES FOR ROLE %s IN SCHEMA public GRANT ALL ON %s TO %s", role, kind, other))
+		}
+	}
+	for _, stmt := range stmts {
+		if _, err := dconn.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("database %s, user %s: %w", u.Database, u.Name, err)
+		}
 	}
 	return nil
 }

@@ -55,9 +55,21 @@ func TestClientUsers(t *testing.T) {
 	}
 	c2, err := as(two.Name, two.Password, evil)
 	must(t, err)
-	_, err = c2.Exec(ctx, "CREATE TABLE t2 (v int)")
+	// Two users of one database share their tables, the ones there were and the new ones.
+	_, err = c2.Exec(ctx, "CREATE TABLE t2 (id bigserial, v int); INSERT INTO t1 VALUES (2)")
 	must(t, err)
 	c2.Close(ctx)
+	_, err = c1.Exec(ctx, "INSERT INTO t2 (v) VALUES (1)")
+	must(t, err)
+	// A user that comes later gets the tables already there.
+	four := ClientUser{Name: "relation_id_4", Password: "pw-four", Database: evil}
+	must(t, EnsureClientUser(ctx, op, connectDB, four, nil))
+	c4, err := as(four.Name, four.Password, evil)
+	must(t, err)
+	_, err = c4.Exec(ctx, "INSERT INTO t1 VALUES (4); INSERT INTO t2 (v) VALUES (4)")
+	must(t, err)
+	c4.Close(ctx)
+	must(t, DropClientUser(ctx, op, connectDB, four.Name))
 	if c, err := as(one.Name, one.Password, "other"); err == nil {
 		c.Close(ctx)
 		t.Fatal("relation_id_1 connected to another relation's database")
@@ -101,9 +113,14 @@ func TestClientUsers(t *testing.T) {
 		t.Fatalf("t1 owned by %q after the drop", owner)
 	}
 	must(t, DropClientUser(ctx, op, connectDB, one.Name)) // gone already: success
-	// The other user of the database still works.
+	// The other user of the database still works, on the dropped user's table too.
 	c2, err = as(two.Name, two.Password, evil)
 	must(t, err)
+	var rows int
+	must(t, c2.QueryRow(ctx, "SELECT count(*) FROM t1").Scan(&rows))
+	if rows != 3 {
+		t.Fatalf("t1 has %d rows, want 3", rows)
+	}
 	c2.Close(ctx)
 	var n int
 	must(t, op.QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname = $1", evil).Scan(&n))
