@@ -18,7 +18,8 @@ import (
 // TestClientRelation integrates the test client (tests/testdata/charms/pgclient) with a
 // two-unit cluster twice, through a secret and through the library's old path: it writes and
 // reads back, its user is no superuser, reaches only its own database, cannot write through
-// the read-only endpoint, and cannot log in any more once the relation is removed.
+// the read-only endpoint, shares the database with a third application that asks for it, and
+// cannot log in any more once the relation is removed.
 func TestClientRelation(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
@@ -73,6 +74,21 @@ func TestClientRelation(t *testing.T) {
 				conn.Close(ctx)
 				t.Fatalf("%s logged in to app2db on %s", one["username"], host)
 			}
+		}
+	})
+
+	t.Run("a second application on the same database", func(t *testing.T) {
+		must(t, j.Deploy(ctx, model, "pgclient", "app3", scenario.DeployOptions{Config: map[string]string{"database-name": "app1db"}}))
+		must(t, j.Integrate(ctx, model, "pg", "app3"))
+		waitClientReady(t, ctx, j, model, "app3/0", "app1db")
+		if res := runOK(t, ctx, j, model, "app3/0", "write", map[string]any{"count": 5, "tag": "app3"}); res.Results["acknowledged"] != "5" {
+			t.Fatalf("app3 write: %v", res.Results)
+		}
+		if res := runOK(t, ctx, j, model, "app3/0", "count", map[string]any{"tag": "e2e"}); res.Results["visible"] != "20" {
+			t.Fatalf("app3 sees %v of app1's rows, want 20", res.Results["visible"])
+		}
+		if three := clientCreds(t, ctx, j, model, "app3/0"); three["username"] == one["username"] {
+			t.Fatalf("app3 got app1's user %q", three["username"])
 		}
 	})
 
