@@ -23,7 +23,8 @@ package charm
 // A relation gets the login role relation_id_<N>, allowed in pg_hba only to its database and
 // only from the requirer's units' ingress-address. The leader records the grants it applied
 // under "clients" in the peer application bucket, and drops the role of a relation that is
-// gone, or whose request went away or became invalid.
+// gone or whose request went away. An invalid request is a blocked status and changes
+// nothing (a relation that was served keeps what it had).
 
 import (
 	"cmp"
@@ -255,12 +256,18 @@ func (c *Charm) readClients(ctx context.Context, st *State) error {
 }
 
 // clientHBA admits each relation's role to its own database only, from its units' addresses.
+// A relation whose request turned invalid keeps the database the leader granted it.
 func clientHBA(st *State) []postgres.HBARule {
 	var rules []postgres.HBARule
 	for _, r := range st.clients {
 		req, err := parseClientRequest(r.Request)
-		if err != nil {
+		if errors.Is(err, errNoRequest) {
 			continue
+		}
+		if err != nil {
+			if req.Database = recordedGrants(st)[strconv.Itoa(r.Num)].Database; req.Database == "" {
+				continue
+			}
 		}
 		addrs := slices.Clone(r.Addrs)
 		// On one host (jujulet) connections between loopback addresses leave from 127.0.0.1.
@@ -349,13 +356,7 @@ func (c *Charm) serveClients(ctx context.Context, st *State, w Workload) error {
 	if !st.Leader {
 		return nil
 	}
-	recorded := map[string]clientGrant{}
-	if raw := st.AppData[keyClients]; raw != "" {
-		if err := json.Unmarshal([]byte(raw), &recorded); err != nil {
-			c.logf(ctx, slog.LevelWarn, "ignoring unreadable %s record: %v", keyClients, err)
-			recorded = map[string]clientGrant{}
-		}
-	}
+	recorded := recordedGrants(st)
 	if len(st.clients) == 0 && len(recorded) == 0 {
 		return nil
 	}
@@ -365,10 +366,14 @@ func (c *Charm) serveClients(ctx context.Context, st *State, w Workload) error {
 	var revoke []clientRel // live relations whose credentials go
 	for _, r := range st.clients {
 		req, err := parseClientRequest(r.Request)
+		if err != nil && !errors.Is(err, errNoRequest) {
+			// Bad input changes nothing: what an earlier valid request got stays as it was.
+			problems = append(problems, fmt.Sprintf("%s (%s): %v", r.ID, r.RemoteApp, err))
+			live[strconv.Itoa(r.Num)] = true
+			continue
+		}
 		if err != nil {
-			if !errors.Is(err, errNoRequest) {
-				problems = append(problems, fmt.Sprintf("%s (%s): %v", r.ID, r.RemoteApp, err))
-			}
+			// The requirer withdrew its request: its user goes.
 			if r.Mine["secret-user"] != "" || r.Mine["username"] != "" || r.Mine["endpoints"] != "" {
 				revoke = append(revoke, r)
 			}
@@ -454,6 +459,18 @@ func (c *Charm) serveClients(ctx context.Context, st *State, w Workload) error {
 		c.clientBlocked(st, strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// recordedGrants is the leader's record of what it applied, by relation number. Only the
+// charm's leaders write it; an unreadable one counts as empty (everything is re-applied).
+func recordedGrants(st *State) map[string]clientGrant {
+	recorded := map[string]clientGrant{}
+	if raw := st.AppData[keyClients]; raw != "" {
+		if json.Unmarshal([]byte(raw), &recorded) != nil {
+			return map[string]clientGrant{}
+		}
+	}
+	return recorded
 }
 
 // clientUserWork is one relation the leader serves.

@@ -340,10 +340,6 @@ func TestServeClientsRevoke(t *testing.T) {
 			delete(f.Bucket("database:5", "app"), "database")
 			return hookenv.Env{HookName: "database-relation-changed", RelationID: "database:5"}
 		}},
-		{"request made invalid", func(f *hookenvtest.Fake) hookenv.Env {
-			f.Bucket("database:5", "app")["database"] = "postgres"
-			return hookenv.Env{HookName: "database-relation-changed", RelationID: "database:5"}
-		}},
 		{"relation broken", func(*hookenvtest.Fake) hookenv.Env {
 			return hookenv.Env{HookName: "database-relation-broken", RelationName: "database", RelationID: "database:5"}
 		}},
@@ -458,5 +454,37 @@ func TestServeClientsOrphanRoles(t *testing.T) {
 				t.Fatalf("dropped %v, want %v", a.dropped, tc.dropped)
 			}
 		})
+	}
+}
+
+// A served relation whose request turns invalid is blocked and keeps what it had: its user,
+// its answer and its pg_hba rules.
+func TestServeClientsInvalidChangeKeepsGrant(t *testing.T) {
+	f := newClientFake()
+	addClient(f, "database:5", "app", map[string]string{"database": "shared", "requested-secrets": librarySecrets}, map[string]string{"app/0": "10.0.0.5"})
+	a := newFakeAdmin()
+	st := clientState(true)
+	if err := clientHook(t, f, hookenv.Env{}, st, a); err != nil {
+		t.Fatal(err)
+	}
+	before := maps.Clone(f.Bucket("database:5", "pg"))
+	f.Bucket("database:5", "app")["database"] = "template0"
+	st2 := clientState(true)
+	st2.AppData[keyClients] = st.appWrites[keyClients]
+	if err := clientHook(t, f, hookenv.Env{HookName: "database-relation-changed", RelationID: "database:5"}, st2, a); err != nil {
+		t.Fatal(err)
+	}
+	if len(a.dropped) != 0 || a.users["relation_id_5"].Database != "shared" || a.ensured != 1 {
+		t.Fatalf("an invalid change touched the user: dropped %v, users %v, ensured %d", a.dropped, a.users, a.ensured)
+	}
+	if !maps.Equal(before, f.Bucket("database:5", "pg")) {
+		t.Fatalf("an invalid change touched the answer: %v → %v", before, f.Bucket("database:5", "pg"))
+	}
+	if s := st2.statuses[0]; s.status != "blocked" || !strings.Contains(s.message, `database "template0" is reserved`) {
+		t.Fatalf("status %+v", s)
+	}
+	rules := clientHBA(st2)
+	if len(rules) != 1 || rules[0].Database != `"shared"` || rules[0].User != "relation_id_5" {
+		t.Fatalf("pg_hba after an invalid change: %+v", rules)
 	}
 }
