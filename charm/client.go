@@ -30,6 +30,8 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -87,8 +89,20 @@ type clientRel struct {
 	Mine      map[string]string // this application's bucket (read by the leader only)
 }
 
-// User is the relation's login role.
-func (r clientRel) User() string { return clientUserPrefix + strconv.Itoa(r.Num) }
+// clientUser is relation r's login role: the one the leader recorded for it, else
+// relation_id_<N>; under cross-regional replication relation_id_<N>_<model>, so that the two
+// clusters' relations (whose roles share the replicated data) never take the same name.
+func (c *Charm) clientUser(st *State, num int) string {
+	if u := recordedGrants(st)[strconv.Itoa(num)].User; u != "" {
+		return u
+	}
+	name := clientUserPrefix + strconv.Itoa(num)
+	if st.AppData[keyMode] != modeNone {
+		sum := sha256.Sum256([]byte(c.Env.ModelUUID))
+		name += "_" + hex.EncodeToString(sum[:4])
+	}
+	return name
+}
 
 // clientRequest is a requirer's valid request.
 type clientRequest struct {
@@ -101,6 +115,7 @@ type clientRequest struct {
 
 // clientGrant is what the leader applied for a relation (peer app bucket, keyClients).
 type clientGrant struct {
+	User     string   `json:"user,omitempty"`
 	Database string   `json:"database"`
 	Roles    []string `json:"roles,omitempty"`
 }
@@ -257,7 +272,7 @@ func (c *Charm) readClients(ctx context.Context, st *State) error {
 
 // clientHBA admits each relation's role to its own database only, from its units' addresses.
 // A relation whose request turned invalid keeps the database the leader granted it.
-func clientHBA(st *State) []postgres.HBARule {
+func (c *Charm) clientHBA(st *State) []postgres.HBARule {
 	var rules []postgres.HBARule
 	for _, r := range st.clients {
 		req, err := parseClientRequest(r.Request)
@@ -269,19 +284,26 @@ func clientHBA(st *State) []postgres.HBARule {
 				continue
 			}
 		}
-		addrs := slices.Clone(r.Addrs)
-		// On one host (jujulet) connections between loopback addresses leave from 127.0.0.1.
-		if slices.ContainsFunc(addrs, func(a string) bool { return strings.HasPrefix(a, "127.") }) && !slices.Contains(addrs, "127.0.0.1") {
-			addrs = append(addrs, "127.0.0.1")
+		rules = append(rules, hbaFor(req.Database, c.clientUser(st, r.Num), r.Addrs)...)
+	}
+	return append(rules, remoteClientHBA(st)...)
+}
+
+// hbaFor admits user to database (quoted: a database named like a keyword, "all" or
+// "replication", is that database) from addrs.
+func hbaFor(database, user string, addrs []string) []postgres.HBARule {
+	addrs = slices.Clone(addrs)
+	// On one host (jujulet) connections between loopback addresses leave from 127.0.0.1.
+	if slices.ContainsFunc(addrs, func(a string) bool { return strings.HasPrefix(a, "127.") }) && !slices.Contains(addrs, "127.0.0.1") {
+		addrs = append(addrs, "127.0.0.1")
+	}
+	var rules []postgres.HBARule
+	for _, a := range addrs {
+		cidr := a + "/32"
+		if strings.Contains(a, ":") {
+			cidr = a + "/128"
 		}
-		for _, a := range addrs {
-			cidr := a + "/32"
-			if strings.Contains(a, ":") {
-				cidr = a + "/128"
-			}
-			// Quoted: a database named like a keyword ("all", "replication") is that database.
-			rules = append(rules, postgres.HBARule{Type: "host", Database: `"` + req.Database + `"`, User: r.User(), Address: cidr, Method: "scram-sha-256"})
-		}
+		rules = append(rules, postgres.HBARule{Type: "host", Database: `"` + database + `"`, User: user, Address: cidr, Method: "scram-sha-256"})
 	}
 	return rules
 }
@@ -341,6 +363,9 @@ type ClientAdmin interface {
 	ClientUsers(ctx context.Context) ([]string, error)
 	EnsureClientUser(ctx context.Context, u postgres.ClientUser, revokeRoles []string) error
 	DropClientUser(ctx context.Context, user string) error
+	// HasClientUser: user exists, may log in, and has password (a standby answers it once
+	// the role has replayed).
+	HasClientUser(ctx context.Context, user, password string) (bool, error)
 	Close(ctx context.Context)
 }
 
@@ -357,7 +382,12 @@ func (c *Charm) serveClients(ctx context.Context, st *State, w Workload) error {
 		return nil
 	}
 	recorded := recordedGrants(st)
-	if len(st.clients) == 0 && len(recorded) == 0 {
+	dr, err := c.readDRClients(ctx, st)
+	if err != nil {
+		return err
+	}
+	if len(st.clients) == 0 && len(recorded) == 0 && dr == nil {
+		st.SetApp(keyClientsRemote, "")
 		return nil
 	}
 	var serve []*clientUserWork
@@ -384,7 +414,10 @@ func (c *Charm) serveClients(ctx context.Context, st *State, w Workload) error {
 		if err != nil {
 			return err
 		}
-		wk := &clientUserWork{rel: r, req: req, password: pw}
+		if pw == "" && dr != nil {
+			pw = dr.passwords[drSecretKey(r.Num)] // asked of the primary cluster already
+		}
+		wk := &clientUserWork{rel: r, req: req, user: c.clientUser(st, r.Num), password: pw}
 		fresh := pw == "" // no credentials published yet: a new password
 		if fresh {
 			if wk.password, err = GeneratePassword(); err != nil {
@@ -402,35 +435,50 @@ func (c *Charm) serveClients(ctx context.Context, st *State, w Workload) error {
 		}
 	}
 	slices.Sort(drop)
-	needSQL := len(drop) > 0
-	for _, wk := range serve {
-		needSQL = needSQL || wk.apply || wk.rel.Mine["version"] == ""
-	}
-	version := ""
-	if needSQL {
-		done, v, err := c.clientSQL(ctx, st, w, serve, live, drop)
-		if err != nil {
+	version, pending := "", 0
+	if st.AppData[keyMode] == modeStandby && dr != nil {
+		// A standby cluster cannot write: the primary cluster creates the roles (carried by
+		// the replication relation), and a relation is answered once its role has replayed.
+		if version, pending, err = c.clientsFromPrimaryCluster(ctx, st, w, dr, serve); err != nil {
 			return err
 		}
-		if !done {
-			// A standby cluster: its primary is not writable here (cross-regional replication
-			// creates client roles on the primary cluster). Nothing is answered meanwhile.
-			serve = slices.DeleteFunc(serve, func(wk *clientUserWork) bool { return wk.apply })
-		} else {
-			for _, n := range drop {
-				delete(recorded, n)
-				if !slices.ContainsFunc(st.clients, func(r clientRel) bool { return strconv.Itoa(r.Num) == n }) {
-					c.removeClientSecret(ctx, clientSecretLabel(n))
+		serve = slices.DeleteFunc(serve, func(wk *clientUserWork) bool { return wk.apply })
+		for _, wk := range serve {
+			recorded[strconv.Itoa(wk.rel.Num)] = wk.grant()
+		}
+		for _, n := range drop {
+			delete(recorded, n)
+		}
+	} else {
+		needSQL := len(drop) > 0
+		for _, wk := range serve {
+			needSQL = needSQL || wk.apply || wk.rel.Mine["version"] == ""
+		}
+		if needSQL {
+			done, v, err := c.clientSQL(ctx, st, w, serve, live, drop, recorded)
+			if err != nil {
+				return err
+			}
+			if !done {
+				// The primary is in recovery (e.g. in the middle of a cross-cluster
+				// switchover): nothing new is answered meanwhile.
+				serve = slices.DeleteFunc(serve, func(wk *clientUserWork) bool { return wk.apply })
+			} else {
+				for _, n := range drop {
+					delete(recorded, n)
+					if !slices.ContainsFunc(st.clients, func(r clientRel) bool { return strconv.Itoa(r.Num) == n }) {
+						c.removeClientSecret(ctx, clientSecretLabel(n))
+					}
+				}
+				for _, wk := range serve {
+					recorded[strconv.Itoa(wk.rel.Num)] = wk.grant()
 				}
 			}
-			for _, wk := range serve {
-				recorded[strconv.Itoa(wk.rel.Num)] = wk.req.grant()
-			}
+			version = v
 		}
-		version = v
 	}
 	for _, wk := range serve {
-		if err := c.publishClient(ctx, st, wk.rel, wk.req, wk.password, cmp.Or(version, wk.rel.Mine["version"])); err != nil {
+		if err := c.publishClient(ctx, st, dr, wk, cmp.Or(version, wk.rel.Mine["version"])); err != nil {
 			return err
 		}
 	}
@@ -455,8 +503,14 @@ func (c *Charm) serveClients(ctx context.Context, st *State, w Workload) error {
 		raw = string(b)
 	}
 	st.SetApp(keyClients, raw)
+	if err := c.syncDRClients(ctx, st, w, dr, recorded); err != nil {
+		return err
+	}
 	if len(problems) > 0 {
 		c.clientBlocked(st, strings.Join(problems, "; "))
+	}
+	if pending > 0 {
+		return waiting("database relation: %d user(s) not created by the primary cluster (or not replayed) yet", pending)
 	}
 	return nil
 }
@@ -477,27 +531,26 @@ func recordedGrants(st *State) map[string]clientGrant {
 type clientUserWork struct {
 	rel      clientRel
 	req      clientRequest
+	user     string
 	password string
 	apply    bool // the role and database need SQL
+}
+
+func (wk *clientUserWork) grant() clientGrant {
+	g := wk.req.grant()
+	g.User = wk.user
+	return g
 }
 
 // clientSQL applies the roles on the primary: drops first (the relations gone, and any
 // relation_id_ role no live relation has, e.g. after a hook lost its record), then creates.
 // done is false when the primary is in recovery (nothing applied).
-func (c *Charm) clientSQL(ctx context.Context, st *State, w Workload, users []*clientUserWork, live map[string]bool, drop []string) (done bool, version string, err error) {
-	opener, ok := w.(ClientAdminOpener)
-	if !ok {
-		return false, "", fmt.Errorf("the workload cannot administer client roles")
-	}
-	primary := st.PrimaryAddress()
-	if primary == "" {
-		return false, "", waiting("database relation: waiting for a primary")
-	}
+func (c *Charm) clientSQL(ctx context.Context, st *State, w Workload, users []*clientUserWork, live map[string]bool, drop []string, recorded map[string]clientGrant) (done bool, version string, err error) {
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	admin, err := opener.OpenClientAdmin(cctx, primary, "operator", st.Passwords["operator"])
+	admin, err := c.openClientAdmin(cctx, st, w)
 	if err != nil {
-		return false, "", waiting("database relation: waiting for the primary to accept connections: %v", err)
+		return false, "", err
 	}
 	defer admin.Close(ctx)
 	rec, err := admin.InRecovery(cctx)
@@ -513,7 +566,7 @@ func (c *Charm) clientSQL(ctx context.Context, st *State, w Workload, users []*c
 	}
 	gone := map[string]bool{}
 	for _, n := range drop {
-		gone[clientUserPrefix+n] = true
+		gone[cmp.Or(recorded[n].User, clientUserPrefix+n)] = true
 	}
 	// Roles no record names (a hook that created one failed before recording it) are found
 	// by name, but only outside cross-regional replication: there the other cluster's
@@ -532,18 +585,12 @@ func (c *Charm) clientSQL(ctx context.Context, st *State, w Workload, users []*c
 		c.logf(ctx, slog.LevelInfo, "database relation: dropped user %s", u)
 	}
 	for _, u := range users {
-		if !u.apply && slices.Contains(existing, u.rel.User()) {
+		if !u.apply && slices.Contains(existing, u.user) {
 			continue
 		}
-		var revoke []string
-		for _, r := range clientRoleGrants {
-			if !slices.Contains(u.req.Roles, r) {
-				revoke = append(revoke, r)
-			}
-		}
-		cu := postgres.ClientUser{Name: u.rel.User(), Password: u.password, Database: u.req.Database,
+		cu := postgres.ClientUser{Name: u.user, Password: u.password, Database: u.req.Database,
 			Attributes: u.req.Attributes, Roles: u.req.Roles}
-		if err := admin.EnsureClientUser(cctx, cu, revoke); err != nil {
+		if err := admin.EnsureClientUser(cctx, cu, revokedRoles(u.req.Roles)); err != nil {
 			return false, "", err
 		}
 		c.logf(ctx, slog.LevelInfo, "database relation %s: user %s for database %s", u.rel.ID, cu.Name, cu.Database)
@@ -553,6 +600,34 @@ func (c *Charm) clientSQL(ctx context.Context, st *State, w Workload, users []*c
 		return false, "", err
 	}
 	return true, v, nil
+}
+
+// openClientAdmin connects to the cluster's primary (on a standby cluster, its head).
+func (c *Charm) openClientAdmin(ctx context.Context, st *State, w Workload) (ClientAdmin, error) {
+	opener, ok := w.(ClientAdminOpener)
+	if !ok {
+		return nil, fmt.Errorf("the workload cannot administer client roles")
+	}
+	primary := st.PrimaryAddress()
+	if primary == "" {
+		return nil, waiting("database relation: waiting for a primary")
+	}
+	admin, err := opener.OpenClientAdmin(ctx, primary, "operator", st.Passwords["operator"])
+	if err != nil {
+		return nil, waiting("database relation: waiting for the primary to accept connections: %v", err)
+	}
+	return admin, nil
+}
+
+// revokedRoles are the allowed roles not in roles: memberships to take back.
+func revokedRoles(roles []string) []string {
+	var out []string
+	for _, r := range clientRoleGrants {
+		if !slices.Contains(roles, r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // clientPassword is the password already published to r ("" when none is).
@@ -578,16 +653,21 @@ func clientTLS(*State) map[string]string { return nil }
 
 // publishClient writes r's answer: endpoints, version, and the credentials in a secret (the
 // fields the requirer asked for as secrets) or in the bucket.
-func (c *Charm) publishClient(ctx context.Context, st *State, r clientRel, req clientRequest, password, version string) error {
+func (c *Charm) publishClient(ctx context.Context, st *State, dr *drClientView, wk *clientUserWork, version string) error {
 	primary, replicas := c.clientHosts(st)
 	if primary == "" {
 		return nil // no primary yet: nothing a client could use
 	}
-	user := r.User()
+	r, req, password, user := wk.rel, wk.req, wk.password, wk.user
+	// Read-write: every unit of this cluster, then (cross-regional replication) the other
+	// cluster's, so that a client finds the primary after a switchover of either kind.
+	rw := append([]string{primary}, replicas...)
+	if dr != nil && !st.Config.ClientEndpointsLocalOnly {
+		rw = append(rw, dr.remoteAddrs...)
+	}
 	fields := map[string]string{"username": user, "password": password,
-		"uris": clientURI(user, password, req.Database, append([]string{primary}, replicas...), "read-write")}
-	want := map[string]string{"database": req.Database, "endpoints": hostPorts(append([]string{primary}, replicas...)),
-		"version": version}
+		"uris": clientURI(user, password, req.Database, rw, "read-write")}
+	want := map[string]string{"database": req.Database, "endpoints": hostPorts(rw), "version": version}
 	if len(replicas) > 0 {
 		want["read-only-endpoints"] = hostPorts(replicas)
 		fields["read-only-uris"] = clientURI(user, password, req.Database, append(slices.Clone(replicas), primary), "prefer-standby")

@@ -39,4 +39,7 @@ func (a pgClientAdmin) EnsureClientUser(ctx context.Context, u postgres.ClientUs
 func (a pgClientAdmin) DropClientUser(ctx context.Context, user string) error {
 	return postgres.DropClientUser(ctx, a.conn, a.connect, user)
 }
+func (a pgClientAdmin) HasClientUser(ctx context.Context, user, password string) (bool, error) {
+	return postgres.HasClientUser(ctx, a.conn, user, password)
+}
 func (a pgClientAdmin) Close(ctx context.Context) { _ = a.conn.Close(ctx) }

@@ -132,6 +132,10 @@ func (a *fakeAdmin) DropClientUser(_ context.Context, user string) error {
 	a.dropped = append(a.dropped, user)
 	return nil
 }
+func (a *fakeAdmin) HasClientUser(_ context.Context, user, password string) (bool, error) {
+	u, ok := a.users[user]
+	return ok && u.Password == password, nil
+}
 func (a *fakeAdmin) Close(context.Context) {}
 
 type adminWorkload struct {
@@ -324,8 +328,8 @@ func TestServeClientsBadInput(t *testing.T) {
 			if s := st.statuses[0]; s.status != "blocked" || !strings.Contains(s.message, tc.status) || !strings.HasPrefix(s.message, "Replica; ") {
 				t.Fatalf("status %+v, want blocked with %q", s, tc.status)
 			}
-			if len(clientHBA(st)) != 0 {
-				t.Fatalf("bad request admitted in pg_hba: %v", clientHBA(st))
+			if len((&Charm{}).clientHBA(st)) != 0 {
+				t.Fatalf("bad request admitted in pg_hba: %v", (&Charm{}).clientHBA(st))
 			}
 		})
 	}
@@ -483,7 +487,7 @@ func TestServeClientsInvalidChangeKeepsGrant(t *testing.T) {
 	if s := st2.statuses[0]; s.status != "blocked" || !strings.Contains(s.message, `database "template0" is reserved`) {
 		t.Fatalf("status %+v", s)
 	}
-	rules := clientHBA(st2)
+	rules := (&Charm{}).clientHBA(st2)
 	if len(rules) != 1 || rules[0].Database != `"shared"` || rules[0].User != "relation_id_5" {
 		t.Fatalf("pg_hba after an invalid change: %+v", rules)
 	}

@@ -193,7 +193,7 @@ func (c *Charm) hbaRules(st *State) []postgres.HBARule {
 	if c.ExtraHBA != nil {
 		rules = append(rules, c.ExtraHBA(st)...)
 	}
-	rules = append(rules, clientHBA(st)...)
+	rules = append(rules, c.clientHBA(st)...)
 	return rules
 }
 

@@ -2,8 +2,13 @@ package postgres
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/pbkdf2"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -232,4 +237,52 @@ func InRecovery(ctx context.Context, conn *pgx.Conn) (bool, error) {
 		return false, fmt.Errorf("pg_is_in_recovery: %w", err)
 	}
 	return r, nil
+}
+
+// HasClientUser reports whether user exists, may log in, and has password (its SCRAM
+// verifier is checked here: the password is never sent to the server). A standby answers it
+// for roles its primary created, once they have replayed.
+func HasClientUser(ctx context.Context, conn *pgx.Conn, user, password string) (bool, error) {
+	var verifier *string
+	var login bool
+	err := conn.QueryRow(ctx, "SELECT rolpassword, rolcanlogin FROM pg_authid WHERE rolname = $1", user).Scan(&verifier, &login)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("client user %s: %w", user, err)
+	}
+	return login && verifier != nil && scramMatches(*verifier, password), nil
+}
+
+// scramMatches checks password against a SCRAM-SHA-256 verifier
+// (SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>).
+func scramMatches(verifier, password string) bool {
+	rest, ok := strings.CutPrefix(verifier, "SCRAM-SHA-256$")
+	if !ok {
+		return false
+	}
+	params, keys, ok := strings.Cut(rest, "$")
+	if !ok {
+		return false
+	}
+	iterStr, saltB64, ok1 := strings.Cut(params, ":")
+	storedB64, _, ok2 := strings.Cut(keys, ":")
+	iter, err := strconv.Atoi(iterStr)
+	if !ok1 || !ok2 || err != nil || iter <= 0 {
+		return false
+	}
+	salt, err1 := base64.StdEncoding.DecodeString(saltB64)
+	stored, err2 := base64.StdEncoding.DecodeString(storedB64)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	salted, err := pbkdf2.Key(sha256.New, password, salt, iter, 32)
+	if err != nil {
+		return false
+	}
+	h := hmac.New(sha256.New, salted)
+	h.Write([]byte("Client Key"))
+	sum := sha256.Sum256(h.Sum(nil))
+	return hmac.Equal(sum[:], stored)
 }
