@@ -492,3 +492,128 @@ func TestServeClientsInvalidChangeKeepsGrant(t *testing.T) {
 		t.Fatalf("pg_hba after an invalid change: %+v", rules)
 	}
 }
+
+// drSide is one cluster's leader in TestClientsAcrossClusters.
+type drSide struct {
+	f     *hookenvtest.Fake
+	env   hookenv.Env
+	admin *fakeAdmin
+	mode  string
+	rel   string // its end of the replication relation
+	other *drSide
+	st    *State
+	local bool // client_endpoints_local_only
+}
+
+// hook runs the client part of a leader hook, with the other side's replication bucket as
+// Juju would show it, and what this side published copied over for the other.
+func (d *drSide) hook(t *testing.T) error {
+	t.Helper()
+	maps.Copy(d.f.Bucket(d.rel, "other"), d.other.f.Bucket(d.other.rel, "pg"))
+	for k := range d.f.Bucket(d.rel, "other") {
+		if _, ok := d.other.f.Bucket(d.other.rel, "pg")[k]; !ok {
+			delete(d.f.Bucket(d.rel, "other"), k)
+		}
+	}
+	st := clientState(true)
+	st.AppData[keyMode] = d.mode
+	st.Config.ClientEndpointsLocalOnly = d.local
+	if d.st != nil {
+		st.AppData[keyClients] = d.st.AppData[keyClients]
+		st.AppData[keyClientsRemote] = d.st.AppData[keyClientsRemote]
+	}
+	d.st = st
+	c := &Charm{Env: d.env, Tools: d.f}
+	if err := c.readClients(context.Background(), st); err != nil {
+		return err
+	}
+	return c.serveClients(context.Background(), st, adminWorkload{admin: d.admin})
+}
+
+func TestClientsAcrossClusters(t *testing.T) {
+	secrets := map[string]*hookenvtest.FakeSecret{}
+	side := func(uuid, mode, rel, otherAddr string) *drSide {
+		f := newClientFake()
+		f.Secrets = secrets
+		r := f.AddRelation(rel, "other", "other/0")
+		r.Data["other/0"] = map[string]string{"unit-address": otherAddr}
+		return &drSide{f: f, env: hookenv.Env{ModelUUID: uuid, ContainersDir: "/c"}, admin: newFakeAdmin(), mode: mode, rel: rel}
+	}
+	primary := side("uuid-rome", modePrimary, "replication-offer:9", "10.9.0.1")
+	standby := side("uuid-lisbon", modeStandby, "replication:2", "10.8.0.1")
+	primary.other, standby.other = standby, primary
+	addClient(standby.f, "database:4", "app", map[string]string{"database": "sdb", "requested-secrets": librarySecrets}, map[string]string{"app/0": "10.2.0.5"})
+
+	// The standby cluster asks; it cannot answer yet.
+	if err := standby.hook(t); err == nil || !strings.Contains(err.Error(), "not created by the primary cluster") {
+		t.Fatalf("standby, before the primary cluster created the user: %v", err)
+	}
+	if standby.admin.ensured != 0 || len(standby.f.Bucket("database:4", "pg")) != 0 {
+		t.Fatalf("the standby cluster wrote or answered: %v", standby.f.Bucket("database:4", "pg"))
+	}
+	var asked []drClient
+	must(t, json.Unmarshal([]byte(standby.f.Bucket("replication:2", "pg")[keyDRClientUsers]), &asked))
+	if len(asked) != 1 || !strings.HasPrefix(asked[0].User, "relation_id_4_") || asked[0].Key != "relation-4" || asked[0].Database != "sdb" {
+		t.Fatalf("client-users: %+v", asked)
+	}
+	user := asked[0].User
+	for k, v := range standby.f.Bucket("replication:2", "pg") {
+		if strings.Contains(v, secrets[standby.f.Bucket("replication:2", "pg")[keyDRClientSecret]].Content["relation-4"]) {
+			t.Fatalf("a password in the replication relation's %s", k)
+		}
+	}
+
+	// The primary cluster creates it, admits its client, and says so.
+	must(t, primary.hook(t))
+	if u := primary.admin.users[user]; u.Database != "sdb" || u.Password == "" {
+		t.Fatalf("primary cluster's users: %+v", primary.admin.users)
+	}
+	if !strings.Contains(primary.f.Bucket("replication-offer:9", "pg")[keyDRClientApplied], user) {
+		t.Fatalf("client-applied: %v", primary.f.Bucket("replication-offer:9", "pg"))
+	}
+	if rules := (&Charm{}).clientHBA(primary.st); len(rules) != 1 || rules[0].User != user || rules[0].Address != "10.2.0.5/32" || rules[0].Database != `"sdb"` {
+		t.Fatalf("primary cluster's rules for the standby's client: %+v", rules)
+	}
+
+	// Replayed on the standby cluster: it answers, its units first, then the primary cluster's.
+	standby.admin = primary.admin
+	must(t, standby.hook(t))
+	mine := standby.f.Bucket("database:4", "pg")
+	if mine["endpoints"] != "127.0.0.11:5432,127.0.0.10:5432,127.0.0.12:5432,10.8.0.1:5432" || mine["read-only-endpoints"] != "127.0.0.10:5432,127.0.0.12:5432" {
+		t.Fatalf("standby's answer: %v", mine)
+	}
+	if got := secrets[mine["secret-user"]].Content; got["username"] != user || got["password"] != primary.admin.users[user].Password {
+		t.Fatalf("standby's user secret: %v", got)
+	}
+	if rules := (&Charm{}).clientHBA(standby.st); len(rules) != 1 || rules[0].User != user {
+		t.Fatalf("standby's own client rules: %+v", rules)
+	}
+	standby.local = true
+	must(t, standby.hook(t))
+	if got := standby.f.Bucket("database:4", "pg")["endpoints"]; got != "127.0.0.11:5432,127.0.0.10:5432,127.0.0.12:5432" {
+		t.Fatalf("client_endpoints_local_only: %q", got)
+	}
+
+	// The relation goes on the standby cluster: the primary cluster drops the user.
+	delete(standby.f.Relations, "database:4")
+	must(t, standby.hook(t))
+	must(t, primary.hook(t))
+	if _, ok := primary.admin.users[user]; ok || !slices.Contains(primary.admin.dropped, user) {
+		t.Fatalf("user %s not dropped: %+v", user, primary.admin.dropped)
+	}
+	// Only a standby's own suffixed users are created: never one the primary cluster names
+	// relation_id_<N>, nor any other role.
+	standby.f.Bucket("replication:2", "pg")[keyDRClientUsers] = `[{"user":"relation_id_4","database":"x","key":"relation-4"},{"user":"operator","database":"x","key":"relation-5"},{"user":"relation_id_5_0123abcd","database":"postgres","key":"relation-5"}]`
+	ensured := primary.admin.ensured
+	must(t, primary.hook(t))
+	if primary.admin.ensured != ensured {
+		t.Fatalf("the primary cluster created a user the other model named: %+v", primary.admin.users)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
