@@ -231,3 +231,53 @@ func isSQLState(err error, code string) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == code
 }
+
+// TestClientRelationAcrossClusters integrates the test client with the standby cluster of
+// cross-regional replication: it gets a user (created by the primary cluster), writes through
+// its read-write URI (which reaches the other cluster's primary), and keeps writing, without
+// a hook of its own, after a switchover between the clusters.
+func TestClientRelationAcrossClusters(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
+	defer cancel()
+	j := scenario.StartJujulet(t)
+	seed := scenario.NewSeed(j, "postgresql-k8s")
+	seed.DeployBoth(t, ctx)
+	seed.Relate(t, ctx)
+	seed.CreateReplication(t, ctx, 1)
+
+	must(t, j.Deploy(ctx, seed.Lisbon, "pgclient", "app", scenario.DeployOptions{Config: map[string]string{"database-name": "drdb"}}))
+	must(t, j.Integrate(ctx, seed.Lisbon, seed.DB2, "app"))
+	waitClientReady(t, ctx, j, seed.Lisbon, "app/0", "drdb")
+	creds := clientCreds(t, ctx, j, seed.Lisbon, "app/0")
+	if len(strings.Split(creds["endpoints"], ",")) != 2 {
+		t.Fatalf("endpoints %q: want lisbon's unit, then rome's", creds["endpoints"])
+	}
+	if res := runOK(t, ctx, j, seed.Lisbon, "app/0", "write", map[string]any{"count": 5, "tag": "before"}); res.Results["acknowledged"] != "5" {
+		t.Fatalf("write through the standby cluster's answer: %v", res.Results)
+	}
+	waitFor(t, ctx, time.Minute, "the rows on the standby cluster", func() error {
+		res, err := j.RunAction(ctx, seed.Lisbon, "app/0", "count", map[string]any{"tag": "before", "read-only": true})
+		if err != nil {
+			return err
+		}
+		if res.Results["visible"] != "5" {
+			return fmt.Errorf("visible %v", res.Results["visible"])
+		}
+		return nil
+	})
+
+	seed.Switchover(t, ctx, seed.Lisbon, seed.DB2, seed.Rome, seed.DB1, 1)
+	waitFor(t, ctx, time.Minute, "a write after the switchover", func() error {
+		res, err := j.RunAction(ctx, seed.Lisbon, "app/0", "write", map[string]any{"count": 5, "tag": "after"})
+		if err != nil {
+			return err
+		}
+		if res.Results["acknowledged"] != "5" {
+			return fmt.Errorf("write: %v", res.Results)
+		}
+		return nil
+	})
+	if res := runOK(t, ctx, j, seed.Lisbon, "app/0", "count", map[string]any{"tag": "before"}); res.Results["visible"] != "5" {
+		t.Fatalf("rows written before the switchover: %v", res.Results)
+	}
+}
