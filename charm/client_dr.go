@@ -310,7 +310,9 @@ func (c *Charm) syncDRClients(ctx context.Context, st *State, w Workload, dr *dr
 	for _, g := range recorded {
 		own[g.User] = true
 	}
-	want := map[string]string{keyDRClientUsers: "", keyDRClientSecret: "", keyDRClientApplied: ""}
+	// client-applied is the primary cluster's: in any other mode (a switchover under way, a
+	// standby) it is left as it was, so that the users it lists can still be dropped later.
+	want := map[string]string{keyDRClientUsers: "", keyDRClientSecret: ""}
 	if len(mine) > 0 {
 		want[keyDRClientUsers] = mustJSON(mine)
 	}
@@ -322,6 +324,7 @@ func (c *Charm) syncDRClients(ctx context.Context, st *State, w Workload, dr *dr
 		if err != nil {
 			return err
 		}
+		want[keyDRClientApplied] = ""
 		if len(applied) > 0 {
 			want[keyDRClientApplied] = mustJSON(applied)
 		}
