@@ -248,10 +248,14 @@ func TestClientRelationAcrossClusters(t *testing.T) {
 	must(t, j.Deploy(ctx, seed.Lisbon, "pgclient", "app", scenario.DeployOptions{Config: map[string]string{"database-name": "drdb"}}))
 	must(t, j.Integrate(ctx, seed.Lisbon, seed.DB2, "app"))
 	waitClientReady(t, ctx, j, seed.Lisbon, "app/0", "drdb")
-	creds := clientCreds(t, ctx, j, seed.Lisbon, "app/0")
-	if len(strings.Split(creds["endpoints"], ",")) != 2 {
-		t.Fatalf("endpoints %q: want lisbon's unit, then rome's", creds["endpoints"])
-	}
+	// The other cluster's unit is published once this cluster's leader has seen it join.
+	waitFor(t, ctx, time.Minute, "endpoints naming lisbon's unit, then rome's", func() error {
+		creds := clientCreds(t, ctx, j, seed.Lisbon, "app/0")
+		if eps := strings.Split(creds["endpoints"], ","); len(eps) != 2 {
+			return fmt.Errorf("endpoints %q", creds["endpoints"])
+		}
+		return nil
+	})
 	if res := runOK(t, ctx, j, seed.Lisbon, "app/0", "write", map[string]any{"count": 5, "tag": "before"}); res.Results["acknowledged"] != "5" {
 		t.Fatalf("write through the standby cluster's answer: %v", res.Results)
 	}
