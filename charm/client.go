@@ -198,7 +198,7 @@ func (c *Charm) readClients(ctx context.Context, st *State) error {
 	}
 	if len(rels) == 0 {
 		st.clients = nil
-		return nil
+		return c.readClientsDR(ctx, st)
 	}
 	units := make([][]string, len(rels))
 	var fns []func() error
@@ -267,7 +267,7 @@ func (c *Charm) readClients(ctx context.Context, st *State) error {
 		}
 	}
 	st.clients = rels
-	return nil
+	return c.readClientsDR(ctx, st)
 }
 
 // clientHBA admits each relation's role to its own database only, from its units' addresses.
@@ -382,12 +382,8 @@ func (c *Charm) serveClients(ctx context.Context, st *State, w Workload) error {
 		return nil
 	}
 	recorded := recordedGrants(st)
-	dr, err := c.readDRClients(ctx, st)
-	if err != nil {
-		return err
-	}
+	dr := st.clientsDR
 	if len(st.clients) == 0 && len(recorded) == 0 && dr == nil {
-		st.SetApp(keyClientsRemote, "")
 		return nil
 	}
 	var serve []*clientUserWork
@@ -439,6 +435,7 @@ func (c *Charm) serveClients(ctx context.Context, st *State, w Workload) error {
 	if st.AppData[keyMode] == modeStandby && dr != nil {
 		// A standby cluster cannot write: the primary cluster creates the roles (carried by
 		// the replication relation), and a relation is answered once its role has replayed.
+		var err error
 		if version, pending, err = c.clientsFromPrimaryCluster(ctx, st, w, dr, serve); err != nil {
 			return err
 		}

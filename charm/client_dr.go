@@ -340,6 +340,31 @@ func (c *Charm) syncDRClients(ctx context.Context, st *State, w Workload, dr *dr
 			return fmt.Errorf("relation-set --app %s: %w", dr.relID, err)
 		}
 	}
+	return nil
+}
+
+// readClientsDR reads the replication relation (leader) and mirrors the other cluster's
+// clients for pg_hba: before the role is applied, so that this very hook admits them.
+func (c *Charm) readClientsDR(ctx context.Context, st *State) error {
+	if !st.Leader {
+		return nil
+	}
+	dr, err := c.readDRClients(ctx, st)
+	if err != nil {
+		return err
+	}
+	st.clientsDR = dr
+	if dr == nil {
+		st.SetApp(keyClientsRemote, "")
+		return nil
+	}
+	own := map[string]bool{}
+	for _, r := range st.clients {
+		own[c.clientUser(st, r.Num)] = true
+	}
+	for _, g := range recordedGrants(st) {
+		own[g.User] = true
+	}
 	var hba []drClient
 	for _, d := range dr.remoteUsers {
 		if !own[d.User] { // never the other cluster's word on this cluster's own users

@@ -503,6 +503,9 @@ type drSide struct {
 	other *drSide
 	st    *State
 	local bool // client_endpoints_local_only
+	// hba is what the hook's pg_hba would admit: the rules as they are before the role is
+	// applied (after the reads, before the leader's answers).
+	hba []postgres.HBARule
 }
 
 // hook runs the client part of a leader hook, with the other side's replication bucket as
@@ -527,6 +530,7 @@ func (d *drSide) hook(t *testing.T) error {
 	if err := c.readClients(context.Background(), st); err != nil {
 		return err
 	}
+	d.hba = c.clientHBA(st)
 	return c.serveClients(context.Background(), st, adminWorkload{admin: d.admin})
 }
 
@@ -571,7 +575,8 @@ func TestClientsAcrossClusters(t *testing.T) {
 	if !strings.Contains(primary.f.Bucket("replication-offer:9", "pg")[keyDRClientApplied], user) {
 		t.Fatalf("client-applied: %v", primary.f.Bucket("replication-offer:9", "pg"))
 	}
-	if rules := (&Charm{}).clientHBA(primary.st); len(rules) != 1 || rules[0].User != user || rules[0].Address != "10.2.0.5/32" || rules[0].Database != `"sdb"` {
+	// In the same hook: no later hook of the primary cluster's leader may be needed.
+	if rules := primary.hba; len(rules) != 1 || rules[0].User != user || rules[0].Address != "10.2.0.5/32" || rules[0].Database != `"sdb"` {
 		t.Fatalf("primary cluster's rules for the standby's client: %+v", rules)
 	}
 

@@ -256,9 +256,17 @@ func TestClientRelationAcrossClusters(t *testing.T) {
 		}
 		return nil
 	})
-	if res := runOK(t, ctx, j, seed.Lisbon, "app/0", "write", map[string]any{"count": 5, "tag": "before"}); res.Results["acknowledged"] != "5" {
-		t.Fatalf("write through the standby cluster's answer: %v", res.Results)
-	}
+	// pg_hba admits the client on each cluster once its units have seen it join.
+	waitFor(t, ctx, time.Minute, "a write through the standby cluster's answer", func() error {
+		res, err := j.RunAction(ctx, seed.Lisbon, "app/0", "write", map[string]any{"count": 5, "tag": "before"})
+		if err != nil {
+			return err
+		}
+		if res.Results["acknowledged"] != "5" {
+			return fmt.Errorf("write: %v", res.Results)
+		}
+		return nil
+	})
 	waitFor(t, ctx, time.Minute, "the rows on the standby cluster", func() error {
 		res, err := j.RunAction(ctx, seed.Lisbon, "app/0", "count", map[string]any{"tag": "before", "read-only": true})
 		if err != nil {
