@@ -113,6 +113,14 @@ func TestClientUsers(t *testing.T) {
 		t.Fatalf("t1 owned by %q after the drop", owner)
 	}
 	must(t, DropClientUser(ctx, op, connectDB, one.Name)) // gone already: success
+	for _, tc := range []struct {
+		user, password string
+		want           bool
+	}{{two.Name, two.Password, true}, {two.Name, "wrong", false}, {one.Name, one.Password, false}} {
+		if got, err := HasClientUser(ctx, op, tc.user, tc.password); err != nil || got != tc.want {
+			t.Errorf("HasClientUser(%s, %q) = %v, %v; want %v", tc.user, tc.password, got, err, tc.want)
+		}
+	}
 	// The other user of the database still works, on the dropped user's table too.
 	c2, err = as(two.Name, two.Password, evil)
 	must(t, err)
