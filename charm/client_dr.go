@@ -222,7 +222,9 @@ func (c *Charm) clientsFromPrimaryCluster(ctx context.Context, st *State, w Work
 	if raw := dr.remote[keyDRClientApplied]; raw != "" && json.Unmarshal([]byte(raw), &applied) != nil {
 		applied = map[string]clientGrant{}
 	}
-	var admin ClientAdmin
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var admin ClientAdmin // opened when there is something to look at
 	for _, wk := range serve {
 		if !wk.apply {
 			continue
@@ -233,14 +235,12 @@ func (c *Charm) clientsFromPrimaryCluster(ctx context.Context, st *State, w Work
 			continue
 		}
 		if admin == nil {
-			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			defer cancel()
 			if admin, err = c.openClientAdmin(cctx, st, w); err != nil {
 				return "", 0, err
 			}
 			defer admin.Close(ctx)
 		}
-		ok, err := admin.HasClientUser(ctx, wk.user, wk.password)
+		ok, err := admin.HasClientUser(cctx, wk.user, wk.password)
 		if err != nil {
 			return "", 0, err
 		}
@@ -251,7 +251,7 @@ func (c *Charm) clientsFromPrimaryCluster(ctx context.Context, st *State, w Work
 		wk.apply = false
 	}
 	if admin != nil {
-		if version, err = admin.ServerVersion(ctx); err != nil {
+		if version, err = admin.ServerVersion(cctx); err != nil {
 			return "", 0, err
 		}
 	}
