@@ -68,6 +68,9 @@ var (
 // clientReservedDatabases are never handed to a client.
 var clientReservedDatabases = []string{"postgres", "template0", "template1"}
 
+// clientRelationNumber is the <N> of a relation_id_<N> role the charm made.
+var clientRelationNumber = regexp.MustCompile(`^[0-9]{1,10}$`)
+
 // clientDatabaseName is what the charm accepts as a database name: an identifier that needs
 // no escaping in pg_hba.conf nor in a URI.
 var clientDatabaseName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]{0,62}$`)
@@ -571,7 +574,7 @@ func (c *Charm) clientSQL(ctx context.Context, st *State, w Workload, users []*c
 	for _, u := range existing {
 		// Only relation_id_<number>: a role an operator named alike is not the charm's.
 		n, ok := strings.CutPrefix(u, clientUserPrefix)
-		if ok && !live[n] && strconv.Itoa(unitNumber("/"+n)) == n && st.AppData[keyMode] == modeNone {
+		if ok && !live[n] && clientRelationNumber.MatchString(n) && st.AppData[keyMode] == modeNone {
 			gone[u] = true
 		}
 	}

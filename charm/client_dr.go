@@ -314,7 +314,7 @@ func (c *Charm) syncDRClients(ctx context.Context, st *State, w Workload, dr *dr
 	// standby) it is left as it was, so that the users it lists can still be dropped later.
 	want := map[string]string{keyDRClientUsers: "", keyDRClientSecret: ""}
 	if len(mine) > 0 {
-		want[keyDRClientUsers] = mustJSON(mine)
+		want[keyDRClientUsers] = toJSON(mine)
 	}
 	if standby {
 		want[keyDRClientSecret] = dr.secretURI
@@ -326,7 +326,7 @@ func (c *Charm) syncDRClients(ctx context.Context, st *State, w Workload, dr *dr
 		}
 		want[keyDRClientApplied] = ""
 		if len(applied) > 0 {
-			want[keyDRClientApplied] = mustJSON(applied)
+			want[keyDRClientApplied] = toJSON(applied)
 		}
 	}
 	set := map[string]string{}
@@ -373,7 +373,7 @@ func (c *Charm) readClientsDR(ctx context.Context, st *State) error {
 	}
 	raw := ""
 	if len(hba) > 0 {
-		raw = mustJSON(hba)
+		raw = toJSON(hba)
 	}
 	st.SetApp(keyClientsRemote, raw)
 	return nil
@@ -459,7 +459,7 @@ func (c *Charm) createDRClients(ctx context.Context, st *State, w Workload, dr *
 	return applied, nil
 }
 
-func mustJSON(v any) string {
+func toJSON(v any) string {
 	b, _ := json.Marshal(v) // plain structs and maps of strings: cannot fail
 	return string(b)
 }
