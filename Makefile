@@ -10,7 +10,7 @@ STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 export JUJULET_PEBBLE := $(BIN)/pebble
 
-.PHONY: all setup build jujulet pebble charm-dir charm demo test test-juju bench lint clean
+.PHONY: all setup build jujulet pebble charm-dir client-charm-dir charm demo test test-juju bench lint clean
 
 all: build
 
@@ -18,7 +18,7 @@ all: build
 setup:
 	./scripts/setup.sh
 
-build: jujulet pebble charm-dir
+build: jujulet pebble charm-dir client-charm-dir
 
 jujulet:
 	@mkdir -p $(BIN)
@@ -36,6 +36,14 @@ charm-dir:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(CHARM_DIR)/dispatch ./cmd/postgresql-k8s
 	cp metadata.yaml actions.yaml config.yaml LICENSE README.md $(CHARM_DIR)/
 	cp -P -r hooks $(CHARM_DIR)/hooks
+
+# The test client of the database relation (tests/e2e/client_test.go, README "Connect an
+# application"): `jujulet deploy pgclient` finds it beside postgresql-k8s.
+CLIENT_DIR := $(CURDIR)/build/charms/pgclient
+client-charm-dir:
+	@rm -rf $(CLIENT_DIR) && mkdir -p $(CLIENT_DIR)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(CLIENT_DIR)/dispatch ./tests/testdata/charms/pgclient/src
+	cp tests/testdata/charms/pgclient/{metadata,actions,config}.yaml LICENSE $(CLIENT_DIR)/
 
 # A packed .charm as charmcraft would produce it, without charmcraft.
 charm: charm-dir
@@ -59,7 +67,7 @@ test-juju: charm
 
 bench: setup build
 	JUJULET_BIN=$(BIN) $(GO) test -run '^$$' -bench NoopHook -benchtime 200x ./internal/controller
-	JUJULET_BIN=$(BIN) $(GO) test -run '^$$' -bench 'Deploy|UpdateStatus|Switchover|Failover|Rollback' -benchtime 5x -timeout 60m ./...
+	JUJULET_BIN=$(BIN) $(GO) test -run '^$$' -bench 'Deploy|UpdateStatus|Switchover|Failover|Rollback|ClientIntegrateLogin' -benchtime 5x -timeout 60m ./...
 	# Synchronous replication: TPS against a hand-configured pair; losses over ten pod kills.
 	JUJULET_BIN=$(BIN) $(GO) test -run '^$$' -bench 'SyncCommitTPS|SyncPodKillLoss' -benchtime 1x -timeout 120m ./tests/e2e
 	JUJULET_BIN=$(BIN) $(GO) run ./tests/cmd/scenario-bench

@@ -28,6 +28,9 @@ type Config struct {
 	MaintenanceWorkMemKB    int // memory_maintenance_work_mem
 	LogMinDurationStatement int // logging_log_min_duration_statement
 	TimeZone                string
+	// ClientEndpointsLocalOnly: client_endpoints_local_only (the database relation publishes
+	// this cluster's units only, not the other cluster's of cross-regional replication).
+	ClientEndpointsLocalOnly bool
 }
 
 // synchronous_node_count keywords.
@@ -116,6 +119,7 @@ func ParseConfig(m map[string]any) (Config, error) {
 		integer("memory_maintenance_work_mem", &c.MaintenanceWorkMemKB, 1024, pgIntMax),
 		integer("logging_log_min_duration_statement", &c.LogMinDurationStatement, -1, pgIntMax),
 		str("request_time_zone", &c.TimeZone),
+		boolean("client_endpoints_local_only", &c.ClientEndpointsLocalOnly),
 	} {
 		if err != nil {
 			return c, err

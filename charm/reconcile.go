@@ -124,9 +124,15 @@ func (c *Charm) reconcile(ctx context.Context, st *State) error {
 			return err
 		}
 	}
+	if err := c.readClients(ctx, st); err != nil {
+		return err
+	}
 	role := c.DesiredRole(ctx, st)
 	c.reportUpstream(ctx, st, role)
 	if err := c.applyRole(ctx, st, w, role); err != nil {
+		return err
+	}
+	if err := c.serveClients(ctx, st, w); err != nil {
 		return err
 	}
 	if st.Leader {
@@ -187,6 +193,7 @@ func (c *Charm) hbaRules(st *State) []postgres.HBARule {
 	if c.ExtraHBA != nil {
 		rules = append(rules, c.ExtraHBA(st)...)
 	}
+	rules = append(rules, c.clientHBA(st)...)
 	return rules
 }
 

@@ -73,6 +73,10 @@ type State struct {
 	// and the application's (true) statuses as the hook found them.
 	statuses []statusWrite
 	shown    map[bool]hookenv.StatusInfo
+	// clients are the database relations (client.go), read before the role is applied;
+	// clientsDR the replication relation as they need it (leader, client_dr.go).
+	clients   []clientRel
+	clientsDR *drClientView
 }
 
 // Primary is the unit the leader recorded as primary ("" before the first election).

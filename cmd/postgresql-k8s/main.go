@@ -51,6 +51,7 @@ func run() int {
 	}
 	c := charm.New(env, tools, open, log)
 	charm.EnableAsyncReplication(c)
+	c.PrefetchEndpoints = append(c.PrefetchEndpoints, charm.ClientEndpoint)
 	if err := c.Run(ctx); err != nil {
 		msg := fmt.Sprintf("%s failed: %v", env.Event(), err)
 		log.Error(msg)

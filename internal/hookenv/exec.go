@@ -329,6 +329,11 @@ func (x Exec) SecretGrant(ctx context.Context, uri, relID, unit string) error {
 	return err
 }
 
+func (x Exec) SecretRemove(ctx context.Context, uri string) error {
+	_, err := x.run(ctx, "secret-remove", uri)
+	return err
+}
+
 func (x Exec) SecretIDs(ctx context.Context) ([]string, error) {
 	var ids []string
 	err := x.runJSON(ctx, &ids, "secret-ids")

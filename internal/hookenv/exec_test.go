@@ -44,6 +44,7 @@ func TestExecTools(t *testing.T) {
 		"secret-info-get": `{"abc":{"revision":2,"label":"pw","owner":"application","rotation":"never"}}`,
 		"config-get":      `{"profile":"testing","experimental_max_connections":100}`,
 		"state-get":       "null",
+		"secret-remove":   "",
 	})
 	leader, err := x.IsLeader(ctx)
 	if err != nil || !leader {
@@ -80,6 +81,9 @@ func TestExecTools(t *testing.T) {
 	if err != nil || len(infos) != 1 || infos[0].ID != "abc" || infos[0].Revision != 2 {
 		t.Fatalf("SecretInfoGet = %+v, %v", infos, err)
 	}
+	if err := x.SecretRemove(ctx, "abc"); err != nil {
+		t.Fatal(err)
+	}
 	cfg, err := x.ConfigGet(ctx)
 	if err != nil || cfg["profile"] != "testing" || cfg["experimental_max_connections"] != float64(100) {
 		t.Fatalf("ConfigGet = %v, %v", cfg, err)
@@ -100,6 +104,7 @@ func TestExecTools(t *testing.T) {
 		"secret-add --label pw --file ",
 		`FILE {"operator-password":"s3cret"}`,
 		"config-get --format=json --all",
+		"secret-remove abc",
 	} {
 		if !strings.Contains(log, want) {
 			t.Errorf("calls log lacks %q:\n%s", want, log)

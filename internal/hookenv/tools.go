@@ -108,6 +108,8 @@ type Tools interface {
 	SecretSet(ctx context.Context, uri string, content map[string]string) error
 	// SecretGrant lets the remote side of relID (or one unit of it when unit != "") read.
 	SecretGrant(ctx context.Context, uri, relID, unit string) error
+	// SecretRemove removes an owned secret (all its revisions).
+	SecretRemove(ctx context.Context, uri string) error
 	SecretIDs(ctx context.Context) ([]string, error)
 	SecretInfoGet(ctx context.Context, uriOrLabel string) ([]SecretInfo, error)
 

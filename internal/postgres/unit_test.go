@@ -146,3 +146,25 @@ func TestSyncStandbyNames(t *testing.T) {
 		t.Errorf("asynchronous conf does not clear synchronous_standby_names:\n%s", conf)
 	}
 }
+
+func TestScramMatches(t *testing.T) {
+	v, err := ScramVerifier("s3cret'pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		verifier, password string
+		want               bool
+	}{
+		{v, "s3cret'pw", true},
+		{v, "s3cret'pW", false},
+		{v, "", false},
+		{"md5abcdef", "s3cret'pw", false},
+		{"SCRAM-SHA-256$x:AAAA$BBBB:CCCC", "s3cret'pw", false},
+		{"SCRAM-SHA-256$4096:!!$BBBB:CCCC", "s3cret'pw", false},
+	} {
+		if got := scramMatches(tc.verifier, tc.password); got != tc.want {
+			t.Errorf("scramMatches(%q, %q) = %v, want %v", tc.verifier, tc.password, got, tc.want)
+		}
+	}
+}

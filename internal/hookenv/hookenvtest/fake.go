@@ -369,6 +369,17 @@ func (f *Fake) SecretGrant(_ context.Context, uri, relID, unit string) error {
 	return nil
 }
 
+func (f *Fake) SecretRemove(_ context.Context, uri string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	u, s := f.findSecret(uri, "")
+	if s == nil {
+		return fmt.Errorf("secret-remove %s: %w", uri, hookenv.ErrNotFound)
+	}
+	delete(f.Secrets, u)
+	return nil
+}
+
 func (f *Fake) SecretIDs(context.Context) ([]string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
