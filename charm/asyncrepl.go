@@ -30,6 +30,7 @@ package charm
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -211,7 +212,30 @@ func (a *asyncRepl) load(ctx context.Context, c *Charm, st *State) (*drView, err
 			v.local = drprotocol.AppData{}
 		}
 	}
+	if v.remoteErr != nil {
+		return v, &remoteDataError{err: v.remoteErr}
+	}
 	return v, nil
+}
+
+// remoteDataError: the other cluster's app bucket cannot be parsed. load returns it with a
+// complete view: only the cross-cluster role freezes, the local cluster keeps managing itself.
+type remoteDataError struct{ err error }
+
+func (e *remoteDataError) Error() string {
+	return "replication paused, the other cluster's data is invalid: " + e.err.Error()
+}
+
+func (e *remoteDataError) Unwrap() error { return e.err }
+
+// loadView is load for the callers that go on with a view whose remote data is invalid
+// (v.remoteErr says so): only other errors are returned.
+func (a *asyncRepl) loadView(ctx context.Context, c *Charm, st *State) (*drView, error) {
+	v, err := a.load(ctx, c, st)
+	if bad := (*remoteDataError)(nil); errors.As(err, &bad) {
+		return v, nil
+	}
+	return v, err
 }
 
 // publish writes the changed keys of the leader's app bucket.
@@ -281,7 +305,8 @@ func setMode(st *State, mode string) {
 // step is ClusterStep: the per-hook work of every unit.
 func (a *asyncRepl) step(ctx context.Context, c *Charm, st *State, w Workload) error {
 	v, err := a.load(ctx, c, st)
-	if err != nil {
+	var bad *remoteDataError
+	if err != nil && !errors.As(err, &bad) {
 		return err
 	}
 	a.view = v
@@ -295,9 +320,11 @@ func (a *asyncRepl) step(ctx context.Context, c *Charm, st *State, w Workload) e
 				return fmt.Errorf("relation-set %s: %w", v.relID, err)
 			}
 		}
-		if v.remoteErr != nil {
-			// Leave everything as it is: the other model published something we cannot trust.
-			return waiting("replication paused, the other cluster's data is invalid: %v", v.remoteErr)
+		if bad != nil {
+			// The cross-cluster role stays as recorded (roleRule): the other model published
+			// something we cannot trust. The local cluster's own HA goes on.
+			c.logf(ctx, slog.LevelWarn, "%v", bad)
+			return nil
 		}
 	}
 	if st.Leader {
@@ -1025,6 +1052,30 @@ func (a *asyncRepl) effectiveMode(st *State) (mode, upstream string) {
 
 // roleRule is the RoleRule of cross-regional replication.
 func (a *asyncRepl) roleRule(ctx context.Context, c *Charm, st *State) (Role, bool) {
+	if v := a.view; v != nil && v.relID != "" && v.remoteErr != nil {
+		return a.pausedRole(ctx, c, st, v.remoteErr), true
+	}
+	return a.recordedRole(ctx, c, st)
+}
+
+// pausedRole: while the other cluster's data cannot be parsed, each unit keeps the role its
+// cluster's recorded mode gives it (a restarted pod starts, an in-cluster failover
+// completes), and a running unit's status says why the cross-cluster part is frozen.
+func (a *asyncRepl) pausedRole(ctx context.Context, c *Charm, st *State, why error) Role {
+	r, ok := a.recordedRole(ctx, c, st)
+	if !ok {
+		r = InClusterRole(st)
+	}
+	if r.Kind == RoleReplica {
+		// A primary's status is its synchronous standbys' (runPrimary); the app status says it.
+		r.StatusLevel, r.Status = "waiting", (&remoteDataError{err: why}).Error()
+	}
+	return r
+}
+
+// recordedRole is the role the cluster's recorded mode gives this unit (ok=false: the
+// in-cluster rule decides).
+func (a *asyncRepl) recordedRole(ctx context.Context, c *Charm, st *State) (Role, bool) {
 	mode, upstream := a.effectiveMode(st)
 	head := st.Primary()
 	if head == "" {
@@ -1090,6 +1141,9 @@ func (a *asyncRepl) extraHBA(st *State) []postgres.HBARule {
 
 // appStatus is the leader's application status.
 func (a *asyncRepl) appStatus(st *State) (string, string) {
+	if v := a.view; v != nil && v.relID != "" && v.remoteErr != nil {
+		return "waiting", (&remoteDataError{err: v.remoteErr}).Error()
+	}
 	mode, _ := a.effectiveMode(st)
 	switch mode {
 	case modeStandby:

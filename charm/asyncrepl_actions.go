@@ -32,7 +32,7 @@ func (a *asyncRepl) createReplication(ctx context.Context, c *Charm, st *State, 
 	if !st.Leader {
 		return nil, failf("create-replication must run on the leader (juju run %s/leader create-replication)", st.App)
 	}
-	v, err := a.load(ctx, c, st)
+	v, err := a.loadView(ctx, c, st)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +179,7 @@ func (a *asyncRepl) promoteCluster(ctx context.Context, c *Charm, st *State, for
 	if !st.Leader {
 		return failf("promote-to-primary scope=cluster must run on the leader (juju run %s/leader promote-to-primary scope=cluster)", st.App)
 	}
-	v, err := a.load(ctx, c, st)
+	v, err := a.loadView(ctx, c, st)
 	if err != nil {
 		return err
 	}

@@ -502,9 +502,13 @@ func TestBadRemoteDataChangesNothing(t *testing.T) {
 				}
 				wasRunning, wasRecovery := u.s.running, u.s.inRecovery
 				d.mustRun(s, "pg/0", changedHook(s))
-				wantStatus(t, u, "waiting", "replication paused, the other cluster's data is invalid")
-				if !strings.Contains(u.f.UnitStatus.Message, tt.want) {
-					t.Errorf("%s status %q does not say %q", s, u.f.UnitStatus.Message, tt.want)
+				// The app status says what is wrong on both sides; so does a standby's unit.
+				if st := u.f.AppStatus; st.Status != "waiting" || !strings.HasPrefix(st.Message, "replication paused, the other cluster's data is invalid") ||
+					!strings.Contains(st.Message, tt.want) {
+					t.Errorf("%s app status %+v does not say %q", s, st, tt.want)
+				}
+				if s == "b" {
+					wantStatus(t, u, "waiting", "replication paused, the other cluster's data is invalid")
 				}
 				if !slices.Equal(before, u.s.calls) || u.s.running != wasRunning || u.s.inRecovery != wasRecovery {
 					t.Errorf("%s's workload touched: %v", s, u.s.calls[len(before):])

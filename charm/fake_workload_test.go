@@ -92,10 +92,20 @@ func (w *fakeWorkload) WritePassfile(_ context.Context, e []postgres.PassEntry) 
 	return nil
 }
 func (w *fakeWorkload) WriteConf(_ context.Context, s postgres.Settings) (bool, error) {
-	changed := fmt.Sprint(w.s.conf, upstreamOf(w.s.conf)) != fmt.Sprint(s, upstreamOf(s))
+	changed := confKey(w.s.conf) != confKey(s)
 	w.s.conf = s
 	return changed, nil
 }
+// confKey renders s with its upstream's values (not the pointer's address).
+func confKey(s postgres.Settings) string {
+	up := s.Upstream
+	s.Upstream = nil
+	if up == nil {
+		return fmt.Sprint(s)
+	}
+	return fmt.Sprint(s, *up)
+}
+
 func upstreamOf(s postgres.Settings) string {
 	if s.Upstream == nil {
 		return ""
