@@ -96,6 +96,7 @@ func (w *fakeWorkload) WriteConf(_ context.Context, s postgres.Settings) (bool, 
 	w.s.conf = s
 	return changed, nil
 }
+
 // confKey renders s with its upstream's values (not the pointer's address).
 func confKey(s postgres.Settings) string {
 	up := s.Upstream
