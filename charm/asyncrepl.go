@@ -482,7 +482,16 @@ const StaleSlotLag = 16 << 20
 // the standby cluster no longer streams through, once they hold back more than StaleSlotLag.
 func (a *asyncRepl) primaryHeadSlots(ctx context.Context, c *Charm, st *State, w Workload) error {
 	v := a.view
-	if v == nil || v.relID == "" || st.Primary() != st.Unit || st.AppData[keyMode] != modePrimary ||
+	if v == nil {
+		return nil
+	}
+	if v.relID == "" {
+		return a.detachSlots(ctx, c, st, w)
+	}
+	if st.Primary() == st.Unit && st.AppData[keyMode] == modePrimary {
+		st.SetLocal(localDRServed, "1")
+	}
+	if st.Primary() != st.Unit || st.AppData[keyMode] != modePrimary ||
 		v.remote.Role != drprotocol.RoleStandby || v.remote.Slot == "" {
 		return nil
 	}
@@ -503,7 +512,7 @@ func (a *asyncRepl) primaryHeadSlots(ctx context.Context, c *Charm, st *State, w
 		return nil
 	}
 	for _, sl := range slots {
-		if !strings.HasPrefix(sl.Name, "dr_") || sl.Active || sl.Name == v.remote.Slot || pos.Current < sl.RestartLSN ||
+		if !strings.HasPrefix(sl.Name, drSlotPrefix) || sl.Active || sl.Name == v.remote.Slot || pos.Current < sl.RestartLSN ||
 			pos.Current-sl.RestartLSN <= StaleSlotLag {
 			continue
 		}
@@ -517,11 +526,93 @@ func (a *asyncRepl) primaryHeadSlots(ctx context.Context, c *Charm, st *State, w
 	return nil
 }
 
-// standbyHeadStep keeps the head of a standby (or standalone) cluster in shape: a standalone
-// head has no upstream to wait for and starts read-only on its own; a standby head drops the
-// inactive slots it served the other cluster from while it was primary (they would hold WAL
-// back for as long as it is a standby; the other cluster recreates its slot when it follows
-// this one again).
+// localDRServed (unit-local state) is set while this unit serves the other cluster as the
+// primary cluster's primary, until its cross-cluster slots are gone after a detach.
+const localDRServed = "dr-served"
+
+// timerDRDetach: a unit that could not yet end the detached cluster's streams tries again.
+const timerDRDetach = "dr-detach"
+
+// detachSlots: once the relation is gone, the unit that served the other cluster ends the
+// walsenders streaming to it and drops their slots (nothing would consume them again; they
+// would hold WAL back up to max_slot_wal_keep_size). The other cluster's pg_hba.conf rules go
+// first, so that a standby cut off cannot reconnect.
+func (a *asyncRepl) detachSlots(ctx context.Context, c *Charm, st *State, w Workload) error {
+	if st.Local[localDRServed] == "" {
+		return nil
+	}
+	again := func(format string, args ...any) error {
+		c.logf(ctx, slog.LevelInfo, "replication relation removed: "+format+"; trying again", args...)
+		st.WakeAt(timerDRDetach, c.Now().Add(pollAgain))
+		return nil
+	}
+	if running, err := w.Running(ctx); err != nil || !running {
+		if err != nil {
+			return err
+		}
+		return again("the server is down, its cross-cluster slots are dropped once it runs")
+	}
+	if changed, err := w.WriteHBA(ctx, c.hbaRules(st)); err != nil {
+		return err
+	} else if changed {
+		if err := w.Reload(ctx); err != nil {
+			return err
+		}
+	}
+	db, err := c.connectSelf(ctx, st, w)
+	if err != nil {
+		return again("cannot connect to drop the cross-cluster slots: %v", err)
+	}
+	defer db.Close(ctx)
+	if left, err := dropDRSlots(ctx, c, db); err != nil {
+		return again("%v", err)
+	} else if len(left) > 0 {
+		return again("the slots %v are still in use", left)
+	}
+	st.SetLocal(localDRServed, "")
+	return nil
+}
+
+// dropDRSlots terminates the walsenders of the cross-cluster (dr_) slots and drops them once
+// inactive, polling for a few seconds; it returns the slots still in use.
+func dropDRSlots(ctx context.Context, c *Charm, db DB) ([]string, error) {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := db.TerminateSlotSenders(ctx, drSlotPrefix); err != nil {
+			return nil, err
+		}
+		slots, err := db.ListSlots(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var left []string
+		for _, sl := range slots {
+			if !strings.HasPrefix(sl.Name, drSlotPrefix) {
+				continue
+			}
+			if sl.Active {
+				left = append(left, sl.Name)
+				continue
+			}
+			if err := db.DropSlot(ctx, sl.Name); err != nil {
+				return nil, err
+			}
+			c.logf(ctx, slog.LevelInfo, "replication relation removed: dropped the cross-cluster slot %s", sl.Name)
+		}
+		if len(left) == 0 || time.Now().After(deadline) {
+			return left, nil
+		}
+		select {
+		case <-ctx.Done():
+			return left, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// standbyHeadStep: the head of a standby (or standalone) cluster drops the inactive slots it
+// served the other cluster from while it was primary (they would hold WAL back for as long as
+// it is a standby; the other cluster recreates its slot when it follows this one again).
 func (a *asyncRepl) standbyHeadStep(ctx context.Context, c *Charm, st *State, w Workload) error {
 	mode := st.AppData[keyMode]
 	if st.Primary() != st.Unit || (mode != modeStandby && mode != modeStandalone) {
@@ -534,30 +625,8 @@ func (a *asyncRepl) standbyHeadStep(ctx context.Context, c *Charm, st *State, w 
 	if err != nil || !init {
 		return err
 	}
-	running, err := w.Running(ctx)
-	if err != nil {
-		return err
-	}
-	if !running {
-		if mode != modeStandalone {
-			return nil // runReplica starts it once its upstream answers
-		}
-		standby, err := w.IsStandbyConfigured(ctx)
-		if err != nil {
-			return err
-		}
-		if !standby {
-			// A primary that was handing over when the relation went away: read-only too.
-			if err := w.WriteStandbySignal(ctx); err != nil {
-				return err
-			}
-		}
-		if err := w.Start(ctx); err != nil {
-			return startFailed(err)
-		}
-		if err := c.waitReady(ctx, w, st); err != nil {
-			return err
-		}
+	if running, err := w.Running(ctx); err != nil || !running {
+		return err // runReplica (runReadOnly when standalone) starts it
 	}
 	db, err := c.connectSelf(ctx, st, w)
 	if err != nil {
@@ -572,7 +641,7 @@ func (a *asyncRepl) standbyHeadStep(ctx context.Context, c *Charm, st *State, w 
 		return nil
 	}
 	for _, sl := range slots {
-		if strings.HasPrefix(sl.Name, "dr_") && !sl.Active {
+		if strings.HasPrefix(sl.Name, drSlotPrefix) && !sl.Active {
 			if err := db.DropSlot(ctx, sl.Name); err != nil {
 				c.logf(ctx, slog.LevelWarn, "could not drop the old cross-cluster slot %s: %v", sl.Name, err)
 				continue
@@ -1003,23 +1072,23 @@ func (a *asyncRepl) seedStep(ctx context.Context, c *Charm, st *State, w Workloa
 
 // drSlot is the slot a unit streams through from another cluster's server (prefixed so that
 // it never collides with the upstream cluster's own slots, even for equal application names).
-func drSlot(unit string) string { return postgres.SlotName("dr_" + unit) }
+func drSlot(unit string) string { return postgres.SlotName(drSlotPrefix + unit) }
+
+// drSlotPrefix starts the name of every slot another cluster streams through.
+const drSlotPrefix = "dr_"
 
 func (a *asyncRepl) headRole(st *State, upstream string, standalone bool) Role {
+	if standalone {
+		// Detached: it must not keep streaming from the cluster it was a standby of.
+		return Role{Kind: RoleReadOnly, Status: StandaloneMessage, StatusLevel: "blocked"}
+	}
 	host, port, err := net.SplitHostPort(upstream)
 	p, perr := strconv.Atoi(port)
 	if err != nil || perr != nil {
-		if standalone {
-			return Role{Kind: RoleWait, Status: StandaloneMessage + " (no upstream): promote-to-primary scope=cluster makes it writable"}
-		}
 		return Role{Kind: RoleWait, Status: "waiting for the primary cluster's endpoint"}
 	}
-	r := Role{Kind: RoleReplica, UpstreamUnit: "the primary cluster (" + upstream + ")", UpstreamAddr: host, UpstreamPort: p,
+	return Role{Kind: RoleReplica, UpstreamUnit: "the primary cluster (" + upstream + ")", UpstreamAddr: host, UpstreamPort: p,
 		Slot: drSlot(st.Unit), Status: "Standby"}
-	if standalone {
-		r.Status, r.StatusLevel = StandaloneMessage, "blocked"
-	}
-	return r
 }
 
 func (a *asyncRepl) cascadeRole(st *State, head string, standalone bool) Role {

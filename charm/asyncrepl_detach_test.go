@@ -1,7 +1,9 @@
 package charm
 
 import (
+	"fmt"
 	"maps"
+	"slices"
 	"testing"
 
 	"github.com/jujulet/postgresql-k8s/internal/drprotocol"
@@ -52,6 +54,65 @@ func TestBadRemoteDataLeavesLocalHAWorking(t *testing.T) {
 			wantStatus(t, u, tt.wantStatus, tt.wantUnit)
 			if st := u.f.AppStatus; st.Status != "waiting" || st.Message == "" {
 				t.Errorf("%s app status %+v does not say the replication is paused", tt.side, st)
+			}
+		})
+	}
+}
+
+// detach removes the relation: relation-broken on both heads, then the relation is gone.
+func (d *drWorld) detach() {
+	d.t.Helper()
+	d.mustRun("a", "pg/0", "replication-offer-relation-broken")
+	d.mustRun("b", "pg/0", "replication-relation-broken")
+	d.unrelate()
+}
+
+// TestDetachEndsCrossClusterStreaming: after remove-relation the former primary drops the
+// other cluster's slot (ending its walsender first) and records no upstream, and the
+// standalone former standby no longer streams from it; also when the primary cluster became
+// primary by a switchover.
+func TestDetachEndsCrossClusterStreaming(t *testing.T) {
+	for _, switched := range []bool{false, true} {
+		t.Run(fmt.Sprintf("after a switchover %v", switched), func(t *testing.T) {
+			d := replicating(t)
+			prim, stby := d.a, d.b
+			ps, ss := "a", "b"
+			if switched {
+				ua, ub := d.a.units["pg/0"], d.b.units["pg/0"]
+				ua.s.received, ub.s.replayed = 10, 11
+				d.action("b", "pg/0", "promote-to-primary", map[string]any{"scope": "cluster"})
+				d.mustRun("a", "pg/0", changedHook("a"))
+				d.mustRun("b", "pg/0", changedHook("b"))
+				d.mustRun("a", "pg/0", changedHook("a"))
+				d.mustRun("b", "pg/0", "update-status")
+				prim, stby, ps, ss = d.b, d.a, "b", "a"
+			}
+			p, s := prim.units["pg/0"], stby.units["pg/0"]
+			if !p.s.slots["dr_pg_0"] {
+				t.Fatalf("the primary cluster's primary has no slot for the other cluster: %v", p.s.slots)
+			}
+			// relation-broken runs on the primary's head first: the standby still streams.
+			before := len(p.s.calls)
+			d.detach()
+			d.mustRun(ps, "pg/0", "update-status")
+			if p.s.slots["dr_pg_0"] || !slices.Contains(p.s.calls[before:], "TerminateSlotSenders dr_") {
+				t.Errorf("former primary: slots %v, calls %v: want dr_pg_0 dropped after its walsender ended", p.s.slots, p.s.calls[before:])
+			}
+			if prim.app[keyUpstream] != "" || prim.app[keyMode] != "" {
+				t.Errorf("former primary's peer data %v: want no mode, no dr-upstream", prim.app)
+			}
+			if p.f.State[localDRServed] != "" {
+				t.Errorf("former primary still marked as serving: %v", p.f.State)
+			}
+			if p.s.live.MaxSlotWALKeepSizeMB <= 0 {
+				t.Errorf("max_slot_wal_keep_size unbounded on the primary: %+v", p.s.live)
+			}
+			wantStatus(t, p, "active", "Primary")
+			d.mustRun(ss, "pg/0", "update-status")
+			wantStatus(t, s, "blocked", StandaloneMessage)
+			if !s.s.running || !s.s.inRecovery || s.s.conf.Upstream != nil || s.s.live.Upstream != nil {
+				t.Errorf("standalone: running %v recovery %v upstream %+v (live %+v): want read-only, streaming from nobody",
+					s.s.running, s.s.inRecovery, s.s.conf.Upstream, s.s.live.Upstream)
 			}
 		})
 	}

@@ -753,8 +753,8 @@ func TestRelationRemovedDuringSwitchover(t *testing.T) {
 		wantAppStatus string
 	}{
 		{"before the handover: stays primary", false, "active", "Primary", false, "Primary"},
-		// Read-only with nothing to follow: said in a waiting status (no upstream to stream from).
-		{"after the token: read-only", true, "waiting", StandaloneMessage, true, ""},
+		// Read-only with nothing to follow, until promoted.
+		{"after the token: read-only", true, "blocked", StandaloneMessage, true, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -28,6 +28,8 @@ type fakeServer struct {
 	hba          []postgres.HBARule
 	pass         []postgres.PassEntry
 	slots        map[string]bool
+	lostSlots    map[string]bool // wal_status lost
+	cutSlots     map[string]bool // walsender terminated: inactive until the slot is recreated
 	received     postgres.LSN
 	replayed     postgres.LSN
 	timeline     int
@@ -268,8 +270,29 @@ func (d *fakeDB) SetPassword(_ context.Context, u, pw string) error {
 	d.s.roles[u] = pw
 	return nil
 }
-func (d *fakeDB) CreateSlot(_ context.Context, n string) error { d.s.slots[n] = true; return nil }
-func (d *fakeDB) DropSlot(_ context.Context, n string) error   { delete(d.s.slots, n); return nil }
+func (d *fakeDB) CreateSlot(_ context.Context, n string) error {
+	if !d.s.slots[n] {
+		delete(d.s.cutSlots, n)
+		delete(d.s.lostSlots, n)
+	}
+	d.s.slots[n] = true
+	return nil
+}
+func (d *fakeDB) TerminateSlotSenders(_ context.Context, prefix string) (int, error) {
+	d.s.calls = append(d.s.calls, "TerminateSlotSenders "+prefix)
+	n := 0
+	for name := range d.s.slots {
+		if strings.HasPrefix(name, prefix) {
+			if d.s.cutSlots == nil {
+				d.s.cutSlots = map[string]bool{}
+			}
+			d.s.cutSlots[name] = true
+			n++
+		}
+	}
+	return n, nil
+}
+func (d *fakeDB) DropSlot(_ context.Context, n string) error { delete(d.s.slots, n); return nil }
 func (d *fakeDB) ListSlots(context.Context) ([]postgres.Slot, error) {
 	var out []postgres.Slot
 	for n := range d.s.slots {
@@ -280,7 +303,11 @@ func (d *fakeDB) ListSlots(context.Context) ([]postgres.Slot, error) {
 				active = true
 			}
 		}
-		out = append(out, postgres.Slot{Name: n, Active: active})
+		st := "reserved"
+		if d.s.lostSlots[n] {
+			st, active = postgres.SlotLost, false
+		}
+		out = append(out, postgres.Slot{Name: n, Active: active && !d.s.cutSlots[n], WALStatus: st})
 	}
 	return out, nil
 }

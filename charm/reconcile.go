@@ -238,6 +238,10 @@ func (c *Charm) applyRole(ctx context.Context, st *State, w Workload, role Role)
 		if err := c.runReplica(ctx, st, w, role); err != nil {
 			return err
 		}
+	case RoleReadOnly:
+		if err := c.runReadOnly(ctx, st, w, role); err != nil {
+			return err
+		}
 	default:
 		return fmt.Errorf("unknown role %q", role.Kind)
 	}
@@ -545,6 +549,71 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 	}
 	st.SetMine("demoted", "")
 	return nil
+}
+
+// runReadOnly keeps this unit's server a standby without an upstream: read-only and
+// streaming from nobody (primary_conninfo cleared, which a reload applies). A server that
+// runs writable is fenced and restarted read-only.
+func (c *Charm) runReadOnly(ctx context.Context, st *State, w Workload, role Role) error {
+	init, err := w.IsInitialised(ctx)
+	if err != nil {
+		return err
+	}
+	if !init {
+		return waiting("%s: this unit has no data (promote-to-primary scope=cluster on the leader)", role.Status)
+	}
+	if err := w.WritePassfile(ctx, c.passEntries(st)); err != nil {
+		return err
+	}
+	hbaChanged, err := c.prepare(ctx, st, w, "")
+	if err != nil {
+		return err
+	}
+	settings := c.settings(ctx, st, w)
+	settings.SynchronousStandbyNames = replicaSyncNames(st)
+	st.SetMine(keySyncStandbys, "")
+	running, err := w.Running(ctx)
+	if err != nil {
+		return err
+	}
+	if running {
+		db, err := c.connectSelf(ctx, st, w)
+		if err != nil {
+			return waiting("PostgreSQL not accepting connections yet: %v", err)
+		}
+		pos, err := db.Positions(ctx)
+		db.Close(ctx)
+		if err != nil {
+			return err
+		}
+		if !pos.InRecovery {
+			c.logf(ctx, slog.LevelWarn, "fencing: this unit is writable in a read-only cluster; restarting it read-only")
+			if _, err := w.Stop(ctx); err != nil {
+				return err
+			}
+			running = false
+		}
+	}
+	changed, err := w.WriteConf(ctx, settings)
+	if err != nil {
+		return err
+	}
+	if running {
+		if changed || hbaChanged {
+			return w.Reload(ctx)
+		}
+		return nil
+	}
+	if err := w.WriteStandbySignal(ctx); err != nil {
+		return err
+	}
+	if err := c.status(ctx, "maintenance", "starting PostgreSQL read-only"); err != nil {
+		return err
+	}
+	if err := w.Start(ctx); err != nil {
+		return startFailed(err)
+	}
+	return c.waitReady(ctx, w, st)
 }
 
 // writable reports whether unit's server answers and accepts writes.
