@@ -1,7 +1,10 @@
 package charm
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"github.com/jujulet/postgresql-k8s/internal/postgres"
 	"maps"
 	"slices"
 	"testing"
@@ -116,4 +119,40 @@ func TestDetachEndsCrossClusterStreaming(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rewindFails is a workload whose pg_rewind always fails.
+type rewindFails struct{ Workload }
+
+func (rewindFails) Rewind(context.Context, postgres.Upstream) (string, error) {
+	return "", errors.New("pg_rewind: could not find common ancestor")
+}
+
+// TestReCloneAcrossClustersCreatesTheSlot: the old primary cluster returns after a forced
+// failover, pg_rewind fails, and the re-clone from the other cluster's new primary (which
+// has no slot for it) creates the slot first instead of failing forever.
+func TestReCloneAcrossClustersCreatesTheSlot(t *testing.T) {
+	d := replicating(t)
+	ua, ub := d.a.units["pg/0"], d.b.units["pg/0"]
+	d.a.open = func(unit, addr string) func(ctx context.Context, _ string) (Workload, error) {
+		return func(ctx context.Context, _ string) (Workload, error) {
+			wl, err := d.a.fc.open(addr)(ctx, addr)
+			if err != nil {
+				return nil, err
+			}
+			return rewindFails{drWorkload{wl.(*fakeWorkload)}}, nil
+		}
+	}
+	ua.s.running = false
+	if u := d.action("b", "pg/0", "promote-to-primary", map[string]any{"scope": "cluster", "force": true}); u.f.IsFailed {
+		t.Fatalf("forced promote: %s", u.f.Failed)
+	}
+	delete(ub.s.slots, "dr_pg_0")
+	ua.s.running, ua.s.cleanStopped, ua.s.received = true, false, 5000
+	before := len(ua.s.calls)
+	d.mustRun("a", "pg/0", "upgrade-charm")
+	if !slices.Contains(ua.s.calls[before:], "BaseBackup"+ub.s.addr) || !ub.s.slots["dr_pg_0"] {
+		t.Fatalf("re-clone: calls %v, slots on b %v", ua.s.calls[before:], ub.s.slots)
+	}
+	wantStatus(t, ua, "active", "Standby")
 }

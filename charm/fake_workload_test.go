@@ -187,6 +187,9 @@ func (w *fakeWorkload) BaseBackup(_ context.Context, up postgres.Upstream) (stri
 	if src == nil || !src.running {
 		return "", fmt.Errorf("connection refused")
 	}
+	if up.Slot != "" && !src.slots[up.Slot] {
+		return "", fmt.Errorf("replication slot %q does not exist", up.Slot)
+	}
 	w.s.initialised = true
 	w.s.standby = false
 	w.s.systemID = src.systemID

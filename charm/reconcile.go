@@ -634,16 +634,23 @@ func withUpstream(s postgres.Settings, up postgres.Upstream) postgres.Settings {
 	return s
 }
 
+// keptAside tells, in the status of a re-seed, where the replaced data goes.
+const keptAside = ": the current data is kept aside as the only " + "pgdata" + postgres.AsideSuffix + "* copy"
+
 // seed clones the upstream with pg_basebackup (its slot created first).
 func (c *Charm) seed(ctx context.Context, st *State, w Workload, role Role, up postgres.Upstream) error {
 	if err := c.ensureUpstreamSlot(ctx, st, w, role, up.Slot); err != nil {
 		return err
 	}
-	if err := c.status(ctx, "maintenance", "seeding from "+role.UpstreamUnit+" (pg_basebackup)"); err != nil {
+	if err := c.status(ctx, "maintenance", "seeding from "+role.UpstreamUnit+" (pg_basebackup)"+keptAside); err != nil {
 		return err
 	}
-	if _, err := w.BaseBackup(ctx, up); err != nil {
+	aside, err := w.BaseBackup(ctx, up)
+	if err != nil {
 		return waiting("waiting to seed from %s: %v", role.UpstreamUnit, err)
+	}
+	if aside != "" {
+		c.logf(ctx, slog.LevelInfo, "seeded from %s; the previous data is kept in %s (older copies removed)", role.UpstreamUnit, aside)
 	}
 	return nil
 }
@@ -707,8 +714,17 @@ func (c *Charm) makeFollower(ctx context.Context, st *State, w Workload, role Ro
 		return nil
 	}
 	c.logf(ctx, slog.LevelWarn, "pg_rewind onto %s failed, re-cloning (old data kept aside): %v", role.UpstreamUnit, err)
-	if err := c.status(ctx, "maintenance", "re-cloning from "+role.UpstreamUnit+" (pg_rewind failed)"); err != nil {
+	if err := c.status(ctx, "maintenance", "re-cloning from "+role.UpstreamUnit+" (pg_rewind failed)"+keptAside); err != nil {
 		return err
+	}
+	// pg_basebackup -S fails on a slot the upstream lacks (a cluster's new primary has none
+	// for the units of the other cluster): create it first, or clone without it (runReplica
+	// creates it before the server starts).
+	if up.Slot != "" {
+		if err := c.ensureUpstreamSlot(ctx, st, w, role, up.Slot); err != nil {
+			c.logf(ctx, slog.LevelWarn, "re-cloning from %s without the slot %s: %v", role.UpstreamUnit, up.Slot, err)
+			up.Slot = ""
+		}
 	}
 	if _, err := w.BaseBackup(ctx, up); err != nil {
 		return fmt.Errorf("re-clone after failed rewind: %w", err)
