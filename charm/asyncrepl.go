@@ -34,6 +34,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -101,6 +102,9 @@ type asyncRepl struct {
 	// RemoteTimeout bounds the connection to the other cluster's primary.
 	RemoteTimeout time.Duration
 	view          *drView
+	// headNote, when set, is the standby leader's status (at headLevel) instead of
+	// "Standby": why it does not stream (checkUpstream).
+	headNote, headLevel string
 }
 
 // drView is the replication relation as this hook sees it.
@@ -610,6 +614,89 @@ func dropDRSlots(ctx context.Context, c *Charm, db DB) ([]string, error) {
 	}
 }
 
+// keyLost (peer unit bucket): the standby leader's slot on the primary cluster lost WAL it
+// needs; the value is "lost:" and the seed generation it was seeded for. The leader answers
+// with a new seed generation, so that the whole cluster is seeded again.
+const keyLost = "dr-lost"
+
+// timerDRReseed: the leader of a standby cluster whose head lost its slot starts the re-seed.
+const timerDRReseed = "dr-reseed"
+
+func lostToken(gen string) string { return "lost:" + gen }
+
+// checkUpstream is the standby leader's look at its slot on the primary cluster's primary. A
+// slot that lost WAL (max_slot_wal_keep_size) leaves a standby that streams nothing and would
+// still show "Standby": it asks for a re-seed and says so. A slot that is gone is created
+// again. Credentials that no longer work are said in the status (a.headNote).
+func (a *asyncRepl) checkUpstream(ctx context.Context, c *Charm, st *State, w Workload) {
+	role := a.headRole(st, st.AppData[keyUpstream], false)
+	if role.Kind != RoleReplica {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, a.RemoteTimeout)
+	defer cancel()
+	user, pw := role.upstreamSQL(st)
+	db, err := w.Connect(cctx, role.UpstreamAddr, user, pw)
+	if err != nil {
+		if authFailed(err) {
+			a.headLevel = "blocked"
+			a.headNote = fmt.Sprintf("cannot authenticate to the primary cluster at %s: the shared credentials are not in step "+
+				"(set-password runs on the primary cluster's leader, this cluster copies them from the secret it shares): %v", role.UpstreamAddr, err)
+		}
+		return // unreachable: the upstream check and runReplica say so
+	}
+	defer db.Close(ctx)
+	slots, err := db.ListSlots(cctx)
+	if err != nil {
+		return
+	}
+	idx := slices.IndexFunc(slots, func(s postgres.Slot) bool { return s.Name == role.Slot })
+	switch {
+	case idx < 0:
+		if err := db.CreateSlot(cctx, role.Slot); err != nil {
+			c.logf(ctx, slog.LevelWarn, "could not create the slot %s on the primary cluster: %v", role.Slot, err)
+		} else {
+			c.logf(ctx, slog.LevelInfo, "created the slot %s on the primary cluster (it was gone)", role.Slot)
+		}
+	case slots[idx].WALStatus == postgres.SlotLost:
+		tok := lostToken(st.AppData[keySeed])
+		if st.MyData[keyLost] != tok {
+			c.logf(ctx, slog.LevelWarn, "the primary cluster removed WAL this standby still needs (slot %s lost, max_slot_wal_keep_size): asking for a re-seed", role.Slot)
+		}
+		st.SetMine(keyLost, tok)
+		st.WakeAt(timerDRReseed, c.Now().Add(pollAgain))
+		a.headLevel = "maintenance"
+		a.headNote = fmt.Sprintf("fell behind the primary cluster: its slot %s lost the WAL this standby needs; re-seeding", role.Slot)
+	default:
+		st.SetMine(keyLost, "")
+	}
+}
+
+// reseedLost is the leader's answer to a standby leader whose slot lost WAL: a new seed
+// generation, after which every unit is seeded again (seedStep).
+func (a *asyncRepl) reseedLost(ctx context.Context, c *Charm, st *State) {
+	head := st.Primary()
+	if !st.Leader || head == "" || st.AppData[keyMode] != modeStandby {
+		return
+	}
+	lost := st.MyData[keyLost]
+	if head != st.Unit {
+		lost = st.PeerData[head][keyLost]
+	}
+	if lost == "" || lost != lostToken(st.AppData[keySeed]) {
+		return
+	}
+	gen := fmt.Sprintf("reseed/%d", c.Now().UnixNano())
+	c.logf(ctx, slog.LevelWarn, "the standby leader %s fell behind what the primary cluster keeps: re-seeding the cluster (generation %s)", head, gen)
+	st.SetApp(keySeed, gen)
+}
+
+// authFailed reports whether err is PostgreSQL's password authentication failure.
+func authFailed(err error) bool {
+	m := err.Error()
+	return strings.Contains(m, "28P01") || strings.Contains(m, "password authentication failed")
+}
+
 // standbyHeadStep: the head of a standby (or standalone) cluster drops the inactive slots it
 // served the other cluster from while it was primary (they would hold WAL back for as long as
 // it is a standby; the other cluster recreates its slot when it follows this one again).
@@ -627,6 +714,9 @@ func (a *asyncRepl) standbyHeadStep(ctx context.Context, c *Charm, st *State, w 
 	}
 	if running, err := w.Running(ctx); err != nil || !running {
 		return err // runReplica (runReadOnly when standalone) starts it
+	}
+	if mode == modeStandby {
+		a.checkUpstream(ctx, c, st, w)
 	}
 	db, err := c.connectSelf(ctx, st, w)
 	if err != nil {
@@ -1014,6 +1104,7 @@ func (a *asyncRepl) promoteHead(ctx context.Context, c *Charm, st *State, w Work
 // seedStep re-seeds a unit of a new standby cluster: the head from the primary cluster's
 // primary, the others from the head, each with its old data moved aside.
 func (a *asyncRepl) seedStep(ctx context.Context, c *Charm, st *State, w Workload) error {
+	a.reseedLost(ctx, c, st)
 	gen := st.AppData[keySeed]
 	if st.AppData[keyMode] != modeStandby || gen == "" || st.MyData[keySeeded] == gen {
 		return nil
@@ -1124,7 +1215,11 @@ func (a *asyncRepl) roleRule(ctx context.Context, c *Charm, st *State) (Role, bo
 	if v := a.view; v != nil && v.relID != "" && v.remoteErr != nil {
 		return a.pausedRole(ctx, c, st, v.remoteErr), true
 	}
-	return a.recordedRole(ctx, c, st)
+	r, ok := a.recordedRole(ctx, c, st)
+	if ok && r.Kind == RoleReplica && a.headNote != "" && st.Primary() == st.Unit {
+		r.StatusLevel, r.Status = a.headLevel, a.headNote
+	}
+	return r, ok
 }
 
 // pausedRole: while the other cluster's data cannot be parsed, each unit keeps the role its

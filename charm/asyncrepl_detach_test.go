@@ -156,3 +156,34 @@ func TestReCloneAcrossClustersCreatesTheSlot(t *testing.T) {
 	}
 	wantStatus(t, ua, "active", "Standby")
 }
+
+// TestStandbyBehindALostSlotIsReseeded: the primary cluster's server invalidated the standby
+// leader's slot (max_slot_wal_keep_size): the standby cluster says so and is seeded again,
+// its cascading replica too, instead of showing Standby while streaming nothing.
+func TestStandbyBehindALostSlotIsReseeded(t *testing.T) {
+	d := replicating(t)
+	ua, ub := d.a.units["pg/0"], d.b.units["pg/0"]
+	n := d.addUnit("b", "pg/1")
+	d.mustRun("b", "pg/0", "database-peers-relation-joined")
+	d.mustRun("b", "pg/1", "database-peers-relation-joined")
+	wantStatus(t, n, "active", "Replica")
+
+	ua.s.lostSlots = map[string]bool{"dr_pg_0": true}
+	u := d.mustRun("b", "pg/0", "update-status")
+	wantStatus(t, u, "maintenance", "fell behind the primary cluster")
+	if ub.s.timers[timerDRReseed].IsZero() {
+		t.Errorf("no wake-up for the re-seed: %v", ub.s.timers)
+	}
+	before, beforeN := len(ub.s.calls), len(n.s.calls)
+	u = d.mustRun("b", "pg/0", "update-status") // as the timer's notice would run
+
+	if !slices.Contains(ub.s.calls[before:], "BaseBackup"+ua.s.addr) || ua.s.lostSlots["dr_pg_0"] || !ua.s.slots["dr_pg_0"] {
+		t.Fatalf("standby leader not re-seeded: calls %v, slots on a %v lost %v", ub.s.calls[before:], ua.s.slots, ua.s.lostSlots)
+	}
+	wantStatus(t, u, "active", "Standby")
+	d.mustRun("b", "pg/1", "database-peers-relation-changed")
+	if !slices.Contains(n.s.calls[beforeN:], "BaseBackup"+ub.s.addr) {
+		t.Errorf("the cascading replica was not re-seeded from the standby leader: %v", n.s.calls[beforeN:])
+	}
+	wantStatus(t, n, "active", "Replica")
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -506,7 +507,7 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 				return err
 			}
 			// Best effort: the primary also creates a slot for every peer it sees.
-			if err := c.ensureUpstreamSlot(ctx, st, w, role, slot); err != nil {
+			if err := c.ensureUpstreamSlot(ctx, st, w, role, slot, false); err != nil {
 				c.logf(ctx, slog.LevelInfo, "slot on %s not created yet: %v", role.UpstreamUnit, err)
 			}
 		}
@@ -535,7 +536,7 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 	if _, err := w.FollowPrimary(ctx, settings, up); err != nil {
 		return err
 	}
-	if err := c.ensureUpstreamSlot(ctx, st, w, role, slot); err != nil {
+	if err := c.ensureUpstreamSlot(ctx, st, w, role, slot, false); err != nil {
 		return err
 	}
 	if err := c.status(ctx, "maintenance", "starting PostgreSQL as a replica of "+role.UpstreamUnit); err != nil {
@@ -639,7 +640,7 @@ const keptAside = ": the current data is kept aside as the only " + "pgdata" + p
 
 // seed clones the upstream with pg_basebackup (its slot created first).
 func (c *Charm) seed(ctx context.Context, st *State, w Workload, role Role, up postgres.Upstream) error {
-	if err := c.ensureUpstreamSlot(ctx, st, w, role, up.Slot); err != nil {
+	if err := c.ensureUpstreamSlot(ctx, st, w, role, up.Slot, true); err != nil {
 		return err
 	}
 	if err := c.status(ctx, "maintenance", "seeding from "+role.UpstreamUnit+" (pg_basebackup)"+keptAside); err != nil {
@@ -655,8 +656,10 @@ func (c *Charm) seed(ctx context.Context, st *State, w Workload, role Role, up p
 	return nil
 }
 
-// ensureUpstreamSlot creates this unit's slot on the upstream server.
-func (c *Charm) ensureUpstreamSlot(ctx context.Context, st *State, w Workload, role Role, slot string) error {
+// ensureUpstreamSlot creates this unit's slot on the upstream server. For a fresh copy
+// (seeding), a slot that lost WAL (max_slot_wal_keep_size) is dropped and created again;
+// otherwise it is left for the standby leader to notice (checkUpstream).
+func (c *Charm) ensureUpstreamSlot(ctx context.Context, st *State, w Workload, role Role, slot string, fresh bool) error {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	user, pw := role.upstreamSQL(st)
@@ -671,6 +674,18 @@ func (c *Charm) ensureUpstreamSlot(ctx context.Context, st *State, w Workload, r
 	}
 	if pos.InRecovery && role.UpstreamUnit == st.Primary() {
 		return waiting("waiting for %s to be promoted", role.UpstreamUnit)
+	}
+	if fresh {
+		slots, err := db.ListSlots(ctx)
+		if err != nil {
+			return err
+		}
+		if slices.ContainsFunc(slots, func(s postgres.Slot) bool { return s.Name == slot && s.WALStatus == postgres.SlotLost }) {
+			if err := db.DropSlot(ctx, slot); err != nil {
+				return err
+			}
+			c.logf(ctx, slog.LevelInfo, "dropped the slot %s on %s, which had lost WAL, to seed afresh", slot, role.UpstreamUnit)
+		}
 	}
 	return db.CreateSlot(ctx, slot)
 }
@@ -721,7 +736,7 @@ func (c *Charm) makeFollower(ctx context.Context, st *State, w Workload, role Ro
 	// for the units of the other cluster): create it first, or clone without it (runReplica
 	// creates it before the server starts).
 	if up.Slot != "" {
-		if err := c.ensureUpstreamSlot(ctx, st, w, role, up.Slot); err != nil {
+		if err := c.ensureUpstreamSlot(ctx, st, w, role, up.Slot, true); err != nil {
 			c.logf(ctx, slog.LevelWarn, "re-cloning from %s without the slot %s: %v", role.UpstreamUnit, up.Slot, err)
 			up.Slot = ""
 		}
