@@ -798,7 +798,7 @@ func (a *asyncRepl) leaderStep(ctx context.Context, c *Charm, st *State, v *drVi
 		case modePromoting:
 			// Our own promotion completed below.
 		default:
-			if err := a.syncSharedCredentials(ctx, c, st, L); err != nil {
+			if err := a.syncSharedCredentials(ctx, c, st, v, &L); err != nil {
 				return err
 			}
 			mode, L.Role, L.Demotion = modePrimary, drprotocol.RolePrimary, nil
@@ -970,29 +970,36 @@ func (a *asyncRepl) copyCredentials(ctx context.Context, c *Charm, st *State, R 
 	return c.storePasswords(ctx, st)
 }
 
-// syncSharedCredentials keeps the shared secret this cluster owns in step with its passwords
-// (set-password), so that the standby cluster's copy follows.
-func (a *asyncRepl) syncSharedCredentials(ctx context.Context, c *Charm, st *State, L drprotocol.AppData) error {
-	if L.SecretID == "" {
+// syncSharedCredentials keeps the credentials of a primary cluster shared with the standby
+// cluster, whichever side became primary (create-replication or a switchover): the secret it
+// owns is created, granted and published in L.SecretID when L names none of its own, and
+// follows its passwords (set-password) after that.
+func (a *asyncRepl) syncSharedCredentials(ctx context.Context, c *Charm, st *State, v *drView, L *drprotocol.AppData) error {
+	own, err := a.ownSecretURI(ctx, c)
+	if err != nil {
+		c.logf(ctx, slog.LevelWarn, "could not look up the shared credentials: %v", err)
 		return nil
 	}
-	infos, err := c.Tools.SecretInfoGet(ctx, ReplicationSecretLabel)
-	if err != nil || len(infos) == 0 || !strings.HasSuffix(L.SecretID, "/"+strings.TrimPrefix(infos[0].ID, "secret:")) && infos[0].ID != L.SecretID {
-		return nil // not ours (the other cluster shared its credentials)
+	if own == "" || !sameSecret(own, L.SecretID) {
+		uri, err := a.shareCredentials(ctx, c, st, v)
+		if err != nil {
+			c.logf(ctx, slog.LevelWarn, "could not share the credentials with the other cluster: %v", err)
+			return nil
+		}
+		L.SecretID = uri
+		c.logf(ctx, slog.LevelInfo, "sharing this primary cluster's credentials with the other cluster in %s", uri)
+		return nil
 	}
-	cur, err := c.Tools.SecretGet(ctx, hookenv.SecretGetArgs{URI: L.SecretID})
+	cur, err := c.Tools.SecretGet(ctx, hookenv.SecretGetArgs{URI: own})
 	if err != nil {
 		return nil
 	}
-	want := map[string]string{}
-	for _, u := range SystemUsers {
-		want[passwordKey(u)] = st.Passwords[u]
-	}
+	want := sharedContent(st)
 	if equalMaps(cur, want) {
 		return nil
 	}
-	if err := c.Tools.SecretSet(ctx, L.SecretID, want); err != nil {
-		c.logf(ctx, slog.LevelWarn, "could not update the shared credentials %s: %v", L.SecretID, err)
+	if err := c.Tools.SecretSet(ctx, own, want); err != nil {
+		c.logf(ctx, slog.LevelWarn, "could not update the shared credentials %s: %v", own, err)
 		return nil
 	}
 	c.logf(ctx, slog.LevelInfo, "shared credentials updated after a password change")

@@ -7,6 +7,7 @@ import (
 	"github.com/jujulet/postgresql-k8s/internal/postgres"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/jujulet/postgresql-k8s/internal/drprotocol"
@@ -186,4 +187,46 @@ func TestStandbyBehindALostSlotIsReseeded(t *testing.T) {
 		t.Errorf("the cascading replica was not re-seeded from the standby leader: %v", n.s.calls[beforeN:])
 	}
 	wantStatus(t, n, "active", "Replica")
+}
+
+// switchToB runs a planned switchover that makes b the primary cluster.
+func (d *drWorld) switchToB() {
+	d.t.Helper()
+	ua, ub := d.a.units["pg/0"], d.b.units["pg/0"]
+	ua.s.received, ub.s.replayed = 10, 11
+	if u := d.action("b", "pg/0", "promote-to-primary", map[string]any{"scope": "cluster"}); u.f.IsFailed {
+		d.t.Fatalf("promote-to-primary: %s", u.f.Failed)
+	}
+	d.mustRun("a", "pg/0", changedHook("a"))
+	d.mustRun("b", "pg/0", changedHook("b"))
+	d.mustRun("a", "pg/0", changedHook("a"))
+	if d.appB[drprotocol.KeyRole] != "primary" || d.appA[drprotocol.KeyRole] != "standby" {
+		d.t.Fatalf("switchover: a %v b %v", d.appA, d.appB)
+	}
+}
+
+// TestSetPasswordAfterSwitchoverReachesTheOtherCluster: a cluster that became primary by a
+// switchover shares its credentials, so that set-password on it reaches the new standby
+// cluster; set-password on a standby cluster says where to run it.
+func TestSetPasswordAfterSwitchoverReachesTheOtherCluster(t *testing.T) {
+	d := replicating(t)
+	d.switchToB()
+	u := d.action("a", "pg/0", "set-password", map[string]any{"username": "monitoring", "password": "Not-Here-1"})
+	if !u.f.IsFailed || !strings.Contains(u.f.Failed, "standby cluster") || !strings.Contains(u.f.Failed, "primary cluster") {
+		t.Errorf("set-password on the standby cluster: failed %v %q, want a clear error naming the primary cluster", u.f.IsFailed, u.f.Failed)
+	}
+	if u := d.action("b", "pg/0", "set-password", map[string]any{"username": "monitoring", "password": "New-Monitoring-Pw-2"}); u.f.IsFailed {
+		t.Fatalf("set-password on the new primary cluster: %s", u.f.Failed)
+	}
+	d.mustRun("b", "pg/0", "update-status")
+	sid := d.appB[drprotocol.KeySecretID]
+	if sid == "" || sameSecret(sid, d.appA[drprotocol.KeySecretID]) {
+		t.Fatalf("b publishes secret-id %q (a's is %q): want its own", sid, d.appA[drprotocol.KeySecretID])
+	}
+	d.mustRun("a", "pg/0", "secret-changed")
+	gp := d.action("a", "pg/0", "get-password", map[string]any{"username": "monitoring"})
+	if gp.f.Results["password"] != "New-Monitoring-Pw-2" {
+		t.Errorf("get-password on the standby cluster = %q, want the new password", gp.f.Results["password"])
+	}
+	wantStatus(t, d.a.units["pg/0"], "active", "Standby")
 }

@@ -82,6 +82,7 @@ func (d *drWorld) side(s string) (w *world, rel, remote string, other *world, ot
 func (d *drWorld) addUnit(side, name string) *testUnit {
 	w, rel, remote, _, _, _ := d.side(side)
 	u := w.addUnit(name)
+	u.f.ModelUUID = "model-" + side // secret URIs of the two models differ
 	if d.related {
 		u.f.AddRelation(rel, remote)
 	}

@@ -42,8 +42,11 @@ type Fake struct {
 	Address string // network-get bind address
 
 	Secrets map[string]*FakeSecret // by URI
-	Ports   []string
-	Version string
+	// ModelUUID names the model in the URIs of the secrets this unit adds ("fake-model"
+	// when empty): two fakes in two models must not mint the same URI.
+	ModelUUID string
+	Ports     []string
+	Version   string
 
 	nextSecret int
 }
@@ -316,7 +319,11 @@ func (f *Fake) SecretAdd(_ context.Context, args hookenv.SecretAddArgs) (string,
 		return "", fmt.Errorf("this unit is not the leader")
 	}
 	f.nextSecret++
-	uri := "secret://fake-model/" + fmt.Sprintf("%020d", f.nextSecret)
+	model := f.ModelUUID
+	if model == "" {
+		model = "fake-model"
+	}
+	uri := "secret://" + model + "/" + fmt.Sprintf("%020d", f.nextSecret)
 	f.Secrets[uri] = &FakeSecret{Label: args.Label, Owner: args.Owner, Content: maps.Clone(args.Content), Rev: 1}
 	return uri, nil
 }
@@ -385,6 +392,9 @@ func (f *Fake) SecretInfoGet(_ context.Context, uriOrLabel string) ([]hookenv.Se
 	defer f.mu.Unlock()
 	var out []hookenv.SecretInfo
 	for u, s := range f.Secrets {
+		if f.ModelUUID != "" && !strings.HasPrefix(u, "secret://"+f.ModelUUID+"/") {
+			continue // another model's secret: readable when granted, never owned
+		}
 		if uriOrLabel == "" || u == uriOrLabel || s.Label == uriOrLabel {
 			out = append(out, hookenv.SecretInfo{ID: u, Label: s.Label, Owner: s.Owner, Revision: s.Rev})
 		}
