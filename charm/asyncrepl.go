@@ -944,6 +944,17 @@ func (a *asyncRepl) copyCredentials(ctx context.Context, c *Charm, st *State, R 
 	if R.SecretID == "" {
 		return waiting("waiting for the other cluster to share its replication credentials")
 	}
+	if v := a.view; v != nil && v.relID != "" {
+		// Only a secret of the other cluster's model: a URI naming this model (or a third)
+		// would make this cluster read a secret the other side does not own.
+		remote, err := c.Tools.RelationModelUUID(ctx, v.relID)
+		if err != nil {
+			return fmt.Errorf("relation-model-get %s: %w", v.relID, err)
+		}
+		if m := secretModel(c, R.SecretID); m != remote {
+			return waiting("refusing the other cluster's secret-id %s: it names model %s, not the other cluster's model %s", R.SecretID, m, remote)
+		}
+	}
 	content, err := c.Tools.SecretGet(ctx, hookenv.SecretGetArgs{URI: R.SecretID, Refresh: true})
 	if err != nil {
 		return waiting("cannot read the other cluster's replication secret %s: %v", R.SecretID, err)
@@ -968,6 +979,16 @@ func (a *asyncRepl) copyCredentials(ctx context.Context, c *Charm, st *State, R 
 	st.Passwords = pw
 	c.logf(ctx, slog.LevelInfo, "took over the other cluster's credentials from %s", R.SecretID)
 	return c.storePasswords(ctx, st)
+}
+
+// secretModel is the model a secret URI names (this model for the short secret:<id> form).
+func secretModel(c *Charm, uri string) string {
+	rest, ok := strings.CutPrefix(uri, "secret://")
+	if !ok {
+		return c.Env.ModelUUID
+	}
+	m, _, _ := strings.Cut(rest, "/")
+	return m
 }
 
 // syncSharedCredentials keeps the credentials of a primary cluster shared with the standby

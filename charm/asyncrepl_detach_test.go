@@ -230,3 +230,33 @@ func TestSetPasswordAfterSwitchoverReachesTheOtherCluster(t *testing.T) {
 	}
 	wantStatus(t, d.a.units["pg/0"], "active", "Standby")
 }
+
+// TestSecretOfAnotherModelRefused: a secret-id that names another model than the relation's
+// remote one (here the standby's own passwords secret) is refused; nothing is copied or seeded.
+func TestSecretOfAnotherModelRefused(t *testing.T) {
+	d := bootstrapDR(t)
+	if u := d.action("a", "pg/0", "create-replication", nil); u.f.IsFailed {
+		t.Fatalf("create-replication: %s", u.f.Failed)
+	}
+	ub := d.b.units["pg/0"]
+	own := ""
+	for uri, sec := range d.b.secrets {
+		if strings.HasPrefix(uri, "secret://model-b/") && sec.Label != ReplicationSecretLabel {
+			own = uri
+		}
+	}
+	if own == "" {
+		t.Fatalf("b has no passwords secret: %v", d.b.secrets)
+	}
+	d.appA = maps.Clone(d.appA)
+	d.appA[drprotocol.KeySecretID] = own
+	before := len(ub.s.calls)
+	u := d.mustRun("b", "pg/0", "replication-relation-changed")
+	wantStatus(t, u, "waiting", "refusing the other cluster's secret-id")
+	if slices.ContainsFunc(ub.s.calls[before:], func(c string) bool { return strings.HasPrefix(c, "BaseBackup") || c == "Stop" }) {
+		t.Errorf("b acted on a foreign secret: %v", ub.s.calls[before:])
+	}
+	if d.b.app[keyMode] != "" {
+		t.Errorf("b's mode %q after a refused secret", d.b.app[keyMode])
+	}
+}

@@ -84,9 +84,16 @@ func (d *drWorld) addUnit(side, name string) *testUnit {
 	u := w.addUnit(name)
 	u.f.ModelUUID = "model-" + side // secret URIs of the two models differ
 	if d.related {
-		u.f.AddRelation(rel, remote)
+		u.f.AddRelation(rel, remote).RemoteModelUUID = "model-" + otherSide(side)
 	}
 	return u
+}
+
+func otherSide(s string) string {
+	if s == "a" {
+		return "b"
+	}
+	return "a"
 }
 
 // relate integrates the two clusters.
@@ -97,7 +104,7 @@ func (d *drWorld) relate() {
 	for _, s := range []string{"a", "b"} {
 		w, rel, remote, _, _, _ := d.side(s)
 		for _, u := range w.units {
-			u.f.AddRelation(rel, remote)
+			u.f.AddRelation(rel, remote).RemoteModelUUID = "model-" + otherSide(s)
 		}
 	}
 }

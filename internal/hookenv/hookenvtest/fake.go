@@ -62,8 +62,10 @@ type Status struct {
 type FakeRelation struct {
 	Endpoint  string
 	RemoteApp string
-	Units     []string                     // remote units in scope
-	Data      map[string]map[string]string // bucket by unit or app name
+	// RemoteModelUUID is the remote application's model (the fake's own when empty).
+	RemoteModelUUID string
+	Units           []string                     // remote units in scope
+	Data            map[string]map[string]string // bucket by unit or app name
 }
 
 // FakeSecret is a secret with its revisions.
@@ -167,6 +169,22 @@ func (f *Fake) RelationRemoteApp(_ context.Context, relID string) (string, error
 		return "", err
 	}
 	return r.RemoteApp, nil
+}
+
+func (f *Fake) RelationModelUUID(_ context.Context, relID string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, err := f.rel(relID)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case r.RemoteModelUUID != "":
+		return r.RemoteModelUUID, nil
+	case f.ModelUUID != "":
+		return f.ModelUUID, nil
+	}
+	return "fake-model", nil
 }
 
 func (f *Fake) RelationGet(_ context.Context, relID, owner string, app bool) (map[string]string, error) {
