@@ -125,6 +125,9 @@ func sharedContent(st *State) map[string]string {
 // there is none yet).
 func (a *asyncRepl) ownSecretURI(ctx context.Context, c *Charm) (string, error) {
 	infos, err := c.Tools.SecretInfoGet(ctx, ReplicationSecretLabel)
+	if errors.Is(err, hookenv.ErrNotFound) {
+		return "", nil
+	}
 	if err != nil {
 		return "", fmt.Errorf("secret-info-get %s: %w", ReplicationSecretLabel, err)
 	}

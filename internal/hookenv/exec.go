@@ -357,6 +357,10 @@ func (x Exec) SecretInfoGet(ctx context.Context, uriOrLabel string) ([]SecretInf
 	}
 	var m map[string]SecretInfo
 	if err := x.runJSON(ctx, &m, "secret-info-get", a...); err != nil {
+		var te *ToolError
+		if errors.As(err, &te) && strings.Contains(te.Stderr, "not found") {
+			return nil, fmt.Errorf("%w: %v", ErrNotFound, err)
+		}
 		return nil, err
 	}
 	out := make([]SecretInfo, 0, len(m))

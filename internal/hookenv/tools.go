@@ -112,6 +112,7 @@ type Tools interface {
 	// SecretGrant lets the remote side of relID (or one unit of it when unit != "") read.
 	SecretGrant(ctx context.Context, uri, relID, unit string) error
 	SecretIDs(ctx context.Context) ([]string, error)
+	// SecretInfoGet describes owned secrets; ErrNotFound when none has that URI or label.
 	SecretInfoGet(ctx context.Context, uriOrLabel string) ([]SecretInfo, error)
 
 	StateGet(ctx context.Context) (map[string]string, error)

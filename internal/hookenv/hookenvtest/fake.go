@@ -418,6 +418,9 @@ func (f *Fake) SecretInfoGet(_ context.Context, uriOrLabel string) ([]hookenv.Se
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	if len(out) == 0 && uriOrLabel != "" {
+		return nil, fmt.Errorf("%w: secret %q not found", hookenv.ErrNotFound, uriOrLabel) // as Juju's tool
+	}
 	return out, nil
 }
 
