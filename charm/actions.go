@@ -208,6 +208,9 @@ func (c *Charm) actionSetPassword(ctx context.Context, st *State, params map[str
 	if err := c.storePasswords(ctx, st); err != nil {
 		return nil, err
 	}
+	if err := updateSharedSecret(ctx, c, st); err != nil {
+		return nil, err
+	}
 	if err := w.WritePassfile(ctx, c.passEntries(st)); err != nil {
 		return nil, err
 	}

@@ -996,7 +996,7 @@ func secretModel(c *Charm, uri string) string {
 // owns is created, granted and published in L.SecretID when L names none of its own, and
 // follows its passwords (set-password) after that.
 func (a *asyncRepl) syncSharedCredentials(ctx context.Context, c *Charm, st *State, v *drView, L *drprotocol.AppData) error {
-	own, err := a.ownSecretURI(ctx, c)
+	own, err := ownSecretURI(ctx, c)
 	if err != nil {
 		c.logf(ctx, slog.LevelWarn, "could not look up the shared credentials: %v", err)
 		return nil

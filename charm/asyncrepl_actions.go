@@ -89,7 +89,7 @@ func (a *asyncRepl) createReplication(ctx context.Context, c *Charm, st *State, 
 // it to the relation and returns its URI.
 func (a *asyncRepl) shareCredentials(ctx context.Context, c *Charm, st *State, v *drView) (string, error) {
 	content := sharedContent(st)
-	uri, err := a.ownSecretURI(ctx, c)
+	uri, err := ownSecretURI(ctx, c)
 	if err != nil {
 		return "", err
 	}
@@ -112,6 +112,24 @@ func (a *asyncRepl) shareCredentials(ctx context.Context, c *Charm, st *State, v
 	return uri, nil
 }
 
+// updateSharedSecret brings the shared-credentials secret this cluster owns (if any) in step
+// with its passwords, at once: set-password must reach the standby cluster without waiting
+// for another hook here (the new revision raises secret-changed there).
+func updateSharedSecret(ctx context.Context, c *Charm, st *State) error {
+	uri, err := ownSecretURI(ctx, c)
+	if err != nil || uri == "" {
+		return err
+	}
+	want := sharedContent(st)
+	if cur, err := c.Tools.SecretGet(ctx, hookenv.SecretGetArgs{URI: uri}); err == nil && equalMaps(cur, want) {
+		return nil
+	}
+	if err := c.Tools.SecretSet(ctx, uri, want); err != nil {
+		return fmt.Errorf("secret-set %s: %w", uri, err)
+	}
+	return nil
+}
+
 // sharedContent is what the shared secret holds: the system users' passwords.
 func sharedContent(st *State) map[string]string {
 	content := map[string]string{}
@@ -123,7 +141,7 @@ func sharedContent(st *State) map[string]string {
 
 // ownSecretURI is the full URI of the shared-credentials secret this cluster owns ("" when
 // there is none yet).
-func (a *asyncRepl) ownSecretURI(ctx context.Context, c *Charm) (string, error) {
+func ownSecretURI(ctx context.Context, c *Charm) (string, error) {
 	infos, err := c.Tools.SecretInfoGet(ctx, ReplicationSecretLabel)
 	if errors.Is(err, hookenv.ErrNotFound) {
 		return "", nil

@@ -211,6 +211,11 @@ func (d *drWorld) switchToB() {
 func TestSetPasswordAfterSwitchoverReachesTheOtherCluster(t *testing.T) {
 	d := replicating(t)
 	d.switchToB()
+	d.mustRun("b", "pg/0", changedHook("b")) // a's role standby reaches b
+	sid := d.appB[drprotocol.KeySecretID]
+	if sid == "" || sameSecret(sid, d.appA[drprotocol.KeySecretID]) {
+		t.Fatalf("b publishes secret-id %q (a's is %q): want its own", sid, d.appA[drprotocol.KeySecretID])
+	}
 	u := d.action("a", "pg/0", "set-password", map[string]any{"username": "monitoring", "password": "Not-Here-1"})
 	if !u.f.IsFailed || !strings.Contains(u.f.Failed, "standby cluster") || !strings.Contains(u.f.Failed, "primary cluster") {
 		t.Errorf("set-password on the standby cluster: failed %v %q, want a clear error naming the primary cluster", u.f.IsFailed, u.f.Failed)
@@ -218,11 +223,7 @@ func TestSetPasswordAfterSwitchoverReachesTheOtherCluster(t *testing.T) {
 	if u := d.action("b", "pg/0", "set-password", map[string]any{"username": "monitoring", "password": "New-Monitoring-Pw-2"}); u.f.IsFailed {
 		t.Fatalf("set-password on the new primary cluster: %s", u.f.Failed)
 	}
-	d.mustRun("b", "pg/0", "update-status")
-	sid := d.appB[drprotocol.KeySecretID]
-	if sid == "" || sameSecret(sid, d.appA[drprotocol.KeySecretID]) {
-		t.Fatalf("b publishes secret-id %q (a's is %q): want its own", sid, d.appA[drprotocol.KeySecretID])
-	}
+	// No other hook on b: the action itself updates the shared secret.
 	d.mustRun("a", "pg/0", "secret-changed")
 	gp := d.action("a", "pg/0", "get-password", map[string]any{"username": "monitoring"})
 	if gp.f.Results["password"] != "New-Monitoring-Pw-2" {
