@@ -109,10 +109,6 @@ func confKey(s postgres.Settings) string {
 	return fmt.Sprint(s, *up)
 }
 
-func upstreamOf(s postgres.Settings) string {
-	if s.Upstream == nil {
-		return ""
-	}
 	return s.Upstream.Host + "/" + s.Upstream.Slot
 }
 func (w *fakeWorkload) WriteHBA(_ context.Context, r []postgres.HBARule) (bool, error) {
