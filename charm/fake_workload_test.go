@@ -109,8 +109,6 @@ func confKey(s postgres.Settings) string {
 	return fmt.Sprint(s, *up)
 }
 
-	return s.Upstream.Host + "/" + s.Upstream.Slot
-}
 func (w *fakeWorkload) WriteHBA(_ context.Context, r []postgres.HBARule) (bool, error) {
 	changed := fmt.Sprint(w.s.hba) != fmt.Sprint(r)
 	w.s.hba = r
