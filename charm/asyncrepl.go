@@ -21,7 +21,8 @@ package charm
 //	dr-token     JSON drprotocol.Demotion: the other cluster's token this cluster gates on
 //
 // Peer unit buckets: dr-seeded (generation this unit was seeded for), dr-demoted (JSON
-// headToken: this unit's clean-shutdown token), dr-promoted (switchover id it promoted for).
+// headToken: this unit's clean-shutdown token), dr-promoted (switchover id it promoted for),
+// dr-lost (the standby leader's slot on the primary cluster lost WAL: re-seed).
 //
 // The unit the peer data names primary is the cluster's "head": the writable primary of a
 // primary cluster, the standby leader of a standby cluster (it streams from the other
