@@ -261,3 +261,16 @@ func TestSecretOfAnotherModelRefused(t *testing.T) {
 		t.Errorf("b's mode %q after a refused secret", d.b.app[keyMode])
 	}
 }
+
+// TestStandbyThatCannotAuthenticateSaysWhy: the standby leader's credentials no longer work
+// on the primary cluster's primary: its status says so instead of "Standby".
+func TestStandbyThatCannotAuthenticateSaysWhy(t *testing.T) {
+	d := replicating(t)
+	ua := d.a.units["pg/0"]
+	ua.s.roles["operator"] = "changed-behind-the-charm's-back"
+	u := d.mustRun("b", "pg/0", "update-status")
+	wantStatus(t, u, "blocked", "cannot authenticate to the primary cluster")
+	if !strings.Contains(u.f.UnitStatus.Message, "set-password runs on the primary cluster's leader") {
+		t.Errorf("status %q does not say what to do", u.f.UnitStatus.Message)
+	}
+}
