@@ -654,6 +654,9 @@ func (a *asyncRepl) checkUpstream(ctx context.Context, c *Charm, st *State, w Wo
 	idx := slices.IndexFunc(slots, func(s postgres.Slot) bool { return s.Name == role.Slot })
 	switch {
 	case idx < 0:
+		if pos, err := db.Positions(cctx); err != nil || pos.InRecovery {
+			return // not (or no longer) the primary cluster's primary: its new one is followed soon
+		}
 		if err := db.CreateSlot(cctx, role.Slot); err != nil {
 			c.logf(ctx, slog.LevelWarn, "could not create the slot %s on the primary cluster: %v", role.Slot, err)
 		} else {
