@@ -274,3 +274,17 @@ func TestStandbyThatCannotAuthenticateSaysWhy(t *testing.T) {
 		t.Errorf("status %q does not say what to do", u.f.UnitStatus.Message)
 	}
 }
+
+// TestStandbyLeaderRecreatesAMissingSlot: the standby leader's slot vanished from the primary
+// cluster's primary (dropped by hand, say): it is created again, not left missing while the
+// standby's walreceiver fails.
+func TestStandbyLeaderRecreatesAMissingSlot(t *testing.T) {
+	d := replicating(t)
+	ua := d.a.units["pg/0"]
+	delete(ua.s.slots, "dr_pg_0")
+	u := d.mustRun("b", "pg/0", "update-status")
+	if !ua.s.slots["dr_pg_0"] {
+		t.Errorf("slot not recreated on the primary cluster: %v", ua.s.slots)
+	}
+	wantStatus(t, u, "active", "Standby")
+}
