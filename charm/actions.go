@@ -175,6 +175,9 @@ func (c *Charm) actionSetPassword(ctx context.Context, st *State, params map[str
 	if err := c.requireInitialised(st); err != nil {
 		return nil, err
 	}
+	if why := refuseSetPassword(st); why != "" {
+		return nil, failf("%s", why)
+	}
 	if err := c.loadPasswords(ctx, st); err != nil {
 		return nil, err
 	}
@@ -205,12 +208,29 @@ func (c *Charm) actionSetPassword(ctx context.Context, st *State, params map[str
 	if err := c.storePasswords(ctx, st); err != nil {
 		return nil, err
 	}
+	if err := updateSharedSecret(ctx, c, st); err != nil {
+		return nil, err
+	}
 	if err := w.WritePassfile(ctx, c.passEntries(st)); err != nil {
 		return nil, err
 	}
 	st.SetMine("roles", passwordsFingerprint(st.Passwords))
 	c.logf(ctx, slog.LevelInfo, "password of %s rotated", user)
 	return map[string]string{"message": "password of " + user + " updated"}, nil
+}
+
+// refuseSetPassword: the users of a cluster that is not writable on its own are a copy of the
+// primary cluster's (cross-regional replication), changed there only.
+func refuseSetPassword(st *State) string {
+	switch m := st.AppData[keyMode]; m {
+	case modeStandby, modeDemoting, modeDemoted, modePromoting:
+		return "this is a standby cluster of cross-regional replication (" + m + "): its users are a copy of the primary cluster's. " +
+			"Run set-password on the primary cluster's leader (juju run <app>/leader set-password in the other model); " +
+			"this cluster takes the new password from the credentials the primary cluster shares"
+	case modeStandalone:
+		return "this standalone cluster is read-only: run promote-to-primary scope=cluster on its leader first"
+	}
+	return ""
 }
 
 func (c *Charm) actionPromote(ctx context.Context, st *State, params map[string]any) (map[string]string, error) {

@@ -21,7 +21,8 @@ package charm
 //	dr-token     JSON drprotocol.Demotion: the other cluster's token this cluster gates on
 //
 // Peer unit buckets: dr-seeded (generation this unit was seeded for), dr-demoted (JSON
-// headToken: this unit's clean-shutdown token), dr-promoted (switchover id it promoted for).
+// headToken: this unit's clean-shutdown token), dr-promoted (switchover id it promoted for),
+// dr-lost (the standby leader's slot on the primary cluster lost WAL: re-seed).
 //
 // The unit the peer data names primary is the cluster's "head": the writable primary of a
 // primary cluster, the standby leader of a standby cluster (it streams from the other
@@ -30,9 +31,11 @@ package charm
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -100,6 +103,9 @@ type asyncRepl struct {
 	// RemoteTimeout bounds the connection to the other cluster's primary.
 	RemoteTimeout time.Duration
 	view          *drView
+	// headNote, when set, is the standby leader's status (at headLevel) instead of
+	// "Standby": why it does not stream (checkUpstream).
+	headNote, headLevel string
 }
 
 // drView is the replication relation as this hook sees it.
@@ -211,7 +217,30 @@ func (a *asyncRepl) load(ctx context.Context, c *Charm, st *State) (*drView, err
 			v.local = drprotocol.AppData{}
 		}
 	}
+	if v.remoteErr != nil {
+		return v, &remoteDataError{err: v.remoteErr}
+	}
 	return v, nil
+}
+
+// remoteDataError: the other cluster's app bucket cannot be parsed. load returns it with a
+// complete view: only the cross-cluster role freezes, the local cluster keeps managing itself.
+type remoteDataError struct{ err error }
+
+func (e *remoteDataError) Error() string {
+	return "replication paused, the other cluster's data is invalid: " + e.err.Error()
+}
+
+func (e *remoteDataError) Unwrap() error { return e.err }
+
+// loadView is load for the callers that go on with a view whose remote data is invalid
+// (v.remoteErr says so): only other errors are returned.
+func (a *asyncRepl) loadView(ctx context.Context, c *Charm, st *State) (*drView, error) {
+	v, err := a.load(ctx, c, st)
+	if bad := (*remoteDataError)(nil); errors.As(err, &bad) {
+		return v, nil
+	}
+	return v, err
 }
 
 // publish writes the changed keys of the leader's app bucket.
@@ -281,7 +310,8 @@ func setMode(st *State, mode string) {
 // step is ClusterStep: the per-hook work of every unit.
 func (a *asyncRepl) step(ctx context.Context, c *Charm, st *State, w Workload) error {
 	v, err := a.load(ctx, c, st)
-	if err != nil {
+	var bad *remoteDataError
+	if err != nil && !errors.As(err, &bad) {
 		return err
 	}
 	a.view = v
@@ -295,9 +325,11 @@ func (a *asyncRepl) step(ctx context.Context, c *Charm, st *State, w Workload) e
 				return fmt.Errorf("relation-set %s: %w", v.relID, err)
 			}
 		}
-		if v.remoteErr != nil {
-			// Leave everything as it is: the other model published something we cannot trust.
-			return waiting("replication paused, the other cluster's data is invalid: %v", v.remoteErr)
+		if bad != nil {
+			// The cross-cluster role stays as recorded (roleRule): the other model published
+			// something we cannot trust. The local cluster's own HA goes on.
+			c.logf(ctx, slog.LevelWarn, "%v", bad)
+			return nil
 		}
 	}
 	if st.Leader {
@@ -455,7 +487,16 @@ const StaleSlotLag = 16 << 20
 // the standby cluster no longer streams through, once they hold back more than StaleSlotLag.
 func (a *asyncRepl) primaryHeadSlots(ctx context.Context, c *Charm, st *State, w Workload) error {
 	v := a.view
-	if v == nil || v.relID == "" || st.Primary() != st.Unit || st.AppData[keyMode] != modePrimary ||
+	if v == nil {
+		return nil
+	}
+	if v.relID == "" {
+		return a.detachSlots(ctx, c, st, w)
+	}
+	if st.Primary() == st.Unit && st.AppData[keyMode] == modePrimary {
+		st.SetLocal(localDRServed, "1")
+	}
+	if st.Primary() != st.Unit || st.AppData[keyMode] != modePrimary ||
 		v.remote.Role != drprotocol.RoleStandby || v.remote.Slot == "" {
 		return nil
 	}
@@ -476,7 +517,7 @@ func (a *asyncRepl) primaryHeadSlots(ctx context.Context, c *Charm, st *State, w
 		return nil
 	}
 	for _, sl := range slots {
-		if !strings.HasPrefix(sl.Name, "dr_") || sl.Active || sl.Name == v.remote.Slot || pos.Current < sl.RestartLSN ||
+		if !strings.HasPrefix(sl.Name, drSlotPrefix) || sl.Active || sl.Name == v.remote.Slot || pos.Current < sl.RestartLSN ||
 			pos.Current-sl.RestartLSN <= StaleSlotLag {
 			continue
 		}
@@ -490,11 +531,179 @@ func (a *asyncRepl) primaryHeadSlots(ctx context.Context, c *Charm, st *State, w
 	return nil
 }
 
-// standbyHeadStep keeps the head of a standby (or standalone) cluster in shape: a standalone
-// head has no upstream to wait for and starts read-only on its own; a standby head drops the
-// inactive slots it served the other cluster from while it was primary (they would hold WAL
-// back for as long as it is a standby; the other cluster recreates its slot when it follows
-// this one again).
+// localDRServed (unit-local state) is set while this unit serves the other cluster as the
+// primary cluster's primary, until its cross-cluster slots are gone after a detach.
+const localDRServed = "dr-served"
+
+// timerDRDetach: a unit that could not yet end the detached cluster's streams tries again.
+const timerDRDetach = "dr-detach"
+
+// detachSlots: once the relation is gone, the unit that served the other cluster ends the
+// walsenders streaming to it and drops their slots (nothing would consume them again; they
+// would hold WAL back up to max_slot_wal_keep_size). The other cluster's pg_hba.conf rules go
+// first, so that a standby cut off cannot reconnect.
+func (a *asyncRepl) detachSlots(ctx context.Context, c *Charm, st *State, w Workload) error {
+	if st.Local[localDRServed] == "" {
+		return nil
+	}
+	again := func(format string, args ...any) error {
+		c.logf(ctx, slog.LevelInfo, "replication relation removed: "+format+"; trying again", args...)
+		st.WakeAt(timerDRDetach, c.Now().Add(pollAgain))
+		return nil
+	}
+	if running, err := w.Running(ctx); err != nil || !running {
+		if err != nil {
+			return err
+		}
+		return again("the server is down, its cross-cluster slots are dropped once it runs")
+	}
+	if changed, err := w.WriteHBA(ctx, c.hbaRules(st)); err != nil {
+		return err
+	} else if changed {
+		if err := w.Reload(ctx); err != nil {
+			return err
+		}
+	}
+	db, err := c.connectSelf(ctx, st, w)
+	if err != nil {
+		return again("cannot connect to drop the cross-cluster slots: %v", err)
+	}
+	defer db.Close(ctx)
+	if left, err := dropDRSlots(ctx, c, db); err != nil {
+		return again("%v", err)
+	} else if len(left) > 0 {
+		return again("the slots %v are still in use", left)
+	}
+	st.SetLocal(localDRServed, "")
+	return nil
+}
+
+// dropDRSlots terminates the walsenders of the cross-cluster (dr_) slots and drops them once
+// inactive, polling for a few seconds; it returns the slots still in use.
+func dropDRSlots(ctx context.Context, c *Charm, db DB) ([]string, error) {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := db.TerminateSlotSenders(ctx, drSlotPrefix); err != nil {
+			return nil, err
+		}
+		slots, err := db.ListSlots(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var left []string
+		for _, sl := range slots {
+			if !strings.HasPrefix(sl.Name, drSlotPrefix) {
+				continue
+			}
+			if sl.Active {
+				left = append(left, sl.Name)
+				continue
+			}
+			if err := db.DropSlot(ctx, sl.Name); err != nil {
+				return nil, err
+			}
+			c.logf(ctx, slog.LevelInfo, "replication relation removed: dropped the cross-cluster slot %s", sl.Name)
+		}
+		if len(left) == 0 || time.Now().After(deadline) {
+			return left, nil
+		}
+		select {
+		case <-ctx.Done():
+			return left, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// keyLost (peer unit bucket): the standby leader's slot on the primary cluster lost WAL it
+// needs; the value is "lost:" and the seed generation it was seeded for. The leader answers
+// with a new seed generation, so that the whole cluster is seeded again.
+const keyLost = "dr-lost"
+
+// timerDRReseed: the leader of a standby cluster whose head lost its slot starts the re-seed.
+const timerDRReseed = "dr-reseed"
+
+func lostToken(gen string) string { return "lost:" + gen }
+
+// checkUpstream is the standby leader's look at its slot on the primary cluster's primary. A
+// slot that lost WAL (max_slot_wal_keep_size) leaves a standby that streams nothing and would
+// still show "Standby": it asks for a re-seed and says so. A slot that is gone is created
+// again. Credentials that no longer work are said in the status (a.headNote).
+func (a *asyncRepl) checkUpstream(ctx context.Context, c *Charm, st *State, w Workload) {
+	role := a.headRole(st, st.AppData[keyUpstream], false)
+	if role.Kind != RoleReplica {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, a.RemoteTimeout)
+	defer cancel()
+	user, pw := role.upstreamSQL(st)
+	db, err := w.Connect(cctx, role.UpstreamAddr, user, pw)
+	if err != nil {
+		if authFailed(err) {
+			a.headLevel = "blocked"
+			a.headNote = fmt.Sprintf("cannot authenticate to the primary cluster at %s: the shared credentials are not in step "+
+				"(set-password runs on the primary cluster's leader, this cluster copies them from the secret it shares): %v", role.UpstreamAddr, err)
+		}
+		return // unreachable: the upstream check and runReplica say so
+	}
+	defer db.Close(ctx)
+	slots, err := db.ListSlots(cctx)
+	if err != nil {
+		return
+	}
+	idx := slices.IndexFunc(slots, func(s postgres.Slot) bool { return s.Name == role.Slot })
+	switch {
+	case idx < 0:
+		if pos, err := db.Positions(cctx); err != nil || pos.InRecovery {
+			return // not (or no longer) the primary cluster's primary: its new one is followed soon
+		}
+		if err := db.CreateSlot(cctx, role.Slot); err != nil {
+			c.logf(ctx, slog.LevelWarn, "could not create the slot %s on the primary cluster: %v", role.Slot, err)
+		} else {
+			c.logf(ctx, slog.LevelInfo, "created the slot %s on the primary cluster (it was gone)", role.Slot)
+		}
+	case slots[idx].WALStatus == postgres.SlotLost:
+		tok := lostToken(st.AppData[keySeed])
+		if st.MyData[keyLost] != tok {
+			c.logf(ctx, slog.LevelWarn, "the primary cluster removed WAL this standby still needs (slot %s lost, max_slot_wal_keep_size): asking for a re-seed", role.Slot)
+		}
+		st.SetMine(keyLost, tok)
+		st.WakeAt(timerDRReseed, c.Now().Add(pollAgain))
+		a.headLevel = "maintenance"
+		a.headNote = fmt.Sprintf("fell behind the primary cluster: its slot %s lost the WAL this standby needs; re-seeding", role.Slot)
+	default:
+		st.SetMine(keyLost, "")
+	}
+}
+
+// reseedLost is the leader's answer to a standby leader whose slot lost WAL: a new seed
+// generation, after which every unit is seeded again (seedStep).
+func (a *asyncRepl) reseedLost(ctx context.Context, c *Charm, st *State) {
+	head := st.Primary()
+	if !st.Leader || head == "" || st.AppData[keyMode] != modeStandby {
+		return
+	}
+	lost := st.MyData[keyLost]
+	if head != st.Unit {
+		lost = st.PeerData[head][keyLost]
+	}
+	if lost == "" || lost != lostToken(st.AppData[keySeed]) {
+		return
+	}
+	gen := fmt.Sprintf("reseed/%d", c.Now().UnixNano())
+	c.logf(ctx, slog.LevelWarn, "the standby leader %s fell behind what the primary cluster keeps: re-seeding the cluster (generation %s)", head, gen)
+	st.SetApp(keySeed, gen)
+}
+
+// authFailed reports whether err is PostgreSQL's password authentication failure.
+func authFailed(err error) bool {
+	m := err.Error()
+	return strings.Contains(m, "28P01") || strings.Contains(m, "password authentication failed")
+}
+
+// standbyHeadStep: the head of a standby (or standalone) cluster drops the inactive slots it
+// served the other cluster from while it was primary (they would hold WAL back for as long as
+// it is a standby; the other cluster recreates its slot when it follows this one again).
 func (a *asyncRepl) standbyHeadStep(ctx context.Context, c *Charm, st *State, w Workload) error {
 	mode := st.AppData[keyMode]
 	if st.Primary() != st.Unit || (mode != modeStandby && mode != modeStandalone) {
@@ -507,30 +716,11 @@ func (a *asyncRepl) standbyHeadStep(ctx context.Context, c *Charm, st *State, w 
 	if err != nil || !init {
 		return err
 	}
-	running, err := w.Running(ctx)
-	if err != nil {
-		return err
+	if running, err := w.Running(ctx); err != nil || !running {
+		return err // runReplica (runReadOnly when standalone) starts it
 	}
-	if !running {
-		if mode != modeStandalone {
-			return nil // runReplica starts it once its upstream answers
-		}
-		standby, err := w.IsStandbyConfigured(ctx)
-		if err != nil {
-			return err
-		}
-		if !standby {
-			// A primary that was handing over when the relation went away: read-only too.
-			if err := w.WriteStandbySignal(ctx); err != nil {
-				return err
-			}
-		}
-		if err := w.Start(ctx); err != nil {
-			return startFailed(err)
-		}
-		if err := c.waitReady(ctx, w, st); err != nil {
-			return err
-		}
+	if mode == modeStandby {
+		a.checkUpstream(ctx, c, st, w)
 	}
 	db, err := c.connectSelf(ctx, st, w)
 	if err != nil {
@@ -545,7 +735,7 @@ func (a *asyncRepl) standbyHeadStep(ctx context.Context, c *Charm, st *State, w 
 		return nil
 	}
 	for _, sl := range slots {
-		if strings.HasPrefix(sl.Name, "dr_") && !sl.Active {
+		if strings.HasPrefix(sl.Name, drSlotPrefix) && !sl.Active {
 			if err := db.DropSlot(ctx, sl.Name); err != nil {
 				c.logf(ctx, slog.LevelWarn, "could not drop the old cross-cluster slot %s: %v", sl.Name, err)
 				continue
@@ -612,7 +802,7 @@ func (a *asyncRepl) leaderStep(ctx context.Context, c *Charm, st *State, v *drVi
 		case modePromoting:
 			// Our own promotion completed below.
 		default:
-			if err := a.syncSharedCredentials(ctx, c, st, L); err != nil {
+			if err := a.syncSharedCredentials(ctx, c, st, v, &L); err != nil {
 				return err
 			}
 			mode, L.Role, L.Demotion = modePrimary, drprotocol.RolePrimary, nil
@@ -758,6 +948,17 @@ func (a *asyncRepl) copyCredentials(ctx context.Context, c *Charm, st *State, R 
 	if R.SecretID == "" {
 		return waiting("waiting for the other cluster to share its replication credentials")
 	}
+	if v := a.view; v != nil && v.relID != "" {
+		// Only a secret of the other cluster's model: a URI naming this model (or a third)
+		// would make this cluster read a secret the other side does not own.
+		remote, err := c.Tools.RelationModelUUID(ctx, v.relID)
+		if err != nil {
+			return fmt.Errorf("relation-model-get %s: %w", v.relID, err)
+		}
+		if m := secretModel(c, R.SecretID); m != remote {
+			return waiting("refusing the other cluster's secret-id %s: it names model %s, not the other cluster's model %s", R.SecretID, m, remote)
+		}
+	}
 	content, err := c.Tools.SecretGet(ctx, hookenv.SecretGetArgs{URI: R.SecretID, Refresh: true})
 	if err != nil {
 		return waiting("cannot read the other cluster's replication secret %s: %v", R.SecretID, err)
@@ -784,29 +985,46 @@ func (a *asyncRepl) copyCredentials(ctx context.Context, c *Charm, st *State, R 
 	return c.storePasswords(ctx, st)
 }
 
-// syncSharedCredentials keeps the shared secret this cluster owns in step with its passwords
-// (set-password), so that the standby cluster's copy follows.
-func (a *asyncRepl) syncSharedCredentials(ctx context.Context, c *Charm, st *State, L drprotocol.AppData) error {
-	if L.SecretID == "" {
+// secretModel is the model a secret URI names (this model for the short secret:<id> form).
+func secretModel(c *Charm, uri string) string {
+	rest, ok := strings.CutPrefix(uri, "secret://")
+	if !ok {
+		return c.Env.ModelUUID
+	}
+	m, _, _ := strings.Cut(rest, "/")
+	return m
+}
+
+// syncSharedCredentials keeps the credentials of a primary cluster shared with the standby
+// cluster, whichever side became primary (create-replication or a switchover): the secret it
+// owns is created, granted and published in L.SecretID when L names none of its own, and
+// follows its passwords (set-password) after that.
+func (a *asyncRepl) syncSharedCredentials(ctx context.Context, c *Charm, st *State, v *drView, L *drprotocol.AppData) error {
+	own, err := ownSecretURI(ctx, c)
+	if err != nil {
+		c.logf(ctx, slog.LevelWarn, "could not look up the shared credentials: %v", err)
 		return nil
 	}
-	infos, err := c.Tools.SecretInfoGet(ctx, ReplicationSecretLabel)
-	if err != nil || len(infos) == 0 || !strings.HasSuffix(L.SecretID, "/"+strings.TrimPrefix(infos[0].ID, "secret:")) && infos[0].ID != L.SecretID {
-		return nil // not ours (the other cluster shared its credentials)
+	if own == "" || !sameSecret(own, L.SecretID) {
+		uri, err := a.shareCredentials(ctx, c, st, v)
+		if err != nil {
+			c.logf(ctx, slog.LevelWarn, "could not share the credentials with the other cluster: %v", err)
+			return nil
+		}
+		L.SecretID = uri
+		c.logf(ctx, slog.LevelInfo, "sharing this primary cluster's credentials with the other cluster in %s", uri)
+		return nil
 	}
-	cur, err := c.Tools.SecretGet(ctx, hookenv.SecretGetArgs{URI: L.SecretID})
+	cur, err := c.Tools.SecretGet(ctx, hookenv.SecretGetArgs{URI: own})
 	if err != nil {
 		return nil
 	}
-	want := map[string]string{}
-	for _, u := range SystemUsers {
-		want[passwordKey(u)] = st.Passwords[u]
-	}
+	want := sharedContent(st)
 	if equalMaps(cur, want) {
 		return nil
 	}
-	if err := c.Tools.SecretSet(ctx, L.SecretID, want); err != nil {
-		c.logf(ctx, slog.LevelWarn, "could not update the shared credentials %s: %v", L.SecretID, err)
+	if err := c.Tools.SecretSet(ctx, own, want); err != nil {
+		c.logf(ctx, slog.LevelWarn, "could not update the shared credentials %s: %v", own, err)
 		return nil
 	}
 	c.logf(ctx, slog.LevelInfo, "shared credentials updated after a password change")
@@ -918,6 +1136,7 @@ func (a *asyncRepl) promoteHead(ctx context.Context, c *Charm, st *State, w Work
 // seedStep re-seeds a unit of a new standby cluster: the head from the primary cluster's
 // primary, the others from the head, each with its old data moved aside.
 func (a *asyncRepl) seedStep(ctx context.Context, c *Charm, st *State, w Workload) error {
+	a.reseedLost(ctx, c, st)
 	gen := st.AppData[keySeed]
 	if st.AppData[keyMode] != modeStandby || gen == "" || st.MyData[keySeeded] == gen {
 		return nil
@@ -976,23 +1195,23 @@ func (a *asyncRepl) seedStep(ctx context.Context, c *Charm, st *State, w Workloa
 
 // drSlot is the slot a unit streams through from another cluster's server (prefixed so that
 // it never collides with the upstream cluster's own slots, even for equal application names).
-func drSlot(unit string) string { return postgres.SlotName("dr_" + unit) }
+func drSlot(unit string) string { return postgres.SlotName(drSlotPrefix + unit) }
+
+// drSlotPrefix starts the name of every slot another cluster streams through.
+const drSlotPrefix = "dr_"
 
 func (a *asyncRepl) headRole(st *State, upstream string, standalone bool) Role {
+	if standalone {
+		// Detached: it must not keep streaming from the cluster it was a standby of.
+		return Role{Kind: RoleReadOnly, Status: StandaloneMessage, StatusLevel: "blocked"}
+	}
 	host, port, err := net.SplitHostPort(upstream)
 	p, perr := strconv.Atoi(port)
 	if err != nil || perr != nil {
-		if standalone {
-			return Role{Kind: RoleWait, Status: StandaloneMessage + " (no upstream): promote-to-primary scope=cluster makes it writable"}
-		}
 		return Role{Kind: RoleWait, Status: "waiting for the primary cluster's endpoint"}
 	}
-	r := Role{Kind: RoleReplica, UpstreamUnit: "the primary cluster (" + upstream + ")", UpstreamAddr: host, UpstreamPort: p,
+	return Role{Kind: RoleReplica, UpstreamUnit: "the primary cluster (" + upstream + ")", UpstreamAddr: host, UpstreamPort: p,
 		Slot: drSlot(st.Unit), Status: "Standby"}
-	if standalone {
-		r.Status, r.StatusLevel = StandaloneMessage, "blocked"
-	}
-	return r
 }
 
 func (a *asyncRepl) cascadeRole(st *State, head string, standalone bool) Role {
@@ -1025,6 +1244,34 @@ func (a *asyncRepl) effectiveMode(st *State) (mode, upstream string) {
 
 // roleRule is the RoleRule of cross-regional replication.
 func (a *asyncRepl) roleRule(ctx context.Context, c *Charm, st *State) (Role, bool) {
+	if v := a.view; v != nil && v.relID != "" && v.remoteErr != nil {
+		return a.pausedRole(ctx, c, st, v.remoteErr), true
+	}
+	r, ok := a.recordedRole(ctx, c, st)
+	if ok && r.Kind == RoleReplica && a.headNote != "" && st.Primary() == st.Unit {
+		r.StatusLevel, r.Status = a.headLevel, a.headNote
+	}
+	return r, ok
+}
+
+// pausedRole: while the other cluster's data cannot be parsed, each unit keeps the role its
+// cluster's recorded mode gives it (a restarted pod starts, an in-cluster failover
+// completes), and a running unit's status says why the cross-cluster part is frozen.
+func (a *asyncRepl) pausedRole(ctx context.Context, c *Charm, st *State, why error) Role {
+	r, ok := a.recordedRole(ctx, c, st)
+	if !ok {
+		r = InClusterRole(st)
+	}
+	if r.Kind == RoleReplica {
+		// A primary's status is its synchronous standbys' (runPrimary); the app status says it.
+		r.StatusLevel, r.Status = "waiting", (&remoteDataError{err: why}).Error()
+	}
+	return r
+}
+
+// recordedRole is the role the cluster's recorded mode gives this unit (ok=false: the
+// in-cluster rule decides).
+func (a *asyncRepl) recordedRole(ctx context.Context, c *Charm, st *State) (Role, bool) {
 	mode, upstream := a.effectiveMode(st)
 	head := st.Primary()
 	if head == "" {
@@ -1090,6 +1337,9 @@ func (a *asyncRepl) extraHBA(st *State) []postgres.HBARule {
 
 // appStatus is the leader's application status.
 func (a *asyncRepl) appStatus(st *State) (string, string) {
+	if v := a.view; v != nil && v.relID != "" && v.remoteErr != nil {
+		return "waiting", (&remoteDataError{err: v.remoteErr}).Error()
+	}
 	mode, _ := a.effectiveMode(st)
 	switch mode {
 	case modeStandby:

@@ -32,7 +32,7 @@ func (a *asyncRepl) createReplication(ctx context.Context, c *Charm, st *State, 
 	if !st.Leader {
 		return nil, failf("create-replication must run on the leader (juju run %s/leader create-replication)", st.App)
 	}
-	v, err := a.load(ctx, c, st)
+	v, err := a.loadView(ctx, c, st)
 	if err != nil {
 		return nil, err
 	}
@@ -88,19 +88,10 @@ func (a *asyncRepl) createReplication(ctx context.Context, c *Charm, st *State, 
 // shareCredentials creates (or updates) the secret with this cluster's credentials, grants
 // it to the relation and returns its URI.
 func (a *asyncRepl) shareCredentials(ctx context.Context, c *Charm, st *State, v *drView) (string, error) {
-	content := map[string]string{}
-	for _, u := range SystemUsers {
-		content[passwordKey(u)] = st.Passwords[u]
-	}
-	var uri string
-	infos, err := c.Tools.SecretInfoGet(ctx, ReplicationSecretLabel)
-	if err == nil && len(infos) > 0 {
-		uri = infos[0].ID
-		if !strings.HasPrefix(uri, "secret:") {
-			// secret-info-get names secrets by their bare id: the other model needs the
-			// full URI.
-			uri = "secret://" + c.Env.ModelUUID + "/" + uri
-		}
+	content := sharedContent(st)
+	uri, err := ownSecretURI(ctx, c)
+	if err != nil {
+		return "", err
 	}
 	if uri == "" {
 		if uri, err = c.Tools.SecretAdd(ctx, hookenv.SecretAddArgs{Content: content, Label: ReplicationSecretLabel,
@@ -119,6 +110,68 @@ func (a *asyncRepl) shareCredentials(ctx context.Context, c *Charm, st *State, v
 		return "", fmt.Errorf("secret-grant: %w", err)
 	}
 	return uri, nil
+}
+
+// updateSharedSecret brings the shared-credentials secret this cluster owns (if any) in step
+// with its passwords, at once: set-password must reach the standby cluster without waiting
+// for another hook here (the new revision raises secret-changed there).
+func updateSharedSecret(ctx context.Context, c *Charm, st *State) error {
+	uri, err := ownSecretURI(ctx, c)
+	if err != nil || uri == "" {
+		return err
+	}
+	want := sharedContent(st)
+	if cur, err := c.Tools.SecretGet(ctx, hookenv.SecretGetArgs{URI: uri}); err == nil && equalMaps(cur, want) {
+		return nil
+	}
+	if err := c.Tools.SecretSet(ctx, uri, want); err != nil {
+		return fmt.Errorf("secret-set %s: %w", uri, err)
+	}
+	return nil
+}
+
+// sharedContent is what the shared secret holds: the system users' passwords.
+func sharedContent(st *State) map[string]string {
+	content := map[string]string{}
+	for _, u := range SystemUsers {
+		content[passwordKey(u)] = st.Passwords[u]
+	}
+	return content
+}
+
+// ownSecretURI is the full URI of the shared-credentials secret this cluster owns ("" when
+// there is none yet).
+func ownSecretURI(ctx context.Context, c *Charm) (string, error) {
+	infos, err := c.Tools.SecretInfoGet(ctx, ReplicationSecretLabel)
+	if errors.Is(err, hookenv.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("secret-info-get %s: %w", ReplicationSecretLabel, err)
+	}
+	if len(infos) == 0 {
+		return "", nil
+	}
+	uri := infos[0].ID
+	if !strings.HasPrefix(uri, "secret:") {
+		// secret-info-get names secrets by their bare id: the other model needs the full URI.
+		uri = "secret://" + c.Env.ModelUUID + "/" + uri
+	}
+	return uri, nil
+}
+
+// sameSecret reports whether two secret references name the same secret (a full URI and a
+// secret:<id> form of it included).
+func sameSecret(a, b string) bool {
+	if a == "" || b == "" {
+		return false
+	}
+	full := func(u string) bool { return strings.HasPrefix(u, "secret://") }
+	if a == b || (full(a) && full(b)) {
+		return a == b
+	}
+	id := func(u string) string { return u[strings.LastIndexAny(u, "/:")+1:] }
+	return id(a) == id(b)
 }
 
 func equalMaps(a, b map[string]string) bool {
@@ -179,7 +232,7 @@ func (a *asyncRepl) promoteCluster(ctx context.Context, c *Charm, st *State, for
 	if !st.Leader {
 		return failf("promote-to-primary scope=cluster must run on the leader (juju run %s/leader promote-to-primary scope=cluster)", st.App)
 	}
-	v, err := a.load(ctx, c, st)
+	v, err := a.loadView(ctx, c, st)
 	if err != nil {
 		return err
 	}

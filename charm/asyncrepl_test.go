@@ -82,10 +82,18 @@ func (d *drWorld) side(s string) (w *world, rel, remote string, other *world, ot
 func (d *drWorld) addUnit(side, name string) *testUnit {
 	w, rel, remote, _, _, _ := d.side(side)
 	u := w.addUnit(name)
+	u.f.ModelUUID = "model-" + side // secret URIs of the two models differ
 	if d.related {
-		u.f.AddRelation(rel, remote)
+		u.f.AddRelation(rel, remote).RemoteModelUUID = "model-" + otherSide(side)
 	}
 	return u
+}
+
+func otherSide(s string) string {
+	if s == "a" {
+		return "b"
+	}
+	return "a"
 }
 
 // relate integrates the two clusters.
@@ -96,7 +104,7 @@ func (d *drWorld) relate() {
 	for _, s := range []string{"a", "b"} {
 		w, rel, remote, _, _, _ := d.side(s)
 		for _, u := range w.units {
-			u.f.AddRelation(rel, remote)
+			u.f.AddRelation(rel, remote).RemoteModelUUID = "model-" + otherSide(s)
 		}
 	}
 }
@@ -502,9 +510,13 @@ func TestBadRemoteDataChangesNothing(t *testing.T) {
 				}
 				wasRunning, wasRecovery := u.s.running, u.s.inRecovery
 				d.mustRun(s, "pg/0", changedHook(s))
-				wantStatus(t, u, "waiting", "replication paused, the other cluster's data is invalid")
-				if !strings.Contains(u.f.UnitStatus.Message, tt.want) {
-					t.Errorf("%s status %q does not say %q", s, u.f.UnitStatus.Message, tt.want)
+				// The app status says what is wrong on both sides; so does a standby's unit.
+				if st := u.f.AppStatus; st.Status != "waiting" || !strings.HasPrefix(st.Message, "replication paused, the other cluster's data is invalid") ||
+					!strings.Contains(st.Message, tt.want) {
+					t.Errorf("%s app status %+v does not say %q", s, st, tt.want)
+				}
+				if s == "b" {
+					wantStatus(t, u, "waiting", "replication paused, the other cluster's data is invalid")
 				}
 				if !slices.Equal(before, u.s.calls) || u.s.running != wasRunning || u.s.inRecovery != wasRecovery {
 					t.Errorf("%s's workload touched: %v", s, u.s.calls[len(before):])
@@ -749,8 +761,8 @@ func TestRelationRemovedDuringSwitchover(t *testing.T) {
 		wantAppStatus string
 	}{
 		{"before the handover: stays primary", false, "active", "Primary", false, "Primary"},
-		// Read-only with nothing to follow: said in a waiting status (no upstream to stream from).
-		{"after the token: read-only", true, "waiting", StandaloneMessage, true, ""},
+		// Read-only with nothing to follow, until promoted.
+		{"after the token: read-only", true, "blocked", StandaloneMessage, true, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -176,6 +176,18 @@ func (c Config) SyncStandbysWanted(replicas int) int {
 	return min(n, replicas)
 }
 
+// MinSlotWALKeepSizeMB is the floor of max_slot_wal_keep_size: a replica that restarts or a
+// standby cluster whose link blips must not lose its slot to a small wal_keep_size.
+const MinSlotWALKeepSizeMB = 1024
+
+// MaxSlotWALKeepSizeMB is max_slot_wal_keep_size: twice durability_wal_keep_size (what a
+// replica without a slot can count on, doubled for the consumers that have one), at least
+// MinSlotWALKeepSizeMB. Never unbounded: a slot whose consumer is gone for good (a detached
+// or lost standby cluster) would otherwise keep WAL until the disk is full.
+func (c Config) MaxSlotWALKeepSizeMB() int {
+	return int(min(max(2*int64(c.WALKeepSizeMB), MinSlotWALKeepSizeMB), pgIntMax))
+}
+
 // Settings sizes PostgreSQL for the profile: production gives shared_buffers 25% of the
 // memory (capped by profile_limit_memory) and effective_cache_size the rest; testing keeps
 // PostgreSQL's defaults. synchronous_standby_names is the caller's (it depends on the peers).
@@ -188,6 +200,7 @@ func (c Config) Settings(clusterName string, memoryMB int) postgres.Settings {
 		SynchronousCommit:       c.SynchronousCommit,
 		LogMinDurationStatement: c.LogMinDurationStatement,
 		WALKeepSizeMB:           c.WALKeepSizeMB,
+		MaxSlotWALKeepSizeMB:    c.MaxSlotWALKeepSizeMB(),
 		TimeZone:                c.TimeZone,
 	}
 	if c.Profile == "production" {

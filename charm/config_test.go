@@ -91,3 +91,29 @@ func TestSyncStandbysWanted(t *testing.T) {
 		}
 	}
 }
+
+func TestMaxSlotWALKeepSizeIsBounded(t *testing.T) {
+	tests := []struct {
+		walKeep any // durability_wal_keep_size; nil: the default
+		want    int
+	}{
+		{nil, 8192},                        // twice the default 4096
+		{float64(0), MinSlotWALKeepSizeMB}, // no wal_keep_size: still bounded
+		{float64(100), MinSlotWALKeepSizeMB},
+		{float64(2048), 4096},
+		{float64(pgIntMax), pgIntMax},
+	}
+	for _, tt := range tests {
+		m := map[string]any{}
+		if tt.walKeep != nil {
+			m["durability_wal_keep_size"] = tt.walKeep
+		}
+		c, err := ParseConfig(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.Settings("pg", 0).MaxSlotWALKeepSizeMB; got != tt.want {
+			t.Errorf("wal_keep_size %v: max_slot_wal_keep_size %d MB, want %d", tt.walKeep, got, tt.want)
+		}
+	}
+}

@@ -28,6 +28,8 @@ type fakeServer struct {
 	hba          []postgres.HBARule
 	pass         []postgres.PassEntry
 	slots        map[string]bool
+	lostSlots    map[string]bool // wal_status lost
+	cutSlots     map[string]bool // walsender terminated: inactive until the slot is recreated
 	received     postgres.LSN
 	replayed     postgres.LSN
 	timeline     int
@@ -92,16 +94,21 @@ func (w *fakeWorkload) WritePassfile(_ context.Context, e []postgres.PassEntry) 
 	return nil
 }
 func (w *fakeWorkload) WriteConf(_ context.Context, s postgres.Settings) (bool, error) {
-	changed := fmt.Sprint(w.s.conf, upstreamOf(w.s.conf)) != fmt.Sprint(s, upstreamOf(s))
+	changed := confKey(w.s.conf) != confKey(s)
 	w.s.conf = s
 	return changed, nil
 }
-func upstreamOf(s postgres.Settings) string {
-	if s.Upstream == nil {
-		return ""
+
+// confKey renders s with its upstream's values (not the pointer's address).
+func confKey(s postgres.Settings) string {
+	up := s.Upstream
+	s.Upstream = nil
+	if up == nil {
+		return fmt.Sprint(s)
 	}
-	return s.Upstream.Host + "/" + s.Upstream.Slot
+	return fmt.Sprint(s, *up)
 }
+
 func (w *fakeWorkload) WriteHBA(_ context.Context, r []postgres.HBARule) (bool, error) {
 	changed := fmt.Sprint(w.s.hba) != fmt.Sprint(r)
 	w.s.hba = r
@@ -173,6 +180,9 @@ func (w *fakeWorkload) BaseBackup(_ context.Context, up postgres.Upstream) (stri
 	src := w.fc.servers[up.Host]
 	if src == nil || !src.running {
 		return "", fmt.Errorf("connection refused")
+	}
+	if up.Slot != "" && !src.slots[up.Slot] {
+		return "", fmt.Errorf("replication slot %q does not exist", up.Slot)
 	}
 	w.s.initialised = true
 	w.s.standby = false
@@ -257,8 +267,29 @@ func (d *fakeDB) SetPassword(_ context.Context, u, pw string) error {
 	d.s.roles[u] = pw
 	return nil
 }
-func (d *fakeDB) CreateSlot(_ context.Context, n string) error { d.s.slots[n] = true; return nil }
-func (d *fakeDB) DropSlot(_ context.Context, n string) error   { delete(d.s.slots, n); return nil }
+func (d *fakeDB) CreateSlot(_ context.Context, n string) error {
+	if !d.s.slots[n] {
+		delete(d.s.cutSlots, n)
+		delete(d.s.lostSlots, n)
+	}
+	d.s.slots[n] = true
+	return nil
+}
+func (d *fakeDB) TerminateSlotSenders(_ context.Context, prefix string) (int, error) {
+	d.s.calls = append(d.s.calls, "TerminateSlotSenders "+prefix)
+	n := 0
+	for name := range d.s.slots {
+		if strings.HasPrefix(name, prefix) {
+			if d.s.cutSlots == nil {
+				d.s.cutSlots = map[string]bool{}
+			}
+			d.s.cutSlots[name] = true
+			n++
+		}
+	}
+	return n, nil
+}
+func (d *fakeDB) DropSlot(_ context.Context, n string) error { delete(d.s.slots, n); return nil }
 func (d *fakeDB) ListSlots(context.Context) ([]postgres.Slot, error) {
 	var out []postgres.Slot
 	for n := range d.s.slots {
@@ -269,7 +300,11 @@ func (d *fakeDB) ListSlots(context.Context) ([]postgres.Slot, error) {
 				active = true
 			}
 		}
-		out = append(out, postgres.Slot{Name: n, Active: active})
+		st := "reserved"
+		if d.s.lostSlots[n] {
+			st, active = postgres.SlotLost, false
+		}
+		out = append(out, postgres.Slot{Name: n, Active: active && !d.s.cutSlots[n], WALStatus: st})
 	}
 	return out, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -243,6 +244,10 @@ func (c *Charm) applyRole(ctx context.Context, st *State, w Workload, role Role)
 		}
 	case RoleReplica:
 		if err := c.runReplica(ctx, st, w, role); err != nil {
+			return err
+		}
+	case RoleReadOnly:
+		if err := c.runReadOnly(ctx, st, w, role); err != nil {
 			return err
 		}
 	default:
@@ -509,7 +514,7 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 				return err
 			}
 			// Best effort: the primary also creates a slot for every peer it sees.
-			if err := c.ensureUpstreamSlot(ctx, st, w, role, slot); err != nil {
+			if err := c.ensureUpstreamSlot(ctx, st, w, role, slot, false); err != nil {
 				c.logf(ctx, slog.LevelInfo, "slot on %s not created yet: %v", role.UpstreamUnit, err)
 			}
 		}
@@ -538,7 +543,7 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 	if _, err := w.FollowPrimary(ctx, settings, up); err != nil {
 		return err
 	}
-	if err := c.ensureUpstreamSlot(ctx, st, w, role, slot); err != nil {
+	if err := c.ensureUpstreamSlot(ctx, st, w, role, slot, false); err != nil {
 		return err
 	}
 	if err := c.status(ctx, "maintenance", "starting PostgreSQL as a replica of "+role.UpstreamUnit); err != nil {
@@ -552,6 +557,71 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 	}
 	st.SetMine("demoted", "")
 	return nil
+}
+
+// runReadOnly keeps this unit's server a standby without an upstream: read-only and
+// streaming from nobody (primary_conninfo cleared, which a reload applies). A server that
+// runs writable is fenced and restarted read-only.
+func (c *Charm) runReadOnly(ctx context.Context, st *State, w Workload, role Role) error {
+	init, err := w.IsInitialised(ctx)
+	if err != nil {
+		return err
+	}
+	if !init {
+		return waiting("%s: this unit has no data (promote-to-primary scope=cluster on the leader)", role.Status)
+	}
+	if err := w.WritePassfile(ctx, c.passEntries(st)); err != nil {
+		return err
+	}
+	hbaChanged, err := c.prepare(ctx, st, w, "")
+	if err != nil {
+		return err
+	}
+	settings := c.settings(ctx, st, w)
+	settings.SynchronousStandbyNames = replicaSyncNames(st)
+	st.SetMine(keySyncStandbys, "")
+	running, err := w.Running(ctx)
+	if err != nil {
+		return err
+	}
+	if running {
+		db, err := c.connectSelf(ctx, st, w)
+		if err != nil {
+			return waiting("PostgreSQL not accepting connections yet: %v", err)
+		}
+		pos, err := db.Positions(ctx)
+		db.Close(ctx)
+		if err != nil {
+			return err
+		}
+		if !pos.InRecovery {
+			c.logf(ctx, slog.LevelWarn, "fencing: this unit is writable in a read-only cluster; restarting it read-only")
+			if _, err := w.Stop(ctx); err != nil {
+				return err
+			}
+			running = false
+		}
+	}
+	changed, err := w.WriteConf(ctx, settings)
+	if err != nil {
+		return err
+	}
+	if running {
+		if changed || hbaChanged {
+			return w.Reload(ctx)
+		}
+		return nil
+	}
+	if err := w.WriteStandbySignal(ctx); err != nil {
+		return err
+	}
+	if err := c.status(ctx, "maintenance", "starting PostgreSQL read-only"); err != nil {
+		return err
+	}
+	if err := w.Start(ctx); err != nil {
+		return startFailed(err)
+	}
+	return c.waitReady(ctx, w, st)
 }
 
 // writable reports whether unit's server answers and accepts writes.
@@ -572,22 +642,31 @@ func withUpstream(s postgres.Settings, up postgres.Upstream) postgres.Settings {
 	return s
 }
 
+// keptAside tells, in the status of a re-seed, where the replaced data goes.
+const keptAside = ": the current data is kept aside as the only " + "pgdata" + postgres.AsideSuffix + "* copy"
+
 // seed clones the upstream with pg_basebackup (its slot created first).
 func (c *Charm) seed(ctx context.Context, st *State, w Workload, role Role, up postgres.Upstream) error {
-	if err := c.ensureUpstreamSlot(ctx, st, w, role, up.Slot); err != nil {
+	if err := c.ensureUpstreamSlot(ctx, st, w, role, up.Slot, true); err != nil {
 		return err
 	}
-	if err := c.status(ctx, "maintenance", "seeding from "+role.UpstreamUnit+" (pg_basebackup)"); err != nil {
+	if err := c.status(ctx, "maintenance", "seeding from "+role.UpstreamUnit+" (pg_basebackup)"+keptAside); err != nil {
 		return err
 	}
-	if _, err := w.BaseBackup(ctx, up); err != nil {
+	aside, err := w.BaseBackup(ctx, up)
+	if err != nil {
 		return waiting("waiting to seed from %s: %v", role.UpstreamUnit, err)
+	}
+	if aside != "" {
+		c.logf(ctx, slog.LevelInfo, "seeded from %s; the previous data is kept in %s (older copies removed)", role.UpstreamUnit, aside)
 	}
 	return nil
 }
 
-// ensureUpstreamSlot creates this unit's slot on the upstream server.
-func (c *Charm) ensureUpstreamSlot(ctx context.Context, st *State, w Workload, role Role, slot string) error {
+// ensureUpstreamSlot creates this unit's slot on the upstream server. For a fresh copy
+// (seeding), a slot that lost WAL (max_slot_wal_keep_size) is dropped and created again;
+// otherwise it is left for the standby leader to notice (checkUpstream).
+func (c *Charm) ensureUpstreamSlot(ctx context.Context, st *State, w Workload, role Role, slot string, fresh bool) error {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	user, pw := role.upstreamSQL(st)
@@ -602,6 +681,18 @@ func (c *Charm) ensureUpstreamSlot(ctx context.Context, st *State, w Workload, r
 	}
 	if pos.InRecovery && role.UpstreamUnit == st.Primary() {
 		return waiting("waiting for %s to be promoted", role.UpstreamUnit)
+	}
+	if fresh {
+		slots, err := db.ListSlots(ctx)
+		if err != nil {
+			return err
+		}
+		if slices.ContainsFunc(slots, func(s postgres.Slot) bool { return s.Name == slot && s.WALStatus == postgres.SlotLost }) {
+			if err := db.DropSlot(ctx, slot); err != nil {
+				return err
+			}
+			c.logf(ctx, slog.LevelInfo, "dropped the slot %s on %s, which had lost WAL, to seed afresh", slot, role.UpstreamUnit)
+		}
 	}
 	return db.CreateSlot(ctx, slot)
 }
@@ -645,8 +736,17 @@ func (c *Charm) makeFollower(ctx context.Context, st *State, w Workload, role Ro
 		return nil
 	}
 	c.logf(ctx, slog.LevelWarn, "pg_rewind onto %s failed, re-cloning (old data kept aside): %v", role.UpstreamUnit, err)
-	if err := c.status(ctx, "maintenance", "re-cloning from "+role.UpstreamUnit+" (pg_rewind failed)"); err != nil {
+	if err := c.status(ctx, "maintenance", "re-cloning from "+role.UpstreamUnit+" (pg_rewind failed)"+keptAside); err != nil {
 		return err
+	}
+	// pg_basebackup -S fails on a slot the upstream lacks (a cluster's new primary has none
+	// for the units of the other cluster): create it first, or clone without it (runReplica
+	// creates it before the server starts).
+	if up.Slot != "" {
+		if err := c.ensureUpstreamSlot(ctx, st, w, role, up.Slot, true); err != nil {
+			c.logf(ctx, slog.LevelWarn, "re-cloning from %s without the slot %s: %v", role.UpstreamUnit, up.Slot, err)
+			up.Slot = ""
+		}
 	}
 	if _, err := w.BaseBackup(ctx, up); err != nil {
 		return fmt.Errorf("re-clone after failed rewind: %w", err)

@@ -19,6 +19,9 @@ const (
 	RoleStopped RoleKind = "stopped"
 	// RoleWait: nothing can be decided yet (Message says why).
 	RoleWait RoleKind = "wait"
+	// RoleReadOnly: a standby that streams from nobody (the head of a standalone former
+	// standby cluster): read-only until promoted.
+	RoleReadOnly RoleKind = "read-only"
 )
 
 // Role is the desired role of this unit.

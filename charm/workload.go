@@ -60,6 +60,8 @@ type DB interface {
 	CreateSlot(ctx context.Context, name string) error
 	DropSlot(ctx context.Context, name string) error
 	ListSlots(ctx context.Context) ([]postgres.Slot, error)
+	// TerminateSlotSenders ends the walsenders of the slots named prefix*.
+	TerminateSlotSenders(ctx context.Context, prefix string) (int, error)
 	TimelineHistory(ctx context.Context, tli int) ([]postgres.HistoryEntry, error)
 	// Replication is a primary's synchronous replication state (pg_stat_replication).
 	Replication(ctx context.Context) (postgres.ReplicationState, error)
@@ -192,6 +194,9 @@ func (d pgDB) CreateSlot(ctx context.Context, n string) error {
 func (d pgDB) DropSlot(ctx context.Context, n string) error { return postgres.DropSlot(ctx, d.c, n) }
 func (d pgDB) ListSlots(ctx context.Context) ([]postgres.Slot, error) {
 	return postgres.ListSlots(ctx, d.c)
+}
+func (d pgDB) TerminateSlotSenders(ctx context.Context, prefix string) (int, error) {
+	return postgres.TerminateSlotSenders(ctx, d.c, prefix)
 }
 func (d pgDB) TimelineHistory(ctx context.Context, tli int) ([]postgres.HistoryEntry, error) {
 	return postgres.TimelineHistory(ctx, d.c, tli)

@@ -148,6 +148,19 @@ func (x Exec) RelationRemoteApp(ctx context.Context, relID string) (string, erro
 	return app, err
 }
 
+func (x Exec) RelationModelUUID(ctx context.Context, relID string) (string, error) {
+	var m struct {
+		UUID string `json:"uuid"`
+	}
+	if err := x.runJSON(ctx, &m, "relation-model-get", "-r", relID); err != nil {
+		return "", err
+	}
+	if m.UUID == "" {
+		return "", fmt.Errorf("relation-model-get -r %s: no uuid", relID)
+	}
+	return m.UUID, nil
+}
+
 func (x Exec) RelationGet(ctx context.Context, relID, unitOrApp string, app bool) (map[string]string, error) {
 	args := []string{"-r", relID}
 	if app {
@@ -349,6 +362,10 @@ func (x Exec) SecretInfoGet(ctx context.Context, uriOrLabel string) ([]SecretInf
 	}
 	var m map[string]SecretInfo
 	if err := x.runJSON(ctx, &m, "secret-info-get", a...); err != nil {
+		var te *ToolError
+		if errors.As(err, &te) && strings.Contains(te.Stderr, "not found") {
+			return nil, fmt.Errorf("%w: %v", ErrNotFound, err)
+		}
 		return nil, err
 	}
 	out := make([]SecretInfo, 0, len(m))

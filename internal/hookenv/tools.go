@@ -73,6 +73,9 @@ type Tools interface {
 	RelationList(ctx context.Context, relID string) ([]string, error)
 	// RelationRemoteApp is the application at the other end (relation-list --app).
 	RelationRemoteApp(ctx context.Context, relID string) (string, error)
+	// RelationModelUUID is the uuid of the model the remote application lives in
+	// (relation-model-get).
+	RelationModelUUID(ctx context.Context, relID string) (string, error)
 	// RelationGet reads a unit bucket, or an application bucket when app is true.
 	RelationGet(ctx context.Context, relID, unitOrApp string, app bool) (map[string]string, error)
 	// RelationSet writes this unit's bucket, or its app's (leader) when app is true; an empty
@@ -111,6 +114,7 @@ type Tools interface {
 	// SecretRemove removes an owned secret (all its revisions).
 	SecretRemove(ctx context.Context, uri string) error
 	SecretIDs(ctx context.Context) ([]string, error)
+	// SecretInfoGet describes owned secrets; ErrNotFound when none has that URI or label.
 	SecretInfoGet(ctx context.Context, uriOrLabel string) ([]SecretInfo, error)
 
 	StateGet(ctx context.Context) (map[string]string, error)

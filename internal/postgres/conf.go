@@ -66,7 +66,11 @@ type Settings struct {
 	SynchronousCommit       string
 	LogMinDurationStatement int // -1 disables
 	WALKeepSizeMB           int
-	TimeZone                string
+	// MaxSlotWALKeepSizeMB bounds the WAL replication slots may hold back (0: PostgreSQL's
+	// default, unbounded): a consumer that falls further behind loses its slot and must be
+	// re-seeded, instead of the slot filling the disk.
+	MaxSlotWALKeepSizeMB int
+	TimeZone             string
 	// SynchronousStandbyNames is rendered as is (SyncStandbyNames builds it); "" is
 	// asynchronous replication.
 	SynchronousStandbyNames string
@@ -145,6 +149,9 @@ func (w *Workload) RenderConf(s Settings) string {
 	}
 	if s.WALKeepSizeMB > 0 {
 		kv["wal_keep_size"] = strconv.Itoa(s.WALKeepSizeMB) + "MB"
+	}
+	if s.MaxSlotWALKeepSizeMB > 0 {
+		kv["max_slot_wal_keep_size"] = strconv.Itoa(s.MaxSlotWALKeepSizeMB) + "MB"
 	}
 	if s.TimeZone != "" {
 		kv["timezone"] = quoteConf(s.TimeZone)

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -477,5 +478,33 @@ func TestSyncStandbyHoldsCommits(t *testing.T) {
 	must(t, cb.QueryRow(ctx, "SELECT count(*) FROM t").Scan(&n))
 	if n != 3 {
 		t.Fatalf("the synchronous standby (remote_apply) has %d rows right after the commits, want 3", n)
+	}
+}
+
+// TestMoveAsideKeepsOnlyTheNewest: each re-seed keeps the data it replaces, but only the
+// newest copy, so that repeated re-seeds cannot fill the volume.
+func TestMoveAsideKeepsOnlyTheNewest(t *testing.T) {
+	havePostgres(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	u := startUnit(t, ctx, "127.0.0.58")
+	must(t, u.w.InitDB(ctx, "operator", opPass))
+	var last string
+	for i := range 3 {
+		if i > 0 {
+			must(t, u.w.MakeDir(ctx, u.w.PGData(), 0o700))
+			time.Sleep(2 * time.Millisecond) // distinct timestamps
+		}
+		aside, err := u.w.MoveAside(ctx)
+		must(t, err)
+		if aside == "" || aside == last {
+			t.Fatalf("move %d: aside %q (last %q)", i, aside, last)
+		}
+		last = aside
+	}
+	old, err := u.w.List(ctx, MountPath, "pgdata"+AsideSuffix+"*")
+	must(t, err)
+	if len(old) != 1 || path.Join(MountPath, old[0]) != last {
+		t.Errorf("kept aside %v, want only %s", old, last)
 	}
 }

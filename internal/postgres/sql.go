@@ -211,11 +211,17 @@ type Slot struct {
 	Name       string
 	Active     bool
 	RestartLSN LSN
+	// WALStatus is pg_replication_slots.wal_status: reserved, extended, unreserved, or lost
+	// (max_slot_wal_keep_size removed WAL the slot's consumer still needed).
+	WALStatus string
 }
+
+// SlotLost is the WALStatus of a slot whose consumer can no longer catch up.
+const SlotLost = "lost"
 
 // ListSlots lists the physical replication slots.
 func ListSlots(ctx context.Context, conn *pgx.Conn) ([]Slot, error) {
-	rows, err := conn.Query(ctx, `SELECT slot_name, active, coalesce(restart_lsn::text, '0/0')
+	rows, err := conn.Query(ctx, `SELECT slot_name, active, coalesce(restart_lsn::text, '0/0'), coalesce(wal_status, '')
 		FROM pg_replication_slots WHERE slot_type = 'physical' ORDER BY slot_name`)
 	if err != nil {
 		return nil, fmt.Errorf("list slots: %w", err)
@@ -225,7 +231,7 @@ func ListSlots(ctx context.Context, conn *pgx.Conn) ([]Slot, error) {
 	for rows.Next() {
 		var s Slot
 		var lsn string
-		if err := rows.Scan(&s.Name, &s.Active, &lsn); err != nil {
+		if err := rows.Scan(&s.Name, &s.Active, &lsn, &s.WALStatus); err != nil {
 			return nil, err
 		}
 		if s.RestartLSN, err = ParseLSN(lsn); err != nil {
@@ -234,6 +240,22 @@ func ListSlots(ctx context.Context, conn *pgx.Conn) ([]Slot, error) {
 		out = append(out, s)
 	}
 	return out, rows.Err()
+}
+
+// TerminateSlotSenders ends the walsenders streaming through the slots whose names start with
+// prefix (a detached standby must not keep streaming) and returns how many it signalled.
+func TerminateSlotSenders(ctx context.Context, conn *pgx.Conn, prefix string) (int, error) {
+	if prefix == "" || !slotName.MatchString(prefix) {
+		return 0, fmt.Errorf("invalid slot prefix %q", prefix)
+	}
+	var n int
+	// starts_with: '_' in a LIKE pattern would match any character.
+	err := conn.QueryRow(ctx, `SELECT count(*) FILTER (WHERE pg_terminate_backend(active_pid))
+		FROM pg_replication_slots WHERE active AND active_pid IS NOT NULL AND starts_with(slot_name, $1)`, prefix).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("terminate walsenders of slots %s*: %w", prefix, err)
+	}
+	return n, nil
 }
 
 // Replica is a row of pg_stat_replication.

@@ -54,10 +54,10 @@ func TestCanFollowWithoutRewind(t *testing.T) {
 
 func TestRender(t *testing.T) {
 	w := &Workload{Root: "/c/rootfs", Mount: MountPath, BinDir: "/usr/lib/postgresql/15/bin", User: "postgres", Group: "postgres", Addr: "127.0.0.9", Port: 5432}
-	conf := w.RenderConf(Settings{SharedBuffersMB: 256, Upstream: &Upstream{Host: "127.0.0.8", User: "replication", Slot: "pg_1", AppName: "pg_1"}})
+	conf := w.RenderConf(Settings{SharedBuffersMB: 256, MaxSlotWALKeepSizeMB: 8192, Upstream: &Upstream{Host: "127.0.0.8", User: "replication", Slot: "pg_1", AppName: "pg_1"}})
 	for _, want := range []string{
 		"listen_addresses = '127.0.0.9'", "unix_socket_directories = ''", "wal_log_hints = on",
-		"shared_buffers = 256MB", "primary_slot_name = 'pg_1'",
+		"shared_buffers = 256MB", "primary_slot_name = 'pg_1'", "max_slot_wal_keep_size = 8192MB",
 		"primary_conninfo = 'host=127.0.0.8 port=5432 user=replication application_name=pg_1 passfile=/c/rootfs/var/lib/postgresql/data/.charm/pgpass",
 	} {
 		if !strings.Contains(conf, want) {

@@ -224,18 +224,33 @@ func (w *Workload) BaseBackup(ctx context.Context, up Upstream) (movedAside stri
 }
 
 // MoveAside renames PGDATA to pgdata.old-<UTC timestamp> (when it exists) and returns the new
-// container path ("" when there was nothing to move).
+// container path ("" when there was nothing to move). Only that newest copy is kept: older
+// pgdata.old-* directories are removed, so that repeated re-seeds cannot fill the volume.
 func (w *Workload) MoveAside(ctx context.Context) (string, error) {
 	ok, err := w.Exists(ctx, w.PGData())
 	if err != nil || !ok {
 		return "", err
 	}
-	aside := w.PGData() + ".old-" + time.Now().UTC().Format("20060102T150405.000")
+	aside := w.PGData() + AsideSuffix + time.Now().UTC().Format("20060102T150405.000")
 	if _, err := w.execAs(ctx, "", []string{"mv", w.Host(w.PGData()), w.Host(aside)}, nil, nil); err != nil {
 		return "", fmt.Errorf("move data dir aside: %w", err)
 	}
+	old, err := w.List(ctx, path.Dir(w.PGData()), path.Base(w.PGData())+AsideSuffix+"*")
+	if err != nil {
+		return aside, err
+	}
+	for _, name := range old {
+		if p := path.Join(path.Dir(w.PGData()), name); p != aside {
+			if err := w.Remove(ctx, p); err != nil {
+				return aside, fmt.Errorf("remove older data kept aside: %w", err)
+			}
+		}
+	}
 	return aside, nil
 }
+
+// AsideSuffix follows PGDATA's name in the directory MoveAside keeps the old data in.
+const AsideSuffix = ".old-"
 
 // Rewind runs pg_rewind against a running source server (user with the rewind grants) on a
 // stopped PGDATA. Run CHECKPOINT on the source first when it was just promoted.

@@ -12,8 +12,10 @@ import (
 
 // TestForcedFailoverAndDetach covers the unplanned half of the DR protocol: rome's primary pod
 // goes down, lisbon is promoted with force=true (without force the action refuses and says
-// why), rome's pod returns and fences itself, then follows lisbon. Then the relation is
-// removed (lisbon stays writable, rome becomes a standalone read-only cluster), and
+// why), rome's pod returns and fences itself, then follows lisbon; set-password on lisbon
+// reaches rome (refused on rome). Then the relation is
+// removed (lisbon stays writable without rome's slot or walsender, rome becomes a standalone
+// read-only cluster streaming from nobody), and
 // re-integrating with create-replication from lisbon re-seeds rome.
 func TestForcedFailoverAndDetach(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
@@ -64,6 +66,7 @@ func TestForcedFailoverAndDetach(t *testing.T) {
 	if err := rep.Err(); err != nil {
 		t.Fatalf("after the old primary returned: %v", err)
 	}
+	setPasswordReachesStandby(t, ctx, j, s, s.Lisbon, s.DB2, lisbon, s.Rome, s.DB1, rome)
 
 	// Detach: lisbon stays primary, rome is a standalone read-only cluster until promoted.
 	must(t, j.RemoveRelation(ctx, s.Lisbon, s.Offer, s.DB2+":replication"))
@@ -71,6 +74,7 @@ func TestForcedFailoverAndDetach(t *testing.T) {
 		return scenario.UnitBlocked(st, s.DB1, "Standalone read-only cluster")
 	})
 	scenario.ExactlyOneWritable(t, ctx, rome, lisbon)
+	detachedPrimaryIsClean(t, ctx, lisbon, rome)
 
 	// Re-attach: integrate again and replicate from lisbon's side. Lisbon consumes rome's
 	// offer, so create-replication runs where the offer is: rome becomes primary again with

@@ -42,8 +42,11 @@ type Fake struct {
 	Address string // network-get bind address
 
 	Secrets map[string]*FakeSecret // by URI
-	Ports   []string
-	Version string
+	// ModelUUID names the model in the URIs of the secrets this unit adds ("fake-model"
+	// when empty): two fakes in two models must not mint the same URI.
+	ModelUUID string
+	Ports     []string
+	Version   string
 
 	nextSecret int
 }
@@ -59,8 +62,10 @@ type Status struct {
 type FakeRelation struct {
 	Endpoint  string
 	RemoteApp string
-	Units     []string                     // remote units in scope
-	Data      map[string]map[string]string // bucket by unit or app name
+	// RemoteModelUUID is the remote application's model (the fake's own when empty).
+	RemoteModelUUID string
+	Units           []string                     // remote units in scope
+	Data            map[string]map[string]string // bucket by unit or app name
 }
 
 // FakeSecret is a secret with its revisions.
@@ -164,6 +169,22 @@ func (f *Fake) RelationRemoteApp(_ context.Context, relID string) (string, error
 		return "", err
 	}
 	return r.RemoteApp, nil
+}
+
+func (f *Fake) RelationModelUUID(_ context.Context, relID string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, err := f.rel(relID)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case r.RemoteModelUUID != "":
+		return r.RemoteModelUUID, nil
+	case f.ModelUUID != "":
+		return f.ModelUUID, nil
+	}
+	return "fake-model", nil
 }
 
 func (f *Fake) RelationGet(_ context.Context, relID, owner string, app bool) (map[string]string, error) {
@@ -316,7 +337,11 @@ func (f *Fake) SecretAdd(_ context.Context, args hookenv.SecretAddArgs) (string,
 		return "", fmt.Errorf("this unit is not the leader")
 	}
 	f.nextSecret++
-	uri := "secret://fake-model/" + fmt.Sprintf("%020d", f.nextSecret)
+	model := f.ModelUUID
+	if model == "" {
+		model = "fake-model"
+	}
+	uri := "secret://" + model + "/" + fmt.Sprintf("%020d", f.nextSecret)
 	f.Secrets[uri] = &FakeSecret{Label: args.Label, Owner: args.Owner, Content: maps.Clone(args.Content), Rev: 1}
 	return uri, nil
 }
@@ -396,11 +421,17 @@ func (f *Fake) SecretInfoGet(_ context.Context, uriOrLabel string) ([]hookenv.Se
 	defer f.mu.Unlock()
 	var out []hookenv.SecretInfo
 	for u, s := range f.Secrets {
+		if f.ModelUUID != "" && !strings.HasPrefix(u, "secret://"+f.ModelUUID+"/") {
+			continue // another model's secret: readable when granted, never owned
+		}
 		if uriOrLabel == "" || u == uriOrLabel || s.Label == uriOrLabel {
 			out = append(out, hookenv.SecretInfo{ID: u, Label: s.Label, Owner: s.Owner, Revision: s.Rev})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	if len(out) == 0 && uriOrLabel != "" {
+		return nil, fmt.Errorf("%w: secret %q not found", hookenv.ErrNotFound, uriOrLabel) // as Juju's tool
+	}
 	return out, nil
 }
 
