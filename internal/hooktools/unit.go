@@ -190,16 +190,33 @@ func (c *configGetCmd) Run(ctx *cmd.Context) error {
 		return err
 	}
 	if c.key != "" {
-		return c.out.Write(ctx, settings[c.key])
+		return c.out.Write(ctx, asJSONNumber(settings[c.key]))
 	}
 	out := make(map[string]any, len(settings))
 	for k, v := range settings {
 		if v == nil && !c.all {
 			continue
 		}
-		out[k] = v
+		out[k] = asJSONNumber(v)
 	}
 	return c.out.Write(ctx, out)
+}
+
+// asJSONNumber turns an integer into the float64 Juju's hook tools see: charm config and
+// action parameters reach Juju's unit agent as JSON, so config-get prints an int option of
+// 1000000 as "1e+06" in smart and YAML formats. Other values pass unchanged.
+func asJSONNumber(v any) any {
+	switch n := v.(type) {
+	case int:
+		return float64(n)
+	case int32:
+		return float64(n)
+	case int64:
+		return float64(n)
+	case uint64:
+		return float64(n)
+	}
+	return v
 }
 
 // action-get
