@@ -456,6 +456,12 @@ func cmdDeploy(ctx context.Context, e *Env, args []string) error {
 		if !ok {
 			return usagef("invalid --resource %q: expected name=value", r)
 		}
+		// A file resource is named relative to where juju runs; the unit reads it later.
+		if fi, err := os.Stat(v); err == nil && fi.Mode().IsRegular() {
+			if abs, err := filepath.Abs(v); err == nil {
+				v = abs
+			}
+		}
 		res[k] = v
 	}
 	if base == "" && series != "" {
