@@ -533,7 +533,7 @@ func TestNeedStdin(t *testing.T) {
 
 func TestToolNames(t *testing.T) {
 	names := ToolNames()
-	assert.Len(t, names, 37)
+	assert.Len(t, names, 46)
 	assert.IsNonDecreasing(t, names)
 	for _, n := range names {
 		_, ok := newTool(n, newFake())
