@@ -331,7 +331,7 @@ func (c *actionSetCmd) Init(args []string) error {
 		keys := strings.Split(k, ".")
 		for _, key := range keys {
 			if !actionKeyRE.MatchString(key) {
-				return fmt.Errorf("key %q must start and end with lowercase alphanumeric, and contain only lowercase alphanumeric, hyphens and periods", key)
+				return fmt.Errorf("key %q must start and end with lowercase alphanumeric, and contain only lowercase alphanumeric and hyphens", key)
 			}
 			for _, r := range reservedActionKeys {
 				if r == key {
@@ -671,16 +671,40 @@ func (c *goalStateCmd) Run(ctx *cmd.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make(map[string]any, len(gs)+2)
-	for k, v := range gs {
-		out[k] = v
-	}
-	for _, k := range []string{"units", "relations"} {
-		if out[k] == nil {
-			out[k] = map[string]any{}
+	out := goalStateDisplay{Units: goalUnits(gs["units"]), Relations: map[string]goalUnitsDisplay{}}
+	if rels, ok := gs["relations"].(map[string]any); ok {
+		for name, units := range rels {
+			out.Relations[name] = goalUnits(units)
 		}
 	}
 	return c.out.Write(ctx, out)
+}
+
+// goalStateDisplay is goal-state's document as Juju prints it: units first, then
+// relations (a struct, not a map, keeps that order in YAML and JSON).
+type goalStateDisplay struct {
+	Units     goalUnitsDisplay            `json:"units" yaml:"units"`
+	Relations map[string]goalUnitsDisplay `json:"relations" yaml:"relations"`
+}
+
+type goalUnitsDisplay map[string]goalStatusDisplay
+
+type goalStatusDisplay struct {
+	Status string `json:"status" yaml:"status"`
+	Since  string `json:"since,omitempty" yaml:"since,omitempty"`
+}
+
+// goalUnits reads one units map of the Context's goal-state document.
+func goalUnits(v any) goalUnitsDisplay {
+	out := goalUnitsDisplay{}
+	units, _ := v.(map[string]any)
+	for name, u := range units {
+		m, _ := u.(map[string]any)
+		status, _ := m["status"].(string)
+		since, _ := m["since"].(string)
+		out[name] = goalStatusDisplay{Status: status, Since: since}
+	}
+	return out
 }
 
 // credential-get

@@ -17,29 +17,29 @@ import (
 // Scenario is the state of one unit in one hook or action, as JSON. The conformance suite's
 // Juju driver decodes the same document into Juju's jujuc.Context.
 type Scenario struct {
-	Unit           string                       `json:"unit"`
-	ModelUUID      string                       `json:"model-uuid"`
-	Leader         bool                         `json:"leader"`
-	LeaderSettings map[string]string            `json:"leader-settings"`
-	Config         map[string]any               `json:"config"`
-	Relations      []Relation                   `json:"relations"`
-	HookRelation   int                          `json:"hook-relation"` // -1: not a relation hook
-	RemoteUnit     string                       `json:"remote-unit"`
-	RemoteApp      string                       `json:"remote-app"`
-	Action         map[string]any               `json:"action"` // nil: a hook, not an action
-	UnitStatus     Status                       `json:"unit-status"`
-	AppStatus      Status                       `json:"app-status"`
-	UnitStatuses   map[string]Status            `json:"unit-statuses"`
-	PrivateAddress string                       `json:"private-address"`
-	PublicAddress  string                       `json:"public-address"`
-	Ports          []Port                       `json:"ports"`
-	State          map[string]string            `json:"state"`
-	Secrets        []Secret                     `json:"secrets"`
-	Storage        []Storage                    `json:"storage"`
-	HookStorage    string                       `json:"hook-storage"`
-	GoalUnits      map[string]string            `json:"goal-units"`
-	GoalRelations  map[string]map[string]string `json:"goal-relations"`
-	Resources      map[string]string            `json:"resources"` // name → path
+	Unit           string                     `json:"unit"`
+	ModelUUID      string                     `json:"model-uuid"`
+	Leader         bool                       `json:"leader"`
+	LeaderSettings map[string]string          `json:"leader-settings"`
+	Config         map[string]any             `json:"config"`
+	Relations      []Relation                 `json:"relations"`
+	HookRelation   int                        `json:"hook-relation"` // -1: not a relation hook
+	RemoteUnit     string                     `json:"remote-unit"`
+	RemoteApp      string                     `json:"remote-app"`
+	Action         map[string]any             `json:"action"` // nil: a hook, not an action
+	UnitStatus     Status                     `json:"unit-status"`
+	AppStatus      Status                     `json:"app-status"`
+	UnitStatuses   map[string]Status          `json:"unit-statuses"`
+	PrivateAddress string                     `json:"private-address"`
+	PublicAddress  string                     `json:"public-address"`
+	Ports          []Port                     `json:"ports"`
+	State          map[string]string          `json:"state"`
+	Secrets        []Secret                   `json:"secrets"`
+	Storage        []Storage                  `json:"storage"`
+	HookStorage    string                     `json:"hook-storage"`
+	GoalUnits      map[string]Goal            `json:"goal-units"`
+	GoalRelations  map[string]map[string]Goal `json:"goal-relations"`
+	Resources      map[string]string          `json:"resources"` // name → path
 }
 
 // Relation is one relation of the unit; Units holds every unit's bucket, the local unit's
@@ -79,6 +79,21 @@ type Secret struct {
 	Revision    int               `json:"revision"`
 	Rotate      string            `json:"rotate"`
 	Content     map[string]string `json:"content"`
+}
+
+// Goal is one unit's (or related application's) entry in goal-state; Since is
+// "2006-01-02 15:04:05Z" or empty.
+type Goal struct {
+	Status string `json:"status"`
+	Since  string `json:"since"`
+}
+
+func (g Goal) doc() map[string]any {
+	m := map[string]any{"status": g.Status}
+	if g.Since != "" {
+		m["since"] = g.Since
+	}
+	return m
 }
 
 // Storage is an attached storage instance ("name/N").
@@ -409,13 +424,13 @@ func (c *Context) HookStorageID() (string, bool) { return c.s.HookStorage, c.s.H
 func (c *Context) GoalState() (map[string]any, error) {
 	units := map[string]any{}
 	for u, st := range c.s.GoalUnits {
-		units[u] = map[string]any{"status": st, "since": nil}
+		units[u] = st.doc()
 	}
 	rels := map[string]any{}
 	for ep, us := range c.s.GoalRelations {
 		m := map[string]any{}
 		for u, st := range us {
-			m[u] = map[string]any{"status": st, "since": nil}
+			m[u] = st.doc()
 		}
 		rels[ep] = m
 	}

@@ -70,10 +70,16 @@ func baseScenario() doc {
 			{"id": "pgdata/0", "kind": "filesystem", "location": "/var/lib/postgresql/data"},
 			{"id": "logs/1", "kind": "block", "location": "/dev/vdb"},
 		},
-		"goal-units": map[string]string{"pg/0": "active", "pg/1": "waiting"},
-		"goal-relations": map[string]map[string]string{
-			"db":             {"app": "joined", "app/0": "active"},
-			"database-peers": {"pg/1": "active"},
+		"goal-units": doc{
+			"pg/0": doc{"status": "active", "since": "2026-01-02 03:04:05Z"},
+			"pg/1": doc{"status": "waiting", "since": "2026-01-02 03:05:00Z"},
+		},
+		"goal-relations": doc{
+			"db": doc{
+				"app":   doc{"status": "joined", "since": "2026-01-02 03:04:06Z"},
+				"app/0": doc{"status": "active", "since": "2026-01-02 03:04:07Z"},
+			},
+			"database-peers": doc{"pg/1": doc{"status": "active", "since": "2026-01-02 03:05:00Z"}},
 		},
 		"resources": map[string]string{"pgbin": "/var/lib/jujulet/resources/pgbin/pg.tar"},
 	}

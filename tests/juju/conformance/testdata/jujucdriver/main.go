@@ -33,29 +33,29 @@ import (
 
 // The scenario, as ../../scenario_test.go writes it.
 type scenario struct {
-	Unit           string                       `json:"unit"`
-	ModelUUID      string                       `json:"model-uuid"`
-	Leader         bool                         `json:"leader"`
-	LeaderSettings map[string]string            `json:"leader-settings"`
-	Config         map[string]any               `json:"config"`
-	Relations      []rel                        `json:"relations"`
-	HookRelation   int                          `json:"hook-relation"`
-	RemoteUnit     string                       `json:"remote-unit"`
-	RemoteApp      string                       `json:"remote-app"`
-	Action         map[string]any               `json:"action"`
-	UnitStatus     status                       `json:"unit-status"`
-	AppStatus      status                       `json:"app-status"`
-	UnitStatuses   map[string]status            `json:"unit-statuses"`
-	PrivateAddress string                       `json:"private-address"`
-	PublicAddress  string                       `json:"public-address"`
-	Ports          []port                       `json:"ports"`
-	State          map[string]string            `json:"state"`
-	Secrets        []secret                     `json:"secrets"`
-	Storage        []stor                       `json:"storage"`
-	HookStorage    string                       `json:"hook-storage"`
-	GoalUnits      map[string]string            `json:"goal-units"`
-	GoalRelations  map[string]map[string]string `json:"goal-relations"`
-	Resources      map[string]string            `json:"resources"`
+	Unit           string                     `json:"unit"`
+	ModelUUID      string                     `json:"model-uuid"`
+	Leader         bool                       `json:"leader"`
+	LeaderSettings map[string]string          `json:"leader-settings"`
+	Config         map[string]any             `json:"config"`
+	Relations      []rel                      `json:"relations"`
+	HookRelation   int                        `json:"hook-relation"`
+	RemoteUnit     string                     `json:"remote-unit"`
+	RemoteApp      string                     `json:"remote-app"`
+	Action         map[string]any             `json:"action"`
+	UnitStatus     status                     `json:"unit-status"`
+	AppStatus      status                     `json:"app-status"`
+	UnitStatuses   map[string]status          `json:"unit-statuses"`
+	PrivateAddress string                     `json:"private-address"`
+	PublicAddress  string                     `json:"public-address"`
+	Ports          []port                     `json:"ports"`
+	State          map[string]string          `json:"state"`
+	Secrets        []secret                   `json:"secrets"`
+	Storage        []stor                     `json:"storage"`
+	HookStorage    string                     `json:"hook-storage"`
+	GoalUnits      map[string]goal            `json:"goal-units"`
+	GoalRelations  map[string]map[string]goal `json:"goal-relations"`
+	Resources      map[string]string          `json:"resources"`
 }
 
 type rel struct {
@@ -89,6 +89,19 @@ type secret struct {
 	Revision    int               `json:"revision"`
 	Rotate      string            `json:"rotate"`
 	Content     map[string]string `json:"content"`
+}
+
+type goal struct {
+	Status string `json:"status"`
+	Since  string `json:"since"` // "2006-01-02 15:04:05Z"
+}
+
+func (g goal) state() application.GoalStateStatus {
+	out := application.GoalStateStatus{Status: g.Status}
+	if t, err := time.Parse("2006-01-02 15:04:05Z", g.Since); err == nil {
+		out.Since = &t
+	}
+	return out
 }
 
 type stor struct {
@@ -230,12 +243,12 @@ func (c *ctx) ConfigSettings() (charm.Settings, error) {
 func (c *ctx) GoalState() (*application.GoalState, error) {
 	gs := &application.GoalState{Units: application.UnitsGoalState{}, Relations: map[string]application.UnitsGoalState{}}
 	for u, st := range c.s.GoalUnits {
-		gs.Units[u] = application.GoalStateStatus{Status: st}
+		gs.Units[u] = st.state()
 	}
 	for ep, units := range c.s.GoalRelations {
 		m := application.UnitsGoalState{}
 		for u, st := range units {
-			m[u] = application.GoalStateStatus{Status: st}
+			m[u] = st.state()
 		}
 		gs.Relations[ep] = m
 	}
@@ -609,5 +622,4 @@ func (r *relCtx) Life() life.Value                { return life.Alive }
 var (
 	_ jujuc.Context         = (*ctx)(nil)
 	_ jujuc.ContextRelation = (*relCtx)(nil)
-	_                       = time.Time{}
 )
