@@ -149,11 +149,7 @@ func unitDoc(a *st.App, u *st.Unit) map[string]any {
 		ud["leader"] = true
 	}
 	if len(u.Ports) > 0 {
-		var ps []string
-		for _, p := range u.Ports {
-			ps = append(ps, portString(p))
-		}
-		ud["open-ports"] = ps
+		ud["open-ports"] = uniquePortStrings(u.Ports)
 	}
 	if u.Life != "alive" {
 		ud["life"] = u.Life
@@ -249,8 +245,21 @@ func (d *Daemon) showUnit(t *st.Tx, u *st.Unit) map[string]any {
 		out["workload-version"] = a.Version
 		out["charm"] = "local:" + a.CharmName + "-" + itoa(a.Revision)
 	}
-	for _, p := range u.Ports {
-		out["opened-ports"] = append(out["opened-ports"].([]string), portString(p))
+	out["opened-ports"] = append(out["opened-ports"].([]string), uniquePortStrings(u.Ports)...)
+	return out
+}
+
+// uniquePortStrings renders a unit's open ports once per range, in order: a range open
+// for several endpoints is one port to status, as in Juju.
+func uniquePortStrings(ports []st.Port) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, p := range ports {
+		s := portString(p)
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
 	}
 	return out
 }

@@ -298,9 +298,14 @@ func TestNetworkPortStateStorageTools(t *testing.T) {
 		{name: "network-get no args", tool: "network-get", code: 2, stderr: "ERROR no arguments specified\n"},
 
 		{name: "open-port default tcp", tool: "open-port", args: []string{"5432"},
-			check: func(t *testing.T, f *fakeCtx) { assert.Equal(t, []Port{{"tcp", 5432, 5432}}, f.opened) }},
-		{name: "open-port range udp", tool: "open-port", args: []string{"8000-8010/UDP"},
-			check: func(t *testing.T, f *fakeCtx) { assert.Equal(t, []Port{{"udp", 8000, 8010}}, f.opened) }},
+			check: func(t *testing.T, f *fakeCtx) { assert.Equal(t, []Port{{"tcp", 5432, 5432, ""}}, f.opened) }},
+		{name: "open-port range is not for k8s", tool: "open-port", args: []string{"8000-8010/UDP"}, code: 1,
+			stderr: "ERROR port ranges are not supported for k8s applications, please specify a single port\n",
+			check: func(t *testing.T, f *fakeCtx) { assert.Empty(t, f.opened) }},
+		{name: "open-port endpoints", tool: "open-port", args: []string{"5432", "--endpoints", "db, admin"},
+			check: func(t *testing.T, f *fakeCtx) {
+				assert.Equal(t, []Port{{"tcp", 5432, 5432, "db"}, {"tcp", 5432, 5432, "admin"}}, f.opened)
+			}},
 		{name: "open-port icmp", tool: "open-port", args: []string{"icmp"},
 			check: func(t *testing.T, f *fakeCtx) { assert.Equal(t, "icmp", f.opened[0].String()) }},
 		{name: "open-port bad", tool: "open-port", args: []string{"abc"}, code: 2,
@@ -314,13 +319,16 @@ func TestNetworkPortStateStorageTools(t *testing.T) {
 			stderr: "ERROR invalid protocol \"sctp\", expected \"tcp\", \"udp\", or \"icmp\"\n"},
 		{name: "open-port none", tool: "open-port", code: 2, stderr: "ERROR no port or range specified\n"},
 		{name: "close-port", tool: "close-port", args: []string{"5432/tcp"},
-			check: func(t *testing.T, f *fakeCtx) { assert.Equal(t, []Port{{"tcp", 5432, 5432}}, f.closed) }},
+			check: func(t *testing.T, f *fakeCtx) { assert.Equal(t, []Port{{"tcp", 5432, 5432, ""}}, f.closed) }},
 		{name: "opened-ports", tool: "opened-ports", stdout: "5432/tcp\n9000-9010/udp\n"},
 		{name: "opened-ports sorted by protocol first", setup: func(f *fakeCtx) {
-			f.ports = []Port{{"udp", 53, 53}, {"tcp", 8080, 8080}, {"icmp", -1, -1}, {"tcp", 80, 80}, {"tcp", 80, 80}}
+			f.ports = []Port{{"udp", 53, 53, ""}, {"tcp", 8080, 8080, ""}, {"icmp", -1, -1, ""}, {"tcp", 80, 80, ""}, {"tcp", 80, 80, "db"}}
 		}, tool: "opened-ports", stdout: "icmp\n80/tcp\n8080/tcp\n53/udp\n"},
 		{name: "opened-ports json", tool: "opened-ports", args: []string{"--format=json"}, stdout: `["5432/tcp","9000-9010/udp"]` + "\n"},
 		{name: "opened-ports endpoints", tool: "opened-ports", args: []string{"--endpoints"}, stdout: "5432/tcp (*)\n9000-9010/udp (*)\n"},
+		{name: "opened-ports named endpoints", setup: func(f *fakeCtx) {
+			f.ports = []Port{{"tcp", 80, 80, "web"}, {"tcp", 80, 80, "admin"}, {"tcp", 443, 443, "web"}, {"tcp", 443, 443, ""}}
+		}, tool: "opened-ports", args: []string{"--endpoints"}, stdout: "80/tcp (admin, web)\n443/tcp (*)\n"},
 		{name: "opened-ports none", setup: func(f *fakeCtx) { f.ports = nil }, tool: "opened-ports"},
 
 		{name: "state-get all", tool: "state-get", stdout: "init: done\n"},

@@ -331,7 +331,7 @@ func (c *Context) ClosePort(hooktools.Port) error { return nil }
 func (c *Context) OpenedPorts() ([]hooktools.Port, error) {
 	var out []hooktools.Port
 	for _, p := range c.s.Ports {
-		out = append(out, hooktools.Port{Protocol: p.Protocol, From: p.From, To: p.To})
+		out = append(out, hooktools.Port{Protocol: p.Protocol, From: p.From, To: p.To, Endpoint: p.Endpoint})
 	}
 	return out, nil
 }

@@ -334,8 +334,19 @@ func (c *ctx) PrivateAddress() (string, error) {
 	}
 	return c.s.PrivateAddress, nil
 }
-func (c *ctx) OpenPortRange(string, network.PortRange) error  { return nil }
-func (c *ctx) ClosePortRange(string, network.PortRange) error { return nil }
+
+// checkPortRange is what runner/context's port recorder checks first in a CAAS model.
+func checkPortRange(pr network.PortRange) error {
+	if err := pr.Validate(); err != nil {
+		return errors.Trace(err)
+	}
+	if pr.FromPort != pr.ToPort {
+		return errors.NewNotSupported(nil, "port ranges are not supported for k8s applications, please specify a single port")
+	}
+	return nil
+}
+func (c *ctx) OpenPortRange(_ string, pr network.PortRange) error  { return checkPortRange(pr) }
+func (c *ctx) ClosePortRange(_ string, pr network.PortRange) error { return checkPortRange(pr) }
 func (c *ctx) OpenedPortRanges() network.GroupedPortRanges {
 	g := network.GroupedPortRanges{}
 	for _, p := range c.s.Ports {
