@@ -301,7 +301,7 @@ func TestNetworkPortStateStorageTools(t *testing.T) {
 			check: func(t *testing.T, f *fakeCtx) { assert.Equal(t, []Port{{"tcp", 5432, 5432, ""}}, f.opened) }},
 		{name: "open-port range is not for k8s", tool: "open-port", args: []string{"8000-8010/UDP"}, code: 1,
 			stderr: "ERROR port ranges are not supported for k8s applications, please specify a single port\n",
-			check: func(t *testing.T, f *fakeCtx) { assert.Empty(t, f.opened) }},
+			check:  func(t *testing.T, f *fakeCtx) { assert.Empty(t, f.opened) }},
 		{name: "open-port endpoints", tool: "open-port", args: []string{"5432", "--endpoints", "db, admin"},
 			check: func(t *testing.T, f *fakeCtx) {
 				assert.Equal(t, []Port{{"tcp", 5432, 5432, "db"}, {"tcp", 5432, 5432, "admin"}}, f.opened)
