@@ -164,6 +164,11 @@ as nulls, and do not return an error.
 
 <key> and --all are mutually exclusive.
 `,
+		Examples: `
+    INTERVAL=$(config-get interval)
+
+    config-get --all
+`,
 	})
 }
 

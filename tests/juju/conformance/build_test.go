@@ -2,10 +2,7 @@ package conformance
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,15 +12,19 @@ import (
 )
 
 // The Juju side of the suite is Juju's own jujuc package, whose commands live under
-// internal/: only code inside the github.com/juju/juju module may import them. So the
-// driver (testdata/jujucdriver) is built inside a copy of the pinned module tree. The copy
-// lives in a stable directory and the build uses -trimpath, so that a second run hits Go's
-// build cache instead of recompiling Juju's ~1100 packages.
+// github.com/juju/juju/internal/. In module mode Go decides who may import an internal
+// package by import path, not by directory: a module whose path lies under
+// github.com/juju/juju may import it. So the driver (testdata/jujucdriver) is built as its
+// own small module, github.com/juju/juju/jujuletconformance, that requires the pinned Juju
+// and nothing else: no copy of Juju's tree is needed, Juju's packages compile from the
+// module cache exactly as this module (tests/juju) compiles them, and Go's build cache
+// serves both. The module lives in a stable directory so that its go.mod, resolved once,
+// is reused.
 
 const jujuModule = "github.com/juju/juju"
 
-// driverPkg is where the driver goes inside the module copy.
-const driverPkg = "cmd/jujulet-jujucdriver"
+// driverModule is the driver's module path: under jujuModule, for the internal rule.
+const driverModule = jujuModule + "/jujuletconformance"
 
 // requireBuild reports whether a driver that cannot be built fails the suite (make test)
 // rather than skipping it.
@@ -38,22 +39,24 @@ func unavailable(t *testing.T, err error) {
 	t.Skipf("conformance suite skipped (set JUJULET_REQUIRE_E2E to fail instead): %v", err)
 }
 
-// goCmd runs the go command in dir and returns its combined output in the error.
-func goCmd(dir string, env []string, args ...string) error {
+// goCmd runs the go command in dir and returns its output, or an error carrying it.
+func goCmd(dir string, env []string, args ...string) ([]byte, error) {
 	c := exec.Command("go", args...)
 	c.Dir = dir
 	c.Env = append(os.Environ(), env...)
-	out, err := c.CombinedOutput()
+	var stderr bytes.Buffer
+	c.Stderr = &stderr
+	out, err := c.Output()
 	if err != nil {
-		return fmt.Errorf("go %s in %s: %w\n%s", strings.Join(args, " "), dir, err, out)
+		return nil, fmt.Errorf("go %s in %s: %w\n%s", strings.Join(args, " "), dir, err, stderr.Bytes())
 	}
-	return nil
+	return out, nil
 }
 
-// jujuModuleDir returns the pinned Juju module's directory in the module cache and its
+// jujuModuleInfo returns the pinned Juju module's directory in the module cache and its
 // version, as this module (tests/juju) resolves it.
-func jujuModuleDir() (dir, version string, err error) {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}} {{.Version}}", jujuModule).Output()
+func jujuModuleInfo() (dir, version string, err error) {
+	out, err := goCmd(".", nil, "list", "-m", "-f", "{{.Dir}} {{.Version}}", jujuModule)
 	if err != nil {
 		return "", "", fmt.Errorf("locating %s: %w", jujuModule, err)
 	}
@@ -64,108 +67,91 @@ func jujuModuleDir() (dir, version string, err error) {
 	return dir, version, nil
 }
 
-// moduleCopy returns a writable copy of the module tree at src under cacheRoot/<version>,
-// making it if absent. The copy is made beside it and renamed, so a copy that exists is
-// complete.
-func moduleCopy(src, cacheRoot, version string) (string, error) {
-	dst := filepath.Join(cacheRoot, version, "src")
-	if _, err := os.Stat(filepath.Join(dst, "go.mod")); err == nil {
-		return dst, nil
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return "", fmt.Errorf("module copy: %w", err)
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dst), "src.tmp")
-	if err != nil {
-		return "", fmt.Errorf("module copy: %w", err)
-	}
-	defer func() { _ = os.RemoveAll(tmp) }()
-	err = filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(tmp, rel)
-		switch {
-		case d.IsDir():
-			return os.MkdirAll(target, 0o755)
-		case d.Type().IsRegular():
-			return copyFile(path, target)
-		}
-		return nil // the module cache holds no symlinks; skip anything odd
-	})
-	if err != nil {
-		return "", fmt.Errorf("copying %s: %w", src, err)
-	}
-	if err := os.Rename(tmp, dst); err != nil && !errors.Is(err, fs.ErrExist) {
-		// Another run may have won the race: its copy is as good as ours.
-		if _, statErr := os.Stat(filepath.Join(dst, "go.mod")); statErr != nil {
-			return "", fmt.Errorf("module copy: %w", err)
+// driverGoMod is the driver module's go.mod: Juju at version, with Juju's own replace
+// directives (a dependency's replaces do not apply to the main module, so they are
+// repeated here, as tests/juju's go.mod does).
+func driverGoMod(jujuGoMod []byte, version string) ([]byte, error) {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "module %s\n\n", driverModule)
+	var goLine string
+	for _, line := range strings.Split(string(jujuGoMod), "\n") {
+		if strings.HasPrefix(line, "go ") {
+			goLine = line
 		}
 	}
-	return dst, nil
+	if goLine == "" {
+		return nil, fmt.Errorf("juju's go.mod has no go directive")
+	}
+	fmt.Fprintf(&b, "%s\n\nrequire %s %s\n", goLine, jujuModule, version)
+	for _, line := range strings.Split(string(jujuGoMod), "\n") {
+		if strings.HasPrefix(line, "replace ") {
+			fmt.Fprintf(&b, "\n%s\n", line)
+		}
+	}
+	return b.Bytes(), nil
 }
 
-func copyFile(from, to string) error {
-	in, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = in.Close() }()
-	out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		_ = out.Close()
-		return err
-	}
-	return out.Close()
-}
-
-// writeIfChanged writes data to path unless it already holds exactly that, so that an
-// unchanged driver keeps its build-cache entry (mtimes do not matter to Go, but it saves
-// a write on every run).
-func writeIfChanged(path string, data []byte) error {
+// writeIfChanged writes data to path unless it already holds exactly that.
+func writeIfChanged(path string, data []byte) (changed bool, err error) {
 	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
-		return nil
+		return false, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
+		return false, err
 	}
-	return os.WriteFile(path, data, 0o644)
+	return true, os.WriteFile(path, data, 0o644)
 }
 
-// buildJujuDriver builds testdata/jujucdriver inside the Juju module copy into dir and
+// buildJujuDriver builds testdata/jujucdriver against the pinned Juju into dir and
 // returns the binary's path and how long the build took.
 func buildJujuDriver(dir string) (string, time.Duration, error) {
-	modDir, version, err := jujuModuleDir()
+	jujuDir, version, err := jujuModuleInfo()
 	if err != nil {
 		return "", 0, err
 	}
 	cacheRoot, err := os.UserCacheDir()
 	if err != nil {
-		return "", 0, fmt.Errorf("no cache directory for the Juju module copy: %w", err)
+		return "", 0, fmt.Errorf("no cache directory for the driver module: %w", err)
 	}
-	src, err := moduleCopy(modDir, filepath.Join(cacheRoot, "jujulet-conformance"), version)
+	modDir := filepath.Join(cacheRoot, "jujulet-conformance", version)
+	jujuGoMod, err := os.ReadFile(filepath.Join(jujuDir, "go.mod"))
 	if err != nil {
 		return "", 0, err
+	}
+	goMod, err := driverGoMod(jujuGoMod, version)
+	if err != nil {
+		return "", 0, err
+	}
+	// go.mod.in is what go.mod was generated from: the build completes go.mod (-mod=mod),
+	// so the generated form is compared, not go.mod itself.
+	changed, err := writeIfChanged(filepath.Join(modDir, "go.mod.in"), goMod)
+	if err != nil {
+		return "", 0, fmt.Errorf("driver module: %w", err)
+	}
+	if _, statErr := os.Stat(filepath.Join(modDir, "go.mod")); changed || statErr != nil {
+		if err := os.WriteFile(filepath.Join(modDir, "go.mod"), goMod, 0o644); err != nil {
+			return "", 0, fmt.Errorf("driver module: %w", err)
+		}
+		jujuSum, err := os.ReadFile(filepath.Join(jujuDir, "go.sum"))
+		if err != nil {
+			return "", 0, err
+		}
+		if err := os.WriteFile(filepath.Join(modDir, "go.sum"), jujuSum, 0o644); err != nil {
+			return "", 0, fmt.Errorf("driver module: %w", err)
+		}
 	}
 	driver, err := os.ReadFile(filepath.Join("testdata", "jujucdriver", "main.go"))
 	if err != nil {
 		return "", 0, err
 	}
-	if err := writeIfChanged(filepath.Join(src, driverPkg, "main.go"), driver); err != nil {
+	if _, err := writeIfChanged(filepath.Join(modDir, "main.go"), driver); err != nil {
 		return "", 0, fmt.Errorf("installing the driver: %w", err)
 	}
 	bin := filepath.Join(dir, "jujucdriver")
 	start := time.Now()
-	// GOFLAGS=-mod=mod: the driver needs nothing outside Juju's own go.sum, but a module
-	// missing from the local cache may then be fetched through the module proxy.
-	err = goCmd(src, []string{"GOWORK=off", "GOFLAGS=-mod=mod"}, "build", "-trimpath", "-o", bin, "./"+driverPkg)
+	// -mod=mod completes go.mod from Juju's requirements (Juju's go.sum covers them; a
+	// module missing from the local cache is fetched through the module proxy).
+	_, err = goCmd(modDir, []string{"GOWORK=off", "GOFLAGS=-mod=mod"}, "build", "-o", bin, ".")
 	return bin, time.Since(start), err
 }
 
@@ -177,5 +163,6 @@ func buildJujuletDriver(dir string) (string, error) {
 		return "", err
 	}
 	bin := filepath.Join(dir, "hooktooldriver")
-	return bin, goCmd(root, []string{"GOWORK=off"}, "build", "-o", bin, "./internal/hooktools/hooktoolstest/hooktooldriver")
+	_, err = goCmd(root, []string{"GOWORK=off"}, "build", "-o", bin, "./internal/hooktools/hooktoolstest/hooktooldriver")
+	return bin, err
 }

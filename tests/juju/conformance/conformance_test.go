@@ -146,6 +146,20 @@ func cases() []tc {
 		add("hook", tool, a("--file", "/nonexistent/spec.yaml"))
 	}
 	add("hook", "juju-reboot", a("--now", "x"))
+
+	// Every tool's help, as a charm author sees it with -h.
+	for _, tool := range []string{
+		"action-fail", "action-get", "action-log", "action-set", "application-version-set",
+		"close-port", "credential-get", "goal-state", "is-leader", "juju-log", "juju-reboot",
+		"k8s-raw-get", "k8s-raw-set", "k8s-spec-get", "k8s-spec-set", "leader-get", "leader-set",
+		"network-get", "open-port", "opened-ports", "pod-spec-get", "pod-spec-set",
+		"relation-get", "relation-ids", "relation-list", "relation-model-get", "relation-set",
+		"resource-get", "secret-add", "secret-get", "secret-grant", "secret-ids", "secret-info-get",
+		"secret-remove", "secret-revoke", "secret-set", "state-delete", "state-get", "state-set",
+		"status-get", "status-set", "storage-add", "storage-get", "storage-list", "unit-get",
+	} {
+		add("hook", tool, a("-h"))
+	}
 	return out
 }
 

@@ -1,6 +1,6 @@
 // Command jujucdriver runs Juju's own hook-tool commands (internal/worker/uniter/runner/jujuc)
-// against a jujuc.Context built from a conformance scenario. It is copied into a copy of the
-// Juju module tree (so that Juju's internal packages are importable) and built there; see
+// against a jujuc.Context built from a conformance scenario. It is built as a module whose
+// path lies under github.com/juju/juju, which may import Juju's internal packages; see
 // ../../build_test.go. Input on stdin, output on stdout, both JSON (see ../../scenario_test.go).
 package main
 
