@@ -19,7 +19,11 @@ type tc struct {
 }
 
 func (c tc) name() string {
-	return c.scenario + "/" + strings.Join(append([]string{c.tool}, c.args...), " ")
+	n := c.scenario + "/" + strings.Join(append([]string{c.tool}, c.args...), " ")
+	if c.stdin != nil {
+		n += fmt.Sprintf(" <<< %q", *c.stdin)
+	}
+	return n
 }
 
 func in(s string) *string { return &s }
@@ -196,7 +200,7 @@ type result struct {
 
 func TestConformance(t *testing.T) {
 	dir := t.TempDir()
-	jujuBin, took, err := buildJujuDriver(dir)
+	jujuBin, took, err := buildJujuDriver()
 	if err != nil {
 		unavailable(t, err)
 	}
