@@ -586,7 +586,8 @@ func (v *storageIDValue) Set(value string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("storage instance %q not found", value)
+	// Juju asks the controller for the unit's attachment of that storage.
+	return fmt.Errorf("storage attachment %s:%s not found", value, v.hc.UnitName())
 }
 
 type storageGetCmd struct {

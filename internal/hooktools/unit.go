@@ -737,6 +737,10 @@ func (c *credentialGetCmd) SetFlags(f *gnuflag.FlagSet) {
 func (c *credentialGetCmd) Run(ctx *cmd.Context) error {
 	spec, err := c.hc.Credential()
 	if err != nil {
+		if errors.Is(err, ErrNoTrust) {
+			// What Juju's controller answers an untrusted application, as its agent words it.
+			return errors.New("cannot access cloud credentials: getting model credentials: permission denied")
+		}
 		return fmt.Errorf("cannot access cloud credentials: %w", err)
 	}
 	return c.out.Write(ctx, spec)

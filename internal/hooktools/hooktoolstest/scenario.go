@@ -358,7 +358,7 @@ func (c *Context) AddSecret(a hooktools.SecretArgs) (string, error) {
 	if a.Owner != "unit" && !c.s.Leader {
 		return "", hooktools.ErrNotLeader
 	}
-	return "secret://" + c.s.ModelUUID + "/d4e5f6a7b8c9d0e1f2g3", nil
+	return "secret://" + c.s.ModelUUID + "/d4e5f6a7b8c9d0e1f2g0", nil
 }
 func (c *Context) GetSecret(a hooktools.SecretGetArgs) (map[string]string, error) {
 	s := c.find(a.URI, a.Label)

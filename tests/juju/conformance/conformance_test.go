@@ -90,22 +90,22 @@ func cases() []tc {
 		a("data#base64=!!!notbase64"), a("data#base64=aGVsbG8="), a(), a("A=b"), a("a=b", "--expire", "nope"),
 		a("--rotate", "sometimes", "a=b"), a("--label", "l", "--description", "d", "a=b"))
 	add("non-leader", "secret-add", a("a=b"), a("--owner", "unit", "a=b"))
-	add("hook", "secret-get", a("secret:bad"), a("bad"), a("cs1a2b3c4d5e6f7g8h9i"), a("secret:cs1a2b3c4d5e6f7g8h9i"),
-		a("secret://"+modelUUID+"/cs1a2b3c4d5e6f7g8h9i"), a("ct0000000000000000aa", "password"),
-		a("--label", "operator"), a(), a("cs1a2b3c4d5e6f7g8h9i", "--format=json"),
-		a("cs000000000000000000"), a("--peek", "--refresh", "cs1a2b3c4d5e6f7g8h9i"))
-	add("hook", "secret-set", a("secret:bad", "a=b"), a("cs1a2b3c4d5e6f7g8h9i", "a=b"), a("cs1a2b3c4d5e6f7g8h9i"),
-		a(), a("cs1a2b3c4d5e6f7g8h9i", "x#base64=!!!"))
-	add("relation", "secret-grant", a("cs1a2b3c4d5e6f7g8h9i", "-r", "2"), a("secret:bad", "-r", "2"),
-		a("cs1a2b3c4d5e6f7g8h9i"), a("cs1a2b3c4d5e6f7g8h9i", "-r", "2", "--unit", "app/0"),
-		a("cs1a2b3c4d5e6f7g8h9i", "-r", "2", "--unit", "bad-unit"))
-	add("relation", "secret-revoke", a("cs1a2b3c4d5e6f7g8h9i", "-r", "2"), a("secret:bad"),
-		a("cs1a2b3c4d5e6f7g8h9i", "--app", "app"))
-	add("hook", "secret-remove", a("cs1a2b3c4d5e6f7g8h9i"), a("secret:bad"), a(),
-		a("cs1a2b3c4d5e6f7g8h9i", "--revision", "1"), a("cs1a2b3c4d5e6f7g8h9i", "--revision", "x"))
+	add("hook", "secret-get", a("secret:bad"), a("bad"), a("cs1a2b3c4d5e6f7g8h90"), a("secret:cs1a2b3c4d5e6f7g8h90"),
+		a("secret://"+modelUUID+"/cs1a2b3c4d5e6f7g8h90"), a("ct00000000000000000g", "password"),
+		a("--label", "operator"), a(), a("cs1a2b3c4d5e6f7g8h90", "--format=json"),
+		a("cs000000000000000000"), a("--peek", "--refresh", "cs1a2b3c4d5e6f7g8h90"))
+	add("hook", "secret-set", a("secret:bad", "a=b"), a("cs1a2b3c4d5e6f7g8h90", "a=b"), a("cs1a2b3c4d5e6f7g8h90"),
+		a(), a("cs1a2b3c4d5e6f7g8h90", "x#base64=!!!"))
+	add("relation", "secret-grant", a("cs1a2b3c4d5e6f7g8h90", "-r", "2"), a("secret:bad", "-r", "2"),
+		a("cs1a2b3c4d5e6f7g8h90"), a("cs1a2b3c4d5e6f7g8h90", "-r", "2", "--unit", "app/0"),
+		a("cs1a2b3c4d5e6f7g8h90", "-r", "2", "--unit", "bad-unit"))
+	add("relation", "secret-revoke", a("cs1a2b3c4d5e6f7g8h90", "-r", "2"), a("secret:bad"),
+		a("cs1a2b3c4d5e6f7g8h90", "--app", "app"))
+	add("hook", "secret-remove", a("cs1a2b3c4d5e6f7g8h90"), a("secret:bad"), a(),
+		a("cs1a2b3c4d5e6f7g8h90", "--revision", "1"), a("cs1a2b3c4d5e6f7g8h90", "--revision", "x"))
 	add("hook", "secret-ids", a(), a("--format=json"), a("x"))
-	add("hook", "secret-info-get", a("cs1a2b3c4d5e6f7g8h9i"), a("--label", "mine"), a("secret:bad"), a(),
-		a("cs1a2b3c4d5e6f7g8h9i", "--format=json"), a("cs1a2b3c4d5e6f7g8h9i", "--label", "x"))
+	add("hook", "secret-info-get", a("cs1a2b3c4d5e6f7g8h90"), a("--label", "mine"), a("secret:bad"), a(),
+		a("cs1a2b3c4d5e6f7g8h90", "--format=json"), a("cs1a2b3c4d5e6f7g8h90", "--label", "x"))
 
 	add("hook", "status-get", a(), a("--include-data"), a("--format=json"), a("--application"),
 		a("--application", "--include-data", "--format=json"), a("x"))
@@ -257,9 +257,18 @@ func TestConformance(t *testing.T) {
 		seen[name] = true
 		t.Run(name, func(t *testing.T) {
 			j, l := jujuRes[i], jujuletRes[i]
-			// Juju formats the data it gets from its own context; only the message matters.
-			diff := describe(j, l)
 			reason, allowed := allow[name]
+			if isHelp(c) && !allowed {
+				// Help must match up to its prose: usage, summary and options byte for
+				// byte; the prose after them is kept shorter on purpose (see allowlist).
+				if hj, hl := helpHead(j.Stdout), helpHead(l.Stdout); hj == hl && j.Code == l.Code && j.Stderr == l.Stderr {
+					j.Stdout, l.Stdout = hj, hl
+					if jr, lr := jujuRes[i].Stdout, jujuletRes[i].Stdout; jr != lr {
+						t.Logf("known difference (%s)", helpProse)
+					}
+				}
+			}
+			diff := describe(j, l)
 			switch {
 			case diff == "" && allowed:
 				t.Errorf("allowlisted (%s) but now identical: remove it from the allowlist", reason)
@@ -275,6 +284,19 @@ func TestConformance(t *testing.T) {
 			t.Errorf("allowlist entry %q matches no case", name)
 		}
 	}
+}
+
+// isHelp reports whether the case asks a tool for its help.
+func isHelp(c tc) bool { return len(c.args) == 1 && (c.args[0] == "-h" || c.args[0] == "--help") }
+
+// helpHead is a help text up to its prose: the usage line, summary and options.
+func helpHead(help string) string {
+	for _, section := range []string{"\nDetails:\n", "\nExamples:\n"} {
+		if i := strings.Index(help, section); i >= 0 {
+			return help[:i]
+		}
+	}
+	return help
 }
 
 // describe returns "" when both results are identical, else a readable diff.

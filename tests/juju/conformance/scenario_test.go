@@ -62,9 +62,9 @@ func baseScenario() doc {
 		},
 		"state": map[string]string{"init": "done", "x": "1"},
 		"secrets": []doc{
-			{"id": "cs1a2b3c4d5e6f7g8h9i", "label": "operator", "description": "operator password", "owner": "application", "revision": 2, "rotate": "never", "content": map[string]string{"password": "s3cr3t"}},
-			{"id": "cs9z8y7x6w5v4u3t2s1r", "label": "mine", "owner": "unit", "revision": 1, "content": map[string]string{"token": "t"}},
-			{"id": "ct0000000000000000aa", "content": map[string]string{"user": "u", "password": "p"}},
+			{"id": "cs1a2b3c4d5e6f7g8h90", "label": "operator", "description": "operator password", "owner": "application", "revision": 2, "rotate": "never", "content": map[string]string{"password": "s3cr3t"}},
+			{"id": "cs9a8b7c6d5e4f3g2h1g", "label": "mine", "owner": "unit", "revision": 1, "content": map[string]string{"token": "t"}},
+			{"id": "ct00000000000000000g", "content": map[string]string{"user": "u", "password": "p"}},
 		},
 		"storage": []doc{
 			{"id": "pgdata/0", "kind": "filesystem", "location": "/var/lib/postgresql/data"},

@@ -272,8 +272,10 @@ func (c *ctx) SetRawK8sSpec(string) error {
 func (c *ctx) GetRawK8sSpec() (string, error) {
 	return "", errors.NotFoundf("k8s spec for application %s", c.app())
 }
+// CloudSpec answers as the controller answers an untrusted application (scenarios have no
+// trusted one): permission denied, annotated by runner/context.
 func (c *ctx) CloudSpec() (*params.CloudSpec, error) {
-	return nil, errors.NotValidf("not a trusted application")
+	return nil, errors.Annotate(errors.New("permission denied"), "getting model credentials")
 }
 
 // ContextStatus
@@ -296,7 +298,8 @@ func (c *ctx) ApplicationStatus() (jujuc.ApplicationStatusInfo, error) {
 	}
 	sort.Strings(units)
 	for _, u := range units {
-		out.Units = append(out.Units, toInfo(names.NewUnitTag(u).String(), c.s.UnitStatuses[u]))
+		// The controller keys unit statuses by unit name.
+		out.Units = append(out.Units, toInfo(u, c.s.UnitStatuses[u]))
 	}
 	return out, nil
 }
@@ -390,10 +393,17 @@ func (a attachment) Kind() storage.StorageKind {
 }
 func (a attachment) Location() string { return a.s.Location }
 
+// StorageTags lists the unit's attachments in the order Juju's controller reads them:
+// by document id, "<unit>#<storage id>", so by storage id.
 func (c *ctx) StorageTags() ([]names.StorageTag, error) {
-	var out []names.StorageTag
+	var ids []string
 	for _, s := range c.s.Storage {
-		out = append(out, names.NewStorageTag(s.ID))
+		ids = append(ids, s.ID)
+	}
+	sort.Strings(ids)
+	var out []names.StorageTag
+	for _, id := range ids {
+		out = append(out, names.NewStorageTag(id))
 	}
 	return out, nil
 }
@@ -403,7 +413,7 @@ func (c *ctx) Storage(tag names.StorageTag) (jujuc.ContextStorageAttachment, err
 			return attachment{s}, nil
 		}
 	}
-	return nil, errors.NotFoundf("storage %q", tag.Id())
+	return nil, errors.NotFoundf("storage attachment %s:%s", tag.Id(), c.s.Unit)
 }
 func (c *ctx) HookStorage() (jujuc.ContextStorageAttachment, error) {
 	if c.s.HookStorage == "" {
@@ -533,7 +543,7 @@ func (c *ctx) CreateSecret(args *jujuc.SecretCreateArgs) (*secrets.URI, error) {
 	if args.OwnerTag.Kind() == names.ApplicationTagKind && !c.s.Leader {
 		return nil, errIsNotLeader
 	}
-	return &secrets.URI{SourceUUID: c.s.ModelUUID, ID: "d4e5f6a7b8c9d0e1f2g3"}, nil
+	return &secrets.URI{SourceUUID: c.s.ModelUUID, ID: "d4e5f6a7b8c9d0e1f2g0"}, nil
 }
 func (c *ctx) UpdateSecret(uri *secrets.URI, _ *jujuc.SecretUpdateArgs) error {
 	if c.findSecret(uri, "") == nil {
