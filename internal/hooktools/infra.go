@@ -39,7 +39,7 @@ func (c *networkGetCmd) Info() *cmd.Info {
 	return info(cmd.Info{
 		Name:    "network-get",
 		Args:    "<binding-name> [--ingress-address] [--bind-address] [--egress-subnets]",
-		Purpose: "get network config",
+		Purpose: "Get network config.",
 		Doc: `
 network-get returns the network config for a given binding name. By default
 it returns the list of interfaces and associated addresses in the space for
@@ -409,7 +409,7 @@ func (c *stateGetCmd) Info() *cmd.Info {
 	return info(cmd.Info{
 		Name:    "state-get",
 		Args:    "[<key>]",
-		Purpose: "print server-side-state value",
+		Purpose: "Print server-side-state value.",
 		Doc: `
 state-get prints the value of the server side state specified by key.
 If no key is given, or if the key is "-", all keys and values will be printed.
@@ -461,7 +461,7 @@ func (c *stateSetCmd) Info() *cmd.Info {
 	return info(cmd.Info{
 		Name:    "state-set",
 		Args:    "key=value [key=value ...]",
-		Purpose: "set server-side-state values",
+		Purpose: "Set server-side-state values.",
 		Doc: fmt.Sprintf(`
 state-set sets the value of the server side state specified by key.
 
@@ -540,7 +540,7 @@ func (c *stateDeleteCmd) Info() *cmd.Info {
 	return info(cmd.Info{
 		Name:    "state-delete",
 		Args:    "<key>",
-		Purpose: "delete server-side-state key value pair",
+		Purpose: "Delete server-side-state key value pairs.",
 		Doc:     "\nstate-delete deletes the value of the server side state specified by key.\n",
 	})
 }

@@ -23,7 +23,7 @@ func (c *leaderGetCmd) Info() *cmd.Info {
 	return info(cmd.Info{
 		Name:    "leader-get",
 		Args:    "[<key>]",
-		Purpose: "print application leadership settings",
+		Purpose: "Print application leadership settings.",
 		Doc: `
 leader-get prints the value of a leadership setting specified by key. If no key
 is given, or if the key is "-", all keys and values will be printed.
@@ -314,7 +314,7 @@ type actionSetCmd struct {
 func (c *actionSetCmd) Info() *cmd.Info {
 	return info(cmd.Info{
 		Name:    "action-set",
-		Args:    "<key>=<value> [<key>=<value> ...]",
+		Args:    "<key-path>=<value> [<key-path>=<value> ...]",
 		Purpose: "Set action results.",
 		Doc: `
 action-set adds the given values to the results map of the Action. This map
@@ -440,7 +440,7 @@ func (c *statusSetCmd) Info() *cmd.Info {
 	return info(cmd.Info{
 		Name:    "status-set",
 		Args:    "<maintenance | blocked | waiting | active> [message]",
-		Purpose: "set status information",
+		Purpose: "Set status information.",
 		Doc: `
 Sets the workload status of the charm. Message is optional.
 The "last updated" attribute of the status is set, even if the
@@ -560,7 +560,7 @@ type jujuLogCmd struct {
 }
 
 func (c *jujuLogCmd) Info() *cmd.Info {
-	return info(cmd.Info{Name: "juju-log", Args: "<message>", Purpose: "write a message to the juju log"})
+	return info(cmd.Info{Name: "juju-log", Args: "<message>", Purpose: "Write a message to the juju log."})
 }
 
 func (c *jujuLogCmd) SetFlags(f *gnuflag.FlagSet) {
@@ -660,7 +660,7 @@ type goalStateCmd struct {
 func (c *goalStateCmd) Info() *cmd.Info {
 	return info(cmd.Info{
 		Name:    "goal-state",
-		Purpose: "print the status of the charm's peers and related units",
+		Purpose: "Print the status of the charm's peers and related units.",
 		Doc: `
 'goal-state' command will list the charm units and relations, specifying their status and their relations to other units in different charms.
 `,
@@ -723,7 +723,7 @@ type credentialGetCmd struct {
 func (c *credentialGetCmd) Info() *cmd.Info {
 	return info(cmd.Info{
 		Name:    "credential-get",
-		Purpose: "access cloud credentials",
+		Purpose: "Access cloud credentials.",
 		Doc: `
 credential-get returns the cloud specification used by the unit's model.
 `,
