@@ -272,6 +272,7 @@ func (c *ctx) SetRawK8sSpec(string) error {
 func (c *ctx) GetRawK8sSpec() (string, error) {
 	return "", errors.NotFoundf("k8s spec for application %s", c.app())
 }
+
 // CloudSpec answers as the controller answers an untrusted application (scenarios have no
 // trusted one): permission denied, annotated by runner/context.
 func (c *ctx) CloudSpec() (*params.CloudSpec, error) {
