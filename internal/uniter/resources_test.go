@@ -88,3 +88,27 @@ func TestResourcePath(t *testing.T) {
 		}
 	}
 }
+
+func TestUnitAddresses(t *testing.T) {
+	hc := resourceUnit(t, nil)
+	if _, err := hc.PrivateAddress(); err == nil || err.Error() != "private address not found" {
+		t.Errorf("no address yet: %v", err)
+	}
+	err := hc.u.store.Update(func(tx *st.Tx) error {
+		u, err := tx.Unit("m", "a/0")
+		if err != nil {
+			return err
+		}
+		u.Addr = "127.0.0.7"
+		tx.PutUnit(u)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, get := range []func() (string, error){hc.PrivateAddress, hc.PublicAddress} {
+		if a, err := get(); err != nil || a != "127.0.0.7" {
+			t.Errorf("address = %q, %v", a, err)
+		}
+	}
+}
