@@ -120,6 +120,10 @@ func cases() []tc {
 
 	add("hook", "goal-state", a(), a("--format=json"), a("x"))
 
+	// network-get's answers come from the controller's network info, which the Juju driver
+	// does not model: only what fails before the context is asked.
+	add("hook", "network-get", a(), a("-r", "99", "db"), a("--format=xml", "db"))
+
 	add("hook", "unit-get", a("private-address"), a("public-address"), a("bogus"), a(),
 		a("--format=json", "private-address"))
 
