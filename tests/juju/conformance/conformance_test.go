@@ -153,7 +153,14 @@ func cases() []tc {
 		add("non-leader", tool, a("--file", "/nonexistent/spec.yaml"))
 		add("hook", tool, a("--file", "/nonexistent/spec.yaml"))
 	}
-	add("hook", "juju-reboot", a("--now", "x"))
+	add("hook", "juju-reboot", a("--now", "x"), a(), a("--now"))
+	add("action", "juju-reboot", a())
+	out = append(out,
+		tc{scenario: "hook", tool: "k8s-spec-set", stdin: in("version: 3\ncontainers: []\n")},
+		tc{scenario: "hook", tool: "k8s-raw-set", stdin: in("kind: Pod\n")},
+		tc{scenario: "hook", tool: "k8s-spec-set", stdin: in("")},
+		tc{scenario: "non-leader", tool: "k8s-spec-set", stdin: in("version: 3\n")},
+	)
 
 	// Every tool's help, as a charm author sees it with -h.
 	for _, tool := range []string{
