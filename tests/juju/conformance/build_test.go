@@ -111,7 +111,8 @@ func buildJujuDriver() (string, time.Duration, error) {
 	}
 	cacheRoot, err := os.UserCacheDir()
 	if err != nil {
-		return "", 0, fmt.Errorf("no cache directory for the driver module: %w", err)
+		// No $HOME or $XDG_CACHE_HOME (a bare CI runner): a stable path all the same.
+		cacheRoot = os.TempDir()
 	}
 	modDir := filepath.Join(cacheRoot, "jujulet-conformance", version)
 	jujuGoMod, err := os.ReadFile(filepath.Join(jujuDir, "go.mod"))
