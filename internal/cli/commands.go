@@ -427,13 +427,9 @@ func cmdDeploy(ctx context.Context, e *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	res := map[string]string{}
-	for _, r := range resources {
-		k, v, ok := strings.Cut(r, "=")
-		if !ok {
-			return usagef("invalid --resource %q: expected name=value", r)
-		}
-		res[k] = v
+	res, err := parseResources(resources)
+	if err != nil {
+		return err
 	}
 	if base == "" && series != "" {
 		base = series
@@ -445,6 +441,25 @@ func cmdDeploy(ctx context.Context, e *Env, args []string) error {
 	}
 	fmt.Fprintf(e.Stderr, "Deployed %q from local charm %q, revision %d on %s\n", d.Application, d.Charm, d.Revision, d.Base)
 	return nil
+}
+
+// parseResources reads deploy's --resource name=value flags. A value naming a file is made
+// absolute: the file is named relative to where juju runs, and the unit reads it later.
+func parseResources(flags []string) (map[string]string, error) {
+	res := map[string]string{}
+	for _, r := range flags {
+		k, v, ok := strings.Cut(r, "=")
+		if !ok {
+			return nil, usagef("invalid --resource %q: expected name=value", r)
+		}
+		if fi, err := os.Stat(v); err == nil && fi.Mode().IsRegular() {
+			if abs, err := filepath.Abs(v); err == nil {
+				v = abs
+			}
+		}
+		res[k] = v
+	}
+	return res, nil
 }
 
 func cmdAddUnit(ctx context.Context, e *Env, args []string) error {

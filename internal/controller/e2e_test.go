@@ -337,6 +337,29 @@ func TestActions(t *testing.T) {
 	e.must("config", "-m", "rome", "b1", "slow-hook=")
 }
 
+// TestUnitGetAndResourceGet runs unit-get and resource-get in an action: the unit's pod
+// address, and the oci-image resource given at deploy as the document Juju hands out.
+func TestUnitGetAndResourceGet(t *testing.T) {
+	e := newEnv(t)
+	e.addModel("rome")
+	e.deploy("rome", "b1", "--resource", "workload-image=ghcr.io/example/img:1")
+	e.eventually("active", func() bool { return e.unitActive("rome", "b1/0") })
+	out := e.must("run", "-m", "rome", "b1/0", "unit-info", "--format", "json")
+	var res map[string]struct {
+		Results map[string]any `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("run json %q: %v", out, err)
+	}
+	r := res["b1/0"].Results
+	if addr, _ := r["address"].(string); !strings.HasPrefix(addr, "127.") {
+		t.Errorf("unit-get private-address = %v", r["address"])
+	}
+	if r["image"] != "registrypath: ghcr.io/example/img:1" {
+		t.Errorf("resource-get content = %q", r["image"])
+	}
+}
+
 var remoteRE = regexp.MustCompile(`remote-[0-9a-f]{32}`)
 
 func TestCrossModel(t *testing.T) {

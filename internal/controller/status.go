@@ -175,9 +175,7 @@ func unitDoc(a *st.App, u *st.Unit) api.UnitStatus {
 	js.Version = uniter.JujuVersion
 	ud := api.UnitStatus{Workload: statusInfo(workload), Agent: js, Leader: a.Leader == u.Name,
 		Address: u.Addr, ProviderID: strings.ReplaceAll(u.Name, "/", "-")}
-	for _, p := range u.Ports {
-		ud.OpenPorts = append(ud.OpenPorts, portString(p))
-	}
+	ud.OpenPorts = uniquePortStrings(u.Ports)
 	return ud
 }
 
@@ -309,8 +307,21 @@ func (d *Daemon) showUnit(t *st.Tx, u *st.Unit) map[string]any {
 		out["workload-version"] = a.Version
 		out["charm"] = localCharmURL(a)
 	}
-	for _, p := range u.Ports {
-		out["opened-ports"] = append(out["opened-ports"].([]string), portString(p))
+	out["opened-ports"] = append(out["opened-ports"].([]string), uniquePortStrings(u.Ports)...)
+	return out
+}
+
+// uniquePortStrings renders a unit's open ports once per range, in order: a range open
+// for several endpoints is one port to status, as in Juju.
+func uniquePortStrings(ports []st.Port) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, p := range ports {
+		s := portString(p)
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
 	}
 	return out
 }

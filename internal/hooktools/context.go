@@ -101,10 +101,13 @@ type InterfaceAddrs struct {
 	CIDR     string `json:"cidr" yaml:"cidr"`
 }
 
-// Port is an opened port range: "5432/tcp", "8000-8010/udp", "icmp".
+// Port is an opened port range: "5432/tcp", "8000-8010/udp", "icmp", opened for one
+// application endpoint, or for all of them when Endpoint is "" (open-port without
+// --endpoints). The same range may be open for several endpoints.
 type Port struct {
 	Protocol string
 	From, To int
+	Endpoint string
 }
 
 // StorageHookContext is optionally implemented by a Context whose hook is a storage

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,7 +39,7 @@ func (c *networkGetCmd) Info() *cmd.Info {
 	return info(cmd.Info{
 		Name:    "network-get",
 		Args:    "<binding-name> [--ingress-address] [--bind-address] [--egress-subnets]",
-		Purpose: "get network config",
+		Purpose: "Get network config.",
 		Doc: `
 network-get returns the network config for a given binding name. By default
 it returns the list of interfaces and associated addresses in the space for
@@ -299,11 +300,25 @@ func (c *portCmd) Run(ctx *cmd.Context) error {
 	if c.formatFlag != "" {
 		fmt.Fprintf(ctx.Stderr, "--format flag deprecated for command %q", c.Info().Name)
 	}
-	// jujulet has one network per unit: --endpoints narrows nothing.
-	if c.open {
-		return c.hc.OpenPort(c.port)
+	// jujulet's units are Kubernetes sidecar units, for which Juju opens single ports only.
+	if c.port.From != c.port.To {
+		return errors.New("port ranges are not supported for k8s applications, please specify a single port")
 	}
-	return c.hc.ClosePort(c.port)
+	op := c.hc.ClosePort
+	if c.open {
+		op = c.hc.OpenPort
+	}
+	if c.endpoints == "" {
+		return op(c.port)
+	}
+	for _, ep := range strings.Split(c.endpoints, ",") {
+		p := c.port
+		p.Endpoint = strings.TrimSpace(ep)
+		if err := op(p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 type openedPortsCmd struct {
@@ -337,9 +352,19 @@ func (c *openedPortsCmd) Run(ctx *cmd.Context) error {
 	if err != nil {
 		return err
 	}
-	ports = append([]Port{}, ports...)
-	sort.Slice(ports, func(i, j int) bool { // as Juju: protocol, then from, then to
-		a, b := ports[i], ports[j]
+	// One line per distinct range, sorted as Juju sorts them (protocol, from, to); with
+	// --endpoints each names its endpoints, "*" when it is open for all of them.
+	endpoints := map[Port][]string{}
+	var ranges []Port
+	for _, p := range ports {
+		r := Port{Protocol: p.Protocol, From: p.From, To: p.To}
+		if _, ok := endpoints[r]; !ok {
+			ranges = append(ranges, r)
+		}
+		endpoints[r] = append(endpoints[r], p.Endpoint)
+	}
+	sort.Slice(ranges, func(i, j int) bool {
+		a, b := ranges[i], ranges[j]
 		if a.Protocol != b.Protocol {
 			return a.Protocol < b.Protocol
 		}
@@ -348,16 +373,17 @@ func (c *openedPortsCmd) Run(ctx *cmd.Context) error {
 		}
 		return a.To < b.To
 	})
-	results := make([]string, 0, len(ports))
-	seen := map[string]bool{}
-	for _, p := range ports {
-		s := p.String()
-		if seen[s] {
-			continue
-		}
-		seen[s] = true
+	results := make([]string, 0, len(ranges))
+	for _, r := range ranges {
+		s := r.String()
 		if c.showEndpoints {
-			s += " (*)"
+			eps := endpoints[r]
+			desc := "*"
+			if !slices.Contains(eps, "") {
+				sort.Strings(eps)
+				desc = strings.Join(slices.Compact(eps), ", ")
+			}
+			s += " (" + desc + ")"
 		}
 		results = append(results, s)
 	}
@@ -383,7 +409,7 @@ func (c *stateGetCmd) Info() *cmd.Info {
 	return info(cmd.Info{
 		Name:    "state-get",
 		Args:    "[<key>]",
-		Purpose: "print server-side-state value",
+		Purpose: "Print server-side-state value.",
 		Doc: `
 state-get prints the value of the server side state specified by key.
 If no key is given, or if the key is "-", all keys and values will be printed.
@@ -435,7 +461,7 @@ func (c *stateSetCmd) Info() *cmd.Info {
 	return info(cmd.Info{
 		Name:    "state-set",
 		Args:    "key=value [key=value ...]",
-		Purpose: "set server-side-state values",
+		Purpose: "Set server-side-state values.",
 		Doc: fmt.Sprintf(`
 state-set sets the value of the server side state specified by key.
 
@@ -514,7 +540,7 @@ func (c *stateDeleteCmd) Info() *cmd.Info {
 	return info(cmd.Info{
 		Name:    "state-delete",
 		Args:    "<key>",
-		Purpose: "delete server-side-state key value pair",
+		Purpose: "Delete server-side-state key value pairs.",
 		Doc:     "\nstate-delete deletes the value of the server side state specified by key.\n",
 	})
 }
@@ -560,7 +586,8 @@ func (v *storageIDValue) Set(value string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("storage instance %q not found", value)
+	// Juju asks the controller for the unit's attachment of that storage.
+	return fmt.Errorf("storage attachment %s:%s not found", value, v.hc.UnitName())
 }
 
 type storageGetCmd struct {

@@ -162,7 +162,7 @@ func (c *relationSetCmd) Info() *cmd.Info {
 	return info(cmd.Info{
 		Name:    "relation-set",
 		Args:    "key=value [key=value ...]",
-		Purpose: "set relation settings",
+		Purpose: "Set relation settings.",
 		Doc: `
 "relation-set" writes the local unit's settings for some relation.
 If no relation is specified then the current relation is used. The
@@ -328,7 +328,7 @@ func (c *relationListCmd) Info() *cmd.Info {
 	if _, ok := c.hc.HookRelationID(); ok {
 		doc = ""
 	}
-	return info(cmd.Info{Name: "relation-list", Purpose: "list relation units", Doc: doc})
+	return info(cmd.Info{Name: "relation-list", Purpose: "List relation units.", Doc: doc})
 }
 
 func (c *relationListCmd) SetFlags(f *gnuflag.FlagSet) {

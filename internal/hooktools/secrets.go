@@ -61,10 +61,17 @@ func parseSecretURI(s string) (secretRef, error) {
 	if a, b, ok := strings.Cut(id, "/"); ok && secretUUIDRE.MatchString(a) {
 		src, id = a, b
 	}
-	if !secretIDRE.MatchString(id) {
+	if !isSecretXID(id) {
 		return secretRef{}, fmt.Errorf("secret URI %q not valid", s)
 	}
 	return secretRef{SourceUUID: src, ID: id}, nil
+}
+
+// isSecretXID reports whether id is an xid as Juju parses one: 20 base32hex characters
+// encoding 12 bytes. The last character carries one bit of them, so its low four bits must
+// be zero: it is '0' or 'g'.
+func isSecretXID(id string) bool {
+	return secretIDRE.MatchString(id) && (id[19] == '0' || id[19] == 'g')
 }
 
 // secretIDOf extracts the xid of a full URI (for display keys); anything else is returned as is.

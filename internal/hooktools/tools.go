@@ -23,15 +23,19 @@ func toolNames() []string {
 		"goal-state",
 		"is-leader",
 		"juju-log", "juju-reboot",
+		"k8s-raw-get", "k8s-raw-set", "k8s-spec-get", "k8s-spec-set",
 		"leader-get", "leader-set",
 		"network-get",
 		"open-port", "opened-ports",
+		"pod-spec-get", "pod-spec-set",
 		"relation-get", "relation-ids", "relation-list", "relation-model-get", "relation-set",
+		"resource-get",
 		"secret-add", "secret-get", "secret-grant", "secret-ids", "secret-info-get",
 		"secret-remove", "secret-revoke", "secret-set",
 		"state-delete", "state-get", "state-set",
 		"status-get", "status-set",
-		"storage-get", "storage-list",
+		"storage-add", "storage-get", "storage-list",
+		"unit-get",
 	}
 }
 
@@ -123,6 +127,20 @@ func newTool(name string, hc Context) (cmd.Command, bool) {
 		return &credentialGetCmd{hc: hc}, true
 	case "juju-reboot":
 		return &rebootCmd{hc: hc}, true
+	case "unit-get":
+		return &unitGetCmd{hc: hc}, true
+	case "resource-get":
+		return &resourceGetCmd{hc: hc}, true
+	case "storage-add":
+		return &storageAddCmd{hc: hc}, true
+	case "k8s-spec-get", "pod-spec-get":
+		return &k8sSpecGetCmd{hc: hc, name: name}, true
+	case "k8s-raw-get":
+		return &k8sSpecGetCmd{hc: hc, name: name, raw: true}, true
+	case "k8s-spec-set", "pod-spec-set":
+		return &k8sSpecSetCmd{hc: hc, name: name}, true
+	case "k8s-raw-set":
+		return &k8sSpecSetCmd{hc: hc, name: name, raw: true}, true
 	}
 	return nil, false
 }

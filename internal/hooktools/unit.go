@@ -23,7 +23,7 @@ func (c *leaderGetCmd) Info() *cmd.Info {
 	return info(cmd.Info{
 		Name:    "leader-get",
 		Args:    "[<key>]",
-		Purpose: "print application leadership settings",
+		Purpose: "Print application leadership settings.",
 		Doc: `
 leader-get prints the value of a leadership setting specified by key. If no key
 is given, or if the key is "-", all keys and values will be printed.
@@ -164,6 +164,11 @@ as nulls, and do not return an error.
 
 <key> and --all are mutually exclusive.
 `,
+		Examples: `
+    INTERVAL=$(config-get interval)
+
+    config-get --all
+`,
 	})
 }
 
@@ -190,16 +195,33 @@ func (c *configGetCmd) Run(ctx *cmd.Context) error {
 		return err
 	}
 	if c.key != "" {
-		return c.out.Write(ctx, settings[c.key])
+		return c.out.Write(ctx, asJSONNumber(settings[c.key]))
 	}
 	out := make(map[string]any, len(settings))
 	for k, v := range settings {
 		if v == nil && !c.all {
 			continue
 		}
-		out[k] = v
+		out[k] = asJSONNumber(v)
 	}
 	return c.out.Write(ctx, out)
+}
+
+// asJSONNumber turns an integer into the float64 Juju's hook tools see: charm config and
+// action parameters reach Juju's unit agent as JSON, so config-get prints an int option of
+// 1000000 as "1e+06" in smart and YAML formats. Other values pass unchanged.
+func asJSONNumber(v any) any {
+	switch n := v.(type) {
+	case int:
+		return float64(n)
+	case int32:
+		return float64(n)
+	case int64:
+		return float64(n)
+	case uint64:
+		return float64(n)
+	}
+	return v
 }
 
 // action-get
@@ -292,7 +314,7 @@ type actionSetCmd struct {
 func (c *actionSetCmd) Info() *cmd.Info {
 	return info(cmd.Info{
 		Name:    "action-set",
-		Args:    "<key>=<value> [<key>=<value> ...]",
+		Args:    "<key-path>=<value> [<key-path>=<value> ...]",
 		Purpose: "Set action results.",
 		Doc: `
 action-set adds the given values to the results map of the Action. This map
@@ -314,7 +336,7 @@ func (c *actionSetCmd) Init(args []string) error {
 		keys := strings.Split(k, ".")
 		for _, key := range keys {
 			if !actionKeyRE.MatchString(key) {
-				return fmt.Errorf("key %q must start and end with lowercase alphanumeric, and contain only lowercase alphanumeric, hyphens and periods", key)
+				return fmt.Errorf("key %q must start and end with lowercase alphanumeric, and contain only lowercase alphanumeric and hyphens", key)
 			}
 			for _, r := range reservedActionKeys {
 				if r == key {
@@ -418,7 +440,7 @@ func (c *statusSetCmd) Info() *cmd.Info {
 	return info(cmd.Info{
 		Name:    "status-set",
 		Args:    "<maintenance | blocked | waiting | active> [message]",
-		Purpose: "set status information",
+		Purpose: "Set status information.",
 		Doc: `
 Sets the workload status of the charm. Message is optional.
 The "last updated" attribute of the status is set, even if the
@@ -538,7 +560,7 @@ type jujuLogCmd struct {
 }
 
 func (c *jujuLogCmd) Info() *cmd.Info {
-	return info(cmd.Info{Name: "juju-log", Args: "<message>", Purpose: "write a message to the juju log"})
+	return info(cmd.Info{Name: "juju-log", Args: "<message>", Purpose: "Write a message to the juju log."})
 }
 
 func (c *jujuLogCmd) SetFlags(f *gnuflag.FlagSet) {
@@ -638,7 +660,7 @@ type goalStateCmd struct {
 func (c *goalStateCmd) Info() *cmd.Info {
 	return info(cmd.Info{
 		Name:    "goal-state",
-		Purpose: "print the status of the charm's peers and related units",
+		Purpose: "Print the status of the charm's peers and related units.",
 		Doc: `
 'goal-state' command will list the charm units and relations, specifying their status and their relations to other units in different charms.
 `,
@@ -654,16 +676,40 @@ func (c *goalStateCmd) Run(ctx *cmd.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make(map[string]any, len(gs)+2)
-	for k, v := range gs {
-		out[k] = v
-	}
-	for _, k := range []string{"units", "relations"} {
-		if out[k] == nil {
-			out[k] = map[string]any{}
+	out := goalStateDisplay{Units: goalUnits(gs["units"]), Relations: map[string]goalUnitsDisplay{}}
+	if rels, ok := gs["relations"].(map[string]any); ok {
+		for name, units := range rels {
+			out.Relations[name] = goalUnits(units)
 		}
 	}
 	return c.out.Write(ctx, out)
+}
+
+// goalStateDisplay is goal-state's document as Juju prints it: units first, then
+// relations (a struct, not a map, keeps that order in YAML and JSON).
+type goalStateDisplay struct {
+	Units     goalUnitsDisplay            `json:"units" yaml:"units"`
+	Relations map[string]goalUnitsDisplay `json:"relations" yaml:"relations"`
+}
+
+type goalUnitsDisplay map[string]goalStatusDisplay
+
+type goalStatusDisplay struct {
+	Status string `json:"status" yaml:"status"`
+	Since  string `json:"since,omitempty" yaml:"since,omitempty"`
+}
+
+// goalUnits reads one units map of the Context's goal-state document.
+func goalUnits(v any) goalUnitsDisplay {
+	out := goalUnitsDisplay{}
+	units, _ := v.(map[string]any)
+	for name, u := range units {
+		m, _ := u.(map[string]any)
+		status, _ := m["status"].(string)
+		since, _ := m["since"].(string)
+		out[name] = goalStatusDisplay{Status: status, Since: since}
+	}
+	return out
 }
 
 // credential-get
@@ -677,7 +723,7 @@ type credentialGetCmd struct {
 func (c *credentialGetCmd) Info() *cmd.Info {
 	return info(cmd.Info{
 		Name:    "credential-get",
-		Purpose: "access cloud credentials",
+		Purpose: "Access cloud credentials.",
 		Doc: `
 credential-get returns the cloud specification used by the unit's model.
 `,
@@ -691,6 +737,10 @@ func (c *credentialGetCmd) SetFlags(f *gnuflag.FlagSet) {
 func (c *credentialGetCmd) Run(ctx *cmd.Context) error {
 	spec, err := c.hc.Credential()
 	if err != nil {
+		if errors.Is(err, ErrNoTrust) {
+			// What Juju's controller answers an untrusted application, as its agent words it.
+			return errors.New("cannot access cloud credentials: getting model credentials: permission denied")
+		}
 		return fmt.Errorf("cannot access cloud credentials: %w", err)
 	}
 	return c.out.Write(ctx, spec)

@@ -528,7 +528,7 @@ func (c *hookCtx) OpenPort(p hooktools.Port) error {
 	if err != nil {
 		return err
 	}
-	np := st.Port{Protocol: p.Protocol, From: p.From, To: p.To}
+	np := st.Port{Protocol: p.Protocol, From: p.From, To: p.To, Endpoint: p.Endpoint}
 	for _, x := range ports {
 		if x == np {
 			return nil
@@ -545,7 +545,7 @@ func (c *hookCtx) ClosePort(p hooktools.Port) error {
 	if err != nil {
 		return err
 	}
-	np := st.Port{Protocol: p.Protocol, From: p.From, To: p.To}
+	np := st.Port{Protocol: p.Protocol, From: p.From, To: p.To, Endpoint: p.Endpoint}
 	var out []st.Port
 	for _, x := range ports {
 		if x != np {
@@ -565,7 +565,7 @@ func (c *hookCtx) OpenedPorts() ([]hooktools.Port, error) {
 	}
 	var out []hooktools.Port
 	for _, p := range ports {
-		out = append(out, hooktools.Port{Protocol: p.Protocol, From: p.From, To: p.To})
+		out = append(out, hooktools.Port{Protocol: p.Protocol, From: p.From, To: p.To, Endpoint: p.Endpoint})
 	}
 	return out, nil
 }

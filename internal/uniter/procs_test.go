@@ -86,7 +86,9 @@ func TestKillStrayHook(t *testing.T) {
 // goes when it ends.
 func TestExecuteRecordsHookGroup(t *testing.T) {
 	u, _ := faultUnit(t)
-	script := "#!/bin/sh\ncat " + u.hookGroupFile() + " > " + filepath.Join(u.dir, "seen") + "\n"
+	// The record is written just after the hook starts: wait for it (bounded) before reading.
+	f := u.hookGroupFile()
+	script := "#!/bin/sh\nfor i in $(seq 500); do [ -s " + f + " ] && break; sleep 0.01; done\ncat " + f + " > " + filepath.Join(u.dir, "seen") + "\n"
 	if err := os.WriteFile(filepath.Join(u.charmDir(), "dispatch"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -120,6 +120,8 @@ type Port struct {
 	Protocol string `json:"protocol"`
 	From     int    `json:"from"`
 	To       int    `json:"to"`
+	// Endpoint is the application endpoint the range is open for; "" means all of them.
+	Endpoint string `json:"endpoint,omitempty"`
 }
 
 // Hook identifies one hook execution.

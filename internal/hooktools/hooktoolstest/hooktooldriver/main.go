@@ -1,0 +1,54 @@
+// Command hooktooldriver runs jujulet's hook tools against a scenario (package
+// hooktoolstest): the jujulet half of the Juju conformance suite in tests/juju/conformance,
+// built from this module so that the tools link exactly the libraries jujulet ships with.
+// Input on stdin and output on stdout are JSON (hooktoolstest.Input, []hooktoolstest.Result).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/jujulet/postgresql-k8s/internal/hooktools"
+	"github.com/jujulet/postgresql-k8s/internal/hooktools/hooktoolstest"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "hooktooldriver:", err)
+		os.Exit(2)
+	}
+}
+
+func run() error {
+	in, err := hooktoolstest.DecodeInput(os.Stdin)
+	if err != nil {
+		return err
+	}
+	out := make([]hooktoolstest.Result, 0, len(in.Calls))
+	for _, c := range in.Calls {
+		out = append(out, call(in.Scenario, c))
+	}
+	if err := json.NewEncoder(os.Stdout).Encode(out); err != nil {
+		return fmt.Errorf("writing results: %w", err)
+	}
+	return nil
+}
+
+// call runs one tool the way the unit agent's client does: without stdin first, and again
+// with it when the tool asked for it.
+func call(s hooktoolstest.Scenario, c hooktoolstest.Call) hooktoolstest.Result {
+	req := hooktools.Request{ContextID: "conformance", Tool: c.Tool, Args: c.Args, Dir: c.Dir}
+	hc := hooktoolstest.NewContext(&s)
+	resp := hooktools.Execute(context.Background(), hc, req)
+	if resp.NeedStdin {
+		req.StdinSet = true
+		if c.Stdin != nil {
+			req.Stdin = []byte(*c.Stdin)
+		}
+		hc = hooktoolstest.NewContext(&s)
+		resp = hooktools.Execute(context.Background(), hc, req)
+	}
+	return hooktoolstest.Result{Code: resp.Code, Stdout: string(resp.Stdout), Stderr: string(resp.Stderr), Logs: hc.Logs}
+}
