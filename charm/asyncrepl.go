@@ -121,15 +121,13 @@ const DefaultDRRollbackAfter = 60 * time.Second
 // EnableAsyncReplication installs cross-regional replication in c.
 func EnableAsyncReplication(c *Charm) {
 	a := &asyncRepl{RollbackAfter: DefaultDRRollbackAfter, RemoteTimeout: 3 * time.Second}
-	c.PrefetchEndpoints = append(c.PrefetchEndpoints, OfferEndpoint, ReplicationEndpoint)
-	c.RoleRules = append(c.RoleRules, a.roleRule)
-	c.ClusterStep = a.step
-	c.HoldFailover = a.holdFailover
-	c.ExtraHBA = a.extraHBA
-	c.AppStatus = a.appStatus
-	c.CreateReplication = a.createReplication
-	c.PromoteCluster = a.promoteCluster
-	c.RefuseUnitSwitchover = a.refuseUnitSwitchover
+	c.ext = a
+}
+
+var _ extension = (*asyncRepl)(nil)
+
+func (a *asyncRepl) prefetchEndpoints() []string {
+	return []string{OfferEndpoint, ReplicationEndpoint}
 }
 
 // refuseUnitSwitchover: inside a standby cluster (or during a cross-cluster switchover) an
@@ -278,7 +276,7 @@ func setMode(st *State, mode string) {
 	}
 }
 
-// step is ClusterStep: the per-hook work of every unit.
+// step is the extension's step: the per-hook work of every unit.
 func (a *asyncRepl) step(ctx context.Context, c *Charm, st *State, w Workload) error {
 	v, err := a.load(ctx, c, st)
 	if err != nil {
@@ -1023,7 +1021,7 @@ func (a *asyncRepl) effectiveMode(st *State) (mode, upstream string) {
 	return mode, upstream
 }
 
-// roleRule is the RoleRule of cross-regional replication.
+// roleRule is the extension's roleRule: the role of a unit of a cluster that replicates.
 func (a *asyncRepl) roleRule(ctx context.Context, c *Charm, st *State) (Role, bool) {
 	mode, upstream := a.effectiveMode(st)
 	head := st.Primary()

@@ -119,10 +119,8 @@ func (c *Charm) reconcile(ctx context.Context, st *State) error {
 	if err := c.switchoverStep(ctx, st, w); err != nil {
 		return err
 	}
-	if c.ClusterStep != nil {
-		if err := c.ClusterStep(ctx, c, st, w); err != nil {
-			return err
-		}
+	if err := c.extension().step(ctx, c, st, w); err != nil {
+		return err
 	}
 	role := c.DesiredRole(ctx, st)
 	c.reportUpstream(ctx, st, role)
@@ -130,10 +128,7 @@ func (c *Charm) reconcile(ctx context.Context, st *State) error {
 		return err
 	}
 	if st.Leader {
-		status, msg := "active", "Primary"
-		if c.AppStatus != nil {
-			status, msg = c.AppStatus(st)
-		}
+		status, msg := c.extension().appStatus(st)
 		st.statuses = append(st.statuses, statusWrite{app: true, status: status, message: msg})
 	}
 	return nil
@@ -184,10 +179,7 @@ func (c *Charm) hbaRules(st *State) []postgres.HBARule {
 			postgres.HBARule{Type: "host", Database: "replication", User: "replication", Address: cidr, Method: "scram-sha-256"},
 			postgres.HBARule{Type: "host", Database: "postgres", User: "rewind", Address: cidr, Method: "scram-sha-256"})
 	}
-	if c.ExtraHBA != nil {
-		rules = append(rules, c.ExtraHBA(st)...)
-	}
-	return rules
+	return append(rules, c.extension().extraHBA(st)...)
 }
 
 func (c *Charm) passEntries(st *State) []postgres.PassEntry {

@@ -65,7 +65,7 @@ type State struct {
 	// container is not there).
 	workload Workload
 
-	// relationIDs holds the relation ids of Charm.PrefetchEndpoints; secretAhead the
+	// relationIDs holds the relation ids of the extension's prefetchEndpoints; secretAhead the
 	// passwords secret as readState read it (by the id the last hook saw).
 	relationIDs map[string][]string
 	secretAhead *secretRead
@@ -213,7 +213,8 @@ func (c *Charm) readState(ctx context.Context) (*State, error) {
 	var net hookenv.Network
 	var local map[string]string
 	localRead := make(chan struct{}) // closed once local is set (or state-get failed)
-	extraIDs := make([][]string, len(c.PrefetchEndpoints))
+	prefetch := c.extension().prefetchEndpoints()
+	extraIDs := make([][]string, len(prefetch))
 	var ahead map[string]map[string]string // peer buckets read before relation-list answered
 	fns := []func() error{
 		func() (err error) {
@@ -269,7 +270,7 @@ func (c *Charm) readState(ctx context.Context) (*State, error) {
 			return err
 		},
 	}
-	for i, ep := range c.PrefetchEndpoints {
+	for i, ep := range prefetch {
 		fns = append(fns, func() (err error) {
 			if extraIDs[i], err = t.RelationIDs(ctx, ep); err != nil {
 				return fmt.Errorf("relation-ids %s: %w", ep, err)
@@ -280,7 +281,7 @@ func (c *Charm) readState(ctx context.Context) (*State, error) {
 	if err := parallel(fns...); err != nil {
 		return nil, err
 	}
-	for i, ep := range c.PrefetchEndpoints {
+	for i, ep := range prefetch {
 		st.relationIDs[ep] = extraIDs[i]
 	}
 	st.Leaving = local[leavingKey] == "true"
@@ -394,7 +395,7 @@ func (c *Charm) readPeers(ctx context.Context, st *State, local map[string]strin
 }
 
 // RelationIDs returns the ids of an endpoint's relations: read in the first round when the
-// endpoint is one of c.PrefetchEndpoints, else now.
+// endpoint is one of the extension's prefetchEndpoints, else now.
 func (c *Charm) RelationIDs(ctx context.Context, st *State, endpoint string) ([]string, error) {
 	if ids, ok := st.relationIDs[endpoint]; ok {
 		return ids, nil
