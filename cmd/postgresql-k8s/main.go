@@ -47,7 +47,7 @@ func run() int {
 		if err != nil {
 			return nil, err
 		}
-		return charm.PGWorkload{W: w}, nil
+		return charm.PGWorkload{Workload: w}, nil
 	}
 	c := charm.New(env, tools, open, log)
 	charm.EnableAsyncReplication(c)
