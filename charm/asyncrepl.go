@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -143,7 +144,9 @@ func (a *asyncRepl) refuseUnitSwitchover(st *State) string {
 	return ""
 }
 
-// load reads the replication relation.
+// load reads the replication relation: readState read it ahead (readahead.go), so in a
+// steady hook this costs no tool call; what was not read ahead is read in at most two rounds,
+// the units and remote application, then their buckets.
 func (a *asyncRepl) load(ctx context.Context, c *Charm, st *State) (*drView, error) {
 	v := &drView{}
 	for _, ep := range []string{OfferEndpoint, ReplicationEndpoint} {
@@ -152,7 +155,7 @@ func (a *asyncRepl) load(ctx context.Context, c *Charm, st *State) (*drView, err
 			return nil, fmt.Errorf("relation-ids %s: %w", ep, err)
 		}
 		for _, id := range ids {
-			if c.Env.HookName == ep+"-relation-broken" && c.Env.RelationID == id {
+			if c.relationBroken(ep, id) {
 				continue // going away: as if it were gone
 			}
 			if v.relID == "" {
@@ -163,24 +166,41 @@ func (a *asyncRepl) load(ctx context.Context, c *Charm, st *State) (*drView, err
 	if v.relID == "" {
 		return v, nil
 	}
-	app, err := c.Tools.RelationRemoteApp(ctx, v.relID)
+	var units []string
+	err := parallel(
+		func() (err error) {
+			if v.remoteApp, err = c.relationRemoteApp(ctx, st, v.relID); err != nil {
+				return fmt.Errorf("relation-list --app %s: %w", v.relID, err)
+			}
+			return nil
+		},
+		func() (err error) {
+			if units, err = c.relationList(ctx, st, v.relID); err != nil {
+				return fmt.Errorf("relation-list %s: %w", v.relID, err)
+			}
+			return nil
+		})
 	if err != nil {
-		return nil, fmt.Errorf("relation-list --app %s: %w", v.relID, err)
+		return nil, err
 	}
-	v.remoteApp = app
-	units, err := c.Tools.RelationList(ctx, v.relID)
-	if err != nil {
-		return nil, fmt.Errorf("relation-list %s: %w", v.relID, err)
-	}
+	units = slices.DeleteFunc(units, func(u string) bool { return u == c.Env.DepartingUnit })
+	// One round for every bucket: the remote units', the remote app's, the leader's own app's.
+	refs := make([]bucketRef, 0, len(units)+2)
 	for _, u := range units {
-		if u == c.Env.DepartingUnit {
-			continue
-		}
-		b, err := c.Tools.RelationGet(ctx, v.relID, u, false)
-		if err != nil {
-			return nil, fmt.Errorf("relation-get %s %s: %w", v.relID, u, err)
-		}
-		raw := b[drprotocol.KeyUnitAddress]
+		refs = append(refs, bucketRef{owner: u})
+	}
+	if v.remoteApp != "" {
+		refs = append(refs, bucketRef{owner: v.remoteApp, app: true})
+	}
+	if st.Leader {
+		refs = append(refs, bucketRef{owner: st.App, app: true})
+	}
+	buckets, err := c.relationGetAll(ctx, st, v.relID, refs)
+	if err != nil {
+		return nil, err
+	}
+	for i, u := range units {
+		raw := buckets[i][drprotocol.KeyUnitAddress]
 		if raw == "" {
 			continue
 		}
@@ -190,18 +210,11 @@ func (a *asyncRepl) load(ctx context.Context, c *Charm, st *State) (*drView, err
 			v.remoteAddrs = append(v.remoteAddrs, ip.String())
 		}
 	}
-	if app != "" {
-		raw, err := c.Tools.RelationGet(ctx, v.relID, app, true)
-		if err != nil {
-			return nil, fmt.Errorf("relation-get --app %s %s: %w", v.relID, app, err)
-		}
-		v.remote, v.remoteErr = drprotocol.ParseAppData(raw)
+	if v.remoteApp != "" {
+		v.remote, v.remoteErr = drprotocol.ParseAppData(buckets[len(units)])
 	}
 	if st.Leader {
-		raw, err := c.Tools.RelationGet(ctx, v.relID, st.App, true)
-		if err != nil {
-			return nil, fmt.Errorf("relation-get --app %s %s: %w", v.relID, st.App, err)
-		}
+		raw := buckets[len(buckets)-1]
 		v.localRaw = raw
 		if v.local, err = drprotocol.ParseAppData(raw); err != nil {
 			// Our own bucket: only our leaders write it. Start over rather than block.
@@ -284,7 +297,7 @@ func (a *asyncRepl) step(ctx context.Context, c *Charm, st *State, w Workload) e
 	}
 	a.view = v
 	if v.relID != "" {
-		own, err := c.Tools.RelationGet(ctx, v.relID, st.Unit, false)
+		own, err := c.relationGet(ctx, st, v.relID, st.Unit, false)
 		if err != nil {
 			return fmt.Errorf("relation-get %s: %w", v.relID, err)
 		}

@@ -29,7 +29,7 @@
 //
 // Unit charm state (state-set): leaving, retry-backoff, primary-down, handoff-after (timers.go);
 // peer-relation, peers and secret-id, what the last hook saw, which the next one reads ahead
-// from (state.go).
+// from (state.go); ahead-<endpoint>, the same for the extension's relations (readahead.go).
 // Cross-regional replication adds its dr-* keys (asyncrepl.go, docs/PROTOCOL.md).
 package charm
 

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/big"
 	"slices"
 	"strconv"
@@ -65,9 +66,11 @@ type State struct {
 	// container is not there).
 	workload Workload
 
-	// relationIDs holds the relation ids of the extension's prefetchEndpoints; secretAhead the
-	// passwords secret as readState read it (by the id the last hook saw).
+	// relationIDs holds the relation ids of the extension's prefetchEndpoints, relAhead their
+	// relations as readState read them ahead (readahead.go); secretAhead the passwords secret
+	// as readState read it (by the id the last hook saw).
 	relationIDs map[string][]string
+	relAhead    map[string]*relationAhead
 	secretAhead *secretRead
 	// statuses are set with the hook's last writes (Reconcile); shown are the unit's (false)
 	// and the application's (true) statuses as the hook found them.
@@ -201,24 +204,34 @@ type secretRead struct {
 // calls costs about one call on Juju, where each is an API round trip): the first reads the
 // leadership, config, address, relation ids and the unit's charm state; as soon as the peer
 // relation id and the charm state are in, the second reads the peer relation's units and
-// buckets and the passwords secret, using the peers and the secret id the last hook saw. A
-// peer that joined since is read in a third round.
+// buckets and the passwords secret, using the peers and the secret id the last hook saw, and
+// the relations of the extension's prefetch endpoints (readahead.go). A peer that joined
+// since is read in a third round.
 func (c *Charm) readState(ctx context.Context) (*State, error) {
 	t := c.Tools
 	st := &State{Unit: c.Env.UnitName, App: c.Env.AppName(), PeerData: map[string]map[string]string{},
 		AppData: map[string]string{}, MyData: map[string]string{}, Passwords: map[string]string{},
 		Local: map[string]string{}, appWrites: map[string]string{}, myWrites: map[string]string{}, localWrites: map[string]string{},
-		relationIDs: map[string][]string{}}
+		relationIDs: map[string][]string{}, relAhead: map[string]*relationAhead{}}
 	var cfg map[string]any
 	var net hookenv.Network
 	var local map[string]string
-	localRead := make(chan struct{}) // closed once local is set (or state-get failed)
+	localRead := make(chan struct{})   // closed once local is set (or state-get failed)
+	leaderKnown := make(chan struct{}) // closed once st.Leader is set (or is-leader failed)
+	known := func() (map[string]string, bool) {
+		<-localRead
+		<-leaderKnown
+		return local, st.Leader
+	}
 	prefetch := c.extension().prefetchEndpoints()
 	extraIDs := make([][]string, len(prefetch))
+	relAhead := make([]map[string]*relationAhead, len(prefetch))
 	var ahead map[string]map[string]string // peer buckets read before relation-list answered
 	fns := []func() error{
 		func() (err error) {
-			if st.Leader, err = t.IsLeader(ctx); err != nil {
+			st.Leader, err = t.IsLeader(ctx)
+			close(leaderKnown)
+			if err != nil {
 				return fmt.Errorf("is-leader: %w", err)
 			}
 			// The statuses as they are, so that the hook's last round sets only what
@@ -275,18 +288,21 @@ func (c *Charm) readState(ctx context.Context) (*State, error) {
 			if extraIDs[i], err = t.RelationIDs(ctx, ep); err != nil {
 				return fmt.Errorf("relation-ids %s: %w", ep, err)
 			}
+			relAhead[i] = c.readAhead(ctx, ep, extraIDs[i], known)
 			return nil
 		})
 	}
 	if err := parallel(fns...); err != nil {
 		return nil, err
 	}
-	for i, ep := range prefetch {
-		st.relationIDs[ep] = extraIDs[i]
-	}
 	st.Leaving = local[leavingKey] == "true"
 	if local != nil {
 		st.Local = local
+	}
+	for i, ep := range prefetch {
+		st.relationIDs[ep] = extraIDs[i]
+		maps.Copy(st.relAhead, relAhead[i])
+		st.recordAhead(ep, extraIDs[i], c.relationBroken)
 	}
 	st.Config, st.ConfigErr = ParseConfig(cfg)
 	st.Address = net.BindAddress()
@@ -302,17 +318,12 @@ func (c *Charm) readState(ctx context.Context) (*State, error) {
 			missing = append(missing, u)
 		}
 	}
-	peerData := make([]map[string]string, len(missing))
-	fns = nil
+	refs := make([]bucketRef, len(missing))
 	for i, u := range missing {
-		fns = append(fns, func() (err error) {
-			if peerData[i], err = t.RelationGet(ctx, st.PeerRelID, u, false); err != nil {
-				return fmt.Errorf("relation-get %s: %w", u, err)
-			}
-			return nil
-		})
+		refs[i] = bucketRef{owner: u}
 	}
-	if err := parallel(fns...); err != nil {
+	peerData, err := c.relationGetAll(ctx, st, st.PeerRelID, refs)
+	if err != nil {
 		return nil, err
 	}
 	for i, u := range missing {
