@@ -120,21 +120,36 @@ type HookTrace struct {
 // through other calls) are one round.
 func (h HookTrace) Rounds() int { return Rounds(h.Calls) }
 
+// InTools is the part of the hook's wall time during which at least one tool call ran; the
+// rest (End minus InTools) is the charm process on its own: start-up, its work, exit.
+func (h HookTrace) InTools() time.Duration { return InTools(h.Calls) }
+
 // Rounds counts the groups of overlapping spans.
-func Rounds(spans []Span) int {
+func Rounds(spans []Span) int { return len(rounds(spans)) }
+
+// InTools is the length of the union of spans.
+func InTools(spans []Span) time.Duration {
+	var d time.Duration
+	for _, r := range rounds(spans) {
+		d += r.End - r.Start
+	}
+	return d
+}
+
+// rounds merges overlapping spans (directly or through other spans) into one span each, in
+// order of start.
+func rounds(spans []Span) []Span {
 	s := slices.Clone(spans)
 	slices.SortFunc(s, func(a, b Span) int { return cmp.Compare(a.Start, b.Start) })
-	n := 0
-	var end time.Duration
-	for i, sp := range s {
-		if i == 0 || sp.Start >= end {
-			n++
-			end = sp.End
-		} else {
-			end = max(end, sp.End)
+	var out []Span
+	for _, sp := range s {
+		if n := len(out); n > 0 && sp.Start < out[n-1].End {
+			out[n-1].End = max(out[n-1].End, sp.End)
+			continue
 		}
+		out = append(out, Span{Start: sp.Start, End: sp.End})
 	}
-	return n
+	return out
 }
 
 // ParseTrace reads trace lines (other lines are skipped) and returns the hooks in the order

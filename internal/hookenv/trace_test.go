@@ -12,20 +12,25 @@ import (
 func TestRounds(t *testing.T) {
 	ms := time.Millisecond
 	for _, tc := range []struct {
-		name  string
-		spans []Span
-		want  int
+		name    string
+		spans   []Span
+		want    int
+		inTools time.Duration
 	}{
-		{"none", nil, 0},
-		{"one", []Span{{Start: 0, End: 2 * ms}}, 1},
-		{"parallel", []Span{{Start: 0, End: 5 * ms}, {Start: 1 * ms, End: 3 * ms}, {Start: 4 * ms, End: 6 * ms}}, 1},
-		{"sequential", []Span{{Start: 0, End: 2 * ms}, {Start: 2 * ms, End: 3 * ms}, {Start: 5 * ms, End: 6 * ms}}, 3},
-		{"unsorted", []Span{{Start: 10 * ms, End: 12 * ms}, {Start: 0, End: 2 * ms}, {Start: 11 * ms, End: 13 * ms}}, 2},
-		{"chained overlap", []Span{{Start: 0, End: 2 * ms}, {Start: 1 * ms, End: 4 * ms}, {Start: 3 * ms, End: 5 * ms}, {Start: 6 * ms, End: 7 * ms}}, 2},
+		{"none", nil, 0, 0},
+		{"one", []Span{{Start: 0, End: 2 * ms}}, 1, 2 * ms},
+		{"parallel", []Span{{Start: 0, End: 5 * ms}, {Start: 1 * ms, End: 3 * ms}, {Start: 4 * ms, End: 6 * ms}}, 1, 6 * ms},
+		{"sequential", []Span{{Start: 0, End: 2 * ms}, {Start: 2 * ms, End: 3 * ms}, {Start: 5 * ms, End: 6 * ms}}, 3, 4 * ms},
+		{"unsorted", []Span{{Start: 10 * ms, End: 12 * ms}, {Start: 0, End: 2 * ms}, {Start: 11 * ms, End: 13 * ms}}, 2, 5 * ms},
+		{"chained overlap", []Span{{Start: 0, End: 2 * ms}, {Start: 1 * ms, End: 4 * ms}, {Start: 3 * ms, End: 5 * ms}, {Start: 6 * ms, End: 7 * ms}}, 2, 6 * ms},
+		{"contained", []Span{{Start: 1 * ms, End: 9 * ms}, {Start: 2 * ms, End: 3 * ms}, {Start: 10 * ms, End: 11 * ms}}, 2, 9 * ms},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := Rounds(tc.spans); got != tc.want {
 				t.Errorf("Rounds = %d, want %d", got, tc.want)
+			}
+			if got := InTools(tc.spans); got != tc.inTools {
+				t.Errorf("InTools = %v, want %v", got, tc.inTools)
 			}
 		})
 	}
