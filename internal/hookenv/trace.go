@@ -124,8 +124,32 @@ func (h HookTrace) Rounds() int { return Rounds(h.Calls) }
 // rest (End minus InTools) is the charm process on its own: start-up, its work, exit.
 func (h HookTrace) InTools() time.Duration { return InTools(h.Calls) }
 
+// Depth is the longest chain of the hook's tool calls each of which started after the one
+// before it ended: the sequential rounds its dependencies force. Unlike Rounds, it does not
+// shrink when a loaded machine stretches independent calls over dependent ones.
+func (h HookTrace) Depth() int { return Depth(h.Calls) }
+
 // Rounds counts the groups of overlapping spans.
 func Rounds(spans []Span) int { return len(rounds(spans)) }
+
+// Depth is the length of the longest chain of spans each starting at or after the end of the
+// one before it.
+func Depth(spans []Span) int {
+	s := slices.Clone(spans)
+	slices.SortFunc(s, func(a, b Span) int { return cmp.Compare(a.Start, b.Start) })
+	depth := make([]int, len(s)) // depth[i]: the longest chain ending with s[i]
+	best := 0
+	for i, sp := range s {
+		depth[i] = 1
+		for j := range i {
+			if s[j].End <= sp.Start {
+				depth[i] = max(depth[i], depth[j]+1)
+			}
+		}
+		best = max(best, depth[i])
+	}
+	return best
+}
 
 // InTools is the length of the union of spans.
 func InTools(spans []Span) time.Duration {

@@ -16,14 +16,17 @@ func TestRounds(t *testing.T) {
 		spans   []Span
 		want    int
 		inTools time.Duration
+		depth   int
 	}{
-		{"none", nil, 0, 0},
-		{"one", []Span{{Start: 0, End: 2 * ms}}, 1, 2 * ms},
-		{"parallel", []Span{{Start: 0, End: 5 * ms}, {Start: 1 * ms, End: 3 * ms}, {Start: 4 * ms, End: 6 * ms}}, 1, 6 * ms},
-		{"sequential", []Span{{Start: 0, End: 2 * ms}, {Start: 2 * ms, End: 3 * ms}, {Start: 5 * ms, End: 6 * ms}}, 3, 4 * ms},
-		{"unsorted", []Span{{Start: 10 * ms, End: 12 * ms}, {Start: 0, End: 2 * ms}, {Start: 11 * ms, End: 13 * ms}}, 2, 5 * ms},
-		{"chained overlap", []Span{{Start: 0, End: 2 * ms}, {Start: 1 * ms, End: 4 * ms}, {Start: 3 * ms, End: 5 * ms}, {Start: 6 * ms, End: 7 * ms}}, 2, 6 * ms},
-		{"contained", []Span{{Start: 1 * ms, End: 9 * ms}, {Start: 2 * ms, End: 3 * ms}, {Start: 10 * ms, End: 11 * ms}}, 2, 9 * ms},
+		{"none", nil, 0, 0, 0},
+		{"one", []Span{{Start: 0, End: 2 * ms}}, 1, 2 * ms, 1},
+		{"parallel", []Span{{Start: 0, End: 5 * ms}, {Start: 1 * ms, End: 3 * ms}, {Start: 4 * ms, End: 6 * ms}}, 1, 6 * ms, 2},
+		{"sequential", []Span{{Start: 0, End: 2 * ms}, {Start: 2 * ms, End: 3 * ms}, {Start: 5 * ms, End: 6 * ms}}, 3, 4 * ms, 3},
+		{"unsorted", []Span{{Start: 10 * ms, End: 12 * ms}, {Start: 0, End: 2 * ms}, {Start: 11 * ms, End: 13 * ms}}, 2, 5 * ms, 2},
+		{"chained overlap", []Span{{Start: 0, End: 2 * ms}, {Start: 1 * ms, End: 4 * ms}, {Start: 3 * ms, End: 5 * ms}, {Start: 6 * ms, End: 7 * ms}}, 2, 6 * ms, 3},
+		{"contained", []Span{{Start: 1 * ms, End: 9 * ms}, {Start: 2 * ms, End: 3 * ms}, {Start: 10 * ms, End: 11 * ms}}, 2, 9 * ms, 2},
+		// A slow independent call hides two dependent rounds from Rounds, not from Depth.
+		{"stretched", []Span{{Start: 0, End: 10 * ms}, {Start: 1 * ms, End: 2 * ms}, {Start: 3 * ms, End: 4 * ms}, {Start: 5 * ms, End: 6 * ms}}, 1, 10 * ms, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := Rounds(tc.spans); got != tc.want {
@@ -31,6 +34,9 @@ func TestRounds(t *testing.T) {
 			}
 			if got := InTools(tc.spans); got != tc.inTools {
 				t.Errorf("InTools = %v, want %v", got, tc.inTools)
+			}
+			if got := Depth(tc.spans); got != tc.depth {
+				t.Errorf("Depth = %d, want %d", got, tc.depth)
 			}
 		})
 	}

@@ -59,8 +59,9 @@ func BenchmarkUpdateStatusHookReplicating(b *testing.B) {
 // hookenv.TraceEnv set (tracedCharm), and the trace gives each hook's wall time from process
 // start to exit (hook-p50-ms, hook-max-ms), how much of it is spent in tool calls (tools-p50-ms)
 // and in the charm process alone (charm-p50-ms: start-up, work and exit between the calls),
-// and its sequential rounds of tool calls (rounds-p50, rounds-max), which on real Juju are
-// API round trips. The hooks must leave the cluster as settled as it was.
+// its sequential rounds of tool calls (rounds-p50, rounds-max), which on real Juju are
+// API round trips, and their depth (depth-p50, depth-max: hookenv.Depth, which a loaded
+// machine does not hide). The hooks must leave the cluster as settled as it was.
 func measureUpdateStatus(b *testing.B, ctx context.Context, j *scenario.Jujulet, trace, model, app string, n int, settled scenario.Condition) {
 	b.Helper()
 	ofApp := func() []hookenv.HookTrace {
@@ -89,7 +90,7 @@ func measureUpdateStatus(b *testing.B, ctx context.Context, j *scenario.Jujulet,
 	must(b, err)
 	settle(b, ctx, j, model, settled)
 	var times, inTools, inCharm []time.Duration
-	var rounds []int
+	var rounds, depths []int
 	for _, h := range hooks {
 		if len(h.Calls) == 0 {
 			b.Fatalf("%s update-status (pid %d) traced no tool call", h.Unit, h.PID)
@@ -98,16 +99,20 @@ func measureUpdateStatus(b *testing.B, ctx context.Context, j *scenario.Jujulet,
 		inTools = append(inTools, h.InTools())
 		inCharm = append(inCharm, h.End-h.InTools())
 		rounds = append(rounds, h.Rounds())
+		depths = append(depths, h.Depth())
 	}
 	slices.Sort(rounds)
+	slices.Sort(depths)
 	b.ReportMetric(ms(percentile(times, 50)), "hook-p50-ms")
 	b.ReportMetric(ms(slices.Max(times)), "hook-max-ms")
 	b.ReportMetric(ms(percentile(inTools, 50)), "tools-p50-ms")
 	b.ReportMetric(ms(percentile(inCharm, 50)), "charm-p50-ms")
 	b.ReportMetric(float64(rounds[len(rounds)/2]), "rounds-p50")
 	b.ReportMetric(float64(rounds[len(rounds)-1]), "rounds-max")
+	b.ReportMetric(float64(depths[len(depths)/2]), "depth-p50")
+	b.ReportMetric(float64(depths[len(depths)-1]), "depth-max")
 	for _, h := range hooks {
-		b.Logf("%s: %v (tools %v), %d rounds: %s", h.Unit, h.End.Round(10*time.Microsecond), h.InTools().Round(10*time.Microsecond), h.Rounds(), describeCalls(h.Calls))
+		b.Logf("%s: %v (tools %v), %d rounds, depth %d: %s", h.Unit, h.End.Round(10*time.Microsecond), h.InTools().Round(10*time.Microsecond), h.Rounds(), h.Depth(), describeCalls(h.Calls))
 	}
 }
 
