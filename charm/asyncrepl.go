@@ -1088,13 +1088,7 @@ func (a *asyncRepl) extraHBA(st *State) []postgres.HBARule {
 	}
 	var rules []postgres.HBARule
 	for _, addr := range v.remoteAddrs {
-		cidr := addr + "/32"
-		if net.ParseIP(addr).To4() == nil {
-			cidr = addr + "/128"
-		}
-		rules = append(rules,
-			postgres.HBARule{Type: "host", Database: "replication", User: "replication", Address: cidr, Method: "scram-sha-256"},
-			postgres.HBARule{Type: "host", Database: "postgres", User: "rewind", Address: cidr, Method: "scram-sha-256"})
+		rules = append(rules, streamingHBA(addr)...)
 	}
 	return rules
 }

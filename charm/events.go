@@ -155,17 +155,7 @@ func (c *Charm) handOff(ctx context.Context, st *State, w Workload) {
 	if due && c.startHandOff(ctx, st, w) {
 		due = false
 	}
-	if !due {
-		st.WakeAt(timerHandoffRetry, time.Time{})
-		st.SetLocal(localHandoffBackoff, "")
-		return
-	}
-	d, err := time.ParseDuration(st.Local[localHandoffBackoff])
-	if err != nil || d < RetryMin {
-		d = RetryMin
-	}
-	st.WakeAt(timerHandoffRetry, c.Now().Add(d))
-	st.SetLocal(localHandoffBackoff, min(2*d, handoffRetryMax).String())
+	c.backOff(st, due, timerHandoffRetry, localHandoffBackoff, handoffRetryMax)
 }
 
 // handoffRetryMax caps the backoff of handoff-retry.

@@ -171,15 +171,22 @@ func (c *Charm) hbaRules(st *State) []postgres.HBARule {
 		}
 	}
 	for _, a := range list {
-		cidr := a + "/32"
-		if strings.Contains(a, ":") {
-			cidr = a + "/128"
-		}
-		rules = append(rules,
-			postgres.HBARule{Type: "host", Database: "replication", User: "replication", Address: cidr, Method: "scram-sha-256"},
-			postgres.HBARule{Type: "host", Database: "postgres", User: "rewind", Address: cidr, Method: "scram-sha-256"})
+		rules = append(rules, streamingHBA(a)...)
 	}
 	return append(rules, c.extension().extraHBA(st)...)
+}
+
+// streamingHBA admits the replication and rewind users from one address: what a unit that
+// streams from this one (or rewinds onto it) needs.
+func streamingHBA(addr string) []postgres.HBARule {
+	cidr := addr + "/32"
+	if strings.Contains(addr, ":") {
+		cidr = addr + "/128"
+	}
+	return []postgres.HBARule{
+		{Type: "host", Database: "replication", User: "replication", Address: cidr, Method: "scram-sha-256"},
+		{Type: "host", Database: "postgres", User: "rewind", Address: cidr, Method: "scram-sha-256"},
+	}
 }
 
 func (c *Charm) passEntries(st *State) []postgres.PassEntry {

@@ -108,29 +108,26 @@ func (s *State) AddressOf(unit string) string {
 func (s *State) HasPeer(unit string) bool { return unit == s.Unit || slices.Contains(s.Peers, unit) }
 
 // SetApp records a peer app bucket write (leader only), visible to the rest of this hook.
-func (s *State) SetApp(k, v string) {
-	if s.AppData[k] == v {
-		return
-	}
-	if v == "" {
-		delete(s.AppData, k)
-	} else {
-		s.AppData[k] = v
-	}
-	s.appWrites[k] = v
-}
+func (s *State) SetApp(k, v string) { setKey(s.AppData, s.appWrites, k, v) }
 
 // SetMine records a write to this unit's peer bucket.
-func (s *State) SetMine(k, v string) {
-	if s.MyData[k] == v {
+func (s *State) SetMine(k, v string) { setKey(s.MyData, s.myWrites, k, v) }
+
+// SetLocal records a write to the unit's charm state ("" deletes), flushed with the hook.
+func (s *State) SetLocal(k, v string) { setKey(s.Local, s.localWrites, k, v) }
+
+// setKey sets k to v in data ("" deletes) and, when that changes it, records the write in
+// writes for the hook's flush.
+func setKey(data, writes map[string]string, k, v string) {
+	if data[k] == v {
 		return
 	}
 	if v == "" {
-		delete(s.MyData, k)
+		delete(data, k)
 	} else {
-		s.MyData[k] = v
+		data[k] = v
 	}
-	s.myWrites[k] = v
+	writes[k] = v
 }
 
 // Switchover is the leader's record of a planned in-cluster switchover.
@@ -423,42 +420,34 @@ func (c *Charm) flush(ctx context.Context, st *State) error {
 // flushWith is flush with more writes (e.g. the statuses) in the same round.
 func (c *Charm) flushWith(ctx context.Context, st *State, more ...func() error) error {
 	fns := []func() error{
-		func() error {
-			if len(st.localWrites) == 0 {
-				return nil
-			}
-			if err := c.Tools.StateSet(ctx, st.localWrites); err != nil {
-				return fmt.Errorf("state-set: %w", err)
-			}
-			st.localWrites = map[string]string{}
-			return nil
-		},
+		pending(&st.localWrites, "state-set", func(v map[string]string) error { return c.Tools.StateSet(ctx, v) }),
 		func() error { return c.flushTimers(ctx, st) },
 	}
 	if st.PeerRelID != "" {
 		fns = append(fns,
-			func() error {
-				if len(st.appWrites) == 0 {
-					return nil
-				}
-				if err := c.Tools.RelationSet(ctx, st.PeerRelID, true, st.appWrites); err != nil {
-					return fmt.Errorf("relation-set --app: %w", err)
-				}
-				st.appWrites = map[string]string{}
-				return nil
-			},
-			func() error {
-				if len(st.myWrites) == 0 {
-					return nil
-				}
-				if err := c.Tools.RelationSet(ctx, st.PeerRelID, false, st.myWrites); err != nil {
-					return fmt.Errorf("relation-set: %w", err)
-				}
-				st.myWrites = map[string]string{}
-				return nil
-			})
+			pending(&st.appWrites, "relation-set --app", func(v map[string]string) error {
+				return c.Tools.RelationSet(ctx, st.PeerRelID, true, v)
+			}),
+			pending(&st.myWrites, "relation-set", func(v map[string]string) error {
+				return c.Tools.RelationSet(ctx, st.PeerRelID, false, v)
+			}))
 	}
 	return parallel(append(fns, more...)...)
+}
+
+// pending returns the write of the values collected in *writes by set (none when there are
+// none), which empties them once written.
+func pending(writes *map[string]string, tool string, set func(map[string]string) error) func() error {
+	return func() error {
+		if len(*writes) == 0 {
+			return nil
+		}
+		if err := set(*writes); err != nil {
+			return fmt.Errorf("%s: %w", tool, err)
+		}
+		*writes = map[string]string{}
+		return nil
+	}
 }
 
 const pwAlphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
