@@ -70,6 +70,9 @@ func TestTraceRoundTrip(t *testing.T) {
 	if c := h.Calls[1]; c.Tool != "relation-get" || c.Start != 20*time.Millisecond || c.End < time.Second {
 		t.Errorf("second call = %+v", c)
 	}
+	if h.CPU <= 0 || h.ToolsCPU < 0 {
+		t.Errorf("CPU %v, tools' %v: want this process's CPU time", h.CPU, h.ToolsCPU)
+	}
 	if h.Rounds() != 1 { // both calls run until now: they overlap
 		t.Errorf("rounds = %d, want 1", h.Rounds())
 	}
@@ -140,6 +143,36 @@ func TestExecStatusGet(t *testing.T) {
 			log, _ := os.ReadFile(logPath)
 			if wantApp := strings.Contains(string(log), "--application"); wantApp != tc.app || !strings.Contains(string(log), "--include-data") {
 				t.Errorf("status-get called as %q", log)
+			}
+		})
+	}
+}
+
+func TestParseTraceEndLine(t *testing.T) {
+	const prefix = "tool-trace pid=7 unit=pg/0 hook=update-status "
+	for _, tc := range []struct {
+		name, line    string
+		cpu, toolsCPU time.Duration
+		wantErr       bool
+	}{
+		{"without CPU times", "end-us=25004", 0, 0, false},
+		{"with CPU times", "end-us=25004 cpu-us=6120 tools-cpu-us=9800", 6120 * time.Microsecond, 9800 * time.Microsecond, false},
+		{"malformed cpu-us", "end-us=25004 cpu-us=six tools-cpu-us=9800", 0, 0, true},
+		{"malformed tools-cpu-us", "end-us=25004 cpu-us=1 tools-cpu-us=", 0, 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hooks, err := ParseTrace(strings.NewReader(prefix + "tool=is-leader start-us=1 end-us=2 exit=0\n" + prefix + tc.line + "\n"))
+			if tc.wantErr {
+				if err == nil {
+					t.Fatalf("parsed %+v, want an error", hooks)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(hooks) != 1 || hooks[0].End != 25004*time.Microsecond || hooks[0].CPU != tc.cpu || hooks[0].ToolsCPU != tc.toolsCPU {
+				t.Errorf("hooks %+v, want end 25.004ms, CPU %v, tools' %v", hooks, tc.cpu, tc.toolsCPU)
 			}
 		})
 	}

@@ -57,11 +57,14 @@ func BenchmarkUpdateStatusHookReplicating(b *testing.B) {
 // measureUpdateStatus times the update-status hooks of app's n units in model: each op waits
 // for one more update-status on every unit, at an interval of 1 s. The charm runs with
 // hookenv.TraceEnv set (tracedCharm), and the trace gives each hook's wall time from process
-// start to exit (hook-p50-ms, hook-max-ms), how much of it is spent in tool calls (tools-p50-ms)
-// and in the charm process alone (charm-p50-ms: start-up, work and exit between the calls),
-// its sequential rounds of tool calls (rounds-p50, rounds-max), which on real Juju are
-// API round trips, and their depth (depth-p50, depth-max: hookenv.Depth, which a loaded
-// machine does not hide). The hooks must leave the cluster as settled as it was.
+// start to exit (hook-p50-ms, hook-max-ms), how much of it is spent in tool calls
+// (tools-p50-ms) and in the charm process alone (charm-p50-ms: start-up, work and exit
+// between the calls), the CPU time of the charm process and of its tool processes
+// (charm-cpu-p50-ms, tools-cpu-p50-ms: what the hook costs on an idle machine, where the wall
+// times are mostly waiting on a loaded one), its sequential rounds of tool calls (rounds-p50,
+// rounds-max), which on real Juju are API round trips, and their depth (depth-p50, depth-max:
+// hookenv.Depth, which a loaded machine does not hide). The hooks must leave the cluster as
+// settled as it was.
 func measureUpdateStatus(b *testing.B, ctx context.Context, j *scenario.Jujulet, trace, model, app string, n int, settled scenario.Condition) {
 	b.Helper()
 	ofApp := func() []hookenv.HookTrace {
@@ -89,7 +92,7 @@ func measureUpdateStatus(b *testing.B, ctx context.Context, j *scenario.Jujulet,
 	_, err = j.Juju(ctx, "model-config", "-m", model, "update-status-hook-interval=1h")
 	must(b, err)
 	settle(b, ctx, j, model, settled)
-	var times, inTools, inCharm []time.Duration
+	var times, inTools, inCharm, cpu, toolsCPU []time.Duration
 	var rounds, depths []int
 	for _, h := range hooks {
 		if len(h.Calls) == 0 {
@@ -98,6 +101,7 @@ func measureUpdateStatus(b *testing.B, ctx context.Context, j *scenario.Jujulet,
 		times = append(times, h.End)
 		inTools = append(inTools, h.InTools())
 		inCharm = append(inCharm, h.End-h.InTools())
+		cpu, toolsCPU = append(cpu, h.CPU), append(toolsCPU, h.ToolsCPU)
 		rounds = append(rounds, h.Rounds())
 		depths = append(depths, h.Depth())
 	}
@@ -107,12 +111,15 @@ func measureUpdateStatus(b *testing.B, ctx context.Context, j *scenario.Jujulet,
 	b.ReportMetric(ms(slices.Max(times)), "hook-max-ms")
 	b.ReportMetric(ms(percentile(inTools, 50)), "tools-p50-ms")
 	b.ReportMetric(ms(percentile(inCharm, 50)), "charm-p50-ms")
+	b.ReportMetric(ms(percentile(cpu, 50)), "charm-cpu-p50-ms")
+	b.ReportMetric(ms(percentile(toolsCPU, 50)), "tools-cpu-p50-ms")
 	b.ReportMetric(float64(rounds[len(rounds)/2]), "rounds-p50")
 	b.ReportMetric(float64(rounds[len(rounds)-1]), "rounds-max")
 	b.ReportMetric(float64(depths[len(depths)/2]), "depth-p50")
 	b.ReportMetric(float64(depths[len(depths)-1]), "depth-max")
 	for _, h := range hooks {
-		b.Logf("%s: %v (tools %v), %d rounds, depth %d: %s", h.Unit, h.End.Round(10*time.Microsecond), h.InTools().Round(10*time.Microsecond), h.Rounds(), h.Depth(), describeCalls(h.Calls))
+		b.Logf("%s: %v (tools %v; CPU %v, tools' %v), %d rounds, depth %d: %s", h.Unit, h.End.Round(10*time.Microsecond), h.InTools().Round(10*time.Microsecond),
+			h.CPU, h.ToolsCPU, h.Rounds(), h.Depth(), describeCalls(h.Calls))
 	}
 }
 
