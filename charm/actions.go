@@ -40,11 +40,7 @@ func (c *Charm) runAction(ctx context.Context) error {
 	case "promote-to-primary":
 		results, err = c.actionPromote(ctx, st, params)
 	case "create-replication":
-		if c.CreateReplication == nil {
-			err = failf("no cross-regional replication relation: integrate replication-offer with replication first")
-		} else {
-			results, err = c.CreateReplication(ctx, c, st, params)
-		}
+		results, err = c.extension().createReplication(ctx, c, st, params)
 	default:
 		err = failf("action %q is not implemented", name)
 	}
@@ -244,18 +240,13 @@ func (c *Charm) actionPromote(ctx context.Context, st *State, params map[string]
 	}
 	switch scope {
 	case "cluster":
-		if c.PromoteCluster == nil {
-			return nil, failf("scope=cluster needs cross-regional replication (replication-offer/replication), which is not set up")
-		}
-		return nil, c.PromoteCluster(ctx, c, st, force)
+		return nil, c.extension().promoteCluster(ctx, c, st, force)
 	case "unit":
 	default:
 		return nil, failf("scope must be \"unit\" or \"cluster\", got %q", scope)
 	}
-	if c.RefuseUnitSwitchover != nil {
-		if why := c.RefuseUnitSwitchover(st); why != "" {
-			return nil, failf("%s", why)
-		}
+	if why := c.extension().refuseUnitSwitchover(st); why != "" {
+		return nil, failf("%s", why)
 	}
 	if err := c.requireInitialised(st); err != nil {
 		return nil, err

@@ -117,7 +117,8 @@ type drView struct {
 	local       drprotocol.AppData
 	localRaw    map[string]string // own app bucket (leader only)
 	remote      drprotocol.AppData
-	remoteErr   error // the remote app bucket is malformed
+	remoteRaw   map[string]string // the remote app bucket as published
+	remoteErr   error             // the remote app bucket is malformed
 }
 
 // DefaultDRRollbackAfter is how long a primary cluster that handed over (published its
@@ -127,15 +128,13 @@ const DefaultDRRollbackAfter = 60 * time.Second
 // EnableAsyncReplication installs cross-regional replication in c.
 func EnableAsyncReplication(c *Charm) {
 	a := &asyncRepl{RollbackAfter: DefaultDRRollbackAfter, RemoteTimeout: 3 * time.Second}
-	c.PrefetchEndpoints = append(c.PrefetchEndpoints, OfferEndpoint, ReplicationEndpoint)
-	c.RoleRules = append(c.RoleRules, a.roleRule)
-	c.ClusterStep = a.step
-	c.HoldFailover = a.holdFailover
-	c.ExtraHBA = a.extraHBA
-	c.AppStatus = a.appStatus
-	c.CreateReplication = a.createReplication
-	c.PromoteCluster = a.promoteCluster
-	c.RefuseUnitSwitchover = a.refuseUnitSwitchover
+	c.ext = a
+}
+
+var _ extension = (*asyncRepl)(nil)
+
+func (a *asyncRepl) prefetchEndpoints() []string {
+	return []string{OfferEndpoint, ReplicationEndpoint}
 }
 
 // refuseUnitSwitchover: inside a standby cluster (or during a cross-cluster switchover) an
@@ -151,7 +150,9 @@ func (a *asyncRepl) refuseUnitSwitchover(st *State) string {
 	return ""
 }
 
-// load reads the replication relation.
+// load reads the replication relation: readState read it ahead (readahead.go), so in a
+// steady hook this costs no tool call; what was not read ahead is read in at most two rounds,
+// the units and remote application, then their buckets.
 func (a *asyncRepl) load(ctx context.Context, c *Charm, st *State) (*drView, error) {
 	v := &drView{}
 	for _, ep := range []string{OfferEndpoint, ReplicationEndpoint} {
@@ -160,7 +161,7 @@ func (a *asyncRepl) load(ctx context.Context, c *Charm, st *State) (*drView, err
 			return nil, fmt.Errorf("relation-ids %s: %w", ep, err)
 		}
 		for _, id := range ids {
-			if c.Env.HookName == ep+"-relation-broken" && c.Env.RelationID == id {
+			if c.relationBroken(ep, id) {
 				continue // going away: as if it were gone
 			}
 			if v.relID == "" {
@@ -171,24 +172,41 @@ func (a *asyncRepl) load(ctx context.Context, c *Charm, st *State) (*drView, err
 	if v.relID == "" {
 		return v, nil
 	}
-	app, err := c.Tools.RelationRemoteApp(ctx, v.relID)
+	var units []string
+	err := parallel(
+		func() (err error) {
+			if v.remoteApp, err = c.relationRemoteApp(ctx, st, v.relID); err != nil {
+				return fmt.Errorf("relation-list --app %s: %w", v.relID, err)
+			}
+			return nil
+		},
+		func() (err error) {
+			if units, err = c.relationList(ctx, st, v.relID); err != nil {
+				return fmt.Errorf("relation-list %s: %w", v.relID, err)
+			}
+			return nil
+		})
 	if err != nil {
-		return nil, fmt.Errorf("relation-list --app %s: %w", v.relID, err)
+		return nil, err
 	}
-	v.remoteApp = app
-	units, err := c.Tools.RelationList(ctx, v.relID)
-	if err != nil {
-		return nil, fmt.Errorf("relation-list %s: %w", v.relID, err)
-	}
+	units = slices.DeleteFunc(units, func(u string) bool { return u == c.Env.DepartingUnit })
+	// One round for every bucket: the remote units', the remote app's, the leader's own app's.
+	refs := make([]bucketRef, 0, len(units)+2)
 	for _, u := range units {
-		if u == c.Env.DepartingUnit {
-			continue
-		}
-		b, err := c.Tools.RelationGet(ctx, v.relID, u, false)
-		if err != nil {
-			return nil, fmt.Errorf("relation-get %s %s: %w", v.relID, u, err)
-		}
-		raw := b[drprotocol.KeyUnitAddress]
+		refs = append(refs, bucketRef{owner: u})
+	}
+	if v.remoteApp != "" {
+		refs = append(refs, bucketRef{owner: v.remoteApp, app: true})
+	}
+	if st.Leader {
+		refs = append(refs, bucketRef{owner: st.App, app: true})
+	}
+	buckets, err := c.relationGetAll(ctx, st, v.relID, refs)
+	if err != nil {
+		return nil, err
+	}
+	for i, u := range units {
+		raw := buckets[i][drprotocol.KeyUnitAddress]
 		if raw == "" {
 			continue
 		}
@@ -198,18 +216,12 @@ func (a *asyncRepl) load(ctx context.Context, c *Charm, st *State) (*drView, err
 			v.remoteAddrs = append(v.remoteAddrs, ip.String())
 		}
 	}
-	if app != "" {
-		raw, err := c.Tools.RelationGet(ctx, v.relID, app, true)
-		if err != nil {
-			return nil, fmt.Errorf("relation-get --app %s %s: %w", v.relID, app, err)
-		}
-		v.remote, v.remoteErr = drprotocol.ParseAppData(raw)
+	if v.remoteApp != "" {
+		v.remoteRaw = buckets[len(units)]
+		v.remote, v.remoteErr = drprotocol.ParseAppData(v.remoteRaw)
 	}
 	if st.Leader {
-		raw, err := c.Tools.RelationGet(ctx, v.relID, st.App, true)
-		if err != nil {
-			return nil, fmt.Errorf("relation-get --app %s %s: %w", v.relID, st.App, err)
-		}
+		raw := buckets[len(buckets)-1]
 		v.localRaw = raw
 		if v.local, err = drprotocol.ParseAppData(raw); err != nil {
 			// Our own bucket: only our leaders write it. Start over rather than block.
@@ -307,7 +319,15 @@ func setMode(st *State, mode string) {
 	}
 }
 
-// step is ClusterStep: the per-hook work of every unit.
+// replicationLink is what step read of the replication relation in this hook.
+func (a *asyncRepl) replicationLink() *replicationLink {
+	if a.view == nil || a.view.relID == "" {
+		return nil
+	}
+	return &replicationLink{relID: a.view.relID, mine: a.view.localRaw, remote: a.view.remoteRaw, remoteAddrs: a.view.remoteAddrs}
+}
+
+// step is the extension's step: the per-hook work of every unit.
 func (a *asyncRepl) step(ctx context.Context, c *Charm, st *State, w Workload) error {
 	v, err := a.load(ctx, c, st)
 	var bad *remoteDataError
@@ -316,7 +336,7 @@ func (a *asyncRepl) step(ctx context.Context, c *Charm, st *State, w Workload) e
 	}
 	a.view = v
 	if v.relID != "" {
-		own, err := c.Tools.RelationGet(ctx, v.relID, st.Unit, false)
+		own, err := c.relationGet(ctx, st, v.relID, st.Unit, false)
 		if err != nil {
 			return fmt.Errorf("relation-get %s: %w", v.relID, err)
 		}
@@ -1242,7 +1262,7 @@ func (a *asyncRepl) effectiveMode(st *State) (mode, upstream string) {
 	return mode, upstream
 }
 
-// roleRule is the RoleRule of cross-regional replication.
+// roleRule is the extension's roleRule: the role of a unit of a cluster that replicates.
 func (a *asyncRepl) roleRule(ctx context.Context, c *Charm, st *State) (Role, bool) {
 	if v := a.view; v != nil && v.relID != "" && v.remoteErr != nil {
 		return a.pausedRole(ctx, c, st, v.remoteErr), true
@@ -1324,13 +1344,7 @@ func (a *asyncRepl) extraHBA(st *State) []postgres.HBARule {
 	}
 	var rules []postgres.HBARule
 	for _, addr := range v.remoteAddrs {
-		cidr := addr + "/32"
-		if net.ParseIP(addr).To4() == nil {
-			cidr = addr + "/128"
-		}
-		rules = append(rules,
-			postgres.HBARule{Type: "host", Database: "replication", User: "replication", Address: cidr, Method: "scram-sha-256"},
-			postgres.HBARule{Type: "host", Database: "postgres", User: "rewind", Address: cidr, Method: "scram-sha-256"})
+		rules = append(rules, streamingHBA(addr)...)
 	}
 	return rules
 }

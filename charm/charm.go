@@ -29,7 +29,7 @@
 //
 // Unit charm state (state-set): leaving, retry-backoff, primary-down, handoff-after (timers.go);
 // peer-relation, peers and secret-id, what the last hook saw, which the next one reads ahead
-// from (state.go).
+// from (state.go); ahead-<endpoint>, the same for the extension's relations (readahead.go).
 // Cross-regional replication adds its dr-* keys (asyncrepl.go, docs/PROTOCOL.md).
 package charm
 
@@ -43,7 +43,6 @@ import (
 	"time"
 
 	"github.com/jujulet/postgresql-k8s/internal/hookenv"
-	"github.com/jujulet/postgresql-k8s/internal/postgres"
 )
 
 // Endpoint and container names from metadata.yaml.
@@ -62,33 +61,9 @@ type Charm struct {
 	Log          *slog.Logger
 	Now          func() time.Time
 
-	// PrefetchEndpoints are endpoints whose relation ids readState reads in its first round
-	// of tool calls (see Charm.RelationIDs).
-	PrefetchEndpoints []string
-
-	// RoleRules are consulted in order before the in-cluster rule: the extension point of
-	// cross-regional replication (a standby cluster's units follow the remote primary).
-	RoleRules []RoleRule
-	// PromoteCluster handles promote-to-primary scope=cluster (cross-regional replication).
-	PromoteCluster func(ctx context.Context, c *Charm, st *State, force bool) error
-	// ExtraHBA adds pg_hba.conf rules (e.g. the standby cluster's unit addresses).
-	ExtraHBA func(st *State) []postgres.HBARule
-	// AppStatus overrides the leader's application status (default active "Primary").
-	AppStatus func(st *State) (status, message string)
-	// CreateReplication handles the create-replication action (cross-regional replication).
-	CreateReplication func(ctx context.Context, c *Charm, st *State, params map[string]any) (map[string]string, error)
-	// ClusterStep runs on every unit in every reconcile, after the in-cluster switchover step
-	// and before the role is decided: cross-regional replication's per-hook work (relation
-	// data, seeding, demotion, promotion).
-	ClusterStep func(ctx context.Context, c *Charm, st *State, w Workload) error
-	// HoldFailover, when it returns a reason, stops the leader from failing over from a
-	// primary that does not answer (it is down on purpose, e.g. handing over to the other
-	// cluster).
-	HoldFailover func(st *State) string
-	// RefuseUnitSwitchover, when it returns a reason, fails promote-to-primary scope=unit
-	// (e.g. in a standby cluster, where promoting a unit would make a second writable
-	// cluster).
-	RefuseUnitSwitchover func(st *State) string
+	// ext is what cross-regional replication adds to the in-cluster charm (noExtension when
+	// it is not enabled; see EnableAsyncReplication).
+	ext extension
 
 	// FailoverAfter is the leader's confirmation window: its own probes of a primary that
 	// stopped answering must fail for this long before it promotes a replica (a timer wakes
@@ -116,7 +91,7 @@ const DefaultFailoverAfter = 5 * time.Second
 // New returns a Charm with the default timeouts.
 func New(env hookenv.Env, tools hookenv.Tools, open func(ctx context.Context, addr string) (Workload, error), log *slog.Logger) *Charm {
 	return &Charm{
-		Env: env, Tools: tools, OpenWorkload: open, Log: log, Now: time.Now,
+		Env: env, Tools: tools, OpenWorkload: open, Log: log, Now: time.Now, ext: noExtension{},
 		FailoverAfter: DefaultFailoverAfter, SwitchoverReplayWait: 5 * time.Second, SwitchoverTimeout: 90 * time.Second,
 		SyncConfirmWait: 5 * time.Second, SyncCheckInterval: 10 * time.Second,
 	}

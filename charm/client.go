@@ -362,8 +362,8 @@ func clientURI(user, password, database string, hosts []string, attrs string) st
 type ClientAdmin interface {
 	InRecovery(ctx context.Context) (bool, error)
 	ServerVersion(ctx context.Context) (string, error)
-	// ClientUsers lists the roles named relation_id_<N>.
-	ClientUsers(ctx context.Context) ([]string, error)
+	// RolesWithPrefix lists the roles whose names start with prefix (relation_id_).
+	RolesWithPrefix(ctx context.Context, prefix string) ([]string, error)
 	EnsureClientUser(ctx context.Context, u postgres.ClientUser, revokeRoles []string) error
 	DropClientUser(ctx context.Context, user string) error
 	// HasClientUser: user exists, may log in, and has password (a standby answers it once
@@ -560,7 +560,7 @@ func (c *Charm) clientSQL(ctx context.Context, st *State, w Workload, users []*c
 	if rec {
 		return false, "", nil
 	}
-	existing, err := admin.ClientUsers(cctx)
+	existing, err := admin.RolesWithPrefix(cctx, clientUserPrefix)
 	if err != nil {
 		return false, "", err
 	}

@@ -134,66 +134,24 @@ func validDRClient(d drClient) error {
 	return nil
 }
 
-// readDRClients reads the replication relation for the leader; nil when this cluster does
-// not replicate.
+// readDRClients takes what the cross-cluster extension read of the replication relation
+// this hook (nothing is read twice), and the client-secret's content; nil when this cluster
+// does not replicate.
 func (c *Charm) readDRClients(ctx context.Context, st *State) (*drClientView, error) {
 	if st.AppData[keyMode] == modeNone {
 		return nil, nil
 	}
-	v := &drClientView{}
-	for _, ep := range []string{OfferEndpoint, ReplicationEndpoint} {
-		ids, err := c.RelationIDs(ctx, st, ep)
-		if err != nil {
-			return nil, fmt.Errorf("relation-ids %s: %w", ep, err)
-		}
-		for _, id := range ids {
-			if v.relID == "" && !(c.Env.HookName == ep+"-relation-broken" && c.Env.RelationID == id) {
-				v.relID = id
-			}
-		}
-	}
-	if v.relID == "" {
+	link := c.extension().replicationLink()
+	if link == nil {
 		return nil, nil
 	}
-	var app string
-	var units []string
-	err := parallel(
-		func() (err error) { app, err = c.Tools.RelationRemoteApp(ctx, v.relID); return err },
-		func() (err error) { units, err = c.Tools.RelationList(ctx, v.relID); return err },
-		func() (err error) { v.mine, err = c.Tools.RelationGet(ctx, v.relID, st.App, true); return err })
-	if err != nil {
-		return nil, fmt.Errorf("replication relation %s: %w", v.relID, err)
-	}
-	units = slices.DeleteFunc(units, func(u string) bool { return u == c.Env.DepartingUnit })
-	addrs := make([]string, len(units))
-	fns := []func() error{func() (err error) {
-		if app != "" {
-			v.remote, err = c.Tools.RelationGet(ctx, v.relID, app, true)
-		}
-		return err
-	}}
-	for i, u := range units {
-		fns = append(fns, func() error {
-			d, err := c.Tools.RelationGet(ctx, v.relID, u, false)
-			if ip := net.ParseIP(d["unit-address"]); err == nil && ip != nil {
-				addrs[i] = ip.String()
-			}
-			return err
-		})
-	}
+	v := &drClientView{relID: link.relID, mine: link.mine, remote: link.remote}
 	if uri := v.mine[keyDRClientSecret]; uri != "" {
-		fns = append(fns, func() error {
-			content, err := c.Tools.SecretGet(ctx, hookenv.SecretGetArgs{URI: uri})
-			if err == nil {
-				v.passwords, v.secretURI = content, uri
-			}
-			return nil // not there any more: made again
-		})
+		if content, err := c.Tools.SecretGet(ctx, hookenv.SecretGetArgs{URI: uri}); err == nil {
+			v.passwords, v.secretURI = content, uri
+		} // not there any more: made again
 	}
-	if err := parallel(fns...); err != nil {
-		return nil, fmt.Errorf("replication relation %s: %w", v.relID, err)
-	}
-	addrs = slices.DeleteFunc(addrs, func(a string) bool { return a == "" })
+	addrs := slices.Clone(link.remoteAddrs)
 	slices.Sort(addrs)
 	v.remoteAddrs = slices.Compact(addrs)
 	var bad []string

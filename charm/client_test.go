@@ -118,7 +118,7 @@ func newFakeAdmin() *fakeAdmin {
 
 func (a *fakeAdmin) InRecovery(context.Context) (bool, error)      { return a.recovery, nil }
 func (a *fakeAdmin) ServerVersion(context.Context) (string, error) { return "16.4", nil }
-func (a *fakeAdmin) ClientUsers(context.Context) ([]string, error) {
+func (a *fakeAdmin) RolesWithPrefix(_ context.Context, _ string) ([]string, error) {
 	return slices.Sorted(maps.Keys(a.users)), nil
 }
 func (a *fakeAdmin) EnsureClientUser(_ context.Context, u postgres.ClientUser, _ []string) error {
@@ -527,6 +527,14 @@ func (d *drSide) hook(t *testing.T) error {
 	}
 	d.st = st
 	c := &Charm{Env: d.env, Tools: d.f}
+	// The clients take the replication relation from what the extension's step read.
+	EnableAsyncReplication(c)
+	a := c.ext.(*asyncRepl)
+	v, err := a.load(context.Background(), c, st)
+	if err != nil {
+		return err
+	}
+	a.view = v
 	if err := c.readClients(context.Background(), st); err != nil {
 		return err
 	}

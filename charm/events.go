@@ -144,7 +144,7 @@ const (
 // leadership lease.
 //
 // It does nothing while anything else is in flight (a switchover, a cross-cluster transition
-// or a standby cluster: RefuseUnitSwitchover), after a switchover rolled back
+// or a standby cluster: extension.refuseUnitSwitchover), after a switchover rolled back
 // (HandoffBackoff), or when an operator made this unit primary (keyPinnedPrimary).
 //
 // When a hand-off is due but no replica qualifies yet (one that returns after an outage gives
@@ -155,17 +155,7 @@ func (c *Charm) handOff(ctx context.Context, st *State, w Workload) {
 	if due && c.startHandOff(ctx, st, w) {
 		due = false
 	}
-	if !due {
-		st.WakeAt(timerHandoffRetry, time.Time{})
-		st.SetLocal(localHandoffBackoff, "")
-		return
-	}
-	d, err := time.ParseDuration(st.Local[localHandoffBackoff])
-	if err != nil || d < RetryMin {
-		d = RetryMin
-	}
-	st.WakeAt(timerHandoffRetry, c.Now().Add(d))
-	st.SetLocal(localHandoffBackoff, min(2*d, handoffRetryMax).String())
+	c.backOff(st, due, timerHandoffRetry, localHandoffBackoff, handoffRetryMax)
 }
 
 // handoffRetryMax caps the backoff of handoff-retry.
@@ -176,7 +166,7 @@ func (c *Charm) handOffDue(st *State) bool {
 	if len(st.Peers) == 0 || st.AppData["system-id"] == "" || st.Switchover() != nil || st.AppData[keyPinnedPrimary] == st.Unit {
 		return false
 	}
-	if c.RefuseUnitSwitchover != nil && c.RefuseUnitSwitchover(st) != "" {
+	if c.extension().refuseUnitSwitchover(st) != "" {
 		return false
 	}
 	if after, err := strconv.ParseInt(st.Local[localHandoffAfter], 10, 64); err == nil && c.Now().Unix() < after {

@@ -352,11 +352,10 @@ func TestTimersFile(t *testing.T) {
 	}
 	// A name the watcher would refuse never reaches the file.
 	w.tweak = func(c *Charm) {
-		c.ClusterStep = func(_ context.Context, _ *Charm, st *State, _ Workload) error {
+		c.ext = stepExtension{fn: func(st *State) {
 			st.WakeAt("Not Valid", w.now().Add(time.Second))
 			st.WakeAt("ok-name", w.now().Add(time.Second))
-			return nil
-		}
+		}}
 	}
 	w.mustRun("pg/0", "update-status")
 	if _, bad := u.s.timers["Not Valid"]; bad || u.s.timers["ok-name"].IsZero() {
@@ -393,4 +392,15 @@ func TestCrossClusterRollbackByItsTimer(t *testing.T) {
 	if !d.a.timer("pg/0", timerDRRollback).IsZero() {
 		t.Error("rollback timer kept after the rollback")
 	}
+}
+
+// stepExtension is a single cluster whose extension step runs fn.
+type stepExtension struct {
+	noExtension
+	fn func(st *State)
+}
+
+func (e stepExtension) step(_ context.Context, _ *Charm, st *State, _ Workload) error {
+	e.fn(st)
+	return nil
 }

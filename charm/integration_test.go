@@ -69,7 +69,7 @@ func (r *realUnits) open(unit, addr string) func(ctx context.Context, a string) 
 			return nil, err
 		}
 		r.workloads[unit] = w
-		return noWatcher{PGWorkload{W: w}}, nil
+		return noWatcher{PGWorkload{Workload: w}}, nil
 	}
 }
 

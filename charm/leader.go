@@ -46,7 +46,7 @@ func (c *Charm) leaderDuties(ctx context.Context, st *State, w Workload) error {
 		st.setPrimaryDown("", time.Time{})
 		return nil // the old primary is down on purpose
 	}
-	if c.HoldFailover != nil && c.HoldFailover(st) != "" {
+	if c.extension().holdFailover(st) != "" {
 		st.setPrimaryDown("", time.Time{})
 		return nil // down on purpose for cross-regional replication
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -11,18 +12,52 @@ import (
 	"github.com/jujulet/postgresql-k8s/internal/hookenv/hookenvtest"
 )
 
-// countingTools counts the relation-get and secret-get calls of a hook.
+// countingTools counts the relation-get and secret-get calls of a hook, and records the
+// relation reads ("relation-get <id> <owner>", "relation-list <id>", "relation-list --app <id>").
 type countingTools struct {
 	hookenv.Tools
 	mu                      sync.Mutex
 	relationGets, secretGet int
+	reads                   []string
+}
+
+func (c *countingTools) read(call string) {
+	c.mu.Lock()
+	c.reads = append(c.reads, call)
+	c.mu.Unlock()
+}
+
+// readsOf returns the relation reads of relID so far, sorted, and forgets them.
+func (c *countingTools) readsOf(relID string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, r := range c.reads {
+		if strings.Contains(r, " "+relID) {
+			out = append(out, r)
+		}
+	}
+	c.reads = nil
+	slices.Sort(out)
+	return out
 }
 
 func (c *countingTools) RelationGet(ctx context.Context, relID, owner string, app bool) (map[string]string, error) {
 	c.mu.Lock()
 	c.relationGets++
 	c.mu.Unlock()
+	c.read("relation-get " + relID + " " + owner)
 	return c.Tools.RelationGet(ctx, relID, owner, app)
+}
+
+func (c *countingTools) RelationList(ctx context.Context, relID string) ([]string, error) {
+	c.read("relation-list " + relID)
+	return c.Tools.RelationList(ctx, relID)
+}
+
+func (c *countingTools) RelationRemoteApp(ctx context.Context, relID string) (string, error) {
+	c.read("relation-list --app " + relID)
+	return c.Tools.RelationRemoteApp(ctx, relID)
 }
 
 func (c *countingTools) SecretGet(ctx context.Context, args hookenv.SecretGetArgs) (map[string]string, error) {

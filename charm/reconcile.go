@@ -120,10 +120,8 @@ func (c *Charm) reconcile(ctx context.Context, st *State) error {
 	if err := c.switchoverStep(ctx, st, w); err != nil {
 		return err
 	}
-	if c.ClusterStep != nil {
-		if err := c.ClusterStep(ctx, c, st, w); err != nil {
-			return err
-		}
+	if err := c.extension().step(ctx, c, st, w); err != nil {
+		return err
 	}
 	if err := c.readClients(ctx, st); err != nil {
 		return err
@@ -137,10 +135,7 @@ func (c *Charm) reconcile(ctx context.Context, st *State) error {
 		return err
 	}
 	if st.Leader {
-		status, msg := "active", "Primary"
-		if c.AppStatus != nil {
-			status, msg = c.AppStatus(st)
-		}
+		status, msg := c.extension().appStatus(st)
 		st.statuses = append(st.statuses, statusWrite{app: true, status: status, message: msg})
 	}
 	return nil
@@ -183,19 +178,23 @@ func (c *Charm) hbaRules(st *State) []postgres.HBARule {
 		}
 	}
 	for _, a := range list {
-		cidr := a + "/32"
-		if strings.Contains(a, ":") {
-			cidr = a + "/128"
-		}
-		rules = append(rules,
-			postgres.HBARule{Type: "host", Database: "replication", User: "replication", Address: cidr, Method: "scram-sha-256"},
-			postgres.HBARule{Type: "host", Database: "postgres", User: "rewind", Address: cidr, Method: "scram-sha-256"})
+		rules = append(rules, streamingHBA(a)...)
 	}
-	if c.ExtraHBA != nil {
-		rules = append(rules, c.ExtraHBA(st)...)
+	rules = append(rules, c.extension().extraHBA(st)...)
+	return append(rules, c.clientHBA(st)...)
+}
+
+// streamingHBA admits the replication and rewind users from one address: what a unit that
+// streams from this one (or rewinds onto it) needs.
+func streamingHBA(addr string) []postgres.HBARule {
+	cidr := addr + "/32"
+	if strings.Contains(addr, ":") {
+		cidr = addr + "/128"
 	}
-	rules = append(rules, c.clientHBA(st)...)
-	return rules
+	return []postgres.HBARule{
+		{Type: "host", Database: "replication", User: "replication", Address: cidr, Method: "scram-sha-256"},
+		{Type: "host", Database: "postgres", User: "rewind", Address: cidr, Method: "scram-sha-256"},
+	}
 }
 
 func (c *Charm) passEntries(st *State) []postgres.PassEntry {

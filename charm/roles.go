@@ -49,17 +49,11 @@ type Role struct {
 	StatusLevel string
 }
 
-// RoleRule decides the role of this unit in situations it owns (ok=true), e.g. "this cluster
-// is a standby cluster": cross-regional replication adds one in charm/asyncrepl*.go.
-type RoleRule func(ctx context.Context, c *Charm, st *State) (role Role, ok bool)
-
-// DesiredRole computes the role of this unit from the peer (and, through RoleRules, the
-// replication) relation data. It is the one place where roles are decided.
+// DesiredRole computes the role of this unit from the peer (and, through the extension's
+// roleRule, the replication) relation data. It is the one place where roles are decided.
 func (c *Charm) DesiredRole(ctx context.Context, st *State) Role {
-	for _, rule := range c.RoleRules {
-		if r, ok := rule(ctx, c, st); ok {
-			return r
-		}
+	if r, ok := c.extension().roleRule(ctx, c, st); ok {
+		return r
 	}
 	return InClusterRole(st)
 }

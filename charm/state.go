@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/big"
 	"slices"
 	"strconv"
@@ -65,9 +66,11 @@ type State struct {
 	// container is not there).
 	workload Workload
 
-	// relationIDs holds the relation ids of Charm.PrefetchEndpoints; secretAhead the
-	// passwords secret as readState read it (by the id the last hook saw).
+	// relationIDs holds the relation ids of the extension's prefetchEndpoints, relAhead their
+	// relations as readState read them ahead (readahead.go); secretAhead the passwords secret
+	// as readState read it (by the id the last hook saw).
 	relationIDs map[string][]string
+	relAhead    map[string]*relationAhead
 	secretAhead *secretRead
 	// statuses are set with the hook's last writes (Reconcile); shown are the unit's (false)
 	// and the application's (true) statuses as the hook found them.
@@ -109,29 +112,26 @@ func (s *State) AddressOf(unit string) string {
 func (s *State) HasPeer(unit string) bool { return unit == s.Unit || slices.Contains(s.Peers, unit) }
 
 // SetApp records a peer app bucket write (leader only), visible to the rest of this hook.
-func (s *State) SetApp(k, v string) {
-	if s.AppData[k] == v {
-		return
-	}
-	if v == "" {
-		delete(s.AppData, k)
-	} else {
-		s.AppData[k] = v
-	}
-	s.appWrites[k] = v
-}
+func (s *State) SetApp(k, v string) { setKey(s.AppData, s.appWrites, k, v) }
 
 // SetMine records a write to this unit's peer bucket.
-func (s *State) SetMine(k, v string) {
-	if s.MyData[k] == v {
+func (s *State) SetMine(k, v string) { setKey(s.MyData, s.myWrites, k, v) }
+
+// SetLocal records a write to the unit's charm state ("" deletes), flushed with the hook.
+func (s *State) SetLocal(k, v string) { setKey(s.Local, s.localWrites, k, v) }
+
+// setKey sets k to v in data ("" deletes) and, when that changes it, records the write in
+// writes for the hook's flush.
+func setKey(data, writes map[string]string, k, v string) {
+	if data[k] == v {
 		return
 	}
 	if v == "" {
-		delete(s.MyData, k)
+		delete(data, k)
 	} else {
-		s.MyData[k] = v
+		data[k] = v
 	}
-	s.myWrites[k] = v
+	writes[k] = v
 }
 
 // Switchover is the leader's record of a planned in-cluster switchover.
@@ -205,23 +205,35 @@ type secretRead struct {
 // calls costs about one call on Juju, where each is an API round trip): the first reads the
 // leadership, config, address, relation ids and the unit's charm state; as soon as the peer
 // relation id and the charm state are in, the second reads the peer relation's units and
-// buckets and the passwords secret, using the peers and the secret id the last hook saw. A
-// peer that joined since is read in a third round.
+// buckets and the passwords secret, using the peers and the secret id the last hook saw, and
+// the relations of the extension's prefetch endpoints (readahead.go). A peer that joined
+// since is read in a third round.
 func (c *Charm) readState(ctx context.Context) (*State, error) {
 	t := c.Tools
 	st := &State{Unit: c.Env.UnitName, App: c.Env.AppName(), PeerData: map[string]map[string]string{},
 		AppData: map[string]string{}, MyData: map[string]string{}, Passwords: map[string]string{},
 		Local: map[string]string{}, appWrites: map[string]string{}, myWrites: map[string]string{}, localWrites: map[string]string{},
-		relationIDs: map[string][]string{}}
+		relationIDs: map[string][]string{}, relAhead: map[string]*relationAhead{}}
 	var cfg map[string]any
 	var net hookenv.Network
 	var local map[string]string
-	localRead := make(chan struct{}) // closed once local is set (or state-get failed)
-	extraIDs := make([][]string, len(c.PrefetchEndpoints))
+	localRead := make(chan struct{})   // closed once local is set (or state-get failed)
+	leaderKnown := make(chan struct{}) // closed once st.Leader is set (or is-leader failed)
+	known := func() (map[string]string, bool) {
+		<-localRead
+		<-leaderKnown
+		return local, st.Leader
+	}
+	// The database relation is the charm's own; the extension adds the replication endpoints.
+	prefetch := append([]string{ClientEndpoint}, c.extension().prefetchEndpoints()...)
+	extraIDs := make([][]string, len(prefetch))
+	relAhead := make([]map[string]*relationAhead, len(prefetch))
 	var ahead map[string]map[string]string // peer buckets read before relation-list answered
 	fns := []func() error{
 		func() (err error) {
-			if st.Leader, err = t.IsLeader(ctx); err != nil {
+			st.Leader, err = t.IsLeader(ctx)
+			close(leaderKnown)
+			if err != nil {
 				return fmt.Errorf("is-leader: %w", err)
 			}
 			// The statuses as they are, so that the hook's last round sets only what
@@ -273,23 +285,26 @@ func (c *Charm) readState(ctx context.Context) (*State, error) {
 			return err
 		},
 	}
-	for i, ep := range c.PrefetchEndpoints {
+	for i, ep := range prefetch {
 		fns = append(fns, func() (err error) {
 			if extraIDs[i], err = t.RelationIDs(ctx, ep); err != nil {
 				return fmt.Errorf("relation-ids %s: %w", ep, err)
 			}
+			relAhead[i] = c.readAhead(ctx, ep, extraIDs[i], known)
 			return nil
 		})
 	}
 	if err := parallel(fns...); err != nil {
 		return nil, err
 	}
-	for i, ep := range c.PrefetchEndpoints {
-		st.relationIDs[ep] = extraIDs[i]
-	}
 	st.Leaving = local[leavingKey] == "true"
 	if local != nil {
 		st.Local = local
+	}
+	for i, ep := range prefetch {
+		st.relationIDs[ep] = extraIDs[i]
+		maps.Copy(st.relAhead, relAhead[i])
+		st.recordAhead(ep, extraIDs[i], c.relationBroken)
 	}
 	st.Config, st.ConfigErr = ParseConfig(cfg)
 	st.Address = net.BindAddress()
@@ -305,17 +320,12 @@ func (c *Charm) readState(ctx context.Context) (*State, error) {
 			missing = append(missing, u)
 		}
 	}
-	peerData := make([]map[string]string, len(missing))
-	fns = nil
+	refs := make([]bucketRef, len(missing))
 	for i, u := range missing {
-		fns = append(fns, func() (err error) {
-			if peerData[i], err = t.RelationGet(ctx, st.PeerRelID, u, false); err != nil {
-				return fmt.Errorf("relation-get %s: %w", u, err)
-			}
-			return nil
-		})
+		refs[i] = bucketRef{owner: u}
 	}
-	if err := parallel(fns...); err != nil {
+	peerData, err := c.relationGetAll(ctx, st, st.PeerRelID, refs)
+	if err != nil {
 		return nil, err
 	}
 	for i, u := range missing {
@@ -398,7 +408,7 @@ func (c *Charm) readPeers(ctx context.Context, st *State, local map[string]strin
 }
 
 // RelationIDs returns the ids of an endpoint's relations: read in the first round when the
-// endpoint is one of c.PrefetchEndpoints, else now.
+// endpoint is one of the extension's prefetchEndpoints, else now.
 func (c *Charm) RelationIDs(ctx context.Context, st *State, endpoint string) ([]string, error) {
 	if ids, ok := st.relationIDs[endpoint]; ok {
 		return ids, nil
@@ -415,42 +425,34 @@ func (c *Charm) flush(ctx context.Context, st *State) error {
 // flushWith is flush with more writes (e.g. the statuses) in the same round.
 func (c *Charm) flushWith(ctx context.Context, st *State, more ...func() error) error {
 	fns := []func() error{
-		func() error {
-			if len(st.localWrites) == 0 {
-				return nil
-			}
-			if err := c.Tools.StateSet(ctx, st.localWrites); err != nil {
-				return fmt.Errorf("state-set: %w", err)
-			}
-			st.localWrites = map[string]string{}
-			return nil
-		},
+		pending(&st.localWrites, "state-set", func(v map[string]string) error { return c.Tools.StateSet(ctx, v) }),
 		func() error { return c.flushTimers(ctx, st) },
 	}
 	if st.PeerRelID != "" {
 		fns = append(fns,
-			func() error {
-				if len(st.appWrites) == 0 {
-					return nil
-				}
-				if err := c.Tools.RelationSet(ctx, st.PeerRelID, true, st.appWrites); err != nil {
-					return fmt.Errorf("relation-set --app: %w", err)
-				}
-				st.appWrites = map[string]string{}
-				return nil
-			},
-			func() error {
-				if len(st.myWrites) == 0 {
-					return nil
-				}
-				if err := c.Tools.RelationSet(ctx, st.PeerRelID, false, st.myWrites); err != nil {
-					return fmt.Errorf("relation-set: %w", err)
-				}
-				st.myWrites = map[string]string{}
-				return nil
-			})
+			pending(&st.appWrites, "relation-set --app", func(v map[string]string) error {
+				return c.Tools.RelationSet(ctx, st.PeerRelID, true, v)
+			}),
+			pending(&st.myWrites, "relation-set", func(v map[string]string) error {
+				return c.Tools.RelationSet(ctx, st.PeerRelID, false, v)
+			}))
 	}
 	return parallel(append(fns, more...)...)
+}
+
+// pending returns the write of the values collected in *writes by set (none when there are
+// none), which empties them once written.
+func pending(writes *map[string]string, tool string, set func(map[string]string) error) func() error {
+	return func() error {
+		if len(*writes) == 0 {
+			return nil
+		}
+		if err := set(*writes); err != nil {
+			return fmt.Errorf("%s: %w", tool, err)
+		}
+		*writes = map[string]string{}
+		return nil
+	}
 }
 
 const pwAlphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"

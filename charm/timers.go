@@ -75,19 +75,6 @@ func (s *State) WakeAt(name string, at time.Time) {
 	s.wakes[name] = at
 }
 
-// SetLocal records a write to the unit's charm state ("" deletes), flushed with the hook.
-func (s *State) SetLocal(k, v string) {
-	if s.Local[k] == v {
-		return
-	}
-	if v == "" {
-		delete(s.Local, k)
-	} else {
-		s.Local[k] = v
-	}
-	s.localWrites[k] = v
-}
-
 // loadTimers reads the timers file and drops the deadlines that have passed: this hook is
 // their wake-up (its reconcile schedules them again when still needed).
 func (c *Charm) loadTimers(ctx context.Context, st *State, w Workload) {
@@ -158,17 +145,24 @@ func (c *Charm) flushTimers(ctx context.Context, st *State) error {
 // scheduleRetry keeps a reconcile that ended waiting going without other hooks: it wakes
 // up after the current backoff, which doubles up to RetryMax; any other outcome resets it.
 func (c *Charm) scheduleRetry(st *State, waitingNow bool) {
-	if !waitingNow {
-		st.WakeAt(timerRetry, time.Time{})
-		st.SetLocal(localRetryBackoff, "")
+	c.backOff(st, waitingNow, timerRetry, localRetryBackoff, RetryMax)
+}
+
+// backOff, when on, wakes the unit up by timer after the backoff kept in the charm state
+// under key, which doubles from RetryMin up to ceiling; when off, it cancels the timer and
+// resets the backoff.
+func (c *Charm) backOff(st *State, on bool, timer, key string, ceiling time.Duration) {
+	if !on {
+		st.WakeAt(timer, time.Time{})
+		st.SetLocal(key, "")
 		return
 	}
-	d, err := time.ParseDuration(st.Local[localRetryBackoff])
+	d, err := time.ParseDuration(st.Local[key])
 	if err != nil || d < RetryMin {
 		d = RetryMin
 	}
-	st.WakeAt(timerRetry, c.Now().Add(d))
-	st.SetLocal(localRetryBackoff, min(2*d, RetryMax).String())
+	st.WakeAt(timer, c.Now().Add(d))
+	st.SetLocal(key, min(2*d, ceiling).String())
 }
 
 // primaryDownSince is when the leader first saw primary down ("zero": not recorded).

@@ -47,11 +47,10 @@ func run() int {
 		if err != nil {
 			return nil, err
 		}
-		return charm.PGWorkload{W: w}, nil
+		return charm.PGWorkload{Workload: w}, nil
 	}
 	c := charm.New(env, tools, open, log)
 	charm.EnableAsyncReplication(c)
-	c.PrefetchEndpoints = append(c.PrefetchEndpoints, charm.ClientEndpoint)
 	if err := c.Run(ctx); err != nil {
 		msg := fmt.Sprintf("%s failed: %v", env.Event(), err)
 		log.Error(msg)

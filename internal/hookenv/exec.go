@@ -124,6 +124,24 @@ func stringMap(in map[string]any) map[string]string {
 	return out
 }
 
+// runMap runs a tool that prints a JSON object (with --format=json) and returns it as strings.
+func (x Exec) runMap(ctx context.Context, tool string, args ...string) (map[string]string, error) {
+	var m map[string]any
+	if err := x.runJSON(ctx, &m, tool, args...); err != nil {
+		return nil, err
+	}
+	return stringMap(m), nil
+}
+
+// runKV runs a tool that takes key=value arguments; no values, no call.
+func (x Exec) runKV(ctx context.Context, tool string, values map[string]string) error {
+	if len(values) == 0 {
+		return nil
+	}
+	_, err := x.run(ctx, tool, kvArgs(values)...)
+	return err
+}
+
 func (x Exec) IsLeader(ctx context.Context) (bool, error) {
 	var b bool
 	err := x.runJSON(ctx, &b, "is-leader")
@@ -166,12 +184,7 @@ func (x Exec) RelationGet(ctx context.Context, relID, unitOrApp string, app bool
 	if app {
 		args = append(args, "--app")
 	}
-	args = append(args, "-", unitOrApp)
-	var m map[string]any
-	if err := x.runJSON(ctx, &m, "relation-get", args...); err != nil {
-		return nil, err
-	}
-	return stringMap(m), nil
+	return x.runMap(ctx, "relation-get", append(args, "-", unitOrApp)...)
 }
 
 func (x Exec) RelationSet(ctx context.Context, relID string, app bool, values map[string]string) error {
@@ -202,19 +215,11 @@ func (x Exec) RelationSet(ctx context.Context, relID string, app bool, values ma
 }
 
 func (x Exec) LeaderGet(ctx context.Context) (map[string]string, error) {
-	var m map[string]any
-	if err := x.runJSON(ctx, &m, "leader-get"); err != nil {
-		return nil, err
-	}
-	return stringMap(m), nil
+	return x.runMap(ctx, "leader-get")
 }
 
 func (x Exec) LeaderSet(ctx context.Context, values map[string]string) error {
-	if len(values) == 0 {
-		return nil
-	}
-	_, err := x.run(ctx, "leader-set", kvArgs(values)...)
-	return err
+	return x.runKV(ctx, "leader-set", values)
 }
 
 func (x Exec) ConfigGet(ctx context.Context) (map[string]any, error) {
@@ -230,11 +235,7 @@ func (x Exec) ActionGet(ctx context.Context) (map[string]any, error) {
 }
 
 func (x Exec) ActionSet(ctx context.Context, values map[string]string) error {
-	if len(values) == 0 {
-		return nil
-	}
-	_, err := x.run(ctx, "action-set", kvArgs(values)...)
-	return err
+	return x.runKV(ctx, "action-set", values)
 }
 
 func (x Exec) ActionFail(ctx context.Context, message string) error {
@@ -315,15 +316,15 @@ func (x Exec) SecretGet(ctx context.Context, args SecretGetArgs) (map[string]str
 	if args.Refresh {
 		a = append(a, "--refresh")
 	}
-	var m map[string]any
-	if err := x.runJSON(ctx, &m, "secret-get", a...); err != nil {
+	m, err := x.runMap(ctx, "secret-get", a...)
+	if err != nil {
 		var te *ToolError
 		if errors.As(err, &te) && strings.Contains(te.Stderr, "not found") {
 			return nil, fmt.Errorf("%w: %v", ErrNotFound, err)
 		}
 		return nil, err
 	}
-	return stringMap(m), nil
+	return m, nil
 }
 
 func (x Exec) SecretSet(ctx context.Context, uri string, content map[string]string) error {
@@ -378,19 +379,11 @@ func (x Exec) SecretInfoGet(ctx context.Context, uriOrLabel string) ([]SecretInf
 }
 
 func (x Exec) StateGet(ctx context.Context) (map[string]string, error) {
-	var m map[string]any
-	if err := x.runJSON(ctx, &m, "state-get"); err != nil {
-		return nil, err
-	}
-	return stringMap(m), nil
+	return x.runMap(ctx, "state-get")
 }
 
 func (x Exec) StateSet(ctx context.Context, values map[string]string) error {
-	if len(values) == 0 {
-		return nil
-	}
-	_, err := x.run(ctx, "state-set", kvArgs(values)...)
-	return err
+	return x.runKV(ctx, "state-set", values)
 }
 
 func (x Exec) OpenPort(ctx context.Context, port int, protocol string) error {

@@ -140,3 +140,47 @@ func TestFromEnviron(t *testing.T) {
 		t.Errorf("AppName=%q UnitNumber=%q", e.AppName(), e.UnitNumber())
 	}
 }
+
+// The key=value tools get sorted key=value arguments and are not run without values; the
+// JSON-object tools turn any value into a string.
+func TestExecKeyValueTools(t *testing.T) {
+	ctx := context.Background()
+	x, logPath := fakeTools(t, map[string]string{
+		"state-set":  "",
+		"leader-set": "",
+		"action-set": "",
+		"leader-get": `{"a":"x","n":2,"gone":null}`,
+		"state-get":  `{"peers":"pg/1,pg/2"}`,
+	})
+	for _, tc := range []struct {
+		tool string
+		set  func(map[string]string) error
+	}{
+		{"state-set", func(v map[string]string) error { return x.StateSet(ctx, v) }},
+		{"leader-set", func(v map[string]string) error { return x.LeaderSet(ctx, v) }},
+		{"action-set", func(v map[string]string) error { return x.ActionSet(ctx, v) }},
+	} {
+		if err := tc.set(map[string]string{"b": "2", "a": "1"}); err != nil {
+			t.Fatalf("%s: %v", tc.tool, err)
+		}
+		if err := tc.set(nil); err != nil {
+			t.Fatalf("%s without values: %v", tc.tool, err)
+		}
+	}
+	lg, err := x.LeaderGet(ctx)
+	if err != nil || len(lg) != 2 || lg["a"] != "x" || lg["n"] != "2" {
+		t.Fatalf("LeaderGet = %v, %v", lg, err)
+	}
+	sg, err := x.StateGet(ctx)
+	if err != nil || sg["peers"] != "pg/1,pg/2" {
+		t.Fatalf("StateGet = %v, %v", sg, err)
+	}
+	logData, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "state-set a=1 b=2\nleader-set a=1 b=2\naction-set a=1 b=2\nleader-get --format=json\nstate-get --format=json\n"
+	if string(logData) != want {
+		t.Errorf("calls:\n%s\nwant:\n%s", logData, want)
+	}
+}

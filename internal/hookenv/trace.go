@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -19,7 +20,10 @@ import (
 // hook process, and the hook ends with one line of its own:
 //
 //	tool-trace pid=41 unit=pg/0 hook=update-status tool=is-leader start-us=812 end-us=4310 exit=0
-//	tool-trace pid=41 unit=pg/0 hook=update-status end-us=25004
+//	tool-trace pid=41 unit=pg/0 hook=update-status end-us=25004 cpu-us=6120 tools-cpu-us=9800
+//
+// cpu-us is the CPU time (user and system) of the hook process, tools-cpu-us that of its tool
+// processes: unlike the offsets, they hardly grow on a loaded machine.
 //
 // Calls whose spans overlap are one round trip's worth of latency; Rounds counts them.
 const TraceEnv = "POSTGRESQL_K8S_TRACE_TOOLS"
@@ -92,12 +96,23 @@ func (t *Tracer) Call(tool string, start time.Time, exitCode int) {
 	t.line(fmt.Sprintf("tool=%s start-us=%d end-us=%d exit=%d", field(tool), t.offset(start), t.offset(time.Now()), exitCode))
 }
 
-// End records the end of the hook process.
+// End records the end of the hook process, with its CPU time and its tools'.
 func (t *Tracer) End() {
 	if t == nil {
 		return
 	}
-	t.line(fmt.Sprintf("end-us=%d", t.offset(time.Now())))
+	end := t.offset(time.Now())
+	var self, tools syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &self) != nil || syscall.Getrusage(syscall.RUSAGE_CHILDREN, &tools) != nil {
+		t.line(fmt.Sprintf("end-us=%d", end))
+		return
+	}
+	t.line(fmt.Sprintf("end-us=%d cpu-us=%d tools-cpu-us=%d", end, cpuMicros(self), cpuMicros(tools)))
+}
+
+// cpuMicros is the user and system CPU time of r in microseconds.
+func cpuMicros(r syscall.Rusage) int64 {
+	return r.Utime.Nano()/1e3 + r.Stime.Nano()/1e3
 }
 
 // Span is one traced tool call: its offsets from the start of the hook process.
@@ -114,27 +129,69 @@ type HookTrace struct {
 	// End is the process's end offset (0 when the trace has no end line: the hook has not
 	// finished, or died).
 	End time.Duration
+	// CPU and ToolsCPU are the CPU time of the hook process and of its tool processes (0 when
+	// the end line has none).
+	CPU, ToolsCPU time.Duration
 }
 
 // Rounds counts the sequential rounds of tool calls: calls whose spans overlap (directly or
 // through other calls) are one round.
 func (h HookTrace) Rounds() int { return Rounds(h.Calls) }
 
+// InTools is the part of the hook's wall time during which at least one tool call ran; the
+// rest (End minus InTools) is the charm process on its own: start-up, its work, exit.
+func (h HookTrace) InTools() time.Duration { return InTools(h.Calls) }
+
+// Depth is the longest chain of the hook's tool calls each of which started after the one
+// before it ended: the sequential rounds its dependencies force. Unlike Rounds, it does not
+// shrink when a loaded machine stretches independent calls over dependent ones.
+func (h HookTrace) Depth() int { return Depth(h.Calls) }
+
 // Rounds counts the groups of overlapping spans.
-func Rounds(spans []Span) int {
+func Rounds(spans []Span) int { return len(rounds(spans)) }
+
+// Depth is the length of the longest chain of spans each starting at or after the end of the
+// one before it.
+func Depth(spans []Span) int {
 	s := slices.Clone(spans)
 	slices.SortFunc(s, func(a, b Span) int { return cmp.Compare(a.Start, b.Start) })
-	n := 0
-	var end time.Duration
+	depth := make([]int, len(s)) // depth[i]: the longest chain ending with s[i]
+	best := 0
 	for i, sp := range s {
-		if i == 0 || sp.Start >= end {
-			n++
-			end = sp.End
-		} else {
-			end = max(end, sp.End)
+		depth[i] = 1
+		for j := range i {
+			if s[j].End <= sp.Start {
+				depth[i] = max(depth[i], depth[j]+1)
+			}
 		}
+		best = max(best, depth[i])
 	}
-	return n
+	return best
+}
+
+// InTools is the length of the union of spans.
+func InTools(spans []Span) time.Duration {
+	var d time.Duration
+	for _, r := range rounds(spans) {
+		d += r.End - r.Start
+	}
+	return d
+}
+
+// rounds merges overlapping spans (directly or through other spans) into one span each, in
+// order of start.
+func rounds(spans []Span) []Span {
+	s := slices.Clone(spans)
+	slices.SortFunc(s, func(a, b Span) int { return cmp.Compare(a.Start, b.Start) })
+	var out []Span
+	for _, sp := range s {
+		if n := len(out); n > 0 && sp.Start < out[n-1].End {
+			out[n-1].End = max(out[n-1].End, sp.End)
+			continue
+		}
+		out = append(out, Span{Start: sp.Start, End: sp.End})
+	}
+	return out
 }
 
 // ParseTrace reads trace lines (other lines are skipped) and returns the hooks in the order
@@ -177,6 +234,15 @@ func ParseTrace(r io.Reader) ([]HookTrace, error) {
 		}
 		if kv["tool"] == "" {
 			h.End = time.Duration(end) * time.Microsecond
+			for k, d := range map[string]*time.Duration{"cpu-us": &h.CPU, "tools-cpu-us": &h.ToolsCPU} {
+				if v, ok := kv[k]; ok {
+					us, err := strconv.ParseInt(v, 10, 64)
+					if err != nil {
+						return nil, fmt.Errorf("trace line %q: %s: %w", line, k, err)
+					}
+					*d = time.Duration(us) * time.Microsecond
+				}
+			}
 			delete(byKey, key)
 			continue
 		}

@@ -12,20 +12,31 @@ import (
 func TestRounds(t *testing.T) {
 	ms := time.Millisecond
 	for _, tc := range []struct {
-		name  string
-		spans []Span
-		want  int
+		name    string
+		spans   []Span
+		want    int
+		inTools time.Duration
+		depth   int
 	}{
-		{"none", nil, 0},
-		{"one", []Span{{Start: 0, End: 2 * ms}}, 1},
-		{"parallel", []Span{{Start: 0, End: 5 * ms}, {Start: 1 * ms, End: 3 * ms}, {Start: 4 * ms, End: 6 * ms}}, 1},
-		{"sequential", []Span{{Start: 0, End: 2 * ms}, {Start: 2 * ms, End: 3 * ms}, {Start: 5 * ms, End: 6 * ms}}, 3},
-		{"unsorted", []Span{{Start: 10 * ms, End: 12 * ms}, {Start: 0, End: 2 * ms}, {Start: 11 * ms, End: 13 * ms}}, 2},
-		{"chained overlap", []Span{{Start: 0, End: 2 * ms}, {Start: 1 * ms, End: 4 * ms}, {Start: 3 * ms, End: 5 * ms}, {Start: 6 * ms, End: 7 * ms}}, 2},
+		{"none", nil, 0, 0, 0},
+		{"one", []Span{{Start: 0, End: 2 * ms}}, 1, 2 * ms, 1},
+		{"parallel", []Span{{Start: 0, End: 5 * ms}, {Start: 1 * ms, End: 3 * ms}, {Start: 4 * ms, End: 6 * ms}}, 1, 6 * ms, 2},
+		{"sequential", []Span{{Start: 0, End: 2 * ms}, {Start: 2 * ms, End: 3 * ms}, {Start: 5 * ms, End: 6 * ms}}, 3, 4 * ms, 3},
+		{"unsorted", []Span{{Start: 10 * ms, End: 12 * ms}, {Start: 0, End: 2 * ms}, {Start: 11 * ms, End: 13 * ms}}, 2, 5 * ms, 2},
+		{"chained overlap", []Span{{Start: 0, End: 2 * ms}, {Start: 1 * ms, End: 4 * ms}, {Start: 3 * ms, End: 5 * ms}, {Start: 6 * ms, End: 7 * ms}}, 2, 6 * ms, 3},
+		{"contained", []Span{{Start: 1 * ms, End: 9 * ms}, {Start: 2 * ms, End: 3 * ms}, {Start: 10 * ms, End: 11 * ms}}, 2, 9 * ms, 2},
+		// A slow independent call hides two dependent rounds from Rounds, not from Depth.
+		{"stretched", []Span{{Start: 0, End: 10 * ms}, {Start: 1 * ms, End: 2 * ms}, {Start: 3 * ms, End: 4 * ms}, {Start: 5 * ms, End: 6 * ms}}, 1, 10 * ms, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := Rounds(tc.spans); got != tc.want {
 				t.Errorf("Rounds = %d, want %d", got, tc.want)
+			}
+			if got := InTools(tc.spans); got != tc.inTools {
+				t.Errorf("InTools = %v, want %v", got, tc.inTools)
+			}
+			if got := Depth(tc.spans); got != tc.depth {
+				t.Errorf("Depth = %d, want %d", got, tc.depth)
 			}
 		})
 	}
@@ -58,6 +69,9 @@ func TestTraceRoundTrip(t *testing.T) {
 	}
 	if c := h.Calls[1]; c.Tool != "relation-get" || c.Start != 20*time.Millisecond || c.End < time.Second {
 		t.Errorf("second call = %+v", c)
+	}
+	if h.CPU <= 0 || h.ToolsCPU < 0 {
+		t.Errorf("CPU %v, tools' %v: want this process's CPU time", h.CPU, h.ToolsCPU)
 	}
 	if h.Rounds() != 1 { // both calls run until now: they overlap
 		t.Errorf("rounds = %d, want 1", h.Rounds())
@@ -129,6 +143,36 @@ func TestExecStatusGet(t *testing.T) {
 			log, _ := os.ReadFile(logPath)
 			if wantApp := strings.Contains(string(log), "--application"); wantApp != tc.app || !strings.Contains(string(log), "--include-data") {
 				t.Errorf("status-get called as %q", log)
+			}
+		})
+	}
+}
+
+func TestParseTraceEndLine(t *testing.T) {
+	const prefix = "tool-trace pid=7 unit=pg/0 hook=update-status "
+	for _, tc := range []struct {
+		name, line    string
+		cpu, toolsCPU time.Duration
+		wantErr       bool
+	}{
+		{"without CPU times", "end-us=25004", 0, 0, false},
+		{"with CPU times", "end-us=25004 cpu-us=6120 tools-cpu-us=9800", 6120 * time.Microsecond, 9800 * time.Microsecond, false},
+		{"malformed cpu-us", "end-us=25004 cpu-us=six tools-cpu-us=9800", 0, 0, true},
+		{"malformed tools-cpu-us", "end-us=25004 cpu-us=1 tools-cpu-us=", 0, 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hooks, err := ParseTrace(strings.NewReader(prefix + "tool=is-leader start-us=1 end-us=2 exit=0\n" + prefix + tc.line + "\n"))
+			if tc.wantErr {
+				if err == nil {
+					t.Fatalf("parsed %+v, want an error", hooks)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(hooks) != 1 || hooks[0].End != 25004*time.Microsecond || hooks[0].CPU != tc.cpu || hooks[0].ToolsCPU != tc.toolsCPU {
+				t.Errorf("hooks %+v, want end 25.004ms, CPU %v, tools' %v", hooks, tc.cpu, tc.toolsCPU)
 			}
 		})
 	}

@@ -117,6 +117,15 @@ func Open(ctx context.Context, o Options) (*Workload, error) {
 	return w, nil
 }
 
+// Version is the PostgreSQL major version of the binaries, as a string.
+func (w *Workload) Version() string { return strconv.Itoa(w.Major) }
+
+// Running reports whether Pebble runs the postgresql service.
+func (w *Workload) Running(ctx context.Context) (bool, error) {
+	st, err := w.ServiceStatus(ctx)
+	return st == client.StatusActive, err
+}
+
 // ErrNotReady means the workload container (Pebble) or the binaries are not there yet.
 var ErrNotReady = errors.New("workload not ready")
 

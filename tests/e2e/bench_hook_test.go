@@ -17,11 +17,7 @@ import (
 )
 
 // BenchmarkUpdateStatusHook measures whole update-status hooks on a settled 3-unit cluster on
-// jujulet with the real hook tools: each op waits for one more update-status on every unit.
-// The charm runs with hookenv.TraceEnv set (through a dispatch wrapper, as jujulet builds the
-// hook environment from scratch), and the trace gives each hook's wall time from process
-// start to exit (hook-p50-ms, hook-max-ms) and its sequential rounds of tool calls
-// (rounds-p50, rounds-max), which on real Juju are API round trips.
+// jujulet with the real hook tools (measureUpdateStatus).
 func BenchmarkUpdateStatusHook(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
@@ -34,15 +30,55 @@ func BenchmarkUpdateStatusHook(b *testing.B) {
 	must(b, j.Deploy(ctx, model, charmDir, app, opts))
 	settled := scenario.All(scenario.AppSettled(app, n, "Primary"), scenario.UnitMessages(app, map[string]int{"Primary": 1, "Replica": n - 1}))
 	settle(b, ctx, j, model, settled)
+	measureUpdateStatus(b, ctx, j, trace, model, app, n, settled)
+}
+
+// BenchmarkUpdateStatusHookReplicating is BenchmarkUpdateStatusHook on the primary cluster of
+// cross-regional replication: rome's 3 units, replicating to lisbon's one-unit standby
+// cluster, so that every hook also reads the replication relation.
+func BenchmarkUpdateStatusHookReplicating(b *testing.B) {
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
+	defer cancel()
+	j := scenario.StartJujulet(b)
+	charmDir, trace := tracedCharm(b)
+	s := scenario.NewSeed(j, charmDir)
+	s.SettleTimeout = 15 * time.Minute
+	s.DeployBoth(b, ctx)
+	s.Relate(b, ctx)
+	s.CreateReplication(b, ctx, 1)
+	const n = 3
+	must(b, j.Scale(ctx, s.Rome, s.DB1, n))
+	settled := scenario.All(scenario.AppSettled(s.DB1, n, "Primary"),
+		scenario.UnitMessages(s.DB1, map[string]int{"Primary": 1, "Replica": n - 1}), scenario.PrimaryOffLeader(s.DB1))
+	settle(b, ctx, j, s.Rome, settled)
+	measureUpdateStatus(b, ctx, j, trace, s.Rome, s.DB1, n, settled)
+}
+
+// measureUpdateStatus times the update-status hooks of app's n units in model: each op waits
+// for one more update-status on every unit, at an interval of 1 s. The charm runs with
+// hookenv.TraceEnv set (tracedCharm), and the trace gives each hook's wall time from process
+// start to exit (hook-p50-ms, hook-max-ms), how much of it is spent in tool calls
+// (tools-p50-ms) and in the charm process alone (charm-p50-ms: start-up, work and exit
+// between the calls), the CPU time of the charm process and of its tool processes
+// (charm-cpu-p50-ms, tools-cpu-p50-ms: what the hook costs on an idle machine, where the wall
+// times are mostly waiting on a loaded one), its sequential rounds of tool calls (rounds-p50,
+// rounds-max), which on real Juju are API round trips, and their depth (depth-p50, depth-max:
+// hookenv.Depth, which a loaded machine does not hide). The hooks must leave the cluster as
+// settled as it was.
+func measureUpdateStatus(b *testing.B, ctx context.Context, j *scenario.Jujulet, trace, model, app string, n int, settled scenario.Condition) {
+	b.Helper()
+	ofApp := func() []hookenv.HookTrace {
+		return slices.DeleteFunc(finishedUpdateStatus(b, trace), func(h hookenv.HookTrace) bool { return hookenv.AppOf(h.Unit) != app })
+	}
 	// Only the hooks that start from here on count.
-	skip := len(finishedUpdateStatus(b, trace))
+	skip := len(ofApp())
 	_, err := j.Juju(ctx, "model-config", "-m", model, "update-status-hook-interval=1s")
 	must(b, err)
 	b.ResetTimer()
 	var hooks []hookenv.HookTrace
 	for i := 0; i < b.N; i++ {
 		for {
-			hooks = finishedUpdateStatus(b, trace)[skip:]
+			hooks = ofApp()[skip:]
 			if minPerUnit(hooks, n) > i {
 				break
 			}
@@ -55,24 +91,35 @@ func BenchmarkUpdateStatusHook(b *testing.B) {
 	b.StopTimer()
 	_, err = j.Juju(ctx, "model-config", "-m", model, "update-status-hook-interval=1h")
 	must(b, err)
-	// The hooks succeeded and left the cluster as it was.
 	settle(b, ctx, j, model, settled)
-	var times []time.Duration
-	var rounds []int
+	var times, inTools, inCharm, cpu, toolsCPU []time.Duration
+	var rounds, depths []int
 	for _, h := range hooks {
 		if len(h.Calls) == 0 {
 			b.Fatalf("%s update-status (pid %d) traced no tool call", h.Unit, h.PID)
 		}
 		times = append(times, h.End)
+		inTools = append(inTools, h.InTools())
+		inCharm = append(inCharm, h.End-h.InTools())
+		cpu, toolsCPU = append(cpu, h.CPU), append(toolsCPU, h.ToolsCPU)
 		rounds = append(rounds, h.Rounds())
+		depths = append(depths, h.Depth())
 	}
 	slices.Sort(rounds)
+	slices.Sort(depths)
 	b.ReportMetric(ms(percentile(times, 50)), "hook-p50-ms")
 	b.ReportMetric(ms(slices.Max(times)), "hook-max-ms")
+	b.ReportMetric(ms(percentile(inTools, 50)), "tools-p50-ms")
+	b.ReportMetric(ms(percentile(inCharm, 50)), "charm-p50-ms")
+	b.ReportMetric(ms(percentile(cpu, 50)), "charm-cpu-p50-ms")
+	b.ReportMetric(ms(percentile(toolsCPU, 50)), "tools-cpu-p50-ms")
 	b.ReportMetric(float64(rounds[len(rounds)/2]), "rounds-p50")
 	b.ReportMetric(float64(rounds[len(rounds)-1]), "rounds-max")
+	b.ReportMetric(float64(depths[len(depths)/2]), "depth-p50")
+	b.ReportMetric(float64(depths[len(depths)-1]), "depth-max")
 	for _, h := range hooks {
-		b.Logf("%s: %v, %d rounds: %s", h.Unit, h.End.Round(10*time.Microsecond), h.Rounds(), describeCalls(h.Calls))
+		b.Logf("%s: %v (tools %v; CPU %v, tools' %v), %d rounds, depth %d: %s", h.Unit, h.End.Round(10*time.Microsecond), h.InTools().Round(10*time.Microsecond),
+			h.CPU, h.ToolsCPU, h.Rounds(), h.Depth(), describeCalls(h.Calls))
 	}
 }
 

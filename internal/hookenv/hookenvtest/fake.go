@@ -209,14 +209,7 @@ func (f *Fake) RelationSet(_ context.Context, relID string, app bool, values map
 		}
 		owner = hookenv.AppOf(f.Unit)
 	}
-	b := f.bucket(relID, owner)
-	for k, v := range values {
-		if v == "" {
-			delete(b, k)
-		} else {
-			b[k] = v
-		}
-	}
+	apply(f.bucket(relID, owner), values)
 	return nil
 }
 
@@ -232,13 +225,7 @@ func (f *Fake) LeaderSet(_ context.Context, values map[string]string) error {
 	if !f.Leader {
 		return fmt.Errorf("cannot write leadership settings: cannot write settings: not the leader")
 	}
-	for k, v := range values {
-		if v == "" {
-			delete(f.Leadership, k)
-		} else {
-			f.Leadership[k] = v
-		}
-	}
+	apply(f.Leadership, values)
 	return nil
 }
 
@@ -444,14 +431,19 @@ func (f *Fake) StateGet(context.Context) (map[string]string, error) {
 func (f *Fake) StateSet(_ context.Context, values map[string]string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	apply(f.State, values)
+	return nil
+}
+
+// apply writes values into m, as the *-set tools do: an empty value deletes its key.
+func apply(m, values map[string]string) {
 	for k, v := range values {
 		if v == "" {
-			delete(f.State, k)
+			delete(m, k)
 		} else {
-			f.State[k] = v
+			m[k] = v
 		}
 	}
-	return nil
 }
 
 func (f *Fake) OpenPort(_ context.Context, port int, protocol string) error {

@@ -1,0 +1,71 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// DB is SQL on one server over one pgx connection: the verbs of sql.go as methods, which
+// the charm's DB interface names.
+type DB struct{ conn *pgx.Conn }
+
+// OpenDB connects to the server at host (this workload's or another unit's, on the
+// workload's port) as user, to the postgres database.
+func (w *Workload) OpenDB(ctx context.Context, host, user, password string) (*DB, error) {
+	conn, err := Connect(ctx, host, w.Port, user, password, "postgres")
+	if err != nil {
+		return nil, err
+	}
+	return &DB{conn: conn}, nil
+}
+
+// Positions reads the server's WAL positions (WALPositions).
+func (d *DB) Positions(ctx context.Context) (Positions, error) { return WALPositions(ctx, d.conn) }
+
+// Promote promotes the standby (Promote).
+func (d *DB) Promote(ctx context.Context) error { return Promote(ctx, d.conn) }
+
+// Checkpoint runs CHECKPOINT.
+func (d *DB) Checkpoint(ctx context.Context) error {
+	if _, err := d.conn.Exec(ctx, "CHECKPOINT"); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return nil
+}
+
+// EnsureRole creates or updates a role (EnsureRole).
+func (d *DB) EnsureRole(ctx context.Context, r Role) error { return EnsureRole(ctx, d.conn, r) }
+
+// SetPassword sets a role's password (SetPassword).
+func (d *DB) SetPassword(ctx context.Context, user, password string) error {
+	return SetPassword(ctx, d.conn, user, password)
+}
+
+// CreateSlot creates a physical replication slot (CreateSlot).
+func (d *DB) CreateSlot(ctx context.Context, name string) error { return CreateSlot(ctx, d.conn, name) }
+
+// DropSlot drops a replication slot (DropSlot).
+func (d *DB) DropSlot(ctx context.Context, name string) error { return DropSlot(ctx, d.conn, name) }
+
+// ListSlots lists the replication slots (ListSlots).
+func (d *DB) ListSlots(ctx context.Context) ([]Slot, error) { return ListSlots(ctx, d.conn) }
+
+// TimelineHistory reads a timeline's history file (TimelineHistory).
+func (d *DB) TimelineHistory(ctx context.Context, tli int) ([]HistoryEntry, error) {
+	return TimelineHistory(ctx, d.conn, tli)
+}
+
+// Replication is a primary's synchronous replication state (ReadReplicationState).
+func (d *DB) Replication(ctx context.Context) (ReplicationState, error) {
+	return ReadReplicationState(ctx, d.conn)
+}
+
+// Close closes the connection; a close that fails leaves nothing to do.
+func (d *DB) Close(ctx context.Context) { _ = d.conn.Close(ctx) }
+
+// TerminateSlotSenders ends the walsenders of the slots named prefix* (TerminateSlotSenders).
+func (d *DB) TerminateSlotSenders(ctx context.Context, prefix string) (int, error) {
+	return TerminateSlotSenders(ctx, d.conn, prefix)
+}
