@@ -67,16 +67,23 @@ const (
 	keyPromoted = "dr-promoted"
 )
 
+// drMode is a cluster's mode in cross-regional replication (peer app key dr-mode): the
+// leader's state machine (asyncrepl_leader.go) moves between them.
+type drMode string
+
 // Cluster modes (dr-mode).
 const (
-	modeNone       = ""
-	modePrimary    = "primary"
-	modeStandby    = "standby"
-	modeDemoting   = "demoting"
-	modeDemoted    = "demoted"
-	modePromoting  = "promoting"
-	modeStandalone = "standalone"
+	modeNone       drMode = ""
+	modePrimary    drMode = "primary"
+	modeStandby    drMode = "standby"
+	modeDemoting   drMode = "demoting"
+	modeDemoted    drMode = "demoted"
+	modePromoting  drMode = "promoting"
+	modeStandalone drMode = "standalone"
 )
+
+// modeOf is the mode the cluster's leader recorded.
+func modeOf(st *State) drMode { return drMode(st.AppData[keyMode]) }
 
 // drSwitch is a cross-cluster switchover this cluster takes part in.
 type drSwitch struct {
@@ -135,12 +142,12 @@ func EnableAsyncReplication(c *Charm) {
 // refuseUnitSwitchover: inside a standby cluster (or during a cross-cluster switchover) an
 // in-cluster promotion would make a second writable cluster.
 func (a *asyncRepl) refuseUnitSwitchover(st *State) string {
-	switch m := st.AppData[keyMode]; m {
+	switch m := modeOf(st); m {
 	case modeStandby, modePromoting, modeStandalone:
-		return "this cluster is a " + m + " cluster of cross-regional replication: promoting one of its units would make it writable; " +
+		return "this cluster is a " + string(m) + " cluster of cross-regional replication: promoting one of its units would make it writable; " +
 			"use promote-to-primary scope=cluster on its leader"
 	case modeDemoting, modeDemoted:
-		return "a switchover to the other cluster is in progress (" + m + "): try again when it is done"
+		return "a switchover to the other cluster is in progress (" + string(m) + "): try again when it is done"
 	}
 	return ""
 }
@@ -269,8 +276,8 @@ func endpointOf(addr string) string {
 }
 
 // setMode records the cluster's mode and the keys that go with it.
-func setMode(st *State, mode string) {
-	st.SetApp(keyMode, mode)
+func setMode(st *State, mode drMode) {
+	st.SetApp(keyMode, string(mode))
 	if mode == modeNone {
 		for _, k := range []string{keyEpoch, keyUpstream, keySeed, keySwitch, keyToken} {
 			st.SetApp(k, "")
@@ -334,7 +341,7 @@ func (a *asyncRepl) step(ctx context.Context, c *Charm, st *State, w Workload) e
 // this unit already knows from another history): the two histories are compared entry by
 // entry, as pg_rewind does.
 func (a *asyncRepl) divergedStandbyStep(ctx context.Context, c *Charm, st *State, w Workload) error {
-	if st.AppData[keyMode] != modeStandby {
+	if modeOf(st) != modeStandby {
 		return nil
 	}
 	if gen := st.AppData[keySeed]; gen != "" && st.MyData[keySeeded] != gen {
@@ -455,7 +462,7 @@ const StaleSlotLag = 16 << 20
 // the standby cluster no longer streams through, once they hold back more than StaleSlotLag.
 func (a *asyncRepl) primaryHeadSlots(ctx context.Context, c *Charm, st *State, w Workload) error {
 	v := a.view
-	if v == nil || v.relID == "" || st.Primary() != st.Unit || st.AppData[keyMode] != modePrimary ||
+	if v == nil || v.relID == "" || st.Primary() != st.Unit || modeOf(st) != modePrimary ||
 		v.remote.Role != drprotocol.RoleStandby || v.remote.Slot == "" {
 		return nil
 	}
@@ -496,7 +503,7 @@ func (a *asyncRepl) primaryHeadSlots(ctx context.Context, c *Charm, st *State, w
 // back for as long as it is a standby; the other cluster recreates its slot when it follows
 // this one again).
 func (a *asyncRepl) standbyHeadStep(ctx context.Context, c *Charm, st *State, w Workload) error {
-	mode := st.AppData[keyMode]
+	mode := modeOf(st)
 	if st.Primary() != st.Unit || (mode != modeStandby && mode != modeStandalone) {
 		return nil
 	}
@@ -556,164 +563,11 @@ func (a *asyncRepl) standbyHeadStep(ctx context.Context, c *Charm, st *State, w 
 	return nil
 }
 
-// leaderStep is the leader's state machine: it reads both app buckets and the head's results
-// and decides this cluster's mode.
-func (a *asyncRepl) leaderStep(ctx context.Context, c *Charm, st *State, v *drView) error {
-	mode := st.AppData[keyMode]
-	sw := parseSwitch(st.AppData[keySwitch])
-	now := c.Now()
-	if v.relID == "" {
-		switch mode {
-		case modeNone, modePrimary:
-			setMode(st, modeNone)
-		case modeDemoting:
-			// No token was published: the other cluster cannot have promoted. Stay primary.
-			c.logf(ctx, slog.LevelWarn, "replication relation removed during a switchover, before the handover: this cluster stays primary")
-			setMode(st, modeNone)
-		case modeStandalone:
-		default:
-			c.logf(ctx, slog.LevelWarn, "replication relation removed while %s: standalone read-only cluster until promoted", mode)
-			setMode(st, modeStandalone)
-			for _, k := range []string{keySeed, keySwitch, keyToken} {
-				st.SetApp(k, "")
-			}
-		}
-		return nil
-	}
-	L, R := v.local, v.remote
-	L.PrimaryEndpoint = endpointOf(st.PrimaryAddress())
-	L.SystemID = st.AppData["system-id"]
-	expired := func(s *drSwitch, d time.Duration) bool { return s != nil && now.Sub(time.Unix(s.Since, 0)) > d }
-
-	switch drprotocol.PrimarySide(L, R, v.offers) {
-	case drprotocol.Neither:
-		if mode != modeStandalone {
-			mode = modeNone
-		}
-		L.Role = drprotocol.RoleNone
-	case drprotocol.Local:
-		switch mode {
-		case modeDemoting:
-			if tok := a.headToken(st, sw); tok != nil {
-				L.Role, L.Demotion = drprotocol.RoleDemoted, &tok.Demotion
-				mode, sw.Since = modeDemoted, now.Unix()
-				c.logf(ctx, slog.LevelInfo, "switchover %s: shut down cleanly at %s (timeline %d), token published", sw.ID, tok.CheckpointLSN, tok.Timeline)
-			} else if expired(sw, a.RollbackAfter) {
-				c.logf(ctx, slog.LevelWarn, "switchover %s: no clean shutdown within %s: rolling back", sw.ID, a.RollbackAfter)
-				L.Epoch, L.Role, L.Demotion = drprotocol.NextEpoch(L, R), drprotocol.RolePrimary, nil
-				mode, sw = modePrimary, nil
-			}
-		case modeDemoted:
-			if expired(sw, a.RollbackAfter) || sw == nil {
-				c.logf(ctx, slog.LevelWarn, "switchover: the other cluster did not take over within %s: rolling back, this cluster stays primary", a.RollbackAfter)
-				L.Epoch, L.Role, L.Demotion = drprotocol.NextEpoch(L, R), drprotocol.RolePrimary, nil
-				mode, sw = modePrimary, nil
-			}
-		case modePromoting:
-			// Our own promotion completed below.
-		default:
-			if err := a.syncSharedCredentials(ctx, c, st, L); err != nil {
-				return err
-			}
-			mode, L.Role, L.Demotion = modePrimary, drprotocol.RolePrimary, nil
-			st.SetApp(keySeed, "")
-			st.SetApp(keyToken, "")
-			if rs := R.Switchover; rs != nil && rs.Epoch > L.Epoch && R.Role == drprotocol.RoleStandby {
-				c.logf(ctx, slog.LevelInfo, "the other cluster asks to become primary (request %s, epoch %d): demoting", rs.ID, rs.Epoch)
-				mode, L.Role = modeDemoting, drprotocol.RoleDemoting
-				sw = &drSwitch{ID: rs.ID, Epoch: rs.Epoch, Since: now.Unix()}
-			}
-		}
-	case drprotocol.Remote:
-		upstream := R.PrimaryEndpoint
-		switch mode {
-		case modeNone, modeStandalone:
-			if R.Role != drprotocol.RolePrimary {
-				break
-			}
-			if err := a.copyCredentials(ctx, c, st, R); err != nil {
-				return err
-			}
-			c.logf(ctx, slog.LevelInfo, "the other cluster is primary (epoch %d, system %s): re-seeding this cluster as its standby", R.Epoch, R.SystemID)
-			mode, L.Role = modeStandby, drprotocol.RoleStandby
-			st.SetApp(keySeed, fmt.Sprintf("%s/%d/%s", v.relID, R.Epoch, R.SystemID))
-			st.SetApp(keyUpstream, upstream)
-			st.SetApp("system-id", R.SystemID)
-			L.SystemID = R.SystemID
-			sw = nil
-		case modePrimary:
-			c.logf(ctx, slog.LevelWarn, "the other cluster claims epoch %d > ours (%d): fencing this cluster and following it", R.Epoch, L.Epoch)
-			mode, L.Role, L.Demotion = modeStandby, drprotocol.RoleStandby, nil
-			st.SetApp(keyUpstream, upstream)
-			sw = nil
-		case modeDemoting, modeDemoted:
-			if R.Role == drprotocol.RolePrimary {
-				c.logf(ctx, slog.LevelInfo, "the other cluster took over (epoch %d): following it", R.Epoch)
-				mode, L.Role, L.Demotion = modeStandby, drprotocol.RoleStandby, nil
-				st.SetApp(keyUpstream, upstream)
-				sw = nil
-			}
-		case modeStandby:
-			L.Role = drprotocol.RoleStandby
-			if R.Role == drprotocol.RolePrimary && upstream != "" {
-				st.SetApp(keyUpstream, upstream)
-			}
-			if R.SecretID != "" && R.Role == drprotocol.RolePrimary {
-				if err := a.copyCredentials(ctx, c, st, R); err != nil {
-					return err
-				}
-			}
-			if ls := L.Switchover; ls != nil {
-				if sw == nil || sw.ID != ls.ID {
-					sw = &drSwitch{ID: ls.ID, Epoch: ls.Epoch, Since: now.Unix()}
-				}
-				switch {
-				case R.Role == drprotocol.RoleDemoted && R.Demotion != nil && R.Demotion.Epoch == ls.Epoch:
-					b, _ := json.Marshal(R.Demotion)
-					st.SetApp(keyToken, string(b))
-					mode, sw.Since = modePromoting, now.Unix()
-					c.logf(ctx, slog.LevelInfo, "switchover %s: the other cluster shut down at %s: promoting once replayed past it", ls.ID, R.Demotion.CheckpointLSN)
-				case R.Epoch >= ls.Epoch, expired(sw, 2*a.RollbackAfter):
-					c.logf(ctx, slog.LevelWarn, "switchover %s abandoned: the other cluster did not hand over", ls.ID)
-					L.Switchover, sw = nil, nil
-				}
-			}
-		case modePromoting:
-			if sw != nil && st.Primary() != "" && a.promotedBy(st) == sw.ID {
-				e := sw.Epoch
-				if e <= R.Epoch {
-					e = drprotocol.NextEpoch(L, R)
-				}
-				c.logf(ctx, slog.LevelInfo, "switchover %s: promoted, this cluster is primary with epoch %d", sw.ID, e)
-				L.Epoch, L.Role, L.Switchover, L.Demotion = e, drprotocol.RolePrimary, nil, nil
-				mode, sw = modePrimary, nil
-				st.SetApp(keyToken, "")
-				st.SetApp(keySeed, "")
-			} else if sw == nil || (!sw.Force && R.Role == drprotocol.RolePrimary) {
-				c.logf(ctx, slog.LevelWarn, "switchover abandoned: the other cluster is primary again")
-				mode, L.Switchover, sw = modeStandby, nil, nil
-				st.SetApp(keyToken, "")
-			}
-		}
-	}
-	L.Slot = ""
-	if h := st.Primary(); h != "" && (mode == modeStandby || mode == modePromoting) {
-		L.Slot = drSlot(h)
-	}
-	a.scheduleBounds(st, mode, sw, L.Switchover != nil)
-	setMode(st, mode)
-	if mode != modeNone {
-		st.SetApp(keyEpoch, strconv.FormatInt(L.Epoch, 10))
-	}
-	st.SetApp(keySwitch, sw.encode())
-	return a.publish(ctx, c, v, L)
-}
-
 // scheduleBounds asks for a wake-up at the bounds of the cross-cluster switchover the leader
 // just decided on, so that they fire on time without other hooks: the rollback of a demoting
 // or demoted primary cluster after RollbackAfter, and the abandon of a standby cluster's
 // request after twice that. Since has a resolution of a second: wake up just after.
-func (a *asyncRepl) scheduleBounds(st *State, mode string, sw *drSwitch, requested bool) {
+func (a *asyncRepl) scheduleBounds(st *State, mode drMode, sw *drSwitch, requested bool) {
 	rollback, abandon := time.Time{}, time.Time{}
 	if sw != nil {
 		since := time.Unix(sw.Since, 0).Add(time.Second)
@@ -823,7 +677,7 @@ func (a *asyncRepl) headStep(ctx context.Context, c *Charm, st *State, w Workloa
 	if sw == nil {
 		return nil
 	}
-	switch st.AppData[keyMode] {
+	switch modeOf(st) {
 	case modeDemoting:
 		if a.headToken(st, sw) != nil {
 			return nil
@@ -919,7 +773,7 @@ func (a *asyncRepl) promoteHead(ctx context.Context, c *Charm, st *State, w Work
 // primary, the others from the head, each with its old data moved aside.
 func (a *asyncRepl) seedStep(ctx context.Context, c *Charm, st *State, w Workload) error {
 	gen := st.AppData[keySeed]
-	if st.AppData[keyMode] != modeStandby || gen == "" || st.MyData[keySeeded] == gen {
+	if modeOf(st) != modeStandby || gen == "" || st.MyData[keySeeded] == gen {
 		return nil
 	}
 	head := st.Primary()
@@ -1010,8 +864,8 @@ func (a *asyncRepl) cascadeRole(st *State, head string, standalone bool) Role {
 // effectiveMode is the mode the peer data records, except that a cluster recorded primary
 // which sees the other cluster claim a higher epoch as primary fences itself at once, on
 // every unit, without waiting for its leader.
-func (a *asyncRepl) effectiveMode(st *State) (mode, upstream string) {
-	mode, upstream = st.AppData[keyMode], st.AppData[keyUpstream]
+func (a *asyncRepl) effectiveMode(st *State) (mode drMode, upstream string) {
+	mode, upstream = modeOf(st), st.AppData[keyUpstream]
 	v := a.view
 	if mode != modePrimary || v == nil || v.relID == "" || v.remoteErr != nil {
 		return mode, upstream
@@ -1051,9 +905,9 @@ func (a *asyncRepl) roleRule(ctx context.Context, c *Charm, st *State) (Role, bo
 
 // holdFailover keeps the leader from failing over from a head that is down on purpose.
 func (a *asyncRepl) holdFailover(st *State) string {
-	switch m := st.AppData[keyMode]; m {
+	switch m := modeOf(st); m {
 	case modeDemoting, modeDemoted, modePromoting:
-		return "cross-cluster switchover (" + m + ")"
+		return "cross-cluster switchover (" + string(m) + ")"
 	case modeStandby:
 		if gen := st.AppData[keySeed]; gen != "" {
 			h := st.Primary()

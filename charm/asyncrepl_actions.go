@@ -184,7 +184,7 @@ func (a *asyncRepl) promoteCluster(ctx context.Context, c *Charm, st *State, for
 		return err
 	}
 	a.view = v
-	mode := st.AppData[keyMode]
+	mode := modeOf(st)
 	if err := c.loadPasswords(ctx, st); err != nil {
 		if msg, ok := asWaiting(err); ok {
 			return failf("%s", msg)

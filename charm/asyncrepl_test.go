@@ -765,7 +765,7 @@ func TestRelationRemovedDuringSwitchover(t *testing.T) {
 				}
 			} else {
 				// a's leader saw the request but its head has not stopped yet.
-				d.a.app[keyMode] = modeDemoting
+				d.a.app[keyMode] = string(modeDemoting)
 				d.a.app[keySwitch] = (&drSwitch{ID: "x", Epoch: 2, Since: 1_700_000_000}).encode()
 				ua.s.running = true
 			}

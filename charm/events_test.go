@@ -99,7 +99,7 @@ func TestHandOffWaitsForAStreamingReplica(t *testing.T) {
 		}},
 		{"standby cluster", func(w *world) {
 			w.tweak = func(c *Charm) { EnableAsyncReplication(c) }
-			w.app[keyMode] = modeStandby
+			w.app[keyMode] = string(modeStandby)
 		}},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,292 @@
+package charm
+
+// The leader's cross-cluster state machine (docs/PROTOCOL.md). Which cluster is primary is
+// decided by the epochs (drprotocol.PrimarySide); within that answer the recorded mode
+// (dr-mode) moves along these transitions, one method each:
+//
+//	no relation   primary, none, demoting  → none            (leaderDetached)
+//	              standby, demoted, promoting → standalone
+//	neither side  any but standalone       → none            (onNeither)
+//	local side    demoting  → demoted       the head's clean-shutdown token is there (publishToken)
+//	              demoting  → primary       no clean shutdown within RollbackAfter (rollback)
+//	              demoted   → primary       the other cluster did not take over (rollback)
+//	              none, primary, standby, standalone → primary (stayPrimary)
+//	              primary   → demoting      the other cluster asks with a higher epoch (startDemoting)
+//	remote side   none, standalone → standby  the other cluster is primary (becomeStandby)
+//	              primary   → standby       fenced by a higher epoch (follow)
+//	              demoting, demoted → standby the other cluster took over (follow)
+//	              standby   → promoting     our request's token is published (adoptToken)
+//	              standby   → standby       our request is abandoned (abandonRequest)
+//	              promoting → primary       the head promoted (completePromotion)
+//	              promoting → standby       the other cluster is primary again (abandonPromotion)
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/jujulet/postgresql-k8s/internal/drprotocol"
+)
+
+// drStep is one run of the leader's state machine: what it read and what it decides.
+type drStep struct {
+	ctx  context.Context
+	a    *asyncRepl
+	c    *Charm
+	st   *State
+	v    *drView
+	now  time.Time
+	L, R drprotocol.AppData // L: this cluster's bucket as it will be published; R: the other's
+	mode drMode             // this cluster's mode, as decided so far
+	sw   *drSwitch          // the cross-cluster switchover this cluster takes part in
+}
+
+// leaderStep is the leader's state machine: it reads both app buckets and the head's results,
+// decides this cluster's mode and publishes.
+func (a *asyncRepl) leaderStep(ctx context.Context, c *Charm, st *State, v *drView) error {
+	if v.relID == "" {
+		a.leaderDetached(ctx, c, st)
+		return nil
+	}
+	s := &drStep{ctx: ctx, a: a, c: c, st: st, v: v, now: c.Now(), L: v.local, R: v.remote,
+		mode: modeOf(st), sw: parseSwitch(st.AppData[keySwitch])}
+	s.L.PrimaryEndpoint = endpointOf(st.PrimaryAddress())
+	s.L.SystemID = st.AppData["system-id"]
+	var err error
+	switch drprotocol.PrimarySide(s.L, s.R, v.offers) {
+	case drprotocol.Neither:
+		s.onNeither()
+	case drprotocol.Local:
+		err = s.onLocal()
+	case drprotocol.Remote:
+		err = s.onRemote()
+	}
+	if err != nil {
+		return err
+	}
+	return s.commit()
+}
+
+// leaderDetached: the relation is gone (or going).
+func (a *asyncRepl) leaderDetached(ctx context.Context, c *Charm, st *State) {
+	switch mode := modeOf(st); mode {
+	case modeNone, modePrimary:
+		setMode(st, modeNone)
+	case modeDemoting:
+		// No token was published: the other cluster cannot have promoted. Stay primary.
+		c.logf(ctx, slog.LevelWarn, "replication relation removed during a switchover, before the handover: this cluster stays primary")
+		setMode(st, modeNone)
+	case modeStandalone:
+	default:
+		c.logf(ctx, slog.LevelWarn, "replication relation removed while %s: standalone read-only cluster until promoted", mode)
+		setMode(st, modeStandalone)
+		for _, k := range []string{keySeed, keySwitch, keyToken} {
+			st.SetApp(k, "")
+		}
+	}
+}
+
+func (s *drStep) logf(level slog.Level, format string, args ...any) {
+	s.c.logf(s.ctx, level, format, args...)
+}
+
+// expired reports whether the switchover's last step is more than d ago.
+func (s *drStep) expired(d time.Duration) bool {
+	return s.sw != nil && s.now.Sub(time.Unix(s.sw.Since, 0)) > d
+}
+
+// onNeither: nobody claims to be primary.
+func (s *drStep) onNeither() {
+	if s.mode != modeStandalone {
+		s.mode = modeNone
+	}
+	s.L.Role = drprotocol.RoleNone
+}
+
+// onLocal: this cluster's claim is the higher one.
+func (s *drStep) onLocal() error {
+	switch s.mode {
+	case modeDemoting:
+		if tok := s.a.headToken(s.st, s.sw); tok != nil {
+			s.publishToken(tok)
+		} else if s.expired(s.a.RollbackAfter) {
+			s.logf(slog.LevelWarn, "switchover %s: no clean shutdown within %s: rolling back", s.sw.ID, s.a.RollbackAfter)
+			s.rollback()
+		}
+	case modeDemoted:
+		if s.sw == nil || s.expired(s.a.RollbackAfter) {
+			s.logf(slog.LevelWarn, "switchover: the other cluster did not take over within %s: rolling back, this cluster stays primary", s.a.RollbackAfter)
+			s.rollback()
+		}
+	case modePromoting:
+		// Completed on the remote side (completePromotion).
+	default:
+		return s.stayPrimary()
+	}
+	return nil
+}
+
+// publishToken: demoting → demoted, the head shut down cleanly.
+func (s *drStep) publishToken(tok *headToken) {
+	s.L.Role, s.L.Demotion = drprotocol.RoleDemoted, &tok.Demotion
+	s.mode, s.sw.Since = modeDemoted, s.now.Unix()
+	s.logf(slog.LevelInfo, "switchover %s: shut down cleanly at %s (timeline %d), token published", s.sw.ID, tok.CheckpointLSN, tok.Timeline)
+}
+
+// rollback: demoting or demoted → primary with an epoch above every claim.
+func (s *drStep) rollback() {
+	s.L.Epoch, s.L.Role, s.L.Demotion = drprotocol.NextEpoch(s.L, s.R), drprotocol.RolePrimary, nil
+	s.mode, s.sw = modePrimary, nil
+}
+
+// stayPrimary: this cluster is primary; it starts demoting when the other cluster asks.
+func (s *drStep) stayPrimary() error {
+	if err := s.a.syncSharedCredentials(s.ctx, s.c, s.st, s.L); err != nil {
+		return err
+	}
+	s.mode, s.L.Role, s.L.Demotion = modePrimary, drprotocol.RolePrimary, nil
+	s.st.SetApp(keySeed, "")
+	s.st.SetApp(keyToken, "")
+	if rs := s.R.Switchover; rs != nil && rs.Epoch > s.L.Epoch && s.R.Role == drprotocol.RoleStandby {
+		s.startDemoting(rs)
+	}
+	return nil
+}
+
+// startDemoting: primary → demoting for the other cluster's request.
+func (s *drStep) startDemoting(rs *drprotocol.Switchover) {
+	s.logf(slog.LevelInfo, "the other cluster asks to become primary (request %s, epoch %d): demoting", rs.ID, rs.Epoch)
+	s.mode, s.L.Role = modeDemoting, drprotocol.RoleDemoting
+	s.sw = &drSwitch{ID: rs.ID, Epoch: rs.Epoch, Since: s.now.Unix()}
+}
+
+// onRemote: the other cluster's claim is the higher one.
+func (s *drStep) onRemote() error {
+	switch s.mode {
+	case modeNone, modeStandalone:
+		if s.R.Role == drprotocol.RolePrimary {
+			return s.becomeStandby()
+		}
+	case modePrimary:
+		s.logf(slog.LevelWarn, "the other cluster claims epoch %d > ours (%d): fencing this cluster and following it", s.R.Epoch, s.L.Epoch)
+		s.follow()
+	case modeDemoting, modeDemoted:
+		if s.R.Role == drprotocol.RolePrimary {
+			s.logf(slog.LevelInfo, "the other cluster took over (epoch %d): following it", s.R.Epoch)
+			s.follow()
+		}
+	case modeStandby:
+		return s.standby()
+	case modePromoting:
+		s.promoting()
+	}
+	return nil
+}
+
+// becomeStandby: none or standalone → standby of the other cluster, re-seeded from it.
+func (s *drStep) becomeStandby() error {
+	if err := s.a.copyCredentials(s.ctx, s.c, s.st, s.R); err != nil {
+		return err
+	}
+	s.logf(slog.LevelInfo, "the other cluster is primary (epoch %d, system %s): re-seeding this cluster as its standby", s.R.Epoch, s.R.SystemID)
+	s.mode, s.L.Role = modeStandby, drprotocol.RoleStandby
+	s.st.SetApp(keySeed, fmt.Sprintf("%s/%d/%s", s.v.relID, s.R.Epoch, s.R.SystemID))
+	s.st.SetApp(keyUpstream, s.R.PrimaryEndpoint)
+	s.st.SetApp("system-id", s.R.SystemID)
+	s.L.SystemID = s.R.SystemID
+	s.sw = nil
+	return nil
+}
+
+// follow: primary, demoting or demoted → standby of the other cluster, without re-seeding.
+func (s *drStep) follow() {
+	s.mode, s.L.Role, s.L.Demotion = modeStandby, drprotocol.RoleStandby, nil
+	s.st.SetApp(keyUpstream, s.R.PrimaryEndpoint)
+	s.sw = nil
+}
+
+// standby: follows the other cluster; moves on with this cluster's own request, if any.
+func (s *drStep) standby() error {
+	s.L.Role = drprotocol.RoleStandby
+	if s.R.Role == drprotocol.RolePrimary && s.R.PrimaryEndpoint != "" {
+		s.st.SetApp(keyUpstream, s.R.PrimaryEndpoint)
+	}
+	if s.R.SecretID != "" && s.R.Role == drprotocol.RolePrimary {
+		if err := s.a.copyCredentials(s.ctx, s.c, s.st, s.R); err != nil {
+			return err
+		}
+	}
+	ls := s.L.Switchover
+	if ls == nil {
+		return nil
+	}
+	if s.sw == nil || s.sw.ID != ls.ID {
+		s.sw = &drSwitch{ID: ls.ID, Epoch: ls.Epoch, Since: s.now.Unix()}
+	}
+	switch {
+	case s.R.Role == drprotocol.RoleDemoted && s.R.Demotion != nil && s.R.Demotion.Epoch == ls.Epoch:
+		s.adoptToken(ls)
+	case s.R.Epoch >= ls.Epoch, s.expired(2 * s.a.RollbackAfter):
+		s.abandonRequest(ls)
+	}
+	return nil
+}
+
+// adoptToken: standby → promoting, gated on the other cluster's demotion token.
+func (s *drStep) adoptToken(ls *drprotocol.Switchover) {
+	b, _ := json.Marshal(s.R.Demotion) // plain struct: cannot fail
+	s.st.SetApp(keyToken, string(b))
+	s.mode, s.sw.Since = modePromoting, s.now.Unix()
+	s.logf(slog.LevelInfo, "switchover %s: the other cluster shut down at %s: promoting once replayed past it", ls.ID, s.R.Demotion.CheckpointLSN)
+}
+
+// abandonRequest: the other cluster did not hand over; this cluster stays a standby.
+func (s *drStep) abandonRequest(ls *drprotocol.Switchover) {
+	s.logf(slog.LevelWarn, "switchover %s abandoned: the other cluster did not hand over", ls.ID)
+	s.L.Switchover, s.sw = nil, nil
+}
+
+// promoting: waits for the head's promotion, or gives up when the other cluster is primary
+// again.
+func (s *drStep) promoting() {
+	switch {
+	case s.sw != nil && s.st.Primary() != "" && s.a.promotedBy(s.st) == s.sw.ID:
+		s.completePromotion()
+	case s.sw == nil || (!s.sw.Force && s.R.Role == drprotocol.RolePrimary):
+		s.logf(slog.LevelWarn, "switchover abandoned: the other cluster is primary again")
+		s.mode, s.L.Switchover, s.sw = modeStandby, nil, nil
+		s.st.SetApp(keyToken, "")
+	}
+}
+
+// completePromotion: promoting → primary, the head promoted.
+func (s *drStep) completePromotion() {
+	e := s.sw.Epoch
+	if e <= s.R.Epoch {
+		e = drprotocol.NextEpoch(s.L, s.R)
+	}
+	s.logf(slog.LevelInfo, "switchover %s: promoted, this cluster is primary with epoch %d", s.sw.ID, e)
+	s.L.Epoch, s.L.Role, s.L.Switchover, s.L.Demotion = e, drprotocol.RolePrimary, nil, nil
+	s.mode, s.sw = modePrimary, nil
+	s.st.SetApp(keyToken, "")
+	s.st.SetApp(keySeed, "")
+}
+
+// commit records the decided mode in the peer data, asks for the wake-ups it needs and
+// publishes this cluster's bucket.
+func (s *drStep) commit() error {
+	s.L.Slot = ""
+	if h := s.st.Primary(); h != "" && (s.mode == modeStandby || s.mode == modePromoting) {
+		s.L.Slot = drSlot(h)
+	}
+	s.a.scheduleBounds(s.st, s.mode, s.sw, s.L.Switchover != nil)
+	setMode(s.st, s.mode)
+	if s.mode != modeNone {
+		s.st.SetApp(keyEpoch, strconv.FormatInt(s.L.Epoch, 10))
+	}
+	s.st.SetApp(keySwitch, s.sw.encode())
+	return s.a.publish(s.ctx, s.c, s.v, s.L)
+}
