@@ -308,7 +308,7 @@ func (a *asyncRepl) step(ctx context.Context, c *Charm, st *State, w Workload) e
 		}
 	}
 	if st.Leader {
-		if err := a.leaderStep(ctx, c, st, v); err != nil {
+		if err := a.leaderStep(ctx, c, st, w, v); err != nil {
 			return err
 		}
 	}
@@ -317,7 +317,7 @@ func (a *asyncRepl) step(ctx context.Context, c *Charm, st *State, w Workload) e
 	}
 	if st.Leader {
 		// Pick up what the head just did (the leader is usually the head).
-		if err := a.leaderStep(ctx, c, st, v); err != nil {
+		if err := a.leaderStep(ctx, c, st, w, v); err != nil {
 			return err
 		}
 	}
@@ -563,10 +563,17 @@ func (a *asyncRepl) standbyHeadStep(ctx context.Context, c *Charm, st *State, w 
 	return nil
 }
 
+// promoteWithin is how long a promoting standby leader may take to promote after its leader
+// took the other cluster's token: it never promotes later, so that the other cluster, which
+// rolls back no sooner than RollbackAfter after publishing the token, never rolls back under
+// a late promotion (the margin covers the relation's latency and the clocks' skew).
+func (a *asyncRepl) promoteWithin() time.Duration { return a.RollbackAfter / 2 }
+
 // scheduleBounds asks for a wake-up at the bounds of the cross-cluster switchover the leader
 // just decided on, so that they fire on time without other hooks: the rollback of a demoting
-// or demoted primary cluster after RollbackAfter, and the abandon of a standby cluster's
-// request after twice that. Since has a resolution of a second: wake up just after.
+// or demoted primary cluster after RollbackAfter, the abandon of a standby cluster's request
+// after twice that, and of a promotion after promoteWithin. Since has a resolution of a
+// second: wake up just after.
 func (a *asyncRepl) scheduleBounds(st *State, mode drMode, sw *drSwitch, requested bool) {
 	rollback, abandon := time.Time{}, time.Time{}
 	if sw != nil {
@@ -576,6 +583,8 @@ func (a *asyncRepl) scheduleBounds(st *State, mode drMode, sw *drSwitch, request
 			rollback = since.Add(a.RollbackAfter)
 		case mode == modeStandby && requested:
 			abandon = since.Add(2 * a.RollbackAfter)
+		case mode == modePromoting:
+			abandon = since.Add(a.promoteWithin())
 		}
 	}
 	st.WakeAt(timerDRRollback, rollback)
@@ -708,12 +717,14 @@ func (a *asyncRepl) headStep(ctx context.Context, c *Charm, st *State, w Workloa
 }
 
 // promoteHead promotes this unit (the standby leader): at once when forced, otherwise only
-// after it has replayed past the other cluster's shutdown checkpoint. It returns the
-// positions it saw before promoting.
+// after it has replayed the other cluster's shutdown checkpoint (gateToken). Either way only
+// within promoteWithin of the leader's decision (sw.Since; 0: no bound), so that its leader
+// can tell the other cluster when it gave up. It returns the positions it saw before
+// promoting.
 func (a *asyncRepl) promoteHead(ctx context.Context, c *Charm, st *State, w Workload, sw *drSwitch) (postgres.Positions, error) {
+	var tok drprotocol.Demotion
 	var ckpt postgres.LSN
 	if !sw.Force {
-		var tok drprotocol.Demotion
 		if err := json.Unmarshal([]byte(st.AppData[keyToken]), &tok); err != nil {
 			return postgres.Positions{}, waiting("switchover %s: no demotion token yet", sw.ID)
 		}
@@ -742,6 +753,14 @@ func (a *asyncRepl) promoteHead(ctx context.Context, c *Charm, st *State, w Work
 		}
 		seen = pos
 		if sw.Force || pos.Replayed > ckpt {
+			if by := time.Unix(sw.Since, 0).Add(a.promoteWithin()); sw.Since != 0 && c.Now().After(by) {
+				return seen, waiting("switchover %s: not promoted within %s: given up, the other cluster may take its writes back", sw.ID, a.promoteWithin())
+			}
+			if !sw.Force {
+				if err := a.gateToken(ctx, st, w, db, sw, tok, ckpt); err != nil {
+					return seen, err
+				}
+			}
 			if err := c.status(ctx, "maintenance", "promoting to primary cluster"); err != nil {
 				return seen, err
 			}
@@ -767,6 +786,52 @@ func (a *asyncRepl) promoteHead(ctx context.Context, c *Charm, st *State, w Work
 	st.SetMine(keyPromoted, sw.ID)
 	c.logf(ctx, slog.LevelInfo, "switchover %s: promoted (force=%v) after replaying %s", sw.ID, sw.Force, seen.Replayed)
 	return seen, nil
+}
+
+// gateToken is the last check before a planned promotion: this unit replayed exactly up to
+// the other cluster's shutdown checkpoint, and that cluster did not come back writable. A
+// primary cluster that rolled back restarts writable on the same timeline and writes past its
+// shutdown checkpoint: promoting on that WAL would make two writable clusters, and the writes
+// of whichever loses would be rewound away.
+func (a *asyncRepl) gateToken(ctx context.Context, st *State, w Workload, db DB, sw *drSwitch, tok drprotocol.Demotion, ckpt postgres.LSN) error {
+	if writable, _, _ := a.probeWritable(ctx, st, w, st.AppData[keyUpstream]); writable {
+		return waiting("switchover %s: the other cluster's primary %s answers writable again (it rolled back): not promoting", sw.ID, st.AppData[keyUpstream])
+	}
+	// On a standby CHECKPOINT is a restartpoint: the control file then names the last
+	// checkpoint record it replayed, and that record's timeline.
+	if err := db.Checkpoint(ctx); err != nil {
+		return fmt.Errorf("restartpoint before promoting: %w", err)
+	}
+	cd, err := w.ControlData(ctx)
+	if err != nil {
+		return fmt.Errorf("control data before promoting: %w", err)
+	}
+	if cd.TimelineID != tok.Timeline || cd.CheckpointLSN != ckpt {
+		return waiting("switchover %s: the last checkpoint this unit replayed is %s on timeline %d, not the other cluster's shutdown checkpoint %s on timeline %d: not promoting",
+			sw.ID, cd.CheckpointLSN, cd.TimelineID, ckpt, tok.Timeline)
+	}
+	return nil
+}
+
+// probeWritable asks the server at endpoint (host:port) whether it is writable: answered
+// says whether it answered at all.
+func (a *asyncRepl) probeWritable(ctx context.Context, st *State, w Workload, endpoint string) (writable, answered bool, err error) {
+	host, _, err := net.SplitHostPort(endpoint)
+	if err != nil {
+		return false, false, fmt.Errorf("no endpoint (%q)", endpoint)
+	}
+	cctx, cancel := context.WithTimeout(ctx, a.RemoteTimeout)
+	defer cancel()
+	db, err := w.Connect(cctx, host, "operator", st.Passwords["operator"])
+	if err != nil {
+		return false, false, err
+	}
+	defer db.Close(ctx)
+	pos, err := db.Positions(cctx)
+	if err != nil {
+		return false, false, err
+	}
+	return !pos.InRecovery, true, nil
 }
 
 // seedStep re-seeds a unit of a new standby cluster: the head from the primary cluster's
@@ -871,7 +936,12 @@ func (a *asyncRepl) effectiveMode(st *State) (mode drMode, upstream string) {
 		return mode, upstream
 	}
 	local, err := drprotocol.ParseEpoch(st.AppData[keyEpoch])
-	if err == nil && v.remote.Role == drprotocol.RolePrimary && v.remote.Epoch > local && v.remote.PrimaryEndpoint != "" {
+	if err != nil || v.remote.Role != drprotocol.RolePrimary || v.remote.PrimaryEndpoint == "" {
+		return mode, upstream
+	}
+	// The same rule as the leader's, ties included: a tie lost is a claim lost.
+	self := drprotocol.AppData{Epoch: local, Role: drprotocol.RolePrimary, SystemID: st.AppData["system-id"]}
+	if drprotocol.PrimarySide(self, v.remote, v.offers) == drprotocol.Remote {
 		return modeStandby, v.remote.PrimaryEndpoint
 	}
 	return mode, upstream

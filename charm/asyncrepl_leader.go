@@ -6,19 +6,26 @@ package charm
 //
 //	no relation   primary, none, demoting  → none            (leaderDetached)
 //	              standby, demoted, promoting → standalone
-//	neither side  any but standalone       → none            (onNeither)
+//	neither side  primary, none, demoting  → none            (onNeither)
+//	              standby, demoted, promoting → standalone      the other cluster withdrew its claim
 //	local side    demoting  → demoted       the head's clean-shutdown token is there (publishToken)
 //	              demoting  → primary       no clean shutdown within RollbackAfter (rollback)
-//	              demoted   → primary       the other cluster did not take over (rollback)
-//	              none, primary, standby, standalone → primary (stayPrimary)
-//	              primary   → demoting      the other cluster asks with a higher epoch (startDemoting)
+//	              demoted   → primary       the other cluster abandoned its request, or did not
+//	                                        take over within RollbackAfter and answers read-only
+//	                                        (rollbackDemoted)
+//	              standby, standalone → standalone  the other cluster's claim fell below ours
+//	              none, primary → primary   (stayPrimary)
+//	              primary   → demoting      the other cluster asks with a higher epoch, and no
+//	                                        in-cluster switchover is in flight (startDemoting)
 //	remote side   none, standalone → standby  the other cluster is primary (becomeStandby)
 //	              primary   → standby       fenced by a higher epoch (follow)
 //	              demoting, demoted → standby the other cluster took over (follow)
 //	              standby   → promoting     our request's token is published (adoptToken)
 //	              standby   → standby       our request is abandoned (abandonRequest)
 //	              promoting → primary       the head promoted (completePromotion)
-//	              promoting → standby       the other cluster is primary again (abandonPromotion)
+//	              promoting → standby       the other cluster is primary again at or above our
+//	                                        request's epoch, or the head did not promote within
+//	                                        PromoteWithin and is read-only (abandonPromotion)
 
 import (
 	"context"
@@ -37,6 +44,7 @@ type drStep struct {
 	a    *asyncRepl
 	c    *Charm
 	st   *State
+	w    Workload
 	v    *drView
 	now  time.Time
 	L, R drprotocol.AppData // L: this cluster's bucket as it will be published; R: the other's
@@ -46,19 +54,19 @@ type drStep struct {
 
 // leaderStep is the leader's state machine: it reads both app buckets and the head's results,
 // decides this cluster's mode and publishes.
-func (a *asyncRepl) leaderStep(ctx context.Context, c *Charm, st *State, v *drView) error {
+func (a *asyncRepl) leaderStep(ctx context.Context, c *Charm, st *State, w Workload, v *drView) error {
 	if v.relID == "" {
 		a.leaderDetached(ctx, c, st)
 		return nil
 	}
-	s := &drStep{ctx: ctx, a: a, c: c, st: st, v: v, now: c.Now(), L: v.local, R: v.remote,
+	s := &drStep{ctx: ctx, a: a, c: c, st: st, w: w, v: v, now: c.Now(), L: v.local, R: v.remote,
 		mode: modeOf(st), sw: parseSwitch(st.AppData[keySwitch])}
 	s.L.PrimaryEndpoint = endpointOf(st.PrimaryAddress())
 	s.L.SystemID = st.AppData["system-id"]
 	var err error
 	switch drprotocol.PrimarySide(s.L, s.R, v.offers) {
 	case drprotocol.Neither:
-		s.onNeither()
+		s.onNeither(false)
 	case drprotocol.Local:
 		err = s.onLocal()
 	case drprotocol.Remote:
@@ -98,10 +106,24 @@ func (s *drStep) expired(d time.Duration) bool {
 	return s.sw != nil && s.now.Sub(time.Unix(s.sw.Since, 0)) > d
 }
 
-// onNeither: nobody claims to be primary.
-func (s *drStep) onNeither() {
-	if s.mode != modeStandalone {
+// onNeither: nobody claims to be primary. A cluster that followed the other one stays
+// read-only (standalone) until promoted here: the other model is not trusted to make this
+// cluster writable by withdrawing its claim. below says the other cluster's claim fell below
+// this cluster's (a standby's) own, rather than to nothing.
+func (s *drStep) onNeither(below bool) {
+	switch s.mode {
+	case modeNone, modePrimary, modeDemoting:
 		s.mode = modeNone
+	case modeStandalone:
+	default:
+		what := "withdrew its claim (epoch 0)"
+		if below {
+			what = fmt.Sprintf("claims epoch %d, below this standby cluster's %d", s.R.Epoch, s.L.Epoch)
+		}
+		s.logf(slog.LevelWarn, "the other cluster %s while this cluster is %s: standalone read-only cluster until promote-to-primary", what, s.mode)
+		s.mode, s.sw = modeStandalone, nil
+		s.L.Switchover, s.L.Demotion = nil, nil
+		s.st.SetApp(keyToken, "")
 	}
 	s.L.Role = drprotocol.RoleNone
 }
@@ -113,20 +135,54 @@ func (s *drStep) onLocal() error {
 		if tok := s.a.headToken(s.st, s.sw); tok != nil {
 			s.publishToken(tok)
 		} else if s.expired(s.a.RollbackAfter) {
+			// No token was published: the other cluster cannot promote without force.
 			s.logf(slog.LevelWarn, "switchover %s: no clean shutdown within %s: rolling back", s.sw.ID, s.a.RollbackAfter)
-			s.rollback()
+			return s.rollback()
 		}
 	case modeDemoted:
-		if s.sw == nil || s.expired(s.a.RollbackAfter) {
-			s.logf(slog.LevelWarn, "switchover: the other cluster did not take over within %s: rolling back, this cluster stays primary", s.a.RollbackAfter)
-			s.rollback()
-		}
+		return s.rollbackDemoted()
 	case modePromoting:
 		// Completed on the remote side (completePromotion).
+	case modeStandby, modeStandalone:
+		s.onNeither(true)
 	default:
 		return s.stayPrimary()
 	}
 	return nil
+}
+
+// rollbackDemoted: a demoted cluster (its token published) becomes primary again only when
+// the other cluster cannot promote on that token any more: it withdrew its request (its head
+// gave up, or never started), or it did not take over within RollbackAfter and its head
+// answers read-only. Its head promotes only within PromoteWithin (< RollbackAfter) of taking
+// the token, and only while this cluster's primary does not answer writable: the rollback
+// and a late promotion exclude each other (docs/PROTOCOL.md, "Rollback").
+func (s *drStep) rollbackDemoted() error {
+	rs := s.R.Switchover
+	withdrawn := s.R.Role != drprotocol.RolePrimary && (rs == nil || s.sw == nil || rs.ID != s.sw.ID)
+	switch {
+	case s.sw == nil:
+		s.logf(slog.LevelWarn, "switchover: demoted without a switchover record: rolling back, this cluster stays primary")
+	case withdrawn:
+		s.logf(slog.LevelWarn, "switchover %s: the other cluster abandoned it: rolling back, this cluster stays primary", s.sw.ID)
+	case !s.expired(s.a.RollbackAfter):
+		return nil
+	default:
+		writable, answered, err := s.a.probeWritable(s.ctx, s.st, s.w, s.R.PrimaryEndpoint)
+		switch {
+		case writable:
+			s.logf(slog.LevelWarn, "switchover %s: the other cluster's standby leader is writable: it promoted, not rolling back", s.sw.ID)
+			s.st.WakeAt(timerDRRollback, time.Time{})
+			return waiting("switchover %s: the other cluster promoted (%s answers writable) but has not claimed primary yet", s.sw.ID, s.R.PrimaryEndpoint)
+		case !answered:
+			s.st.WakeAt(timerDRRollback, time.Time{})
+			return waiting("switchover %s: the other cluster did not take over within %s and its standby leader %s does not answer (%v): "+
+				"staying shut down, as it may have promoted; remove-relation makes this cluster a standalone one that promote-to-primary makes writable",
+				s.sw.ID, s.a.RollbackAfter, s.R.PrimaryEndpoint, err)
+		}
+		s.logf(slog.LevelWarn, "switchover %s: the other cluster did not take over within %s and is read-only: rolling back, this cluster stays primary", s.sw.ID, s.a.RollbackAfter)
+	}
+	return s.rollback()
 }
 
 // publishToken: demoting → demoted, the head shut down cleanly.
@@ -137,9 +193,14 @@ func (s *drStep) publishToken(tok *headToken) {
 }
 
 // rollback: demoting or demoted → primary with an epoch above every claim.
-func (s *drStep) rollback() {
-	s.L.Epoch, s.L.Role, s.L.Demotion = drprotocol.NextEpoch(s.L, s.R), drprotocol.RolePrimary, nil
+func (s *drStep) rollback() error {
+	e, err := drprotocol.NextEpoch(s.L, s.R)
+	if err != nil {
+		return waiting("cannot roll back the switchover: %v", err)
+	}
+	s.L.Epoch, s.L.Role, s.L.Demotion = e, drprotocol.RolePrimary, nil
 	s.mode, s.sw = modePrimary, nil
+	return nil
 }
 
 // stayPrimary: this cluster is primary; it starts demoting when the other cluster asks.
@@ -150,7 +211,18 @@ func (s *drStep) stayPrimary() error {
 	s.mode, s.L.Role, s.L.Demotion = modePrimary, drprotocol.RolePrimary, nil
 	s.st.SetApp(keySeed, "")
 	s.st.SetApp(keyToken, "")
-	if rs := s.R.Switchover; rs != nil && rs.Epoch > s.L.Epoch && s.R.Role == drprotocol.RoleStandby {
+	rs := s.R.Switchover
+	if rs == nil || rs.Epoch <= s.L.Epoch || s.R.Role != drprotocol.RoleStandby {
+		return nil
+	}
+	switch {
+	case s.st.Switchover() != nil:
+		// Its completion or rollback runs this step again (leaderDuties runs first).
+		s.logf(slog.LevelInfo, "the other cluster asks to become primary (request %s): waiting for the in-cluster switchover %s to finish", rs.ID, s.st.Switchover().ID)
+	case rs.Epoch >= drprotocol.MaxEpoch:
+		// A rollback could claim nothing above it.
+		s.logf(slog.LevelWarn, "ignoring the other cluster's request %s: its epoch %d leaves no epoch to roll back to", rs.ID, rs.Epoch)
+	default:
 		s.startDemoting(rs)
 	}
 	return nil
@@ -181,7 +253,7 @@ func (s *drStep) onRemote() error {
 	case modeStandby:
 		return s.standby()
 	case modePromoting:
-		s.promoting()
+		return s.promoting()
 	}
 	return nil
 }
@@ -249,30 +321,59 @@ func (s *drStep) abandonRequest(ls *drprotocol.Switchover) {
 	s.L.Switchover, s.sw = nil, nil
 }
 
-// promoting: waits for the head's promotion, or gives up when the other cluster is primary
-// again.
-func (s *drStep) promoting() {
+// promoting: waits for the head's promotion; gives up when the other cluster is primary
+// again at or above the request's epoch (it rolled back: the head must not promote, and a
+// head that did lost), or when the head did not promote within PromoteWithin (it promotes
+// no later than that) and answers read-only.
+func (s *drStep) promoting() error {
+	rolledBack := s.sw != nil && !s.sw.Force && s.R.Role == drprotocol.RolePrimary && s.R.Epoch >= s.sw.Epoch
 	switch {
-	case s.sw != nil && s.st.Primary() != "" && s.a.promotedBy(s.st) == s.sw.ID:
-		s.completePromotion()
-	case s.sw == nil || (!s.sw.Force && s.R.Role == drprotocol.RolePrimary):
-		s.logf(slog.LevelWarn, "switchover abandoned: the other cluster is primary again")
-		s.mode, s.L.Switchover, s.sw = modeStandby, nil, nil
-		s.st.SetApp(keyToken, "")
+	case s.sw == nil:
+		s.abandonPromotion("no switchover record")
+	case rolledBack:
+		s.abandonPromotion(fmt.Sprintf("the other cluster is primary again (epoch %d)", s.R.Epoch))
+	case s.st.Primary() != "" && s.a.promotedBy(s.st) == s.sw.ID:
+		return s.completePromotion()
+	case s.expired(s.a.promoteWithin()):
+		writable, _, _ := s.a.probeWritable(s.ctx, s.st, s.w, endpointOf(s.st.PrimaryAddress()))
+		if writable {
+			return nil // promoted at the last moment: it records it in its next hook
+		}
+		s.abandonPromotion(fmt.Sprintf("the standby leader did not promote within %s", s.a.promoteWithin()))
 	}
+	return nil
 }
 
-// completePromotion: promoting → primary, the head promoted.
-func (s *drStep) completePromotion() {
+// abandonPromotion: promoting → standby; the request is withdrawn, which tells the other
+// cluster that it may roll back at once.
+func (s *drStep) abandonPromotion(why string) {
+	id := ""
+	if s.sw != nil {
+		id = s.sw.ID
+	}
+	s.logf(slog.LevelWarn, "switchover %s abandoned: %s", id, why)
+	s.mode, s.L.Switchover, s.sw = modeStandby, nil, nil
+	s.st.SetApp(keyToken, "")
+}
+
+// completePromotion: promoting → primary, the head promoted. A planned switchover claims its
+// request's epoch and never more: a rollback of the other cluster claims above it and wins
+// (promoting above it here would throw away what the other cluster accepted after it rolled
+// back). A forced one claims above everything.
+func (s *drStep) completePromotion() error {
 	e := s.sw.Epoch
-	if e <= s.R.Epoch {
-		e = drprotocol.NextEpoch(s.L, s.R)
+	if s.sw.Force && e <= s.R.Epoch {
+		var err error
+		if e, err = drprotocol.NextEpoch(s.L, s.R); err != nil {
+			return waiting("switchover %s: %v", s.sw.ID, err)
+		}
 	}
 	s.logf(slog.LevelInfo, "switchover %s: promoted, this cluster is primary with epoch %d", s.sw.ID, e)
 	s.L.Epoch, s.L.Role, s.L.Switchover, s.L.Demotion = e, drprotocol.RolePrimary, nil, nil
 	s.mode, s.sw = modePrimary, nil
 	s.st.SetApp(keyToken, "")
 	s.st.SetApp(keySeed, "")
+	return nil
 }
 
 // commit records the decided mode in the peer data, asks for the wake-ups it needs and
