@@ -41,12 +41,12 @@ type fakeServer struct {
 	stopTLI     int
 	restartCkpt postgres.LSN
 	restartTLI  int
-	calls        []string
-	layer        postgres.LayerOptions
-	watcher      bool           // EnsureWatcher ran
-	timers       pgwatch.Timers // the timers file
-	timersBad    bool           // the timers file is garbage
-	timerWrites  int
+	calls       []string
+	layer       postgres.LayerOptions
+	watcher     bool           // EnsureWatcher ran
+	timers      pgwatch.Timers // the timers file
+	timersBad   bool           // the timers file is garbage
+	timerWrites int
 }
 
 type fakeCluster struct {

@@ -8,7 +8,9 @@ import (
 )
 
 func TestPrimarySide(t *testing.T) {
-	p := func(epoch int64, role Role, sid string) AppData { return AppData{Epoch: epoch, Role: role, SystemID: sid} }
+	p := func(epoch int64, role Role, sid string) AppData {
+		return AppData{Epoch: epoch, Role: role, SystemID: sid}
+	}
 	tests := []struct {
 		name          string
 		local, remote AppData
