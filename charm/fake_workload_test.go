@@ -34,6 +34,13 @@ type fakeServer struct {
 	roles        map[string]string
 	systemID     string
 	cleanStopped bool
+	calls        []string
+	layer        postgres.LayerOptions
+	watcher      bool           // EnsureWatcher ran
+	timers       pgwatch.Timers // the timers file
+	timersBad    bool           // the timers file is garbage
+	timerWrites  int
+
 	// stopCkpt and stopTLI: the shutdown checkpoint of the last clean Stop of a running
 	// server; restartCkpt and restartTLI: a standby's last restartpoint (Checkpoint in
 	// recovery), which its ControlData reports when set.
@@ -41,12 +48,6 @@ type fakeServer struct {
 	stopTLI     int
 	restartCkpt postgres.LSN
 	restartTLI  int
-	calls       []string
-	layer       postgres.LayerOptions
-	watcher     bool           // EnsureWatcher ran
-	timers      pgwatch.Timers // the timers file
-	timersBad   bool           // the timers file is garbage
-	timerWrites int
 }
 
 type fakeCluster struct {
