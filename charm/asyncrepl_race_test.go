@@ -246,10 +246,15 @@ func TestCrossClusterDemotionWaitsForAnInClusterSwitchover(t *testing.T) {
 	if u := d.action("b", "pg/0", "promote-to-primary", map[string]any{"scope": "cluster"}); u.f.IsFailed {
 		t.Fatalf("promote-to-primary: %s", u.f.Failed)
 	}
-	// An in-cluster switchover back to pg/0 is in flight on a.
+	// An in-cluster switchover back to pg/0 is in flight on a, whose leader is now its
+	// primary pg/1 (the unit that shuts down for it).
+	d.a.leader = "pg/1"
 	sw, _ := json.Marshal(Switchover{ID: "in-cluster", From: "pg/1", To: "pg/0", Since: 1_700_000_000})
 	d.a.app["switchover"] = string(sw)
-	d.mustRun("a", "pg/0", changedHook("a"))
+	d.mustRun("a", "pg/1", changedHook("a"))
+	if d.a.app["switchover"] == "" {
+		t.Fatal("the in-cluster switchover is not in flight any more")
+	}
 	if m := d.a.app[keyMode]; m != string(modePrimary) || d.appA[drprotocol.KeyRole] != "primary" {
 		t.Fatalf("a started demoting during an in-cluster switchover: mode %q bucket %v", m, d.appA)
 	}
