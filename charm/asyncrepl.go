@@ -91,6 +91,9 @@ type drSwitch struct {
 	Epoch int64  `json:"epoch"`
 	Since int64  `json:"since"` // unix seconds of the last step
 	Force bool   `json:"force,omitempty"`
+	// Withdrawn: a demoted cluster withdrew its token (since Since) and rolls back after
+	// the other cluster's promotion bound.
+	Withdrawn bool `json:"withdrawn,omitempty"`
 }
 
 // headToken is the head's clean-shutdown token for switchover ID.
@@ -569,6 +572,10 @@ func (a *asyncRepl) standbyHeadStep(ctx context.Context, c *Charm, st *State, w 
 // a late promotion (the margin covers the relation's latency and the clocks' skew).
 func (a *asyncRepl) promoteWithin() time.Duration { return a.RollbackAfter / 2 }
 
+// withdrawnFor is how long a demoted cluster keeps its token withdrawn before it rolls back:
+// the other cluster's promotion bound, and a margin for the relation's latency.
+func (a *asyncRepl) withdrawnFor() time.Duration { return a.promoteWithin() + a.promoteWithin()/6 }
+
 // scheduleBounds asks for a wake-up at the bounds of the cross-cluster switchover the leader
 // just decided on, so that they fire on time without other hooks: the rollback of a demoting
 // or demoted primary cluster after RollbackAfter, the abandon of a standby cluster's request
@@ -579,6 +586,8 @@ func (a *asyncRepl) scheduleBounds(st *State, mode drMode, sw *drSwitch, request
 	if sw != nil {
 		since := time.Unix(sw.Since, 0).Add(time.Second)
 		switch {
+		case mode == modeDemoted && sw.Withdrawn:
+			rollback = since.Add(a.withdrawnFor())
 		case mode == modeDemoting || mode == modeDemoted:
 			rollback = since.Add(a.RollbackAfter)
 		case mode == modeStandby && requested:
@@ -956,9 +965,13 @@ func (a *asyncRepl) roleRule(ctx context.Context, c *Charm, st *State) (Role, bo
 	}
 	switch mode {
 	case modeDemoting, modeDemoted:
-		if head == st.Unit {
-			return Role{Kind: RoleStopped, Status: "switchover to the other cluster: stopped cleanly, waiting for it to promote"}, true
+		if head != st.Unit {
+			break
 		}
+		if sw := parseSwitch(st.AppData[keySwitch]); sw != nil && sw.Withdrawn {
+			return Role{Kind: RoleStopped, Status: "switchover to the other cluster: token withdrawn, rolling back unless it promoted"}, true
+		}
+		return Role{Kind: RoleStopped, Status: "switchover to the other cluster: stopped cleanly, waiting for it to promote"}, true
 	case modePromoting:
 		if sw := parseSwitch(st.AppData[keySwitch]); head == st.Unit && sw != nil && st.MyData[keyPromoted] == sw.ID {
 			return Role{}, false // promoted: the in-cluster rule makes it the primary

@@ -10,9 +10,12 @@ package charm
 //	              standby, demoted, promoting → standalone      the other cluster withdrew its claim
 //	local side    demoting  → demoted       the head's clean-shutdown token is there (publishToken)
 //	              demoting  → primary       no clean shutdown within RollbackAfter (rollback)
-//	              demoted   → primary       the other cluster abandoned its request, or did not
-//	                                        take over within RollbackAfter and answers read-only
-//	                                        (rollbackDemoted)
+//	              demoted   → demoted       the other cluster did not take over within
+//	                                        RollbackAfter and is not writable: the token is
+//	                                        withdrawn (withdrawToken)
+//	              demoted   → primary       the other cluster abandoned its request, or
+//	                                        promoteWithin after the withdrawal it is still not
+//	                                        writable (rollbackDemoted)
 //	              standby, standalone → standalone  the other cluster's claim fell below ours
 //	              none, primary → primary   (stayPrimary)
 //	              primary   → demoting      the other cluster asks with a higher epoch, and no
@@ -24,8 +27,9 @@ package charm
 //	              standby   → standby       our request is abandoned (abandonRequest)
 //	              promoting → primary       the head promoted (completePromotion)
 //	              promoting → standby       the other cluster is primary again at or above our
-//	                                        request's epoch, or the head did not promote within
-//	                                        PromoteWithin and is read-only (abandonPromotion)
+//	                                        request's epoch or withdrew its token, or the head
+//	                                        did not promote within promoteWithin; only once the
+//	                                        head cannot promote any more (abandonPromotion)
 
 import (
 	"context"
@@ -152,36 +156,40 @@ func (s *drStep) onLocal() error {
 }
 
 // rollbackDemoted: a demoted cluster (its token published) becomes primary again only when
-// the other cluster cannot promote on that token any more: it withdrew its request (its head
-// gave up, or never started), or it did not take over within RollbackAfter and its head
-// answers read-only. Its head promotes only within PromoteWithin (< RollbackAfter) of taking
-// the token, and only while this cluster's primary does not answer writable: the rollback
-// and a late promotion exclude each other (docs/PROTOCOL.md, "Rollback").
+// the other cluster cannot promote on that token any more. Either it withdrew its request
+// (its head gave up, or never started), or, in two steps: past RollbackAfter this cluster
+// withdraws the token (withdrawToken), and promoteWithin after that it rolls back. The other
+// cluster's head promotes only within promoteWithin of its leader taking the token, and only
+// while this cluster's primary does not answer writable; so once the token is withdrawn, no
+// promotion on it can start after that bound. A head found writable stops the rollback: it
+// promoted, and this cluster follows its claim (docs/PROTOCOL.md, "Rollback").
 func (s *drStep) rollbackDemoted() error {
 	rs := s.R.Switchover
-	withdrawn := s.R.Role != drprotocol.RolePrimary && (rs == nil || s.sw == nil || rs.ID != s.sw.ID)
+	abandoned := s.R.Role != drprotocol.RolePrimary && (rs == nil || s.sw == nil || rs.ID != s.sw.ID)
 	switch {
 	case s.sw == nil:
 		s.logf(slog.LevelWarn, "switchover: demoted without a switchover record: rolling back, this cluster stays primary")
-	case withdrawn:
+		return s.rollback()
+	case abandoned:
 		s.logf(slog.LevelWarn, "switchover %s: the other cluster abandoned it: rolling back, this cluster stays primary", s.sw.ID)
-	case !s.expired(s.a.RollbackAfter):
+		return s.rollback()
+	case !s.sw.Withdrawn && !s.expired(s.a.RollbackAfter):
 		return nil
-	default:
-		writable, answered, err := s.a.probeWritable(s.ctx, s.st, s.w, s.R.PrimaryEndpoint)
-		switch {
-		case writable:
-			s.logf(slog.LevelWarn, "switchover %s: the other cluster's standby leader is writable: it promoted, not rolling back", s.sw.ID)
-			s.st.WakeAt(timerDRRollback, time.Time{})
-			return waiting("switchover %s: the other cluster promoted (%s answers writable) but has not claimed primary yet", s.sw.ID, s.R.PrimaryEndpoint)
-		case !answered:
-			s.st.WakeAt(timerDRRollback, time.Time{})
-			return waiting("switchover %s: the other cluster did not take over within %s and its standby leader %s does not answer (%v): "+
-				"staying shut down, as it may have promoted; remove-relation makes this cluster a standalone one that promote-to-primary makes writable",
-				s.sw.ID, s.a.RollbackAfter, s.R.PrimaryEndpoint, err)
-		}
-		s.logf(slog.LevelWarn, "switchover %s: the other cluster did not take over within %s and is read-only: rolling back, this cluster stays primary", s.sw.ID, s.a.RollbackAfter)
+	case s.sw.Withdrawn && !s.expired(s.a.withdrawnFor()):
+		s.L.Role, s.L.Demotion = drprotocol.RoleDemoting, nil
+		return nil
 	}
+	writable, answered, err := s.a.probeWritable(s.ctx, s.st, s.w, s.R.PrimaryEndpoint)
+	if writable {
+		s.logf(slog.LevelWarn, "switchover %s: the other cluster's standby leader is writable: it promoted, not rolling back", s.sw.ID)
+		s.st.WakeAt(timerDRRollback, time.Time{})
+		return waiting("switchover %s: the other cluster promoted (%s answers writable) but has not claimed primary yet", s.sw.ID, s.R.PrimaryEndpoint)
+	}
+	if !s.sw.Withdrawn {
+		s.withdrawToken(answered, err)
+		return nil
+	}
+	s.logf(slog.LevelWarn, "switchover %s: the other cluster did not take over: rolling back, this cluster stays primary", s.sw.ID)
 	return s.rollback()
 }
 
@@ -190,6 +198,18 @@ func (s *drStep) publishToken(tok *headToken) {
 	s.L.Role, s.L.Demotion = drprotocol.RoleDemoted, &tok.Demotion
 	s.mode, s.sw.Since = modeDemoted, s.now.Unix()
 	s.logf(slog.LevelInfo, "switchover %s: shut down cleanly at %s (timeline %d), token published", s.sw.ID, tok.CheckpointLSN, tok.Timeline)
+}
+
+// withdrawToken: demoted, token published → demoted, token withdrawn (role demoting).
+func (s *drStep) withdrawToken(answered bool, err error) {
+	why := "it answers read-only"
+	if !answered {
+		why = fmt.Sprintf("its standby leader %s does not answer: %v", s.R.PrimaryEndpoint, err)
+	}
+	s.logf(slog.LevelWarn, "switchover %s: the other cluster did not take over within %s (%s): token withdrawn, rolling back in %s unless it claims primary",
+		s.sw.ID, s.a.RollbackAfter, why, s.a.withdrawnFor())
+	s.L.Role, s.L.Demotion = drprotocol.RoleDemoting, nil
+	s.sw.Withdrawn, s.sw.Since = true, s.now.Unix()
 }
 
 // rollback: demoting or demoted → primary with an epoch above every claim.
@@ -321,27 +341,46 @@ func (s *drStep) abandonRequest(ls *drprotocol.Switchover) {
 	s.L.Switchover, s.sw = nil, nil
 }
 
-// promoting: waits for the head's promotion; gives up when the other cluster is primary
-// again at or above the request's epoch (it rolled back: the head must not promote, and a
-// head that did lost), or when the head did not promote within PromoteWithin (it promotes
-// no later than that) and answers read-only.
+// promoting: waits for the head's promotion. It gives up when the other cluster is primary
+// again at or above the request's epoch (it rolled back: a head that promoted lost), when it
+// withdrew its token, or when promoteWithin passed; but only once the head cannot promote any
+// more: this unit is the head (its hooks run one at a time, and the next ones see the
+// standby mode), or promoteWithin passed (the head never promotes later) and it answers
+// read-only. The other cluster reads the withdrawn request as leave to roll back at once.
 func (s *drStep) promoting() error {
-	rolledBack := s.sw != nil && !s.sw.Force && s.R.Role == drprotocol.RolePrimary && s.R.Epoch >= s.sw.Epoch
-	switch {
-	case s.sw == nil:
+	if s.sw == nil {
 		s.abandonPromotion("no switchover record")
-	case rolledBack:
-		s.abandonPromotion(fmt.Sprintf("the other cluster is primary again (epoch %d)", s.R.Epoch))
-	case s.st.Primary() != "" && s.a.promotedBy(s.st) == s.sw.ID:
+		return nil
+	}
+	if s.st.Primary() != "" && s.a.promotedBy(s.st) == s.sw.ID && !s.rolledBack() {
 		return s.completePromotion()
+	}
+	why := ""
+	switch {
+	case s.rolledBack():
+		why = fmt.Sprintf("the other cluster is primary again (epoch %d)", s.R.Epoch)
+	case !s.sw.Force && (s.R.Demotion == nil || s.R.Demotion.Epoch != s.sw.Epoch):
+		why = "the other cluster withdrew its demotion token"
 	case s.expired(s.a.promoteWithin()):
-		writable, _, _ := s.a.probeWritable(s.ctx, s.st, s.w, endpointOf(s.st.PrimaryAddress()))
-		if writable {
+		why = fmt.Sprintf("the standby leader did not promote within %s", s.a.promoteWithin())
+	default:
+		return nil
+	}
+	if s.st.Primary() != s.st.Unit {
+		if !s.expired(s.a.promoteWithin()) {
+			return nil // the abandon timer brings this back
+		}
+		if writable, _, _ := s.a.probeWritable(s.ctx, s.st, s.w, endpointOf(s.st.PrimaryAddress())); writable && !s.rolledBack() {
 			return nil // promoted at the last moment: it records it in its next hook
 		}
-		s.abandonPromotion(fmt.Sprintf("the standby leader did not promote within %s", s.a.promoteWithin()))
 	}
+	s.abandonPromotion(why)
 	return nil
+}
+
+// rolledBack: the other cluster claims primary again at or above a planned request's epoch.
+func (s *drStep) rolledBack() bool {
+	return s.sw != nil && !s.sw.Force && s.R.Role == drprotocol.RolePrimary && s.R.Epoch >= s.sw.Epoch
 }
 
 // abandonPromotion: promoting → standby; the request is withdrawn, which tells the other

@@ -42,8 +42,11 @@ func TestLatePromotionAfterTheRollbackIsRefused(t *testing.T) {
 	d := tokenPublished(t)
 	ua, ub := d.a.units["pg/0"], d.b.units["pg/0"]
 	beforeRollback := maps.Clone(d.appA)
-	// a's rollback bound passes; b's standby leader answers read-only: a rolls back.
+	// a's rollback bound passes; b's standby leader answers read-only: a withdraws its
+	// token, then rolls back.
 	d.a.elapsed += 2 * DefaultDRRollbackAfter
+	d.mustRun("a", "pg/0", "update-status")
+	d.a.elapsed += DefaultDRRollbackAfter
 	d.mustRun("a", "pg/0", "update-status")
 	if !writable(ua.s) {
 		t.Fatal("a did not roll back")
@@ -117,25 +120,50 @@ func TestStalledPromotionGivesUpAndThePrimaryClusterRollsBackAtOnce(t *testing.T
 	wantStatus(t, u, "active", "Standby")
 }
 
-func TestRollbackHoldsWhileTheStandbyClusterDoesNotAnswer(t *testing.T) {
-	d := tokenPublished(t)
-	ua, ub := d.a.units["pg/0"], d.b.units["pg/0"]
-	ub.s.down = true
-	d.a.elapsed += 2 * DefaultDRRollbackAfter
-	u := d.mustRun("a", "pg/0", "update-status")
-	if writable(ua.s) {
-		t.Fatal("a rolled back without knowing whether b promoted")
-	}
-	wantStatus(t, u, "waiting", "switchover")
-	if !strings.Contains(u.f.UnitStatus.Message, "does not answer") || !strings.Contains(u.f.UnitStatus.Message, "remove-relation") {
-		t.Errorf("status %q does not say why nor what to do", u.f.UnitStatus.Message)
-	}
-	// b answers again, read-only: a rolls back.
-	ub.s.down = false
-	d.mustRun("a", "pg/0", "update-status")
-	if !writable(ua.s) {
-		t.Fatal("a did not roll back once b answered read-only")
-	}
+func TestRollbackWithdrawsTheTokenFirst(t *testing.T) {
+	t.Run("the standby cluster does not answer", func(t *testing.T) {
+		d := tokenPublished(t)
+		ua, ub := d.a.units["pg/0"], d.b.units["pg/0"]
+		ub.s.down = true
+		d.a.elapsed += 2 * DefaultDRRollbackAfter
+		u := d.mustRun("a", "pg/0", "update-status")
+		if writable(ua.s) {
+			t.Fatal("a rolled back without knowing whether b promoted")
+		}
+		if d.appA[drprotocol.KeyDemotion] != "" || d.appA[drprotocol.KeyRole] != "demoting" {
+			t.Fatalf("a did not withdraw its token: %v", d.appA)
+		}
+		wantStatus(t, u, "maintenance", "switchover to the other cluster: token withdrawn")
+		if at := ua.s.timers[timerDRRollback]; at.IsZero() {
+			t.Errorf("no rollback timer after the withdrawal: %v", ua.s.timers)
+		}
+		// b's promotion bound has passed since the withdrawal: it cannot promote on the token.
+		d.a.elapsed += DefaultDRRollbackAfter
+		d.mustRun("a", "pg/0", "update-status")
+		if !writable(ua.s) || d.appA[drprotocol.KeyRole] != "primary" {
+			t.Fatalf("a did not roll back after the withdrawal: %v", d.appA)
+		}
+	})
+	t.Run("the standby cluster gives up on the withdrawn token", func(t *testing.T) {
+		d := tokenPublished(t)
+		ua, ub := d.a.units["pg/0"], d.b.units["pg/0"]
+		d.a.elapsed += 2 * DefaultDRRollbackAfter
+		d.mustRun("a", "pg/0", "update-status")
+		if writable(ua.s) || d.appA[drprotocol.KeyDemotion] != "" {
+			t.Fatalf("a at its bound: writable %v bucket %v", writable(ua.s), d.appA)
+		}
+		// b sees the token withdrawn: its head (the leader) will not promote, it says so.
+		ub.s.received, ub.s.replayed = 5001, 5001
+		d.mustRun("b", "pg/0", changedHook("b"))
+		if slices.Contains(ub.s.calls, "Promote") || d.appB[drprotocol.KeySwitchover] != "" {
+			t.Fatalf("b after the withdrawal: calls %v bucket %v", ub.s.calls, d.appB)
+		}
+		// a rolls back at once.
+		d.mustRun("a", "pg/0", changedHook("a"))
+		if !writable(ua.s) {
+			t.Fatal("a did not roll back once b gave up")
+		}
+	})
 }
 
 func TestTokenOfAnotherTimelineIsNotPromotedOn(t *testing.T) {

@@ -374,8 +374,14 @@ func TestSwitchoverWaitsForReplayAndRollsBack(t *testing.T) {
 		t.Fatal("promoted short of the demotion token's checkpoint")
 	}
 	wantStatus(t, u, "waiting", "switchover")
-	// The primary cluster rolls back after the bound; the standby stays a standby.
+	// Past its bound the primary cluster withdraws its token, and rolls back once the standby
+	// cluster's promotion bound has passed too; the standby stays a standby.
 	d.a.elapsed += 2 * 60e9
+	d.mustRun("a", "pg/0", "update-status")
+	if ua.s.running || d.appA[drprotocol.KeyDemotion] != "" {
+		t.Fatalf("a at its bound: running %v bucket %v", ua.s.running, d.appA)
+	}
+	d.a.elapsed += 40e9
 	d.mustRun("a", "pg/0", "update-status")
 	wantStatus(t, ua, "active", "Primary")
 	if !ua.s.running || ua.s.inRecovery || d.appA[drprotocol.KeyEpoch] != "3" {
