@@ -104,7 +104,7 @@ func TestStalledPromotionGivesUpAndThePrimaryClusterRollsBackAtOnce(t *testing.T
 	d.b.elapsed += DefaultDRRollbackAfter/2 + 2*time.Second
 	// Replay passes the checkpoint only now: too late, b gave up.
 	ub.s.received, ub.s.replayed = 5001, 5001
-	u := d.mustRun("b", "pg/0", "update-status")
+	d.mustRun("b", "pg/0", "update-status")
 	if slices.Contains(ub.s.calls, "Promote") || writable(ub.s) {
 		t.Fatal("b promoted after its promotion bound")
 	}
@@ -116,7 +116,7 @@ func TestStalledPromotionGivesUpAndThePrimaryClusterRollsBackAtOnce(t *testing.T
 	if !writable(ua.s) || d.appA[drprotocol.KeyRole] != "primary" || d.appA[drprotocol.KeyEpoch] != "3" {
 		t.Fatalf("a after b gave up: writable %v bucket %v", writable(ua.s), d.appA)
 	}
-	u = d.mustRun("b", "pg/0", changedHook("b"))
+	u := d.mustRun("b", "pg/0", changedHook("b"))
 	wantStatus(t, u, "active", "Standby")
 }
 
