@@ -568,9 +568,8 @@ func (a *asyncRepl) standbyHeadStep(ctx context.Context, c *Charm, st *State, w 
 
 // promoteWithin is how long a promoting standby leader may take to promote after its leader
 // took the other cluster's token: it never promotes later, so that the other cluster, which
-// rolls back no sooner than RollbackAfter after publishing the token, never rolls back under
-// a late promotion (the margin covers the relation's latency and the clocks' skew).
-func (a *asyncRepl) promoteWithin() time.Duration { return a.RollbackAfter / 2 }
+// withdraws the token before it rolls back, knows when no promotion on it can start any more.
+func (a *asyncRepl) promoteWithin() time.Duration { return a.RollbackAfter }
 
 // withdrawnFor is how long a demoted cluster keeps its token withdrawn before it rolls back:
 // the other cluster's promotion bound, and a margin for the relation's latency.

@@ -46,7 +46,7 @@ func TestLatePromotionAfterTheRollbackIsRefused(t *testing.T) {
 	// token, then rolls back.
 	d.a.elapsed += 2 * DefaultDRRollbackAfter
 	d.mustRun("a", "pg/0", "update-status")
-	d.a.elapsed += DefaultDRRollbackAfter
+	d.a.elapsed += 2 * DefaultDRRollbackAfter
 	d.mustRun("a", "pg/0", "update-status")
 	if !writable(ua.s) {
 		t.Fatal("a did not roll back")
@@ -101,7 +101,7 @@ func TestStalledPromotionGivesUpAndThePrimaryClusterRollsBackAtOnce(t *testing.T
 	if got := ub.s.timers[timerDRAbandon]; got.IsZero() {
 		t.Errorf("no abandon timer for the promotion: %v", ub.s.timers)
 	}
-	d.b.elapsed += DefaultDRRollbackAfter/2 + 2*time.Second
+	d.b.elapsed += DefaultDRRollbackAfter + 2*time.Second
 	// Replay passes the checkpoint only now: too late, b gave up.
 	ub.s.received, ub.s.replayed = 5001, 5001
 	d.mustRun("b", "pg/0", "update-status")
@@ -138,7 +138,7 @@ func TestRollbackWithdrawsTheTokenFirst(t *testing.T) {
 			t.Errorf("no rollback timer after the withdrawal: %v", ua.s.timers)
 		}
 		// b's promotion bound has passed since the withdrawal: it cannot promote on the token.
-		d.a.elapsed += DefaultDRRollbackAfter
+		d.a.elapsed += 2 * DefaultDRRollbackAfter
 		d.mustRun("a", "pg/0", "update-status")
 		if !writable(ua.s) || d.appA[drprotocol.KeyRole] != "primary" {
 			t.Fatalf("a did not roll back after the withdrawal: %v", d.appA)
@@ -296,7 +296,7 @@ func TestPromoteNeverSuggestsForceWhileThePrimaryClusterHandsOver(t *testing.T) 
 		t.Fatalf("promote while promoting: failed=%v %q", u.f.IsFailed, u.f.Failed)
 	}
 	// b gave up; a, still demoted, has not rolled back yet.
-	d.b.elapsed += DefaultDRRollbackAfter/2 + 2*time.Second
+	d.b.elapsed += DefaultDRRollbackAfter + 2*time.Second
 	d.mustRun("b", "pg/0", "update-status")
 	u = d.action("b", "pg/0", "promote-to-primary", map[string]any{"scope": "cluster"})
 	if !u.f.IsFailed || strings.Contains(u.f.Failed, "force") || !strings.Contains(u.f.Failed, "handing over") {

@@ -381,7 +381,7 @@ func TestSwitchoverWaitsForReplayAndRollsBack(t *testing.T) {
 	if ua.s.running || d.appA[drprotocol.KeyDemotion] != "" {
 		t.Fatalf("a at its bound: running %v bucket %v", ua.s.running, d.appA)
 	}
-	d.a.elapsed += 40e9
+	d.a.elapsed += 2 * 60e9
 	d.mustRun("a", "pg/0", "update-status")
 	wantStatus(t, ua, "active", "Primary")
 	if !ua.s.running || ua.s.inRecovery || d.appA[drprotocol.KeyEpoch] != "3" {

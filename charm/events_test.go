@@ -392,7 +392,7 @@ func TestCrossClusterRollbackByItsTimer(t *testing.T) {
 		t.Fatalf("token not withdrawn at the bound: running %v bucket %v", ua.s.running, d.appA)
 	}
 	rollbackAt = d.a.timer("pg/0", timerDRRollback)
-	if want := d.a.now().Add(35*time.Second + time.Second); !rollbackAt.Equal(want) {
+	if want := d.a.now().Add(70*time.Second + time.Second); !rollbackAt.Equal(want) {
 		t.Fatalf("rollback timer after the withdrawal %v, want %v", rollbackAt, want)
 	}
 	d.a.elapsed = rollbackAt.Sub(time.Unix(1_700_000_000, 0))

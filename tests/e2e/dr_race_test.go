@@ -64,7 +64,7 @@ func TestCrossClusterRollbackAgainstAStalledPromotion(t *testing.T) {
 		_, _, err := scenario.Primary(ctx, rome)
 		return err
 	})
-	t.Logf("rome writable again %v after the request (lisbon's promotion bound: 30 s)", time.Since(start))
+	t.Logf("rome writable again %v after the request (lisbon's promotion bound: 60 s)", time.Since(start))
 	_, err = scenario.InsertRows(ctx, mustPrimaryAddr(t, ctx, rome), rome.Password, "after-rollback", 5)
 	must(t, err)
 
