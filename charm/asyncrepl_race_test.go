@@ -415,3 +415,43 @@ func TestEpochsAtTheBound(t *testing.T) {
 		}
 	})
 }
+
+func TestAStandbyLeaderThatIsNotTheLeaderKeepsItsPromotionBound(t *testing.T) {
+	d := twoUnitPrimaryCluster(t) // a's head is pg/1, its leader pg/0
+	head, ub := d.a.units["pg/1"], d.b.units["pg/0"]
+	head.s.received = 100
+	ub.s.received, ub.s.replayed = 101, 101
+	d.action("b", "pg/0", "promote-to-primary", map[string]any{"scope": "cluster"})
+	for range 3 {
+		d.mustRun("a", "pg/0", changedHook("a"))
+		d.mustRun("a", "pg/1", changedHook("a"))
+		d.mustRun("b", "pg/0", changedHook("b"))
+	}
+	if d.appB[drprotocol.KeyRole] != "primary" || d.a.app[keyMode] != string(modeStandby) {
+		t.Fatalf("switchover to b: %v / mode %q", d.appB, d.a.app[keyMode])
+	}
+	// Back to a; its head has not replayed b's shutdown checkpoint in time.
+	ub.s.received = 5000
+	head.s.received, head.s.replayed = 200, 200
+	d.action("a", "pg/0", "promote-to-primary", map[string]any{"scope": "cluster"})
+	d.mustRun("b", "pg/0", changedHook("b"))
+	d.mustRun("a", "pg/0", changedHook("a"))
+	if d.a.app[keyMode] != string(modePromoting) {
+		t.Fatalf("a's mode %q", d.a.app[keyMode])
+	}
+	// Past the bound the head replays past the checkpoint, in a hook of its own, before its
+	// leader gave up: it must not promote (b may be withdrawing the token and rolling back).
+	d.a.elapsed += DefaultDRRollbackAfter + 2*time.Second
+	head.s.received, head.s.replayed = 5001, 5001
+	before := len(head.s.calls)
+	u := d.mustRun("a", "pg/1", changedHook("a"))
+	if slices.Contains(head.s.calls[before:], "Promote") || writable(head.s) {
+		t.Fatal("the standby leader promoted past its bound")
+	}
+	wantStatus(t, u, "waiting", "switchover")
+	// The leader gives up: the head answers read-only.
+	d.mustRun("a", "pg/0", "update-status")
+	if d.a.app[keyMode] != string(modeStandby) || d.appA[drprotocol.KeySwitchover] != "" {
+		t.Fatalf("a's leader did not give up: mode %q bucket %v", d.a.app[keyMode], d.appA)
+	}
+}
