@@ -690,6 +690,9 @@ func (a *asyncRepl) headStep(ctx context.Context, c *Charm, st *State, w Workloa
 	if st.Primary() != st.Unit {
 		return nil
 	}
+	if mode, _ := a.effectiveMode(st); mode == modePrimary {
+		return a.guardRestart(ctx, st, w)
+	}
 	sw := parseSwitch(st.AppData[keySwitch])
 	if sw == nil {
 		return nil
@@ -720,6 +723,24 @@ func (a *asyncRepl) headStep(ctx context.Context, c *Charm, st *State, w Workloa
 		}
 		_, err := a.promoteHead(ctx, c, st, w, sw)
 		return err
+	}
+	return nil
+}
+
+// guardRestart is the cross-cluster twin of runPrimary's guard: a head that shut down for a
+// switchover to the other cluster (dr-demoted), in a cluster that is primary again (it rolled
+// back), starts writable only while the other cluster's head does not answer writable; a
+// head that promoted late is fenced by its claim, which this cluster then follows.
+func (a *asyncRepl) guardRestart(ctx context.Context, st *State, w Workload) error {
+	v := a.view
+	if st.MyData[keyDemoted] == "" || v == nil || v.relID == "" || v.remote.PrimaryEndpoint == "" {
+		return nil
+	}
+	if running, err := w.Running(ctx); err != nil || running {
+		return err
+	}
+	if writable, _, _ := a.probeWritable(ctx, st, w, v.remote.PrimaryEndpoint); writable {
+		return waiting("the switchover to the other cluster was rolled back, but its standby leader %s answers writable: not starting", v.remote.PrimaryEndpoint)
 	}
 	return nil
 }

@@ -455,3 +455,23 @@ func TestAStandbyLeaderThatIsNotTheLeaderKeepsItsPromotionBound(t *testing.T) {
 		t.Fatalf("a's leader did not give up: mode %q bucket %v", d.a.app[keyMode], d.appA)
 	}
 }
+
+func TestRolledBackHeadDoesNotStartWhileTheOtherHeadIsWritable(t *testing.T) {
+	d := tokenPublished(t)
+	ua, ub := d.a.units["pg/0"], d.b.units["pg/0"]
+	// b withdraws its request, yet its head answers writable (it promoted behind its
+	// leader's back): a's leader rolls back on the withdrawal, its head must not start.
+	d.appB[drprotocol.KeySwitchover] = ""
+	ub.s.inRecovery = false
+	u := d.mustRun("a", "pg/0", changedHook("a"))
+	if ua.s.running {
+		t.Fatal("a's head started writable while b's head is writable")
+	}
+	wantStatus(t, u, "waiting", "the switchover to the other cluster was rolled back, but")
+	// b's head is read-only again: a starts.
+	ub.s.inRecovery = true
+	d.mustRun("a", "pg/0", "update-status")
+	if !writable(ua.s) {
+		t.Fatal("a did not start once b's head was read-only")
+	}
+}
