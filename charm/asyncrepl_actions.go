@@ -227,9 +227,11 @@ func (a *asyncRepl) promoteCluster(ctx context.Context, c *Charm, st *State, for
 		// Forced over a planned switchover that stalled: the other cluster is lost after
 		// publishing its token. The request is replaced by the forced claim.
 		L.Switchover = nil
-		st.SetApp(keyToken, "")
 	}
 	remotePos, reachErr := a.remotePrimary(ctx, st, w, R.PrimaryEndpoint)
+	if mode == modePromoting && reachErr == nil {
+		return failf("the primary cluster at %s answers writable again (it rolled back): this cluster abandons its switchover and follows it", R.PrimaryEndpoint)
+	}
 	if reachErr != nil && !force {
 		lag := a.lagReport(ctx, c, st, w)
 		return failf("the primary cluster at %s is unreachable (%v). A planned switchover needs it to shut down cleanly. "+
@@ -333,6 +335,7 @@ func (a *asyncRepl) forcePromotion(ctx context.Context, c *Charm, st *State, w W
 				return err
 			}
 		}
+		st.SetApp(keyToken, "") // a forced claim gates on nothing
 		st.SetApp(keySwitch, sw.encode())
 		setMode(st, modePromoting)
 		a.scheduleBounds(st, modePromoting, sw, false)
