@@ -475,3 +475,17 @@ func TestRolledBackHeadDoesNotStartWhileTheOtherHeadIsWritable(t *testing.T) {
 		t.Fatal("a did not start once b's head was read-only")
 	}
 }
+
+func TestForcedPromotionWhilePromotingRefusedWhenThePrimaryClusterIsBack(t *testing.T) {
+	d := tokenPublished(t)
+	ua, ub := d.a.units["pg/0"], d.b.units["pg/0"]
+	ua.s.running, ua.s.inRecovery = true, false // rolled back; b has not seen it yet
+	token := d.b.app[keyToken]
+	u := d.action("b", "pg/0", "promote-to-primary", map[string]any{"scope": "cluster", "force": true})
+	if !u.f.IsFailed || !strings.Contains(u.f.Failed, "answers writable again") {
+		t.Fatalf("forced promote with the primary cluster back: failed=%v %q", u.f.IsFailed, u.f.Failed)
+	}
+	if writable(ub.s) || d.b.app[keyMode] != string(modePromoting) || d.b.app[keyToken] != token {
+		t.Errorf("b changed: writable %v mode %q", writable(ub.s), d.b.app[keyMode])
+	}
+}
