@@ -489,3 +489,29 @@ func TestForcedPromotionWhilePromotingRefusedWhenThePrimaryClusterIsBack(t *test
 		t.Errorf("b changed: writable %v mode %q", writable(ub.s), d.b.app[keyMode])
 	}
 }
+
+func TestEveryUnitFencesOnALostTie(t *testing.T) {
+	claim := func(epoch int64) drprotocol.AppData {
+		return drprotocol.AppData{Epoch: epoch, Role: drprotocol.RolePrimary, PrimaryEndpoint: "10.1.0.1:5432", SystemID: "7"}
+	}
+	tests := []struct {
+		name   string
+		offers bool
+		remote drprotocol.AppData
+		want   drMode
+	}{
+		{"the other cluster claims a higher epoch", true, claim(4), modeStandby},
+		{"a tie the offering side wins: we offer", true, claim(3), modePrimary},
+		{"a tie the offering side wins: they offer", false, claim(3), modeStandby},
+		{"a lower claim", false, claim(2), modePrimary},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := &State{AppData: map[string]string{keyMode: string(modePrimary), keyEpoch: "3", "system-id": "7"}}
+			a := &asyncRepl{view: &drView{relID: "replication:1", offers: tt.offers, remote: tt.remote}}
+			if got, _ := a.effectiveMode(st); got != tt.want {
+				t.Errorf("effective mode %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
