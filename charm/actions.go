@@ -218,9 +218,9 @@ func (c *Charm) actionSetPassword(ctx context.Context, st *State, params map[str
 // refuseSetPassword: the users of a cluster that is not writable on its own are a copy of the
 // primary cluster's (cross-regional replication), changed there only.
 func refuseSetPassword(st *State) string {
-	switch m := st.AppData[keyMode]; m {
+	switch m := modeOf(st); m {
 	case modeStandby, modeDemoting, modeDemoted, modePromoting:
-		return "this is a standby cluster of cross-regional replication (" + m + "): its users are a copy of the primary cluster's. " +
+		return "this is a standby cluster of cross-regional replication (" + string(m) + "): its users are a copy of the primary cluster's. " +
 			"Run set-password on the primary cluster's leader (juju run <app>/leader set-password in the other model); " +
 			"this cluster takes the new password from the credentials the primary cluster shares"
 	case modeStandalone:

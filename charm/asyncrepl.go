@@ -70,16 +70,23 @@ const (
 	keyPromoted = "dr-promoted"
 )
 
+// drMode is a cluster's mode in cross-regional replication (peer app key dr-mode): the
+// leader's state machine (asyncrepl_leader.go) moves between them.
+type drMode string
+
 // Cluster modes (dr-mode).
 const (
-	modeNone       = ""
-	modePrimary    = "primary"
-	modeStandby    = "standby"
-	modeDemoting   = "demoting"
-	modeDemoted    = "demoted"
-	modePromoting  = "promoting"
-	modeStandalone = "standalone"
+	modeNone       drMode = ""
+	modePrimary    drMode = "primary"
+	modeStandby    drMode = "standby"
+	modeDemoting   drMode = "demoting"
+	modeDemoted    drMode = "demoted"
+	modePromoting  drMode = "promoting"
+	modeStandalone drMode = "standalone"
 )
+
+// modeOf is the mode the cluster's leader recorded.
+func modeOf(st *State) drMode { return drMode(st.AppData[keyMode]) }
 
 // drSwitch is a cross-cluster switchover this cluster takes part in.
 type drSwitch struct {
@@ -87,6 +94,9 @@ type drSwitch struct {
 	Epoch int64  `json:"epoch"`
 	Since int64  `json:"since"` // unix seconds of the last step
 	Force bool   `json:"force,omitempty"`
+	// Withdrawn: a demoted cluster withdrew its token (since Since) and rolls back after
+	// the other cluster's promotion bound.
+	Withdrawn bool `json:"withdrawn,omitempty"`
 }
 
 // headToken is the head's clean-shutdown token for switchover ID.
@@ -140,12 +150,12 @@ func (a *asyncRepl) prefetchEndpoints() []string {
 // refuseUnitSwitchover: inside a standby cluster (or during a cross-cluster switchover) an
 // in-cluster promotion would make a second writable cluster.
 func (a *asyncRepl) refuseUnitSwitchover(st *State) string {
-	switch m := st.AppData[keyMode]; m {
+	switch m := modeOf(st); m {
 	case modeStandby, modePromoting, modeStandalone:
-		return "this cluster is a " + m + " cluster of cross-regional replication: promoting one of its units would make it writable; " +
+		return "this cluster is a " + string(m) + " cluster of cross-regional replication: promoting one of its units would make it writable; " +
 			"use promote-to-primary scope=cluster on its leader"
 	case modeDemoting, modeDemoted:
-		return "a switchover to the other cluster is in progress (" + m + "): try again when it is done"
+		return "a switchover to the other cluster is in progress (" + string(m) + "): try again when it is done"
 	}
 	return ""
 }
@@ -310,8 +320,8 @@ func endpointOf(addr string) string {
 }
 
 // setMode records the cluster's mode and the keys that go with it.
-func setMode(st *State, mode string) {
-	st.SetApp(keyMode, mode)
+func setMode(st *State, mode drMode) {
+	st.SetApp(keyMode, string(mode))
 	if mode == modeNone {
 		for _, k := range []string{keyEpoch, keyUpstream, keySeed, keySwitch, keyToken} {
 			st.SetApp(k, "")
@@ -353,7 +363,7 @@ func (a *asyncRepl) step(ctx context.Context, c *Charm, st *State, w Workload) e
 		}
 	}
 	if st.Leader {
-		if err := a.leaderStep(ctx, c, st, v); err != nil {
+		if err := a.leaderStep(ctx, c, st, w, v); err != nil {
 			return err
 		}
 	}
@@ -362,7 +372,7 @@ func (a *asyncRepl) step(ctx context.Context, c *Charm, st *State, w Workload) e
 	}
 	if st.Leader {
 		// Pick up what the head just did (the leader is usually the head).
-		if err := a.leaderStep(ctx, c, st, v); err != nil {
+		if err := a.leaderStep(ctx, c, st, w, v); err != nil {
 			return err
 		}
 	}
@@ -386,7 +396,7 @@ func (a *asyncRepl) step(ctx context.Context, c *Charm, st *State, w Workload) e
 // this unit already knows from another history): the two histories are compared entry by
 // entry, as pg_rewind does.
 func (a *asyncRepl) divergedStandbyStep(ctx context.Context, c *Charm, st *State, w Workload) error {
-	if st.AppData[keyMode] != modeStandby {
+	if modeOf(st) != modeStandby {
 		return nil
 	}
 	if gen := st.AppData[keySeed]; gen != "" && st.MyData[keySeeded] != gen {
@@ -513,10 +523,10 @@ func (a *asyncRepl) primaryHeadSlots(ctx context.Context, c *Charm, st *State, w
 	if v.relID == "" {
 		return a.detachSlots(ctx, c, st, w)
 	}
-	if st.Primary() == st.Unit && st.AppData[keyMode] == modePrimary {
+	if st.Primary() == st.Unit && modeOf(st) == modePrimary {
 		st.SetLocal(localDRServed, "1")
 	}
-	if st.Primary() != st.Unit || st.AppData[keyMode] != modePrimary ||
+	if st.Primary() != st.Unit || modeOf(st) != modePrimary ||
 		v.remote.Role != drprotocol.RoleStandby || v.remote.Slot == "" {
 		return nil
 	}
@@ -700,7 +710,7 @@ func (a *asyncRepl) checkUpstream(ctx context.Context, c *Charm, st *State, w Wo
 // generation, after which every unit is seeded again (seedStep).
 func (a *asyncRepl) reseedLost(ctx context.Context, c *Charm, st *State) {
 	head := st.Primary()
-	if !st.Leader || head == "" || st.AppData[keyMode] != modeStandby {
+	if !st.Leader || head == "" || modeOf(st) != modeStandby {
 		return
 	}
 	lost := st.MyData[keyLost]
@@ -725,7 +735,7 @@ func authFailed(err error) bool {
 // served the other cluster from while it was primary (they would hold WAL back for as long as
 // it is a standby; the other cluster recreates its slot when it follows this one again).
 func (a *asyncRepl) standbyHeadStep(ctx context.Context, c *Charm, st *State, w Workload) error {
-	mode := st.AppData[keyMode]
+	mode := modeOf(st)
 	if st.Primary() != st.Unit || (mode != modeStandby && mode != modeStandalone) {
 		return nil
 	}
@@ -766,172 +776,33 @@ func (a *asyncRepl) standbyHeadStep(ctx context.Context, c *Charm, st *State, w 
 	return nil
 }
 
-// leaderStep is the leader's state machine: it reads both app buckets and the head's results
-// and decides this cluster's mode.
-func (a *asyncRepl) leaderStep(ctx context.Context, c *Charm, st *State, v *drView) error {
-	mode := st.AppData[keyMode]
-	sw := parseSwitch(st.AppData[keySwitch])
-	now := c.Now()
-	if v.relID == "" {
-		switch mode {
-		case modeNone, modePrimary:
-			setMode(st, modeNone)
-		case modeDemoting:
-			// No token was published: the other cluster cannot have promoted. Stay primary.
-			c.logf(ctx, slog.LevelWarn, "replication relation removed during a switchover, before the handover: this cluster stays primary")
-			setMode(st, modeNone)
-		case modeStandalone:
-		default:
-			c.logf(ctx, slog.LevelWarn, "replication relation removed while %s: standalone read-only cluster until promoted", mode)
-			setMode(st, modeStandalone)
-			for _, k := range []string{keySeed, keySwitch, keyToken} {
-				st.SetApp(k, "")
-			}
-		}
-		return nil
-	}
-	L, R := v.local, v.remote
-	L.PrimaryEndpoint = endpointOf(st.PrimaryAddress())
-	L.SystemID = st.AppData["system-id"]
-	expired := func(s *drSwitch, d time.Duration) bool { return s != nil && now.Sub(time.Unix(s.Since, 0)) > d }
+// promoteWithin is how long a promoting standby leader may take to promote after its leader
+// took the other cluster's token: it never promotes later, so that the other cluster, which
+// withdraws the token before it rolls back, knows when no promotion on it can start any more.
+func (a *asyncRepl) promoteWithin() time.Duration { return a.RollbackAfter }
 
-	switch drprotocol.PrimarySide(L, R, v.offers) {
-	case drprotocol.Neither:
-		if mode != modeStandalone {
-			mode = modeNone
-		}
-		L.Role = drprotocol.RoleNone
-	case drprotocol.Local:
-		switch mode {
-		case modeDemoting:
-			if tok := a.headToken(st, sw); tok != nil {
-				L.Role, L.Demotion = drprotocol.RoleDemoted, &tok.Demotion
-				mode, sw.Since = modeDemoted, now.Unix()
-				c.logf(ctx, slog.LevelInfo, "switchover %s: shut down cleanly at %s (timeline %d), token published", sw.ID, tok.CheckpointLSN, tok.Timeline)
-			} else if expired(sw, a.RollbackAfter) {
-				c.logf(ctx, slog.LevelWarn, "switchover %s: no clean shutdown within %s: rolling back", sw.ID, a.RollbackAfter)
-				L.Epoch, L.Role, L.Demotion = drprotocol.NextEpoch(L, R), drprotocol.RolePrimary, nil
-				mode, sw = modePrimary, nil
-			}
-		case modeDemoted:
-			if expired(sw, a.RollbackAfter) || sw == nil {
-				c.logf(ctx, slog.LevelWarn, "switchover: the other cluster did not take over within %s: rolling back, this cluster stays primary", a.RollbackAfter)
-				L.Epoch, L.Role, L.Demotion = drprotocol.NextEpoch(L, R), drprotocol.RolePrimary, nil
-				mode, sw = modePrimary, nil
-			}
-		case modePromoting:
-			// Our own promotion completed below.
-		default:
-			if err := a.syncSharedCredentials(ctx, c, st, v, &L); err != nil {
-				return err
-			}
-			mode, L.Role, L.Demotion = modePrimary, drprotocol.RolePrimary, nil
-			st.SetApp(keySeed, "")
-			st.SetApp(keyToken, "")
-			if rs := R.Switchover; rs != nil && rs.Epoch > L.Epoch && R.Role == drprotocol.RoleStandby {
-				c.logf(ctx, slog.LevelInfo, "the other cluster asks to become primary (request %s, epoch %d): demoting", rs.ID, rs.Epoch)
-				mode, L.Role = modeDemoting, drprotocol.RoleDemoting
-				sw = &drSwitch{ID: rs.ID, Epoch: rs.Epoch, Since: now.Unix()}
-			}
-		}
-	case drprotocol.Remote:
-		upstream := R.PrimaryEndpoint
-		switch mode {
-		case modeNone, modeStandalone:
-			if R.Role != drprotocol.RolePrimary {
-				break
-			}
-			if err := a.copyCredentials(ctx, c, st, R); err != nil {
-				return err
-			}
-			c.logf(ctx, slog.LevelInfo, "the other cluster is primary (epoch %d, system %s): re-seeding this cluster as its standby", R.Epoch, R.SystemID)
-			mode, L.Role = modeStandby, drprotocol.RoleStandby
-			st.SetApp(keySeed, fmt.Sprintf("%s/%d/%s", v.relID, R.Epoch, R.SystemID))
-			st.SetApp(keyUpstream, upstream)
-			st.SetApp("system-id", R.SystemID)
-			L.SystemID = R.SystemID
-			sw = nil
-		case modePrimary:
-			c.logf(ctx, slog.LevelWarn, "the other cluster claims epoch %d > ours (%d): fencing this cluster and following it", R.Epoch, L.Epoch)
-			mode, L.Role, L.Demotion = modeStandby, drprotocol.RoleStandby, nil
-			st.SetApp(keyUpstream, upstream)
-			sw = nil
-		case modeDemoting, modeDemoted:
-			if R.Role == drprotocol.RolePrimary {
-				c.logf(ctx, slog.LevelInfo, "the other cluster took over (epoch %d): following it", R.Epoch)
-				mode, L.Role, L.Demotion = modeStandby, drprotocol.RoleStandby, nil
-				st.SetApp(keyUpstream, upstream)
-				sw = nil
-			}
-		case modeStandby:
-			L.Role = drprotocol.RoleStandby
-			if R.Role == drprotocol.RolePrimary && upstream != "" {
-				st.SetApp(keyUpstream, upstream)
-			}
-			if R.SecretID != "" && R.Role == drprotocol.RolePrimary {
-				if err := a.copyCredentials(ctx, c, st, R); err != nil {
-					return err
-				}
-			}
-			if ls := L.Switchover; ls != nil {
-				if sw == nil || sw.ID != ls.ID {
-					sw = &drSwitch{ID: ls.ID, Epoch: ls.Epoch, Since: now.Unix()}
-				}
-				switch {
-				case R.Role == drprotocol.RoleDemoted && R.Demotion != nil && R.Demotion.Epoch == ls.Epoch:
-					b, _ := json.Marshal(R.Demotion)
-					st.SetApp(keyToken, string(b))
-					mode, sw.Since = modePromoting, now.Unix()
-					c.logf(ctx, slog.LevelInfo, "switchover %s: the other cluster shut down at %s: promoting once replayed past it", ls.ID, R.Demotion.CheckpointLSN)
-				case R.Epoch >= ls.Epoch, expired(sw, 2*a.RollbackAfter):
-					c.logf(ctx, slog.LevelWarn, "switchover %s abandoned: the other cluster did not hand over", ls.ID)
-					L.Switchover, sw = nil, nil
-				}
-			}
-		case modePromoting:
-			if sw != nil && st.Primary() != "" && a.promotedBy(st) == sw.ID {
-				e := sw.Epoch
-				if e <= R.Epoch {
-					e = drprotocol.NextEpoch(L, R)
-				}
-				c.logf(ctx, slog.LevelInfo, "switchover %s: promoted, this cluster is primary with epoch %d", sw.ID, e)
-				L.Epoch, L.Role, L.Switchover, L.Demotion = e, drprotocol.RolePrimary, nil, nil
-				mode, sw = modePrimary, nil
-				st.SetApp(keyToken, "")
-				st.SetApp(keySeed, "")
-			} else if sw == nil || (!sw.Force && R.Role == drprotocol.RolePrimary) {
-				c.logf(ctx, slog.LevelWarn, "switchover abandoned: the other cluster is primary again")
-				mode, L.Switchover, sw = modeStandby, nil, nil
-				st.SetApp(keyToken, "")
-			}
-		}
-	}
-	L.Slot = ""
-	if h := st.Primary(); h != "" && (mode == modeStandby || mode == modePromoting) {
-		L.Slot = drSlot(h)
-	}
-	a.scheduleBounds(st, mode, sw, L.Switchover != nil)
-	setMode(st, mode)
-	if mode != modeNone {
-		st.SetApp(keyEpoch, strconv.FormatInt(L.Epoch, 10))
-	}
-	st.SetApp(keySwitch, sw.encode())
-	return a.publish(ctx, c, v, L)
-}
+// withdrawnFor is how long a demoted cluster keeps its token withdrawn before it rolls back:
+// the other cluster's promotion bound, and a margin for the relation's latency.
+func (a *asyncRepl) withdrawnFor() time.Duration { return a.promoteWithin() + a.promoteWithin()/6 }
 
 // scheduleBounds asks for a wake-up at the bounds of the cross-cluster switchover the leader
 // just decided on, so that they fire on time without other hooks: the rollback of a demoting
-// or demoted primary cluster after RollbackAfter, and the abandon of a standby cluster's
-// request after twice that. Since has a resolution of a second: wake up just after.
-func (a *asyncRepl) scheduleBounds(st *State, mode string, sw *drSwitch, requested bool) {
+// or demoted primary cluster after RollbackAfter, the abandon of a standby cluster's request
+// after twice that, and of a promotion after promoteWithin. Since has a resolution of a
+// second: wake up just after.
+func (a *asyncRepl) scheduleBounds(st *State, mode drMode, sw *drSwitch, requested bool) {
 	rollback, abandon := time.Time{}, time.Time{}
 	if sw != nil {
 		since := time.Unix(sw.Since, 0).Add(time.Second)
 		switch {
+		case mode == modeDemoted && sw.Withdrawn:
+			rollback = since.Add(a.withdrawnFor())
 		case mode == modeDemoting || mode == modeDemoted:
 			rollback = since.Add(a.RollbackAfter)
 		case mode == modeStandby && requested:
 			abandon = since.Add(2 * a.RollbackAfter)
+		case mode == modePromoting:
+			abandon = since.Add(a.promoteWithin())
 		}
 	}
 	st.WakeAt(timerDRRollback, rollback)
@@ -1057,11 +928,14 @@ func (a *asyncRepl) headStep(ctx context.Context, c *Charm, st *State, w Workloa
 	if st.Primary() != st.Unit {
 		return nil
 	}
+	if mode, _ := a.effectiveMode(st); mode == modePrimary {
+		return a.guardRestart(ctx, st, w)
+	}
 	sw := parseSwitch(st.AppData[keySwitch])
 	if sw == nil {
 		return nil
 	}
-	switch st.AppData[keyMode] {
+	switch modeOf(st) {
 	case modeDemoting:
 		if a.headToken(st, sw) != nil {
 			return nil
@@ -1091,13 +965,33 @@ func (a *asyncRepl) headStep(ctx context.Context, c *Charm, st *State, w Workloa
 	return nil
 }
 
+// guardRestart is the cross-cluster twin of runPrimary's guard: a head that shut down for a
+// switchover to the other cluster (dr-demoted), in a cluster that is primary again (it rolled
+// back), starts writable only while the other cluster's head does not answer writable; a
+// head that promoted late is fenced by its claim, which this cluster then follows.
+func (a *asyncRepl) guardRestart(ctx context.Context, st *State, w Workload) error {
+	v := a.view
+	if st.MyData[keyDemoted] == "" || v == nil || v.relID == "" || v.remote.PrimaryEndpoint == "" {
+		return nil
+	}
+	if running, err := w.Running(ctx); err != nil || running {
+		return err
+	}
+	if writable, _, _ := a.probeWritable(ctx, st, w, v.remote.PrimaryEndpoint); writable {
+		return waiting("the switchover to the other cluster was rolled back, but its standby leader %s answers writable: not starting", v.remote.PrimaryEndpoint)
+	}
+	return nil
+}
+
 // promoteHead promotes this unit (the standby leader): at once when forced, otherwise only
-// after it has replayed past the other cluster's shutdown checkpoint. It returns the
-// positions it saw before promoting.
+// after it has replayed the other cluster's shutdown checkpoint (gateToken). Either way only
+// within promoteWithin of the leader's decision (sw.Since; 0: no bound), so that its leader
+// can tell the other cluster when it gave up. It returns the positions it saw before
+// promoting.
 func (a *asyncRepl) promoteHead(ctx context.Context, c *Charm, st *State, w Workload, sw *drSwitch) (postgres.Positions, error) {
+	var tok drprotocol.Demotion
 	var ckpt postgres.LSN
 	if !sw.Force {
-		var tok drprotocol.Demotion
 		if err := json.Unmarshal([]byte(st.AppData[keyToken]), &tok); err != nil {
 			return postgres.Positions{}, waiting("switchover %s: no demotion token yet", sw.ID)
 		}
@@ -1126,6 +1020,14 @@ func (a *asyncRepl) promoteHead(ctx context.Context, c *Charm, st *State, w Work
 		}
 		seen = pos
 		if sw.Force || pos.Replayed > ckpt {
+			if by := time.Unix(sw.Since, 0).Add(a.promoteWithin()); sw.Since != 0 && c.Now().After(by) {
+				return seen, waiting("switchover %s: not promoted within %s: given up, the other cluster may take its writes back", sw.ID, a.promoteWithin())
+			}
+			if !sw.Force {
+				if err := a.gateToken(ctx, st, w, db, sw, tok, ckpt); err != nil {
+					return seen, err
+				}
+			}
 			if err := c.status(ctx, "maintenance", "promoting to primary cluster"); err != nil {
 				return seen, err
 			}
@@ -1153,12 +1055,58 @@ func (a *asyncRepl) promoteHead(ctx context.Context, c *Charm, st *State, w Work
 	return seen, nil
 }
 
+// gateToken is the last check before a planned promotion: this unit replayed exactly up to
+// the other cluster's shutdown checkpoint, and that cluster did not come back writable. A
+// primary cluster that rolled back restarts writable on the same timeline and writes past its
+// shutdown checkpoint: promoting on that WAL would make two writable clusters, and the writes
+// of whichever loses would be rewound away.
+func (a *asyncRepl) gateToken(ctx context.Context, st *State, w Workload, db DB, sw *drSwitch, tok drprotocol.Demotion, ckpt postgres.LSN) error {
+	if writable, _, _ := a.probeWritable(ctx, st, w, st.AppData[keyUpstream]); writable {
+		return waiting("switchover %s: the other cluster's primary %s answers writable again (it rolled back): not promoting", sw.ID, st.AppData[keyUpstream])
+	}
+	// On a standby CHECKPOINT is a restartpoint: the control file then names the last
+	// checkpoint record it replayed, and that record's timeline.
+	if err := db.Checkpoint(ctx); err != nil {
+		return fmt.Errorf("restartpoint before promoting: %w", err)
+	}
+	cd, err := w.ControlData(ctx)
+	if err != nil {
+		return fmt.Errorf("control data before promoting: %w", err)
+	}
+	if cd.TimelineID != tok.Timeline || cd.CheckpointLSN != ckpt {
+		return waiting("switchover %s: the last checkpoint this unit replayed is %s on timeline %d, not the other cluster's shutdown checkpoint %s on timeline %d: not promoting",
+			sw.ID, cd.CheckpointLSN, cd.TimelineID, ckpt, tok.Timeline)
+	}
+	return nil
+}
+
+// probeWritable asks the server at endpoint (host:port) whether it is writable: answered
+// says whether it answered at all.
+func (a *asyncRepl) probeWritable(ctx context.Context, st *State, w Workload, endpoint string) (writable, answered bool, err error) {
+	host, _, err := net.SplitHostPort(endpoint)
+	if err != nil {
+		return false, false, fmt.Errorf("no endpoint (%q)", endpoint)
+	}
+	cctx, cancel := context.WithTimeout(ctx, a.RemoteTimeout)
+	defer cancel()
+	db, err := w.Connect(cctx, host, "operator", st.Passwords["operator"])
+	if err != nil {
+		return false, false, err
+	}
+	defer db.Close(ctx)
+	pos, err := db.Positions(cctx)
+	if err != nil {
+		return false, false, err
+	}
+	return !pos.InRecovery, true, nil
+}
+
 // seedStep re-seeds a unit of a new standby cluster: the head from the primary cluster's
 // primary, the others from the head, each with its old data moved aside.
 func (a *asyncRepl) seedStep(ctx context.Context, c *Charm, st *State, w Workload) error {
 	a.reseedLost(ctx, c, st)
 	gen := st.AppData[keySeed]
-	if st.AppData[keyMode] != modeStandby || gen == "" || st.MyData[keySeeded] == gen {
+	if modeOf(st) != modeStandby || gen == "" || st.MyData[keySeeded] == gen {
 		return nil
 	}
 	head := st.Primary()
@@ -1249,14 +1197,19 @@ func (a *asyncRepl) cascadeRole(st *State, head string, standalone bool) Role {
 // effectiveMode is the mode the peer data records, except that a cluster recorded primary
 // which sees the other cluster claim a higher epoch as primary fences itself at once, on
 // every unit, without waiting for its leader.
-func (a *asyncRepl) effectiveMode(st *State) (mode, upstream string) {
-	mode, upstream = st.AppData[keyMode], st.AppData[keyUpstream]
+func (a *asyncRepl) effectiveMode(st *State) (mode drMode, upstream string) {
+	mode, upstream = modeOf(st), st.AppData[keyUpstream]
 	v := a.view
 	if mode != modePrimary || v == nil || v.relID == "" || v.remoteErr != nil {
 		return mode, upstream
 	}
 	local, err := drprotocol.ParseEpoch(st.AppData[keyEpoch])
-	if err == nil && v.remote.Role == drprotocol.RolePrimary && v.remote.Epoch > local && v.remote.PrimaryEndpoint != "" {
+	if err != nil || v.remote.Role != drprotocol.RolePrimary || v.remote.PrimaryEndpoint == "" {
+		return mode, upstream
+	}
+	// The same rule as the leader's, ties included: a tie lost is a claim lost.
+	self := drprotocol.AppData{Epoch: local, Role: drprotocol.RolePrimary, SystemID: st.AppData["system-id"]}
+	if drprotocol.PrimarySide(self, v.remote, v.offers) == drprotocol.Remote {
 		return modeStandby, v.remote.PrimaryEndpoint
 	}
 	return mode, upstream
@@ -1299,9 +1252,13 @@ func (a *asyncRepl) recordedRole(ctx context.Context, c *Charm, st *State) (Role
 	}
 	switch mode {
 	case modeDemoting, modeDemoted:
-		if head == st.Unit {
-			return Role{Kind: RoleStopped, Status: "switchover to the other cluster: stopped cleanly, waiting for it to promote"}, true
+		if head != st.Unit {
+			break
 		}
+		if sw := parseSwitch(st.AppData[keySwitch]); sw != nil && sw.Withdrawn {
+			return Role{Kind: RoleStopped, Status: "switchover to the other cluster: token withdrawn, rolling back unless it promoted"}, true
+		}
+		return Role{Kind: RoleStopped, Status: "switchover to the other cluster: stopped cleanly, waiting for it to promote"}, true
 	case modePromoting:
 		if sw := parseSwitch(st.AppData[keySwitch]); head == st.Unit && sw != nil && st.MyData[keyPromoted] == sw.ID {
 			return Role{}, false // promoted: the in-cluster rule makes it the primary
@@ -1318,9 +1275,9 @@ func (a *asyncRepl) recordedRole(ctx context.Context, c *Charm, st *State) (Role
 
 // holdFailover keeps the leader from failing over from a head that is down on purpose.
 func (a *asyncRepl) holdFailover(st *State) string {
-	switch m := st.AppData[keyMode]; m {
+	switch m := modeOf(st); m {
 	case modeDemoting, modeDemoted, modePromoting:
-		return "cross-cluster switchover (" + m + ")"
+		return "cross-cluster switchover (" + string(m) + ")"
 	case modeStandby:
 		if gen := st.AppData[keySeed]; gen != "" {
 			h := st.Primary()

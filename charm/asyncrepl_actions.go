@@ -63,7 +63,9 @@ func (a *asyncRepl) createReplication(ctx context.Context, c *Charm, st *State, 
 		return nil, err
 	}
 	L := v.local
-	L.Epoch = drprotocol.NextEpoch(v.local, v.remote)
+	if L.Epoch, err = drprotocol.NextEpoch(v.local, v.remote); err != nil {
+		return nil, failf("%v", err)
+	}
 	L.Role = drprotocol.RolePrimary
 	L.PrimaryEndpoint = endpointOf(st.PrimaryAddress())
 	L.SystemID = st.AppData["system-id"]
@@ -237,7 +239,7 @@ func (a *asyncRepl) promoteCluster(ctx context.Context, c *Charm, st *State, for
 		return err
 	}
 	a.view = v
-	mode := st.AppData[keyMode]
+	mode := modeOf(st)
 	if err := c.loadPasswords(ctx, st); err != nil {
 		if msg, ok := asWaiting(err); ok {
 			return failf("%s", msg)
@@ -248,41 +250,41 @@ func (a *asyncRepl) promoteCluster(ctx context.Context, c *Charm, st *State, for
 	if err != nil {
 		return failf("the workload is not ready: %v", err)
 	}
-	// Action ids are unique within one model only: the epoch makes the request id unique
-	// across both.
-	id := fmt.Sprintf("promote-%s-e%d", c.Env.ActionUUID, drprotocol.NextEpoch(v.local, v.remote))
-	if c.Env.ActionUUID == "" {
-		id = fmt.Sprintf("promote-%d-e%d", c.Now().Unix(), drprotocol.NextEpoch(v.local, v.remote))
-	}
-	if v.relID == "" {
+	if v.relID == "" || mode == modeStandalone {
 		if mode != modeStandalone {
 			return failf("%v", drprotocol.ErrNoRelation)
 		}
-		// A detached former standby becomes a writable standalone cluster.
-		setMode(st, modeNone)
-		res := map[string]string{"message": "this standalone cluster is promoted: its standby leader becomes a writable primary"}
-		if running, err := w.Running(ctx); err == nil && running && st.Primary() == st.Unit {
-			if _, err := a.promoteHead(ctx, c, st, w, &drSwitch{ID: id, Force: true}); err != nil {
-				return actionErr(err)
-			}
-			res["message"] = "this standalone cluster is now writable"
-		}
-		return c.Tools.ActionSet(ctx, res)
+		return a.promoteStandalone(ctx, c, st, w)
 	}
 	if v.remoteErr != nil {
 		return failf("the other cluster's replication data is invalid: %v", v.remoteErr)
 	}
 	L, R := v.local, v.remote
+	epoch, err := drprotocol.NextEpoch(L, R)
+	if err != nil {
+		return failf("%v", err)
+	}
+	// Action ids are unique within one model only: the epoch makes the request id unique
+	// across both.
+	id := fmt.Sprintf("promote-%s-e%d", c.Env.ActionUUID, epoch)
+	if c.Env.ActionUUID == "" {
+		id = fmt.Sprintf("promote-%d-e%d", c.Now().Unix(), epoch)
+	}
 	if drprotocol.PrimarySide(L, R, v.offers) == drprotocol.Local && (mode == modePrimary || L.Role == drprotocol.RolePrimary) {
 		return failf("this cluster is already the primary cluster (epoch %d): run promote-to-primary on the standby cluster's leader", L.Epoch)
 	}
-	if mode == modePromoting || L.Switchover != nil {
-		return failf("a switchover to this cluster is already in progress (%s)", st.AppData[keySwitch])
+	if err := a.checkPromoteMode(st, mode, L, R, force); err != nil {
+		return err
 	}
-	if mode != modeStandby {
-		return failf("this cluster is not a standby of the other cluster (mode %q): create-replication first", mode)
+	if mode == modePromoting {
+		// Forced over a planned switchover that stalled: the other cluster is lost after
+		// publishing its token. The request is replaced by the forced claim.
+		L.Switchover = nil
 	}
 	remotePos, reachErr := a.remotePrimary(ctx, st, w, R.PrimaryEndpoint)
+	if mode == modePromoting && reachErr == nil {
+		return failf("the primary cluster at %s answers writable again (it rolled back): this cluster abandons its switchover and follows it", R.PrimaryEndpoint)
+	}
 	if reachErr != nil && !force {
 		lag := a.lagReport(ctx, c, st, w)
 		return failf("the primary cluster at %s is unreachable (%v). A planned switchover needs it to shut down cleanly. "+
@@ -291,61 +293,128 @@ func (a *asyncRepl) promoteCluster(ctx context.Context, c *Charm, st *State, for
 	if err := drprotocol.CheckPromote(L, R, v.offers, reachErr == nil, force); err != nil {
 		return failf("%v", err)
 	}
-	epoch := drprotocol.NextEpoch(L, R)
 	if reachErr == nil {
-		// Planned: ask the primary cluster to hand over; the rest happens in hooks.
-		head, err := a.headPositions(ctx, st, w)
-		if err != nil {
-			return failf("the standby leader %s does not answer: %v", st.Primary(), err)
-		}
-		if !head.InRecovery {
-			return failf("the standby leader %s is not a standby", st.Primary())
-		}
-		if last := max(head.Received, head.Replayed); remotePos.Current > last && remotePos.Current-last > MaxSwitchoverLag {
-			return failf("this cluster is %d MiB behind the primary cluster (replayed %s, primary at %s): the primary cluster would stay down "+
-				"while it catches up; try again when the lag is under %d MiB", (remotePos.Current-last)>>20, head.Replayed, remotePos.Current, MaxSwitchoverLag>>20)
-		}
-		L.Switchover = &drprotocol.Switchover{Epoch: epoch, ID: id}
-		if err := a.publish(ctx, c, v, L); err != nil {
-			return err
-		}
-		sw := &drSwitch{ID: id, Epoch: epoch, Since: c.Now().Unix()}
-		st.SetApp(keySwitch, sw.encode())
-		a.scheduleBounds(st, modeStandby, sw, true)
-		return c.Tools.ActionSet(ctx, map[string]string{
-			"request-id": id,
-			"epoch":      strconv.FormatInt(epoch, 10),
-			"message": "switchover requested: the primary cluster shuts down cleanly and publishes its checkpoint, " +
-				"then this cluster promotes once it has replayed past it; watch the status",
-		})
+		return a.requestSwitchover(ctx, c, st, w, v, L, remotePos, id, epoch)
 	}
-	// Forced: the primary cluster is gone; promote now and say what may be lost.
-	sw := &drSwitch{ID: id, Epoch: epoch, Since: c.Now().Unix(), Force: true}
-	res := map[string]string{"request-id": id, "epoch": strconv.FormatInt(epoch, 10)}
-	if st.Primary() == st.Unit {
-		pos, err := a.promoteHead(ctx, c, st, w, sw)
-		if err != nil {
+	return a.forcePromotion(ctx, c, st, w, v, L, reachErr, id, epoch)
+}
+
+// checkPromoteMode refuses promote-to-primary scope=cluster in the modes it cannot start
+// from. It never suggests force=true while the other cluster is handing over: it is there,
+// only shut down on purpose.
+func (a *asyncRepl) checkPromoteMode(st *State, mode drMode, L, R drprotocol.AppData, force bool) error {
+	switch {
+	case mode == modePromoting && !force:
+		return failf("a switchover to this cluster is already in progress (%s): it promotes once this cluster has replayed the other cluster's "+
+			"shutdown checkpoint, or gives up within %s and the other cluster rolls back", st.AppData[keySwitch], a.promoteWithin())
+	case mode == modePromoting:
+		return nil
+	case L.Switchover != nil:
+		return failf("a switchover to this cluster is already in progress (request %s, epoch %d): watch the status", L.Switchover.ID, L.Switchover.Epoch)
+	case mode != modeStandby:
+		return failf("this cluster is not a standby of the other cluster (mode %q): create-replication first", string(mode))
+	case !force && (R.Role == drprotocol.RoleDemoting || R.Role == drprotocol.RoleDemoted):
+		return failf("the primary cluster is handing over (role %s) for a request this cluster no longer makes: "+
+			"try again once it has rolled back and is primary again", R.Role)
+	}
+	return nil
+}
+
+// promoteStandalone makes a standalone former standby cluster writable.
+func (a *asyncRepl) promoteStandalone(ctx context.Context, c *Charm, st *State, w Workload) error {
+	setMode(st, modeNone)
+	res := map[string]string{"message": "this standalone cluster is promoted: its standby leader becomes a writable primary"}
+	if running, err := w.Running(ctx); err == nil && running && st.Primary() == st.Unit {
+		id := fmt.Sprintf("promote-standalone-%d", c.Now().Unix())
+		if _, err := a.promoteHead(ctx, c, st, w, &drSwitch{ID: id, Force: true}); err != nil {
 			return actionErr(err)
 		}
-		L.Epoch, L.Role, L.Switchover, L.Demotion = epoch, drprotocol.RolePrimary, nil, nil
-		L.PrimaryEndpoint = endpointOf(st.PrimaryAddress())
-		if err := a.publish(ctx, c, v, L); err != nil {
-			return err
+		res["message"] = "this standalone cluster is now writable"
+	}
+	return c.Tools.ActionSet(ctx, res)
+}
+
+// requestSwitchover asks the primary cluster to hand over; the rest happens in hooks.
+func (a *asyncRepl) requestSwitchover(ctx context.Context, c *Charm, st *State, w Workload, v *drView, L drprotocol.AppData,
+	remotePos postgres.Positions, id string, epoch int64) error {
+	head, err := a.headPositions(ctx, st, w)
+	if err != nil {
+		return failf("the standby leader %s does not answer: %v", st.Primary(), err)
+	}
+	if !head.InRecovery {
+		return failf("the standby leader %s is not a standby", st.Primary())
+	}
+	if last := max(head.Received, head.Replayed); remotePos.Current > last && remotePos.Current-last > MaxSwitchoverLag {
+		return failf("this cluster is %d MiB behind the primary cluster (replayed %s, primary at %s): the primary cluster would stay down "+
+			"while it catches up; try again when the lag is under %d MiB", (remotePos.Current-last)>>20, head.Replayed, remotePos.Current, MaxSwitchoverLag>>20)
+	}
+	L.Switchover = &drprotocol.Switchover{Epoch: epoch, ID: id}
+	if err := a.publish(ctx, c, v, L); err != nil {
+		return err
+	}
+	sw := &drSwitch{ID: id, Epoch: epoch, Since: c.Now().Unix()}
+	st.SetApp(keySwitch, sw.encode())
+	a.scheduleBounds(st, modeStandby, sw, true)
+	return c.Tools.ActionSet(ctx, map[string]string{
+		"request-id": id,
+		"epoch":      strconv.FormatInt(epoch, 10),
+		"message": "switchover requested: the primary cluster shuts down cleanly and publishes its checkpoint, " +
+			"then this cluster promotes once it has replayed past it; watch the status",
+	})
+}
+
+// forcePromotion: the primary cluster is gone; promote now and say what may be lost.
+func (a *asyncRepl) forcePromotion(ctx context.Context, c *Charm, st *State, w Workload, v *drView, L drprotocol.AppData,
+	reachErr error, id string, epoch int64) error {
+	sw := &drSwitch{ID: id, Epoch: epoch, Since: c.Now().Unix(), Force: true}
+	res := map[string]string{"request-id": id, "epoch": strconv.FormatInt(epoch, 10)}
+	if st.Primary() != st.Unit {
+		// The head promotes in its next hook: it must be there to.
+		head := st.Primary()
+		if head == "" || !st.HasPeer(head) {
+			return failf("this cluster has no standby leader to promote (%q is not a unit of it): wait until the leader has chosen one", head)
 		}
-		setMode(st, modePrimary)
-		st.SetApp(keyEpoch, strconv.FormatInt(epoch, 10))
-		for _, k := range []string{keySwitch, keyToken, keySeed} {
-			st.SetApp(k, "")
+		pos, err := a.headPositions(ctx, st, w)
+		if err != nil {
+			return failf("the standby leader %s does not answer (%v): a forced promotion promotes it, so it must be up; "+
+				"wait for it to return, or for this cluster's leader to choose another", head, err)
 		}
-		rpo(res, pos)
-		res["message"] = fmt.Sprintf("forced promotion: this cluster is primary (epoch %d). The old primary cluster was unreachable (%v); "+
-			"transactions it committed after %s were not received here and are lost; it fences itself and follows when it returns",
-			epoch, reachErr, pos.Received)
-	} else {
+		if !pos.InRecovery {
+			return failf("the standby leader %s is not a standby", head)
+		}
+		if mode := modeOf(st); mode == modePromoting {
+			L.Switchover = nil
+			if err := a.publish(ctx, c, v, L); err != nil {
+				return err
+			}
+		}
+		st.SetApp(keyToken, "") // a forced claim gates on nothing
 		st.SetApp(keySwitch, sw.encode())
 		setMode(st, modePromoting)
-		res["message"] = fmt.Sprintf("forced promotion requested: the standby leader %s promotes at once (%s)", st.Primary(), a.lagReport(ctx, c, st, w))
+		a.scheduleBounds(st, modePromoting, sw, false)
+		res["message"] = fmt.Sprintf("forced promotion requested: the standby leader %s promotes at once (%s)", head, a.lagReport(ctx, c, st, w))
+		c.logf(ctx, slog.LevelWarn, "forced promotion %s: %s", id, res["message"])
+		return c.Tools.ActionSet(ctx, res)
 	}
+	pos, err := a.promoteHead(ctx, c, st, w, sw)
+	if err != nil {
+		return actionErr(err)
+	}
+	L.Epoch, L.Role, L.Switchover, L.Demotion = epoch, drprotocol.RolePrimary, nil, nil
+	L.PrimaryEndpoint = endpointOf(st.PrimaryAddress())
+	if err := a.publish(ctx, c, v, L); err != nil {
+		return err
+	}
+	setMode(st, modePrimary)
+	st.SetApp(keyEpoch, strconv.FormatInt(epoch, 10))
+	for _, k := range []string{keySwitch, keyToken, keySeed} {
+		st.SetApp(k, "")
+	}
+	a.scheduleBounds(st, modePrimary, nil, false)
+	rpo(res, pos)
+	res["message"] = fmt.Sprintf("forced promotion: this cluster is primary (epoch %d). The old primary cluster was unreachable (%v); "+
+		"transactions it committed after %s were not received here and are lost; it fences itself and follows when it returns",
+		epoch, reachErr, pos.Received)
 	c.logf(ctx, slog.LevelWarn, "forced promotion %s: %s", id, res["message"])
 	return c.Tools.ActionSet(ctx, res)
 }

@@ -382,7 +382,13 @@ func TestSwitchoverWaitsForReplayAndRollsBack(t *testing.T) {
 		t.Fatal("promoted short of the demotion token's checkpoint")
 	}
 	wantStatus(t, u, "waiting", "switchover")
-	// The primary cluster rolls back after the bound; the standby stays a standby.
+	// Past its bound the primary cluster withdraws its token, and rolls back once the standby
+	// cluster's promotion bound has passed too; the standby stays a standby.
+	d.a.elapsed += 2 * 60e9
+	d.mustRun("a", "pg/0", "update-status")
+	if ua.s.running || d.appA[drprotocol.KeyDemotion] != "" {
+		t.Fatalf("a at its bound: running %v bucket %v", ua.s.running, d.appA)
+	}
 	d.a.elapsed += 2 * 60e9
 	d.mustRun("a", "pg/0", "update-status")
 	wantStatus(t, ua, "active", "Primary")
@@ -777,7 +783,7 @@ func TestRelationRemovedDuringSwitchover(t *testing.T) {
 				}
 			} else {
 				// a's leader saw the request but its head has not stopped yet.
-				d.a.app[keyMode] = modeDemoting
+				d.a.app[keyMode] = string(modeDemoting)
 				d.a.app[keySwitch] = (&drSwitch{ID: "x", Epoch: 2, Since: 1_700_000_000}).encode()
 				ua.s.running = true
 			}

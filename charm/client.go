@@ -100,7 +100,7 @@ func (c *Charm) clientUser(st *State, num int) string {
 		return u
 	}
 	name := clientUserPrefix + strconv.Itoa(num)
-	if st.AppData[keyMode] != modeNone {
+	if modeOf(st) != modeNone {
 		sum := sha256.Sum256([]byte(c.Env.ModelUUID))
 		name += "_" + hex.EncodeToString(sum[:4])
 	}
@@ -435,7 +435,7 @@ func (c *Charm) serveClients(ctx context.Context, st *State, w Workload) error {
 	}
 	slices.Sort(drop)
 	version, pending := "", 0
-	if st.AppData[keyMode] == modeStandby && dr != nil {
+	if modeOf(st) == modeStandby && dr != nil {
 		// A standby cluster cannot write: the primary cluster creates the roles (carried by
 		// the replication relation), and a relation is answered once its role has replayed.
 		var err error
@@ -574,7 +574,7 @@ func (c *Charm) clientSQL(ctx context.Context, st *State, w Workload, users []*c
 	for _, u := range existing {
 		// Only relation_id_<number>: a role an operator named alike is not the charm's.
 		n, ok := strings.CutPrefix(u, clientUserPrefix)
-		if ok && !live[n] && clientRelationNumber.MatchString(n) && st.AppData[keyMode] == modeNone {
+		if ok && !live[n] && clientRelationNumber.MatchString(n) && modeOf(st) == modeNone {
 			gone[u] = true
 		}
 	}

@@ -138,7 +138,7 @@ func validDRClient(d drClient) error {
 // this hook (nothing is read twice), and the client-secret's content; nil when this cluster
 // does not replicate.
 func (c *Charm) readDRClients(ctx context.Context, st *State) (*drClientView, error) {
-	if st.AppData[keyMode] == modeNone {
+	if modeOf(st) == modeNone {
 		return nil, nil
 	}
 	link := c.extension().replicationLink()
@@ -250,7 +250,7 @@ func (c *Charm) syncDRClients(ctx context.Context, st *State, w Workload, dr *dr
 		st.SetApp(keyClientsRemote, "")
 		return nil
 	}
-	standby := st.AppData[keyMode] == modeStandby
+	standby := modeOf(st) == modeStandby
 	own := map[string]bool{}
 	var mine []drClient
 	for _, r := range st.clients {
@@ -277,7 +277,7 @@ func (c *Charm) syncDRClients(ctx context.Context, st *State, w Workload, dr *dr
 	if standby {
 		want[keyDRClientSecret] = dr.secretURI
 	}
-	if st.AppData[keyMode] == modePrimary {
+	if modeOf(st) == modePrimary {
 		applied, err := c.createDRClients(ctx, st, w, dr, own)
 		if err != nil {
 			return err

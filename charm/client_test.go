@@ -433,7 +433,7 @@ func TestReadClientsNonLeader(t *testing.T) {
 func TestServeClientsOrphanRoles(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
-		drMode   string
+		drMode   drMode
 		existing []string
 		dropped  []string
 	}{
@@ -449,7 +449,7 @@ func TestServeClientsOrphanRoles(t *testing.T) {
 			}
 			st := clientState(true)
 			if tc.drMode != "" {
-				st.AppData[keyMode] = tc.drMode
+				st.AppData[keyMode] = string(tc.drMode)
 			}
 			if err := clientHook(t, f, hookenv.Env{}, st, a); err != nil {
 				t.Fatal(err)
@@ -498,7 +498,7 @@ type drSide struct {
 	f     *hookenvtest.Fake
 	env   hookenv.Env
 	admin *fakeAdmin
-	mode  string
+	mode  drMode
 	rel   string // its end of the replication relation
 	other *drSide
 	st    *State
@@ -519,7 +519,7 @@ func (d *drSide) hook(t *testing.T) error {
 		}
 	}
 	st := clientState(true)
-	st.AppData[keyMode] = d.mode
+	st.AppData[keyMode] = string(d.mode)
 	st.Config.ClientEndpointsLocalOnly = d.local
 	if d.st != nil {
 		st.AppData[keyClients] = d.st.AppData[keyClients]
@@ -544,7 +544,7 @@ func (d *drSide) hook(t *testing.T) error {
 
 func TestClientsAcrossClusters(t *testing.T) {
 	secrets := map[string]*hookenvtest.FakeSecret{}
-	side := func(uuid, mode, rel, otherAddr string) *drSide {
+	side := func(uuid string, mode drMode, rel, otherAddr string) *drSide {
 		f := newClientFake()
 		f.Secrets = secrets
 		r := f.AddRelation(rel, "other", "other/0")

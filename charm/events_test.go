@@ -99,7 +99,7 @@ func TestHandOffWaitsForAStreamingReplica(t *testing.T) {
 		}},
 		{"standby cluster", func(w *world) {
 			w.tweak = func(c *Charm) { EnableAsyncReplication(c) }
-			w.app[keyMode] = modeStandby
+			w.app[keyMode] = string(modeStandby)
 		}},
 	}
 	for _, tt := range tests {
@@ -381,7 +381,19 @@ func TestCrossClusterRollbackByItsTimer(t *testing.T) {
 	if at := d.b.timer("pg/0", timerDRPromote); !at.Equal(d.b.now().Add(pollAgain)) {
 		t.Errorf("promote timer %v", at)
 	}
-	// Nothing else happens; the timer's notice rolls the primary cluster back.
+	// Nothing else happens; the timer's notice withdraws the token, and the next one, after
+	// the standby cluster's promotion bound, rolls the primary cluster back.
+	d.a.elapsed = rollbackAt.Sub(time.Unix(1_700_000_000, 0))
+	d.sync("a")
+	d.a.mustRunEvent("pg/0", hookCustomNotice, wake)
+	d.appA = maps.Clone(ua.f.Relations[d.relA].Data["pg"])
+	if ua.s.running || d.appA[drprotocol.KeyDemotion] != "" {
+		t.Fatalf("token not withdrawn at the bound: running %v bucket %v", ua.s.running, d.appA)
+	}
+	rollbackAt = d.a.timer("pg/0", timerDRRollback)
+	if want := d.a.now().Add(70*time.Second + time.Second); !rollbackAt.Equal(want) {
+		t.Fatalf("rollback timer after the withdrawal %v, want %v", rollbackAt, want)
+	}
 	d.a.elapsed = rollbackAt.Sub(time.Unix(1_700_000_000, 0))
 	d.sync("a")
 	d.a.mustRunEvent("pg/0", hookCustomNotice, wake)

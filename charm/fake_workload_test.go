@@ -42,6 +42,14 @@ type fakeServer struct {
 	timers       pgwatch.Timers // the timers file
 	timersBad    bool           // the timers file is garbage
 	timerWrites  int
+
+	// stopCkpt and stopTLI: the shutdown checkpoint of the last clean Stop of a running
+	// server; restartCkpt and restartTLI: a standby's last restartpoint (Checkpoint in
+	// recovery), which its ControlData reports when set.
+	stopCkpt    postgres.LSN
+	stopTLI     int
+	restartCkpt postgres.LSN
+	restartTLI  int
 }
 
 type fakeCluster struct {
@@ -150,6 +158,7 @@ func (w *fakeWorkload) Stop(context.Context) (postgres.ControlData, error) {
 	w.call("Stop")
 	if w.s.running {
 		w.s.cleanStopped = true
+		w.s.stopCkpt, w.s.stopTLI = max(w.s.received, w.s.replayed), w.s.timeline
 	}
 	w.s.running = false
 	state := "shut down"
@@ -199,6 +208,9 @@ func (w *fakeWorkload) ControlData(context.Context) (postgres.ControlData, error
 	state := "in production"
 	if w.s.cleanStopped && !w.s.running {
 		state = "shut down"
+	}
+	if w.s.restartCkpt != 0 {
+		return postgres.ControlData{State: "in archive recovery", SystemID: w.s.systemID, CheckpointLSN: w.s.restartCkpt, TimelineID: w.s.restartTLI}, nil
 	}
 	return postgres.ControlData{State: state, SystemID: w.s.systemID, CheckpointLSN: w.s.received, TimelineID: w.s.timeline}, nil
 }
@@ -255,9 +267,22 @@ func (d *fakeDB) Promote(context.Context) error {
 	d.s.calls = append(d.s.calls, "Promote")
 	d.s.inRecovery, d.s.standby = false, false
 	d.s.timeline++
+	d.s.restartCkpt, d.s.restartTLI = 0, 0
 	return nil
 }
-func (d *fakeDB) Checkpoint(context.Context) error { return nil }
+
+// Checkpoint on a standby is a restartpoint at the last checkpoint it replayed: its
+// upstream's shutdown checkpoint once it replayed past it (the fake's standbys replay nothing
+// else that it tracks).
+func (d *fakeDB) Checkpoint(context.Context) error {
+	if !d.s.inRecovery || d.s.conf.Upstream == nil {
+		return nil
+	}
+	if up := d.w.fc.servers[d.s.conf.Upstream.Host]; up != nil && up.stopTLI != 0 && !up.running && d.s.replayed > up.stopCkpt {
+		d.s.restartCkpt, d.s.restartTLI = up.stopCkpt, up.stopTLI
+	}
+	return nil
+}
 func (d *fakeDB) EnsureRole(_ context.Context, r postgres.Role) error {
 	d.s.roles[r.Name] = r.Password
 	return nil

@@ -138,6 +138,11 @@ func (c *Charm) mostAdvancedReplica(ctx context.Context, st *State, w Workload, 
 
 // leaderSwitchover turns a unit's request into the app record, completes a switchover whose
 // target promoted, and rolls back one that did not finish in time.
+//
+// A rollback and the target's promotion exclude each other: the target promotes only before
+// switchoverPromoteBy (well before the rollback bound) and only while the old primary does
+// not answer writable; after a rollback the old primary starts only while the target does not
+// answer writable (runPrimary).
 func (c *Charm) leaderSwitchover(ctx context.Context, st *State) {
 	sw := st.Switchover()
 	if sw == nil {
@@ -145,6 +150,12 @@ func (c *Charm) leaderSwitchover(ctx context.Context, st *State) {
 			var req struct{ ID, To string }
 			if raw := st.PeerData[u]["switchover-request"]; raw != "" && json.Unmarshal([]byte(raw), &req) == nil &&
 				req.ID != "" && req.ID != st.AppData["last-switchover"] && st.HasPeer(req.To) && req.To != st.Primary() {
+				if why := c.extension().refuseUnitSwitchover(st); why != "" {
+					// Asked before a cross-cluster switchover started: it would overlap it.
+					c.logf(ctx, slog.LevelWarn, "ignoring %s's switchover request %s: %s", u, req.ID, why)
+					st.SetApp("last-switchover", req.ID)
+					return
+				}
 				c.startSwitchover(st, req.ID, req.To)
 				return
 			}
@@ -156,16 +167,7 @@ func (c *Charm) leaderSwitchover(ctx context.Context, st *State) {
 		promoted = st.MyData["promoted"]
 	}
 	if promoted == sw.ID {
-		c.setPrimary(st, sw.To)
-		st.SetApp("switchover", "")
-		st.SetApp("last-switchover", sw.ID)
-		// An operator's choice of primary is kept; the charm's own hand-off pins nothing.
-		pinned := sw.To
-		if isHandoff(sw.ID) {
-			pinned = ""
-		}
-		st.SetApp(keyPinnedPrimary, pinned)
-		st.WakeAt(timerSwitchoverRollback, time.Time{})
+		c.completeSwitchover(st, sw)
 		return
 	}
 	rollbackAt := time.Unix(sw.Since, 0).Add(c.SwitchoverTimeout)
@@ -179,6 +181,27 @@ func (c *Charm) leaderSwitchover(ctx context.Context, st *State) {
 	}
 	// Since has a resolution of a second: wake up just after the bound.
 	st.WakeAt(timerSwitchoverRollback, rollbackAt.Add(time.Second))
+}
+
+// completeSwitchover records the target of sw as the primary.
+func (c *Charm) completeSwitchover(st *State, sw *Switchover) {
+	c.setPrimary(st, sw.To)
+	st.SetApp("switchover", "")
+	st.SetApp("last-switchover", sw.ID)
+	// An operator's choice of primary is kept; the charm's own hand-off pins nothing.
+	pinned := sw.To
+	if isHandoff(sw.ID) {
+		pinned = ""
+	}
+	st.SetApp(keyPinnedPrimary, pinned)
+	st.WakeAt(timerSwitchoverRollback, time.Time{})
+}
+
+// switchoverPromoteBy is when the target of sw stops trying to promote: two thirds of
+// SwitchoverTimeout, so that the leader's rollback, at SwitchoverTimeout, never overlaps a
+// promotion (the margin covers the units' clock skew and the promotion itself).
+func (c *Charm) switchoverPromoteBy(sw *Switchover) time.Time {
+	return time.Unix(sw.Since, 0).Add(c.SwitchoverTimeout * 2 / 3)
 }
 
 func (c *Charm) startSwitchover(st *State, id, to string) {
@@ -245,6 +268,12 @@ func (c *Charm) switchoverStep(ctx context.Context, st *State, w Workload) error
 				break // already promoted (a re-run)
 			}
 			if pos.Replayed > ckpt {
+				if c.Now().After(c.switchoverPromoteBy(sw)) {
+					return waiting("switchover %s: not promoted in time, the leader rolls it back to %s", sw.ID, sw.From)
+				}
+				if c.writable(ctx, st, w, sw.From) {
+					return waiting("switchover %s: %s answers writable again: not promoting", sw.ID, sw.From)
+				}
 				if err := c.status(ctx, "maintenance", "switchover: promoting"); err != nil {
 					return err
 				}

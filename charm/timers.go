@@ -34,10 +34,12 @@ const (
 	// to hand the primary to.
 	timerHandoffRetry = "handoff-retry"
 	// timerDRRollback: a demoting or demoted primary cluster whose peer has not taken over
-	// rolls back after RollbackAfter.
+	// rolls back after RollbackAfter; a demoted one first withdraws its token and rolls back
+	// after the peer's promotion bound.
 	timerDRRollback = "dr-rollback"
 	// timerDRAbandon: a standby cluster abandons its switchover request after twice
-	// RollbackAfter without the other cluster's hand-over.
+	// RollbackAfter without the other cluster's hand-over, or its promotion after its head's
+	// promotion bound.
 	timerDRAbandon = "dr-abandon"
 	// timerDRPromote: the standby leader that waits to replay past the other cluster's
 	// shutdown checkpoint looks again.

@@ -1,8 +1,10 @@
 package drprotocol
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Side names one end of the relation from this cluster's point of view.
@@ -27,9 +29,12 @@ func (s Side) String() string {
 }
 
 // PrimarySide decides which cluster is the primary one: the higher epoch wins (compared as
-// integers). An epoch of 0 claims nothing. Equal epochs above 0 can only come from two forced
-// promotions racing; the offering side (`replication-offer`) wins then, so that both clusters
-// reach the same answer without talking.
+// integers). An epoch of 0 claims nothing. Equal epochs above 0 can only come from two claims
+// racing (a forced promotion and a rollback, or two forced promotions); both clusters must
+// reach the same answer without talking, from the buckets both can read, so the tie goes to
+// the cluster that publishes role primary over one that does not, then to the higher system
+// id, then to the offering side (`replication-offer`). A request id cannot decide: a claim
+// that won is published without one.
 func PrimarySide(local, remote AppData, localOffers bool) Side {
 	switch {
 	case local.Epoch == 0 && remote.Epoch == 0:
@@ -38,16 +43,38 @@ func PrimarySide(local, remote AppData, localOffers bool) Side {
 		return Local
 	case remote.Epoch > local.Epoch:
 		return Remote
-	case localOffers:
-		return Local
-	default:
-		return Remote
 	}
+	if lp, rp := local.Role == RolePrimary, remote.Role == RolePrimary; lp != rp {
+		return pick(lp)
+	}
+	if c := compareSystemIDs(local.SystemID, remote.SystemID); c != 0 {
+		return pick(c > 0)
+	}
+	return pick(localOffers)
 }
 
+func pick(local bool) Side {
+	if local {
+		return Local
+	}
+	return Remote
+}
+
+// compareSystemIDs compares two decimal system ids as numbers ("" is the lowest).
+func compareSystemIDs(a, b string) int {
+	if len(a) != len(b) {
+		return cmp.Compare(len(a), len(b))
+	}
+	return strings.Compare(a, b)
+}
+
+// ErrEpochsExhausted: a claim above every published epoch would pass MaxEpoch (only a remote
+// that publishes absurd epochs gets there): publishing it would make our own bucket invalid.
+var ErrEpochsExhausted = errors.New("no epoch left below the bound: the other cluster publishes epochs at the limit; remove and re-create the relation")
+
 // NextEpoch is the epoch a cluster claims to become primary: above every epoch either side
-// has published or requested.
-func NextEpoch(local, remote AppData) int64 {
+// has published or requested, and never above MaxEpoch.
+func NextEpoch(local, remote AppData) (int64, error) {
 	n := max(local.Epoch, remote.Epoch)
 	for _, s := range []*Switchover{local.Switchover, remote.Switchover} {
 		if s != nil {
@@ -59,7 +86,10 @@ func NextEpoch(local, remote AppData) int64 {
 			n = max(n, d.Epoch)
 		}
 	}
-	return n + 1
+	if n >= MaxEpoch {
+		return 0, ErrEpochsExhausted
+	}
+	return n + 1, nil
 }
 
 // Replicating reports whether the two clusters have an established primary/standby pair.

@@ -50,8 +50,9 @@ func TestPrimaryPodLossWithoutUpdateStatus(t *testing.T) {
 
 // TestCrossClusterSwitchoverRollsBackAtItsBound: lisbon asks to become the primary cluster
 // and its only pod stops right after, so it never replays past rome's shutdown checkpoint.
-// Rome, shut down cleanly and waiting, rolls back at its bound (RollbackAfter) by its own
-// timer, and is writable again with a higher epoch; lisbon, back, follows it as a standby.
+// Rome, shut down cleanly and waiting, withdraws its token at its bound (RollbackAfter) and
+// rolls back once lisbon's promotion bound has passed too (docs/PROTOCOL.md), by its own
+// timers, and is writable again with a higher epoch; lisbon, back, follows it as a standby.
 func TestCrossClusterSwitchoverRollsBackAtItsBound(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
@@ -97,7 +98,7 @@ func TestCrossClusterSwitchoverRollsBackAtItsBound(t *testing.T) {
 		_, _, err := scenario.Primary(ctx, rome)
 		return err
 	})
-	t.Logf("rome writable again %v after the request (bound: 60 s, update-status every hour)", time.Since(start))
+	t.Logf("rome writable again %v after the request (bounds: 60 s, then 70 s after withdrawing the token; update-status every hour)", time.Since(start))
 	_, err = scenario.InsertRows(ctx, mustPrimaryAddr(t, ctx, rome), rome.Password, "after-rollback", 5)
 	must(t, err)
 
