@@ -24,6 +24,7 @@ func TestChaos(t *testing.T) {
 	t.Logf("chaos: prober: %v", d.Probe())
 	t.Logf("chaos: replay: %s", Replay(prof, len(results)))
 	if msg := Failure(prof, results); msg != "" {
+		t.Logf("chaos: state after the broken invariant:\n%s", d.Diagnose(ctx))
 		t.Fatalf("%s\nreplay: CHAOS_SEED=%d CHAOS_ROUNDS=%d make chaos", msg, prof.Seed, len(results))
 	}
 	if len(results) == 0 {
