@@ -43,16 +43,19 @@ func (d *Drill) Diagnose(ctx context.Context) string {
 			}
 		}
 	}
-	out, err := d.j.Juju(ctx, "debug-log", "--replay", "--no-tail", "-n", "1000000")
-	if err != nil {
-		fmt.Fprintf(&b, "debug-log: %v\n", err)
-		return b.String()
+	var logs strings.Builder
+	for _, c := range []side{d.rome, d.lisbon} {
+		out, err := d.j.Juju(ctx, "debug-log", "-m", c.Model, "--replay", "--no-tail", "-n", "1000000")
+		if err != nil {
+			fmt.Fprintf(&b, "debug-log of %s: %v\n", c.Model, err)
+		}
+		fmt.Fprintf(&logs, "==== %s ====\n%s", c.Model, out)
 	}
 	path := filepath.Join(os.TempDir(), fmt.Sprintf("chaos-seed-%d-%s.log", d.prof.Seed, time.Now().UTC().Format("150405")))
-	if err := os.WriteFile(path, []byte(out), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(logs.String()), 0o600); err != nil {
 		fmt.Fprintf(&b, "debug-log: %v\n", err)
 	} else {
-		fmt.Fprintf(&b, "whole debug-log saved in %s\n", path)
+		fmt.Fprintf(&b, "both models' whole debug-log saved in %s\n", path)
 	}
 	return b.String()
 }
