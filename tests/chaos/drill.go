@@ -141,9 +141,11 @@ func violationSuffix(r Result) string {
 func (d *Drill) Probe() scenario.ProbeReport { return d.p.Report() }
 
 // round injects one fault and checks the invariants after it.
-func (d *Drill) round(ctx context.Context, n int, step Step) Result {
-	r := Result{Round: n, Step: step}
+func (d *Drill) round(ctx context.Context, n int, step Step) (r Result) {
+	r = Result{Round: n, Step: step}
 	since := time.Now()
+	// Whatever else failed, what the prober saw during the round is checked.
+	defer d.checkProbes(since, &r)
 	if err := d.p.WaitHealthy(ctx); err != nil {
 		r.violate("probes reach every unit before the fault", err)
 		return r
@@ -176,7 +178,15 @@ func (d *Drill) round(ctx context.Context, n int, step Step) Result {
 	end := time.Now()
 	r.Outage = d.w.LongestGap(start, end)
 	r.Acked = d.w.Count() - before
+	d.checkLoss(ctx, step, rpo, &r)
+	return r
+}
+
+// checkProbes: no probe round since the round began saw two writable units; and how many
+// reached every unit.
+func (d *Drill) checkProbes(since time.Time, r *Result) {
 	complete, all := 0, 0
+	var split []string
 	for _, pr := range d.p.Rounds() {
 		if pr.Start.Before(since) {
 			continue
@@ -186,12 +196,13 @@ func (d *Drill) round(ctx context.Context, n int, step Step) Result {
 			complete++
 		}
 		if len(pr.Writable) > 1 {
-			r.violate("never two writable units", errors.New(pr.String()))
+			split = append(split, pr.String())
 		}
 	}
 	r.Probes = fmt.Sprintf("%d/%d", complete, all)
-	d.checkLoss(ctx, step, rpo, &r)
-	return r
+	if len(split) > 0 {
+		r.violate("never two writable units", fmt.Errorf("%d of %d probe rounds saw two: first %s; last %s", len(split), all, split[0], split[len(split)-1]))
+	}
 }
 
 // forcedRPO is the bound a forced promotion gave: acknowledged writes whose commit is at or
