@@ -40,6 +40,7 @@ type Result struct {
 	Lost       int           // of all acknowledged inserts, those newly missing after the round
 	Allowed    string        // forced rounds: what the promotion said could be lost
 	Probes     string        // probe rounds in the round: complete / all
+	Recloned   []string      // units whose data directory was replaced (nil: not measured)
 	Violations []string      // invariant: what went wrong
 }
 
@@ -121,8 +122,8 @@ func (d *Drill) Run(ctx context.Context, start time.Time) []Result {
 		d.t.Logf("chaos: round %d: %s (pick %d, delay %v, downtime %v); %s primary", i+1, step.Fault, step.Pick, step.Delay, step.Downtime, d.primary.App)
 		r := d.round(ctx, i+1, step)
 		d.results = append(d.results, r)
-		d.t.Logf("chaos: round %d: %s: %s; outage %v, converged in %v, %d acked, %d lost, probes %s%s",
-			r.Round, step.Fault, r.Detail, r.Outage.Round(time.Millisecond), r.Converge.Round(time.Millisecond), r.Acked, r.Lost, r.Probes, violationSuffix(r))
+		d.t.Logf("chaos: round %d: %s: %s; outage %v, converged in %v, %d acked, %d lost, re-cloned %v, probes %s%s",
+			r.Round, step.Fault, r.Detail, r.Outage.Round(time.Millisecond), r.Converge.Round(time.Millisecond), r.Acked, r.Lost, r.Recloned, r.Probes, violationSuffix(r))
 		if len(r.Violations) > 0 || ctx.Err() != nil {
 			break
 		}
@@ -154,6 +155,9 @@ func (d *Drill) round(ctx context.Context, n int, step Step) (r Result) {
 		r.violate("writes go on before the fault", err)
 		return r
 	}
+	// Which copy of the data each unit serves, to report re-clones (a base backup is
+	// expected only where the protocol says so: a re-seeded standby, a failed rewind).
+	identities, idErr := scenario.DataIdentities(ctx, d.clusters[d.rome.Model], d.clusters[d.lisbon.Model])
 	before := d.w.Count()
 	start := time.Now()
 	var rpo *forcedRPO
@@ -176,6 +180,11 @@ func (d *Drill) round(ctx context.Context, n int, step Step) (r Result) {
 		r.violate("writes resume after convergence", err)
 	}
 	end := time.Now()
+	if idErr == nil {
+		if after, err := scenario.DataIdentities(ctx, d.clusters[d.rome.Model], d.clusters[d.lisbon.Model]); err == nil {
+			r.Recloned = append([]string{}, scenario.Recloned(identities, after)...)
+		}
+	}
 	r.Outage = d.w.LongestGap(start, end)
 	r.Acked = d.w.Count() - before
 	d.checkLoss(ctx, step, rpo, &r)

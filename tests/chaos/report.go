@@ -9,7 +9,7 @@ import (
 // Table renders the results as a Markdown table: one row per round with its fault, what
 // happened, the writer's outage, the convergence time and the losses.
 func Table(results []Result) string {
-	head := []string{"#", "fault", "what happened", "outage", "converged", "acked", "lost", "allowed loss", "probes ok/all", "result"}
+	head := []string{"#", "fault", "what happened", "outage", "converged", "acked", "lost", "allowed loss", "re-cloned", "probes ok/all", "result"}
 	rows := [][]string{head}
 	for _, r := range results {
 		result := "ok"
@@ -20,8 +20,12 @@ func Table(results []Result) string {
 		if allowed == "" {
 			allowed = "0"
 		}
+		recloned := "-"
+		if r.Recloned != nil {
+			recloned = fmt.Sprint(len(r.Recloned))
+		}
 		rows = append(rows, []string{fmt.Sprint(r.Round), r.Step.Fault.String(), r.Detail, dur(r.Outage), dur(r.Converge),
-			fmt.Sprint(r.Acked), fmt.Sprint(r.Lost), allowed, r.Probes, result})
+			fmt.Sprint(r.Acked), fmt.Sprint(r.Lost), allowed, recloned, r.Probes, result})
 	}
 	width := make([]int, len(head))
 	for _, row := range rows {
