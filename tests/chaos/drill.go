@@ -62,6 +62,7 @@ type Drill struct {
 	w        *writer
 	p        *scenario.Prober
 	lost     map[int64]bool // acknowledged ids a forced round was allowed to lose
+	paused   bool           // the writer is paused until the round converges (detach)
 	results  []Result
 }
 
@@ -147,6 +148,7 @@ func (d *Drill) round(ctx context.Context, n int, step Step) (r Result) {
 	since := time.Now()
 	// Whatever else failed, what the prober saw during the round is checked.
 	defer d.checkProbes(since, &r)
+	defer d.resume()
 	if err := d.p.WaitHealthy(ctx); err != nil {
 		r.violate("probes reach every unit before the fault", err)
 		return r
@@ -171,6 +173,7 @@ func (d *Drill) round(ctx context.Context, n int, step Step) (r Result) {
 		return r
 	}
 	r.Converge = time.Since(start)
+	d.resume()
 	if step.Fault == UnitSwitchover {
 		if _, unit, err := scenario.Primary(ctx, d.clusters[d.primary.Model]); err == nil && !strings.HasSuffix(r.Detail, unit) {
 			r.violate("the in-cluster switchover's target is primary", fmt.Errorf("%s is primary after %s", unit, r.Detail))
@@ -189,6 +192,14 @@ func (d *Drill) round(ctx context.Context, n int, step Step) (r Result) {
 	r.Acked = d.w.Count() - before
 	d.checkLoss(ctx, step, rpo, &r)
 	return r
+}
+
+// resume lets a writer paused by the round write again.
+func (d *Drill) resume() {
+	if d.paused {
+		d.w.Resume()
+		d.paused = false
+	}
 }
 
 // checkProbes: no probe round since the round began saw two writable units; and how many
@@ -377,8 +388,10 @@ func (d *Drill) detach(ctx context.Context, n int, r *Result) ([]side, error) {
 	bctx, cancel := context.WithTimeout(ctx, d.prof.Converge)
 	defer cancel()
 	if P == d.lisbon {
+		// Resumed by round once converged: until rome's promotion reaches lisbon, lisbon
+		// may still take writes that the re-seed then discards.
 		d.w.Pause()
-		defer d.w.Resume()
+		d.paused = true
 		if err := d.caughtUp(bctx, S); err != nil {
 			return nil, err
 		}
