@@ -10,7 +10,7 @@ STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 export JUJULET_PEBBLE := $(BIN)/pebble
 
-.PHONY: all setup build jujulet pebble charm-dir client-charm-dir charm demo test test-juju bench lint clean
+.PHONY: all setup build jujulet pebble charm-dir client-charm-dir charm demo test test-juju bench chaos lint clean
 
 all: build
 
@@ -71,6 +71,12 @@ bench: setup build
 	# Synchronous replication: TPS against a hand-configured pair; losses over ten pod kills.
 	JUJULET_BIN=$(BIN) $(GO) test -run '^$$' -bench 'SyncCommitTPS|SyncPodKillLoss' -benchtime 1x -timeout 120m ./tests/e2e
 	JUJULET_BIN=$(BIN) $(GO) run ./tests/cmd/scenario-bench
+
+# The seeded chaos drill (docs/CHAOS.md), long profile: it prints its seed, and
+# `CHAOS_SEED=N make chaos` replays that seed's faults, victims and delays. The short profile
+# (about three minutes) runs inside `make test`.
+chaos: setup build
+	CHAOS_PROFILE=$${CHAOS_PROFILE:-long} JUJULET_REQUIRE_E2E=1 JUJULET_BIN=$(BIN) $(GO) test -count=1 -timeout 90m -run '^TestChaos$$' -v ./tests/chaos
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
