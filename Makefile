@@ -20,10 +20,13 @@ setup:
 
 build: jujulet pebble charm-dir client-charm-dir
 
+# jujuc is what the hook tools link to (found next to jujulet): static and stripped, since
+# every hook tool call starts it.
 jujulet:
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/jujulet ./cmd/jujulet
 	@ln -sf jujulet $(BIN)/juju
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(BIN)/jujuc ./cmd/jujuc
 
 pebble:
 	@mkdir -p $(BIN)

@@ -129,6 +129,10 @@ type drView struct {
 	remote      drprotocol.AppData
 	remoteRaw   map[string]string // the remote app bucket as published
 	remoteErr   error             // the remote app bucket is malformed
+	// sharedURI is the shared-credentials secret found to hold sharedContent in this hook
+	// (syncSharedCredentials).
+	sharedURI     string
+	sharedContent map[string]string
 }
 
 // DefaultDRRollbackAfter is how long a primary cluster that handed over (published its
@@ -345,6 +349,11 @@ func (a *asyncRepl) step(ctx context.Context, c *Charm, st *State, w Workload) e
 		return err
 	}
 	a.view = v
+	defer func() {
+		if v.sharedURI == "" {
+			st.SetLocal(localDRShared, "") // not the primary cluster's leader: nothing to read ahead
+		}
+	}()
 	if v.relID != "" {
 		own, err := c.relationGet(ctx, st, v.relID, st.Unit, false)
 		if err != nil {
@@ -886,11 +895,47 @@ func secretModel(c *Charm, uri string) string {
 	return m
 }
 
+// localDRShared (unit-local state) is the URI of the shared-credentials secret the leader
+// found or made in step with its passwords in the last hook: the next hook reads it ahead
+// (prefetchSecrets), so that a steady hook checks it without a round of its own.
+const localDRShared = "dr-shared-secret"
+
+func (a *asyncRepl) prefetchSecrets(local map[string]string) []string {
+	if uri := local[localDRShared]; uri != "" {
+		return []string{uri}
+	}
+	return nil
+}
+
 // syncSharedCredentials keeps the credentials of a primary cluster shared with the standby
 // cluster, whichever side became primary (create-replication or a switchover): the secret it
 // owns is created, granted and published in L.SecretID when L names none of its own, and
-// follows its passwords (set-password) after that.
+// follows its passwords (set-password) after that. It reads the secret at most once a hook
+// (step runs leaderStep twice), usually ahead (prefetchSecrets).
 func (a *asyncRepl) syncSharedCredentials(ctx context.Context, c *Charm, st *State, v *drView, L *drprotocol.AppData) error {
+	want := sharedContent(st)
+	if v.sharedURI != "" && v.sharedURI == L.SecretID && equalMaps(v.sharedContent, want) {
+		return nil // in step already in this hook
+	}
+	var cur map[string]string // the content of L.SecretID, when read
+	if L.SecretID != "" {
+		// The steady case: the secret L publishes already holds the passwords. Only this
+		// cluster's leader publishes L.SecretID, and only a secret this cluster owns; when it
+		// differs, the lookup below finds out which secret is ours.
+		content, ok := st.takeSecret(L.SecretID)
+		if !ok {
+			var err error
+			content, err = c.Tools.SecretGet(ctx, hookenv.SecretGetArgs{URI: L.SecretID})
+			ok = err == nil
+		}
+		if ok && equalMaps(content, want) {
+			v.sharedSynced(st, L.SecretID, want)
+			return nil
+		}
+		if ok {
+			cur = content
+		}
+	}
 	own, err := ownSecretURI(ctx, c)
 	if err != nil {
 		c.logf(ctx, slog.LevelWarn, "could not look up the shared credentials: %v", err)
@@ -903,23 +948,31 @@ func (a *asyncRepl) syncSharedCredentials(ctx context.Context, c *Charm, st *Sta
 			return nil
 		}
 		L.SecretID = uri
+		v.sharedSynced(st, uri, want)
 		c.logf(ctx, slog.LevelInfo, "sharing this primary cluster's credentials with the other cluster in %s", uri)
 		return nil
 	}
-	cur, err := c.Tools.SecretGet(ctx, hookenv.SecretGetArgs{URI: own})
-	if err != nil {
-		return nil
+	if cur == nil {
+		if cur, err = c.Tools.SecretGet(ctx, hookenv.SecretGetArgs{URI: own}); err != nil {
+			return nil
+		}
 	}
-	want := sharedContent(st)
-	if equalMaps(cur, want) {
-		return nil
+	if !equalMaps(cur, want) {
+		if err := c.Tools.SecretSet(ctx, own, want); err != nil {
+			c.logf(ctx, slog.LevelWarn, "could not update the shared credentials %s: %v", own, err)
+			return nil
+		}
+		c.logf(ctx, slog.LevelInfo, "shared credentials updated after a password change")
 	}
-	if err := c.Tools.SecretSet(ctx, own, want); err != nil {
-		c.logf(ctx, slog.LevelWarn, "could not update the shared credentials %s: %v", own, err)
-		return nil
-	}
-	c.logf(ctx, slog.LevelInfo, "shared credentials updated after a password change")
+	v.sharedSynced(st, L.SecretID, want)
 	return nil
+}
+
+// sharedSynced records that secret uri (as L.SecretID names it) holds content in this hook,
+// and that the next hook reads it ahead.
+func (v *drView) sharedSynced(st *State, uri string, content map[string]string) {
+	v.sharedURI, v.sharedContent = uri, content
+	st.SetLocal(localDRShared, uri)
 }
 
 // headStep is the head unit's part of a switchover: the clean shutdown of a demoting primary,

@@ -13,6 +13,9 @@ type extension interface {
 	// prefetchEndpoints are endpoints whose relations readState reads in its first rounds of
 	// tool calls (see Charm.RelationIDs and Charm.RelationGet).
 	prefetchEndpoints() []string
+	// prefetchSecrets are secrets readState reads in its second round, by the URIs the last
+	// hook kept in the unit's charm state (local); step takes them with State.takeSecret.
+	prefetchSecrets(local map[string]string) []string
 	// roleRule is consulted before the in-cluster rule: it decides the role of this unit in
 	// the situations it owns (ok=true), e.g. a standby cluster's units follow the remote
 	// primary.
@@ -57,6 +60,7 @@ type noExtension struct{}
 var _ extension = noExtension{}
 
 func (noExtension) prefetchEndpoints() []string                           { return nil }
+func (noExtension) prefetchSecrets(map[string]string) []string            { return nil }
 func (noExtension) roleRule(context.Context, *Charm, *State) (Role, bool) { return Role{}, false }
 func (noExtension) step(context.Context, *Charm, *State, Workload) error  { return nil }
 func (noExtension) holdFailover(*State) string                            { return "" }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jujulet/postgresql-k8s/internal/drprotocol"
 	"github.com/jujulet/postgresql-k8s/internal/hookenv"
 )
 
@@ -125,6 +126,73 @@ func TestSteadyHookReadsTheReplicationRelationOnce(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("reads of the replication relation %q, want %q", got, want)
+	}
+}
+
+// TestPrimaryLeaderReadsTheSharedSecretOnce: the primary cluster's leader checks the secret
+// it shares with the standby cluster once a hook, by the id the last hook kept (read ahead
+// with the peer relation), without looking it up by label; when the secret no longer holds
+// the passwords it is repaired, and the next hook is steady again.
+func TestPrimaryLeaderReadsTheSharedSecretOnce(t *testing.T) {
+	d := replicating(t)
+	d.mustRun("a", "pg/0", "update-status")
+	uri := d.appA[drprotocol.KeySecretID]
+	if uri == "" || d.a.secrets[uri] == nil {
+		t.Fatalf("no shared secret %q published", uri)
+	}
+	want := maps.Clone(d.a.secrets[uri].Content)
+	cases := []struct {
+		name  string
+		stale bool // the secret's content differs from the passwords before the hook
+		reads []string
+	}{
+		{name: "steady", reads: []string{"secret-get " + uri}},
+		{name: "stale content", stale: true,
+			reads: []string{"secret-get " + uri, "secret-info-get " + ReplicationSecretLabel}},
+		{name: "steady after the repair", reads: []string{"secret-get " + uri}},
+	}
+	for _, tc := range cases {
+		if tc.stale {
+			d.a.secrets[uri].Content["replication-password"] = "stale"
+		}
+		var tools *countingTools
+		d.a.tweak = func(c *Charm) {
+			EnableAsyncReplication(c)
+			tools = &countingTools{Tools: c.Tools}
+			c.Tools = tools
+		}
+		u := d.mustRun("a", "pg/0", "update-status")
+		var got []string
+		for _, r := range tools.secretReads {
+			if strings.HasSuffix(r, " "+uri) || strings.HasSuffix(r, " "+ReplicationSecretLabel) {
+				got = append(got, r)
+			}
+		}
+		if !slices.Equal(got, tc.reads) {
+			t.Errorf("%s: shared secret reads %q, want %q", tc.name, got, tc.reads)
+		}
+		if c := d.a.secrets[uri].Content; !maps.Equal(c, want) {
+			t.Errorf("%s: shared secret holds %v, want %v", tc.name, c, want)
+		}
+		if rec := u.f.State[localDRShared]; rec != uri {
+			t.Errorf("%s: read-ahead record %q, want %q", tc.name, rec, uri)
+		}
+	}
+	// The standby cluster's leader shares nothing: it looks nothing up, and keeps no record.
+	var tools *countingTools
+	d.b.tweak = func(c *Charm) {
+		EnableAsyncReplication(c)
+		tools = &countingTools{Tools: c.Tools}
+		c.Tools = tools
+	}
+	u := d.mustRun("b", "pg/0", "update-status")
+	for _, r := range tools.secretReads {
+		if strings.HasPrefix(r, "secret-info-get") {
+			t.Errorf("standby leader read %q", r)
+		}
+	}
+	if rec, ok := u.f.State[localDRShared]; ok {
+		t.Errorf("standby leader keeps read-ahead record %q", rec)
 	}
 }
 

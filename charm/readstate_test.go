@@ -13,12 +13,14 @@ import (
 )
 
 // countingTools counts the relation-get and secret-get calls of a hook, and records the
-// relation reads ("relation-get <id> <owner>", "relation-list <id>", "relation-list --app <id>").
+// secret reads and the relation reads ("relation-get <id> <owner>", "relation-list <id>", "relation-list --app <id>").
 type countingTools struct {
 	hookenv.Tools
 	mu                      sync.Mutex
 	relationGets, secretGet int
 	reads                   []string
+	// secretReads are the secret-get URIs and secret-info-get labels, in call order.
+	secretReads []string
 }
 
 func (c *countingTools) read(call string) {
@@ -63,8 +65,16 @@ func (c *countingTools) RelationRemoteApp(ctx context.Context, relID string) (st
 func (c *countingTools) SecretGet(ctx context.Context, args hookenv.SecretGetArgs) (map[string]string, error) {
 	c.mu.Lock()
 	c.secretGet++
+	c.secretReads = append(c.secretReads, "secret-get "+args.URI)
 	c.mu.Unlock()
 	return c.Tools.SecretGet(ctx, args)
+}
+
+func (c *countingTools) SecretInfoGet(ctx context.Context, label string) ([]hookenv.SecretInfo, error) {
+	c.mu.Lock()
+	c.secretReads = append(c.secretReads, "secret-info-get "+label)
+	c.mu.Unlock()
+	return c.Tools.SecretInfoGet(ctx, label)
 }
 
 // TestReadStateReadsAheadFromTheCache: the peers and the secret id the last hook saw let

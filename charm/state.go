@@ -72,6 +72,8 @@ type State struct {
 	relationIDs map[string][]string
 	relAhead    map[string]*relationAhead
 	secretAhead *secretRead
+	// secretsAhead are the extension's prefetchSecrets as readState read them, by URI.
+	secretsAhead map[string]*secretRead
 	// statuses are set with the hook's last writes (Reconcile); shown are the unit's (false)
 	// and the application's (true) statuses as the hook found them.
 	statuses []statusWrite
@@ -201,6 +203,18 @@ type secretRead struct {
 	err     error
 }
 
+// takeSecret returns the content of secret uri as readState read it ahead (prefetchSecrets),
+// once: a later read goes to the tool, and so sees what this hook wrote since. ok is false
+// when it was not read ahead or its read failed.
+func (st *State) takeSecret(uri string) (content map[string]string, ok bool) {
+	r := st.secretsAhead[uri]
+	delete(st.secretsAhead, uri)
+	if r == nil || r.err != nil {
+		return nil, false
+	}
+	return r.content, true
+}
+
 // readState reads what the hook needs in two rounds of tool calls (a round of concurrent
 // calls costs about one call on Juju, where each is an API round trip): the first reads the
 // leadership, config, address, relation ids and the unit's charm state; as soon as the peer
@@ -285,6 +299,21 @@ func (c *Charm) readState(ctx context.Context) (*State, error) {
 			return err
 		},
 	}
+	var secrets []*secretRead // the extension's prefetchSecrets
+	fns = append(fns, func() error {
+		<-localRead
+		uris := c.extension().prefetchSecrets(local)
+		secrets = make([]*secretRead, len(uris))
+		reads := make([]func() error, len(uris))
+		for i, uri := range uris {
+			reads[i] = func() error {
+				content, err := t.SecretGet(ctx, hookenv.SecretGetArgs{URI: uri})
+				secrets[i] = &secretRead{uri: uri, content: content, err: err}
+				return nil
+			}
+		}
+		return parallel(reads...)
+	})
 	for i, ep := range prefetch {
 		fns = append(fns, func() (err error) {
 			if extraIDs[i], err = t.RelationIDs(ctx, ep); err != nil {
@@ -298,6 +327,12 @@ func (c *Charm) readState(ctx context.Context) (*State, error) {
 		return nil, err
 	}
 	st.Leaving = local[leavingKey] == "true"
+	for _, r := range secrets {
+		if st.secretsAhead == nil {
+			st.secretsAhead = map[string]*secretRead{}
+		}
+		st.secretsAhead[r.uri] = r
+	}
 	if local != nil {
 		st.Local = local
 	}

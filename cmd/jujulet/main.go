@@ -16,13 +16,14 @@ import (
 	"github.com/jujulet/postgresql-k8s/internal/cli"
 	"github.com/jujulet/postgresql-k8s/internal/controller"
 	"github.com/jujulet/postgresql-k8s/internal/hooktools"
+	"github.com/jujulet/postgresql-k8s/internal/hooktools/toolclient"
 	"github.com/jujulet/postgresql-k8s/internal/pod"
 )
 
 func main() {
 	name := filepath.Base(os.Args[0])
 	if slices.Contains(hooktools.ToolNames(), name) {
-		os.Exit(hooktools.RunTool(name, os.Args[1:]))
+		os.Exit(toolclient.Main(name, os.Args[1:]))
 	}
 	if len(os.Args) > 1 && os.Args[1] == "controller-daemon" {
 		os.Exit(runDaemon())
@@ -49,9 +50,19 @@ func runDaemon() int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if err := controller.Run(ctx, controller.Config{Home: home, Jujulet: self, Pebble: pebble, Logger: logger}); err != nil {
+	if err := controller.Run(ctx, controller.Config{Home: home, Jujulet: self, Jujuc: jujucBeside(self), Pebble: pebble, Logger: logger}); err != nil {
 		logger.Error("controller failed", "err", err)
 		return 1
 	}
 	return 0
+}
+
+// jujucBeside is the jujuc binary installed next to jujulet (`make build` puts both in bin/),
+// or "" when there is none and the hook tools fall back to jujulet itself.
+func jujucBeside(jujulet string) string {
+	p := filepath.Join(filepath.Dir(jujulet), "jujuc")
+	if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+		return ""
+	}
+	return p
 }

@@ -27,7 +27,8 @@ import (
 // Config configures the daemon.
 type Config struct {
 	Home    string
-	Jujulet string // binary for hook tools
+	Jujulet string // the jujulet binary (hook tools fall back to it)
+	Jujuc   string // the hook tool client the tools link to, if installed (uniter.Config.Jujuc)
 	Pebble  string
 	Logger  *slog.Logger
 	// Lease is how long a leader's pod may be dead before leadership moves (default 60s).
@@ -207,7 +208,7 @@ func (d *Daemon) syncAgents(ctx context.Context) {
 		actx, cancel := context.WithCancel(ctx)
 		d.agents[k] = cancel
 		ag := uniter.New(uniter.Config{Store: d.store, Model: u.Model, Unit: u.Name, Home: d.cfg.Home,
-			Jujulet: d.cfg.Jujulet, Pebble: d.cfg.Pebble, Logger: d.log})
+			Jujulet: d.cfg.Jujulet, Jujuc: d.cfg.Jujuc, Pebble: d.cfg.Pebble, Logger: d.log})
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()

@@ -89,6 +89,16 @@ func TestDeployHookOrder(t *testing.T) {
 	}
 	// update-status runs on the model's interval.
 	e.eventually("update-status", func() bool { return e.ran("b1/0", "update-status") })
+	// The hooks above ran their tools through jujuc, installed beside jujulet (main_test.go).
+	links, err := filepath.Glob(filepath.Join(e.home, "units", "*", "tools", "is-leader"))
+	if err != nil || len(links) != 2 {
+		t.Fatalf("tool links %v (%v): want one per unit", links, err)
+	}
+	for _, l := range links {
+		if target, err := os.Readlink(l); err != nil || filepath.Base(target) != "jujuc" {
+			t.Errorf("%s links to %q (%v), want jujuc", l, target, err)
+		}
+	}
 }
 
 func field(line, key string) string {

@@ -41,11 +41,14 @@ func run(m *testing.M) int {
 			os.Setenv("JUJULET_PEBBLE", filepath.Join(b, "pebble"))
 		}
 	} else {
-		build := exec.Command("go", "build", "-o", jujuletBin, "./cmd/jujulet")
-		build.Dir = repoRoot
-		if out, err := build.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "building jujulet: %v\n%s", err, out)
-			return 1
+		// jujuc beside jujulet, as `make build` installs it: the hook tools link to it.
+		for _, b := range []struct{ out, pkg string }{{jujuletBin, "./cmd/jujulet"}, {filepath.Join(dir, "jujuc"), "./cmd/jujuc"}} {
+			build := exec.Command("go", "build", "-o", b.out, b.pkg)
+			build.Dir = repoRoot
+			if out, err := build.CombinedOutput(); err != nil {
+				fmt.Fprintf(os.Stderr, "building %s: %v\n%s", b.pkg, err, out)
+				return 1
+			}
 		}
 	}
 	pebbleBin = os.Getenv("JUJULET_PEBBLE")

@@ -13,31 +13,16 @@ import (
 	"sync"
 
 	"github.com/juju/cmd/v3"
+
+	"github.com/jujulet/postgresql-k8s/internal/hooktools/toolclient"
 )
 
-// Request is one hook tool invocation as it travels over the unit's socket
-// (JSON, one request per connection).
-type Request struct {
-	ContextID string   `json:"context-id"`
-	Tool      string   `json:"tool"`
-	Args      []string `json:"args"`
-	// Dir is the tool's working directory; relative paths (--file, -o) resolve against it.
-	Dir string `json:"dir"`
-	// StdinSet tells whether Stdin was sent. The client sends stdin only when a
-	// first attempt answered NeedStdin (the tool tried to read "-").
-	StdinSet bool   `json:"stdin-set,omitempty"`
-	Stdin    []byte `json:"stdin,omitempty"`
-}
-
-// Response is what the tool printed and its exit code.
-type Response struct {
-	Code   int    `json:"code"`
-	Stdout []byte `json:"stdout,omitempty"`
-	Stderr []byte `json:"stderr,omitempty"`
-	// NeedStdin: the tool wants stdin and none was sent; nothing ran past the read,
-	// resend with StdinSet.
-	NeedStdin bool `json:"need-stdin,omitempty"`
-}
+// Request and Response are the wire format of the unit's socket, shared with the hook
+// tools' client (toolclient, which the small cmd/jujuc binary links alone).
+type (
+	Request  = toolclient.Request
+	Response = toolclient.Response
+)
 
 // maxRequestSize bounds a request (args and stdin) read from the socket.
 const maxRequestSize = 64 << 20

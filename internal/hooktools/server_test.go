@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jujulet/postgresql-k8s/internal/hooktools/toolclient"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -71,7 +72,7 @@ func TestRoundTrip(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errb bytes.Buffer
-			code := runTool(tc.tool, tc.args, env, strings.NewReader(tc.stdin), &out, &errb)
+			code := toolclient.Run(tc.tool, tc.args, env, strings.NewReader(tc.stdin), &out, &errb)
 			assert.Equal(t, tc.code, code)
 			if tc.name == "help" {
 				assert.True(t, strings.HasPrefix(out.String(), tc.stdout), out.String())
@@ -90,7 +91,7 @@ func TestRoundTripStdinNotReadUnlessAsked(t *testing.T) {
 	env := envOf(map[string]string{"JUJU_CONTEXT_ID": "c", "JUJU_AGENT_SOCKET_ADDRESS": addr})
 	var out, errb bytes.Buffer
 	// A reader that fails the test if read: relation-get "-" must not consume stdin.
-	code := runTool("leader-get", []string{"-"}, env, failReader{t}, &out, &errb)
+	code := toolclient.Run("leader-get", []string{"-"}, env, failReader{t}, &out, &errb)
 	assert.Equal(t, 0, code, errb.String())
 	assert.Equal(t, "primary: pg/0\n", out.String())
 }
@@ -105,7 +106,7 @@ func (r failReader) Read([]byte) (int, error) {
 func TestRoundTripBadContext(t *testing.T) {
 	addr := startServer(t, map[string]Context{"good": newFake()})
 	var out, errb bytes.Buffer
-	code := runTool("is-leader", nil, envOf(map[string]string{"JUJU_CONTEXT_ID": "stale", "JUJU_AGENT_SOCKET_ADDRESS": addr}),
+	code := toolclient.Run("is-leader", nil, envOf(map[string]string{"JUJU_CONTEXT_ID": "stale", "JUJU_AGENT_SOCKET_ADDRESS": addr}),
 		strings.NewReader(""), &out, &errb)
 	assert.Equal(t, 1, code)
 	assert.Empty(t, out.String())
@@ -122,13 +123,13 @@ func TestClientOutsideHook(t *testing.T) {
 	}
 	for _, tc := range cases {
 		var out, errb bytes.Buffer
-		code := runTool("is-leader", nil, envOf(tc.env), strings.NewReader(""), &out, &errb)
+		code := toolclient.Run("is-leader", nil, envOf(tc.env), strings.NewReader(""), &out, &errb)
 		assert.Equal(t, 1, code)
 		assert.Equal(t, tc.stderr, errb.String())
 	}
 	// No agent listening.
 	var out, errb bytes.Buffer
-	code := runTool("is-leader", nil, envOf(map[string]string{"JUJU_CONTEXT_ID": "x", "JUJU_AGENT_SOCKET_ADDRESS": "/nonexistent/sock"}),
+	code := toolclient.Run("is-leader", nil, envOf(map[string]string{"JUJU_CONTEXT_ID": "x", "JUJU_AGENT_SOCKET_ADDRESS": "/nonexistent/sock"}),
 		strings.NewReader(""), &out, &errb)
 	assert.Equal(t, 1, code)
 	assert.True(t, strings.HasPrefix(errb.String(), "ERROR cannot connect to the unit agent: "), errb.String())

@@ -4,6 +4,7 @@
 package uniter
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io/fs"
@@ -28,9 +29,12 @@ type Config struct {
 	Model   string // model uuid
 	Unit    string
 	Home    string // JUJULET_HOME
-	Jujulet string // the jujulet binary (hook tools are symlinks to it)
-	Pebble  string
-	Logger  *slog.Logger
+	Jujulet string // the jujulet binary (the hook tools' fallback target, see Jujuc)
+	// Jujuc is the small hook tool client (cmd/jujuc) the hook tools are symlinks to; when
+	// empty they link to the multi-call Jujulet, which starts several times slower.
+	Jujuc  string
+	Pebble string
+	Logger *slog.Logger
 	// PollInterval is how often the pod is polled for boot ids (default 1s).
 	PollInterval time.Duration
 	// LookupEnv reads the agent's environment, of which hooks inherit the Kubernetes
@@ -173,15 +177,8 @@ func (u *Uniter) setup(unit *st.Unit, app *st.App) error {
 			return fmt.Errorf("installing charm copy: %w", err)
 		}
 	}
-	for _, name := range hooktools.ToolNames() {
-		p := filepath.Join(u.toolsDir(), name)
-		if target, err := os.Readlink(p); err == nil && target == u.cfg.Jujulet {
-			continue
-		}
-		_ = os.Remove(p)
-		if err := os.Symlink(u.cfg.Jujulet, p); err != nil {
-			return fmt.Errorf("linking tool %s: %w", name, err)
-		}
+	if err := linkTools(u.toolsDir(), cmp.Or(u.cfg.Jujuc, u.cfg.Jujulet)); err != nil {
+		return err
 	}
 	ch, err := u.store.Charm(app.CharmDir)
 	if err != nil {
@@ -858,5 +855,21 @@ func (u *Uniter) refreshCharm() error {
 		containers[c] = mounts
 	}
 	u.containers = containers
+	return nil
+}
+
+// linkTools makes every hook tool in dir a symlink to target, replacing links to anything
+// else (a unit set up before jujuc was installed, or by another jujulet binary).
+func linkTools(dir, target string) error {
+	for _, name := range hooktools.ToolNames() {
+		p := filepath.Join(dir, name)
+		if cur, err := os.Readlink(p); err == nil && cur == target {
+			continue
+		}
+		_ = os.Remove(p)
+		if err := os.Symlink(target, p); err != nil {
+			return fmt.Errorf("linking tool %s: %w", name, err)
+		}
+	}
 	return nil
 }
