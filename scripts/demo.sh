@@ -47,12 +47,13 @@ juju integrate db2:database app:database
 settle lisbon app 1 ""
 # Its URI names lisbon's unit, then rome's (target_session_attrs=read-write): once lisbon's
 # leader has seen rome's unit and both clusters admit the client, its writes reach rome.
-until juju run app/0 write count=10 tag=before-switchover | grep 'acknowledged: "\?10"\?$'; do sleep 2; done
+until juju run app/0 write count=10 tag=before-switchover 2>/dev/null | grep -e '^\$ juju' -e 'acknowledged: "10"' | tee /dev/stderr | grep -q acknowledged; do sleep 2; done
 
 step "Switch over while the application writes: lisbon becomes primary, rome follows it"
 # The writer keeps its URI for the whole run and reconnects through it after each error: no
 # hook of the application runs.
-juju run app/0 write tag=through-switchover seconds=45 --wait 5m > "$JUJULET_HOME/writer.out" &
+echo "(the writer runs in the background for 45 s; its answer is shown once it ends)"
+juju run app/0 write tag=through-switchover seconds=45 --wait 5m > "$JUJULET_HOME/writer.out" 2>&1 &
 writer=$!
 sleep 8
 juju run -m lisbon db2/leader promote-to-primary scope=cluster
