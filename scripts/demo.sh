@@ -47,7 +47,13 @@ juju integrate db2:database app:database
 settle lisbon app 1 ""
 # Its URI names lisbon's unit, then rome's (target_session_attrs=read-write): once lisbon's
 # leader has seen rome's unit and both clusters admit the client, its writes reach rome.
-until juju run app/0 write count=10 tag=before-switchover 2>/dev/null | grep -e '^\$ juju' -e 'acknowledged: "10"' | tee /dev/stderr | grep -q acknowledged; do sleep 2; done
+first_write() {
+	local out
+	out=$(juju run app/0 write count=10 tag=before-switchover 2>/dev/null) || true
+	printf '%s\n' "$out" | grep -e '^\$ juju' -e '^acknowledged' -e '^error' || true
+	[[ $out == *'acknowledged: "10"'* ]]
+}
+until first_write; do sleep 2; done
 
 step "Switch over while the application writes: lisbon becomes primary, rome follows it"
 # The writer keeps its URI for the whole run and reconnects through it after each error: no
