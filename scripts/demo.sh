@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The cross-regional flow of the README on one machine: two models ("regions"), one
-# PostgreSQL cluster each, asynchronous replication rome -> lisbon, a zero-loss switchover,
-# and both clusters scaled to three units. Every `juju` line is what a Juju user types.
+# PostgreSQL cluster each, asynchronous replication rome -> lisbon, an application in lisbon
+# writing through a zero-loss switchover, and both clusters scaled to three units. Every
+# `juju` line is what a Juju user types.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="$PWD/bin"
@@ -39,9 +40,36 @@ sleep 2
 echo "rome:";   drdata show rome db1
 echo "lisbon:"; drdata show lisbon db2
 
-step "Switch over: lisbon becomes primary, rome follows it (nothing acknowledged is lost)"
+step "An application in lisbon, integrated with its local cluster (the standby)"
+juju switch lisbon
+juju deploy ./build/charms/pgclient app --config database-name=orders
+juju integrate db2:database app:database
+settle lisbon app 1 ""
+# Its URI names lisbon's unit, then rome's (target_session_attrs=read-write): once lisbon's
+# leader has seen rome's unit and both clusters admit the client, its writes reach rome.
+first_write() {
+	local out
+	out=$(juju run app/0 write count=10 tag=before-switchover 2>/dev/null) || true
+	printf '%s\n' "$out" | grep -e '^\$ juju' -e '^acknowledged' -e '^error' || true
+	[[ $out == *'acknowledged: "10"'* ]]
+}
+until first_write; do sleep 2; done
+
+step "Switch over while the application writes: lisbon becomes primary, rome follows it"
+# The writer keeps its URI for the whole run and reconnects through it after each error: no
+# hook of the application runs.
+echo "(the writer runs in the background for 45 s; its answer is shown once it ends)"
+juju run app/0 write tag=through-switchover seconds=45 --wait 5m > "$JUJULET_HOME/writer.out" 2>&1 &
+writer=$!
+sleep 8
 juju run -m lisbon db2/leader promote-to-primary scope=cluster
 settle lisbon db2 1 Primary; settle rome db1 1 Standby
+wait "$writer"
+echo "the writer (acknowledged = inserts PostgreSQL confirmed, longest-gap-ms = its write outage):"
+cat "$JUJULET_HOME/writer.out"
+echo "visible through the same URI afterwards (at least every acknowledged insert):"
+juju run app/0 count tag=through-switchover
+juju run app/0 count tag=before-switchover
 drdata write lisbon db2 written-in-lisbon 10
 sleep 2
 echo "lisbon:"; drdata show lisbon db2

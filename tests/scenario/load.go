@@ -98,9 +98,15 @@ func (w *Writer) Acked() []int64 {
 func (w *Writer) LongestGap(start time.Time) time.Duration {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	return longestGap(w.ackTimes, start)
+}
+
+// longestGap is the longest time between two of the (ordered) acknowledgement times after
+// start, counting from start to the first.
+func longestGap(ackTimes []time.Time, start time.Time) time.Duration {
 	var longest time.Duration
 	prev := start
-	for _, t := range w.ackTimes {
+	for _, t := range ackTimes {
 		if t.Before(start) {
 			continue
 		}

@@ -176,8 +176,13 @@ func (c client) action(ctx context.Context) error {
 		}
 		return c.tools.ActionSet(ctx, out)
 	case "write":
-		n := intParam(params["count"])
-		acked, err := write(ctx, connString(creds, false), tag, n)
+		uri := connString(creds, false)
+		if secs := intParam(params["seconds"]); secs > 0 {
+			r := writeFor(ctx, uri, tag, time.Duration(secs)*time.Second)
+			return c.tools.ActionSet(ctx, map[string]string{"acknowledged": strconv.Itoa(r.acked),
+				"failed-attempts": strconv.Itoa(r.failed), "longest-gap-ms": strconv.FormatInt(r.gap.Milliseconds(), 10)})
+		}
+		acked, err := write(ctx, uri, tag, intParam(params["count"]))
 		res := map[string]string{"acknowledged": strconv.Itoa(acked)}
 		if err != nil {
 			res["error"] = err.Error()
@@ -233,6 +238,8 @@ func connect(ctx context.Context, uri string) (*pgx.Conn, error) {
 	return pgx.ConnectConfig(ctx, cfg)
 }
 
+const createRows = "CREATE TABLE IF NOT EXISTS pgclient_rows (id bigserial PRIMARY KEY, tag text NOT NULL, at timestamptz NOT NULL DEFAULT now())"
+
 // write inserts n rows, each its own transaction, and counts the acknowledged ones.
 func write(ctx context.Context, uri, tag string, n int) (int, error) {
 	conn, err := connect(ctx, uri)
@@ -240,7 +247,7 @@ func write(ctx context.Context, uri, tag string, n int) (int, error) {
 		return 0, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS pgclient_rows (id bigserial PRIMARY KEY, tag text NOT NULL, at timestamptz NOT NULL DEFAULT now())"); err != nil {
+	if _, err := conn.Exec(ctx, createRows); err != nil {
 		return 0, err
 	}
 	acked := 0
@@ -251,6 +258,64 @@ func write(ctx context.Context, uri, tag string, n int) (int, error) {
 		acked++
 	}
 	return acked, nil
+}
+
+// writeResult is what a timed write saw: inserts acknowledged, attempts (connections or
+// inserts) that failed, and the longest time between two acknowledgements (or from the start
+// to the first).
+type writeResult struct {
+	acked, failed int
+	gap           time.Duration
+}
+
+// writeFor inserts rows for d, as an application would through a failover or a switchover:
+// after any error it reconnects through the same URI, which names every unit, and goes on.
+// An insert whose answer was lost may have committed, so the rows visible afterwards may
+// exceed the acknowledged count, never fall short of it.
+func writeFor(ctx context.Context, uri, tag string, d time.Duration) writeResult {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var r writeResult
+	last := time.Now()
+	for ctx.Err() == nil {
+		err := writeUntilError(ctx, uri, tag, func() {
+			now := time.Now()
+			r.gap = max(r.gap, now.Sub(last))
+			r.acked, last = r.acked+1, now
+		})
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+		r.failed++
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return r
+}
+
+// writeUntilError keeps one connection and inserts until an error or the end of ctx.
+func writeUntilError(ctx context.Context, uri, tag string, acked func()) error {
+	conn, err := connect(ctx, uri)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, createRows); err != nil {
+		return err
+	}
+	for ctx.Err() == nil {
+		if _, err := conn.Exec(ctx, "INSERT INTO pgclient_rows (tag) VALUES ($1)", tag); err != nil {
+			return err
+		}
+		acked()
+		select {
+		case <-ctx.Done():
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 func count(ctx context.Context, uri, tag string) (int, error) {
