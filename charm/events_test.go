@@ -416,3 +416,20 @@ func (e stepExtension) step(_ context.Context, _ *Charm, st *State, _ Workload) 
 	e.fn(st)
 	return nil
 }
+
+// TestPodGoneMidHookKeepsTheHookAlive is chaos finding F3: a pod that goes away after the
+// hook opened its workload left the hook with no workload to write its timers to, and the
+// hook panicked (status 2) instead of ending waiting for pebble-ready.
+func TestPodGoneMidHookKeepsTheHookAlive(t *testing.T) {
+	w := bootstrap(t, 1)
+	u := w.units["pg/0"]
+	u.s.goneMidHook = true
+	w.mustRunEvent("pg/0", hookCustomNotice, wake) // panicked before the fix
+	wantStatus(t, u, "waiting", "lost the postgresql container")
+	// Back with the same pod: the next hook writes the retry timer.
+	u.s.goneMidHook = false
+	w.mustRunEvent("pg/0", hookCustomNotice, wake)
+	if w.timer("pg/0", timerRetry).IsZero() && u.f.UnitStatus.Status == "waiting" {
+		t.Errorf("a waiting unit without a retry timer: %+v", u.s.timers)
+	}
+}
