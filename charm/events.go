@@ -76,14 +76,21 @@ func (s *State) myUpstreamDown() (upstreamDown, bool) {
 
 // reportUpstream keeps this unit's upstream-down report: set when its upstream check fails
 // while it follows the recorded primary, cleared when the check recovers, when another unit
-// is recorded primary, or when this unit no longer follows it.
+// is recorded primary, when this unit no longer follows it, or while it shuts down for a
+// switchover.
 func (c *Charm) reportUpstream(ctx context.Context, st *State, role Role) {
 	primary := st.Primary()
 	rep, has := st.myUpstreamDown()
 	following := role.Kind == RoleReplica && primary != "" && primary != st.Unit && role.UpstreamUnit == primary
 	failed, recovered := c.upstreamCheckEvent()
+	// A primary that shuts down for a switchover is down on purpose: reported, it would
+	// start the leader's failover countdown early (chaos finding F1).
+	planned := false
+	if sw := st.Switchover(); sw != nil && sw.From == primary {
+		planned = true
+	}
 	switch {
-	case !following || recovered || (has && rep.Primary != primary):
+	case !following || recovered || planned || (has && rep.Primary != primary):
 		if has {
 			st.SetMine(keyUpstreamDown, "")
 		}

@@ -2,6 +2,7 @@ package charm
 
 import (
 	"context"
+	"encoding/json"
 	"maps"
 	"slices"
 	"strings"
@@ -431,5 +432,47 @@ func TestPodGoneMidHookKeepsTheHookAlive(t *testing.T) {
 	w.mustRunEvent("pg/0", hookCustomNotice, wake)
 	if w.timer("pg/0", timerRetry).IsZero() && u.f.UnitStatus.Status == "waiting" {
 		t.Errorf("a waiting unit without a retry timer: %+v", u.s.timers)
+	}
+}
+
+// TestCompletedSwitchoverCancelsTheFailoverCountdown is chaos finding F1: the leader, a
+// replica, saw its upstream go down when the old primary shut down for a switchover; in the
+// hook that recorded the target as the primary it still judged the old primary, down for
+// longer than FailoverAfter by its upstream report, and failed over to itself: two writable
+// primaries.
+func TestCompletedSwitchoverCancelsTheFailoverCountdown(t *testing.T) {
+	w := offLeader(t) // leader pg/0 a replica, pg/1 primary, pg/2 replica
+	l, p, r := w.units["pg/0"], w.units["pg/1"], w.units["pg/2"]
+	p.s.received, l.s.received, l.s.replayed, r.s.received, r.s.replayed = 700, 700, 700, 700, 700
+	w.mustRun("pg/1", "database-peers-relation-changed") // publishes both replicas as synchronous standbys
+	if rec := mustRecord(t, w, "pg/1"); !slices.Equal(rec.Standbys, []string{"pg/0", "pg/2"}) {
+		t.Fatalf("pg/1 published %+v", rec)
+	}
+	sw := Switchover{ID: "7", From: "pg/1", To: "pg/2", Since: w.now().Unix()}
+	b, _ := json.Marshal(sw)
+	w.app["switchover"] = string(b)
+
+	w.mustRun("pg/1", "database-peers-relation-changed") // clean shutdown, token published
+	if p.s.running {
+		t.Fatal("the old primary did not shut down")
+	}
+	// The leader's upstream check fails against the stopped primary.
+	w.mustRunEvent("pg/0", hookCheckFailed, checkEvent(postgres.UpstreamCheck))
+	w.elapsed += 6 * time.Second // past FailoverAfter (5s)
+	r.s.replayed = 800
+	w.mustRun("pg/2", "database-peers-relation-changed") // replayed past the checkpoint: promotes
+	if r.s.inRecovery {
+		t.Fatal("the target did not promote")
+	}
+	w.mustRun("pg/0", "database-peers-relation-changed") // records pg/2
+	w.mustRunEvent("pg/0", hookCustomNotice, wake)
+	if w.app["primary"] != "pg/2" {
+		t.Fatalf("primary %q after the switchover to pg/2", w.app["primary"])
+	}
+	if !l.s.inRecovery {
+		t.Fatal("the leader promoted itself after a completed switchover: two writable primaries")
+	}
+	if l.f.State[localPrimaryDown] != "" || !w.timer("pg/0", timerFailoverConfirm).IsZero() {
+		t.Errorf("failover countdown kept: %q, timer %v", l.f.State[localPrimaryDown], w.timer("pg/0", timerFailoverConfirm))
 	}
 }

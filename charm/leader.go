@@ -42,6 +42,9 @@ func (c *Charm) leaderDuties(ctx context.Context, st *State, w Workload) error {
 		st.SetApp("primary-address", a)
 	}
 	c.leaderSwitchover(ctx, st)
+	// A switchover this hook completed recorded its target: the old primary, shut down on
+	// purpose, is not judged any more (chaos finding F1).
+	primary = st.Primary()
 	if st.Switchover() != nil {
 		st.setPrimaryDown("", time.Time{})
 		return nil // the old primary is down on purpose
