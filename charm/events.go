@@ -32,6 +32,30 @@ const keyUpstreamDown = "upstream-down"
 // made primary; the leader does not hand the primary off it (see handOff).
 const keyPinnedPrimary = "pinned-primary"
 
+// keyRestarted (peer unit bucket): set by a recorded primary that found its server stopped
+// and started it read-only (runPrimary), to the unix milliseconds of that start; the leader
+// answers with keyRestartConfirmed (peer app bucket) = "unit@value" in a hook where that unit
+// is still the primary and answers, and only then does it promote. A failover needs the
+// primary not to answer for FailoverAfter, so the two exclude each other.
+const (
+	keyRestarted        = "restarted"
+	keyRestartConfirmed = "restart-confirmed"
+)
+
+// confirmRestart is the leader's answer to a primary that restarted read-only: it is still
+// the recorded primary and answers (answers, when the caller probed it already).
+func (c *Charm) confirmRestart(ctx context.Context, st *State, w Workload, primary string, answers bool) {
+	nonce := st.PeerData[primary][keyRestarted]
+	if nonce == "" || st.AppData[keyRestartConfirmed] == primary+"@"+nonce {
+		return
+	}
+	if !answers && !c.primaryAnswers(ctx, st, w, primary) {
+		return
+	}
+	c.logf(ctx, slog.LevelInfo, "primary %s restarted read-only and answers: confirming it stays the primary", primary)
+	st.SetApp(keyRestartConfirmed, primary+"@"+nonce)
+}
+
 // upstreamDown is a replica's report that its upstream check fails.
 type upstreamDown struct {
 	Primary string `json:"primary"`

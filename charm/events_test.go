@@ -476,3 +476,95 @@ func TestCompletedSwitchoverCancelsTheFailoverCountdown(t *testing.T) {
 		t.Errorf("failover countdown kept: %q, timer %v", l.f.State[localPrimaryDown], w.timer("pg/0", timerFailoverConfirm))
 	}
 }
+
+// writableUnits lists the units whose fake server runs writable.
+func (w *world) writableUnits() []string {
+	var out []string
+	for _, n := range w.names() {
+		if s := w.units[n].s; s.running && !s.inRecovery && !s.down {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// TestRestartedPrimaryWaitsForTheLeader is chaos finding F6: a primary whose pod restarted
+// ran a hook that still saw it recorded primary, while the leader had just failed over to
+// another unit (the hook's view of the app data is older than the leader's decision): it
+// started writable while the new primary promoted. It now starts read-only and promotes
+// only on the leader's confirmation; replaced meanwhile, it rewinds and follows.
+func TestRestartedPrimaryWaitsForTheLeader(t *testing.T) {
+	t.Run("replaced while down", func(t *testing.T) {
+		w := offLeader(t) // leader pg/0 a replica, pg/1 primary, pg/2 replica
+		p, r := w.units["pg/1"], w.units["pg/2"]
+		p.s.received, r.s.received, r.s.replayed = 700, 700, 700
+		for _, u := range w.units {
+			u.s.timeline = p.s.timeline // the replicas follow the primary's timeline
+		}
+		w.mustRun("pg/1", "database-peers-relation-changed") // publishes its standbys
+		p.s.running, p.s.cleanStopped = false, false         // the pod is killed
+		w.mustRun("pg/0", "update-status")                   // countdown
+		w.elapsed += 6 * time.Second
+		w.mustRunEvent("pg/0", hookCustomNotice, wake) // fails over
+		next := w.app["primary"]
+		if next == "pg/1" || next == "" {
+			t.Fatalf("no failover: primary %q", next)
+		}
+		// pg/1's pod is back; its hook read the app data before the leader's decision.
+		recorded := maps.Clone(w.app)
+		w.app["primary"], w.app["primary-address"] = "pg/1", p.s.addr
+		p.s.calls = nil
+		w.mustRun("pg/1", "postgresql-pebble-ready")
+		w.app = recorded
+		if !p.s.running || !p.s.inRecovery {
+			t.Fatalf("the restarted old primary runs %v, in recovery %v: it must start read-only", p.s.running, p.s.inRecovery)
+		}
+		wantStatus(t, p, "waiting", "restarted read-only after an unplanned stop")
+		w.mustRun(next, "database-peers-relation-changed") // promotes
+		if got := w.writableUnits(); !slices.Equal(got, []string{next}) {
+			t.Fatalf("writable units %v, want only %s", got, next)
+		}
+		w.mustRun("pg/0", "database-peers-relation-changed")
+		if w.app[keyRestartConfirmed] != "" {
+			t.Fatalf("the leader confirmed a replaced primary: %q", w.app[keyRestartConfirmed])
+		}
+		// pg/1 sees the new primary: it is checked for divergence and follows.
+		p.s.received = 900 // WAL the new primary never received
+		p.s.calls = nil
+		w.mustRun("pg/1", "database-peers-relation-changed")
+		wantStatus(t, p, "active", "Replica")
+		if !slices.Contains(p.s.calls, "Rewind"+w.units[next].s.addr) || !p.s.inRecovery {
+			t.Errorf("old primary calls %v (in recovery %v): want a rewind onto %s", p.s.calls, p.s.inRecovery, next)
+		}
+		if p.f.Relations[peerRel].Data["pg/1"][keyRestarted] != "" {
+			t.Error("restart marker kept on a replica")
+		}
+	})
+	t.Run("still the primary", func(t *testing.T) {
+		w := offLeader(t)
+		p := w.units["pg/1"]
+		p.s.running, p.s.cleanStopped = false, false
+		w.mustRun("pg/1", "postgresql-pebble-ready")
+		if !p.s.running || !p.s.inRecovery {
+			t.Fatalf("restarted primary runs %v, in recovery %v: want read-only", p.s.running, p.s.inRecovery)
+		}
+		w.mustRun("pg/0", "database-peers-relation-changed") // its read-only server answers: confirmed
+		if w.app["primary"] != "pg/1" || w.app[keyRestartConfirmed] == "" {
+			t.Fatalf("app data %v", w.app)
+		}
+		w.mustRun("pg/1", "database-peers-relation-changed")
+		if p.s.inRecovery {
+			t.Fatal("the confirmed primary did not promote")
+		}
+		if p.f.Relations[peerRel].Data["pg/1"][keyRestarted] != "" {
+			t.Error("restart marker kept after the promotion")
+		}
+		// The leader's confirmation is for that restart only: the next one asks again.
+		p.s.running = false
+		w.elapsed += time.Second
+		w.mustRun("pg/1", "postgresql-pebble-ready")
+		if !p.s.inRecovery {
+			t.Fatal("a second restart promoted on the first one's confirmation")
+		}
+	})
+}

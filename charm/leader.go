@@ -51,6 +51,9 @@ func (c *Charm) leaderDuties(ctx context.Context, st *State, w Workload) error {
 	}
 	if c.extension().holdFailover(st) != "" {
 		st.setPrimaryDown("", time.Time{})
+		if primary != st.Unit {
+			c.confirmRestart(ctx, st, w, primary, false) // no failover now: nothing to exclude
+		}
 		return nil // down on purpose for cross-regional replication
 	}
 	if primary == st.Unit {
@@ -75,6 +78,7 @@ func (c *Charm) leaderDuties(ctx context.Context, st *State, w Workload) error {
 			c.logf(ctx, slog.LevelInfo, "primary %s answers again: no failover", primary)
 		}
 		st.setPrimaryDown("", time.Time{})
+		c.confirmRestart(ctx, st, w, primary, true)
 		return nil
 	}
 	return c.confirmPrimaryDown(ctx, st, w, primary)
