@@ -32,6 +32,30 @@ const keyUpstreamDown = "upstream-down"
 // made primary; the leader does not hand the primary off it (see handOff).
 const keyPinnedPrimary = "pinned-primary"
 
+// keyRestarted (peer unit bucket): set by a recorded primary that found its server stopped
+// and started it read-only (runPrimary), to the unix milliseconds of that start; the leader
+// answers with keyRestartConfirmed (peer app bucket) = "unit@value" in a hook where that unit
+// is still the primary and answers, and only then does it promote. A failover needs the
+// primary not to answer for FailoverAfter, so the two exclude each other.
+const (
+	keyRestarted        = "restarted"
+	keyRestartConfirmed = "restart-confirmed"
+)
+
+// confirmRestart is the leader's answer to a primary that restarted read-only: it is still
+// the recorded primary and answers (answers, when the caller probed it already).
+func (c *Charm) confirmRestart(ctx context.Context, st *State, w Workload, primary string, answers bool) {
+	nonce := st.PeerData[primary][keyRestarted]
+	if nonce == "" || st.AppData[keyRestartConfirmed] == primary+"@"+nonce {
+		return
+	}
+	if !answers && !c.primaryAnswers(ctx, st, w, primary) {
+		return
+	}
+	c.logf(ctx, slog.LevelInfo, "primary %s restarted read-only and answers: confirming it stays the primary", primary)
+	st.SetApp(keyRestartConfirmed, primary+"@"+nonce)
+}
+
 // upstreamDown is a replica's report that its upstream check fails.
 type upstreamDown struct {
 	Primary string `json:"primary"`
@@ -76,14 +100,21 @@ func (s *State) myUpstreamDown() (upstreamDown, bool) {
 
 // reportUpstream keeps this unit's upstream-down report: set when its upstream check fails
 // while it follows the recorded primary, cleared when the check recovers, when another unit
-// is recorded primary, or when this unit no longer follows it.
+// is recorded primary, when this unit no longer follows it, or while it shuts down for a
+// switchover.
 func (c *Charm) reportUpstream(ctx context.Context, st *State, role Role) {
 	primary := st.Primary()
 	rep, has := st.myUpstreamDown()
 	following := role.Kind == RoleReplica && primary != "" && primary != st.Unit && role.UpstreamUnit == primary
 	failed, recovered := c.upstreamCheckEvent()
+	// A primary that shuts down for a switchover is down on purpose: reported, it would
+	// start the leader's failover countdown early (chaos finding F1).
+	planned := false
+	if sw := st.Switchover(); sw != nil && sw.From == primary {
+		planned = true
+	}
 	switch {
-	case !following || recovered || (has && rep.Primary != primary):
+	case !following || recovered || planned || (has && rep.Primary != primary):
 		if has {
 			st.SetMine(keyUpstreamDown, "")
 		}

@@ -2,6 +2,7 @@ package charm
 
 import (
 	"context"
+	"encoding/json"
 	"maps"
 	"slices"
 	"strings"
@@ -415,4 +416,155 @@ type stepExtension struct {
 func (e stepExtension) step(_ context.Context, _ *Charm, st *State, _ Workload) error {
 	e.fn(st)
 	return nil
+}
+
+// TestPodGoneMidHookKeepsTheHookAlive is chaos finding F3: a pod that goes away after the
+// hook opened its workload left the hook with no workload to write its timers to, and the
+// hook panicked (status 2) instead of ending waiting for pebble-ready.
+func TestPodGoneMidHookKeepsTheHookAlive(t *testing.T) {
+	w := bootstrap(t, 1)
+	u := w.units["pg/0"]
+	u.s.goneMidHook = true
+	w.mustRunEvent("pg/0", hookCustomNotice, wake) // panicked before the fix
+	wantStatus(t, u, "waiting", "lost the postgresql container")
+	// Back with the same pod: the next hook writes the retry timer.
+	u.s.goneMidHook = false
+	w.mustRunEvent("pg/0", hookCustomNotice, wake)
+	if w.timer("pg/0", timerRetry).IsZero() && u.f.UnitStatus.Status == "waiting" {
+		t.Errorf("a waiting unit without a retry timer: %+v", u.s.timers)
+	}
+}
+
+// TestCompletedSwitchoverCancelsTheFailoverCountdown is chaos finding F1: the leader, a
+// replica, saw its upstream go down when the old primary shut down for a switchover; in the
+// hook that recorded the target as the primary it still judged the old primary, down for
+// longer than FailoverAfter by its upstream report, and failed over to itself: two writable
+// primaries.
+func TestCompletedSwitchoverCancelsTheFailoverCountdown(t *testing.T) {
+	w := offLeader(t) // leader pg/0 a replica, pg/1 primary, pg/2 replica
+	l, p, r := w.units["pg/0"], w.units["pg/1"], w.units["pg/2"]
+	p.s.received, l.s.received, l.s.replayed, r.s.received, r.s.replayed = 700, 700, 700, 700, 700
+	w.mustRun("pg/1", "database-peers-relation-changed") // publishes both replicas as synchronous standbys
+	if rec := mustRecord(t, w, "pg/1"); !slices.Equal(rec.Standbys, []string{"pg/0", "pg/2"}) {
+		t.Fatalf("pg/1 published %+v", rec)
+	}
+	sw := Switchover{ID: "7", From: "pg/1", To: "pg/2", Since: w.now().Unix()}
+	b, _ := json.Marshal(sw)
+	w.app["switchover"] = string(b)
+
+	w.mustRun("pg/1", "database-peers-relation-changed") // clean shutdown, token published
+	if p.s.running {
+		t.Fatal("the old primary did not shut down")
+	}
+	// The leader's upstream check fails against the stopped primary.
+	w.mustRunEvent("pg/0", hookCheckFailed, checkEvent(postgres.UpstreamCheck))
+	w.elapsed += 6 * time.Second // past FailoverAfter (5s)
+	r.s.replayed = 800
+	w.mustRun("pg/2", "database-peers-relation-changed") // replayed past the checkpoint: promotes
+	if r.s.inRecovery {
+		t.Fatal("the target did not promote")
+	}
+	w.mustRun("pg/0", "database-peers-relation-changed") // records pg/2
+	w.mustRunEvent("pg/0", hookCustomNotice, wake)
+	if w.app["primary"] != "pg/2" {
+		t.Fatalf("primary %q after the switchover to pg/2", w.app["primary"])
+	}
+	if !l.s.inRecovery {
+		t.Fatal("the leader promoted itself after a completed switchover: two writable primaries")
+	}
+	if l.f.State[localPrimaryDown] != "" || !w.timer("pg/0", timerFailoverConfirm).IsZero() {
+		t.Errorf("failover countdown kept: %q, timer %v", l.f.State[localPrimaryDown], w.timer("pg/0", timerFailoverConfirm))
+	}
+}
+
+// writableUnits lists the units whose fake server runs writable.
+func (w *world) writableUnits() []string {
+	var out []string
+	for _, n := range w.names() {
+		if s := w.units[n].s; s.running && !s.inRecovery && !s.down {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// TestRestartedPrimaryWaitsForTheLeader is chaos finding F6: a primary whose pod restarted
+// ran a hook that still saw it recorded primary, while the leader had just failed over to
+// another unit (the hook's view of the app data is older than the leader's decision): it
+// started writable while the new primary promoted. It now starts read-only and promotes
+// only on the leader's confirmation; replaced meanwhile, it rewinds and follows.
+func TestRestartedPrimaryWaitsForTheLeader(t *testing.T) {
+	t.Run("replaced while down", func(t *testing.T) {
+		w := offLeader(t) // leader pg/0 a replica, pg/1 primary, pg/2 replica
+		p, r := w.units["pg/1"], w.units["pg/2"]
+		p.s.received, r.s.received, r.s.replayed = 700, 700, 700
+		for _, u := range w.units {
+			u.s.timeline = p.s.timeline // the replicas follow the primary's timeline
+		}
+		w.mustRun("pg/1", "database-peers-relation-changed") // publishes its standbys
+		p.s.running, p.s.cleanStopped = false, false         // the pod is killed
+		w.mustRun("pg/0", "update-status")                   // countdown
+		w.elapsed += 6 * time.Second
+		w.mustRunEvent("pg/0", hookCustomNotice, wake) // fails over
+		next := w.app["primary"]
+		if next == "pg/1" || next == "" {
+			t.Fatalf("no failover: primary %q", next)
+		}
+		// pg/1's pod is back; its hook read the app data before the leader's decision.
+		recorded := maps.Clone(w.app)
+		w.app["primary"], w.app["primary-address"] = "pg/1", p.s.addr
+		p.s.calls = nil
+		w.mustRun("pg/1", "postgresql-pebble-ready")
+		w.app = recorded
+		if !p.s.running || !p.s.inRecovery {
+			t.Fatalf("the restarted old primary runs %v, in recovery %v: it must start read-only", p.s.running, p.s.inRecovery)
+		}
+		wantStatus(t, p, "waiting", "restarted read-only after an unplanned stop")
+		w.mustRun(next, "database-peers-relation-changed") // promotes
+		if got := w.writableUnits(); !slices.Equal(got, []string{next}) {
+			t.Fatalf("writable units %v, want only %s", got, next)
+		}
+		w.mustRun("pg/0", "database-peers-relation-changed")
+		if w.app[keyRestartConfirmed] != "" {
+			t.Fatalf("the leader confirmed a replaced primary: %q", w.app[keyRestartConfirmed])
+		}
+		// pg/1 sees the new primary: it is checked for divergence and follows.
+		p.s.received = 900 // WAL the new primary never received
+		p.s.calls = nil
+		w.mustRun("pg/1", "database-peers-relation-changed")
+		wantStatus(t, p, "active", "Replica")
+		if !slices.Contains(p.s.calls, "Rewind"+w.units[next].s.addr) || !p.s.inRecovery {
+			t.Errorf("old primary calls %v (in recovery %v): want a rewind onto %s", p.s.calls, p.s.inRecovery, next)
+		}
+		if p.f.Relations[peerRel].Data["pg/1"][keyRestarted] != "" {
+			t.Error("restart marker kept on a replica")
+		}
+	})
+	t.Run("still the primary", func(t *testing.T) {
+		w := offLeader(t)
+		p := w.units["pg/1"]
+		p.s.running, p.s.cleanStopped = false, false
+		w.mustRun("pg/1", "postgresql-pebble-ready")
+		if !p.s.running || !p.s.inRecovery {
+			t.Fatalf("restarted primary runs %v, in recovery %v: want read-only", p.s.running, p.s.inRecovery)
+		}
+		w.mustRun("pg/0", "database-peers-relation-changed") // its read-only server answers: confirmed
+		if w.app["primary"] != "pg/1" || w.app[keyRestartConfirmed] == "" {
+			t.Fatalf("app data %v", w.app)
+		}
+		w.mustRun("pg/1", "database-peers-relation-changed")
+		if p.s.inRecovery {
+			t.Fatal("the confirmed primary did not promote")
+		}
+		if p.f.Relations[peerRel].Data["pg/1"][keyRestarted] != "" {
+			t.Error("restart marker kept after the promotion")
+		}
+		// The leader's confirmation is for that restart only: the next one asks again.
+		p.s.running = false
+		w.elapsed += time.Second
+		w.mustRun("pg/1", "postgresql-pebble-ready")
+		if !p.s.inRecovery {
+			t.Fatal("a second restart promoted on the first one's confirmation")
+		}
+	})
 }

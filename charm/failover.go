@@ -110,8 +110,13 @@ func (c *Charm) evalFailover(ctx context.Context, st *State, w Workload, rule fa
 	answers := map[string]bool{}
 	for _, u := range union(rule.candidates, rule.mustAnswer) {
 		pos, ok := c.probe(ctx, st, w, u)
-		if !ok || !pos.InRecovery {
+		if !ok {
 			continue
+		}
+		if !pos.InRecovery {
+			// Another unit is a primary already (a switchover's target, a restarted
+			// primary): promoting one more would make two.
+			return "", nil, u + " answers writable"
 		}
 		answers[u] = true
 		if slices.Contains(rule.candidates, u) {

@@ -16,6 +16,7 @@ import (
 type fakeServer struct {
 	addr         string
 	notReady     bool // Pebble not reachable
+	goneMidHook  bool // the pod goes away after the hook opened the workload
 	initialised  bool
 	running      bool
 	standby      bool // standby.signal
@@ -90,7 +91,12 @@ func (w *fakeWorkload) call(f string, args ...any) {
 	w.s.calls = append(w.s.calls, c)
 }
 
-func (w *fakeWorkload) IsInitialised(context.Context) (bool, error) { return w.s.initialised, nil }
+func (w *fakeWorkload) IsInitialised(context.Context) (bool, error) {
+	if w.s.goneMidHook {
+		return false, fmt.Errorf("%w: pebble connection closed", postgres.ErrNotReady)
+	}
+	return w.s.initialised, nil
+}
 func (w *fakeWorkload) InitDB(_ context.Context, u, pw string) error {
 	w.call("InitDB")
 	w.s.initialised = true
@@ -134,6 +140,9 @@ func (w *fakeWorkload) ReadTimers(context.Context) (pgwatch.Timers, error) {
 	return maps.Clone(w.s.timers), nil
 }
 func (w *fakeWorkload) WriteTimers(_ context.Context, t pgwatch.Timers) error {
+	if w.s.goneMidHook {
+		return fmt.Errorf("%w: pebble connection closed", postgres.ErrNotReady)
+	}
 	w.s.timers, w.s.timersBad = maps.Clone(t), false
 	w.s.timerWrites++
 	return nil

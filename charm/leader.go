@@ -42,12 +42,18 @@ func (c *Charm) leaderDuties(ctx context.Context, st *State, w Workload) error {
 		st.SetApp("primary-address", a)
 	}
 	c.leaderSwitchover(ctx, st)
+	// A switchover this hook completed recorded its target: the old primary, shut down on
+	// purpose, is not judged any more (chaos finding F1).
+	primary = st.Primary()
 	if st.Switchover() != nil {
 		st.setPrimaryDown("", time.Time{})
 		return nil // the old primary is down on purpose
 	}
 	if c.extension().holdFailover(st) != "" {
 		st.setPrimaryDown("", time.Time{})
+		if primary != st.Unit {
+			c.confirmRestart(ctx, st, w, primary, false) // no failover now: nothing to exclude
+		}
 		return nil // down on purpose for cross-regional replication
 	}
 	if primary == st.Unit {
@@ -72,6 +78,7 @@ func (c *Charm) leaderDuties(ctx context.Context, st *State, w Workload) error {
 			c.logf(ctx, slog.LevelInfo, "primary %s answers again: no failover", primary)
 		}
 		st.setPrimaryDown("", time.Time{})
+		c.confirmRestart(ctx, st, w, primary, true)
 		return nil
 	}
 	return c.confirmPrimaryDown(ctx, st, w, primary)

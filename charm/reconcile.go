@@ -331,6 +331,19 @@ func (c *Charm) runPrimary(ctx context.Context, st *State, w Workload, role *Rol
 				return waiting("switchover to %s was rolled back but it is writable: not starting", d.To)
 			}
 		}
+		// A primary with peers that finds its server stopped (its pod restarted, it crashed)
+		// may have been replaced while it was down: the leader may be failing over right
+		// now, from a view of the app data newer than this hook's. It starts read-only, so
+		// that the leader's probe sees it answer, and is promoted only once the leader,
+		// which alone fails over, has confirmed it is still the primary (keyRestarted;
+		// chaos finding F6). The leader itself needs no confirmation.
+		if init && len(st.Peers) > 0 && !st.Leader {
+			if err := w.WriteStandbySignal(ctx); err != nil {
+				return err
+			}
+			st.SetMine(keyRestarted, strconv.FormatInt(c.Now().UnixMilli(), 10))
+			c.logf(ctx, slog.LevelWarn, "primary found stopped: starting read-only until the leader confirms it is still the primary")
+		}
 		if err := c.status(ctx, "maintenance", "starting PostgreSQL"); err != nil {
 			return err
 		}
@@ -360,6 +373,14 @@ func (c *Charm) runPrimary(ctx context.Context, st *State, w Workload, role *Rol
 		return err
 	}
 	if pos.InRecovery {
+		if nonce := st.MyData[keyRestarted]; nonce != "" && !st.Leader && st.AppData[keyRestartConfirmed] != st.Unit+"@"+nonce {
+			return waiting("restarted read-only after an unplanned stop: waiting for the leader to confirm this unit is still the primary")
+		}
+		if u := c.writablePeer(ctx, st, w); u != "" {
+			// The leader's record moved on and this hook's view is older, or the other
+			// side of a restart: never a second writable server.
+			return waiting("not promoting: %s answers writable", u)
+		}
 		if err := c.status(ctx, "maintenance", "promoting to primary"); err != nil {
 			return err
 		}
@@ -368,6 +389,7 @@ func (c *Charm) runPrimary(ctx context.Context, st *State, w Workload, role *Rol
 		}
 		c.logf(ctx, slog.LevelInfo, "promoted to primary (was replaying %s)", pos.Replayed)
 	}
+	st.SetMine(keyRestarted, "")
 	if fp := passwordsFingerprint(st.Passwords); st.MyData["roles"] != fp || !init {
 		for _, r := range c.systemRoles(st) {
 			if err := db.EnsureRole(ctx, r); err != nil {
@@ -498,6 +520,13 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 			running, fenced = false, true
 		}
 	}
+	if running && st.MyData[keyRestarted] != "" {
+		c.logf(ctx, slog.LevelWarn, "restarted read-only as the primary, but %s is the primary now: stopping to follow it", role.UpstreamUnit)
+		if _, err := w.Stop(ctx); err != nil {
+			return err
+		}
+		running, fenced = false, true
+	}
 	if running {
 		changed, err := w.WriteConf(ctx, withUpstream(settings, up))
 		if err != nil {
@@ -525,7 +554,10 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 	if err != nil {
 		return err
 	}
-	if !wasStandby && init {
+	// A primary that restarted read-only (runPrimary) and was replaced meanwhile may hold
+	// WAL its replacement never received: it is checked (and rewound) like a writable one.
+	restarted := st.MyData[keyRestarted] != ""
+	if (!wasStandby || restarted) && init {
 		// A postmaster that outlived its Pebble must be down before pg_rewind reads the data.
 		if !fenced {
 			if _, err := w.Stop(ctx); err != nil {
@@ -555,6 +587,7 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 		return err
 	}
 	st.SetMine("demoted", "")
+	st.SetMine(keyRestarted, "")
 	return nil
 }
 
@@ -621,6 +654,16 @@ func (c *Charm) runReadOnly(ctx context.Context, st *State, w Workload, role Rol
 		return startFailed(err)
 	}
 	return c.waitReady(ctx, w, st)
+}
+
+// writablePeer returns a peer whose server answers writable ("" when none does).
+func (c *Charm) writablePeer(ctx context.Context, st *State, w Workload) string {
+	for _, u := range st.Peers {
+		if c.writable(ctx, st, w, u) {
+			return u
+		}
+	}
+	return ""
 }
 
 // writable reports whether unit's server answers and accepts writes.

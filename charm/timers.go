@@ -101,7 +101,13 @@ func (c *Charm) loadTimers(ctx context.Context, st *State, w Workload) {
 
 // flushTimers merges this hook's WakeAt requests into the timers and writes the file when it
 // changed. A hook that did not open the workload opens it now, only if it has requests.
+//
+// A hook whose pod went away after it loaded the timers has no workload any more (Reconcile
+// drops it): it opens the workload again, once, and writes nothing when that fails.
 func (c *Charm) flushTimers(ctx context.Context, st *State) error {
+	if st.workload == nil {
+		st.timersLoaded = false
+	}
 	if !st.timersLoaded {
 		if !slices.ContainsFunc(slices.Collect(maps.Values(st.wakes)), func(at time.Time) bool { return !at.IsZero() }) {
 			return nil // only cancellations: a stale timer costs one idle reconcile
