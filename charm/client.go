@@ -389,29 +389,74 @@ func (c *Charm) serveClients(ctx context.Context, st *State, w Workload) error {
 	if len(st.clients) == 0 && len(recorded) == 0 && dr == nil {
 		return nil
 	}
-	var serve []*clientUserWork
-	var problems []string
-	live := map[string]bool{}
-	var revoke []clientRel // live relations whose credentials go
+	p, err := c.planClients(ctx, st, dr, recorded)
+	if err != nil {
+		return err
+	}
+	version, pending := "", 0
+	if modeOf(st) == modeStandby && dr != nil {
+		version, pending, err = c.clientsOnStandby(ctx, st, w, dr, p, recorded)
+	} else {
+		version, err = c.clientsOnPrimary(ctx, st, w, p, recorded)
+	}
+	if err != nil {
+		return err
+	}
+	for _, wk := range p.serve {
+		if err := c.publishClient(ctx, st, dr, wk, cmp.Or(version, wk.rel.Mine["version"])); err != nil {
+			return err
+		}
+	}
+	if err := c.revokeClients(ctx, p.revoke); err != nil {
+		return err
+	}
+	if err := recordClients(st, recorded); err != nil {
+		return err
+	}
+	if err := c.syncDRClients(ctx, st, w, dr, recorded); err != nil {
+		return err
+	}
+	if len(p.problems) > 0 {
+		c.clientBlocked(st, strings.Join(p.problems, "; "))
+	}
+	if pending > 0 {
+		return waiting("database relation: %d user(s) not created by the primary cluster (or not replayed) yet", pending)
+	}
+	return nil
+}
+
+// clientPlan is what the leader does for the database relations in this hook.
+type clientPlan struct {
+	serve    []*clientUserWork // relations with a valid request: their users and answers
+	problems []string          // bad requests, for the blocked status
+	live     map[string]bool   // relation numbers whose users stay
+	revoke   []clientRel       // live relations whose credentials go (request withdrawn)
+	drop     []string          // recorded relation numbers whose users go, sorted
+}
+
+// planClients reads each relation's request against what was recorded: who is served (with
+// which password), who is revoked, whose user is dropped.
+func (c *Charm) planClients(ctx context.Context, st *State, dr *drClientView, recorded map[string]clientGrant) (*clientPlan, error) {
+	p := &clientPlan{live: map[string]bool{}}
 	for _, r := range st.clients {
 		req, err := parseClientRequest(r.Request)
 		if err != nil && !errors.Is(err, errNoRequest) {
 			// Bad input changes nothing: what an earlier valid request got stays as it was.
-			problems = append(problems, fmt.Sprintf("%s (%s): %v", r.ID, r.RemoteApp, err))
-			live[strconv.Itoa(r.Num)] = true
+			p.problems = append(p.problems, fmt.Sprintf("%s (%s): %v", r.ID, r.RemoteApp, err))
+			p.live[strconv.Itoa(r.Num)] = true
 			continue
 		}
 		if err != nil {
 			// The requirer withdrew its request: its user goes.
 			if r.Mine["secret-user"] != "" || r.Mine["username"] != "" || r.Mine["endpoints"] != "" {
-				revoke = append(revoke, r)
+				p.revoke = append(p.revoke, r)
 			}
 			continue
 		}
-		live[strconv.Itoa(r.Num)] = true
+		p.live[strconv.Itoa(r.Num)] = true
 		pw, err := c.clientPassword(ctx, r)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if pw == "" && dr != nil {
 			pw = dr.passwords[drSecretKey(r.Num)] // asked of the primary cluster already
@@ -420,68 +465,76 @@ func (c *Charm) serveClients(ctx context.Context, st *State, w Workload) error {
 		fresh := pw == "" // no credentials published yet: a new password
 		if fresh {
 			if wk.password, err = GeneratePassword(); err != nil {
-				return fmt.Errorf("generate password: %w", err)
+				return nil, fmt.Errorf("generate password: %w", err)
 			}
 		}
 		g, ok := recorded[strconv.Itoa(r.Num)]
 		wk.apply = fresh || !ok || g.Database != req.Database || !slices.Equal(g.Roles, req.grant().Roles)
-		serve = append(serve, wk)
+		p.serve = append(p.serve, wk)
 	}
-	var drop []string
 	for n := range recorded {
-		if !live[n] {
-			drop = append(drop, n)
+		if !p.live[n] {
+			p.drop = append(p.drop, n)
 		}
 	}
-	slices.Sort(drop)
-	version, pending := "", 0
-	if modeOf(st) == modeStandby && dr != nil {
-		// A standby cluster cannot write: the primary cluster creates the roles (carried by
-		// the replication relation), and a relation is answered once its role has replayed.
-		var err error
-		if version, pending, err = c.clientsFromPrimaryCluster(ctx, st, w, dr, serve); err != nil {
-			return err
-		}
-		serve = slices.DeleteFunc(serve, func(wk *clientUserWork) bool { return wk.apply })
-		for _, wk := range serve {
-			recorded[strconv.Itoa(wk.rel.Num)] = wk.grant()
-		}
-		for _, n := range drop {
-			delete(recorded, n)
-		}
-	} else {
-		needSQL := len(drop) > 0
-		for _, wk := range serve {
-			needSQL = needSQL || wk.apply || wk.rel.Mine["version"] == ""
-		}
-		if needSQL {
-			done, v, err := c.clientSQL(ctx, st, w, serve, live, drop, recorded)
-			if err != nil {
-				return err
-			}
-			if !done {
-				// The primary is in recovery (e.g. in the middle of a cross-cluster
-				// switchover): nothing new is answered meanwhile.
-				serve = slices.DeleteFunc(serve, func(wk *clientUserWork) bool { return wk.apply })
-			} else {
-				for _, n := range drop {
-					delete(recorded, n)
-					if !slices.ContainsFunc(st.clients, func(r clientRel) bool { return strconv.Itoa(r.Num) == n }) {
-						c.removeClientSecret(ctx, clientSecretLabel(n))
-					}
-				}
-				for _, wk := range serve {
-					recorded[strconv.Itoa(wk.rel.Num)] = wk.grant()
-				}
-			}
-			version = v
+	slices.Sort(p.drop)
+	return p, nil
+}
+
+// clientsOnStandby: a standby cluster cannot write, so the primary cluster creates the roles
+// (carried by the replication relation), and a relation is answered once its role has
+// replayed. It returns the server version and how many users are still awaited.
+func (c *Charm) clientsOnStandby(ctx context.Context, st *State, w Workload, dr *drClientView, p *clientPlan, recorded map[string]clientGrant) (string, int, error) {
+	version, pending, err := c.clientsFromPrimaryCluster(ctx, st, w, dr, p.serve)
+	if err != nil {
+		return "", 0, err
+	}
+	p.serve = slices.DeleteFunc(p.serve, func(wk *clientUserWork) bool { return wk.apply })
+	for _, wk := range p.serve {
+		recorded[strconv.Itoa(wk.rel.Num)] = wk.grant()
+	}
+	for _, n := range p.drop {
+		delete(recorded, n)
+	}
+	return version, pending, nil
+}
+
+// clientsOnPrimary creates, changes and drops the users and databases on this cluster's
+// primary, when anything is to be done there; it returns the server version ("" when no SQL
+// ran).
+func (c *Charm) clientsOnPrimary(ctx context.Context, st *State, w Workload, p *clientPlan, recorded map[string]clientGrant) (string, error) {
+	needSQL := len(p.drop) > 0
+	for _, wk := range p.serve {
+		needSQL = needSQL || wk.apply || wk.rel.Mine["version"] == ""
+	}
+	if !needSQL {
+		return "", nil
+	}
+	done, version, err := c.clientSQL(ctx, st, w, p.serve, p.live, p.drop, recorded)
+	if err != nil {
+		return "", err
+	}
+	if !done {
+		// The primary is in recovery (e.g. in the middle of a cross-cluster switchover):
+		// nothing new is answered meanwhile.
+		p.serve = slices.DeleteFunc(p.serve, func(wk *clientUserWork) bool { return wk.apply })
+		return version, nil
+	}
+	for _, n := range p.drop {
+		delete(recorded, n)
+		if !slices.ContainsFunc(st.clients, func(r clientRel) bool { return strconv.Itoa(r.Num) == n }) {
+			c.removeClientSecret(ctx, clientSecretLabel(n))
 		}
 	}
-	for _, wk := range serve {
-		if err := c.publishClient(ctx, st, dr, wk, cmp.Or(version, wk.rel.Mine["version"])); err != nil {
-			return err
-		}
+	for _, wk := range p.serve {
+		recorded[strconv.Itoa(wk.rel.Num)] = wk.grant()
 	}
+	return version, nil
+}
+
+// revokeClients withdraws the answer (and the credentials' secret) of relations whose
+// requirer withdrew its request.
+func (c *Charm) revokeClients(ctx context.Context, revoke []clientRel) error {
 	for _, r := range revoke {
 		del := map[string]string{}
 		for _, k := range clientManagedKeys {
@@ -494,6 +547,11 @@ func (c *Charm) serveClients(ctx context.Context, st *State, w Workload) error {
 		}
 		c.removeClientSecret(ctx, clientSecretLabel(strconv.Itoa(r.Num)))
 	}
+	return nil
+}
+
+// recordClients keeps the grants applied in the peer application bucket.
+func recordClients(st *State, recorded map[string]clientGrant) error {
 	raw := ""
 	if len(recorded) > 0 {
 		b, err := json.Marshal(recorded)
@@ -503,15 +561,6 @@ func (c *Charm) serveClients(ctx context.Context, st *State, w Workload) error {
 		raw = string(b)
 	}
 	st.SetApp(keyClients, raw)
-	if err := c.syncDRClients(ctx, st, w, dr, recorded); err != nil {
-		return err
-	}
-	if len(problems) > 0 {
-		c.clientBlocked(st, strings.Join(problems, "; "))
-	}
-	if pending > 0 {
-		return waiting("database relation: %d user(s) not created by the primary cluster (or not replayed) yet", pending)
-	}
 	return nil
 }
 
