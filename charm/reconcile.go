@@ -323,42 +323,14 @@ func (c *Charm) runPrimary(ctx context.Context, st *State, w Workload, role *Rol
 	// A reload that did not happen (a failed hook) shows as a live value that differs.
 	confChanged = confChanged || hbaChanged || (plan.known && plan.live != plan.names)
 	if !running {
-		// Back from a switchover that was rolled back: never start writable while the
-		// target we handed over to answers as a primary.
-		var d Demotion
-		if raw := st.MyData["demoted"]; raw != "" && json.Unmarshal([]byte(raw), &d) == nil && d.To != "" {
-			if c.writable(ctx, st, w, d.To) {
-				return waiting("switchover to %s was rolled back but it is writable: not starting", d.To)
-			}
-		}
-		// A primary with peers that finds its server stopped (its pod restarted, it crashed)
-		// may have been replaced while it was down: the leader may be failing over right
-		// now, from a view of the app data newer than this hook's. It starts read-only, so
-		// that the leader's probe sees it answer, and is promoted only once the leader,
-		// which alone fails over, has confirmed it is still the primary (keyRestarted;
-		// chaos finding F6). The leader itself needs no confirmation.
-		if init && len(st.Peers) > 0 && !st.Leader {
-			if err := w.WriteStandbySignal(ctx); err != nil {
-				return err
-			}
-			st.SetMine(keyRestarted, strconv.FormatInt(c.Now().UnixMilli(), 10))
-			c.logf(ctx, slog.LevelWarn, "primary found stopped: starting read-only until the leader confirms it is still the primary")
-		}
-		if err := c.status(ctx, "maintenance", "starting PostgreSQL"); err != nil {
+		if err := c.startPrimary(ctx, st, w, init); err != nil {
 			return err
 		}
-		// A standby named primary starts as a standby and is promoted (new timeline); it never
-		// starts writable on its old timeline.
-		if err := w.Start(ctx); err != nil {
-			return startFailed(err)
+		if err := c.waitReady(ctx, w, st); err != nil {
+			return err
 		}
 	} else if confChanged {
 		if err := w.Reload(ctx); err != nil {
-			return err
-		}
-	}
-	if !running {
-		if err := c.waitReady(ctx, w, st); err != nil {
 			return err
 		}
 	}
@@ -373,30 +345,13 @@ func (c *Charm) runPrimary(ctx context.Context, st *State, w Workload, role *Rol
 		return err
 	}
 	if pos.InRecovery {
-		if nonce := st.MyData[keyRestarted]; nonce != "" && !st.Leader && st.AppData[keyRestartConfirmed] != st.Unit+"@"+nonce {
-			return waiting("restarted read-only after an unplanned stop: waiting for the leader to confirm this unit is still the primary")
-		}
-		if u := c.writablePeer(ctx, st, w); u != "" {
-			// The leader's record moved on and this hook's view is older, or the other
-			// side of a restart: never a second writable server.
-			return waiting("not promoting: %s answers writable", u)
-		}
-		if err := c.status(ctx, "maintenance", "promoting to primary"); err != nil {
+		if err := c.promoteNamedPrimary(ctx, st, w, db, pos); err != nil {
 			return err
 		}
-		if err := db.Promote(ctx); err != nil {
-			return err
-		}
-		c.logf(ctx, slog.LevelInfo, "promoted to primary (was replaying %s)", pos.Replayed)
 	}
 	st.SetMine(keyRestarted, "")
-	if fp := passwordsFingerprint(st.Passwords); st.MyData["roles"] != fp || !init {
-		for _, r := range c.systemRoles(st) {
-			if err := db.EnsureRole(ctx, r); err != nil {
-				return err
-			}
-		}
-		st.SetMine("roles", fp)
+	if err := c.ensureSystemRoles(ctx, st, db, !init); err != nil {
+		return err
 	}
 	if err := c.reconcileSlots(ctx, st, db); err != nil {
 		return err
@@ -412,6 +367,80 @@ func (c *Charm) runPrimary(ctx context.Context, st *State, w Workload, role *Rol
 		}
 		st.SetApp("system-id", cd.SystemID)
 	}
+	return nil
+}
+
+// startPrimary starts a named primary's stopped server: never writable while the unit it
+// handed over to (a rolled-back switchover) answers writable, and read-only after an
+// unplanned stop until the leader confirms it (promoteNamedPrimary).
+func (c *Charm) startPrimary(ctx context.Context, st *State, w Workload, init bool) error {
+	// Back from a switchover that was rolled back: never start writable while the
+	// target we handed over to answers as a primary.
+	var d Demotion
+	if raw := st.MyData["demoted"]; raw != "" && json.Unmarshal([]byte(raw), &d) == nil && d.To != "" {
+		if c.writable(ctx, st, w, d.To) {
+			return waiting("switchover to %s was rolled back but it is writable: not starting", d.To)
+		}
+	}
+	// A primary with peers that finds its server stopped (its pod restarted, it crashed)
+	// may have been replaced while it was down: the leader may be failing over right
+	// now, from a view of the app data newer than this hook's. It starts read-only, so
+	// that the leader's probe sees it answer, and is promoted only once the leader,
+	// which alone fails over, has confirmed it is still the primary (keyRestarted;
+	// chaos finding F6). The leader itself needs no confirmation.
+	if init && len(st.Peers) > 0 && !st.Leader {
+		if err := w.WriteStandbySignal(ctx); err != nil {
+			return err
+		}
+		st.SetMine(keyRestarted, strconv.FormatInt(c.Now().UnixMilli(), 10))
+		c.logf(ctx, slog.LevelWarn, "primary found stopped: starting read-only until the leader confirms it is still the primary")
+	}
+	if err := c.status(ctx, "maintenance", "starting PostgreSQL"); err != nil {
+		return err
+	}
+	// A standby named primary starts as a standby and is promoted (new timeline); it never
+	// starts writable on its old timeline.
+	if err := w.Start(ctx); err != nil {
+		return startFailed(err)
+	}
+	return nil
+}
+
+// promoteNamedPrimary promotes a named primary whose server is in recovery (a replica chosen
+// by a failover or a switchover, or a primary restarted read-only): never while another unit
+// answers writable, nor before the leader confirmed a restarted one.
+func (c *Charm) promoteNamedPrimary(ctx context.Context, st *State, w Workload, db DB, pos postgres.Positions) error {
+	if nonce := st.MyData[keyRestarted]; nonce != "" && !st.Leader && st.AppData[keyRestartConfirmed] != st.Unit+"@"+nonce {
+		return waiting("restarted read-only after an unplanned stop: waiting for the leader to confirm this unit is still the primary")
+	}
+	if u := c.writablePeer(ctx, st, w); u != "" {
+		// The leader's record moved on and this hook's view is older, or the other
+		// side of a restart: never a second writable server.
+		return waiting("not promoting: %s answers writable", u)
+	}
+	if err := c.status(ctx, "maintenance", "promoting to primary"); err != nil {
+		return err
+	}
+	if err := db.Promote(ctx); err != nil {
+		return err
+	}
+	c.logf(ctx, slog.LevelInfo, "promoted to primary (was replaying %s)", pos.Replayed)
+	return nil
+}
+
+// ensureSystemRoles creates or updates the system users when their passwords changed (or
+// the cluster is new).
+func (c *Charm) ensureSystemRoles(ctx context.Context, st *State, db DB, fresh bool) error {
+	fp := passwordsFingerprint(st.Passwords)
+	if st.MyData["roles"] == fp && !fresh {
+		return nil
+	}
+	for _, r := range c.systemRoles(st) {
+		if err := db.EnsureRole(ctx, r); err != nil {
+			return err
+		}
+	}
+	st.SetMine("roles", fp)
 	return nil
 }
 
