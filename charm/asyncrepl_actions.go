@@ -392,7 +392,12 @@ func (a *asyncRepl) forcePromotion(ctx context.Context, c *Charm, st *State, w W
 		st.SetApp(keySwitch, sw.encode())
 		setMode(st, modePromoting)
 		a.scheduleBounds(st, modePromoting, sw, false)
-		res["message"] = fmt.Sprintf("forced promotion requested: the standby leader %s promotes at once (%s)", head, a.lagReport(ctx, c, st, w))
+		// The head's positions now: the primary cluster is gone, so it receives no more
+		// before it promotes; what it has not received is what the promotion loses.
+		rpo(res, pos)
+		res["message"] = fmt.Sprintf("forced promotion requested: the standby leader %s promotes at once; "+
+			"transactions the old primary cluster committed after %s were not received here and are lost (replayed %s)",
+			head, pos.Received, pos.Replayed)
 		c.logf(ctx, slog.LevelWarn, "forced promotion %s: %s", id, res["message"])
 		return c.Tools.ActionSet(ctx, res)
 	}
