@@ -288,3 +288,67 @@ func TestStandbyLeaderRecreatesAMissingSlot(t *testing.T) {
 	}
 	wantStatus(t, u, "active", "Standby")
 }
+
+// TestCreateReplicationNeverMakesTwoWritableClusters: after a detach with the consuming side
+// (b) primary, the offering side (a) is standalone read-only. create-replication there would
+// make it writable while b still takes writes: it is refused, saying to run it on b, which
+// keeps its data and re-seeds a.
+func TestCreateReplicationNeverMakesTwoWritableClusters(t *testing.T) {
+	d := replicating(t)
+	ua, ub := d.a.units["pg/0"], d.b.units["pg/0"]
+	ua.s.received, ub.s.replayed = 10, 11
+	d.action("b", "pg/0", "promote-to-primary", map[string]any{"scope": "cluster"})
+	d.mustRun("a", "pg/0", changedHook("a"))
+	d.mustRun("b", "pg/0", changedHook("b"))
+	d.mustRun("a", "pg/0", changedHook("a"))
+	if !writable(ub.s) || d.appA[drprotocol.KeyRole] != "standby" {
+		t.Fatalf("switchover to b: b writable %v, a's bucket %v", writable(ub.s), d.appA)
+	}
+	d.detach()
+	d.mustRun("a", "pg/0", "update-status")
+	wantStatus(t, ua, "blocked", StandaloneMessage)
+
+	d.relate()
+	d.mustRun("a", "pg/0", "replication-offer-relation-created")
+	d.mustRun("b", "pg/0", "replication-relation-created")
+	d.mustRun("a", "pg/0", changedHook("a"))
+	u := d.action("a", "pg/0", "create-replication", nil)
+	if !u.f.IsFailed || !strings.Contains(u.f.Failed, "is writable") || !strings.Contains(u.f.Failed, "run create-replication on the leader of the other cluster ("+remoteOf) {
+		t.Fatalf("create-replication on the standalone side while the other is writable: failed=%v %q", u.f.IsFailed, u.f.Failed)
+	}
+	if writable(ua.s) || d.a.app[keyMode] != string(modeStandalone) || d.appA[drprotocol.KeyEpoch] != "" {
+		t.Fatalf("a after the refusal: writable %v mode %q bucket %v", writable(ua.s), d.a.app[keyMode], d.appA)
+	}
+	d.mustRun("a", "pg/0", "update-status")
+	if writable(ua.s) {
+		t.Fatal("a became writable after the refused create-replication")
+	}
+
+	// On the writable side it works, from the consuming side too: a is re-seeded from b.
+	u = d.action("b", "pg/0", "create-replication", nil)
+	if u.f.IsFailed {
+		t.Fatalf("create-replication on the writable side: %s", u.f.Failed)
+	}
+	before := len(ua.s.calls)
+	d.mustRun("a", "pg/0", changedHook("a"))
+	if !slices.Contains(ua.s.calls[before:], "BaseBackup"+ub.s.addr) || writable(ua.s) {
+		t.Errorf("a not re-seeded from b: calls %v", ua.s.calls[before:])
+	}
+	wantStatus(t, ua, "active", "Standby")
+	d.mustRun("b", "pg/0", changedHook("b"))
+	wantStatus(t, ub, "active", "Primary")
+
+	// Unreachable is refused too: it cannot be told.
+	t.Run("the other cluster does not answer", func(t *testing.T) {
+		d := replicating(t)
+		d.detach()
+		d.relate()
+		d.mustRun("a", "pg/0", "replication-offer-relation-created")
+		d.mustRun("b", "pg/0", "replication-relation-created")
+		d.a.units["pg/0"].s.down = true
+		u := d.action("b", "pg/0", "create-replication", nil)
+		if !u.f.IsFailed || !strings.Contains(u.f.Failed, "does not answer") {
+			t.Fatalf("create-replication with the other side unreachable: failed=%v %q", u.f.IsFailed, u.f.Failed)
+		}
+	})
+}

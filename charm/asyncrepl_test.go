@@ -592,7 +592,6 @@ func TestActionFailures(t *testing.T) {
 			return d
 		}, "a", "pg/0", "create-replication", nil, "no replication relation"},
 		{"create twice", replicating, "a", "pg/0", "create-replication", nil, "already the primary cluster"},
-		{"create on the consuming side", bootstrapDR, "b", "pg/0", "create-replication", nil, "offers replication-offer"},
 		{"create with SQL in the name", bootstrapDR, "a", "pg/0", "create-replication", map[string]any{"name": "x'); DROP TABLE t; --"}, "name must be"},
 		{"create on a non-leader", func(t *testing.T) *drWorld {
 			d := bootstrapDR(t)
