@@ -352,3 +352,36 @@ func TestCreateReplicationNeverMakesTwoWritableClusters(t *testing.T) {
 		}
 	})
 }
+
+// TestNewStandbyLeaderStreamsOnceThePrimaryClusterIsBack: the standby cluster chose another
+// standby leader while the primary cluster's primary was down (stopped for a switchover that
+// then rolled back): the new head has no slot there. It says it does not stream, instead of
+// "Standby", and looks again by timer, without other hooks, until it has created its slot.
+func TestNewStandbyLeaderStreamsOnceThePrimaryClusterIsBack(t *testing.T) {
+	d := replicating(t)
+	ua := d.a.units["pg/0"]
+	n := d.addUnit("b", "pg/1")
+	d.mustRun("b", "pg/0", "database-peers-relation-joined")
+	d.mustRun("b", "pg/1", "database-peers-relation-joined")
+	wantStatus(t, n, "active", "Replica")
+	ua.s.down = true
+	d.b.app["primary"] = "pg/1" // an in-cluster failover chose pg/1
+	u := d.mustRun("b", "pg/1", "update-status")
+	if up := n.s.conf.Upstream; up == nil || up.Host != ua.s.addr {
+		t.Fatalf("the new standby leader's upstream %+v, want the primary cluster's primary", up)
+	}
+	wantStatus(t, u, "waiting", "Standby, not streaming")
+	if n.s.timers[timerDRUpstream].IsZero() {
+		t.Fatalf("no timer to look again: %v", n.s.timers)
+	}
+	// The primary cluster's primary is back; only the timer brings the head back.
+	ua.s.down = false
+	u = d.mustRun("b", "pg/1", "update-status")
+	if !ua.s.slots["dr_pg_1"] {
+		t.Fatalf("the new standby leader's slot was not created: %v", ua.s.slots)
+	}
+	wantStatus(t, u, "active", "Standby")
+	if !n.s.timers[timerDRUpstream].IsZero() {
+		t.Errorf("timer left after the slot was created: %v", n.s.timers)
+	}
+}
