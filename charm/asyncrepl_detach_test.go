@@ -385,3 +385,33 @@ func TestNewStandbyLeaderStreamsOnceThePrimaryClusterIsBack(t *testing.T) {
 		t.Errorf("timer left after the slot was created: %v", n.s.timers)
 	}
 }
+
+// TestForcedFailoverRightAfterSetPassword (chaos finding F4): a's password changes, then a is
+// lost before b took the new one in; b promotes with the old one. Returning, a takes b's
+// credentials before it follows (rather than failing to authenticate forever), and follows.
+func TestForcedFailoverRightAfterSetPassword(t *testing.T) {
+	d := replicating(t)
+	ua, ub := d.a.units["pg/0"], d.b.units["pg/0"]
+	old := ub.s.roles["operator"]
+	if u := d.action("a", "pg/0", "set-password", map[string]any{"username": "operator", "password": "Rotated-Operator-Pw-3"}); u.f.IsFailed {
+		t.Fatalf("set-password: %s", u.f.Failed)
+	}
+	ua.s.running = false // lost before b ran secret-changed (its copy of the roles is the old one)
+	if u := d.action("b", "pg/0", "promote-to-primary", map[string]any{"scope": "cluster", "force": true}); u.f.IsFailed {
+		t.Fatalf("forced promote: %s", u.f.Failed)
+	}
+	d.mustRun("b", "pg/0", "update-status")
+	if ub.s.roles["operator"] != old {
+		t.Fatalf("b's operator password changed: the test assumes b never saw the rotation")
+	}
+	ua.s.running, ua.s.cleanStopped, ua.s.received = true, false, 5000
+	before := len(ua.s.calls)
+	u := d.mustRun("a", "pg/0", "upgrade-charm")
+	if writable(ua.s) {
+		t.Fatalf("a stays writable next to b (it could not ask its own server): status %+v", u.f.UnitStatus)
+	}
+	if !slices.Contains(ua.s.calls[before:], "FollowPrimary"+ub.s.addr) || writable(ua.s) {
+		t.Fatalf("a does not follow b: calls %v status %+v logs %v", ua.s.calls[before:], u.f.UnitStatus, u.f.Logs)
+	}
+	wantStatus(t, u, "active", "Standby")
+}

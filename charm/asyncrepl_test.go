@@ -45,6 +45,15 @@ func (w drWorkload) BaseBackup(ctx context.Context, up postgres.Upstream) (strin
 	return out, err
 }
 
+// Rewind copies the source's roles too: pg_rewind copies the catalog with the data.
+func (w drWorkload) Rewind(ctx context.Context, up postgres.Upstream) (string, error) {
+	out, err := w.fakeWorkload.Rewind(ctx, up)
+	if err == nil {
+		w.s.roles = maps.Clone(w.fc.servers[up.Host].roles)
+	}
+	return out, err
+}
+
 func newDRWorld(t *testing.T, na, nb int) *drWorld {
 	a := newWorld(t, 0)
 	b := &world{t: t, fc: a.fc, units: map[string]*testUnit{}, app: map[string]string{},
