@@ -385,6 +385,10 @@ func (a *asyncRepl) step(ctx context.Context, c *Charm, st *State, w Workload) e
 			return err
 		}
 	}
+	// After the leader's second look: it may just have taken the other cluster's credentials.
+	if err := a.fenceLockedOut(ctx, c, st, w); err != nil {
+		return err
+	}
 	if err := a.seedStep(ctx, c, st, w); err != nil {
 		return err
 	}
@@ -659,6 +663,13 @@ func dropDRSlots(ctx context.Context, c *Charm, db DB) ([]string, error) {
 // with a new seed generation, so that the whole cluster is seeded again.
 const keyLost = "dr-lost"
 
+// timerDRUpstream: a standby leader that could not make sure of its slot on the primary
+// cluster looks again; localDRUpstreamBackoff (unit-local state) is that timer's backoff.
+const (
+	timerDRUpstream        = "dr-upstream-check"
+	localDRUpstreamBackoff = "dr-upstream-backoff"
+)
+
 // timerDRReseed: the leader of a standby cluster whose head lost its slot starts the re-seed.
 const timerDRReseed = "dr-reseed"
 
@@ -668,10 +679,24 @@ func lostToken(gen string) string { return "lost:" + gen }
 // slot that lost WAL (max_slot_wal_keep_size) leaves a standby that streams nothing and would
 // still show "Standby": it asks for a re-seed and says so. A slot that is gone is created
 // again. Credentials that no longer work are said in the status (a.headNote).
+//
+// When it cannot tell that its slot is there (the primary cluster's primary does not answer,
+// is not writable yet, or refuses the slot), the head does not stream: its status says so
+// instead of "Standby", and it looks again by timer (dr-upstream-check, backing off), since
+// nothing else need bring it back: a standby leader chosen while the primary cluster was
+// down for a switchover has no slot there, and the other cluster's restart after its
+// rollback changes no relation data.
 func (a *asyncRepl) checkUpstream(ctx context.Context, c *Charm, st *State, w Workload) {
 	role := a.headRole(st, st.AppData[keyUpstream], false)
 	if role.Kind != RoleReplica {
 		return
+	}
+	retry := false
+	defer func() { c.backOff(st, retry, timerDRUpstream, localDRUpstreamBackoff, RetryMax) }()
+	notStreaming := func(format string, args ...any) {
+		retry = true
+		a.headLevel = "waiting"
+		a.headNote = "Standby, not streaming: " + fmt.Sprintf(format, args...)
 	}
 	cctx, cancel := context.WithTimeout(ctx, a.RemoteTimeout)
 	defer cancel()
@@ -682,25 +707,32 @@ func (a *asyncRepl) checkUpstream(ctx context.Context, c *Charm, st *State, w Wo
 			a.headLevel = "blocked"
 			a.headNote = fmt.Sprintf("cannot authenticate to the primary cluster at %s: the shared credentials are not in step "+
 				"(set-password runs on the primary cluster's leader, this cluster copies them from the secret it shares): %v", role.UpstreamAddr, err)
+			return // the copied secret's change runs a hook
 		}
-		return // unreachable: the upstream check and runReplica say so
+		notStreaming("the primary cluster's primary %s does not answer: %v", role.UpstreamAddr, err)
+		return
 	}
 	defer db.Close(ctx)
 	slots, err := db.ListSlots(cctx)
 	if err != nil {
+		notStreaming("cannot list the slots on the primary cluster's primary %s: %v", role.UpstreamAddr, err)
 		return
 	}
 	idx := slices.IndexFunc(slots, func(s postgres.Slot) bool { return s.Name == role.Slot })
 	switch {
 	case idx < 0:
 		if pos, err := db.Positions(cctx); err != nil || pos.InRecovery {
-			return // not (or no longer) the primary cluster's primary: its new one is followed soon
+			// Not (or not yet) the primary cluster's writable primary: a rolled-back one
+			// restarting, or a new one this cluster follows soon.
+			notStreaming("%s is not writable (yet), so this standby leader's slot %s cannot be created there", role.UpstreamAddr, role.Slot)
+			return
 		}
 		if err := db.CreateSlot(cctx, role.Slot); err != nil {
 			c.logf(ctx, slog.LevelWarn, "could not create the slot %s on the primary cluster: %v", role.Slot, err)
-		} else {
-			c.logf(ctx, slog.LevelInfo, "created the slot %s on the primary cluster (it was gone)", role.Slot)
+			notStreaming("could not create the slot %s on %s: %v", role.Slot, role.UpstreamAddr, err)
+			return
 		}
+		c.logf(ctx, slog.LevelInfo, "created the slot %s on the primary cluster (it was gone)", role.Slot)
 	case slots[idx].WALStatus == postgres.SlotLost:
 		tok := lostToken(st.AppData[keySeed])
 		if st.MyData[keyLost] != tok {
@@ -1016,6 +1048,42 @@ func (a *asyncRepl) headStep(ctx context.Context, c *Charm, st *State, w Workloa
 		return err
 	}
 	return nil
+}
+
+// fenceLockedOut stops the head of a cluster that must not be writable when its server runs
+// as a primary and refuses this cluster's credentials. That happens to a primary cluster
+// fenced by the other one's forced promotion right after a password change the other one
+// never received: its leader took the other cluster's (older) credentials, which its own
+// server does not know yet, so the fencing (runReplica asks the server whether it is
+// writable) could never connect and the server would stay writable. Stopped, it follows the
+// other cluster (pg_rewind, with credentials that work there) and gets that cluster's roles.
+func (a *asyncRepl) fenceLockedOut(ctx context.Context, c *Charm, st *State, w Workload) error {
+	if mode, _ := a.effectiveMode(st); st.Primary() != st.Unit || (mode != modeStandby && mode != modeStandalone) {
+		return nil
+	}
+	if running, err := w.Running(ctx); err != nil || !running {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(ctx, a.RemoteTimeout)
+	defer cancel()
+	db, err := w.Connect(cctx, st.Address, "operator", st.Passwords["operator"])
+	if err == nil {
+		db.Close(ctx)
+		return nil
+	}
+	if !authFailed(err) {
+		return nil // not up yet: runReplica waits for it
+	}
+	cd, cerr := w.ControlData(ctx)
+	if cerr != nil || cd.State != "in production" {
+		return cerr // a standby: it takes the new roles from the WAL it replays
+	}
+	c.logf(ctx, slog.LevelWarn, "fencing: this unit runs as a primary but refuses the credentials this standby cluster shares (%v); stopping it", err)
+	if err := c.status(ctx, "maintenance", "fencing: stopping a writable server that is not the primary"); err != nil {
+		return err
+	}
+	_, err = w.Stop(ctx)
+	return err
 }
 
 // guardRestart is the cross-cluster twin of runPrimary's guard: a head that shut down for a

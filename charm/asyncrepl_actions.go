@@ -40,9 +40,6 @@ func (a *asyncRepl) createReplication(ctx context.Context, c *Charm, st *State, 
 	if v.relID == "" {
 		return nil, failf("%v", drprotocol.ErrNoRelation)
 	}
-	if !v.offers {
-		return nil, failf("create-replication runs on the cluster that offers replication-offer (the other side of %s)", v.relID)
-	}
 	if v.remoteErr != nil {
 		return nil, failf("the other cluster's replication data is invalid: %v", v.remoteErr)
 	}
@@ -57,6 +54,11 @@ func (a *asyncRepl) createReplication(ctx context.Context, c *Charm, st *State, 
 			return nil, failf("%s", msg)
 		}
 		return nil, err
+	}
+	if modeOf(st) == modeStandalone {
+		if err := a.checkOtherNotWritable(ctx, c, st, v); err != nil {
+			return nil, err
+		}
 	}
 	uri, err := a.shareCredentials(ctx, c, st, v)
 	if err != nil {
@@ -85,6 +87,39 @@ func (a *asyncRepl) createReplication(ctx context.Context, c *Charm, st *State, 
 		"epoch":   strconv.FormatInt(L.Epoch, 10),
 		"message": fmt.Sprintf("replication %q created: this cluster is the primary cluster (epoch %d); %s is re-seeded as its standby, watch its status", name, L.Epoch, v.remoteApp),
 	}, nil
+}
+
+// checkOtherNotWritable refuses create-replication on a standalone read-only cluster while
+// the other cluster may be writable: the claim would make this cluster writable at once, and
+// the other one only stops taking writes when it sees the claim and re-seeds, so both would
+// be writable for a while and what the other accepted in between would be lost. The cluster
+// that holds the data to keep is the writable one: create-replication belongs there.
+func (a *asyncRepl) checkOtherNotWritable(ctx context.Context, c *Charm, st *State, v *drView) error {
+	// The remote application's name here is an alias (the offer's, or remote-<uuid>).
+	other := "the other cluster"
+	if v.remoteApp != "" {
+		other += " (" + v.remoteApp + " in this model)"
+	}
+	there := fmt.Sprintf("run create-replication on the leader of %s instead (it keeps its data and this cluster is re-seeded from it); "+
+		"to make this cluster's data the one kept, stop %s first, or promote this cluster on purpose with promote-to-primary scope=cluster", other, other)
+	ep := v.remote.PrimaryEndpoint
+	if ep == "" {
+		return failf("this standalone cluster is read-only and %s has published no primary endpoint, so it cannot be told whether it is writable: %s", other, there)
+	}
+	w, err := c.OpenWorkload(ctx, st.Address)
+	if err != nil {
+		return failf("the workload is not ready: %v", err)
+	}
+	writable, answered, err := a.probeWritable(ctx, st, w, ep)
+	switch {
+	case writable:
+		return failf("this standalone cluster is read-only and %s is writable (%s): making this one primary would leave two writable clusters "+
+			"until %s is re-seeded, and lose what it accepts meanwhile; %s", other, ep, other, there)
+	case !answered:
+		return failf("this standalone cluster is read-only and %s's primary %s does not answer (%v), so it cannot be told whether it is writable: %s",
+			other, ep, err, there)
+	}
+	return nil
 }
 
 // shareCredentials creates (or updates) the secret with this cluster's credentials, grants
@@ -392,7 +427,12 @@ func (a *asyncRepl) forcePromotion(ctx context.Context, c *Charm, st *State, w W
 		st.SetApp(keySwitch, sw.encode())
 		setMode(st, modePromoting)
 		a.scheduleBounds(st, modePromoting, sw, false)
-		res["message"] = fmt.Sprintf("forced promotion requested: the standby leader %s promotes at once (%s)", head, a.lagReport(ctx, c, st, w))
+		// The head's positions now: the primary cluster is gone, so it receives no more
+		// before it promotes; what it has not received is what the promotion loses.
+		rpo(res, pos)
+		res["message"] = fmt.Sprintf("forced promotion requested: the standby leader %s promotes at once; "+
+			"transactions the old primary cluster committed after %s were not received here and are lost (replayed %s)",
+			head, pos.Received, pos.Replayed)
 		c.logf(ctx, slog.LevelWarn, "forced promotion %s: %s", id, res["message"])
 		return c.Tools.ActionSet(ctx, res)
 	}

@@ -288,3 +288,130 @@ func TestStandbyLeaderRecreatesAMissingSlot(t *testing.T) {
 	}
 	wantStatus(t, u, "active", "Standby")
 }
+
+// TestCreateReplicationNeverMakesTwoWritableClusters: after a detach with the consuming side
+// (b) primary, the offering side (a) is standalone read-only. create-replication there would
+// make it writable while b still takes writes: it is refused, saying to run it on b, which
+// keeps its data and re-seeds a.
+func TestCreateReplicationNeverMakesTwoWritableClusters(t *testing.T) {
+	d := replicating(t)
+	ua, ub := d.a.units["pg/0"], d.b.units["pg/0"]
+	ua.s.received, ub.s.replayed = 10, 11
+	d.action("b", "pg/0", "promote-to-primary", map[string]any{"scope": "cluster"})
+	d.mustRun("a", "pg/0", changedHook("a"))
+	d.mustRun("b", "pg/0", changedHook("b"))
+	d.mustRun("a", "pg/0", changedHook("a"))
+	if !writable(ub.s) || d.appA[drprotocol.KeyRole] != "standby" {
+		t.Fatalf("switchover to b: b writable %v, a's bucket %v", writable(ub.s), d.appA)
+	}
+	d.detach()
+	d.mustRun("a", "pg/0", "update-status")
+	wantStatus(t, ua, "blocked", StandaloneMessage)
+
+	d.relate()
+	d.mustRun("a", "pg/0", "replication-offer-relation-created")
+	d.mustRun("b", "pg/0", "replication-relation-created")
+	d.mustRun("a", "pg/0", changedHook("a"))
+	u := d.action("a", "pg/0", "create-replication", nil)
+	if !u.f.IsFailed || !strings.Contains(u.f.Failed, "is writable") || !strings.Contains(u.f.Failed, "run create-replication on the leader of the other cluster ("+remoteOf) {
+		t.Fatalf("create-replication on the standalone side while the other is writable: failed=%v %q", u.f.IsFailed, u.f.Failed)
+	}
+	if writable(ua.s) || d.a.app[keyMode] != string(modeStandalone) || d.appA[drprotocol.KeyEpoch] != "" {
+		t.Fatalf("a after the refusal: writable %v mode %q bucket %v", writable(ua.s), d.a.app[keyMode], d.appA)
+	}
+	d.mustRun("a", "pg/0", "update-status")
+	if writable(ua.s) {
+		t.Fatal("a became writable after the refused create-replication")
+	}
+
+	// On the writable side it works, from the consuming side too: a is re-seeded from b.
+	u = d.action("b", "pg/0", "create-replication", nil)
+	if u.f.IsFailed {
+		t.Fatalf("create-replication on the writable side: %s", u.f.Failed)
+	}
+	before := len(ua.s.calls)
+	d.mustRun("a", "pg/0", changedHook("a"))
+	if !slices.Contains(ua.s.calls[before:], "BaseBackup"+ub.s.addr) || writable(ua.s) {
+		t.Errorf("a not re-seeded from b: calls %v", ua.s.calls[before:])
+	}
+	wantStatus(t, ua, "active", "Standby")
+	d.mustRun("b", "pg/0", changedHook("b"))
+	wantStatus(t, ub, "active", "Primary")
+
+	// Unreachable is refused too: it cannot be told.
+	t.Run("the other cluster does not answer", func(t *testing.T) {
+		d := replicating(t)
+		d.detach()
+		d.relate()
+		d.mustRun("a", "pg/0", "replication-offer-relation-created")
+		d.mustRun("b", "pg/0", "replication-relation-created")
+		d.a.units["pg/0"].s.down = true
+		u := d.action("b", "pg/0", "create-replication", nil)
+		if !u.f.IsFailed || !strings.Contains(u.f.Failed, "does not answer") {
+			t.Fatalf("create-replication with the other side unreachable: failed=%v %q", u.f.IsFailed, u.f.Failed)
+		}
+	})
+}
+
+// TestNewStandbyLeaderStreamsOnceThePrimaryClusterIsBack: the standby cluster chose another
+// standby leader while the primary cluster's primary was down (stopped for a switchover that
+// then rolled back): the new head has no slot there. It says it does not stream, instead of
+// "Standby", and looks again by timer, without other hooks, until it has created its slot.
+func TestNewStandbyLeaderStreamsOnceThePrimaryClusterIsBack(t *testing.T) {
+	d := replicating(t)
+	ua := d.a.units["pg/0"]
+	n := d.addUnit("b", "pg/1")
+	d.mustRun("b", "pg/0", "database-peers-relation-joined")
+	d.mustRun("b", "pg/1", "database-peers-relation-joined")
+	wantStatus(t, n, "active", "Replica")
+	ua.s.down = true
+	d.b.app["primary"] = "pg/1" // an in-cluster failover chose pg/1
+	u := d.mustRun("b", "pg/1", "update-status")
+	if up := n.s.conf.Upstream; up == nil || up.Host != ua.s.addr {
+		t.Fatalf("the new standby leader's upstream %+v, want the primary cluster's primary", up)
+	}
+	wantStatus(t, u, "waiting", "Standby, not streaming")
+	if n.s.timers[timerDRUpstream].IsZero() {
+		t.Fatalf("no timer to look again: %v", n.s.timers)
+	}
+	// The primary cluster's primary is back; only the timer brings the head back.
+	ua.s.down = false
+	u = d.mustRun("b", "pg/1", "update-status")
+	if !ua.s.slots["dr_pg_1"] {
+		t.Fatalf("the new standby leader's slot was not created: %v", ua.s.slots)
+	}
+	wantStatus(t, u, "active", "Standby")
+	if !n.s.timers[timerDRUpstream].IsZero() {
+		t.Errorf("timer left after the slot was created: %v", n.s.timers)
+	}
+}
+
+// TestForcedFailoverRightAfterSetPassword (chaos finding F4): a's password changes, then a is
+// lost before b took the new one in; b promotes with the old one. Returning, a takes b's
+// credentials before it follows (rather than failing to authenticate forever), and follows.
+func TestForcedFailoverRightAfterSetPassword(t *testing.T) {
+	d := replicating(t)
+	ua, ub := d.a.units["pg/0"], d.b.units["pg/0"]
+	old := ub.s.roles["operator"]
+	if u := d.action("a", "pg/0", "set-password", map[string]any{"username": "operator", "password": "Rotated-Operator-Pw-3"}); u.f.IsFailed {
+		t.Fatalf("set-password: %s", u.f.Failed)
+	}
+	ua.s.running = false // lost before b ran secret-changed (its copy of the roles is the old one)
+	if u := d.action("b", "pg/0", "promote-to-primary", map[string]any{"scope": "cluster", "force": true}); u.f.IsFailed {
+		t.Fatalf("forced promote: %s", u.f.Failed)
+	}
+	d.mustRun("b", "pg/0", "update-status")
+	if ub.s.roles["operator"] != old {
+		t.Fatalf("b's operator password changed: the test assumes b never saw the rotation")
+	}
+	ua.s.running, ua.s.cleanStopped, ua.s.received = true, false, 5000
+	before := len(ua.s.calls)
+	u := d.mustRun("a", "pg/0", "upgrade-charm")
+	if writable(ua.s) {
+		t.Fatalf("a stays writable next to b (it could not ask its own server): status %+v", u.f.UnitStatus)
+	}
+	if !slices.Contains(ua.s.calls[before:], "FollowPrimary"+ub.s.addr) || writable(ua.s) {
+		t.Fatalf("a does not follow b: calls %v status %+v logs %v", ua.s.calls[before:], u.f.UnitStatus, u.f.Logs)
+	}
+	wantStatus(t, u, "active", "Standby")
+}

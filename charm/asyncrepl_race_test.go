@@ -515,3 +515,25 @@ func TestEveryUnitFencesOnALostTie(t *testing.T) {
 		})
 	}
 }
+
+// TestForcedPromotionReportsTheHeadsRPO: a leader that is not the standby leader still says
+// what the forced promotion may lose: the standby leader's positions, as when it promotes
+// itself.
+func TestForcedPromotionReportsTheHeadsRPO(t *testing.T) {
+	d := replicating(t)
+	n := d.addUnit("b", "pg/1")
+	d.mustRun("b", "pg/0", "database-peers-relation-joined")
+	d.mustRun("b", "pg/1", "database-peers-relation-joined")
+	d.a.units["pg/0"].s.running = false // the primary cluster is lost
+	d.b.app["primary"] = "pg/1"         // the standby leader moved
+	n.s.inRecovery, n.s.received, n.s.replayed = true, 900, 800
+	u := d.action("b", "pg/0", "promote-to-primary", map[string]any{"scope": "cluster", "force": true})
+	if u.f.IsFailed {
+		t.Fatalf("forced promote: %s", u.f.Failed)
+	}
+	for k, want := range map[string]string{"received-lsn": "0/384", "replayed-lsn": "0/320", "unreplayed-bytes": "100"} {
+		if got := u.f.Results[k]; got != want {
+			t.Errorf("%s = %q, want %q (results %v)", k, got, want, u.f.Results)
+		}
+	}
+}

@@ -380,16 +380,17 @@ func (d *Drill) inject(ctx context.Context, n int, step Step, r *Result, rpo **f
 }
 
 // detach removes the relation, waits for the standby cluster to be standalone, integrates
-// again and runs create-replication, which makes the offering cluster (rome) primary. When
-// lisbon is primary its writes would be lost by design (rome's data wins), so the drill
-// does what an operator must: stop writing and let rome catch up before detaching.
+// again and runs create-replication on the cluster that stayed writable, which keeps its
+// data and re-seeds the other (on the standalone side the action is refused while the other
+// side is writable). When lisbon is primary the drill also stops writing and lets rome catch
+// up before detaching, as it did when rome's data won: it costs a pause, not a check.
 func (d *Drill) detach(ctx context.Context, n int, r *Result) ([]side, error) {
 	P, S := d.primary, d.standby
 	bctx, cancel := context.WithTimeout(ctx, d.prof.Converge)
 	defer cancel()
 	if P == d.lisbon {
-		// Resumed by round once converged: until rome's promotion reaches lisbon, lisbon
-		// may still take writes that the re-seed then discards.
+		// Resumed by round once converged. Lisbon keeps its data (create-replication runs
+		// there), so this only keeps the round comparable with the rome-primary one.
 		d.w.Pause()
 		d.paused = true
 		if err := d.caughtUp(bctx, S); err != nil {
@@ -414,13 +415,13 @@ func (d *Drill) detach(ctx context.Context, n int, r *Result) ([]side, error) {
 	attempts := 0
 	err := retry(bctx, func() error {
 		attempts++
-		return d.action(bctx, d.rome.Model, d.rome.App+"/leader", "create-replication", map[string]any{"name": fmt.Sprintf("chaos-%d", n)})
+		return d.action(bctx, P.Model, P.App+"/leader", "create-replication", map[string]any{"name": fmt.Sprintf("chaos-%d", n)})
 	})
 	if err != nil {
 		return nil, err
 	}
-	r.Detail = fmt.Sprintf("%s primary; create-replication on %s after %d attempt(s)", P.App, d.rome.App, attempts)
-	return []side{d.rome}, nil
+	r.Detail = fmt.Sprintf("%s primary; create-replication on %s after %d attempt(s)", P.App, P.App, attempts)
+	return []side{P}, nil
 }
 
 // caughtUp waits until the standby cluster's head has every acknowledged insert.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,18 +77,32 @@ func TestForcedFailoverAndDetach(t *testing.T) {
 	scenario.ExactlyOneWritable(t, ctx, rome, lisbon)
 	detachedPrimaryIsClean(t, ctx, lisbon, rome)
 
-	// Re-attach: integrate again and replicate from lisbon's side. Lisbon consumes rome's
-	// offer, so create-replication runs where the offer is: rome becomes primary again with
-	// its own data, and lisbon is re-seeded from it.
+	// Re-attach: integrate again. On rome, standalone read-only, create-replication is
+	// refused while lisbon is writable (it would make two writable clusters); on lisbon, the
+	// consuming side, it keeps lisbon's data and re-seeds rome.
 	must(t, j.Integrate(ctx, s.Lisbon, s.Offer, s.DB2+":replication"))
-	res, err = j.RunAction(ctx, s.Rome, s.DB1+"/leader", "create-replication", nil)
+	var refused string
+	for range 30 { // until lisbon's leader has published its endpoint on the new relation
+		res, err = j.RunAction(ctx, s.Rome, s.DB1+"/leader", "create-replication", nil)
+		must(t, err)
+		if refused = res.Message; res.Status == "completed" || strings.Contains(refused, "is writable") {
+			break
+		}
+		time.Sleep(2 * time.Second)
+	}
+	if res.Status == "completed" || !strings.Contains(refused, "run create-replication on the leader of the other cluster") {
+		t.Fatalf("create-replication on the standalone side while the other is writable: %s %s", res.Status, refused)
+	}
+	scenario.ExactlyOneWritable(t, ctx, rome, lisbon)
+	res, err = j.RunAction(ctx, s.Lisbon, s.DB2+"/leader", "create-replication", nil)
 	must(t, err)
 	if res.Status != "completed" {
 		t.Fatalf("create-replication after re-attach: %s %s", res.Status, res.Message)
 	}
-	s.WaitRoles(t, ctx, s.Rome, s.DB1, s.Lisbon, s.DB2, 1)
+	s.WaitRoles(t, ctx, s.Lisbon, s.DB2, s.Rome, s.DB1, 1)
 	rome, lisbon = s.Clusters(t, ctx)
-	s.WriteAndSee(t, ctx, rome, []*scenario.Cluster{lisbon}, "after-reattach", 5)
+	must(t, scenario.WaitRows(ctx, rome, "during-outage", 5))
+	s.WriteAndSee(t, ctx, lisbon, []*scenario.Cluster{rome}, "after-reattach", 5)
 }
 
 // TestDRRepeatedSwitchoverAndUnitLoss: two clusters of
