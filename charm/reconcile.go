@@ -528,12 +528,7 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 	}
 	fenced := false
 	if running {
-		db, err := c.connectSelf(ctx, st, w)
-		if err != nil {
-			return waiting("PostgreSQL not accepting connections yet: %v", err)
-		}
-		pos, err := db.Positions(ctx)
-		db.Close(ctx)
+		pos, err := c.selfPositions(ctx, st, w)
 		if err != nil {
 			return err
 		}
@@ -646,12 +641,7 @@ func (c *Charm) runReadOnly(ctx context.Context, st *State, w Workload, role Rol
 		return err
 	}
 	if running {
-		db, err := c.connectSelf(ctx, st, w)
-		if err != nil {
-			return waiting("PostgreSQL not accepting connections yet: %v", err)
-		}
-		pos, err := db.Positions(ctx)
-		db.Close(ctx)
+		pos, err := c.selfPositions(ctx, st, w)
 		if err != nil {
 			return err
 		}
@@ -885,6 +875,16 @@ func startFailed(err error) error {
 //
 // A password rejected while this hook ran may have been rotated meanwhile (set-password on
 // the leader): the secret is read again once before retrying.
+// selfPositions reads the running server's WAL positions (and whether it is in recovery).
+func (c *Charm) selfPositions(ctx context.Context, st *State, w Workload) (postgres.Positions, error) {
+	db, err := c.connectSelf(ctx, st, w)
+	if err != nil {
+		return postgres.Positions{}, waiting("PostgreSQL not accepting connections yet: %v", err)
+	}
+	defer db.Close(ctx)
+	return db.Positions(ctx)
+}
+
 func (c *Charm) connectSelf(ctx context.Context, st *State, w Workload) (DB, error) {
 	deadline := time.Now().Add(5 * time.Second)
 	reread := false
