@@ -1,6 +1,8 @@
 package scenario
 
 import (
+	"github.com/jackc/pgx/v5"
+
 	"context"
 	"errors"
 	"fmt"
@@ -66,18 +68,26 @@ func (w *Writer) writeBurst(ctx context.Context, addr, password string) error {
 	if _, err := conn.Exec(ctx, CheckTableDDL); err != nil {
 		return err
 	}
-	for ctx.Err() == nil {
-		var id int64
-		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := conn.QueryRow(qctx, "INSERT INTO dr_check (tag) VALUES ($1) RETURNING id", w.Tag).Scan(&id)
-		cancel()
-		if err != nil {
-			return err
-		}
+	return insertUntilError(ctx, conn, "dr_check", w.Tag, func(id int64) {
 		w.mu.Lock()
 		w.acked = append(w.acked, id)
 		w.ackTimes = append(w.ackTimes, time.Now())
 		w.mu.Unlock()
+	})
+}
+
+// insertUntilError inserts rows tagged tag into table (a constant of this package) over conn,
+// a few milliseconds apart, until ctx ends or an insert fails; ack gets each acknowledged id.
+func insertUntilError(ctx context.Context, conn *pgx.Conn, table, tag string, ack func(id int64)) error {
+	for ctx.Err() == nil {
+		var id int64
+		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := conn.QueryRow(qctx, "INSERT INTO "+table+" (tag) VALUES ($1) RETURNING id", tag).Scan(&id)
+		cancel()
+		if err != nil {
+			return err
+		}
+		ack(id)
 		select {
 		case <-ctx.Done():
 		case <-time.After(5 * time.Millisecond):

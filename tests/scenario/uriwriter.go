@@ -78,25 +78,13 @@ func (w *URIWriter) writeBurst(ctx context.Context) error {
 	if _, err := conn.Exec(ctx, ClientTableDDL); err != nil {
 		return err
 	}
-	for ctx.Err() == nil {
-		var id int64
-		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := conn.QueryRow(qctx, "INSERT INTO client_check (tag) VALUES ($1) RETURNING id", w.Tag).Scan(&id)
-		cancel()
-		if err != nil {
-			return err
-		}
+	return insertUntilError(ctx, conn, "client_check", w.Tag, func(id int64) {
 		w.mu.Lock()
 		w.acked = append(w.acked, id)
 		w.ackTimes = append(w.ackTimes, time.Now())
 		w.ackHosts = append(w.ackHosts, host)
 		w.mu.Unlock()
-		select {
-		case <-ctx.Done():
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-	return nil
+	})
 }
 
 // Acked returns the acknowledged ids so far.
