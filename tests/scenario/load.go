@@ -1,14 +1,14 @@
 package scenario
 
 import (
-	"github.com/jackc/pgx/v5"
-
 	"context"
 	"errors"
 	"fmt"
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Writer inserts rows one at a time into whichever unit of the clusters is writable, and
