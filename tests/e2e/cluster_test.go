@@ -154,8 +154,15 @@ func TestSingleCluster(t *testing.T) {
 		_, primary, err := scenario.Primary(ctx, c)
 		must(t, err)
 		must(t, j.KillPod(ctx, model, primary))
-		// Another unit becomes primary and the old one returns as a replica.
+		// Either another unit becomes primary and the old one returns as a replica, or the
+		// old one comes back read-only and is promoted again once the leader confirms it is
+		// still the primary (docs/HA.md): the statuses may not have changed yet, so wait for
+		// a writable unit too.
 		settle(t, ctx, j, model, scenario.All(scenario.AppSettled(app, 3, "Primary"), scenario.UnitMessages(app, map[string]int{"Primary": 1, "Replica": 2}), scenario.PrimaryOffLeader(app)))
+		waitFor(t, ctx, 3*time.Minute, "one writable unit after the primary's pod was killed", func() error {
+			_, _, err := scenario.Primary(ctx, c)
+			return err
+		})
 		must(t, scenario.WaitRows(ctx, c, "before-scaling", 10))
 		_, err = scenario.InsertRows(ctx, mustPrimaryAddr(t, ctx, c), c.Password, "after-pod-kill", 5)
 		must(t, err)
