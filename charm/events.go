@@ -216,8 +216,12 @@ func (c *Charm) startHandOff(ctx context.Context, st *State, w Workload) bool {
 	}
 	pos, err := db.Positions(cctx)
 	var slots []postgres.Slot
+	var rs postgres.ReplicationState
 	if err == nil && !pos.InRecovery {
 		slots, err = db.ListSlots(cctx)
+	}
+	if err == nil && !pos.InRecovery {
+		rs, err = db.Replication(cctx)
 	}
 	db.Close(ctx)
 	if err != nil || pos.InRecovery {
@@ -227,6 +231,17 @@ func (c *Charm) startHandOff(ctx context.Context, st *State, w Workload) bool {
 	for _, s := range slots {
 		streaming[s.Name] = s.Active
 	}
+	// A replica qualifies only once it streams this primary's timeline: right after this unit
+	// was promoted, a replica still on the old timeline (it followed the old primary, then
+	// this unit while it was a standby) would wait for a shutdown checkpoint it never
+	// receives, and the hand-off would be rolled back.
+	flushed := map[string]postgres.LSN{}
+	for _, r := range rs.Standbys {
+		if r.State == "streaming" {
+			flushed[r.AppName] = r.FlushLSN
+		}
+	}
+	promotedAt, _ := postgres.ParseLSN(st.Local[localPromotedAt])
 	// A synchronous standby this primary published has every acknowledged commit: it passes
 	// the shutdown checkpoint first, and it is the unit failover would trust (docs/SYNC.md).
 	var syncSet []string
@@ -236,6 +251,9 @@ func (c *Charm) startHandOff(ctx context.Context, st *State, w Workload) bool {
 	best, bestSync, bestLSN := "", false, postgres.LSN(0)
 	for _, u := range st.Peers {
 		if !streaming[postgres.SlotName(u)] || st.PeerData[u][keyUpstreamDown] != "" || st.AddressOf(u) == "" {
+			continue
+		}
+		if f, ok := flushed[postgres.SlotName(u)]; !ok || (promotedAt != 0 && f <= promotedAt) {
 			continue
 		}
 		db, err := w.Connect(cctx, st.AddressOf(u), "operator", st.Passwords["operator"])

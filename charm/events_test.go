@@ -98,6 +98,13 @@ func TestHandOffWaitsForAStreamingReplica(t *testing.T) {
 		{"after a rollback", func(w *world) {
 			w.units["pg/0"].f.State[localHandoffAfter] = "1700000100"
 		}},
+		{"replica not yet on the leader's new timeline", func(w *world) {
+			// The leader was promoted where the replica's stream ends: nothing of the new
+			// timeline reached it yet (it would wait for a checkpoint it never receives).
+			at := postgres.LSN(0x3000000)
+			w.units["pg/0"].s.received, w.units["pg/1"].s.received = at, at
+			w.units["pg/0"].f.State[localPromotedAt] = at.String()
+		}},
 		{"standby cluster", func(w *world) {
 			w.tweak = func(c *Charm) { EnableAsyncReplication(c) }
 			w.app[keyMode] = string(modeStandby)

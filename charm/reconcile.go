@@ -425,6 +425,9 @@ func (c *Charm) promoteNamedPrimary(ctx context.Context, st *State, w Workload, 
 		return err
 	}
 	c.logf(ctx, slog.LevelInfo, "promoted to primary (was replaying %s)", pos.Replayed)
+	// Where the new timeline starts: a replica is a hand-off target only once it streams
+	// past it (startHandOff).
+	st.SetLocal(localPromotedAt, pos.Replayed.String())
 	return nil
 }
 
