@@ -19,28 +19,8 @@ import (
 func TestCrossClusterRollbackAgainstAStalledPromotion(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	j := scenario.StartJujulet(t)
-	s := scenario.NewSeed(j, "postgresql-k8s")
-	s.DeployBoth(t, ctx)
-	s.Relate(t, ctx)
-	s.CreateReplication(t, ctx, 1)
-	rome, lisbon := s.Clusters(t, ctx)
-	s.WriteAndSee(t, ctx, rome, []*scenario.Cluster{lisbon}, "before-request", 5)
-
-	prober := scenario.NewProber(100*time.Millisecond, rome, lisbon)
-	pctx, stopProber := context.WithCancel(ctx)
-	proberDone := make(chan struct{})
-	go func() { prober.Run(pctx); close(proberDone) }()
-	defer func() {
-		stopProber()
-		<-proberDone
-		rep := prober.Report()
-		t.Logf("prober: %v", rep)
-		if err := rep.Err(); err != nil {
-			t.Error(err)
-		}
-	}()
-	must(t, prober.WaitHealthy(ctx))
+	j, s, rome, lisbon := replicatingPair(t, ctx)
+	probeThroughout(t, ctx, rome, lisbon)
 
 	head, err := scenario.Connect(ctx, lisbon.Units[s.DB2+"/0"], lisbon.Password)
 	must(t, err)

@@ -56,28 +56,8 @@ func TestPrimaryPodLossWithoutUpdateStatus(t *testing.T) {
 func TestCrossClusterSwitchoverRollsBackAtItsBound(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	j := scenario.StartJujulet(t)
-	s := scenario.NewSeed(j, "postgresql-k8s")
-	s.DeployBoth(t, ctx)
-	s.Relate(t, ctx)
-	s.CreateReplication(t, ctx, 1)
-	rome, lisbon := s.Clusters(t, ctx)
-	s.WriteAndSee(t, ctx, rome, []*scenario.Cluster{lisbon}, "before-request", 5)
-
-	prober := scenario.NewProber(100*time.Millisecond, rome, lisbon)
-	pctx, stopProber := context.WithCancel(ctx)
-	proberDone := make(chan struct{})
-	go func() { prober.Run(pctx); close(proberDone) }()
-	defer func() {
-		stopProber()
-		<-proberDone
-		rep := prober.Report()
-		t.Logf("prober: %v", rep)
-		if err := rep.Err(); err != nil {
-			t.Error(err)
-		}
-	}()
-	must(t, prober.WaitHealthy(ctx))
+	j, s, rome, lisbon := replicatingPair(t, ctx)
+	probeThroughout(t, ctx, rome, lisbon)
 
 	start := time.Now()
 	res, err := j.RunAction(ctx, s.Lisbon, s.DB2+"/leader", "promote-to-primary", map[string]any{"scope": "cluster"})
@@ -261,4 +241,39 @@ func waitFor(t testing.TB, ctx context.Context, timeout time.Duration, what stri
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// replicatingPair deploys rome and lisbon with one unit each, rome replicating to lisbon,
+// with rows written in rome seen in lisbon.
+func replicatingPair(t *testing.T, ctx context.Context) (*scenario.Jujulet, *scenario.Seed, *scenario.Cluster, *scenario.Cluster) {
+	t.Helper()
+	j := scenario.StartJujulet(t)
+	s := scenario.NewSeed(j, "postgresql-k8s")
+	s.DeployBoth(t, ctx)
+	s.Relate(t, ctx)
+	s.CreateReplication(t, ctx, 1)
+	rome, lisbon := s.Clusters(t, ctx)
+	s.WriteAndSee(t, ctx, rome, []*scenario.Cluster{lisbon}, "before-request", 5)
+	return j, s, rome, lisbon
+}
+
+// probeThroughout probes the clusters every 100 ms until the test ends, and fails the test
+// if the prober saw two writable units or reached too few; it returns once the prober has
+// seen a healthy round.
+func probeThroughout(t *testing.T, ctx context.Context, clusters ...*scenario.Cluster) {
+	t.Helper()
+	prober := scenario.NewProber(100*time.Millisecond, clusters...)
+	pctx, stopProber := context.WithCancel(context.WithoutCancel(ctx))
+	proberDone := make(chan struct{})
+	go func() { prober.Run(pctx); close(proberDone) }()
+	t.Cleanup(func() {
+		stopProber()
+		<-proberDone
+		rep := prober.Report()
+		t.Logf("prober: %v", rep)
+		if err := rep.Err(); err != nil {
+			t.Error(err)
+		}
+	})
+	must(t, prober.WaitHealthy(ctx))
 }
