@@ -1,8 +1,11 @@
 package uniter
 
 import (
+	"encoding/binary"
 	"fmt"
+	"hash/fnv"
 	"sort"
+	"time"
 
 	"github.com/juju/charm/v12/hooks"
 
@@ -405,12 +408,30 @@ func settingsHook(v *view, r *st.Relation, rl *st.RelLocal, cur map[string]*st.U
 	return nil
 }
 
-// updateStatusResolver runs update-status when nothing else needs to, every interval.
+// updateStatusResolver runs update-status when nothing else needs to, every interval give
+// or take Juju's jitter (updateStatusWait).
 type updateStatusResolver struct{}
 
 func (updateStatusResolver) nextOp(v *view) *op {
-	if v.idle() && v.alive() && v.now.Sub(v.unit.Local.LastUpdate) >= v.interval {
+	last := v.unit.Local.LastUpdate
+	if v.idle() && v.alive() && v.now.Sub(last) >= updateStatusWait(v.interval, v.unit.Name, last) {
 		return runOp(&st.Hook{Kind: hooks.UpdateStatus, Name: string(hooks.UpdateStatus)})
 	}
 	return nil
+}
+
+// updateStatusWait is how long a unit waits for its next update-status after the one at
+// last: Juju's uniter draws each wait uniformly from [0.8, 1.2) × the interval, so that the
+// units of a model do not all run the hook at once. The draw here is a hash of the unit and
+// its last run instead of a random source: the same on every evaluation of one wait (the
+// resolvers run many times per wait), different from unit to unit and from wait to wait.
+func updateStatusWait(interval time.Duration, unit string, last time.Time) time.Duration {
+	h := fnv.New64a()
+	h.Write([]byte(unit))
+	h.Write(binary.BigEndian.AppendUint64(nil, uint64(last.UnixNano())))
+	window := int64(interval) * 2 / 5
+	if window <= 0 {
+		return interval
+	}
+	return time.Duration(int64(interval)*4/5 + int64(h.Sum64()%uint64(window)))
 }

@@ -277,3 +277,46 @@ func TestResolverOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestUpdateStatusWait: each wait lies in Juju's [0.8, 1.2) × interval window, is the same on
+// every evaluation, and the units of an application spread over the window instead of
+// running update-status together.
+func TestUpdateStatusWait(t *testing.T) {
+	const interval = 5 * time.Minute
+	last := time.Date(2026, 12, 2, 4, 0, 0, 0, time.UTC)
+	lo, hi := interval*4/5, interval*6/5
+	seen := map[time.Duration]bool{}
+	for i := range 20 {
+		unit := fmt.Sprintf("pg/%d", i)
+		w := updateStatusWait(interval, unit, last)
+		if w < lo || w >= hi {
+			t.Fatalf("%s waits %v, outside [%v, %v)", unit, w, lo, hi)
+		}
+		if again := updateStatusWait(interval, unit, last); again != w {
+			t.Fatalf("%s: one wait drawn twice: %v then %v", unit, w, again)
+		}
+		seen[w] = true
+	}
+	if len(seen) < 15 {
+		t.Errorf("20 units drew only %d distinct waits: %v", len(seen), seen)
+	}
+	// The next wait of one unit is a new draw.
+	draws := map[time.Duration]bool{}
+	for i := range 10 {
+		draws[updateStatusWait(interval, "pg/0", last.Add(time.Duration(i)*interval))] = true
+	}
+	if len(draws) < 8 {
+		t.Errorf("10 successive waits of pg/0 drew only %d distinct values", len(draws))
+	}
+	// Due at the drawn wait, not before.
+	w := updateStatusWait(time.Minute, "a/0", last)
+	for _, tc := range []struct {
+		after time.Duration
+		want  string
+	}{{w - time.Millisecond, ""}, {w, "update-status"}} {
+		v := testView(func(v *view) { v.unit.Local.LastUpdate = last; v.now = last.Add(tc.after) })
+		if got := describe((updateStatusResolver{}).nextOp(v)); got != tc.want {
+			t.Errorf("%v after the last update-status (wait %v): got %q, want %q", tc.after, w, got, tc.want)
+		}
+	}
+}
