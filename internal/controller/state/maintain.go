@@ -15,65 +15,85 @@ func (t *Tx) Maintain(now time.Time, lease time.Duration) {
 		k := key(u.Model, u.App)
 		byApp[k] = append(byApp[k], u)
 	}
-	relations := t.Relations()
 	for _, a := range apps {
-		us := byApp[key(a.Model, a.Name)]
-		if a.SAAS {
-			if a.Life == "dying" {
-				t.Delete(kApp, key(a.Model, a.Name))
-			}
+		if t.reapApp(a, len(byApp[key(a.Model, a.Name)])) {
 			continue
 		}
-		if a.Life == "dying" && len(us) == 0 {
+		t.electLeader(a, byApp[key(a.Model, a.Name)], now, lease)
+	}
+	t.reapRelations(apps, units)
+	t.reapModels(apps)
+}
+
+// reapApp deletes a dying application once it has no units (a consumed one at once), with
+// its offers; it reports whether the application is out of the election.
+func (t *Tx) reapApp(a *App, units int) bool {
+	if a.SAAS {
+		if a.Life == "dying" {
 			t.Delete(kApp, key(a.Model, a.Name))
-			for _, o := range t.Offers(a.Model) {
-				if o.App == a.Name {
-					t.Delete(kOffer, key(o.Model, o.Name))
-				}
-			}
-			continue
 		}
-		var cur *Unit
-		var alive, healthy []*Unit
-		for _, u := range us {
-			if u.Name == a.Leader {
-				cur = u
-			}
-			if u.Life == "alive" {
-				alive = append(alive, u)
-				if u.PodDown.IsZero() || now.Sub(u.PodDown) < lease {
-					healthy = append(healthy, u)
-				}
-			}
-		}
-		needNew := cur == nil || cur.Life != "alive" || (!cur.PodDown.IsZero() && now.Sub(cur.PodDown) >= lease)
-		if !needNew {
-			continue
-		}
-		var pick *Unit
-		for _, u := range healthy {
-			if cur == nil || u.Name != cur.Name {
-				pick = u
-				break
-			}
-		}
-		if pick == nil && cur == nil && len(alive) > 0 {
-			pick = alive[0]
-		}
-		if pick != nil && pick.Name != a.Leader {
-			a.Leader = pick.Name
-			a.LeaseExpiry = now.Add(lease)
-			t.PutApp(a)
+		return true
+	}
+	if a.Life != "dying" || units > 0 {
+		return false
+	}
+	t.Delete(kApp, key(a.Model, a.Name))
+	for _, o := range t.Offers(a.Model) {
+		if o.App == a.Name {
+			t.Delete(kOffer, key(o.Model, o.Name))
 		}
 	}
-	// Relations whose application went away die; dying relations with nobody in scope go.
+	return true
+}
+
+// electLeader gives the application a new leader when it has none, when its leader is no
+// longer alive, or when the leader's pod has been down for the lease: the first alive unit
+// whose pod is up (or down for less than the lease), else, with no leader at all, the first
+// alive unit.
+func (t *Tx) electLeader(a *App, units []*Unit, now time.Time, lease time.Duration) {
+	var cur *Unit
+	var alive, healthy []*Unit
+	for _, u := range units {
+		if u.Name == a.Leader {
+			cur = u
+		}
+		if u.Life == "alive" {
+			alive = append(alive, u)
+			if u.PodDown.IsZero() || now.Sub(u.PodDown) < lease {
+				healthy = append(healthy, u)
+			}
+		}
+	}
+	if cur != nil && cur.Life == "alive" && (cur.PodDown.IsZero() || now.Sub(cur.PodDown) < lease) {
+		return
+	}
+	var pick *Unit
+	for _, u := range healthy {
+		if cur == nil || u.Name != cur.Name {
+			pick = u
+			break
+		}
+	}
+	if pick == nil && cur == nil && len(alive) > 0 {
+		pick = alive[0]
+	}
+	if pick != nil && pick.Name != a.Leader {
+		a.Leader = pick.Name
+		a.LeaseExpiry = now.Add(lease)
+		t.PutApp(a)
+	}
+}
+
+// reapRelations: relations whose application went away die; dying relations with nobody in
+// scope go, with their buckets.
+func (t *Tx) reapRelations(apps []*App, units []*Unit) {
 	appExists := map[string]bool{}
 	for _, a := range apps {
 		if a.Life == "alive" {
 			appExists[key(a.Model, a.Name)] = true
 		}
 	}
-	for _, r := range relations {
+	for _, r := range t.Relations() {
 		if r.Life == "alive" {
 			for _, ep := range r.EPs {
 				if !appExists[key(ep.Model, ep.App)] {
@@ -94,17 +114,23 @@ func (t *Tx) Maintain(now time.Time, lease time.Duration) {
 			t.DeletePrefix(kBucket, fmt.Sprintf("%09d|", r.ID))
 		}
 	}
+}
+
+// reapModels deletes dying models with no applications left.
+func (t *Tx) reapModels(apps []*App) {
 	for _, m := range t.Models() {
-		if m.Life == "dying" {
-			left := false
-			for _, a := range apps {
-				if a.Model == m.UUID {
-					left = true
-				}
+		if m.Life != "dying" {
+			continue
+		}
+		left := false
+		for _, a := range apps {
+			if a.Model == m.UUID {
+				left = true
+				break
 			}
-			if !left {
-				t.Delete(kModel, m.UUID)
-			}
+		}
+		if !left {
+			t.Delete(kModel, m.UUID)
 		}
 	}
 }
