@@ -4,8 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -14,30 +15,62 @@ import (
 	goyaml "gopkg.in/yaml.v2"
 )
 
-// toolNames lists every hook tool this package serves, sorted.
-func toolNames() []string {
-	return []string{
-		"action-fail", "action-get", "action-log", "action-set",
-		"application-version-set",
-		"close-port", "config-get", "credential-get",
-		"goal-state",
-		"is-leader",
-		"juju-log", "juju-reboot",
-		"k8s-raw-get", "k8s-raw-set", "k8s-spec-get", "k8s-spec-set",
-		"leader-get", "leader-set",
-		"network-get",
-		"open-port", "opened-ports",
-		"pod-spec-get", "pod-spec-set",
-		"relation-get", "relation-ids", "relation-list", "relation-model-get", "relation-set",
-		"resource-get",
-		"secret-add", "secret-get", "secret-grant", "secret-ids", "secret-info-get",
-		"secret-remove", "secret-revoke", "secret-set",
-		"state-delete", "state-get", "state-set",
-		"status-get", "status-set",
-		"storage-add", "storage-get", "storage-list",
-		"unit-get",
+// tools maps each hook tool's name to its constructor: the one list of what this package
+// serves (Juju's jujuc keeps the same kind of table). A function, not a package variable,
+// so that nothing can change the table.
+func tools() map[string]func(hc Context) cmd.Command {
+	return map[string]func(hc Context) cmd.Command{
+		"action-fail":             func(hc Context) cmd.Command { return &actionFailCmd{hc: hc} },
+		"action-get":              func(hc Context) cmd.Command { return &actionGetCmd{hc: hc} },
+		"action-log":              func(hc Context) cmd.Command { return &actionLogCmd{hc: hc} },
+		"action-set":              func(hc Context) cmd.Command { return &actionSetCmd{hc: hc} },
+		"application-version-set": func(hc Context) cmd.Command { return &appVersionSetCmd{hc: hc} },
+		"close-port":              func(hc Context) cmd.Command { return &portCmd{hc: hc} },
+		"config-get":              func(hc Context) cmd.Command { return &configGetCmd{hc: hc} },
+		"credential-get":          func(hc Context) cmd.Command { return &credentialGetCmd{hc: hc} },
+		"goal-state":              func(hc Context) cmd.Command { return &goalStateCmd{hc: hc} },
+		"is-leader":               func(hc Context) cmd.Command { return &isLeaderCmd{hc: hc} },
+		"juju-log":                func(hc Context) cmd.Command { return &jujuLogCmd{hc: hc} },
+		"juju-reboot":             func(hc Context) cmd.Command { return &rebootCmd{hc: hc} },
+		"k8s-raw-get":             func(hc Context) cmd.Command { return &k8sSpecGetCmd{hc: hc, name: "k8s-raw-get", raw: true} },
+		"k8s-raw-set":             func(hc Context) cmd.Command { return &k8sSpecSetCmd{hc: hc, name: "k8s-raw-set", raw: true} },
+		"k8s-spec-get":            func(hc Context) cmd.Command { return &k8sSpecGetCmd{hc: hc, name: "k8s-spec-get"} },
+		"k8s-spec-set":            func(hc Context) cmd.Command { return &k8sSpecSetCmd{hc: hc, name: "k8s-spec-set"} },
+		"leader-get":              func(hc Context) cmd.Command { return &leaderGetCmd{hc: hc} },
+		"leader-set":              func(hc Context) cmd.Command { return &leaderSetCmd{hc: hc} },
+		"network-get":             func(hc Context) cmd.Command { return newNetworkGet(hc) },
+		"open-port":               func(hc Context) cmd.Command { return &portCmd{hc: hc, open: true} },
+		"opened-ports":            func(hc Context) cmd.Command { return &openedPortsCmd{hc: hc} },
+		"pod-spec-get":            func(hc Context) cmd.Command { return &k8sSpecGetCmd{hc: hc, name: "pod-spec-get"} },
+		"pod-spec-set":            func(hc Context) cmd.Command { return &k8sSpecSetCmd{hc: hc, name: "pod-spec-set"} },
+		"relation-get":            func(hc Context) cmd.Command { return newRelationGet(hc) },
+		"relation-ids":            func(hc Context) cmd.Command { return &relationIDsCmd{hc: hc} },
+		"relation-list":           func(hc Context) cmd.Command { return newRelationList(hc) },
+		"relation-model-get":      func(hc Context) cmd.Command { return newRelationModelGet(hc) },
+		"relation-set":            func(hc Context) cmd.Command { return newRelationSet(hc) },
+		"resource-get":            func(hc Context) cmd.Command { return &resourceGetCmd{hc: hc} },
+		"secret-add":              func(hc Context) cmd.Command { return &secretAddCmd{secretUpsert{hc: hc}} },
+		"secret-get":              func(hc Context) cmd.Command { return &secretGetCmd{hc: hc} },
+		"secret-grant":            func(hc Context) cmd.Command { return newSecretGrant(hc) },
+		"secret-ids":              func(hc Context) cmd.Command { return &secretIDsCmd{hc: hc} },
+		"secret-info-get":         func(hc Context) cmd.Command { return &secretInfoGetCmd{hc: hc} },
+		"secret-remove":           func(hc Context) cmd.Command { return &secretRemoveCmd{hc: hc} },
+		"secret-revoke":           func(hc Context) cmd.Command { return newSecretRevoke(hc) },
+		"secret-set":              func(hc Context) cmd.Command { return &secretSetCmd{secretUpsert: secretUpsert{hc: hc}} },
+		"state-delete":            func(hc Context) cmd.Command { return &stateDeleteCmd{hc: hc} },
+		"state-get":               func(hc Context) cmd.Command { return &stateGetCmd{hc: hc} },
+		"state-set":               func(hc Context) cmd.Command { return &stateSetCmd{hc: hc} },
+		"status-get":              func(hc Context) cmd.Command { return &statusGetCmd{hc: hc} },
+		"status-set":              func(hc Context) cmd.Command { return &statusSetCmd{hc: hc} },
+		"storage-add":             func(hc Context) cmd.Command { return &storageAddCmd{hc: hc} },
+		"storage-get":             func(hc Context) cmd.Command { return newStorageGet(hc) },
+		"storage-list":            func(hc Context) cmd.Command { return &storageListCmd{hc: hc} },
+		"unit-get":                func(hc Context) cmd.Command { return &unitGetCmd{hc: hc} },
 	}
 }
+
+// toolNames lists every hook tool this package serves, sorted.
+func toolNames() []string { return slices.Sorted(maps.Keys(tools())) }
 
 // ToolNames returns the names of all hook tools, sorted; the runtime creates one
 // symlink per name pointing at the multi-call binary.
@@ -45,104 +78,17 @@ func ToolNames() []string { return toolNames() }
 
 // IsTool reports whether name is a hook tool served by this package.
 func IsTool(name string) bool {
-	i := sort.SearchStrings(toolNames(), name)
-	names := toolNames()
-	return i < len(names) && names[i] == name
+	_, ok := tools()[name]
+	return ok
 }
 
 // newTool returns the named tool bound to hc, or false for an unknown name.
 func newTool(name string, hc Context) (cmd.Command, bool) {
-	switch name {
-	case "relation-get":
-		return newRelationGet(hc), true
-	case "relation-set":
-		return newRelationSet(hc), true
-	case "relation-ids":
-		return &relationIDsCmd{hc: hc}, true
-	case "relation-list":
-		return newRelationList(hc), true
-	case "relation-model-get":
-		return newRelationModelGet(hc), true
-	case "leader-get":
-		return &leaderGetCmd{hc: hc}, true
-	case "leader-set":
-		return &leaderSetCmd{hc: hc}, true
-	case "is-leader":
-		return &isLeaderCmd{hc: hc}, true
-	case "config-get":
-		return &configGetCmd{hc: hc}, true
-	case "action-get":
-		return &actionGetCmd{hc: hc}, true
-	case "action-set":
-		return &actionSetCmd{hc: hc}, true
-	case "action-fail":
-		return &actionFailCmd{hc: hc}, true
-	case "action-log":
-		return &actionLogCmd{hc: hc}, true
-	case "status-set":
-		return &statusSetCmd{hc: hc}, true
-	case "status-get":
-		return &statusGetCmd{hc: hc}, true
-	case "juju-log":
-		return &jujuLogCmd{hc: hc}, true
-	case "network-get":
-		return newNetworkGet(hc), true
-	case "open-port":
-		return &portCmd{hc: hc, open: true}, true
-	case "close-port":
-		return &portCmd{hc: hc}, true
-	case "opened-ports":
-		return &openedPortsCmd{hc: hc}, true
-	case "state-get":
-		return &stateGetCmd{hc: hc}, true
-	case "state-set":
-		return &stateSetCmd{hc: hc}, true
-	case "state-delete":
-		return &stateDeleteCmd{hc: hc}, true
-	case "secret-add":
-		return &secretAddCmd{secretUpsert{hc: hc}}, true
-	case "secret-set":
-		return &secretSetCmd{secretUpsert: secretUpsert{hc: hc}}, true
-	case "secret-get":
-		return &secretGetCmd{hc: hc}, true
-	case "secret-grant":
-		return newSecretGrant(hc), true
-	case "secret-revoke":
-		return newSecretRevoke(hc), true
-	case "secret-remove":
-		return &secretRemoveCmd{hc: hc}, true
-	case "secret-ids":
-		return &secretIDsCmd{hc: hc}, true
-	case "secret-info-get":
-		return &secretInfoGetCmd{hc: hc}, true
-	case "storage-get":
-		return newStorageGet(hc), true
-	case "storage-list":
-		return &storageListCmd{hc: hc}, true
-	case "application-version-set":
-		return &appVersionSetCmd{hc: hc}, true
-	case "goal-state":
-		return &goalStateCmd{hc: hc}, true
-	case "credential-get":
-		return &credentialGetCmd{hc: hc}, true
-	case "juju-reboot":
-		return &rebootCmd{hc: hc}, true
-	case "unit-get":
-		return &unitGetCmd{hc: hc}, true
-	case "resource-get":
-		return &resourceGetCmd{hc: hc}, true
-	case "storage-add":
-		return &storageAddCmd{hc: hc}, true
-	case "k8s-spec-get", "pod-spec-get":
-		return &k8sSpecGetCmd{hc: hc, name: name}, true
-	case "k8s-raw-get":
-		return &k8sSpecGetCmd{hc: hc, name: name, raw: true}, true
-	case "k8s-spec-set", "pod-spec-set":
-		return &k8sSpecSetCmd{hc: hc, name: name}, true
-	case "k8s-raw-set":
-		return &k8sSpecSetCmd{hc: hc, name: name, raw: true}, true
+	mk, ok := tools()[name]
+	if !ok {
+		return nil, false
 	}
-	return nil, false
+	return mk(hc), true
 }
 
 // info completes a command's Info the way Juju's jujuc does: flags are "options".
