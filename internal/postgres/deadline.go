@@ -125,3 +125,12 @@ func (c *stallConn) SetReadDeadline(t time.Time) error {
 	c.deadline = t
 	return c.Conn.SetReadDeadline(t)
 }
+
+// withDefaultTimeout bounds ctx by d unless it already has a deadline (the caller's, shorter
+// or longer, is the one that counts).
+func withDefaultTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, d)
+}

@@ -13,6 +13,20 @@ import (
 	"github.com/canonical/pebble/client"
 )
 
+// Bounds of the workload commands (docs/DESIGN.md, "Deadlines"); a command whose caller
+// gives no shorter deadline is killed at its bound (Pebble's exec timeout) and the step fails
+// with an *ExecTimeoutError. The others run for at most DefaultExecTimeout.
+const (
+	// InitDBTimeout: initdb writes a few tens of MB and fsyncs them.
+	InitDBTimeout = 5 * time.Minute
+	// FastShutdownTimeout is pg_ctl stop's own wait (-t) for a fast shutdown, whose
+	// shutdown checkpoint writes every dirty buffer.
+	FastShutdownTimeout = 2 * time.Minute
+	// DefaultCloneTimeout bounds pg_basebackup and pg_rewind when the caller gives no
+	// deadline (the charm gives clone_timeout_minutes): a day copies about 2 TB at 25 MB/s.
+	DefaultCloneTimeout = 24 * time.Hour
+)
+
 // IsInitialised reports whether PGDATA holds a cluster (PG_VERSION exists).
 func (w *Workload) IsInitialised(ctx context.Context) (bool, error) {
 	return w.Exists(ctx, path.Join(w.PGData(), "PG_VERSION"))
@@ -32,6 +46,8 @@ func (w *Workload) InitDB(ctx context.Context, superuser, password string) error
 		return err
 	}
 	defer func() { _ = w.Remove(context.WithoutCancel(ctx), pw) }()
+	ctx, cancel := context.WithTimeout(ctx, InitDBTimeout)
+	defer cancel()
 	_, err := w.Exec(ctx, []string{
 		w.bin("initdb"), "-D", w.Host(w.PGData()), "--username=" + superuser, "--pwfile=" + w.Host(pw),
 		"--auth-host=scram-sha-256", "--auth-local=scram-sha-256", "--data-checksums",
@@ -45,7 +61,11 @@ func (w *Workload) InitDB(ctx context.Context, superuser, password string) error
 
 // ServiceStatus returns the Pebble status of the postgresql service ("" when not planned).
 func (w *Workload) ServiceStatus(ctx context.Context) (client.ServiceStatus, error) {
-	infos, err := w.Pebble.Services(&client.ServicesOptions{Names: []string{ServiceName}})
+	var infos []*client.ServiceInfo
+	err := w.pebble(ctx, "pebble services", PebbleAPITimeout, func() (err error) {
+		infos, err = w.Pebble.Services(&client.ServicesOptions{Names: []string{ServiceName}})
+		return err
+	})
 	if err != nil {
 		return "", fmt.Errorf("pebble services: %w", err)
 	}
@@ -55,12 +75,18 @@ func (w *Workload) ServiceStatus(ctx context.Context) (client.ServiceStatus, err
 	return infos[0].Current, nil
 }
 
+// waitChange waits for a service change, for ServiceChangeTimeout at most: Pebble answers at
+// its (server-side) timeout, and the call is cut off a little later if it does not.
 func (w *Workload) waitChange(ctx context.Context, id string) error {
-	opts := &client.WaitChangeOptions{}
+	opts := &client.WaitChangeOptions{Timeout: ServiceChangeTimeout}
 	if dl, ok := ctx.Deadline(); ok {
-		opts.Timeout = time.Until(dl)
+		opts.Timeout = min(opts.Timeout, time.Until(dl))
 	}
-	ch, err := w.Pebble.WaitChange(id, opts)
+	var ch *client.Change
+	err := w.pebble(ctx, "wait for pebble change "+id, opts.Timeout+5*time.Second, func() (err error) {
+		ch, err = w.Pebble.WaitChange(id, opts)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("wait pebble change %s: %w", id, err)
 	}
@@ -85,7 +111,11 @@ func (w *Workload) Start(ctx context.Context) error {
 	if err := w.stopPostmaster(ctx); err != nil {
 		return err
 	}
-	id, err := w.Pebble.Start(&client.ServiceOptions{Names: []string{ServiceName}})
+	var id string
+	err = w.pebble(ctx, "start postgresql", PebbleAPITimeout, func() (err error) {
+		id, err = w.Pebble.Start(&client.ServiceOptions{Names: []string{ServiceName}})
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("start postgresql: %w", err)
 	}
@@ -105,7 +135,10 @@ func (w *Workload) stopPostmaster(ctx context.Context) error {
 	if err != nil || !running {
 		return err
 	}
-	if _, err := w.Exec(ctx, []string{w.bin("pg_ctl"), "stop", "-D", w.Host(w.PGData()), "-m", "fast", "-w", "-t", "120"}, nil); err != nil {
+	sctx, cancel := context.WithTimeout(ctx, FastShutdownTimeout+30*time.Second)
+	defer cancel()
+	wait := strconv.Itoa(int(FastShutdownTimeout / time.Second))
+	if _, err := w.Exec(sctx, []string{w.bin("pg_ctl"), "stop", "-D", w.Host(w.PGData()), "-m", "fast", "-w", "-t", wait}, nil); err != nil {
 		// A postmaster that was dying (killed with its pod) leaves its pid file behind and
 		// pg_ctl reports "server does not shut down": it is down, just not cleanly.
 		if running, serr := w.postmasterRunning(ctx); serr == nil && !running {
@@ -142,7 +175,11 @@ func (w *Workload) Stop(ctx context.Context) (ControlData, error) {
 		return ControlData{}, err
 	}
 	if st != "" && st != client.StatusInactive {
-		id, err := w.Pebble.Stop(&client.ServiceOptions{Names: []string{ServiceName}})
+		var id string
+		err := w.pebble(ctx, "stop postgresql", PebbleAPITimeout, func() (err error) {
+			id, err = w.Pebble.Stop(&client.ServiceOptions{Names: []string{ServiceName}})
+			return err
+		})
 		if err != nil {
 			return ControlData{}, fmt.Errorf("stop pebble service: %w", err)
 		}
@@ -209,7 +246,9 @@ func (w *Workload) BaseBackup(ctx context.Context, up Upstream) (movedAside stri
 	if up.Slot != "" {
 		args = append(args, "-S", up.Slot)
 	}
-	if _, err := w.Exec(ctx, args, nil); err != nil {
+	cctx, cancel := withDefaultTimeout(ctx, DefaultCloneTimeout)
+	defer cancel()
+	if _, err := w.Exec(cctx, args, nil); err != nil {
 		_ = w.Remove(context.WithoutCancel(ctx), fresh)
 		return "", fmt.Errorf("pg_basebackup from %s: %w", up.Host, err)
 	}
@@ -260,6 +299,8 @@ func (w *Workload) Rewind(ctx context.Context, source Upstream) (string, error) 
 	if u.DBName == "" {
 		u.DBName = "postgres"
 	}
+	ctx, cancel := withDefaultTimeout(ctx, DefaultCloneTimeout)
+	defer cancel()
 	out, err := w.Exec(ctx, []string{w.bin("pg_rewind"), "--target-pgdata=" + w.Host(w.PGData()),
 		"--source-server=" + u.ConnInfo(), "--progress"}, nil)
 	if err != nil {
