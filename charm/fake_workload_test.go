@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jujulet/postgresql-k8s/internal/pgwatch"
 	"github.com/jujulet/postgresql-k8s/internal/postgres"
@@ -43,6 +44,10 @@ type fakeServer struct {
 	timers       pgwatch.Timers // the timers file
 	timersBad    bool           // the timers file is garbage
 	timerWrites  int
+	// cloneBound is what was left of the context of the last BaseBackup or Rewind; cloneErr
+	// makes BaseBackup fail.
+	cloneBound time.Duration
+	cloneErr   error
 
 	// stopCkpt and stopTLI: the shutdown checkpoint of the last clean Stop of a running
 	// server; restartCkpt and restartTLI: a standby's last restartpoint (Checkpoint in
@@ -193,8 +198,12 @@ func (w *fakeWorkload) FollowPrimary(ctx context.Context, s postgres.Settings, u
 	s.Upstream = &up
 	return w.WriteConf(ctx, s)
 }
-func (w *fakeWorkload) BaseBackup(_ context.Context, up postgres.Upstream) (string, error) {
+func (w *fakeWorkload) BaseBackup(ctx context.Context, up postgres.Upstream) (string, error) {
 	w.call("BaseBackup", up.Host)
+	w.s.cloneBound = remaining(ctx)
+	if w.s.cloneErr != nil {
+		return "", w.s.cloneErr
+	}
 	src := w.fc.servers[up.Host]
 	if src == nil || !src.running {
 		return "", fmt.Errorf("connection refused")
@@ -208,8 +217,9 @@ func (w *fakeWorkload) BaseBackup(_ context.Context, up postgres.Upstream) (stri
 	w.s.timeline = src.timeline
 	return "", nil
 }
-func (w *fakeWorkload) Rewind(_ context.Context, s postgres.Upstream) (string, error) {
+func (w *fakeWorkload) Rewind(ctx context.Context, s postgres.Upstream) (string, error) {
 	w.call("Rewind", s.Host)
+	w.s.cloneBound = remaining(ctx)
 	w.s.timeline = w.fc.servers[s.Host].timeline
 	return "", nil
 }
@@ -350,3 +360,11 @@ func (d *fakeDB) TimelineHistory(_ context.Context, tli int) ([]postgres.History
 	return []postgres.HistoryEntry{{TLI: tli - 1, SwitchLSN: d.s.received + 1}}, nil
 }
 func (d *fakeDB) Close(context.Context) {}
+
+// remaining is the time left before ctx's deadline (0 when it has none).
+func remaining(ctx context.Context) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		return time.Until(dl)
+	}
+	return 0
+}

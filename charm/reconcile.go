@@ -717,14 +717,28 @@ func (c *Charm) seed(ctx context.Context, st *State, w Workload, role Role, up p
 	if err := c.status(ctx, "maintenance", "seeding from "+role.UpstreamUnit+" (pg_basebackup)"+keptAside); err != nil {
 		return err
 	}
-	aside, err := w.BaseBackup(ctx, up)
+	cctx, cancel := cloneContext(ctx, st)
+	defer cancel()
+	aside, err := w.BaseBackup(cctx, up)
 	if err != nil {
+		// Nothing was replaced (BaseBackup installs a complete copy only): the retry timer
+		// of a waiting reconcile seeds again.
 		return waiting("waiting to seed from %s: %v", role.UpstreamUnit, err)
 	}
 	if aside != "" {
 		c.logf(ctx, slog.LevelInfo, "seeded from %s; the previous data is kept in %s (older copies removed)", role.UpstreamUnit, aside)
 	}
 	return nil
+}
+
+// cloneContext bounds one pg_basebackup or pg_rewind by clone_timeout_minutes: a copy that
+// stalls is killed there and the step fails (docs/DESIGN.md, "Deadlines").
+func cloneContext(ctx context.Context, st *State) (context.Context, context.CancelFunc) {
+	d := st.Config.CloneTimeout
+	if d <= 0 {
+		d = DefaultCloneTimeout
+	}
+	return context.WithTimeout(ctx, d)
 }
 
 // ensureUpstreamSlot creates this unit's slot on the upstream server. For a fresh copy
@@ -794,7 +808,9 @@ func (c *Charm) makeFollower(ctx context.Context, st *State, w Workload, role Ro
 	if err := db.Checkpoint(ctx); err != nil {
 		return err
 	}
-	out, err := w.Rewind(ctx, postgres.Upstream{Host: up.Host, Port: up.Port, User: "rewind"})
+	rctx, cancel := cloneContext(ctx, st)
+	defer cancel()
+	out, err := w.Rewind(rctx, postgres.Upstream{Host: up.Host, Port: up.Port, User: "rewind"})
 	if err == nil {
 		c.logf(ctx, slog.LevelInfo, "pg_rewind onto %s: %s", role.UpstreamUnit, strings.TrimSpace(out))
 		return nil
@@ -812,7 +828,9 @@ func (c *Charm) makeFollower(ctx context.Context, st *State, w Workload, role Ro
 			up.Slot = ""
 		}
 	}
-	if _, err := w.BaseBackup(ctx, up); err != nil {
+	bctx, cancel := cloneContext(ctx, st)
+	defer cancel()
+	if _, err := w.BaseBackup(bctx, up); err != nil {
 		return fmt.Errorf("re-clone after failed rewind: %w", err)
 	}
 	return nil
