@@ -753,26 +753,35 @@ func (c *Charm) ensureUpstreamSlot(ctx context.Context, st *State, w Workload, r
 		return waiting("waiting for %s to accept connections: %v", role.UpstreamUnit, err)
 	}
 	defer db.Close(ctx)
-	pos, err := db.Positions(ctx)
+	pos, err := db.Positions(cctx)
 	if err != nil {
-		return err
+		return upstreamErr(role, err)
 	}
 	if pos.InRecovery && role.UpstreamUnit == st.Primary() {
 		return waiting("waiting for %s to be promoted", role.UpstreamUnit)
 	}
 	if fresh {
-		slots, err := db.ListSlots(ctx)
+		slots, err := db.ListSlots(cctx)
 		if err != nil {
-			return err
+			return upstreamErr(role, err)
 		}
 		if slices.ContainsFunc(slots, func(s postgres.Slot) bool { return s.Name == slot && s.WALStatus == postgres.SlotLost }) {
-			if err := db.DropSlot(ctx, slot); err != nil {
-				return err
+			if err := db.DropSlot(cctx, slot); err != nil {
+				return upstreamErr(role, err)
 			}
 			c.logf(ctx, slog.LevelInfo, "dropped the slot %s on %s, which had lost WAL, to seed afresh", slot, role.UpstreamUnit)
 		}
 	}
-	return db.CreateSlot(ctx, slot)
+	return upstreamErr(role, db.CreateSlot(cctx, slot))
+}
+
+// upstreamErr: an upstream whose session ran out of time (it stalls, or is overloaded) makes
+// the unit wait, naming it, and the retry timer tries again; other errors are the hook's.
+func upstreamErr(role Role, err error) error {
+	if postgres.IsTimeout(err) {
+		return waiting("waiting for %s (%s) to answer: %v", role.UpstreamUnit, role.UpstreamAddr, err)
+	}
+	return err
 }
 
 // makeFollower prepares a stopped server to follow up: nothing to do for a clean server whose
@@ -791,13 +800,13 @@ func (c *Charm) makeFollower(ctx context.Context, st *State, w Workload, role Ro
 		return waiting("waiting for %s to accept connections: %v", role.UpstreamUnit, err)
 	}
 	defer db.Close(ctx)
-	pos, err := db.Positions(ctx)
+	pos, err := db.Positions(cctx)
 	if err != nil {
-		return err
+		return upstreamErr(role, err)
 	}
-	hist, err := db.TimelineHistory(ctx, pos.Timeline)
+	hist, err := db.TimelineHistory(cctx, pos.Timeline)
 	if err != nil {
-		return err
+		return upstreamErr(role, err)
 	}
 	if postgres.CanFollowWithoutRewind(cd, pos.Timeline, hist) {
 		return nil
@@ -805,8 +814,10 @@ func (c *Charm) makeFollower(ctx context.Context, st *State, w Workload, role Ro
 	if err := c.status(ctx, "maintenance", "rewinding (pg_rewind) to follow "+role.UpstreamUnit); err != nil {
 		return err
 	}
+	// Not within cctx: a checkpoint writes every dirty buffer (the session's statement and
+	// stall bounds still apply).
 	if err := db.Checkpoint(ctx); err != nil {
-		return err
+		return upstreamErr(role, err)
 	}
 	rctx, cancel := cloneContext(ctx, st)
 	defer cancel()

@@ -134,3 +134,9 @@ func withDefaultTimeout(ctx context.Context, d time.Duration) (context.Context, 
 	}
 	return context.WithTimeout(ctx, d)
 }
+
+// IsTimeout reports whether err is a session that ran out of time: a context deadline, the
+// connect timeout, or a server that stalled (StalledError).
+func IsTimeout(err error) bool {
+	return err != nil && (pgconn.Timeout(err) || errors.Is(err, context.DeadlineExceeded))
+}

@@ -6,46 +6,12 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/jujulet/postgresql-k8s/internal/postgres/pgtest"
 )
-
-// stalledListener accepts TCP connections and never sends a byte: a peer that hangs. It
-// holds the connections open until the test ends.
-func stalledListener(t *testing.T) (host string, port int) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	})
-	a := ln.Addr().(*net.TCPAddr)
-	return a.IP.String(), a.Port
-}
 
 // within runs f and fails the test if it has not returned by bound (the test's own
 // deadline for "it did not hang"; how fast it returned is measured by no test).
@@ -63,7 +29,11 @@ func within[T any](t *testing.T, bound time.Duration, f func() T) T {
 }
 
 func TestConnectStalledPeer(t *testing.T) {
-	host, port := stalledListener(t)
+	a, err := net.ResolveTCPAddr("tcp", pgtest.StalledPeer(t, context.Background(), "127.0.0.1:0", pgtest.StallAtOnce))
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port := a.IP.String(), a.Port
 	tests := []struct {
 		name string
 		ctx  func() (context.Context, context.CancelFunc)
@@ -100,49 +70,8 @@ func TestConnectStalledPeer(t *testing.T) {
 	}
 }
 
-// fakeServer completes a session's startup (trust authentication) and then never answers a
-// query: a server that stalls after the connection was made.
-func fakeServer(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	t.Cleanup(func() { close(stop); _ = ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				be := pgproto3.NewBackend(c, c)
-				if _, err := be.ReceiveStartupMessage(); err != nil {
-					return
-				}
-				be.Send(&pgproto3.AuthenticationOk{})
-				be.Send(&pgproto3.ParameterStatus{Name: "server_version", Value: "17.0"})
-				be.Send(&pgproto3.BackendKeyData{ProcessID: 1, SecretKey: []byte{0, 0, 0, 1}})
-				be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
-				if err := be.Flush(); err != nil {
-					return
-				}
-				<-stop // reads nothing more, answers nothing more
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
-
 func TestStallGuardEndsAStalledQuery(t *testing.T) {
-	addr := fakeServer(t)
+	addr := pgtest.StalledPeer(t, context.Background(), "127.0.0.1:0", pgtest.StallAfterStartup)
 	const stall = 300 * time.Millisecond
 	connect := func(t *testing.T) *pgx.Conn {
 		cfg, err := pgx.ParseConfig("postgres://operator@" + addr + "/postgres?sslmode=disable")
