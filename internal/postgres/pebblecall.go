@@ -136,10 +136,11 @@ func (c *trackedConn) Close() error {
 
 // pebble runs call, one Pebble client call, within bound or ctx's deadline, whichever comes
 // first. When that passes, the client's connections are closed so that the call returns, and
-// the error is a *PebbleTimeoutError naming what; when ctx is cancelled, ctx's error.
+// the error is a *PebbleTimeoutError naming what; when ctx is cancelled, ctx's error (the
+// caller's wrapping names the step).
 func (w *Workload) pebble(ctx context.Context, what string, bound time.Duration, call func() error) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
+		return err
 	}
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < bound {
 		bound = time.Until(dl).Round(time.Millisecond)
@@ -155,7 +156,7 @@ func (w *Workload) pebble(ctx context.Context, what string, bound time.Duration,
 	}
 	w.cutOffPebble()
 	if errors.Is(ctx.Err(), context.Canceled) {
-		return fmt.Errorf("%s: %w", what, ctx.Err())
+		return ctx.Err()
 	}
 	return &PebbleTimeoutError{Call: what, Socket: w.socket(), Bound: bound}
 }

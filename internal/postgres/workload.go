@@ -327,7 +327,7 @@ func (w *Workload) execAs(ctx context.Context, user string, cmd []string, env ma
 		return err
 	})
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("exec %s: %w", name, err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- p.Wait() }()
