@@ -64,7 +64,9 @@ type StalledError struct {
 }
 
 func (e *StalledError) Error() string {
-	return fmt.Sprintf("%s sent nothing for %v: the server stalls", e.Addr, e.Stall)
+	// Not necessarily a hung server: a commit waiting for a synchronous standby that is gone
+	// is silent too.
+	return fmt.Sprintf("no answer from %s for %v", e.Addr, e.Stall)
 }
 
 // Timeout makes it a net.Error timeout, which pgx reports as such.

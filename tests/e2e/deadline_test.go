@@ -40,6 +40,7 @@ func TestStalledRemotePrimary(t *testing.T) {
 		if !strings.Contains(ws.Message, addr) || !strings.Contains(ws.Message, "timeout") {
 			return fmt.Errorf("%s: %s %q", head, ws.Current, ws.Message)
 		}
+		t.Logf("%s: %s %q", head, ws.Current, ws.Message)
 		return nil
 	})
 	res, err := j.RunAction(ctx, s.Lisbon, head, "get-primary", nil)
