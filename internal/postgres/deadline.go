@@ -28,7 +28,8 @@ const (
 	// StallTimeout is how long one operation on a session may wait for the server's next
 	// bytes, whatever the caller's context: longer than StatementTimeout, so that a server
 	// that is alive reports its own timeout first, and a commit waiting for a synchronous
-	// standby that is gone ends too.
+	// standby that is gone ends too. (So these sessions cannot wait longer than this for a
+	// notification, which the charm never does.)
 	StallTimeout = StatementTimeout + 30*time.Second
 )
 
