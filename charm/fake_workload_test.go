@@ -44,10 +44,6 @@ type fakeServer struct {
 	timers       pgwatch.Timers // the timers file
 	timersBad    bool           // the timers file is garbage
 	timerWrites  int
-	// cloneBound is what was left of the context of the last BaseBackup or Rewind; cloneErr
-	// makes BaseBackup fail.
-	cloneBound time.Duration
-	cloneErr   error
 
 	// stopCkpt and stopTLI: the shutdown checkpoint of the last clean Stop of a running
 	// server; restartCkpt and restartTLI: a standby's last restartpoint (Checkpoint in
@@ -56,6 +52,11 @@ type fakeServer struct {
 	stopTLI     int
 	restartCkpt postgres.LSN
 	restartTLI  int
+
+	// cloneBound is what was left of the context of the last BaseBackup or Rewind; cloneErr
+	// makes BaseBackup fail.
+	cloneBound time.Duration
+	cloneErr   error
 }
 
 type fakeCluster struct {
@@ -217,6 +218,15 @@ func (w *fakeWorkload) BaseBackup(ctx context.Context, up postgres.Upstream) (st
 	w.s.timeline = src.timeline
 	return "", nil
 }
+
+// remaining is the time left before ctx's deadline (0 when it has none).
+func remaining(ctx context.Context) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		return time.Until(dl)
+	}
+	return 0
+}
+
 func (w *fakeWorkload) Rewind(ctx context.Context, s postgres.Upstream) (string, error) {
 	w.call("Rewind", s.Host)
 	w.s.cloneBound = remaining(ctx)
@@ -360,11 +370,3 @@ func (d *fakeDB) TimelineHistory(_ context.Context, tli int) ([]postgres.History
 	return []postgres.HistoryEntry{{TLI: tli - 1, SwitchLSN: d.s.received + 1}}, nil
 }
 func (d *fakeDB) Close(context.Context) {}
-
-// remaining is the time left before ctx's deadline (0 when it has none).
-func remaining(ctx context.Context) time.Duration {
-	if dl, ok := ctx.Deadline(); ok {
-		return time.Until(dl)
-	}
-	return 0
-}

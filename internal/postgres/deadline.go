@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -33,10 +32,11 @@ const (
 	StallTimeout = StatementTimeout + 30*time.Second
 )
 
-// withDeadlines bounds the sessions of cfg: a connect timeout, a dialer with a timeout and
+// withDeadlines bounds the sessions of cfg (a pgx.ConnConfig's, or a replication
+// connection's pgconn.Config): a connect timeout, a dialer with a timeout and
 // TCP keepalives (a peer that vanished is noticed on an idle session), the server-side
 // statement_timeout, and a client-side bound on every wait for the server (stallConn).
-func withDeadlines(cfg *pgx.ConnConfig) {
+func withDeadlines(cfg *pgconn.Config) {
 	cfg.ConnectTimeout = ConnectTimeout
 	d := &net.Dialer{
 		Timeout:         ConnectTimeout,
@@ -127,15 +127,6 @@ func (c *stallConn) SetReadDeadline(t time.Time) error {
 	defer c.mu.Unlock()
 	c.deadline = t
 	return c.Conn.SetReadDeadline(t)
-}
-
-// withDefaultTimeout bounds ctx by d unless it already has a deadline (the caller's, shorter
-// or longer, is the one that counts).
-func withDefaultTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); ok {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(ctx, d)
 }
 
 // IsTimeout reports whether err is a session that ran out of time: a context deadline, the

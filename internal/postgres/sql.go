@@ -29,10 +29,11 @@ func Connect(ctx context.Context, host string, port int, user, password, db stri
 		db = "postgres"
 	}
 	cfg.Host, cfg.Port, cfg.User, cfg.Password, cfg.Database = host, uint16(port), user, password, db
+	cfg.ConnectTimeout = 5 * time.Second
 	cfg.TLSConfig = nil
 	cfg.Fallbacks = nil
 	cfg.RuntimeParams["application_name"] = "postgresql-k8s-charm"
-	withDeadlines(cfg)
+	withDeadlines(&cfg.Config)
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect %s@%s:%d: %w", user, host, port, err)

@@ -13,9 +13,9 @@ import (
 	"github.com/canonical/pebble/client"
 )
 
-// Bounds of the workload commands (docs/DESIGN.md, "Deadlines"); a command whose caller
-// gives no shorter deadline is killed at its bound (Pebble's exec timeout) and the step fails
-// with an *ExecTimeoutError. The others run for at most DefaultExecTimeout.
+// Bounds of the workload commands (docs/DESIGN.md, "Deadlines"), by command (execBound): a
+// command whose caller gives no deadline is killed at its bound (Pebble's exec timeout) and
+// the step fails with an *ExecTimeoutError.
 const (
 	// InitDBTimeout: initdb writes a few tens of MB and fsyncs them.
 	InitDBTimeout = 5 * time.Minute
@@ -25,7 +25,23 @@ const (
 	// DefaultCloneTimeout bounds pg_basebackup and pg_rewind when the caller gives no
 	// deadline (the charm gives clone_timeout_minutes): a day copies about 2 TB at 25 MB/s.
 	DefaultCloneTimeout = 24 * time.Hour
+	// DefaultExecTimeout bounds the other commands (pg_controldata, mv, id): they read a
+	// file or rename a directory.
+	DefaultExecTimeout = time.Minute
 )
+
+// execBound is how long the command name may run when its caller gives no deadline.
+func execBound(name string) time.Duration {
+	switch name {
+	case "initdb":
+		return InitDBTimeout
+	case "pg_ctl": // stop waits FastShutdownTimeout itself; status and reload are quick
+		return FastShutdownTimeout + 30*time.Second
+	case "pg_basebackup", "pg_rewind":
+		return DefaultCloneTimeout
+	}
+	return DefaultExecTimeout
+}
 
 // IsInitialised reports whether PGDATA holds a cluster (PG_VERSION exists).
 func (w *Workload) IsInitialised(ctx context.Context) (bool, error) {
@@ -46,8 +62,6 @@ func (w *Workload) InitDB(ctx context.Context, superuser, password string) error
 		return err
 	}
 	defer func() { _ = w.Remove(context.WithoutCancel(ctx), pw) }()
-	ctx, cancel := context.WithTimeout(ctx, InitDBTimeout)
-	defer cancel()
 	_, err := w.Exec(ctx, []string{
 		w.bin("initdb"), "-D", w.Host(w.PGData()), "--username=" + superuser, "--pwfile=" + w.Host(pw),
 		"--auth-host=scram-sha-256", "--auth-local=scram-sha-256", "--data-checksums",
@@ -135,10 +149,8 @@ func (w *Workload) stopPostmaster(ctx context.Context) error {
 	if err != nil || !running {
 		return err
 	}
-	sctx, cancel := context.WithTimeout(ctx, FastShutdownTimeout+30*time.Second)
-	defer cancel()
 	wait := strconv.Itoa(int(FastShutdownTimeout / time.Second))
-	if _, err := w.Exec(sctx, []string{w.bin("pg_ctl"), "stop", "-D", w.Host(w.PGData()), "-m", "fast", "-w", "-t", wait}, nil); err != nil {
+	if _, err := w.Exec(ctx, []string{w.bin("pg_ctl"), "stop", "-D", w.Host(w.PGData()), "-m", "fast", "-w", "-t", wait}, nil); err != nil {
 		// A postmaster that was dying (killed with its pod) leaves its pid file behind and
 		// pg_ctl reports "server does not shut down": it is down, just not cleanly.
 		if running, serr := w.postmasterRunning(ctx); serr == nil && !running {
@@ -246,9 +258,7 @@ func (w *Workload) BaseBackup(ctx context.Context, up Upstream) (movedAside stri
 	if up.Slot != "" {
 		args = append(args, "-S", up.Slot)
 	}
-	cctx, cancel := withDefaultTimeout(ctx, DefaultCloneTimeout)
-	defer cancel()
-	if _, err := w.Exec(cctx, args, nil); err != nil {
+	if _, err := w.Exec(ctx, args, nil); err != nil {
 		_ = w.Remove(context.WithoutCancel(ctx), fresh)
 		return "", fmt.Errorf("pg_basebackup from %s: %w", up.Host, err)
 	}
@@ -299,8 +309,6 @@ func (w *Workload) Rewind(ctx context.Context, source Upstream) (string, error) 
 	if u.DBName == "" {
 		u.DBName = "postgres"
 	}
-	ctx, cancel := withDefaultTimeout(ctx, DefaultCloneTimeout)
-	defer cancel()
 	out, err := w.Exec(ctx, []string{w.bin("pg_rewind"), "--target-pgdata=" + w.Host(w.PGData()),
 		"--source-server=" + u.ConnInfo(), "--progress"}, nil)
 	if err != nil {

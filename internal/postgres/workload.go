@@ -57,6 +57,9 @@ func SocketPath(containersDir, c string) (socket, root string) {
 // Workload is the PostgreSQL server of one unit, reached through its container's Pebble.
 type Workload struct {
 	Pebble *client.Client
+	// guard cuts off Pebble calls that outlive their bound (nil: a client made elsewhere,
+	// whose calls are still bounded but not cut off).
+	guard  *pebbleGuard
 	Root   string // host path of the container's "/" ("/" on Kubernetes)
 	Mount  string // container path of the data storage (MountPath)
 	BinDir string // container path of the PostgreSQL binaries, e.g. /usr/lib/postgresql/15/bin
@@ -67,10 +70,6 @@ type Workload struct {
 	Port   int
 	// WatchSocket is the Pebble socket as the watcher service sees it (InContainerSocket).
 	WatchSocket string
-
-	// guard cuts off Pebble calls that outlive their bound (nil: a client made elsewhere,
-	// whose calls are still bounded but not cut off).
-	guard *pebbleGuard
 }
 
 // Options for Open.
@@ -290,7 +289,7 @@ func (e *ExecError) Error() string {
 }
 
 // Exec runs a command in the workload as the server's user with the libpq passfile set, for
-// at most ctx's deadline, or DefaultExecTimeout when ctx has none.
+// at most ctx's deadline, or the command's bound (execBound) when ctx has none.
 func (w *Workload) Exec(ctx context.Context, cmd []string, stdin io.Reader) (string, error) {
 	env := map[string]string{
 		"LANG": "C.UTF-8", "LC_ALL": "C", "PGPASSFILE": w.Host(w.PassfilePath()),
@@ -305,7 +304,7 @@ func (w *Workload) execAs(ctx context.Context, user string, cmd []string, env ma
 	name := path.Base(cmd[0])
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultExecTimeout)
+		ctx, cancel = context.WithTimeout(ctx, execBound(name))
 		defer cancel()
 	}
 	dl, _ := ctx.Deadline()
@@ -361,9 +360,6 @@ func (w *Workload) execAs(ctx context.Context, user string, cmd []string, env ma
 	}
 	return stdout.String(), nil
 }
-
-// DefaultExecTimeout bounds a workload command whose caller gave no deadline.
-const DefaultExecTimeout = time.Minute
 
 // ExecTimeoutError is a workload command killed at its bound.
 type ExecTimeoutError struct {
