@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -60,7 +61,7 @@ func TestConnectStalledPeer(t *testing.T) {
 				t.Fatal("connected to a peer that never answers")
 			}
 			addr := net.JoinHostPort(host, strconv.Itoa(port))
-			if !strings.Contains(err.Error(), addr) || !strings.Contains(err.Error(), "timeout") {
+			if !IsTimeout(err) || !strings.Contains(err.Error(), addr) || !strings.Contains(err.Error(), "timeout") {
 				t.Fatalf("error does not name the stalled peer %s and the timeout: %v", addr, err)
 			}
 			if testing.Verbose() {
@@ -100,6 +101,9 @@ func TestStallGuardEndsAStalledQuery(t *testing.T) {
 		}
 		if testing.Verbose() {
 			t.Log(err)
+		}
+		if !IsTimeout(err) {
+			t.Fatalf("IsTimeout(%v) is false", err)
 		}
 		if !conn.IsClosed() {
 			t.Fatal("the stalled session is still open: the next statement would wait again")
@@ -149,6 +153,23 @@ func TestStallGuardLetsAnsweringServerThrough(t *testing.T) {
 	for i := range 5 {
 		if _, err := c.Read(b); err != nil || b[0] != byte(i) {
 			t.Fatalf("read %d: %v %v", i, b, err)
+		}
+	}
+}
+
+func TestIsTimeout(t *testing.T) {
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{errors.New("28P01: password authentication failed"), false},
+		{fmt.Errorf("wal positions: %w", context.DeadlineExceeded), true},
+		{context.Canceled, false},
+	}
+	for _, tt := range tests {
+		if got := IsTimeout(tt.err); got != tt.want {
+			t.Errorf("IsTimeout(%v) = %v", tt.err, got)
 		}
 	}
 }
