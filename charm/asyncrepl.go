@@ -465,7 +465,9 @@ func (a *asyncRepl) divergedStandbyStep(ctx context.Context, c *Charm, st *State
 			return err
 		}
 	}
-	out, err := w.Rewind(ctx, postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "rewind"})
+	rctx, cancel := cloneContext(ctx, st)
+	defer cancel()
+	out, err := w.Rewind(rctx, postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "rewind"})
 	if err == nil {
 		c.logf(ctx, slog.LevelInfo, "pg_rewind onto %s: %s", role.UpstreamUnit, strings.TrimSpace(out))
 		return nil

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"time"
 
 	"github.com/jujulet/postgresql-k8s/internal/postgres"
 )
@@ -31,7 +32,12 @@ type Config struct {
 	// ClientEndpointsLocalOnly: client_endpoints_local_only (the database relation publishes
 	// this cluster's units only, not the other cluster's of cross-regional replication).
 	ClientEndpointsLocalOnly bool
+	// CloneTimeout: clone_timeout_minutes, the bound of one pg_basebackup or pg_rewind.
+	CloneTimeout time.Duration
 }
+
+// DefaultCloneTimeout is clone_timeout_minutes' default (config.yaml).
+const DefaultCloneTimeout = 24 * time.Hour
 
 // synchronous_node_count keywords.
 const (
@@ -49,6 +55,7 @@ func ParseConfig(m map[string]any) (Config, error) {
 	c := Config{Profile: "production", MaxConnections: 100, SyncNodeCount: SyncAll, SyncStrict: true,
 		SynchronousCommit: "on", MaxLagOnFailover: 1 << 20, WALKeepSizeMB: 4096, WorkMemKB: 4096,
 		MaintenanceWorkMemKB: 65536, LogMinDurationStatement: -1, TimeZone: "UTC"}
+	cloneMinutes := int(DefaultCloneTimeout / time.Minute)
 	str := func(key string, dst *string) error {
 		v, ok := m[key]
 		if !ok || v == nil {
@@ -120,11 +127,13 @@ func ParseConfig(m map[string]any) (Config, error) {
 		integer("logging_log_min_duration_statement", &c.LogMinDurationStatement, -1, pgIntMax),
 		str("request_time_zone", &c.TimeZone),
 		boolean("client_endpoints_local_only", &c.ClientEndpointsLocalOnly),
+		integer("clone_timeout_minutes", &cloneMinutes, 5, 30*24*60),
 	} {
 		if err != nil {
 			return c, err
 		}
 	}
+	c.CloneTimeout = time.Duration(cloneMinutes) * time.Minute
 	switch c.Profile {
 	case "testing", "production":
 	default:

@@ -3,6 +3,7 @@ package charm
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -15,7 +16,8 @@ func TestParseConfig(t *testing.T) {
 		{"defaults follow the anchor", map[string]any{}, func(c Config) bool {
 			return c.SyncNodeCount == SyncAll && c.SyncStrict && c.SynchronousCommit == "on" && c.MaxLagOnFailover == 1048576 &&
 				c.WALKeepSizeMB == 4096 && c.MaxConnections == 100 && c.WorkMemKB == 4096 && c.MaintenanceWorkMemKB == 65536 &&
-				c.LogMinDurationStatement == -1 && c.TimeZone == "UTC" && c.Profile == "production"
+				c.LogMinDurationStatement == -1 && c.TimeZone == "UTC" && c.Profile == "production" &&
+				c.CloneTimeout == DefaultCloneTimeout
 		}, ""},
 		{"nil values keep the defaults", map[string]any{"synchronous_node_count": nil, "experimental_max_connections": nil},
 			func(c Config) bool { return c.SyncNodeCount == SyncAll && c.MaxConnections == 100 }, ""},
@@ -32,6 +34,7 @@ func TestParseConfig(t *testing.T) {
 		{"maintenance work mem", map[string]any{"memory_maintenance_work_mem": 1024}, func(c Config) bool { return c.MaintenanceWorkMemKB == 1024 }, ""},
 		{"log min duration", map[string]any{"logging_log_min_duration_statement": float64(250)}, func(c Config) bool { return c.LogMinDurationStatement == 250 }, ""},
 		{"time zone", map[string]any{"request_time_zone": "Europe/Rome"}, func(c Config) bool { return c.TimeZone == "Europe/Rome" }, ""},
+		{"clone timeout", map[string]any{"clone_timeout_minutes": float64(90)}, func(c Config) bool { return c.CloneTimeout == 90*time.Minute }, ""},
 
 		{"node count zero", map[string]any{"synchronous_node_count": "0"}, nil, `synchronous_node_count="0": must be all, majority or a positive integer`},
 		{"node count negative", map[string]any{"synchronous_node_count": "-1"}, nil, `synchronous_node_count="-1": must be all, majority`},
@@ -49,6 +52,8 @@ func TestParseConfig(t *testing.T) {
 		{"maintenance work mem low", map[string]any{"memory_maintenance_work_mem": float64(100)}, nil, "memory_maintenance_work_mem=100 is out of range [1024, 2147483647]"},
 		{"log min duration low", map[string]any{"logging_log_min_duration_statement": float64(-2)}, nil, "logging_log_min_duration_statement=-2 is out of range"},
 		{"bad time zone", map[string]any{"request_time_zone": "Mars/Olympus Mons"}, nil, `request_time_zone="Mars/Olympus Mons" is not a time zone name`},
+		{"clone timeout too short", map[string]any{"clone_timeout_minutes": float64(1)}, nil, "clone_timeout_minutes=1 is out of range [5, 43200]"},
+		{"clone timeout not a number", map[string]any{"clone_timeout_minutes": "1h"}, nil, "clone_timeout_minutes must be an integer"},
 		{"bad profile", map[string]any{"profile": "turbo"}, nil, `profile="turbo": must be testing or production`},
 	}
 	for _, tt := range tests {

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jujulet/postgresql-k8s/internal/pgwatch"
 	"github.com/jujulet/postgresql-k8s/internal/postgres"
@@ -51,6 +52,11 @@ type fakeServer struct {
 	stopTLI     int
 	restartCkpt postgres.LSN
 	restartTLI  int
+
+	// cloneBound is what was left of the context of the last BaseBackup or Rewind; cloneErr
+	// makes BaseBackup fail.
+	cloneBound time.Duration
+	cloneErr   error
 }
 
 type fakeCluster struct {
@@ -193,8 +199,12 @@ func (w *fakeWorkload) FollowPrimary(ctx context.Context, s postgres.Settings, u
 	s.Upstream = &up
 	return w.WriteConf(ctx, s)
 }
-func (w *fakeWorkload) BaseBackup(_ context.Context, up postgres.Upstream) (string, error) {
+func (w *fakeWorkload) BaseBackup(ctx context.Context, up postgres.Upstream) (string, error) {
 	w.call("BaseBackup", up.Host)
+	w.s.cloneBound = remaining(ctx)
+	if w.s.cloneErr != nil {
+		return "", w.s.cloneErr
+	}
 	src := w.fc.servers[up.Host]
 	if src == nil || !src.running {
 		return "", fmt.Errorf("connection refused")
@@ -208,8 +218,18 @@ func (w *fakeWorkload) BaseBackup(_ context.Context, up postgres.Upstream) (stri
 	w.s.timeline = src.timeline
 	return "", nil
 }
-func (w *fakeWorkload) Rewind(_ context.Context, s postgres.Upstream) (string, error) {
+
+// remaining is the time left before ctx's deadline (0 when it has none).
+func remaining(ctx context.Context) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		return time.Until(dl)
+	}
+	return 0
+}
+
+func (w *fakeWorkload) Rewind(ctx context.Context, s postgres.Upstream) (string, error) {
 	w.call("Rewind", s.Host)
+	w.s.cloneBound = remaining(ctx)
 	w.s.timeline = w.fc.servers[s.Host].timeline
 	return "", nil
 }

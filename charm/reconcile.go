@@ -717,14 +717,28 @@ func (c *Charm) seed(ctx context.Context, st *State, w Workload, role Role, up p
 	if err := c.status(ctx, "maintenance", "seeding from "+role.UpstreamUnit+" (pg_basebackup)"+keptAside); err != nil {
 		return err
 	}
-	aside, err := w.BaseBackup(ctx, up)
+	cctx, cancel := cloneContext(ctx, st)
+	defer cancel()
+	aside, err := w.BaseBackup(cctx, up)
 	if err != nil {
+		// Nothing was replaced (BaseBackup installs a complete copy only): the retry timer
+		// of a waiting reconcile seeds again.
 		return waiting("waiting to seed from %s: %v", role.UpstreamUnit, err)
 	}
 	if aside != "" {
 		c.logf(ctx, slog.LevelInfo, "seeded from %s; the previous data is kept in %s (older copies removed)", role.UpstreamUnit, aside)
 	}
 	return nil
+}
+
+// cloneContext bounds one pg_basebackup or pg_rewind by clone_timeout_minutes: a copy that
+// stalls is killed there and the step fails (docs/DESIGN.md, "Deadlines").
+func cloneContext(ctx context.Context, st *State) (context.Context, context.CancelFunc) {
+	d := st.Config.CloneTimeout
+	if d <= 0 {
+		d = DefaultCloneTimeout
+	}
+	return context.WithTimeout(ctx, d)
 }
 
 // ensureUpstreamSlot creates this unit's slot on the upstream server. For a fresh copy
@@ -739,26 +753,35 @@ func (c *Charm) ensureUpstreamSlot(ctx context.Context, st *State, w Workload, r
 		return waiting("waiting for %s to accept connections: %v", role.UpstreamUnit, err)
 	}
 	defer db.Close(ctx)
-	pos, err := db.Positions(ctx)
+	pos, err := db.Positions(cctx)
 	if err != nil {
-		return err
+		return upstreamErr(role, err)
 	}
 	if pos.InRecovery && role.UpstreamUnit == st.Primary() {
 		return waiting("waiting for %s to be promoted", role.UpstreamUnit)
 	}
 	if fresh {
-		slots, err := db.ListSlots(ctx)
+		slots, err := db.ListSlots(cctx)
 		if err != nil {
-			return err
+			return upstreamErr(role, err)
 		}
 		if slices.ContainsFunc(slots, func(s postgres.Slot) bool { return s.Name == slot && s.WALStatus == postgres.SlotLost }) {
-			if err := db.DropSlot(ctx, slot); err != nil {
-				return err
+			if err := db.DropSlot(cctx, slot); err != nil {
+				return upstreamErr(role, err)
 			}
 			c.logf(ctx, slog.LevelInfo, "dropped the slot %s on %s, which had lost WAL, to seed afresh", slot, role.UpstreamUnit)
 		}
 	}
-	return db.CreateSlot(ctx, slot)
+	return upstreamErr(role, db.CreateSlot(cctx, slot))
+}
+
+// upstreamErr: an upstream whose session ran out of time (it stalls, or is overloaded) makes
+// the unit wait, naming it, and the retry timer tries again; other errors are the hook's.
+func upstreamErr(role Role, err error) error {
+	if postgres.IsTimeout(err) {
+		return waiting("waiting for %s (%s) to answer: %v", role.UpstreamUnit, role.UpstreamAddr, err)
+	}
+	return err
 }
 
 // makeFollower prepares a stopped server to follow up: nothing to do for a clean server whose
@@ -777,13 +800,13 @@ func (c *Charm) makeFollower(ctx context.Context, st *State, w Workload, role Ro
 		return waiting("waiting for %s to accept connections: %v", role.UpstreamUnit, err)
 	}
 	defer db.Close(ctx)
-	pos, err := db.Positions(ctx)
+	pos, err := db.Positions(cctx)
 	if err != nil {
-		return err
+		return upstreamErr(role, err)
 	}
-	hist, err := db.TimelineHistory(ctx, pos.Timeline)
+	hist, err := db.TimelineHistory(cctx, pos.Timeline)
 	if err != nil {
-		return err
+		return upstreamErr(role, err)
 	}
 	if postgres.CanFollowWithoutRewind(cd, pos.Timeline, hist) {
 		return nil
@@ -791,10 +814,14 @@ func (c *Charm) makeFollower(ctx context.Context, st *State, w Workload, role Ro
 	if err := c.status(ctx, "maintenance", "rewinding (pg_rewind) to follow "+role.UpstreamUnit); err != nil {
 		return err
 	}
+	// Not within cctx: a checkpoint writes every dirty buffer (the session's statement and
+	// stall bounds still apply).
 	if err := db.Checkpoint(ctx); err != nil {
-		return err
+		return upstreamErr(role, err)
 	}
-	out, err := w.Rewind(ctx, postgres.Upstream{Host: up.Host, Port: up.Port, User: "rewind"})
+	rctx, cancel := cloneContext(ctx, st)
+	defer cancel()
+	out, err := w.Rewind(rctx, postgres.Upstream{Host: up.Host, Port: up.Port, User: "rewind"})
 	if err == nil {
 		c.logf(ctx, slog.LevelInfo, "pg_rewind onto %s: %s", role.UpstreamUnit, strings.TrimSpace(out))
 		return nil
@@ -812,7 +839,9 @@ func (c *Charm) makeFollower(ctx context.Context, st *State, w Workload, role Ro
 			up.Slot = ""
 		}
 	}
-	if _, err := w.BaseBackup(ctx, up); err != nil {
+	bctx, cancel := cloneContext(ctx, st)
+	defer cancel()
+	if _, err := w.BaseBackup(bctx, up); err != nil {
 		return fmt.Errorf("re-clone after failed rewind: %w", err)
 	}
 	return nil

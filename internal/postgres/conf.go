@@ -312,7 +312,7 @@ func (w *Workload) Layer(o LayerOptions) string {
 	b.WriteString("    environment:\n      LANG: C.UTF-8\n      LC_ALL: C\n")
 	// A clean exit (pg_ctl stop) leaves the service stopped; a crash is restarted.
 	b.WriteString("    on-success: ignore\n    on-failure: restart\n")
-	b.WriteString("    kill-delay: 20s\n")
+	fmt.Fprintf(&b, "    kill-delay: %s\n", KillDelay)
 	b.WriteString("checks:\n")
 	check := func(name, level, host string, port int) {
 		b.WriteString("  " + name + ":\n")
@@ -337,7 +337,9 @@ func (w *Workload) Layer(o LayerOptions) string {
 // PlanLayer adds (or replaces) the charm's layer in the workload Pebble's plan. Pebble
 // restarts a check whose definition changed, so a new upstream is watched at once.
 func (w *Workload) PlanLayer(ctx context.Context, o LayerOptions) error {
-	err := w.Pebble.AddLayer(&client.AddLayerOptions{Combine: true, Label: LayerLabel, LayerData: []byte(w.Layer(o))})
+	err := w.pebble(ctx, "add pebble layer", PebbleAPITimeout, func() error {
+		return w.Pebble.AddLayer(&client.AddLayerOptions{Combine: true, Label: LayerLabel, LayerData: []byte(w.Layer(o))})
+	})
 	if err != nil {
 		return fmt.Errorf("add pebble layer: %w", err)
 	}

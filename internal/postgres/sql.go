@@ -33,6 +33,7 @@ func Connect(ctx context.Context, host string, port int, user, password, db stri
 	cfg.TLSConfig = nil
 	cfg.Fallbacks = nil
 	cfg.RuntimeParams["application_name"] = "postgresql-k8s-charm"
+	withDeadlines(&cfg.Config)
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect %s@%s:%d: %w", user, host, port, err)

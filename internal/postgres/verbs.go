@@ -13,6 +13,36 @@ import (
 	"github.com/canonical/pebble/client"
 )
 
+// Bounds of the workload commands (docs/DESIGN.md, "Deadlines"), by command (execBound): a
+// command whose caller gives no deadline is killed at its bound (Pebble's exec timeout) and
+// the step fails with an *ExecTimeoutError.
+const (
+	// InitDBTimeout: initdb writes a few tens of MB and fsyncs them.
+	InitDBTimeout = 5 * time.Minute
+	// FastShutdownTimeout is pg_ctl stop's own wait (-t) for a fast shutdown, whose
+	// shutdown checkpoint writes every dirty buffer.
+	FastShutdownTimeout = 2 * time.Minute
+	// DefaultCloneTimeout bounds pg_basebackup and pg_rewind when the caller gives no
+	// deadline (the charm gives clone_timeout_minutes): a day copies about 2 TB at 25 MB/s.
+	DefaultCloneTimeout = 24 * time.Hour
+	// DefaultExecTimeout bounds the other commands (pg_controldata, mv, id): they read a
+	// file or rename a directory.
+	DefaultExecTimeout = time.Minute
+)
+
+// execBound is how long the command name may run when its caller gives no deadline.
+func execBound(name string) time.Duration {
+	switch name {
+	case "initdb":
+		return InitDBTimeout
+	case "pg_ctl": // stop waits FastShutdownTimeout itself; status and reload are quick
+		return FastShutdownTimeout + 30*time.Second
+	case "pg_basebackup", "pg_rewind":
+		return DefaultCloneTimeout
+	}
+	return DefaultExecTimeout
+}
+
 // IsInitialised reports whether PGDATA holds a cluster (PG_VERSION exists).
 func (w *Workload) IsInitialised(ctx context.Context) (bool, error) {
 	return w.Exists(ctx, path.Join(w.PGData(), "PG_VERSION"))
@@ -45,7 +75,11 @@ func (w *Workload) InitDB(ctx context.Context, superuser, password string) error
 
 // ServiceStatus returns the Pebble status of the postgresql service ("" when not planned).
 func (w *Workload) ServiceStatus(ctx context.Context) (client.ServiceStatus, error) {
-	infos, err := w.Pebble.Services(&client.ServicesOptions{Names: []string{ServiceName}})
+	var infos []*client.ServiceInfo
+	err := w.pebble(ctx, "pebble services", PebbleAPITimeout, func() (err error) {
+		infos, err = w.Pebble.Services(&client.ServicesOptions{Names: []string{ServiceName}})
+		return err
+	})
 	if err != nil {
 		return "", fmt.Errorf("pebble services: %w", err)
 	}
@@ -55,12 +89,18 @@ func (w *Workload) ServiceStatus(ctx context.Context) (client.ServiceStatus, err
 	return infos[0].Current, nil
 }
 
+// waitChange waits for a service change, for ServiceChangeTimeout at most: Pebble answers at
+// its (server-side) timeout, and the call is cut off a little later if it does not.
 func (w *Workload) waitChange(ctx context.Context, id string) error {
-	opts := &client.WaitChangeOptions{}
+	opts := &client.WaitChangeOptions{Timeout: ServiceChangeTimeout}
 	if dl, ok := ctx.Deadline(); ok {
-		opts.Timeout = time.Until(dl)
+		opts.Timeout = min(opts.Timeout, time.Until(dl))
 	}
-	ch, err := w.Pebble.WaitChange(id, opts)
+	var ch *client.Change
+	err := w.pebble(ctx, "wait for pebble change "+id, opts.Timeout+5*time.Second, func() (err error) {
+		ch, err = w.Pebble.WaitChange(id, opts)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("wait pebble change %s: %w", id, err)
 	}
@@ -85,7 +125,11 @@ func (w *Workload) Start(ctx context.Context) error {
 	if err := w.stopPostmaster(ctx); err != nil {
 		return err
 	}
-	id, err := w.Pebble.Start(&client.ServiceOptions{Names: []string{ServiceName}})
+	var id string
+	err = w.pebble(ctx, "start postgresql", PebbleAPITimeout, func() (err error) {
+		id, err = w.Pebble.Start(&client.ServiceOptions{Names: []string{ServiceName}})
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("start postgresql: %w", err)
 	}
@@ -105,7 +149,8 @@ func (w *Workload) stopPostmaster(ctx context.Context) error {
 	if err != nil || !running {
 		return err
 	}
-	if _, err := w.Exec(ctx, []string{w.bin("pg_ctl"), "stop", "-D", w.Host(w.PGData()), "-m", "fast", "-w", "-t", "120"}, nil); err != nil {
+	wait := strconv.Itoa(int(FastShutdownTimeout / time.Second))
+	if _, err := w.Exec(ctx, []string{w.bin("pg_ctl"), "stop", "-D", w.Host(w.PGData()), "-m", "fast", "-w", "-t", wait}, nil); err != nil {
 		// A postmaster that was dying (killed with its pod) leaves its pid file behind and
 		// pg_ctl reports "server does not shut down": it is down, just not cleanly.
 		if running, serr := w.postmasterRunning(ctx); serr == nil && !running {
@@ -142,7 +187,11 @@ func (w *Workload) Stop(ctx context.Context) (ControlData, error) {
 		return ControlData{}, err
 	}
 	if st != "" && st != client.StatusInactive {
-		id, err := w.Pebble.Stop(&client.ServiceOptions{Names: []string{ServiceName}})
+		var id string
+		err := w.pebble(ctx, "stop postgresql", PebbleAPITimeout, func() (err error) {
+			id, err = w.Pebble.Stop(&client.ServiceOptions{Names: []string{ServiceName}})
+			return err
+		})
 		if err != nil {
 			return ControlData{}, fmt.Errorf("stop pebble service: %w", err)
 		}

@@ -98,18 +98,27 @@ func (w *Workload) EnsureWatcher(ctx context.Context, exe string) error {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return fmt.Errorf("watcher binary: %w", err)
 		}
-		err := w.Pebble.Push(&client.PushOptions{Source: f, Path: w.Host(watchBin), MakeDirs: true, Permissions: 0o755})
+		err := w.pebble(ctx, "push watcher", PebbleTransferTimeout, func() error {
+			return w.Pebble.Push(&client.PushOptions{Source: f, Path: w.Host(watchBin), MakeDirs: true, Permissions: 0o755})
+		})
 		if err != nil {
 			return fmt.Errorf("push watcher: %w", err)
 		}
 		pushed = true
 	}
-	infos, err := w.Pebble.Services(&client.ServicesOptions{Names: []string{WatchService}})
+	var infos []*client.ServiceInfo
+	err = w.pebble(ctx, "pebble services", PebbleAPITimeout, func() (err error) {
+		infos, err = w.Pebble.Services(&client.ServicesOptions{Names: []string{WatchService}})
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("pebble services: %w", err)
 	}
 	if len(infos) == 0 || pushed {
-		if err := w.Pebble.AddLayer(&client.AddLayerOptions{Combine: true, Label: WatchLayerLabel, LayerData: []byte(layer)}); err != nil {
+		err := w.pebble(ctx, "add watcher layer", PebbleAPITimeout, func() error {
+			return w.Pebble.AddLayer(&client.AddLayerOptions{Combine: true, Label: WatchLayerLabel, LayerData: []byte(layer)})
+		})
+		if err != nil {
 			return fmt.Errorf("add watcher layer: %w", err)
 		}
 	}
@@ -118,9 +127,15 @@ func (w *Workload) EnsureWatcher(ctx context.Context, exe string) error {
 	// hook starts it again if it did not come up.
 	switch {
 	case active && pushed:
-		_, err = w.Pebble.Restart(&client.ServiceOptions{Names: []string{WatchService}})
+		err = w.pebble(ctx, "restart watcher", PebbleAPITimeout, func() error {
+			_, err := w.Pebble.Restart(&client.ServiceOptions{Names: []string{WatchService}})
+			return err
+		})
 	case !active:
-		_, err = w.Pebble.Start(&client.ServiceOptions{Names: []string{WatchService}})
+		err = w.pebble(ctx, "start watcher", PebbleAPITimeout, func() error {
+			_, err := w.Pebble.Start(&client.ServiceOptions{Names: []string{WatchService}})
+			return err
+		})
 	}
 	if err != nil {
 		return fmt.Errorf("start watcher: %w", err)
@@ -128,7 +143,10 @@ func (w *Workload) EnsureWatcher(ctx context.Context, exe string) error {
 	if sum != oldSum || stamp != oldStamp {
 		// Written last: a push that failed half-way is retried by the next hook.
 		marker := []byte(sum + " " + stamp + "\n")
-		if err := w.Pebble.Push(&client.PushOptions{Source: bytes.NewReader(marker), Path: w.Host(watchMarker), MakeDirs: true, Permissions: 0o644}); err != nil {
+		err := w.pebble(ctx, "write watcher marker", PebbleAPITimeout, func() error {
+			return w.Pebble.Push(&client.PushOptions{Source: bytes.NewReader(marker), Path: w.Host(watchMarker), MakeDirs: true, Permissions: 0o644})
+		})
+		if err != nil {
 			return fmt.Errorf("write watcher marker: %w", err)
 		}
 	}

@@ -57,6 +57,9 @@ func SocketPath(containersDir, c string) (socket, root string) {
 // Workload is the PostgreSQL server of one unit, reached through its container's Pebble.
 type Workload struct {
 	Pebble *client.Client
+	// guard cuts off Pebble calls that outlive their bound (nil: a client made elsewhere,
+	// whose calls are still bounded but not cut off).
+	guard  *pebbleGuard
 	Root   string // host path of the container's "/" ("/" on Kubernetes)
 	Mount  string // container path of the data storage (MountPath)
 	BinDir string // container path of the PostgreSQL binaries, e.g. /usr/lib/postgresql/15/bin
@@ -83,18 +86,18 @@ type Options struct {
 // Open connects to the workload Pebble and detects the binaries and the OS user. It fails
 // with ErrNotReady when Pebble cannot be reached.
 func Open(ctx context.Context, o Options) (*Workload, error) {
-	pc, err := client.New(&client.Config{Socket: o.Socket})
+	pc, guard, err := newPebbleClient(o.Socket)
 	if err != nil {
 		return nil, fmt.Errorf("pebble client: %w", err)
 	}
-	w := &Workload{Pebble: pc, Root: o.Root, Mount: MountPath, BinDir: o.BinDir, Addr: o.Addr, Port: o.Port, WatchSocket: o.WatchSocket}
+	w := &Workload{Pebble: pc, Root: o.Root, Mount: MountPath, BinDir: o.BinDir, Addr: o.Addr, Port: o.Port, WatchSocket: o.WatchSocket, guard: guard}
 	if w.Root == "" {
 		w.Root = "/"
 	}
 	if w.Port == 0 {
 		w.Port = DefaultPort
 	}
-	if _, err := pc.SysInfo(); err != nil {
+	if err := w.pebble(ctx, "pebble system-info", PebbleAPITimeout, func() error { _, err := pc.SysInfo(); return err }); err != nil {
 		return nil, fmt.Errorf("%w: pebble at %s: %v", ErrNotReady, o.Socket, err)
 	}
 	// Pebble's user owns its socket: a stat is enough (no exec on every hook).
@@ -182,7 +185,10 @@ func (w *Workload) DetectBinaries(ctx context.Context) error {
 
 // Exists reports whether a container path exists.
 func (w *Workload) Exists(ctx context.Context, p string) (bool, error) {
-	_, err := w.Pebble.ListFiles(&client.ListFilesOptions{Path: w.Host(p), Itself: true})
+	err := w.pebble(ctx, "stat "+p, PebbleAPITimeout, func() error {
+		_, err := w.Pebble.ListFiles(&client.ListFilesOptions{Path: w.Host(p), Itself: true})
+		return err
+	})
 	if err == nil {
 		return true, nil
 	}
@@ -195,7 +201,11 @@ func (w *Workload) Exists(ctx context.Context, p string) (bool, error) {
 
 // List returns the names in a container directory (empty when it does not exist).
 func (w *Workload) List(ctx context.Context, dir, pattern string) ([]string, error) {
-	infos, err := w.Pebble.ListFiles(&client.ListFilesOptions{Path: w.Host(dir), Pattern: pattern})
+	var infos []*client.FileInfo
+	err := w.pebble(ctx, "list "+dir, PebbleAPITimeout, func() (err error) {
+		infos, err = w.Pebble.ListFiles(&client.ListFilesOptions{Path: w.Host(dir), Pattern: pattern})
+		return err
+	})
 	if err != nil {
 		var pe *client.Error
 		if errors.As(err, &pe) && pe.Kind == client.ErrorKindNotFound {
@@ -214,7 +224,10 @@ func (w *Workload) List(ctx context.Context, dir, pattern string) ([]string, err
 // ReadFile reads a container file.
 func (w *Workload) ReadFile(ctx context.Context, p string) ([]byte, error) {
 	var buf bytes.Buffer
-	if err := w.Pebble.Pull(&client.PullOptions{Path: w.Host(p), Target: &buf}); err != nil {
+	err := w.pebble(ctx, "read "+p, PebbleAPITimeout, func() error {
+		return w.Pebble.Pull(&client.PullOptions{Path: w.Host(p), Target: &buf})
+	})
+	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", p, err)
 	}
 	return buf.Bytes(), nil
@@ -222,9 +235,11 @@ func (w *Workload) ReadFile(ctx context.Context, p string) ([]byte, error) {
 
 // WriteFile writes a container file owned by the server's user with mode perm.
 func (w *Workload) WriteFile(ctx context.Context, p string, data []byte, perm os.FileMode) error {
-	err := w.Pebble.Push(&client.PushOptions{
-		Source: bytes.NewReader(data), Path: w.Host(p), Permissions: perm,
-		User: w.User, Group: w.Group,
+	err := w.pebble(ctx, "write "+p, PebbleAPITimeout, func() error {
+		return w.Pebble.Push(&client.PushOptions{
+			Source: bytes.NewReader(data), Path: w.Host(p), Permissions: perm,
+			User: w.User, Group: w.Group,
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("write %s: %w", p, err)
@@ -237,7 +252,9 @@ func (w *Workload) MakeDir(ctx context.Context, p string, perm os.FileMode) erro
 	if ok, err := w.Exists(ctx, p); err != nil || ok {
 		return err
 	}
-	err := w.Pebble.MakeDir(&client.MakeDirOptions{Path: w.Host(p), MakeParents: true, Permissions: perm, User: w.User, Group: w.Group})
+	err := w.pebble(ctx, "mkdir "+p, PebbleAPITimeout, func() error {
+		return w.Pebble.MakeDir(&client.MakeDirOptions{Path: w.Host(p), MakeParents: true, Permissions: perm, User: w.User, Group: w.Group})
+	})
 	if err != nil {
 		return fmt.Errorf("mkdir %s: %w", p, err)
 	}
@@ -246,7 +263,9 @@ func (w *Workload) MakeDir(ctx context.Context, p string, perm os.FileMode) erro
 
 // Remove removes a container path (recursively); a missing path is not an error.
 func (w *Workload) Remove(ctx context.Context, p string) error {
-	err := w.Pebble.RemovePath(&client.RemovePathOptions{Path: w.Host(p), Recursive: true})
+	err := w.pebble(ctx, "remove "+p, PebbleRemoveTimeout, func() error {
+		return w.Pebble.RemovePath(&client.RemovePathOptions{Path: w.Host(p), Recursive: true})
+	})
 	var pe *client.Error
 	if err != nil && !(errors.As(err, &pe) && pe.Kind == client.ErrorKindNotFound) {
 		return fmt.Errorf("remove %s: %w", p, err)
@@ -269,7 +288,8 @@ func (e *ExecError) Error() string {
 	return fmt.Sprintf("%s: exit %d: %s", e.Command, e.ExitCode, out)
 }
 
-// Exec runs a command in the workload as the server's user with the libpq passfile set.
+// Exec runs a command in the workload as the server's user with the libpq passfile set, for
+// at most ctx's deadline, or the command's bound (execBound) when ctx has none.
 func (w *Workload) Exec(ctx context.Context, cmd []string, stdin io.Reader) (string, error) {
 	env := map[string]string{
 		"LANG": "C.UTF-8", "LC_ALL": "C", "PGPASSFILE": w.Host(w.PassfilePath()),
@@ -278,40 +298,86 @@ func (w *Workload) Exec(ctx context.Context, cmd []string, stdin io.Reader) (str
 	return w.execAs(ctx, w.User, cmd, env, stdin)
 }
 
+// execAs runs cmd as user. Pebble kills the command at ctx's deadline (its exec timeout),
+// and the wait for it is bounded too: a command that overran is an *ExecTimeoutError.
 func (w *Workload) execAs(ctx context.Context, user string, cmd []string, env map[string]string, stdin io.Reader) (string, error) {
+	name := path.Base(cmd[0])
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, execBound(name))
+		defer cancel()
+	}
+	dl, _ := ctx.Deadline()
+	bound := time.Until(dl).Round(time.Second)
+	if time.Until(dl) <= 0 {
+		return "", fmt.Errorf("exec %s: %w", name, context.DeadlineExceeded)
+	}
 	var stdout, stderr bytes.Buffer
 	opts := &client.ExecOptions{
 		Command: cmd, Environment: env, Stdout: &stdout, Stderr: &stderr, Stdin: stdin,
-		WorkingDir: "/",
+		WorkingDir: "/", Timeout: time.Until(dl),
 	}
 	if user != "" {
 		opts.User, opts.Group = user, w.Group
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		opts.Timeout = time.Until(dl)
-		if opts.Timeout <= 0 {
-			return "", ctx.Err()
-		}
-	}
-	p, err := w.Pebble.Exec(opts)
+	var p *client.ExecProcess
+	err := w.pebble(ctx, "exec "+name, PebbleAPITimeout, func() (err error) {
+		p, err = w.Pebble.Exec(opts)
+		return err
+	})
 	if err != nil {
-		return "", fmt.Errorf("exec %s: %w", cmd[0], err)
+		return "", fmt.Errorf("exec %s: %w", name, err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- p.Wait() }()
 	select {
 	case err = <-done:
 	case <-ctx.Done():
+		// Pebble kills the command at the same moment; make sure, then stop waiting for a
+		// Pebble that does not report it.
 		_ = p.SendSignal("SIGKILL")
-		<-done
-		return "", fmt.Errorf("exec %s: %w", path.Base(cmd[0]), ctx.Err())
+		var out string
+		select {
+		case <-done: // the output is complete (and no longer written to)
+			out = stderr.String() + stdout.String()
+		case <-time.After(pebbleDialTimeout):
+			w.cutOffPebble()
+		}
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return "", &ExecTimeoutError{Command: name, Bound: bound, Output: out}
+		}
+		return "", fmt.Errorf("exec %s: %w", name, ctx.Err())
 	}
 	if err != nil {
 		var ee *client.ExitError
 		if errors.As(err, &ee) {
-			return stdout.String(), &ExecError{Command: path.Base(cmd[0]), ExitCode: ee.ExitCode(), Output: stderr.String() + stdout.String()}
+			return stdout.String(), &ExecError{Command: name, ExitCode: ee.ExitCode(), Output: stderr.String() + stdout.String()}
 		}
-		return stdout.String(), fmt.Errorf("exec %s: %w", path.Base(cmd[0]), err)
+		if strings.Contains(err.Error(), "timed out after") {
+			return stdout.String(), &ExecTimeoutError{Command: name, Bound: bound, Output: stderr.String() + stdout.String()}
+		}
+		return stdout.String(), fmt.Errorf("exec %s: %w", name, err)
 	}
 	return stdout.String(), nil
 }
+
+// ExecTimeoutError is a workload command killed at its bound.
+type ExecTimeoutError struct {
+	Command string
+	Bound   time.Duration
+	Output  string // combined stderr/stdout tail
+}
+
+func (e *ExecTimeoutError) Error() string {
+	msg := fmt.Sprintf("%s did not finish within %v and was killed", e.Command, e.Bound)
+	if out := strings.TrimSpace(e.Output); out != "" {
+		if len(out) > 500 {
+			out = "..." + out[len(out)-500:]
+		}
+		msg += ": " + out
+	}
+	return msg
+}
+
+// Unwrap makes it a context.DeadlineExceeded.
+func (e *ExecTimeoutError) Unwrap() error { return context.DeadlineExceeded }

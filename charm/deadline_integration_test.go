@@ -1,0 +1,83 @@
+package charm
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jujulet/postgresql-k8s/internal/hookenv/hookenvtest"
+	"github.com/jujulet/postgresql-k8s/internal/postgres"
+	"github.com/jujulet/postgresql-k8s/internal/postgres/pgtest"
+)
+
+// A replica whose upstream accepts connections and then hangs (at once, or once the session
+// is up): its hook ends, waiting with the stalled peer named, and its retry is scheduled by
+// timer (no other hook needed). The test's bound is under postgres.StallTimeout: the hook
+// must end by the charm's own deadlines on the upstream, not by the last-resort stall bound.
+func TestRealStalledUpstream(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: no real PostgreSQL")
+	}
+	if pebbleBin == "" {
+		pgtest.Unavailable(t, pgtest.NoPostgres)
+	}
+	tests := []struct {
+		name  string
+		stall pgtest.Stall
+	}{
+		{"at once", pgtest.StallAtOnce},
+		{"after startup", pgtest.StallAfterStartup},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			r := &realUnits{t: t, containers: map[string]*pgtest.Container{}, workloads: map[string]*postgres.Workload{}}
+			w := &world{t: t, fc: newFakeCluster(), units: map[string]*testUnit{}, app: map[string]string{},
+				secrets: map[string]*hookenvtest.FakeSecret{}, leader: "pg/0", addrBase: 71, open: r.open}
+			w.tweak = func(c *Charm) { c.Log = slog.New(slog.NewTextHandler(testWriter{t}, nil)) }
+			for i := range 2 {
+				u := w.addUnit(fmt.Sprintf("pg/%d", i))
+				r.start(u.name, u.s.addr)
+			}
+			wantStatus(t, w.mustRun("pg/0", "postgresql-pebble-ready"), "active", "Primary")
+
+			// The primary's server goes away and a peer that hangs takes its address.
+			r.containers["pg/0"].Kill()
+			host := w.units["pg/0"].s.addr
+			pgtest.StalledPeer(t, ctx, net.JoinHostPort(host, "5432"), tt.stall)
+
+			type result struct {
+				u   *testUnit
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				u, err := w.run("pg/1", "database-peers-relation-joined", nil, nil)
+				done <- result{u, err}
+			}()
+			var res result
+			select {
+			case res = <-done:
+			case <-time.After(postgres.StallTimeout - 30*time.Second):
+				t.Fatal("the hook hangs on a stalled upstream")
+			}
+			if res.err != nil {
+				t.Fatalf("hook failed: %v", res.err)
+			}
+			st := res.u.f.UnitStatus
+			if st.Status != "waiting" || !strings.Contains(st.Message, "pg/0") || !strings.Contains(st.Message, host) ||
+				!strings.Contains(st.Message, "timeout") {
+				t.Fatalf("status %s %q does not report the stalled upstream pg/0 at %s", st.Status, st.Message, host)
+			}
+			timers, err := r.workloads["pg/1"].ReadTimers(ctx)
+			if err != nil || timers[timerRetry].IsZero() {
+				t.Fatalf("no retry scheduled: %v, %v", timers, err)
+			}
+		})
+	}
+}
