@@ -163,7 +163,7 @@ func TestRealClusterLifecycle(t *testing.T) {
 	}
 
 	// Deploy: the leader initialises and becomes Primary.
-	u := w.mustRun("pg/0", "postgresql-pebble-ready")
+	u := w.initLeader()
 	wantStatus(t, u, "active", "Primary")
 	w.sql(t, ctx, "pg/0", "SELECT count(*) FROM (SELECT 1) x")
 	conn, err := postgres.Connect(ctx, "127.0.0.61", 0, "operator", w.operatorPassword(), "postgres")
