@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -285,15 +287,32 @@ func TestRealClusterLifecycle(t *testing.T) {
 	// set-password on the leader, then log in with it. The change must reach a synchronous
 	// standby: wait until the remaining replica streams from the new primary.
 	w.waitStreaming(t, ctx, newPrimary, 1)
-	u, err = w.run("pg/0", "set-password", map[string]any{"username": "operator", "password": "brand-new-pw"}, nil)
+	// The password has a no-break space and a decomposed accent: the verifier is of its
+	// SASLprep form, with which pgx and libpq both log in, typed either way.
+	const newPw = "brand\u00a0new-cafe\u0301"
+	u, err = w.run("pg/0", "set-password", map[string]any{"username": "operator", "password": newPw}, nil)
 	if err != nil || u.f.IsFailed {
 		t.Fatalf("set-password: %v %q", err, u.f.Failed)
 	}
-	c2, err := postgres.Connect(ctx, w.units[newPrimary].s.addr, 0, "operator", "brand-new-pw", "postgres")
-	if err != nil {
-		t.Fatalf("login with the new password: %v", err)
+	// The action commits it as pending; the hook its timer brings applies it.
+	w.mustRunEvent("pg/0", hookCustomNotice, wake)
+	addr := w.units[newPrimary].s.addr
+	psql, _ := filepath.Glob("/usr/lib/postgresql/*/bin/psql")
+	if len(psql) == 0 {
+		t.Fatal("no psql")
 	}
-	c2.Close(ctx)
+	for _, pw := range []string{newPw, "brand new-caf\u00e9"} {
+		c2, err := postgres.Connect(ctx, addr, 0, "operator", pw, "postgres")
+		if err != nil {
+			t.Fatalf("pgx login with the new password typed %+q: %v", pw, err)
+		}
+		c2.Close(ctx)
+		cmd := exec.CommandContext(ctx, psql[0], "-X", "-At", "-c", "SELECT 1", "host="+addr+" user=operator dbname=postgres sslmode=disable")
+		cmd.Env = append(os.Environ(), "PGPASSWORD="+pw)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("psql login with the new password typed %+q: %v %s", pw, err, out)
+		}
+	}
 }
 
 type testWriter struct{ t *testing.T }
