@@ -43,6 +43,9 @@ type fakeServer struct {
 	timers       pgwatch.Timers // the timers file
 	timersBad    bool           // the timers file is garbage
 	timerWrites  int
+	// killAfterSetPassword: the hook process dies right after a password change commits
+	// (a panic that runKilled recovers).
+	killAfterSetPassword bool
 
 	// stopCkpt and stopTLI: the shutdown checkpoint of the last clean Stop of a running
 	// server; restartCkpt and restartTLI: a standby's last restartpoint (Checkpoint in
@@ -299,6 +302,9 @@ func (d *fakeDB) EnsureRole(_ context.Context, r postgres.Role) error {
 func (d *fakeDB) SetPassword(_ context.Context, u, pw string) error {
 	d.s.calls = append(d.s.calls, "SetPassword "+u)
 	d.setRole(u, pw)
+	if d.s.killAfterSetPassword {
+		panic(hookKilled{})
+	}
 	return nil
 }
 

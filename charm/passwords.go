@@ -111,6 +111,13 @@ func (c *Charm) applyPendingPasswords(ctx context.Context, st *State, w Workload
 	}) {
 		return fmt.Errorf("commits on the primary %s wait for a synchronous standby and none streams", st.Primary())
 	}
+	// A hook killed after the ALTER ROLE below leaves the marker committed, and the next
+	// hook finishes the change: this timer, written now rather than with the hook's commit,
+	// makes sure that one comes (Juju also retries a failed hook).
+	st.WakeAt(timerPasswords, c.Now().Add(RetryMin))
+	if err := c.flushTimers(ctx, st); err != nil {
+		return err
+	}
 	users := slices.Sorted(maps.Keys(st.Pending))
 	for _, u := range users {
 		if err := db.SetPassword(ctx, u, st.Pending[u]); err != nil {

@@ -29,7 +29,16 @@ func (w *world) runKilled(unit, hook string, params map[string]any, mod func(*ho
 	}
 	state := maps.Clone(u.f.State)
 
-	_, _ = w.run(unit, hook, params, mod)
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				if _, ok := r.(hookKilled); !ok {
+					panic(r)
+				}
+			}
+		}()
+		_, _ = w.run(unit, hook, params, mod)
+	}()
 
 	for uri := range w.secrets {
 		if s, ok := secrets[uri]; ok {
@@ -43,6 +52,9 @@ func (w *world) runKilled(unit, hook string, params map[string]any, mod func(*ho
 	u.f.State = state
 	return u
 }
+
+// hookKilled is the panic of a fake that kills the hook at a given point.
+type hookKilled struct{}
 
 func (w *world) passwordsSecret() map[string]string {
 	return w.secrets[w.app["secret-id"]].Content
@@ -62,6 +74,9 @@ func TestPasswordChangeSurvivesAKilledHook(t *testing.T) {
 		// wantDB, wantCommitted, wantPending: the database and the secret after the crash
 		// ("old" for the password before the change).
 		wantDB, wantCommitted, wantPending string
+		// wantWake: a wake-up of the leader is due whatever else happens (the killed hook
+		// wrote it before its ALTER ROLE, outside its commit).
+		wantWake bool
 	}{
 		{
 			name: "set-password killed before it ends", user: "operator",
@@ -81,7 +96,17 @@ func TestPasswordChangeSurvivesAKilledHook(t *testing.T) {
 			wantDB: "old", wantCommitted: "old", wantPending: newPw,
 		},
 		{
-			name: "applying hook killed after ALTER ROLE (operator)", user: "operator",
+			name: "applying hook killed right after ALTER ROLE (operator)", user: "operator",
+			kill: func(w *world) {
+				w.mustAction("pg/0", "set-password", map[string]any{"username": "operator", "password": newPw})
+				w.units["pg/1"].s.killAfterSetPassword = true
+				w.runKilled("pg/0", hookCustomNotice, nil, wake)
+				w.units["pg/1"].s.killAfterSetPassword = false
+			},
+			wantDB: newPw, wantCommitted: "old", wantPending: newPw, wantWake: true,
+		},
+		{
+			name: "applying hook killed at its end, before its commit (operator)", user: "operator",
 			kill: func(w *world) {
 				w.mustAction("pg/0", "set-password", map[string]any{"username": "operator", "password": newPw})
 				w.runKilled("pg/0", hookCustomNotice, nil, wake)
@@ -89,12 +114,14 @@ func TestPasswordChangeSurvivesAKilledHook(t *testing.T) {
 			wantDB: newPw, wantCommitted: "old", wantPending: newPw,
 		},
 		{
-			name: "applying hook killed after ALTER ROLE (replication)", user: "replication",
+			name: "applying hook killed right after ALTER ROLE (replication)", user: "replication",
 			kill: func(w *world) {
 				w.mustAction("pg/0", "set-password", map[string]any{"username": "replication", "password": newPw})
+				w.units["pg/1"].s.killAfterSetPassword = true
 				w.runKilled("pg/0", hookCustomNotice, nil, wake)
+				w.units["pg/1"].s.killAfterSetPassword = false
 			},
-			wantDB: newPw, wantCommitted: "old", wantPending: newPw,
+			wantDB: newPw, wantCommitted: "old", wantPending: newPw, wantWake: true,
 		},
 	}
 	for _, tt := range tests {
@@ -115,6 +142,9 @@ func TestPasswordChangeSurvivesAKilledHook(t *testing.T) {
 			sec := w.passwordsSecret()
 			if got := primary.s.roles[tt.user]; got != resolve(tt.wantDB) {
 				t.Fatalf("after the crash the database has %q, want %q", got, resolve(tt.wantDB))
+			}
+			if tt.wantWake && w.timer("pg/0", timerPasswords).IsZero() {
+				t.Errorf("no wake-up of the leader left by the killed hook")
 			}
 			if sec[passwordKey(tt.user)] != old || sec[pendingKey(tt.user)] != tt.wantPending {
 				t.Fatalf("after the crash the secret has %q pending %q, want %q pending %q",
