@@ -143,8 +143,9 @@ func TestPasswordChangeSurvivesAKilledHook(t *testing.T) {
 			if got := primary.s.roles[tt.user]; got != resolve(tt.wantDB) {
 				t.Fatalf("after the crash the database has %q, want %q", got, resolve(tt.wantDB))
 			}
-			if tt.wantWake && w.timer("pg/0", timerPasswords).IsZero() {
-				t.Errorf("no wake-up of the leader left by the killed hook")
+			// The watcher raises a deadline once: a due one is the killed hook's own.
+			if at := w.timer("pg/0", timerPasswords); tt.wantWake && !at.After(w.now()) {
+				t.Errorf("no wake-up of the leader left by the killed hook (timer %v)", at)
 			}
 			if sec[passwordKey(tt.user)] != old || sec[pendingKey(tt.user)] != tt.wantPending {
 				t.Fatalf("after the crash the secret has %q pending %q, want %q pending %q",
