@@ -303,3 +303,31 @@ func (w *world) mustAction(unit, name string, params map[string]any) *testUnit {
 	}
 	return u
 }
+
+// TestStandbyClusterCopiesPendingChanges: the standby cluster copies a pending change from
+// the shared secret (its units may meet the new password first, by replay) and drops it once
+// the primary cluster committed it; its leader never applies it itself.
+func TestStandbyClusterCopiesPendingChanges(t *testing.T) {
+	d := replicating(t)
+	own := func() map[string]string { return d.b.secrets[d.b.app["secret-id"]].Content }
+	old := own()[passwordKey("replication")]
+	if u := d.action("a", "pg/0", "set-password", map[string]any{"username": "replication", "password": "Repl-New-1"}); u.f.IsFailed {
+		t.Fatalf("set-password: %s", u.f.Failed)
+	}
+	ub := d.b.units["pg/0"]
+	ub.s.calls = nil
+	d.mustRun("b", "pg/0", "secret-changed")
+	if got := own(); got[passwordKey("replication")] != old || got[pendingKey("replication")] != "Repl-New-1" {
+		t.Fatalf("standby cluster's secret after the request: committed %q pending %q",
+			got[passwordKey("replication")], got[pendingKey("replication")])
+	}
+	if slices.ContainsFunc(ub.s.calls, func(c string) bool { return strings.HasPrefix(c, "SetPassword") }) {
+		t.Errorf("the standby cluster changed a password itself: %v", ub.s.calls)
+	}
+	d.mustRun("a", "pg/0", "update-status") // applies it
+	d.mustRun("b", "pg/0", "secret-changed")
+	if got := own(); got[passwordKey("replication")] != "Repl-New-1" || got[pendingKey("replication")] != "" {
+		t.Errorf("standby cluster's secret after the change: committed %q pending %q",
+			got[passwordKey("replication")], got[pendingKey("replication")])
+	}
+}
