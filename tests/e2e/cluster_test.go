@@ -43,6 +43,7 @@ func TestSingleCluster(t *testing.T) {
 
 	t.Run("set-password", func(t *testing.T) {
 		leader := app + "/leader"
+		start := time.Now()
 		res, err := j.RunAction(ctx, model, leader, "set-password", map[string]any{"username": "operator", "password": "Correct-Horse-Battery-9"})
 		must(t, err)
 		if res.Status != "completed" {
@@ -56,6 +57,7 @@ func TestSingleCluster(t *testing.T) {
 			}
 			return nil
 		})
+		t.Logf("set-password: in effect %v after the action started", time.Since(start).Round(10*time.Millisecond))
 		// The new password logs in on the primary and on every replica.
 		for unit, addr := range c.Units {
 			conn, err := scenario.Connect(ctx, addr, "Correct-Horse-Battery-9")
