@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -313,6 +314,18 @@ func TestRealClusterLifecycle(t *testing.T) {
 			t.Fatalf("psql login with the new password typed %+q: %v %s", pw, err, out)
 		}
 	}
+	// A soft hyphen: libpq removes it, pgx sends it; no verifier serves both, so the action
+	// refuses it and changes nothing.
+	u, err = w.run("pg/0", "set-password", map[string]any{"username": "operator", "password": "soft\u00adhyphen"}, nil)
+	if err != nil || !u.f.IsFailed || !strings.Contains(u.f.Failed, "U+00AD") {
+		t.Fatalf("set-password with a soft hyphen: %v failed %v %q", err, u.f.IsFailed, u.f.Failed)
+	}
+	w.mustRunEvent("pg/0", hookCustomNotice, wake)
+	c3, err := postgres.Connect(ctx, addr, 0, "operator", newPw, "postgres")
+	if err != nil {
+		t.Fatalf("the password before the refused change no longer logs in: %v", err)
+	}
+	c3.Close(ctx)
 }
 
 type testWriter struct{ t *testing.T }
