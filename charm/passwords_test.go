@@ -1,6 +1,7 @@
 package charm
 
 import (
+	"context"
 	"maps"
 	"slices"
 	"strings"
@@ -329,5 +330,35 @@ func TestStandbyClusterCopiesPendingChanges(t *testing.T) {
 	if got := own(); got[passwordKey("replication")] != "Repl-New-1" || got[pendingKey("replication")] != "" {
 		t.Errorf("standby cluster's secret after the change: committed %q pending %q",
 			got[passwordKey("replication")], got[pendingKey("replication")])
+	}
+}
+
+// TestProbesLogInWithAPendingPassword: the probes behind failover and fencing decisions
+// (does the primary answer, how far is a replica, is a unit writable) log in with a pending
+// password when the server refuses the committed one: a change that reached the database in a
+// killed hook must not make a live primary look lost.
+func TestProbesLogInWithAPendingPassword(t *testing.T) {
+	ctx := context.Background()
+	fc := newFakeCluster()
+	const addr = "127.0.0.20"
+	s := fc.add(addr)
+	s.initialised, s.running = true, true
+	s.roles["operator"] = "new-pw"
+	c := New(hookenv.Env{UnitName: "pg/0"}, hookenvtest.NewFake("pg/0"), fc.open(addr), nil)
+	wl, err := c.OpenWorkload(ctx, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pending := range []string{"", "new-pw"} {
+		st := &State{Unit: "pg/0", Passwords: map[string]string{"operator": "old-pw"}, Pending: map[string]string{},
+			PeerData: map[string]map[string]string{"pg/1": {"address": addr}}}
+		if pending != "" {
+			st.Pending["operator"] = pending
+		}
+		want := pending != ""
+		_, probed := c.probe(ctx, st, wl, "pg/1")
+		if got := [3]bool{c.primaryAnswers(ctx, st, wl, "pg/1"), probed, c.writable(ctx, st, wl, "pg/1")}; got != [3]bool{want, want, want} {
+			t.Errorf("pending %q: primaryAnswers, probe, writable = %v, want all %v", pending, got, want)
+		}
 	}
 }

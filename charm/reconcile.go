@@ -704,7 +704,7 @@ func (c *Charm) writablePeer(ctx context.Context, st *State, w Workload) string 
 func (c *Charm) writable(ctx context.Context, st *State, w Workload, unit string) bool {
 	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	db, err := w.Connect(cctx, st.AddressOf(unit), "operator", st.Passwords["operator"])
+	db, err := c.connectAs(cctx, st, w, st.AddressOf(unit), "operator")
 	if err != nil {
 		return false
 	}
