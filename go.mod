@@ -10,6 +10,8 @@ require (
 	github.com/juju/gnuflag v1.0.0
 	github.com/juju/names/v5 v5.0.0
 	github.com/stretchr/testify v1.12.1
+	github.com/xdg-go/stringprep v1.0.4
+	golang.org/x/text v0.41.0
 	gopkg.in/yaml.v2 v2.4.0
 	gopkg.in/yaml.v3 v3.0.1
 	modernc.org/sqlite v1.62.0
@@ -52,7 +54,6 @@ require (
 	golang.org/x/net v0.56.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/term v0.44.0 // indirect
-	golang.org/x/text v0.41.0 // indirect
 	gopkg.in/gobwas/glob.v0 v0.2.3 // indirect
 	gopkg.in/tomb.v2 v2.0.0-20161208151619-d5d1b5820637 // indirect
 	modernc.org/libc v1.80.1 // indirect

@@ -64,12 +64,6 @@ func (c *Charm) runAction(ctx context.Context) error {
 	return nil
 }
 
-// validPassword reports whether pw can be stored and used: 1-100 characters without NUL or
-// line breaks (a line break would inject entries into the libpq passfile).
-func validPassword(pw string) bool {
-	return pw != "" && len(pw) <= 100 && !strings.ContainsAny(pw, "\x00\n\r")
-}
-
 func paramString(params map[string]any, key, def string) (string, error) {
 	v, ok := params[key]
 	if !ok || v == nil {
@@ -165,8 +159,8 @@ func (c *Charm) actionSetPassword(ctx context.Context, st *State, params map[str
 		if pw, err = GeneratePassword(); err != nil {
 			return nil, err
 		}
-	} else if !validPassword(pw) {
-		return nil, failf("the password must be 1-100 characters without NUL or line breaks")
+	} else if why := checkPassword(pw); why != "" {
+		return nil, failf("%s", why)
 	}
 	if err := c.requireInitialised(st); err != nil {
 		return nil, err
@@ -177,42 +171,36 @@ func (c *Charm) actionSetPassword(ctx context.Context, st *State, params map[str
 	if err := c.loadPasswords(ctx, st); err != nil {
 		return nil, err
 	}
+	// What would keep the change from being applied is refused now, changing nothing: a
+	// primary that does not answer, commits that wait for a synchronous standby none of
+	// which streams.
 	w, err := c.OpenWorkload(ctx, st.Address)
 	if err != nil {
 		return nil, failf("the workload is not ready: %v", err)
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	db, err := w.Connect(cctx, st.PrimaryAddress(), "operator", st.Passwords["operator"])
+	db, err := c.connectAs(cctx, st, w, st.PrimaryAddress(), "operator")
 	if err != nil {
 		return nil, failf("cannot reach the primary %s to change the password: %v", st.Primary(), err)
 	}
-	defer db.Close(ctx)
-	// The change must reach a synchronous standby (a failover must not bring the old password
-	// back): with none streaming the commit would wait for one indefinitely.
-	if rs, err := db.Replication(cctx); err != nil {
+	rs, err := db.Replication(cctx)
+	db.Close(ctx)
+	if err != nil {
 		return nil, err
-	} else if rs.SyncStandbyNames != "" && !slices.ContainsFunc(rs.Standbys, func(r postgres.Replica) bool {
+	}
+	if rs.SyncStandbyNames != "" && !slices.ContainsFunc(rs.Standbys, func(r postgres.Replica) bool {
 		return r.State == "streaming" && (r.SyncState == "sync" || r.SyncState == "quorum")
 	}) {
 		return nil, failf("commits on the primary %s wait for a synchronous standby and none streams (see its status): try again once a replica streams", st.Primary())
 	}
-	if err := db.SetPassword(ctx, user, pw); err != nil {
+	// The database changes in a later hook, once the new password is committed (passwords.go).
+	if err := c.requestPasswordChange(ctx, st, user, pw); err != nil {
 		return nil, err
 	}
-	st.Passwords[user] = pw
-	if err := c.storePasswords(ctx, st); err != nil {
-		return nil, err
-	}
-	if err := updateSharedSecret(ctx, c, st); err != nil {
-		return nil, err
-	}
-	if err := w.WritePassfile(ctx, c.passEntries(st)); err != nil {
-		return nil, err
-	}
-	st.SetMine("roles", passwordsFingerprint(st.Passwords))
-	c.logf(ctx, slog.LevelInfo, "password of %s rotated", user)
-	return map[string]string{"message": "password of " + user + " updated"}, nil
+	c.logf(ctx, slog.LevelInfo, "password change of %s requested", user)
+	return map[string]string{"message": "the new password of " + user + " is committed: the leader applies it to the database in its next hook, " +
+		"within seconds (get-password returns it once it is in effect)"}, nil
 }
 
 // refuseSetPassword: the users of a cluster that is not writable on its own are a copy of the

@@ -34,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -897,24 +898,30 @@ func (a *asyncRepl) copyCredentials(ctx context.Context, c *Charm, st *State, R 
 	if err != nil {
 		return waiting("cannot read the other cluster's replication secret %s: %v", R.SecretID, err)
 	}
-	pw := map[string]string{}
-	changed := false
+	pw, pending := map[string]string{}, map[string]string{}
 	for _, u := range SystemUsers {
 		p := content[passwordKey(u)]
 		if p == "" {
 			return waiting("the other cluster's replication secret %s lacks %s", R.SecretID, passwordKey(u))
 		}
+		// Untrusted: the values go into the passfile, where a line break adds entries.
 		if !validPassword(p) {
-			// Untrusted: the value goes into the passfile, where a line break adds entries.
 			return waiting("the other cluster's replication secret %s has an invalid %s", R.SecretID, passwordKey(u))
 		}
 		pw[u] = p
-		changed = changed || st.Passwords[u] != p
+		if p := content[pendingKey(u)]; p != "" {
+			if !validPassword(p) {
+				return waiting("the other cluster's replication secret %s has an invalid %s", R.SecretID, pendingKey(u))
+			}
+			pending[u] = p
+		}
 	}
-	if !changed {
+	if maps.Equal(pw, st.Passwords) && maps.Equal(pending, st.Pending) {
 		return nil
 	}
-	st.Passwords = pw
+	// This cluster's database changes with the primary cluster's (replay), never here: the
+	// copy, pending changes included, only tells this cluster's units what to log in with.
+	st.Passwords, st.Pending = pw, pending
 	c.logf(ctx, slog.LevelInfo, "took over the other cluster's credentials from %s", R.SecretID)
 	return c.storePasswords(ctx, st)
 }

@@ -167,11 +167,16 @@ func updateSharedSecret(ctx context.Context, c *Charm, st *State) error {
 	return nil
 }
 
-// sharedContent is what the shared secret holds: the system users' passwords.
+// sharedContent is what the shared secret holds: the system users' passwords, and the
+// pending changes of them (passwords.go), which the other cluster copies so that its units
+// can log in whichever of the two the database holds.
 func sharedContent(st *State) map[string]string {
 	content := map[string]string{}
 	for _, u := range SystemUsers {
 		content[passwordKey(u)] = st.Passwords[u]
+		if p := st.Pending[u]; p != "" {
+			content[pendingKey(u)] = p
+		}
 	}
 	return content
 }

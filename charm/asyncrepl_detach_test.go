@@ -223,7 +223,10 @@ func TestSetPasswordAfterSwitchoverReachesTheOtherCluster(t *testing.T) {
 	if u := d.action("b", "pg/0", "set-password", map[string]any{"username": "monitoring", "password": "New-Monitoring-Pw-2"}); u.f.IsFailed {
 		t.Fatalf("set-password on the new primary cluster: %s", u.f.Failed)
 	}
-	// No other hook on b: the action itself updates the shared secret.
+	// The action shares the change as pending; b's next hook (its timer's, here any)
+	// applies it and shares it as committed.
+	d.mustRun("a", "pg/0", "secret-changed")
+	d.mustRun("b", "pg/0", "update-status")
 	d.mustRun("a", "pg/0", "secret-changed")
 	gp := d.action("a", "pg/0", "get-password", map[string]any{"username": "monitoring"})
 	if gp.f.Results["password"] != "New-Monitoring-Pw-2" {

@@ -216,6 +216,7 @@ func (d *drWorld) action(s, unit, name string, params map[string]any) *testUnit 
 func bootstrapDR(t *testing.T) *drWorld {
 	d := newDRWorld(t, 1, 1)
 	for _, s := range []string{"a", "b"} {
+		d.mustRun(s, "pg/0", "leader-elected")
 		u := d.mustRun(s, "pg/0", "postgresql-pebble-ready")
 		wantStatus(t, u, "active", "Primary")
 	}
@@ -597,6 +598,7 @@ func TestActionFailures(t *testing.T) {
 	}{
 		{"create without relation", func(t *testing.T) *drWorld {
 			d := newDRWorld(t, 1, 1)
+			d.mustRun("a", "pg/0", "leader-elected")
 			d.mustRun("a", "pg/0", "postgresql-pebble-ready")
 			return d
 		}, "a", "pg/0", "create-replication", nil, "no replication relation"},
@@ -610,6 +612,7 @@ func TestActionFailures(t *testing.T) {
 		{"promote on the primary cluster", replicating, "a", "pg/0", "promote-to-primary", map[string]any{"scope": "cluster"}, "already the primary cluster"},
 		{"promote without relation", func(t *testing.T) *drWorld {
 			d := newDRWorld(t, 1, 1)
+			d.mustRun("b", "pg/0", "leader-elected")
 			d.mustRun("b", "pg/0", "postgresql-pebble-ready")
 			return d
 		}, "b", "pg/0", "promote-to-primary", map[string]any{"scope": "cluster"}, "no replication relation"},

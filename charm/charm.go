@@ -8,7 +8,7 @@
 //	app bucket (leader):  primary          unit name of the primary
 //	                      primary-address  its address
 //	                      secret-id        URI of the app-owned passwords secret
-//	                      secret-revision  bumped on set-password so that peers refresh
+//	                      secret-revision  bumped on each change of the passwords secret: peers refresh
 //	                      system-id        database system identifier of the cluster
 //	                      switchover       JSON Switchover while a planned switchover runs
 //	                      last-switchover  id of the last switchover completed or rolled back

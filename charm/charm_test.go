@@ -116,6 +116,14 @@ func (w *world) run(unit, hook string, params map[string]any, mod func(*hookenv.
 	return u, err
 }
 
+// initLeader runs the leader's first two hooks: the first creates the passwords secret (and
+// waits for it to be committed), the second initialises the database.
+func (w *world) initLeader() *testUnit {
+	w.t.Helper()
+	w.mustRun(w.leader, "leader-elected")
+	return w.mustRun(w.leader, "postgresql-pebble-ready")
+}
+
 func (w *world) mustRun(unit, hook string) *testUnit {
 	w.t.Helper()
 	u, err := w.run(unit, hook, nil, nil)
@@ -135,14 +143,24 @@ func wantStatus(t *testing.T, u *testUnit, status, msgPrefix string) {
 // bootstrap brings a one-unit cluster to active Primary.
 func bootstrap(t *testing.T, n int) *world {
 	w := newWorld(t, n)
-	u := w.mustRun("pg/0", "postgresql-pebble-ready")
+	u := w.initLeader()
 	wantStatus(t, u, "active", "Primary")
 	return w
 }
 
 func TestLeaderInitialisesPrimary(t *testing.T) {
 	w := newWorld(t, 1)
+	// The hook that creates the passwords secret does not initdb: the secret commits only
+	// when the hook ends, and asks for the next hook at once.
 	u := w.mustRun("pg/0", "postgresql-pebble-ready")
+	wantStatus(t, u, "waiting", "committing the passwords secret before initdb")
+	if slices.Contains(u.s.calls, "InitDB") || w.app["secret-id"] == "" {
+		t.Fatalf("first hook: calls %v, secret-id %q", u.s.calls, w.app["secret-id"])
+	}
+	if at := w.timer("pg/0", timerRetry); at.IsZero() || at.After(w.now()) {
+		t.Errorf("retry timer %v, want now", at)
+	}
+	u = w.mustRunEvent("pg/0", hookCustomNotice, wake)
 	wantStatus(t, u, "active", "Primary")
 	if u.f.AppStatus.Status != "active" || u.f.AppStatus.Message != "Primary" {
 		t.Errorf("app status %+v", u.f.AppStatus)
@@ -449,7 +467,7 @@ func TestActions(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t, 2)
 			if tt.init {
-				w.mustRun("pg/0", "postgresql-pebble-ready")
+				w.initLeader()
 				w.mustRun("pg/1", "database-peers-relation-joined")
 			}
 			appBefore := maps.Clone(w.app)
@@ -475,25 +493,40 @@ func TestActions(t *testing.T) {
 
 func TestSetPasswordRotates(t *testing.T) {
 	w := bootstrap(t, 2)
+	w.app[keyPinnedPrimary] = "pg/0" // no hand-off in the leader's next hook
 	w.mustRun("pg/1", "database-peers-relation-joined")
 	p := w.units["pg/0"]
+	old := p.s.roles["replication"]
 	u, err := w.run("pg/0", "set-password", map[string]any{"username": "replication", "password": "n3w-pass"}, nil)
 	if err != nil || u.f.IsFailed {
 		t.Fatalf("%v %q", err, u.f.Failed)
-	}
-	if p.s.roles["replication"] != "n3w-pass" {
-		t.Errorf("role password %q", p.s.roles["replication"])
-	}
-	if got := w.secrets[w.app["secret-id"]].Content["replication-password"]; got != "n3w-pass" {
-		t.Errorf("secret %q", got)
-	}
-	if w.app["secret-revision"] != "1" {
-		t.Errorf("secret-revision %q", w.app["secret-revision"])
 	}
 	for _, v := range u.f.Results {
 		if strings.Contains(v, "n3w-pass") {
 			t.Error("set-password echoed the password")
 		}
+	}
+	// The action commits the new password as pending and changes nothing in the database.
+	sec := w.secrets[w.app["secret-id"]]
+	if p.s.roles["replication"] != old || sec.Content["replication-password"] != old || sec.Content["pending-replication-password"] != "n3w-pass" {
+		t.Fatalf("after the action: role %q, secret %v", p.s.roles["replication"], sec.Content)
+	}
+	if at := w.timer("pg/0", timerPasswords); at.IsZero() || at.After(w.now()) {
+		t.Fatalf("passwords timer %v, want now", at)
+	}
+	// The timer's hook applies it and commits it.
+	w.mustRunEvent("pg/0", hookCustomNotice, wake)
+	if p.s.roles["replication"] != "n3w-pass" {
+		t.Errorf("role password %q", p.s.roles["replication"])
+	}
+	if got := sec.Content["replication-password"]; got != "n3w-pass" || sec.Content["pending-replication-password"] != "" {
+		t.Errorf("secret %v", sec.Content)
+	}
+	if w.app["secret-revision"] != "2" {
+		t.Errorf("secret-revision %q", w.app["secret-revision"])
+	}
+	if !w.timer("pg/0", timerPasswords).IsZero() {
+		t.Errorf("passwords timer still set")
 	}
 	// The replica refreshes its passfile on the app-data change.
 	r := w.mustRun("pg/1", "database-peers-relation-changed")

@@ -316,7 +316,7 @@ func TestWaitingRetriesWithBackoff(t *testing.T) {
 		w.elapsed += d
 	}
 	// The leader initialises; the retry's notice finds the passwords and stops retrying.
-	w.mustRun("pg/0", "postgresql-pebble-ready")
+	w.initLeader()
 	u := w.mustRunEvent("pg/1", hookCustomNotice, wake)
 	wantStatus(t, u, "active", "Replica")
 	if _, ok := u.s.timers[timerRetry]; ok || u.f.State[localRetryBackoff] != "" {

@@ -44,6 +44,9 @@ type fakeServer struct {
 	timers       pgwatch.Timers // the timers file
 	timersBad    bool           // the timers file is garbage
 	timerWrites  int
+	// killAfterSetPassword: the hook process dies right after a password change commits
+	// (a panic that runKilled recovers).
+	killAfterSetPassword bool
 
 	// stopCkpt and stopTLI: the shutdown checkpoint of the last clean Stop of a running
 	// server; restartCkpt and restartTLI: a standby's last restartpoint (Checkpoint in
@@ -313,13 +316,30 @@ func (d *fakeDB) Checkpoint(context.Context) error {
 	return nil
 }
 func (d *fakeDB) EnsureRole(_ context.Context, r postgres.Role) error {
-	d.s.roles[r.Name] = r.Password
+	d.setRole(r.Name, r.Password)
 	return nil
 }
 func (d *fakeDB) SetPassword(_ context.Context, u, pw string) error {
 	d.s.calls = append(d.s.calls, "SetPassword "+u)
-	d.s.roles[u] = pw
+	d.setRole(u, pw)
+	if d.s.killAfterSetPassword {
+		panic(hookKilled{})
+	}
 	return nil
+}
+
+// setRole changes a role on a writable server and, as replay would, on the standbys of its
+// cluster (same system id) that have the role.
+func (d *fakeDB) setRole(user, pw string) {
+	d.s.roles[user] = pw
+	if d.s.inRecovery {
+		return
+	}
+	for _, o := range d.w.fc.servers {
+		if _, ok := o.roles[user]; ok && o != d.s && o.inRecovery && o.systemID == d.s.systemID {
+			o.roles[user] = pw
+		}
+	}
 }
 func (d *fakeDB) CreateSlot(_ context.Context, n string) error {
 	if !d.s.slots[n] {

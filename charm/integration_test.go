@@ -10,7 +10,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -163,7 +166,7 @@ func TestRealClusterLifecycle(t *testing.T) {
 	}
 
 	// Deploy: the leader initialises and becomes Primary.
-	u := w.mustRun("pg/0", "postgresql-pebble-ready")
+	u := w.initLeader()
 	wantStatus(t, u, "active", "Primary")
 	w.sql(t, ctx, "pg/0", "SELECT count(*) FROM (SELECT 1) x")
 	conn, err := postgres.Connect(ctx, "127.0.0.61", 0, "operator", w.operatorPassword(), "postgres")
@@ -285,15 +288,44 @@ func TestRealClusterLifecycle(t *testing.T) {
 	// set-password on the leader, then log in with it. The change must reach a synchronous
 	// standby: wait until the remaining replica streams from the new primary.
 	w.waitStreaming(t, ctx, newPrimary, 1)
-	u, err = w.run("pg/0", "set-password", map[string]any{"username": "operator", "password": "brand-new-pw"}, nil)
+	// The password has a no-break space and a decomposed accent: the verifier is of its
+	// SASLprep form, with which pgx and libpq both log in, typed either way.
+	const newPw = "brand\u00a0new-cafe\u0301"
+	u, err = w.run("pg/0", "set-password", map[string]any{"username": "operator", "password": newPw}, nil)
 	if err != nil || u.f.IsFailed {
 		t.Fatalf("set-password: %v %q", err, u.f.Failed)
 	}
-	c2, err := postgres.Connect(ctx, w.units[newPrimary].s.addr, 0, "operator", "brand-new-pw", "postgres")
-	if err != nil {
-		t.Fatalf("login with the new password: %v", err)
+	// The action commits it as pending; the hook its timer brings applies it.
+	w.mustRunEvent("pg/0", hookCustomNotice, wake)
+	addr := w.units[newPrimary].s.addr
+	psql, _ := filepath.Glob("/usr/lib/postgresql/*/bin/psql")
+	if len(psql) == 0 {
+		t.Fatal("no psql")
 	}
-	c2.Close(ctx)
+	for _, pw := range []string{newPw, "brand new-caf\u00e9"} {
+		c2, err := postgres.Connect(ctx, addr, 0, "operator", pw, "postgres")
+		if err != nil {
+			t.Fatalf("pgx login with the new password typed %+q: %v", pw, err)
+		}
+		c2.Close(ctx)
+		cmd := exec.CommandContext(ctx, psql[0], "-X", "-At", "-c", "SELECT 1", "host="+addr+" user=operator dbname=postgres sslmode=disable")
+		cmd.Env = append(os.Environ(), "PGPASSWORD="+pw)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("psql login with the new password typed %+q: %v %s", pw, err, out)
+		}
+	}
+	// A soft hyphen: libpq removes it, pgx sends it; no verifier serves both, so the action
+	// refuses it and changes nothing.
+	u, err = w.run("pg/0", "set-password", map[string]any{"username": "operator", "password": "soft\u00adhyphen"}, nil)
+	if err != nil || !u.f.IsFailed || !strings.Contains(u.f.Failed, "U+00AD") {
+		t.Fatalf("set-password with a soft hyphen: %v failed %v %q", err, u.f.IsFailed, u.f.Failed)
+	}
+	w.mustRunEvent("pg/0", hookCustomNotice, wake)
+	c3, err := postgres.Connect(ctx, addr, 0, "operator", newPw, "postgres")
+	if err != nil {
+		t.Fatalf("the password before the refused change no longer logs in: %v", err)
+	}
+	c3.Close(ctx)
 }
 
 type testWriter struct{ t *testing.T }

@@ -116,6 +116,7 @@ func (c *Charm) reconcile(ctx context.Context, st *State) error {
 		if err := c.leaderDuties(ctx, st, w); err != nil {
 			return err
 		}
+		c.finishPasswordChanges(ctx, st, w)
 	}
 	if err := c.switchoverStep(ctx, st, w); err != nil {
 		return err
@@ -285,6 +286,13 @@ func (c *Charm) runPrimary(ctx context.Context, st *State, w Workload, role *Rol
 			// Never initdb a second, unrelated cluster under an existing one's name.
 			return c.status(ctx, "blocked", "named primary but this unit has no data: remove the unit or promote another one")
 		}
+		if st.secretCreated {
+			// The superuser's password must be in a committed secret before it is in a
+			// database: a hook that died after initdb would leave a cluster nobody can log
+			// in to. The secret commits when this hook ends; initdb runs in the next.
+			st.WakeAt(timerRetry, c.Now())
+			return waiting("committing the passwords secret before initdb")
+		}
 		if err := c.status(ctx, "maintenance", "initialising the database (initdb)"); err != nil {
 			return err
 		}
@@ -432,13 +440,17 @@ func (c *Charm) promoteNamedPrimary(ctx context.Context, st *State, w Workload, 
 }
 
 // ensureSystemRoles creates or updates the system users when their passwords changed (or
-// the cluster is new).
+// the cluster is new). A user whose password change is pending is left to the leader
+// (passwords.go): its database may hold the new password already.
 func (c *Charm) ensureSystemRoles(ctx context.Context, st *State, db DB, fresh bool) error {
 	fp := passwordsFingerprint(st.Passwords)
 	if st.MyData["roles"] == fp && !fresh {
 		return nil
 	}
 	for _, r := range c.systemRoles(st) {
+		if _, pending := st.Pending[r.Name]; pending && !fresh {
+			continue
+		}
 		if err := db.EnsureRole(ctx, r); err != nil {
 			return err
 		}
@@ -692,7 +704,7 @@ func (c *Charm) writablePeer(ctx context.Context, st *State, w Workload) string 
 func (c *Charm) writable(ctx context.Context, st *State, w Workload, unit string) bool {
 	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	db, err := w.Connect(cctx, st.AddressOf(unit), "operator", st.Passwords["operator"])
+	db, err := c.connectAs(cctx, st, w, st.AddressOf(unit), "operator")
 	if err != nil {
 		return false
 	}
@@ -921,11 +933,11 @@ func (c *Charm) connectSelf(ctx context.Context, st *State, w Workload) (DB, err
 	deadline := time.Now().Add(5 * time.Second)
 	reread := false
 	for {
-		db, err := w.Connect(ctx, st.Address, "operator", st.Passwords["operator"])
+		db, err := c.connectAs(ctx, st, w, st.Address, "operator")
 		if err == nil || time.Now().After(deadline) {
 			return db, err
 		}
-		if !reread && strings.Contains(err.Error(), "28P01") && st.AppData["secret-id"] != "" {
+		if !reread && authFailed(err) && st.AppData["secret-id"] != "" {
 			reread = true
 			if lerr := c.loadPasswords(ctx, st); lerr != nil {
 				return nil, err

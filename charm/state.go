@@ -44,7 +44,15 @@ type State struct {
 	AppData   map[string]string            // peer app bucket
 	MyData    map[string]string            // this unit's peer bucket
 
-	Passwords map[string]string // user → password ("" until the secret exists)
+	Passwords map[string]string // user → committed password ("" until the secret exists)
+	// Pending: user → new password of a change not yet applied to the database
+	// (passwords.go).
+	Pending map[string]string
+	// secretContent is the passwords secret as read (every key: storePasswords keeps those it
+	// does not own); secretCreated: this hook added it, so it is not committed before the
+	// hook ends.
+	secretContent map[string]string
+	secretCreated bool
 
 	// Local is the unit's charm state (state-get): what only this unit needs to remember.
 	Local map[string]string
@@ -225,7 +233,7 @@ func (st *State) takeSecret(uri string) (content map[string]string, ok bool) {
 func (c *Charm) readState(ctx context.Context) (*State, error) {
 	t := c.Tools
 	st := &State{Unit: c.Env.UnitName, App: c.Env.AppName(), PeerData: map[string]map[string]string{},
-		AppData: map[string]string{}, MyData: map[string]string{}, Passwords: map[string]string{},
+		AppData: map[string]string{}, MyData: map[string]string{}, Passwords: map[string]string{}, Pending: map[string]string{},
 		Local: map[string]string{}, appWrites: map[string]string{}, myWrites: map[string]string{}, localWrites: map[string]string{},
 		relationIDs: map[string][]string{}, relAhead: map[string]*relationAhead{}}
 	var cfg map[string]any
@@ -531,6 +539,7 @@ func (c *Charm) loadPasswords(ctx context.Context, st *State) error {
 		for _, u := range SystemUsers {
 			st.Passwords[u] = content[passwordKey(u)]
 		}
+		st.secretContent, st.secretCreated = content, true
 		return nil
 	}
 	var content map[string]string
@@ -545,21 +554,40 @@ func (c *Charm) loadPasswords(ctx context.Context, st *State) error {
 		if st.Passwords[u] == "" {
 			return fmt.Errorf("passwords secret lacks %s", passwordKey(u))
 		}
+		if p := content[pendingKey(u)]; p != "" {
+			st.Pending[u] = p
+		} else {
+			delete(st.Pending, u)
+		}
 	}
+	st.secretContent = maps.Clone(content)
 	st.SetLocal(localSecretID, uri)
 	return nil
 }
 
-// storePasswords writes new passwords to the secret (leader) and bumps secret-revision so
-// that the peers re-read it.
+// storePasswords writes the passwords and the pending changes to the secret (leader), keeping
+// the keys it does not own (e.g. the cluster CA), and bumps secret-revision so that the
+// peers re-read it. Nothing is written when nothing changed.
 func (c *Charm) storePasswords(ctx context.Context, st *State) error {
-	content := map[string]string{}
+	content := maps.Clone(st.secretContent)
+	if content == nil {
+		content = map[string]string{}
+	}
 	for _, u := range SystemUsers {
 		content[passwordKey(u)] = st.Passwords[u]
+		if p := st.Pending[u]; p != "" {
+			content[pendingKey(u)] = p
+		} else {
+			delete(content, pendingKey(u))
+		}
+	}
+	if st.secretContent != nil && maps.Equal(content, st.secretContent) {
+		return nil
 	}
 	if err := c.Tools.SecretSet(ctx, st.AppData["secret-id"], content); err != nil {
 		return fmt.Errorf("secret-set: %w", err)
 	}
+	st.secretContent = content
 	rev, _ := strconv.Atoi(st.AppData["secret-revision"])
 	st.SetApp("secret-revision", strconv.Itoa(rev+1))
 	return nil

@@ -43,7 +43,7 @@ func syncCluster(t *testing.T, n int, cfg map[string]any) *world {
 			u.f.Config[k] = v
 		}
 	}
-	w.mustRun("pg/0", "postgresql-pebble-ready")
+	w.initLeader()
 	w.app[keyPinnedPrimary] = "pg/0"
 	for _, u := range w.names()[1:] {
 		wantStatus(t, w.mustRun(u, "database-peers-relation-joined"), "active", "Replica")
@@ -585,7 +585,7 @@ func TestHandOffPrefersASynchronousStandby(t *testing.T) {
 	for _, u := range w.units {
 		u.f.Config["synchronous_node_count"] = "1"
 	}
-	w.mustRun("pg/0", "postgresql-pebble-ready")
+	w.initLeader()
 	w.leader = "pg/2"
 	w.mustRun("pg/1", "database-peers-relation-joined")
 	w.mustRun("pg/2", "database-peers-relation-joined")

@@ -256,7 +256,8 @@ func HasClientUser(ctx context.Context, conn *pgx.Conn, user, password string) (
 }
 
 // scramMatches checks password against a SCRAM-SHA-256 verifier
-// (SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>).
+// (SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>), the password normalised as a
+// libpq client sends it.
 func scramMatches(verifier, password string) bool {
 	rest, ok := strings.CutPrefix(verifier, "SCRAM-SHA-256$")
 	if !ok {
@@ -277,7 +278,7 @@ func scramMatches(verifier, password string) bool {
 	if err1 != nil || err2 != nil {
 		return false
 	}
-	salted, err := pbkdf2.Key(sha256.New, password, salt, iter, 32)
+	salted, err := pbkdf2.Key(sha256.New, libpqForm(password), salt, iter, 32)
 	if err != nil {
 		return false
 	}

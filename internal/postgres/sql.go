@@ -332,8 +332,11 @@ func ReadReplicationState(ctx context.Context, conn *pgx.Conn) (ReplicationState
 }
 
 // ScramVerifier computes a SCRAM-SHA-256 verifier for password, so that the clear password is
-// never sent in SQL (where statement logging could record it).
+// never sent in SQL (where statement logging could record it). It hashes the password as
+// the server would (SASLprep, saslprep.go), which is what libpq clients send; pgx clients
+// send the same for every password CheckPassword accepts.
 func ScramVerifier(password string) (string, error) {
+	password = libpqForm(password)
 	salt := make([]byte, 16)
 	if _, err := rand.Read(salt); err != nil {
 		return "", err

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -42,11 +43,21 @@ func TestSingleCluster(t *testing.T) {
 
 	t.Run("set-password", func(t *testing.T) {
 		leader := app + "/leader"
+		start := time.Now()
 		res, err := j.RunAction(ctx, model, leader, "set-password", map[string]any{"username": "operator", "password": "Correct-Horse-Battery-9"})
 		must(t, err)
 		if res.Status != "completed" {
 			t.Fatalf("set-password: %s %s", res.Status, res.Message)
 		}
+		// The action commits the new password; the leader's next hook, which it asks for at
+		// once, applies it: get-password returns it once it is in effect.
+		waitFor(t, ctx, time.Minute, "get-password to return the new password", func() error {
+			if c := loadCluster(t, ctx, j, model, app); c.Password != "Correct-Horse-Battery-9" {
+				return fmt.Errorf("get-password still returns the old password")
+			}
+			return nil
+		})
+		t.Logf("set-password: in effect %v after the action started", time.Since(start).Round(10*time.Millisecond))
 		// The new password logs in on the primary and on every replica.
 		for unit, addr := range c.Units {
 			conn, err := scenario.Connect(ctx, addr, "Correct-Horse-Battery-9")
