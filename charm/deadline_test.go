@@ -15,7 +15,7 @@ func TestCloneBoundAndRetry(t *testing.T) {
 	for _, u := range w.units {
 		u.f.Config["clone_timeout_minutes"] = float64(90)
 	}
-	wantStatus(t, w.mustRun("pg/0", "postgresql-pebble-ready"), "active", "Primary")
+	wantStatus(t, w.initLeader(), "active", "Primary")
 	w.mustRun("pg/0", "database-peers-relation-changed")
 
 	r := w.units["pg/1"]

@@ -83,6 +83,35 @@ func TestSCRAMVerifierLogsInWithPgxAndLibpq(t *testing.T) {
 			}
 		})
 	}
+
+	// A commit waiting for a synchronous standby that never answers: the password change
+	// protocol clears its pending marker only when SetPassword succeeds, so SetPassword must
+	// never report success for a change no standby acknowledged. A cancelled wait is reported
+	// as a success by the server (with a warning); the session's statement timeout does not
+	// cancel it (PostgreSQL disarms the timeout before the commit), and the caller's deadline
+	// ends it as an error.
+	t.Run("synchronous standby missing", func(t *testing.T) {
+		_, err := op.Exec(ctx, "ALTER SYSTEM SET synchronous_standby_names = 'nobody'")
+		must(t, err)
+		_, err = op.Exec(ctx, "SELECT pg_reload_conf()")
+		must(t, err)
+		defer func() {
+			_, _ = op.Exec(ctx, "ALTER SYSTEM RESET synchronous_standby_names")
+			_, _ = op.Exec(ctx, "SELECT pg_reload_conf()")
+		}()
+		time.Sleep(200 * time.Millisecond) // the reload is asynchronous
+		conn, err := Connect(ctx, addr, 0, "operator", opPass, "postgres")
+		must(t, err)
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, "SET statement_timeout = '300ms'")
+		must(t, err)
+		sctx, scancel := context.WithTimeout(ctx, 3*time.Second)
+		defer scancel()
+		err = SetPassword(sctx, conn, "sasl_user", "never-replicated-5")
+		if err == nil {
+			t.Fatal("SetPassword reported success for a change no synchronous standby acknowledged")
+		}
+	})
 }
 
 type loginError struct {
