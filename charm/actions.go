@@ -183,7 +183,7 @@ func (c *Charm) actionSetPassword(ctx context.Context, st *State, params map[str
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	db, err := w.Connect(cctx, st.PrimaryAddress(), "operator", st.Passwords["operator"])
+	db, err := w.Connect(cctx, st.PrimaryAddress(), selfLogin(st))
 	if err != nil {
 		return nil, failf("cannot reach the primary %s to change the password: %v", st.Primary(), err)
 	}
@@ -276,7 +276,7 @@ func (c *Charm) actionPromote(ctx context.Context, st *State, params map[string]
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	db, err := w.Connect(cctx, st.AddressOf(target), "operator", st.Passwords["operator"])
+	db, err := w.Connect(cctx, st.AddressOf(target), selfLogin(st))
 	if err != nil {
 		return nil, failf("%s does not answer: %v", target, err)
 	}

@@ -434,8 +434,7 @@ func (a *asyncRepl) divergedStandbyStep(ctx context.Context, c *Charm, st *State
 	myTLI, myHist := latestHistory(ctx, db, pos.Timeline)
 	cctx, cancel := context.WithTimeout(ctx, a.RemoteTimeout)
 	defer cancel()
-	user, pw := role.upstreamSQL(st)
-	up, err := w.Connect(cctx, role.UpstreamAddr, user, pw)
+	up, err := w.Connect(cctx, role.UpstreamAddr, role.upstreamLogin(st))
 	if err != nil {
 		return nil
 	}
@@ -700,8 +699,7 @@ func (a *asyncRepl) checkUpstream(ctx context.Context, c *Charm, st *State, w Wo
 	}
 	cctx, cancel := context.WithTimeout(ctx, a.RemoteTimeout)
 	defer cancel()
-	user, pw := role.upstreamSQL(st)
-	db, err := w.Connect(cctx, role.UpstreamAddr, user, pw)
+	db, err := w.Connect(cctx, role.UpstreamAddr, role.upstreamLogin(st))
 	if err != nil {
 		if authFailed(err) {
 			a.headLevel = "blocked"
@@ -1066,7 +1064,7 @@ func (a *asyncRepl) fenceLockedOut(ctx context.Context, c *Charm, st *State, w W
 	}
 	cctx, cancel := context.WithTimeout(ctx, a.RemoteTimeout)
 	defer cancel()
-	db, err := w.Connect(cctx, st.Address, "operator", st.Passwords["operator"])
+	db, err := w.Connect(cctx, st.Address, selfLogin(st))
 	if err == nil {
 		db.Close(ctx)
 		return nil
@@ -1210,7 +1208,7 @@ func (a *asyncRepl) probeWritable(ctx context.Context, st *State, w Workload, en
 	}
 	cctx, cancel := context.WithTimeout(ctx, a.RemoteTimeout)
 	defer cancel()
-	db, err := w.Connect(cctx, host, "operator", st.Passwords["operator"])
+	db, err := w.Connect(cctx, host, remoteLogin(st))
 	if err != nil {
 		return false, false, err
 	}
@@ -1300,7 +1298,7 @@ func (a *asyncRepl) headRole(st *State, upstream string, standalone bool) Role {
 		return Role{Kind: RoleWait, Status: "waiting for the primary cluster's endpoint"}
 	}
 	return Role{Kind: RoleReplica, UpstreamUnit: "the primary cluster (" + upstream + ")", UpstreamAddr: host, UpstreamPort: p,
-		Slot: drSlot(st.Unit), Status: "Standby"}
+		Slot: drSlot(st.Unit), UpstreamRemote: true, Status: "Standby"}
 }
 
 func (a *asyncRepl) cascadeRole(st *State, head string, standalone bool) Role {
@@ -1414,15 +1412,23 @@ func (a *asyncRepl) holdFailover(st *State) string {
 	return ""
 }
 
-// extraHBA admits the replication and rewind users from the related cluster's units only.
+// extraHBA admits the replication and rewind users from the related cluster's units only:
+// streaming and pg_rewind, and the other cluster's charm, whose SQL here (positions, slots,
+// timeline history) logs in as replication to the postgres database (remoteLogin).
 func (a *asyncRepl) extraHBA(st *State) []postgres.HBARule {
 	v := a.view
 	if v == nil || v.relID == "" {
 		return nil
 	}
+	addrs := slices.Clone(v.remoteAddrs)
+	// On one host (jujulet) connections between loopback addresses leave from 127.0.0.1.
+	if slices.ContainsFunc(addrs, func(a string) bool { return strings.HasPrefix(a, "127.") }) && !slices.Contains(addrs, "127.0.0.1") {
+		addrs = append(addrs, "127.0.0.1")
+	}
 	var rules []postgres.HBARule
-	for _, addr := range v.remoteAddrs {
+	for _, addr := range addrs {
 		rules = append(rules, streamingHBA(addr)...)
+		rules = append(rules, postgres.HBARule{Type: "host", Database: "postgres", User: "replication", Address: hostCIDR(addr), Method: "scram-sha-256"})
 	}
 	return rules
 }

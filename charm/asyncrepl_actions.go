@@ -232,7 +232,7 @@ func (a *asyncRepl) remotePrimary(ctx context.Context, st *State, w Workload, en
 	}
 	cctx, cancel := context.WithTimeout(ctx, a.RemoteTimeout)
 	defer cancel()
-	db, err := w.Connect(cctx, host, "operator", st.Passwords["operator"])
+	db, err := w.Connect(cctx, host, remoteLogin(st))
 	if err != nil {
 		return postgres.Positions{}, err
 	}
@@ -256,7 +256,7 @@ const MaxSwitchoverLag = 256 << 20
 func (a *asyncRepl) headPositions(ctx context.Context, st *State, w Workload) (postgres.Positions, error) {
 	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	db, err := w.Connect(cctx, st.PrimaryAddress(), "operator", st.Passwords["operator"])
+	db, err := w.Connect(cctx, st.PrimaryAddress(), selfLogin(st))
 	if err != nil {
 		return postgres.Positions{}, err
 	}
@@ -475,7 +475,7 @@ func (a *asyncRepl) lagReport(ctx context.Context, c *Charm, st *State, w Worklo
 	addr := st.PrimaryAddress()
 	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	db, err := w.Connect(cctx, addr, "operator", st.Passwords["operator"])
+	db, err := w.Connect(cctx, addr, selfLogin(st))
 	if err != nil {
 		return "the standby leader does not answer: " + err.Error()
 	}

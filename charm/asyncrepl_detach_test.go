@@ -267,7 +267,7 @@ func TestSecretOfAnotherModelRefused(t *testing.T) {
 func TestStandbyThatCannotAuthenticateSaysWhy(t *testing.T) {
 	d := replicating(t)
 	ua := d.a.units["pg/0"]
-	ua.s.roles["operator"] = "changed-behind-the-charm's-back"
+	ua.s.roles["replication"] = "changed-behind-the-charm's-back"
 	u := d.mustRun("b", "pg/0", "update-status")
 	wantStatus(t, u, "blocked", "cannot authenticate to the primary cluster")
 	if !strings.Contains(u.f.UnitStatus.Message, "set-password runs on the primary cluster's leader") {
@@ -364,6 +364,7 @@ func TestNewStandbyLeaderStreamsOnceThePrimaryClusterIsBack(t *testing.T) {
 	d.mustRun("b", "pg/0", "database-peers-relation-joined")
 	d.mustRun("b", "pg/1", "database-peers-relation-joined")
 	wantStatus(t, n, "active", "Replica")
+	d.mustRun("a", "pg/0", "replication-offer-relation-changed") // pg/1's unit-address: a admits it
 	ua.s.down = true
 	d.b.app["primary"] = "pg/1" // an in-cluster failover chose pg/1
 	u := d.mustRun("b", "pg/1", "update-status")

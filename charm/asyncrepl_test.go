@@ -474,6 +474,7 @@ func TestDetachLeavesStandaloneReadOnlyUntilPromoted(t *testing.T) {
 	d.relate()
 	d.mustRun("a", "pg/0", "replication-offer-relation-created")
 	d.mustRun("b", "pg/0", "replication-relation-created")
+	d.mustRun("a", "pg/0", "replication-offer-relation-changed") // b's unit-address: a admits it
 	u = d.action("a", "pg/0", "create-replication", nil)
 	if u.f.IsFailed {
 		t.Fatalf("create-replication after re-attach: %s", u.f.Failed)
@@ -675,8 +676,8 @@ func TestPlannedSwitchoverRefusedWhenTooFarBehind(t *testing.T) {
 // fakeCurrent makes a primary's Positions report Current (the fake leaves it zero).
 type fakeCurrent struct{ Workload }
 
-func (f *fakeCurrent) Connect(ctx context.Context, host, user, pw string) (DB, error) {
-	db, err := f.Workload.Connect(ctx, host, user, pw)
+func (f *fakeCurrent) Connect(ctx context.Context, host string, l postgres.Login) (DB, error) {
+	db, err := f.Workload.Connect(ctx, host, l)
 	if err != nil {
 		return nil, err
 	}
@@ -815,8 +816,8 @@ type histWorkload struct {
 	hist map[string]map[int][]postgres.HistoryEntry // by server address, then timeline
 }
 
-func (h histWorkload) Connect(ctx context.Context, host, user, pw string) (DB, error) {
-	db, err := h.Workload.Connect(ctx, host, user, pw)
+func (h histWorkload) Connect(ctx context.Context, host string, l postgres.Login) (DB, error) {
+	db, err := h.Workload.Connect(ctx, host, l)
 	if err != nil {
 		return nil, err
 	}

@@ -374,7 +374,7 @@ type ClientAdmin interface {
 
 // ClientAdminOpener is implemented by a Workload that can open a ClientAdmin on host.
 type ClientAdminOpener interface {
-	OpenClientAdmin(ctx context.Context, host, user, password string) (ClientAdmin, error)
+	OpenClientAdmin(ctx context.Context, host string, l postgres.Login) (ClientAdmin, error)
 }
 
 // serveClients is the leader's part: roles and databases on the primary, then each
@@ -661,7 +661,7 @@ func (c *Charm) openClientAdmin(ctx context.Context, st *State, w Workload) (Cli
 	if primary == "" {
 		return nil, waiting("database relation: waiting for a primary")
 	}
-	admin, err := opener.OpenClientAdmin(ctx, primary, "operator", st.Passwords["operator"])
+	admin, err := opener.OpenClientAdmin(ctx, primary, selfLogin(st))
 	if err != nil {
 		return nil, waiting("database relation: waiting for the primary to accept connections: %v", err)
 	}

@@ -143,7 +143,7 @@ type adminWorkload struct {
 	admin *fakeAdmin
 }
 
-func (w adminWorkload) OpenClientAdmin(context.Context, string, string, string) (ClientAdmin, error) {
+func (w adminWorkload) OpenClientAdmin(context.Context, string, postgres.Login) (ClientAdmin, error) {
 	return w.admin, nil
 }
 

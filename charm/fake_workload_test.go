@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net"
 	"sort"
 	"strings"
 	"sync"
@@ -35,6 +36,7 @@ type fakeServer struct {
 	replayed     postgres.LSN
 	timeline     int
 	roles        map[string]string
+	logins       []fakeLogin // the connections it accepted
 	systemID     string
 	cleanStopped bool
 	calls        []string
@@ -97,10 +99,10 @@ func (w *fakeWorkload) IsInitialised(context.Context) (bool, error) {
 	}
 	return w.s.initialised, nil
 }
-func (w *fakeWorkload) InitDB(_ context.Context, u, pw string) error {
+func (w *fakeWorkload) InitDB(_ context.Context, u postgres.Login) error {
 	w.call("InitDB")
 	w.s.initialised = true
-	w.s.roles[u] = pw
+	w.s.roles[u.User] = u.Password
 	return nil
 }
 func (w *fakeWorkload) WritePassfile(_ context.Context, e []postgres.PassEntry) error {
@@ -150,7 +152,7 @@ func (w *fakeWorkload) WriteTimers(_ context.Context, t pgwatch.Timers) error {
 func (w *fakeWorkload) Running(context.Context) (bool, error) { return w.s.running, nil }
 func (w *fakeWorkload) Version() string                       { return "15" }
 func (w *fakeWorkload) MemoryMB(context.Context) (int, error) { return 4096, nil }
-func (w *fakeWorkload) WaitReady(context.Context, string, string) error {
+func (w *fakeWorkload) WaitReady(context.Context, postgres.Login) error {
 	if !w.s.running {
 		return fmt.Errorf("not running")
 	}
@@ -223,20 +225,56 @@ func (w *fakeWorkload) ControlData(context.Context) (postgres.ControlData, error
 	}
 	return postgres.ControlData{State: state, SystemID: w.s.systemID, CheckpointLSN: w.s.received, TimelineID: w.s.timeline}, nil
 }
-func (w *fakeWorkload) Connect(_ context.Context, host, user, pw string) (DB, error) {
+
+// Connect logs in to host from this workload's address: the server's pg_hba rules (once
+// written) must admit the user to the postgres database from there, and the password must
+// be the role's.
+func (w *fakeWorkload) Connect(_ context.Context, host string, l postgres.Login) (DB, error) {
 	s := w.fc.servers[host]
 	if s == nil || !s.running || s.down {
 		return nil, fmt.Errorf("connect %s: connection refused", host)
 	}
-	if want, ok := s.roles[user]; ok && want != pw {
-		return nil, fmt.Errorf("connect %s: password authentication failed for user %q", host, user)
+	if s.hba != nil && !hbaAdmits(s.hba, "postgres", l.User, w.s.addr) {
+		return nil, fmt.Errorf("connect %s: no pg_hba.conf entry for host %q, user %q, database \"postgres\"", host, w.s.addr, l.User)
 	}
-	return &fakeDB{s: s, w: w}, nil
+	if want, ok := s.roles[l.User]; ok && want != l.Password {
+		return nil, fmt.Errorf("connect %s: password authentication failed for user %q", host, l.User)
+	}
+	w.fc.mu.Lock()
+	s.logins = append(s.logins, fakeLogin{user: l.User, from: w.s.addr})
+	w.fc.mu.Unlock()
+	return &fakeDB{s: s, w: w, user: l.User}, nil
+}
+
+// fakeLogin is one connection a server accepted.
+type fakeLogin struct{ user, from string }
+
+// hbaAdmits reports whether a rule admits user to database from addr (an IPv4 address).
+func hbaAdmits(rules []postgres.HBARule, database, user, addr string) bool {
+	ip := net.ParseIP(addr)
+	for _, r := range rules {
+		if (r.Database != "all" && r.Database != database) || (r.User != "all" && r.User != user) || r.Method == "reject" {
+			continue
+		}
+		if _, n, err := net.ParseCIDR(r.Address); err == nil && ip != nil && n.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 type fakeDB struct {
-	s *fakeServer
-	w *fakeWorkload
+	s    *fakeServer
+	w    *fakeWorkload
+	user string
+}
+
+// superuser fails what a role other than the charm's own superusers may not do.
+func (d *fakeDB) superuser(what string) error {
+	if d.user == "operator" {
+		return nil
+	}
+	return fmt.Errorf("%s as %s: permission denied (SQLSTATE 42501)", what, d.user)
 }
 
 func (d *fakeDB) Positions(context.Context) (postgres.Positions, error) {
@@ -273,6 +311,9 @@ func (d *fakeDB) Replication(context.Context) (postgres.ReplicationState, error)
 	return rs, nil
 }
 func (d *fakeDB) Promote(context.Context) error {
+	if err := d.superuser("pg_promote"); err != nil {
+		return err
+	}
 	d.s.calls = append(d.s.calls, "Promote")
 	d.s.inRecovery, d.s.standby = false, false
 	d.s.timeline++
@@ -293,10 +334,16 @@ func (d *fakeDB) Checkpoint(context.Context) error {
 	return nil
 }
 func (d *fakeDB) EnsureRole(_ context.Context, r postgres.Role) error {
+	if err := d.superuser("ALTER ROLE"); err != nil {
+		return err
+	}
 	d.s.roles[r.Name] = r.Password
 	return nil
 }
 func (d *fakeDB) SetPassword(_ context.Context, u, pw string) error {
+	if err := d.superuser("ALTER ROLE"); err != nil {
+		return err
+	}
 	d.s.calls = append(d.s.calls, "SetPassword "+u)
 	d.s.roles[u] = pw
 	return nil
@@ -310,6 +357,9 @@ func (d *fakeDB) CreateSlot(_ context.Context, n string) error {
 	return nil
 }
 func (d *fakeDB) TerminateSlotSenders(_ context.Context, prefix string) (int, error) {
+	if err := d.superuser("pg_terminate_backend"); err != nil {
+		return 0, err
+	}
 	d.s.calls = append(d.s.calls, "TerminateSlotSenders "+prefix)
 	n := 0
 	for name := range d.s.slots {

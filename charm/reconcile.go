@@ -187,14 +187,19 @@ func (c *Charm) hbaRules(st *State) []postgres.HBARule {
 // streamingHBA admits the replication and rewind users from one address: what a unit that
 // streams from this one (or rewinds onto it) needs.
 func streamingHBA(addr string) []postgres.HBARule {
-	cidr := addr + "/32"
-	if strings.Contains(addr, ":") {
-		cidr = addr + "/128"
-	}
+	cidr := hostCIDR(addr)
 	return []postgres.HBARule{
 		{Type: "host", Database: "replication", User: "replication", Address: cidr, Method: "scram-sha-256"},
 		{Type: "host", Database: "postgres", User: "rewind", Address: cidr, Method: "scram-sha-256"},
 	}
+}
+
+// hostCIDR is the one-address CIDR of addr (IPv4 or IPv6).
+func hostCIDR(addr string) string {
+	if strings.Contains(addr, ":") {
+		return addr + "/128"
+	}
+	return addr + "/32"
 }
 
 func (c *Charm) passEntries(st *State) []postgres.PassEntry {
@@ -288,7 +293,7 @@ func (c *Charm) runPrimary(ctx context.Context, st *State, w Workload, role *Rol
 		if err := c.status(ctx, "maintenance", "initialising the database (initdb)"); err != nil {
 			return err
 		}
-		if err := w.InitDB(ctx, "operator", st.Passwords["operator"]); err != nil {
+		if err := w.InitDB(ctx, selfLogin(st)); err != nil {
 			return err
 		}
 	}
@@ -450,7 +455,7 @@ func (c *Charm) ensureSystemRoles(ctx context.Context, st *State, db DB, fresh b
 func (c *Charm) waitReady(ctx context.Context, w Workload, st *State) error {
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	if err := w.WaitReady(wctx, "operator", st.Passwords["operator"]); err != nil {
+	if err := w.WaitReady(wctx, selfLogin(st)); err != nil {
 		return waiting("PostgreSQL is starting: %v", err)
 	}
 	return nil
@@ -692,7 +697,7 @@ func (c *Charm) writablePeer(ctx context.Context, st *State, w Workload) string 
 func (c *Charm) writable(ctx context.Context, st *State, w Workload, unit string) bool {
 	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	db, err := w.Connect(cctx, st.AddressOf(unit), "operator", st.Passwords["operator"])
+	db, err := w.Connect(cctx, st.AddressOf(unit), selfLogin(st))
 	if err != nil {
 		return false
 	}
@@ -733,8 +738,7 @@ func (c *Charm) seed(ctx context.Context, st *State, w Workload, role Role, up p
 func (c *Charm) ensureUpstreamSlot(ctx context.Context, st *State, w Workload, role Role, slot string, fresh bool) error {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	user, pw := role.upstreamSQL(st)
-	db, err := w.Connect(cctx, role.UpstreamAddr, user, pw)
+	db, err := w.Connect(cctx, role.UpstreamAddr, role.upstreamLogin(st))
 	if err != nil {
 		return waiting("waiting for %s to accept connections: %v", role.UpstreamUnit, err)
 	}
@@ -771,8 +775,7 @@ func (c *Charm) makeFollower(ctx context.Context, st *State, w Workload, role Ro
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	user, pw := role.upstreamSQL(st)
-	db, err := w.Connect(cctx, up.Host, user, pw)
+	db, err := w.Connect(cctx, up.Host, role.upstreamLogin(st))
 	if err != nil {
 		return waiting("waiting for %s to accept connections: %v", role.UpstreamUnit, err)
 	}
@@ -892,7 +895,7 @@ func (c *Charm) connectSelf(ctx context.Context, st *State, w Workload) (DB, err
 	deadline := time.Now().Add(5 * time.Second)
 	reread := false
 	for {
-		db, err := w.Connect(ctx, st.Address, "operator", st.Passwords["operator"])
+		db, err := w.Connect(ctx, st.Address, selfLogin(st))
 		if err == nil || time.Now().After(deadline) {
 			return db, err
 		}

@@ -83,7 +83,7 @@ func startUnit(t *testing.T, ctx context.Context, addr string) *testUnit {
 // settings, passfile and pg_hba rules.
 func (u *testUnit) initPrimary(t *testing.T, ctx context.Context) {
 	t.Helper()
-	must(t, u.w.InitDB(ctx, "operator", opPass))
+	must(t, u.w.InitDB(ctx, opLogin))
 	must(t, u.w.WritePassfile(ctx, passEntries()))
 	_, err := u.w.WriteConf(ctx, testSettings())
 	must(t, err)
@@ -91,7 +91,7 @@ func (u *testUnit) initPrimary(t *testing.T, ctx context.Context) {
 	must(t, err)
 	must(t, u.w.PlanLayer(ctx, LayerOptions{}))
 	must(t, u.w.Start(ctx))
-	must(t, u.w.WaitReady(ctx, "operator", opPass))
+	must(t, u.w.WaitReady(ctx, opLogin))
 }
 
 func (u *testUnit) open(t *testing.T, ctx context.Context, addr string) *Workload {
@@ -114,6 +114,8 @@ const (
 	replPass = "repl-pass"
 	rwPass   = "rewind-pass"
 )
+
+var opLogin = PasswordLogin("operator", opPass)
 
 func testHBA() []HBARule {
 	return []HBARule{
@@ -140,7 +142,7 @@ func must(t *testing.T, err error) {
 
 func connect(t *testing.T, ctx context.Context, w *Workload) *pgx.Conn {
 	t.Helper()
-	conn, err := w.Connect(ctx, "operator", opPass)
+	conn, err := w.Connect(ctx, opLogin)
 	must(t, err)
 	t.Cleanup(func() { conn.Close(context.Background()) })
 	return conn
@@ -186,7 +188,7 @@ func TestPrimaryReplicaSwitchoverRewind(t *testing.T) {
 	if ok {
 		t.Fatal("fresh data dir reported initialised")
 	}
-	must(t, a.w.InitDB(ctx, "operator", opPass))
+	must(t, a.w.InitDB(ctx, opLogin))
 	if ok, _ := a.w.Exists(ctx, a.w.PrivateDir()+"/initdb.pw"); ok {
 		t.Error("initdb password file left behind")
 	}
@@ -197,7 +199,7 @@ func TestPrimaryReplicaSwitchoverRewind(t *testing.T) {
 	must(t, err)
 	must(t, a.w.PlanLayer(ctx, LayerOptions{}))
 	must(t, a.w.Start(ctx))
-	must(t, a.w.WaitReady(ctx, "operator", opPass))
+	must(t, a.w.WaitReady(ctx, opLogin))
 	ca := connect(t, ctx, a.w)
 	must(t, EnsureRole(ctx, ca, Role{Name: "replication", Password: replPass, Attributes: []string{"REPLICATION"}}))
 	must(t, EnsureRole(ctx, ca, Role{Name: "rewind", Password: rwPass, Grants: RewindGrants}))
@@ -233,7 +235,7 @@ func TestPrimaryReplicaSwitchoverRewind(t *testing.T) {
 	must(t, err)
 	must(t, b.w.PlanLayer(ctx, LayerOptions{}))
 	must(t, b.w.Start(ctx))
-	must(t, b.w.WaitReady(ctx, "operator", opPass))
+	must(t, b.w.WaitReady(ctx, opLogin))
 	cb := connect(t, ctx, b.w)
 	if inRec, err := IsInRecovery(ctx, cb); err != nil || !inRec {
 		t.Fatalf("replica not in recovery: %v %v", inRec, err)
@@ -293,7 +295,7 @@ func TestPrimaryReplicaSwitchoverRewind(t *testing.T) {
 	_, err = a.w.FollowPrimary(ctx, testSettings(), upB)
 	must(t, err)
 	must(t, a.w.Start(ctx))
-	must(t, a.w.WaitReady(ctx, "operator", opPass))
+	must(t, a.w.WaitReady(ctx, opLogin))
 	ca = connect(t, ctx, a.w)
 	_, err = cb.Exec(ctx, "INSERT INTO t (v) SELECT 'd' FROM generate_series(1, 10)")
 	must(t, err)
@@ -326,7 +328,7 @@ func TestPrimaryReplicaSwitchoverRewind(t *testing.T) {
 	_, err = a.w.WriteHBA(ctx, testHBA())
 	must(t, err)
 	must(t, a.w.Start(ctx))
-	must(t, a.w.WaitReady(ctx, "operator", opPass))
+	must(t, a.w.WaitReady(ctx, opLogin))
 	ca = connect(t, ctx, a.w)
 	waitFor(t, ctx, "rewound server follows", func() (bool, error) {
 		p, err := WALPositions(ctx, ca)
@@ -340,7 +342,7 @@ func TestPrimaryReplicaSwitchoverRewind(t *testing.T) {
 
 	// 6. Password rotation through a SCRAM verifier.
 	must(t, SetPassword(ctx, cb, "rewind", "new-rewind"))
-	c2, err := Connect(ctx, b.w.Addr, 0, "rewind", "new-rewind", "postgres")
+	c2, err := Connect(ctx, b.w.Addr, 0, PasswordLogin("rewind", "new-rewind"), "postgres")
 	must(t, err)
 	c2.Close(ctx)
 }
@@ -360,10 +362,10 @@ func TestPostmasterOutlivesPebble(t *testing.T) {
 		t.Fatalf("new pebble has a plan already: %q %v", st, err)
 	}
 	// The orphan still serves.
-	must(t, a.w.WaitReady(ctx, "operator", opPass))
+	must(t, a.w.WaitReady(ctx, opLogin))
 	must(t, a.w.PlanLayer(ctx, LayerOptions{}))
 	must(t, a.w.Start(ctx))
-	must(t, a.w.WaitReady(ctx, "operator", opPass))
+	must(t, a.w.WaitReady(ctx, opLogin))
 	if st, _ := a.w.ServiceStatus(ctx); st != "active" {
 		t.Fatalf("service %q after restart", st)
 	}
@@ -375,7 +377,7 @@ func TestPostmasterOutlivesPebble(t *testing.T) {
 
 	// The pod dies with its processes: the postmaster is SIGKILLed, its pid file stays.
 	must(t, a.w.Start(ctx))
-	must(t, a.w.WaitReady(ctx, "operator", opPass))
+	must(t, a.w.WaitReady(ctx, opLogin))
 	pidFile, err := os.ReadFile(filepath.Join(a.w.Host(a.w.PGData()), "postmaster.pid"))
 	must(t, err)
 	pid, err := strconv.Atoi(strings.SplitN(string(pidFile), "\n", 2)[0])
@@ -393,7 +395,7 @@ func TestPostmasterOutlivesPebble(t *testing.T) {
 	}
 	must(t, a.w.PlanLayer(ctx, LayerOptions{}))
 	must(t, a.w.Start(ctx))
-	must(t, a.w.WaitReady(ctx, "operator", opPass))
+	must(t, a.w.WaitReady(ctx, opLogin))
 }
 
 // TestSyncStandbyHoldsCommits: with the standby in synchronous_standby_names, a commit on the
@@ -421,7 +423,7 @@ func TestSyncStandbyHoldsCommits(t *testing.T) {
 	must(t, err)
 	must(t, b.w.PlanLayer(ctx, LayerOptions{}))
 	must(t, b.w.Start(ctx))
-	must(t, b.w.WaitReady(ctx, "operator", opPass))
+	must(t, b.w.WaitReady(ctx, opLogin))
 
 	// Make b synchronous and wait until the primary says so.
 	sync := testSettings()
@@ -446,7 +448,7 @@ func TestSyncStandbyHoldsCommits(t *testing.T) {
 		reps, err := Replicas(ctx, ca)
 		return err == nil && len(reps) == 0, err
 	})
-	blocked, err := a.w.Connect(ctx, "operator", opPass)
+	blocked, err := a.w.Connect(ctx, opLogin)
 	must(t, err)
 	defer blocked.Close(context.Background())
 	ictx, icancel := context.WithTimeout(ctx, 3*time.Second)
@@ -466,7 +468,7 @@ func TestSyncStandbyHoldsCommits(t *testing.T) {
 
 	// b returns: the waiting commit completes and new ones go through.
 	must(t, b.w.Start(ctx))
-	must(t, b.w.WaitReady(ctx, "operator", opPass))
+	must(t, b.w.WaitReady(ctx, opLogin))
 	waitFor(t, ctx, "the waiting commit completed", func() (bool, error) {
 		var n int
 		err := ca.QueryRow(ctx, "SELECT count(*) FROM t WHERE v = 'waits'").Scan(&n)
@@ -488,7 +490,7 @@ func TestMoveAsideKeepsOnlyTheNewest(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	u := startUnit(t, ctx, "127.0.0.58")
-	must(t, u.w.InitDB(ctx, "operator", opPass))
+	must(t, u.w.InitDB(ctx, opLogin))
 	var last string
 	for i := range 3 {
 		if i > 0 {
@@ -506,5 +508,75 @@ func TestMoveAsideKeepsOnlyTheNewest(t *testing.T) {
 	must(t, err)
 	if len(old) != 1 || path.Join(MountPath, old[0]) != last {
 		t.Errorf("kept aside %v, want only %s", old, last)
+	}
+}
+
+// TestReplicationUserSQL runs, as the replication role (REPLICATION and ReplicationGrants, no
+// superuser), every query the charm runs on the other cluster's servers: positions, timeline
+// history, slots and CHECKPOINT; and checks that it cannot read the data directory.
+func TestReplicationUserSQL(t *testing.T) {
+	havePostgres(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	a := startUnit(t, ctx, "127.0.0.59")
+	must(t, a.w.InitDB(ctx, opLogin))
+	must(t, a.w.WritePassfile(ctx, passEntries()))
+	_, err := a.w.WriteConf(ctx, testSettings())
+	must(t, err)
+	_, err = a.w.WriteHBA(ctx, []HBARule{
+		{"host", "all", "operator", "127.0.0.0/8", "scram-sha-256"},
+		{"host", "replication", "replication", "127.0.0.0/8", "scram-sha-256"},
+		{"host", "postgres", "replication", "127.0.0.0/8", "scram-sha-256"},
+	})
+	must(t, err)
+	must(t, a.w.PlanLayer(ctx, LayerOptions{}))
+	must(t, a.w.Start(ctx))
+	must(t, a.w.WaitReady(ctx, opLogin))
+	// Timeline 2, so that there is a history to read: restart as a standby and promote.
+	_, err = a.w.Stop(ctx)
+	must(t, err)
+	must(t, a.w.WriteStandbySignal(ctx))
+	must(t, a.w.Start(ctx))
+	must(t, a.w.WaitReady(ctx, opLogin))
+	op := connect(t, ctx, a.w)
+	must(t, Promote(ctx, op))
+	must(t, EnsureRole(ctx, op, Role{Name: "replication", Password: replPass, Attributes: []string{"REPLICATION"}, Grants: ReplicationGrants}))
+
+	db, err := a.w.OpenDB(ctx, a.w.Addr, PasswordLogin("replication", replPass))
+	must(t, err)
+	defer db.Close(ctx)
+	pos, err := db.Positions(ctx)
+	must(t, err)
+	if pos.InRecovery || pos.Timeline != 2 || pos.Current == 0 {
+		t.Fatalf("positions as replication: %+v, want a writable server on timeline 2", pos)
+	}
+	hist, err := db.TimelineHistory(ctx, 2)
+	must(t, err)
+	if len(hist) != 1 || hist[0].TLI != 1 || hist[0].SwitchLSN == 0 {
+		t.Errorf("timeline 2's history as replication: %+v, want one entry for timeline 1", hist)
+	}
+	if _, err := db.TimelineHistory(ctx, 3); err == nil {
+		t.Error("the history of a timeline that does not exist was read")
+	}
+	must(t, db.CreateSlot(ctx, "dr_test"))
+	slots, err := db.ListSlots(ctx)
+	must(t, err)
+	if len(slots) != 1 || slots[0].Name != "dr_test" {
+		t.Errorf("slots as replication: %+v", slots)
+	}
+	must(t, db.Checkpoint(ctx))
+	must(t, db.DropSlot(ctx, "dr_test"))
+	// Least privilege: no superuser, so no file of the data directory (server.key included).
+	if _, err := db.conn.Exec(ctx, "SELECT pg_read_file('postgresql.conf')"); err == nil || !strings.Contains(err.Error(), "42501") {
+		t.Errorf("replication read a file of the data directory: %v", err)
+	}
+	// The superuser path reads the same history with SQL.
+	sdb, err := a.w.OpenDB(ctx, a.w.Addr, opLogin)
+	must(t, err)
+	defer sdb.Close(ctx)
+	shist, err := sdb.TimelineHistory(ctx, 2)
+	must(t, err)
+	if len(shist) != 1 || shist[0] != hist[0] {
+		t.Errorf("history as the superuser %+v, as replication %+v", shist, hist)
 	}
 }

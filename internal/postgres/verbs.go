@@ -18,26 +18,30 @@ func (w *Workload) IsInitialised(ctx context.Context) (bool, error) {
 	return w.Exists(ctx, path.Join(w.PGData(), "PG_VERSION"))
 }
 
-// InitDB creates the cluster with superuser and its password (scram-sha-256, data checksums).
-// The password goes through a 0600 file that is removed afterwards.
-func (w *Workload) InitDB(ctx context.Context, superuser, password string) error {
+// InitDB creates the cluster (data checksums) with superuser as its bootstrap superuser. A
+// password, if any, goes through a 0600 file that is removed afterwards.
+func (w *Workload) InitDB(ctx context.Context, superuser Login) error {
 	if err := w.MakeDir(ctx, w.PrivateDir(), 0o700); err != nil {
 		return err
 	}
 	if err := w.MakeDir(ctx, w.PGData(), 0o700); err != nil {
 		return err
 	}
-	pw := path.Join(w.PrivateDir(), "initdb.pw")
-	if err := w.WriteFile(ctx, pw, []byte(password+"\n"), 0o600); err != nil {
-		return err
+	cmd := []string{w.bin("initdb"), "-D", w.Host(w.PGData()), "--username=" + superuser.User}
+	if superuser.Password == "" {
+		// A superuser without a password (it logs in with a certificate): initdb's own
+		// pg_hba.conf, which the charm replaces before the first start, admits nobody.
+		cmd = append(cmd, "--auth-host=reject", "--auth-local=reject")
+	} else {
+		pw := path.Join(w.PrivateDir(), "initdb.pw")
+		if err := w.WriteFile(ctx, pw, []byte(superuser.Password+"\n"), 0o600); err != nil {
+			return err
+		}
+		defer func() { _ = w.Remove(context.WithoutCancel(ctx), pw) }()
+		cmd = append(cmd, "--pwfile="+w.Host(pw), "--auth-host=scram-sha-256", "--auth-local=scram-sha-256")
 	}
-	defer func() { _ = w.Remove(context.WithoutCancel(ctx), pw) }()
-	_, err := w.Exec(ctx, []string{
-		w.bin("initdb"), "-D", w.Host(w.PGData()), "--username=" + superuser, "--pwfile=" + w.Host(pw),
-		"--auth-host=scram-sha-256", "--auth-local=scram-sha-256", "--data-checksums",
-		"--encoding=UTF8", "--locale=C", "--no-instructions",
-	}, nil)
-	if err != nil {
+	cmd = append(cmd, "--data-checksums", "--encoding=UTF8", "--locale=C", "--no-instructions")
+	if _, err := w.Exec(ctx, cmd, nil); err != nil {
 		return fmt.Errorf("initdb: %w", err)
 	}
 	return nil
