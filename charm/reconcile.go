@@ -213,7 +213,7 @@ func (c *Charm) passEntries(st *State) []postgres.PassEntry {
 func (c *Charm) systemRoles(st *State) []postgres.Role {
 	return []postgres.Role{
 		{Name: "operator", Password: st.Passwords["operator"], Attributes: []string{"SUPERUSER"}},
-		{Name: "replication", Password: st.Passwords["replication"], Attributes: []string{"REPLICATION"}},
+		{Name: "replication", Password: st.Passwords["replication"], Attributes: []string{"REPLICATION"}, Grants: postgres.ReplicationGrants},
 		{Name: "rewind", Password: st.Passwords["rewind"], Grants: postgres.RewindGrants},
 		{Name: "monitoring", Password: st.Passwords["monitoring"], Grants: []string{"GRANT pg_monitor TO %s"}},
 	}

@@ -30,7 +30,9 @@ func TestClientUsers(t *testing.T) {
 	must(t, a.w.Start(ctx))
 	must(t, a.w.WaitReady(ctx, opLogin))
 	op := connect(t, ctx, a.w)
-	as := func(user, pw, db string) (*pgx.Conn, error) { return Connect(ctx, addr, 0, PasswordLogin(user, pw), db) }
+	as := func(user, pw, db string) (*pgx.Conn, error) {
+		return Connect(ctx, addr, 0, PasswordLogin(user, pw), db)
+	}
 	connectDB := func(ctx context.Context, db string) (*pgx.Conn, error) { return as("operator", opPass, db) }
 
 	evil := `app"; DROP TABLE x; --`
