@@ -85,7 +85,7 @@ func (w *world) operatorPassword() string {
 
 func (w *world) sql(t *testing.T, ctx context.Context, unit, query string) int {
 	t.Helper()
-	conn, err := postgres.Connect(ctx, w.units[unit].s.addr, 0, postgres.PasswordLogin("operator", w.operatorPassword()), "postgres")
+	conn, err := postgres.Connect(ctx, w.units[unit].s.addr, 0, postgres.PasswordLogin("operator", w.operatorPassword()), "postgres", nil)
 	if err != nil {
 		t.Fatalf("connect %s: %v", unit, err)
 	}
@@ -102,7 +102,7 @@ func (w *world) waitRows(t *testing.T, ctx context.Context, unit string, want in
 	deadline, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	for {
-		conn, err := postgres.Connect(deadline, w.units[unit].s.addr, 0, postgres.PasswordLogin("operator", w.operatorPassword()), "postgres")
+		conn, err := postgres.Connect(deadline, w.units[unit].s.addr, 0, postgres.PasswordLogin("operator", w.operatorPassword()), "postgres", nil)
 		if err == nil {
 			var n int
 			err = conn.QueryRow(deadline, "SELECT count(*) FROM t").Scan(&n)
@@ -166,7 +166,7 @@ func TestRealClusterLifecycle(t *testing.T) {
 	u := w.mustRun("pg/0", "postgresql-pebble-ready")
 	wantStatus(t, u, "active", "Primary")
 	w.sql(t, ctx, "pg/0", "SELECT count(*) FROM (SELECT 1) x")
-	conn, err := postgres.Connect(ctx, "127.0.0.61", 0, postgres.PasswordLogin("operator", w.operatorPassword()), "postgres")
+	conn, err := postgres.Connect(ctx, "127.0.0.61", 0, postgres.PasswordLogin("operator", w.operatorPassword()), "postgres", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func TestRealClusterLifecycle(t *testing.T) {
 
 	// The leader is the primary and its replicas stream: it hands the primary over to one of
 	// them with a planned switchover, and follows it.
-	conn, _ = postgres.Connect(ctx, "127.0.0.61", 0, postgres.PasswordLogin("operator", w.operatorPassword()), "postgres")
+	conn, _ = postgres.Connect(ctx, "127.0.0.61", 0, postgres.PasswordLogin("operator", w.operatorPassword()), "postgres", nil)
 	if _, err := conn.Exec(ctx, "INSERT INTO t (v) SELECT 'b' FROM generate_series(1, 50)"); err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +235,7 @@ func TestRealClusterLifecycle(t *testing.T) {
 	if n := w.sql(t, ctx, target, "SELECT count(*) FROM t"); n != 150 {
 		t.Fatalf("new primary has %d rows, want 150", n)
 	}
-	conn, _ = postgres.Connect(ctx, w.units[target].s.addr, 0, postgres.PasswordLogin("operator", w.operatorPassword()), "postgres")
+	conn, _ = postgres.Connect(ctx, w.units[target].s.addr, 0, postgres.PasswordLogin("operator", w.operatorPassword()), "postgres", nil)
 	if _, err := conn.Exec(ctx, "INSERT INTO t (v) SELECT 'c' FROM generate_series(1, 10)"); err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +289,7 @@ func TestRealClusterLifecycle(t *testing.T) {
 	if err != nil || u.f.IsFailed {
 		t.Fatalf("set-password: %v %q", err, u.f.Failed)
 	}
-	c2, err := postgres.Connect(ctx, w.units[newPrimary].s.addr, 0, postgres.PasswordLogin("operator", "brand-new-pw"), "postgres")
+	c2, err := postgres.Connect(ctx, w.units[newPrimary].s.addr, 0, postgres.PasswordLogin("operator", "brand-new-pw"), "postgres", nil)
 	if err != nil {
 		t.Fatalf("login with the new password: %v", err)
 	}

@@ -16,12 +16,12 @@ type ClientAdmin struct {
 
 // OpenClientAdmin connects to host's postgres database as l.
 func (w *Workload) OpenClientAdmin(ctx context.Context, host string, l Login) (*ClientAdmin, error) {
-	conn, err := Connect(ctx, host, w.Port, l, "postgres")
+	conn, err := w.connect(ctx, host, l, "postgres")
 	if err != nil {
 		return nil, err
 	}
 	connect := func(ctx context.Context, db string) (*pgx.Conn, error) {
-		return Connect(ctx, host, w.Port, l, db)
+		return w.connect(ctx, host, l, db)
 	}
 	return &ClientAdmin{conn: conn, connect: connect}, nil
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -11,21 +12,26 @@ import (
 // the charm's DB interface names.
 type DB struct {
 	conn *pgx.Conn
-	// host, port and login open the replication connection a non-superuser reads timeline
-	// histories through.
-	host  string
-	port  int
-	login Login
+	// host, port, login and tlsCfg open the replication connection a non-superuser reads
+	// timeline histories through.
+	host   string
+	port   int
+	login  Login
+	tlsCfg *tls.Config
 }
 
 // OpenDB connects to the server at host (this workload's or another unit's, on the
 // workload's port) as l, to the postgres database.
 func (w *Workload) OpenDB(ctx context.Context, host string, l Login) (*DB, error) {
-	conn, err := Connect(ctx, host, w.Port, l, "postgres")
+	tlsCfg, err := w.ClientTLS(host)
 	if err != nil {
 		return nil, err
 	}
-	return &DB{conn: conn, host: host, port: w.Port, login: l}, nil
+	conn, err := Connect(ctx, host, w.Port, l, "postgres", tlsCfg)
+	if err != nil {
+		return nil, err
+	}
+	return &DB{conn: conn, host: host, port: w.Port, login: l, tlsCfg: tlsCfg}, nil
 }
 
 // Positions reads the server's WAL positions (WALPositions).
@@ -67,7 +73,7 @@ func (d *DB) TimelineHistory(ctx context.Context, tli int) ([]HistoryEntry, erro
 	if d.conn.PgConn().ParameterStatus("is_superuser") == "on" {
 		return TimelineHistory(ctx, d.conn, tli)
 	}
-	return ReplicationTimelineHistory(ctx, d.host, d.port, d.login, tli)
+	return ReplicationTimelineHistory(ctx, d.host, d.port, d.login, d.tlsCfg, tli)
 }
 
 // Replication is a primary's synchronous replication state (ReadReplicationState).

@@ -14,11 +14,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jujulet/postgresql-k8s/internal/pki"
 	"github.com/jujulet/postgresql-k8s/internal/postgres/pgtest"
 )
 
@@ -100,6 +102,7 @@ func (u *testUnit) open(t *testing.T, ctx context.Context, addr string) *Workloa
 	for {
 		w, err := Open(ctx, Options{Socket: socket, Root: root, Addr: addr})
 		if err == nil {
+			placeTestTLS(t, ctx, w)
 			return w
 		}
 		if !errors.Is(err, ErrNotReady) || ctx.Err() != nil {
@@ -119,10 +122,31 @@ var opLogin = PasswordLogin("operator", opPass)
 
 func testHBA() []HBARule {
 	return []HBARule{
-		{"host", "all", "operator", "0.0.0.0/0", "scram-sha-256"},
-		{"host", "replication", "replication", "127.0.0.0/8", "scram-sha-256"},
-		{"host", "all", "rewind", "127.0.0.0/8", "scram-sha-256"},
+		{"hostssl", "all", "operator", "0.0.0.0/0", "scram-sha-256"},
+		{"hostssl", "replication", "replication", "127.0.0.0/8", "scram-sha-256"},
+		{"hostssl", "all", "rewind", "127.0.0.0/8", "scram-sha-256"},
 	}
+}
+
+// testCA signs every test server's certificate: the servers verify each other with it
+// (primary_conninfo, pg_basebackup, pg_rewind) and so do the tests' connections.
+var testCA = sync.OnceValue(func() pki.CA {
+	ca, err := pki.NewCA("postgres-integration-test", time.Now())
+	if err != nil {
+		panic(err)
+	}
+	return ca
+})
+
+// placeTestTLS gives w a server certificate for its address and makes its connections
+// trust the test CA, as the charm does with its cluster CA.
+func placeTestTLS(t *testing.T, ctx context.Context, w *Workload) {
+	t.Helper()
+	ca := testCA()
+	cert, key, err := ca.IssueServer(time.Now(), w.Addr)
+	must(t, err)
+	must(t, w.PlaceTLS(ctx, map[string][]byte{ServerCertFile: cert, ServerKeyFile: key, CAFile: ca.CertPEM, ClientCAFile: ca.CertPEM}))
+	w.Trust = func(string) ([]byte, error) { return ca.CertPEM, nil }
 }
 
 func passEntries() []PassEntry {
@@ -130,7 +154,7 @@ func passEntries() []PassEntry {
 }
 
 func testSettings() Settings {
-	return Settings{ClusterName: "test", MaxConnections: 50, LogMinDurationStatement: -1, WALKeepSizeMB: 64}
+	return Settings{ClusterName: "test", MaxConnections: 50, LogMinDurationStatement: -1, WALKeepSizeMB: 64, TLS: true}
 }
 
 func must(t *testing.T, err error) {
@@ -342,7 +366,9 @@ func TestPrimaryReplicaSwitchoverRewind(t *testing.T) {
 
 	// 6. Password rotation through a SCRAM verifier.
 	must(t, SetPassword(ctx, cb, "rewind", "new-rewind"))
-	c2, err := Connect(ctx, b.w.Addr, 0, PasswordLogin("rewind", "new-rewind"), "postgres")
+	tlsB, err := b.w.ClientTLS(b.w.Addr)
+	must(t, err)
+	c2, err := Connect(ctx, b.w.Addr, 0, PasswordLogin("rewind", "new-rewind"), "postgres", tlsB)
 	must(t, err)
 	c2.Close(ctx)
 }
@@ -511,36 +537,59 @@ func TestMoveAsideKeepsOnlyTheNewest(t *testing.T) {
 	}
 }
 
-// TestReplicationUserSQL runs, as the replication role (REPLICATION and ReplicationGrants, no
-// superuser), every query the charm runs on the other cluster's servers: positions, timeline
-// history, slots and CHECKPOINT; and checks that it cannot read the data directory.
-func TestReplicationUserSQL(t *testing.T) {
+// TestCharmAdminCertAndReplicationUserSQL: the bootstrap superuser charm_admin has no
+// password and logs in with a client certificate of the cluster's CA (and nothing else); the
+// replication role (REPLICATION and ReplicationGrants, no superuser) runs every query the
+// charm runs on the other cluster's servers: positions, timeline history, slots and
+// CHECKPOINT, and cannot read the data directory.
+func TestCharmAdminCertAndReplicationUserSQL(t *testing.T) {
 	havePostgres(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	a := startUnit(t, ctx, "127.0.0.59")
-	must(t, a.w.InitDB(ctx, opLogin))
+	certPEM, keyPEM, err := testCA().IssueClient(time.Now(), "charm_admin")
+	must(t, err)
+	pair, err := pki.KeyPair(certPEM, keyPEM)
+	must(t, err)
+	admin := Login{User: "charm_admin", Cert: &pair}
+	must(t, a.w.InitDB(ctx, Login{User: "charm_admin"}))
 	must(t, a.w.WritePassfile(ctx, passEntries()))
-	_, err := a.w.WriteConf(ctx, testSettings())
+	_, err = a.w.WriteConf(ctx, testSettings())
 	must(t, err)
 	_, err = a.w.WriteHBA(ctx, []HBARule{
-		{"host", "all", "operator", "127.0.0.0/8", "scram-sha-256"},
-		{"host", "replication", "replication", "127.0.0.0/8", "scram-sha-256"},
-		{"host", "postgres", "replication", "127.0.0.0/8", "scram-sha-256"},
+		{"hostssl", "all", "charm_admin", "127.0.0.0/8", "cert"},
+		{"hostssl", "replication", "replication", "127.0.0.0/8", "scram-sha-256"},
+		{"hostssl", "postgres", "replication", "127.0.0.0/8", "scram-sha-256"},
 	})
 	must(t, err)
 	must(t, a.w.PlanLayer(ctx, LayerOptions{}))
 	must(t, a.w.Start(ctx))
-	must(t, a.w.WaitReady(ctx, opLogin))
+	must(t, a.w.WaitReady(ctx, admin))
 	// Timeline 2, so that there is a history to read: restart as a standby and promote.
 	_, err = a.w.Stop(ctx)
 	must(t, err)
 	must(t, a.w.WriteStandbySignal(ctx))
 	must(t, a.w.Start(ctx))
-	must(t, a.w.WaitReady(ctx, opLogin))
-	op := connect(t, ctx, a.w)
-	must(t, Promote(ctx, op))
-	must(t, EnsureRole(ctx, op, Role{Name: "replication", Password: replPass, Attributes: []string{"REPLICATION"}, Grants: ReplicationGrants}))
+	must(t, a.w.WaitReady(ctx, admin))
+	sdb, err := a.w.OpenDB(ctx, a.w.Addr, admin)
+	must(t, err)
+	defer sdb.Close(ctx)
+	must(t, sdb.Promote(ctx))
+	must(t, sdb.EnsureRole(ctx, Role{Name: "replication", Password: replPass, Attributes: []string{"REPLICATION"}, Grants: ReplicationGrants}))
+
+	// charm_admin: no certificate, or one of another CA, is refused.
+	other, err := pki.NewCA("another cluster", time.Now())
+	must(t, err)
+	oc, ok, err := other.IssueClient(time.Now(), "charm_admin")
+	must(t, err)
+	otherPair, err := pki.KeyPair(oc, ok)
+	must(t, err)
+	for name, l := range map[string]Login{"no certificate": {User: "charm_admin"}, "another CA's certificate": {User: "charm_admin", Cert: &otherPair}} {
+		if c, err := a.w.Connect(ctx, l); err == nil {
+			c.Close(ctx)
+			t.Errorf("charm_admin with %s logged in", name)
+		}
+	}
 
 	db, err := a.w.OpenDB(ctx, a.w.Addr, PasswordLogin("replication", replPass))
 	must(t, err)
@@ -566,14 +615,11 @@ func TestReplicationUserSQL(t *testing.T) {
 	}
 	must(t, db.Checkpoint(ctx))
 	must(t, db.DropSlot(ctx, "dr_test"))
-	// Least privilege: no superuser, so no file of the data directory (server.key included).
+	// Least privilege: no superuser, so no file of the data directory.
 	if _, err := db.conn.Exec(ctx, "SELECT pg_read_file('postgresql.conf')"); err == nil || !strings.Contains(err.Error(), "42501") {
 		t.Errorf("replication read a file of the data directory: %v", err)
 	}
-	// The superuser path reads the same history with SQL.
-	sdb, err := a.w.OpenDB(ctx, a.w.Addr, opLogin)
-	must(t, err)
-	defer sdb.Close(ctx)
+	// The superuser reads the same history with SQL.
 	shist, err := sdb.TimelineHistory(ctx, 2)
 	must(t, err)
 	if len(shist) != 1 || shist[0] != hist[0] {

@@ -6,6 +6,7 @@ import (
 	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -17,8 +18,11 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// Connect opens a pgx connection over TCP as l (its password travels in the config only).
-func Connect(ctx context.Context, host string, port int, l Login, db string) (*pgx.Conn, error) {
+// Connect opens a pgx connection over TCP as l; the password travels in the config only.
+// With tlsCfg the connection is TLS only (no fallback to cleartext); nil connects in
+// cleartext, which only servers without TLS (tests) accept. A certificate login (l.Cert)
+// needs tlsCfg.
+func Connect(ctx context.Context, host string, port int, l Login, db string, tlsCfg *tls.Config) (*pgx.Conn, error) {
 	cfg, err := pgx.ParseConfig("")
 	if err != nil {
 		return nil, err
@@ -31,7 +35,7 @@ func Connect(ctx context.Context, host string, port int, l Login, db string) (*p
 	}
 	cfg.Host, cfg.Port, cfg.User, cfg.Password, cfg.Database = host, uint16(port), l.User, l.Password, db
 	cfg.ConnectTimeout = 5 * time.Second
-	if cfg.TLSConfig, err = l.tlsConfig(host); err != nil {
+	if cfg.TLSConfig, err = l.withCert(tlsCfg); err != nil {
 		return nil, err
 	}
 	cfg.Fallbacks = nil
@@ -43,9 +47,18 @@ func Connect(ctx context.Context, host string, port int, l Login, db string) (*p
 	return conn, nil
 }
 
-// Connect opens a connection to this workload's server.
+// Connect opens a connection to this workload's server, verified as ClientTLS says.
 func (w *Workload) Connect(ctx context.Context, l Login) (*pgx.Conn, error) {
-	return Connect(ctx, w.Addr, w.Port, l, "postgres")
+	return w.connect(ctx, w.Addr, l, "postgres")
+}
+
+// connect opens a verified TLS connection to the server at host, on the workload's port.
+func (w *Workload) connect(ctx context.Context, host string, l Login, db string) (*pgx.Conn, error) {
+	tlsCfg, err := w.ClientTLS(host)
+	if err != nil {
+		return nil, err
+	}
+	return Connect(ctx, host, w.Port, l, db, tlsCfg)
 }
 
 // WaitReady polls until the server accepts a connection for l, or ctx ends.
@@ -162,8 +175,8 @@ func TimelineHistory(ctx context.Context, conn *pgx.Conn, tli int) ([]HistoryEnt
 
 // ReplicationTimelineHistory returns the history of timeline tli (nil for timeline 1) read
 // with the replication command TIMELINE_HISTORY, over a physical replication connection as
-// l (pg_hba: database "replication").
-func ReplicationTimelineHistory(ctx context.Context, host string, port int, l Login, tli int) ([]HistoryEntry, error) {
+// l (pg_hba: database "replication"), with tlsCfg as Connect.
+func ReplicationTimelineHistory(ctx context.Context, host string, port int, l Login, tlsCfg *tls.Config, tli int) ([]HistoryEntry, error) {
 	if tli <= 1 {
 		return nil, nil
 	}
@@ -176,7 +189,7 @@ func ReplicationTimelineHistory(ctx context.Context, host string, port int, l Lo
 	}
 	cfg.Host, cfg.Port, cfg.User, cfg.Password, cfg.Database = host, uint16(port), l.User, l.Password, "replication"
 	cfg.ConnectTimeout = 5 * time.Second
-	if cfg.TLSConfig, err = l.tlsConfig(host); err != nil {
+	if cfg.TLSConfig, err = l.withCert(tlsCfg); err != nil {
 		return nil, err
 	}
 	cfg.Fallbacks = nil
