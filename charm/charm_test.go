@@ -60,6 +60,7 @@ func (w *world) addUnit(name string) *testUnit {
 	f.Secrets = w.secrets
 	f.AddRelation(peerRel, "pg")
 	u := &testUnit{name: name, f: f, s: w.fc.add(addr)}
+	u.s.cluster = base
 	w.units[name] = u
 	return u
 }

@@ -150,38 +150,42 @@ func (c *Charm) settings(ctx context.Context, st *State, w Workload) postgres.Se
 	return st.Config.Settings(st.App, mem)
 }
 
-// hbaRules: the operator from anywhere with a password, monitoring too; replication and
-// rewind only from the cluster's units.
+// hbaRules admits the system users from the cluster's own units only: operator and
+// monitoring with their passwords (humans and agents on the units), replication and rewind
+// for streaming and pg_rewind. Nothing admits a system user from everywhere: the other
+// cluster's units get replication and rewind only (extraHBA), clients their own users only.
 func (c *Charm) hbaRules(st *State) []postgres.HBARule {
-	rules := []postgres.HBARule{
-		{Type: "host", Database: "all", User: "operator", Address: "0.0.0.0/0", Method: "scram-sha-256"},
-		{Type: "host", Database: "all", User: "operator", Address: "::/0", Method: "scram-sha-256"},
-		{Type: "host", Database: "all", User: "monitoring", Address: "0.0.0.0/0", Method: "scram-sha-256"},
+	var rules []postgres.HBARule
+	for _, a := range c.ownAddresses(st) {
+		cidr := hostCIDR(a)
+		rules = append(rules,
+			postgres.HBARule{Type: "host", Database: "all", User: "operator", Address: cidr, Method: "scram-sha-256"},
+			postgres.HBARule{Type: "host", Database: "all", User: "monitoring", Address: cidr, Method: "scram-sha-256"})
+		rules = append(rules, streamingHBA(a)...)
 	}
+	rules = append(rules, c.extension().extraHBA(st)...)
+	return append(rules, c.clientHBA(st)...)
+}
+
+// ownAddresses are the addresses of the cluster's units, sorted; on one host (jujulet) every
+// unit has its own loopback address, but connections between them (and from the host) leave
+// from the interface's primary address 127.0.0.1, which is added for loopback units.
+func (c *Charm) ownAddresses(st *State) []string {
 	addrs := map[string]bool{}
 	for _, u := range append([]string{st.Unit}, st.Peers...) {
 		if a := st.AddressOf(u); a != "" {
 			addrs[a] = true
 		}
 	}
-	list := make([]string, 0, len(addrs))
+	list := make([]string, 0, len(addrs)+1)
 	for a := range addrs {
 		list = append(list, a)
 	}
 	sort.Strings(list)
-	// On one host (jujulet) every unit has its own loopback address, but connections between
-	// them leave from the interface's primary address 127.0.0.1: admit it for loopback units.
-	for _, a := range list {
-		if strings.HasPrefix(a, "127.") && !addrs["127.0.0.1"] {
-			list = append(list, "127.0.0.1")
-			break
-		}
+	if !addrs["127.0.0.1"] && slices.ContainsFunc(list, func(a string) bool { return strings.HasPrefix(a, "127.") }) {
+		list = append(list, "127.0.0.1")
 	}
-	for _, a := range list {
-		rules = append(rules, streamingHBA(a)...)
-	}
-	rules = append(rules, c.extension().extraHBA(st)...)
-	return append(rules, c.clientHBA(st)...)
+	return list
 }
 
 // streamingHBA admits the replication and rewind users from one address: what a unit that

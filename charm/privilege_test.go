@@ -1,0 +1,113 @@
+package charm
+
+import (
+	"fmt"
+	"net"
+	"slices"
+	"testing"
+)
+
+// TestSystemUsersAdmittedOnlyFromOwnUnits: pg_hba.conf admits operator and monitoring from
+// the cluster's own units only (and 127.0.0.1 when they are loopback addresses, as on
+// jujulet), never from everywhere nor from the other cluster; the other cluster's units get
+// replication (streaming, and its charm's SQL in the postgres database) and rewind only.
+func TestSystemUsersAdmittedOnlyFromOwnUnits(t *testing.T) {
+	tests := []struct {
+		name   string
+		own    []string // this unit's address, then its peers'
+		remote []string // the other cluster's units (cross-regional replication)
+		want   []string // addresses operator and monitoring are admitted from
+	}{
+		{"pod addresses", []string{"10.1.0.5", "10.1.0.6", "10.1.0.7"}, nil, []string{"10.1.0.5", "10.1.0.6", "10.1.0.7"}},
+		{"loopback units", []string{"127.0.0.11", "127.0.0.10"}, nil, []string{"127.0.0.10", "127.0.0.11", "127.0.0.1"}},
+		{"IPv6", []string{"fd00::5"}, nil, []string{"fd00::5"}},
+		{"related to another cluster", []string{"10.1.0.5", "10.1.0.6"}, []string{"10.2.0.8", "10.2.0.9"}, []string{"10.1.0.5", "10.1.0.6"}},
+		{"loopback clusters related", []string{"127.0.0.10"}, []string{"127.0.0.30"}, []string{"127.0.0.10", "127.0.0.1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := &State{Unit: "pg/0", App: "pg", Address: tt.own[0], PeerData: map[string]map[string]string{}}
+			for i, a := range tt.own[1:] {
+				u := fmt.Sprintf("pg/%d", i+1)
+				st.Peers = append(st.Peers, u)
+				st.PeerData[u] = map[string]string{"address": a}
+			}
+			c := &Charm{}
+			if tt.remote != nil {
+				c.ext = &asyncRepl{view: &drView{relID: "replication:9", remoteAddrs: tt.remote}}
+			}
+			rules := c.hbaRules(st)
+			for _, user := range []string{"operator", "monitoring"} {
+				var from []string
+				for _, r := range rules {
+					if r.User != user && r.User != "all" {
+						continue
+					}
+					if _, n, err := net.ParseCIDR(r.Address); err != nil || n.IP.IsUnspecified() {
+						t.Errorf("%s admitted from everywhere: %+v", user, r)
+						continue
+					}
+					from = append(from, r.Address)
+				}
+				var want []string
+				for _, a := range tt.want {
+					want = append(want, hostCIDR(a))
+				}
+				if !slices.Equal(from, want) {
+					t.Errorf("%s admitted from %v, want %v", user, from, want)
+				}
+			}
+			for _, a := range tt.remote {
+				var users []string
+				for _, r := range rules {
+					if r.Address == hostCIDR(a) {
+						users = append(users, r.Database+"/"+r.User)
+					}
+				}
+				if want := []string{"replication/replication", "postgres/rewind", "postgres/replication"}; !slices.Equal(users, want) {
+					t.Errorf("the other cluster's %s is admitted as %v, want %v", a, users, want)
+				}
+			}
+		})
+	}
+}
+
+// TestCrossClusterSQLLogsInAsReplication: through create-replication, a planned switchover
+// there and back, every connection the charm of one cluster opens to the other cluster's
+// servers logs in as replication (the fake refuses superuser-only SQL to it, and admits it
+// only as pg_hba.conf says).
+func TestCrossClusterSQLLogsInAsReplication(t *testing.T) {
+	d := replicating(t)
+	d.mustRun("b", "pg/0", "update-status")
+	d.switchToB()
+	d.mustRun("a", "pg/0", "update-status")
+	d.mustRun("b", "pg/0", "update-status")
+	ua, ub := d.a.units["pg/0"], d.b.units["pg/0"]
+	ub.s.received, ua.s.replayed = 20, 21 // a has replayed b's shutdown checkpoint
+	if u := d.action("a", "pg/0", "promote-to-primary", map[string]any{"scope": "cluster"}); u.f.IsFailed {
+		t.Fatalf("switch back: %s", u.f.Failed)
+	}
+	for i := 0; i < 4 && d.appA["role"] != "primary"; i++ {
+		d.mustRun("b", "pg/0", changedHook("b"))
+		d.mustRun("a", "pg/0", changedHook("a"))
+	}
+	if d.appA["role"] != "primary" {
+		t.Fatalf("a did not become primary again: %v", d.appA)
+	}
+	cross := 0
+	for _, pair := range [][2]*testUnit{{ua, ub}, {ub, ua}} {
+		server, other := pair[0], pair[1]
+		for _, l := range server.s.logins {
+			if l.from != other.s.addr {
+				continue
+			}
+			cross++
+			if l.user != "replication" {
+				t.Errorf("%s logged in to the other cluster's %s as %s", l.from, server.s.addr, l.user)
+			}
+		}
+	}
+	if cross == 0 {
+		t.Fatal("no cross-cluster connection seen: the test checks nothing")
+	}
+}
