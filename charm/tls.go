@@ -74,8 +74,8 @@ type tlsRecord struct {
 
 // tlsState is what this hook knows of the cluster's TLS (State.tls).
 type tlsState struct {
-	ca     pki.CA
-	trust  []byte // PEM bundle this cluster's servers are verified with
+	ca    pki.CA
+	trust []byte // PEM bundle this cluster's servers are verified with
 	// remote is the other cluster's CA bundle as the standby's leader copied it from the
 	// shared secret (nil when none): see remoteCA for all that is known.
 	remote []byte
