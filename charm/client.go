@@ -707,11 +707,16 @@ func (c *Charm) clientPassword(ctx context.Context, r clientRel) (string, error)
 
 // clientTLS are the tls and tls-ca fields, as data_interfaces' set_tls/set_tls_ca write
 // them: "True" and the trust bundle (the CAs that sign this cluster's server certificates).
-func clientTLS(st *State) map[string]string {
+// With the other cluster's units among the endpoints, its CA is in the bundle too.
+func (c *Charm) clientTLS(st *State, withRemote bool) map[string]string {
 	if st.tls == nil || len(st.tls.trust) == 0 {
 		return nil
 	}
-	return map[string]string{"tls": "True", "tls-ca": string(st.tls.trust)}
+	ca := st.tls.trust
+	if withRemote {
+		ca = bundle(ca, c.remoteCA(st))
+	}
+	return map[string]string{"tls": "True", "tls-ca": string(ca)}
 }
 
 // publishClient writes r's answer: endpoints, version, and the credentials in a secret (the
@@ -725,7 +730,8 @@ func (c *Charm) publishClient(ctx context.Context, st *State, dr *drClientView, 
 	// Read-write: every unit of this cluster, then (cross-regional replication) the other
 	// cluster's, so that a client finds the primary after a switchover of either kind.
 	rw := append([]string{primary}, replicas...)
-	if dr != nil && !st.Config.ClientEndpointsLocalOnly {
+	withRemote := dr != nil && !st.Config.ClientEndpointsLocalOnly
+	if withRemote {
 		rw = append(rw, dr.remoteAddrs...)
 	}
 	fields := map[string]string{"username": user, "password": password,
@@ -735,7 +741,7 @@ func (c *Charm) publishClient(ctx context.Context, st *State, dr *drClientView, 
 		want["read-only-endpoints"] = hostPorts(replicas)
 		fields["read-only-uris"] = clientURI(user, password, req.Database, append(slices.Clone(replicas), primary), "prefer-standby")
 	}
-	maps.Copy(fields, clientTLS(st))
+	maps.Copy(fields, c.clientTLS(st, withRemote))
 	for _, g := range []struct {
 		name   string
 		fields []string
