@@ -113,6 +113,8 @@ type asyncRepl struct {
 	// RemoteTimeout bounds the connection to the other cluster's primary.
 	RemoteTimeout time.Duration
 	view          *drView
+	// ownCA is this cluster's trust bundle (tls.go), published as ca-certificate.
+	ownCA string
 	// headNote, when set, is the standby leader's status (at headLevel) instead of
 	// "Standby": why it does not stream (checkUpstream).
 	headNote, headLevel string
@@ -169,6 +171,9 @@ func (a *asyncRepl) refuseUnitSwitchover(st *State) string {
 // the units and remote application, then their buckets.
 func (a *asyncRepl) load(ctx context.Context, c *Charm, st *State) (*drView, error) {
 	v := &drView{}
+	if st.tls != nil {
+		a.ownCA = string(st.tls.trust)
+	}
 	for _, ep := range []string{OfferEndpoint, ReplicationEndpoint} {
 		ids, err := c.RelationIDs(ctx, st, ep)
 		if err != nil {
@@ -271,6 +276,9 @@ func (a *asyncRepl) loadView(ctx context.Context, c *Charm, st *State) (*drView,
 
 // publish writes the changed keys of the leader's app bucket.
 func (a *asyncRepl) publish(ctx context.Context, c *Charm, v *drView, d drprotocol.AppData) error {
+	if a.ownCA != "" {
+		d.CACertificate = a.ownCA // the other cluster verifies this one's servers with it
+	}
 	changes := map[string]string{}
 	for k, val := range d.Encode() {
 		if v.localRaw[k] != val {
@@ -464,13 +472,14 @@ func (a *asyncRepl) divergedStandbyStep(ctx context.Context, c *Charm, st *State
 			return err
 		}
 	}
-	out, err := w.Rewind(ctx, postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "rewind"})
+	out, err := w.Rewind(ctx, postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "rewind", Remote: c.isRemoteHost(role.UpstreamAddr)})
 	if err == nil {
 		c.logf(ctx, slog.LevelInfo, "pg_rewind onto %s: %s", role.UpstreamUnit, strings.TrimSpace(out))
 		return nil
 	}
 	c.logf(ctx, slog.LevelWarn, "pg_rewind onto %s failed, re-seeding (old data kept aside): %v", role.UpstreamUnit, err)
-	upstream := postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "replication", Slot: role.Slot, AppName: role.Slot}
+	upstream := postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "replication", Slot: role.Slot, AppName: role.Slot,
+		Remote: c.isRemoteHost(role.UpstreamAddr)}
 	if err := c.seed(ctx, st, w, role, upstream); err != nil {
 		return err
 	}
@@ -893,6 +902,10 @@ func (a *asyncRepl) copyCredentials(ctx context.Context, c *Charm, st *State, R 
 	if err != nil {
 		return waiting("cannot read the other cluster's replication secret %s: %v", R.SecretID, err)
 	}
+	caChanged, err := takeRemoteCA(st, R.SecretID, content)
+	if err != nil {
+		return err
+	}
 	pw := map[string]string{}
 	changed := false
 	for _, u := range SystemUsers {
@@ -907,11 +920,16 @@ func (a *asyncRepl) copyCredentials(ctx context.Context, c *Charm, st *State, R 
 		pw[u] = p
 		changed = changed || st.Passwords[u] != p
 	}
-	if !changed {
+	if !changed && !caChanged {
 		return nil
 	}
-	st.Passwords = pw
-	c.logf(ctx, slog.LevelInfo, "took over the other cluster's credentials from %s", R.SecretID)
+	if changed {
+		st.Passwords = pw
+		c.logf(ctx, slog.LevelInfo, "took over the other cluster's credentials from %s", R.SecretID)
+	}
+	if caChanged {
+		c.logf(ctx, slog.LevelInfo, "took the other cluster's CA certificate from %s", R.SecretID)
+	}
 	return c.storePasswords(ctx, st)
 }
 
@@ -1265,7 +1283,8 @@ func (a *asyncRepl) seedStep(ctx context.Context, c *Charm, st *State, w Workloa
 	if slot == "" {
 		slot = postgres.SlotName(st.Unit)
 	}
-	up := postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "replication", Slot: slot, AppName: slot}
+	up := postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "replication", Slot: slot, AppName: slot,
+		Remote: c.isRemoteHost(role.UpstreamAddr)}
 	if err := w.WritePassfile(ctx, c.passEntries(st)); err != nil {
 		return err
 	}
@@ -1428,7 +1447,7 @@ func (a *asyncRepl) extraHBA(st *State) []postgres.HBARule {
 	var rules []postgres.HBARule
 	for _, addr := range addrs {
 		rules = append(rules, streamingHBA(addr)...)
-		rules = append(rules, postgres.HBARule{Type: "host", Database: "postgres", User: "replication", Address: hostCIDR(addr), Method: "scram-sha-256"})
+		rules = append(rules, postgres.HBARule{Type: "hostssl", Database: "postgres", User: "replication", Address: hostCIDR(addr), Method: "scram-sha-256"})
 	}
 	return rules
 }

@@ -96,6 +96,11 @@ func (c *Charm) reconcile(ctx context.Context, st *State) error {
 		return fmt.Errorf("open workload: %w", err)
 	}
 	st.workload = w
+	c.trustWorkload(st, w)
+	// Certificates and CA files first: seeding, rewinding and the server itself need them.
+	if _, err := c.placeTLS(ctx, st, w); err != nil {
+		return err
+	}
 	// The timers and the watcher are independent Pebble calls: both at once (only the
 	// watcher can fail).
 	watchErr := parallel(
@@ -147,7 +152,9 @@ func (c *Charm) settings(ctx context.Context, st *State, w Workload) postgres.Se
 	if st.Config.Profile == "production" {
 		mem, _ = w.MemoryMB(ctx)
 	}
-	return st.Config.Settings(st.App, mem)
+	s := st.Config.Settings(st.App, mem)
+	s.TLS = true // always: there is no cleartext mode (tls.go)
+	return s
 }
 
 // hbaRules admits the system users from the cluster's own units only: operator and
@@ -159,8 +166,8 @@ func (c *Charm) hbaRules(st *State) []postgres.HBARule {
 	for _, a := range c.ownAddresses(st) {
 		cidr := hostCIDR(a)
 		rules = append(rules,
-			postgres.HBARule{Type: "host", Database: "all", User: "operator", Address: cidr, Method: "scram-sha-256"},
-			postgres.HBARule{Type: "host", Database: "all", User: "monitoring", Address: cidr, Method: "scram-sha-256"})
+			postgres.HBARule{Type: "hostssl", Database: "all", User: "operator", Address: cidr, Method: "scram-sha-256"},
+			postgres.HBARule{Type: "hostssl", Database: "all", User: "monitoring", Address: cidr, Method: "scram-sha-256"})
 		rules = append(rules, streamingHBA(a)...)
 	}
 	rules = append(rules, c.extension().extraHBA(st)...)
@@ -193,8 +200,8 @@ func (c *Charm) ownAddresses(st *State) []string {
 func streamingHBA(addr string) []postgres.HBARule {
 	cidr := hostCIDR(addr)
 	return []postgres.HBARule{
-		{Type: "host", Database: "replication", User: "replication", Address: cidr, Method: "scram-sha-256"},
-		{Type: "host", Database: "postgres", User: "rewind", Address: cidr, Method: "scram-sha-256"},
+		{Type: "hostssl", Database: "replication", User: "replication", Address: cidr, Method: "scram-sha-256"},
+		{Type: "hostssl", Database: "postgres", User: "rewind", Address: cidr, Method: "scram-sha-256"},
 	}
 }
 
@@ -247,14 +254,23 @@ func (c *Charm) applyRole(ctx context.Context, st *State, w Workload, role Role)
 		}
 		return c.status(ctx, "maintenance", role.Status)
 	case RolePrimary:
+		if _, err := c.placeTLS(ctx, st, w); err != nil {
+			return err
+		}
 		if err := c.runPrimary(ctx, st, w, &role); err != nil {
 			return err
 		}
 	case RoleReplica:
+		if _, err := c.placeTLS(ctx, st, w); err != nil {
+			return err
+		}
 		if err := c.runReplica(ctx, st, w, role); err != nil {
 			return err
 		}
 	case RoleReadOnly:
+		if _, err := c.placeTLS(ctx, st, w); err != nil {
+			return err
+		}
 		if err := c.runReadOnly(ctx, st, w, role); err != nil {
 			return err
 		}
@@ -276,6 +292,9 @@ func (c *Charm) applyRole(ctx context.Context, st *State, w Workload, role Role)
 	level := "active"
 	if role.StatusLevel != "" {
 		level = role.StatusLevel
+	}
+	if st.tlsProblem != "" && level == "active" {
+		level, role.Status = "blocked", role.Status+"; "+st.tlsProblem
 	}
 	st.statuses = append(st.statuses, statusWrite{status: level, message: role.Status})
 	return nil
@@ -330,7 +349,7 @@ func (c *Charm) runPrimary(ctx context.Context, st *State, w Workload, role *Rol
 		return err
 	}
 	// A reload that did not happen (a failed hook) shows as a live value that differs.
-	confChanged = confChanged || hbaChanged || (plan.known && plan.live != plan.names)
+	confChanged = confChanged || hbaChanged || st.tlsPlaced || (plan.known && plan.live != plan.names)
 	if !running {
 		if err := c.startPrimary(ctx, st, w, init); err != nil {
 			return err
@@ -409,6 +428,9 @@ func (c *Charm) startPrimary(ctx context.Context, st *State, w Workload, init bo
 	}
 	// A standby named primary starts as a standby and is promoted (new timeline); it never
 	// starts writable on its old timeline.
+	if err := c.tlsBeforeStart(ctx, st, w); err != nil {
+		return err
+	}
 	if err := w.Start(ctx); err != nil {
 		return startFailed(err)
 	}
@@ -513,7 +535,8 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 	if slot == "" {
 		slot = postgres.SlotName(st.Unit)
 	}
-	up := postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "replication", Slot: slot, AppName: slot}
+	up := postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "replication", Slot: slot, AppName: slot,
+		Remote: c.isRemoteHost(role.UpstreamAddr)}
 	if err := w.WritePassfile(ctx, append(append([]postgres.PassEntry(nil), role.UpstreamPass...), c.passEntries(st)...)); err != nil {
 		return err
 	}
@@ -568,7 +591,7 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 		if err != nil {
 			return err
 		}
-		if hbaChanged && !changed {
+		if (hbaChanged || st.tlsPlaced) && !changed {
 			if err := w.Reload(ctx); err != nil {
 				return err
 			}
@@ -614,6 +637,9 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 		return err
 	}
 	if err := c.status(ctx, "maintenance", "starting PostgreSQL as a replica of "+role.UpstreamUnit); err != nil {
+		return err
+	}
+	if err := c.tlsBeforeStart(ctx, st, w); err != nil {
 		return err
 	}
 	if err := w.Start(ctx); err != nil {
@@ -670,7 +696,7 @@ func (c *Charm) runReadOnly(ctx context.Context, st *State, w Workload, role Rol
 		return err
 	}
 	if running {
-		if changed || hbaChanged {
+		if changed || hbaChanged || st.tlsPlaced {
 			return w.Reload(ctx)
 		}
 		return nil
@@ -679,6 +705,9 @@ func (c *Charm) runReadOnly(ctx context.Context, st *State, w Workload, role Rol
 		return err
 	}
 	if err := c.status(ctx, "maintenance", "starting PostgreSQL read-only"); err != nil {
+		return err
+	}
+	if err := c.tlsBeforeStart(ctx, st, w); err != nil {
 		return err
 	}
 	if err := w.Start(ctx); err != nil {
@@ -720,6 +749,9 @@ const keptAside = ": the current data is kept aside as the only " + "pgdata" + p
 
 // seed clones the upstream with pg_basebackup (its slot created first).
 func (c *Charm) seed(ctx context.Context, st *State, w Workload, role Role, up postgres.Upstream) error {
+	if _, err := c.placeTLS(ctx, st, w); err != nil { // the CA the upstream is verified with
+		return err
+	}
 	if err := c.ensureUpstreamSlot(ctx, st, w, role, up.Slot, true); err != nil {
 		return err
 	}
@@ -801,7 +833,7 @@ func (c *Charm) makeFollower(ctx context.Context, st *State, w Workload, role Ro
 	if err := db.Checkpoint(ctx); err != nil {
 		return err
 	}
-	out, err := w.Rewind(ctx, postgres.Upstream{Host: up.Host, Port: up.Port, User: "rewind"})
+	out, err := w.Rewind(ctx, postgres.Upstream{Host: up.Host, Port: up.Port, User: "rewind", Remote: up.Remote})
 	if err == nil {
 		c.logf(ctx, slog.LevelInfo, "pg_rewind onto %s: %s", role.UpstreamUnit, strings.TrimSpace(out))
 		return nil
