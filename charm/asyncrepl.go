@@ -34,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -881,8 +882,10 @@ func (a *asyncRepl) promotedBy(st *State) string {
 }
 
 // copyCredentials reads the other cluster's replication secret by its full URI and keeps a
-// copy in this cluster's passwords secret: the standby's data is a copy of the primary's, so
-// its users have the primary cluster's passwords (and get-password works on both sides).
+// copy of the SharedUsers' passwords in this cluster's passwords secret: the standby's data
+// is a copy of the primary's, so streaming and pg_rewind need the primary cluster's. Its own
+// operator and monitoring passwords stay as they are (the charm logs in to its own servers
+// as charm_admin, by certificate); it sets them in the database when it becomes primary.
 func (a *asyncRepl) copyCredentials(ctx context.Context, c *Charm, st *State, R drprotocol.AppData) error {
 	if R.SecretID == "" {
 		return waiting("waiting for the other cluster to share its replication credentials")
@@ -906,9 +909,9 @@ func (a *asyncRepl) copyCredentials(ctx context.Context, c *Charm, st *State, R 
 	if err != nil {
 		return err
 	}
-	pw := map[string]string{}
+	pw := maps.Clone(st.Passwords) // operator and monitoring stay this cluster's own
 	changed := false
-	for _, u := range SystemUsers {
+	for _, u := range SharedUsers {
 		p := content[passwordKey(u)]
 		if p == "" {
 			return waiting("the other cluster's replication secret %s lacks %s", R.SecretID, passwordKey(u))

@@ -167,10 +167,12 @@ func updateSharedSecret(ctx context.Context, c *Charm, st *State) error {
 	return nil
 }
 
-// sharedContent is what the shared secret holds: the system users' passwords.
+// sharedContent is what the shared secret holds: the passwords of SharedUsers only (the
+// other model can read it; operator and monitoring stay in this cluster), and this cluster's
+// CA certificate.
 func sharedContent(st *State) map[string]string {
 	content := map[string]string{}
-	for _, u := range SystemUsers {
+	for _, u := range SharedUsers {
 		content[passwordKey(u)] = st.Passwords[u]
 	}
 	if st.tls != nil && len(st.tls.trust) > 0 {

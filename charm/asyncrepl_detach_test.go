@@ -220,13 +220,13 @@ func TestSetPasswordAfterSwitchoverReachesTheOtherCluster(t *testing.T) {
 	if !u.f.IsFailed || !strings.Contains(u.f.Failed, "standby cluster") || !strings.Contains(u.f.Failed, "primary cluster") {
 		t.Errorf("set-password on the standby cluster: failed %v %q, want a clear error naming the primary cluster", u.f.IsFailed, u.f.Failed)
 	}
-	if u := d.action("b", "pg/0", "set-password", map[string]any{"username": "monitoring", "password": "New-Monitoring-Pw-2"}); u.f.IsFailed {
+	if u := d.action("b", "pg/0", "set-password", map[string]any{"username": "rewind", "password": "New-Rewind-Pw-2"}); u.f.IsFailed {
 		t.Fatalf("set-password on the new primary cluster: %s", u.f.Failed)
 	}
 	// No other hook on b: the action itself updates the shared secret.
 	d.mustRun("a", "pg/0", "secret-changed")
-	gp := d.action("a", "pg/0", "get-password", map[string]any{"username": "monitoring"})
-	if gp.f.Results["password"] != "New-Monitoring-Pw-2" {
+	gp := d.action("a", "pg/0", "get-password", map[string]any{"username": "rewind"})
+	if gp.f.Results["password"] != "New-Rewind-Pw-2" {
 		t.Errorf("get-password on the standby cluster = %q, want the new password", gp.f.Results["password"])
 	}
 	wantStatus(t, d.a.units["pg/0"], "active", "Standby")
@@ -393,8 +393,8 @@ func TestNewStandbyLeaderStreamsOnceThePrimaryClusterIsBack(t *testing.T) {
 func TestForcedFailoverRightAfterSetPassword(t *testing.T) {
 	d := replicating(t)
 	ua, ub := d.a.units["pg/0"], d.b.units["pg/0"]
-	old := ub.s.roles["operator"]
-	if u := d.action("a", "pg/0", "set-password", map[string]any{"username": "operator", "password": "Rotated-Operator-Pw-3"}); u.f.IsFailed {
+	old := ub.s.roles["replication"]
+	if u := d.action("a", "pg/0", "set-password", map[string]any{"username": "replication", "password": "Rotated-Replication-Pw-3"}); u.f.IsFailed {
 		t.Fatalf("set-password: %s", u.f.Failed)
 	}
 	ua.s.running = false // lost before b ran secret-changed (its copy of the roles is the old one)
@@ -402,8 +402,8 @@ func TestForcedFailoverRightAfterSetPassword(t *testing.T) {
 		t.Fatalf("forced promote: %s", u.f.Failed)
 	}
 	d.mustRun("b", "pg/0", "update-status")
-	if ub.s.roles["operator"] != old {
-		t.Fatalf("b's operator password changed: the test assumes b never saw the rotation")
+	if ub.s.roles["replication"] != old {
+		t.Fatalf("b's replication password changed: the test assumes b never saw the rotation")
 	}
 	ua.s.running, ua.s.cleanStopped, ua.s.received = true, false, 5000
 	before := len(ua.s.calls)

@@ -316,15 +316,24 @@ func TestCreateReplicationSeedsTheStandbyCluster(t *testing.T) {
 		t.Errorf("app statuses a %+v b %+v", ua.f.AppStatus, ub.f.AppStatus)
 	}
 	wantStatus(t, ua, "active", "Primary")
-	// b keeps a copy of a's credentials: get-password works on both sides.
+	// a shares replication and rewind only; b copies them and keeps its own operator and
+	// monitoring passwords (get-password on b says whose they are).
 	for _, user := range SystemUsers {
-		if got := d.b.secrets[d.b.app["secret-id"]].Content[user+"-password"]; got != sec.Content[user+"-password"] {
-			t.Errorf("b's %s password not copied", user)
+		shared := slices.Contains(SharedUsers, user)
+		if _, ok := sec.Content[user+"-password"]; ok != shared {
+			t.Errorf("the shared secret has %s's password: %v, want %v", user, ok, shared)
+		}
+		if got := d.b.secrets[d.b.app["secret-id"]].Content[user+"-password"]; (got == d.a.secrets[d.a.app["secret-id"]].Content[user+"-password"]) != shared {
+			t.Errorf("b's %s password is a's: %v, want %v", user, !shared, shared)
 		}
 	}
 	gp := d.action("b", "pg/0", "get-password", map[string]any{"username": "operator"})
-	if gp.f.Results["password"] != sec.Content["operator-password"] {
-		t.Errorf("get-password on b = %q", gp.f.Results["password"])
+	if gp.f.Results["password"] != d.b.secrets[d.b.app["secret-id"]].Content["operator-password"] || !strings.Contains(gp.f.Results["message"], "this cluster's own") {
+		t.Errorf("get-password on b = %v, want b's own with a message saying so", gp.f.Results)
+	}
+	gp = d.action("b", "pg/0", "get-password", map[string]any{"username": "replication"})
+	if gp.f.Results["password"] != sec.Content["replication-password"] || !strings.Contains(gp.f.Results["message"], "shares") {
+		t.Errorf("get-password replication on b = %v, want a's, shared", gp.f.Results)
 	}
 	// Idempotent: no re-seed on later hooks.
 	before := len(ub.s.calls)
@@ -752,17 +761,27 @@ func TestSwitchoverLeavesNoCrossClusterSlotOnTheNewStandby(t *testing.T) {
 	}
 }
 
+// TestSetPasswordReachesTheStandbyCluster: a shared user's new password reaches the standby
+// cluster; operator's and monitoring's stay in the primary cluster.
 func TestSetPasswordReachesTheStandbyCluster(t *testing.T) {
 	d := replicating(t)
-	u := d.action("a", "pg/0", "set-password", map[string]any{"username": "monitoring", "password": "New-Monitoring-Pw-1"})
-	if u.f.IsFailed {
-		t.Fatalf("set-password: %s", u.f.Failed)
+	for user, pw := range map[string]string{"replication": "New-Replication-Pw-1", "monitoring": "New-Monitoring-Pw-1"} {
+		if u := d.action("a", "pg/0", "set-password", map[string]any{"username": user, "password": pw}); u.f.IsFailed {
+			t.Fatalf("set-password %s: %s", user, u.f.Failed)
+		}
 	}
 	d.mustRun("a", "pg/0", "update-status")
 	d.mustRun("b", "pg/0", "update-status")
-	gp := d.action("b", "pg/0", "get-password", map[string]any{"username": "monitoring"})
-	if gp.f.Results["password"] != "New-Monitoring-Pw-1" {
-		t.Errorf("get-password on the standby cluster = %q", gp.f.Results["password"])
+	if gp := d.action("b", "pg/0", "get-password", map[string]any{"username": "replication"}); gp.f.Results["password"] != "New-Replication-Pw-1" {
+		t.Errorf("get-password replication on the standby cluster = %q", gp.f.Results["password"])
+	}
+	if gp := d.action("b", "pg/0", "get-password", map[string]any{"username": "monitoring"}); gp.f.Results["password"] == "New-Monitoring-Pw-1" {
+		t.Error("the primary cluster's monitoring password reached the standby cluster")
+	}
+	for k := range d.a.secrets[d.appA[drprotocol.KeySecretID]].Content {
+		if k == "operator-password" || k == "monitoring-password" {
+			t.Errorf("the shared secret holds %s", k)
+		}
 	}
 }
 

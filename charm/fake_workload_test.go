@@ -2,6 +2,8 @@ package charm
 
 import (
 	"context"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -9,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jujulet/postgresql-k8s/internal/pgwatch"
 	"github.com/jujulet/postgresql-k8s/internal/postgres"
@@ -213,11 +216,13 @@ func (w *fakeWorkload) BaseBackup(_ context.Context, up postgres.Upstream) (stri
 	w.s.standby = false
 	w.s.systemID = src.systemID
 	w.s.timeline = src.timeline
+	w.s.roles = maps.Clone(src.roles) // a copy of its data: its roles too
 	return "", nil
 }
 func (w *fakeWorkload) Rewind(_ context.Context, s postgres.Upstream) (string, error) {
 	w.call("Rewind", s.Host)
 	w.s.timeline = w.fc.servers[s.Host].timeline
+	w.s.roles = maps.Clone(w.fc.servers[s.Host].roles)
 	return "", nil
 }
 func (w *fakeWorkload) ControlData(context.Context) (postgres.ControlData, error) {
@@ -244,10 +249,22 @@ func (w *fakeWorkload) Connect(_ context.Context, host string, l postgres.Login)
 	// fake admits it at once so that tests need not run that hook. Every other connection
 	// needs a rule for its user.
 	newPeer := s.cluster == w.s.cluster && !slices.ContainsFunc(s.hba, func(r postgres.HBARule) bool { return r.Address == w.s.addr+"/32" })
-	if s.hba != nil && !newPeer && !hbaAdmits(s.hba, "postgres", l.User, w.s.addr) {
-		return nil, fmt.Errorf("connect %s: no pg_hba.conf entry for host %q, user %q, database \"postgres\"", host, w.s.addr, l.User)
+	method := "scram-sha-256"
+	if l.User == AdminUser {
+		method = "cert"
 	}
-	if want, ok := s.roles[l.User]; ok && want != l.Password {
+	if s.hba != nil && !newPeer {
+		r, ok := hbaMatch(s.hba, "postgres", l.User, w.s.addr)
+		if !ok {
+			return nil, fmt.Errorf("connect %s: no pg_hba.conf entry for host %q, user %q, database \"postgres\"", host, w.s.addr, l.User)
+		}
+		method = r.Method
+	}
+	if method == "cert" {
+		if err := s.verifyClientCert(l); err != nil {
+			return nil, fmt.Errorf("connect %s: certificate authentication failed for user %q: %v", host, l.User, err)
+		}
+	} else if want, ok := s.roles[l.User]; ok && want != l.Password {
 		return nil, fmt.Errorf("connect %s: password authentication failed for user %q", host, l.User)
 	}
 	w.fc.mu.Lock()
@@ -259,18 +276,43 @@ func (w *fakeWorkload) Connect(_ context.Context, host string, l postgres.Login)
 // fakeLogin is one connection a server accepted.
 type fakeLogin struct{ user, from string }
 
-// hbaAdmits reports whether a rule admits user to database from addr (an IPv4 address).
-func hbaAdmits(rules []postgres.HBARule, database, user, addr string) bool {
+// hbaMatch returns the first rule for user and database from addr, as PostgreSQL picks it.
+func hbaMatch(rules []postgres.HBARule, database, user, addr string) (postgres.HBARule, bool) {
 	ip := net.ParseIP(addr)
 	for _, r := range rules {
-		if (r.Database != "all" && r.Database != database) || (r.User != "all" && r.User != user) || r.Method == "reject" {
+		if (r.Database != "all" && r.Database != database) || (r.User != "all" && r.User != user) {
 			continue
 		}
 		if _, n, err := net.ParseCIDR(r.Address); err == nil && ip != nil && n.Contains(ip) {
-			return true
+			return r, r.Method != "reject"
 		}
 	}
-	return false
+	return postgres.HBARule{}, false
+}
+
+// verifyClientCert is pg_hba's cert method: a client certificate signed by the server's
+// ssl_ca_file (the cluster CA its charm placed), whose CN is the user.
+func (s *fakeServer) verifyClientCert(l postgres.Login) error {
+	if l.Cert == nil || len(l.Cert.Certificate) == 0 {
+		return errors.New("connection requires a valid client certificate")
+	}
+	leaf, err := x509.ParseCertificate(l.Cert.Certificate[0])
+	if err != nil {
+		return err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(s.tlsFiles[postgres.ClientCAFile]) {
+		return errors.New("the server has no CA for client certificates")
+	}
+	// Issued with the wall clock, checked at its own start: the tests' clock is fixed.
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, CurrentTime: leaf.NotBefore.Add(time.Second),
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		return err
+	}
+	if leaf.Subject.CommonName != l.User {
+		return fmt.Errorf("the certificate's CN %q is not the user", leaf.Subject.CommonName)
+	}
+	return nil
 }
 
 type fakeDB struct {
@@ -281,7 +323,7 @@ type fakeDB struct {
 
 // superuser fails what a role other than the charm's own superusers may not do.
 func (d *fakeDB) superuser(what string) error {
-	if d.user == "operator" {
+	if d.user == "operator" || d.user == AdminUser {
 		return nil
 	}
 	return fmt.Errorf("%s as %s: permission denied (SQLSTATE 42501)", what, d.user)

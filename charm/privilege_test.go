@@ -111,3 +111,66 @@ func TestCrossClusterSQLLogsInAsReplication(t *testing.T) {
 		t.Fatal("no cross-cluster connection seen: the test checks nothing")
 	}
 }
+
+// TestPromotedClusterSetsItsOwnPasswords: a standby cluster's servers hold the primary
+// cluster's roles (a copy of its data), while its secret keeps its own operator and
+// monitoring passwords; once it becomes primary (planned switchover, forced promotion, or a
+// standalone one promoted), its servers take its own, and the switch back gives the other
+// cluster its own again.
+func TestPromotedClusterSetsItsOwnPasswords(t *testing.T) {
+	own := func(w *world, user string) string { return w.secrets[w.app["secret-id"]].Content[user+"-password"] }
+	check := func(t *testing.T, what string, w *world, u *testUnit) {
+		t.Helper()
+		for _, user := range SystemUsers {
+			if got := u.s.roles[user]; got != own(w, user) {
+				t.Errorf("%s: %s's password in the database is not its own secret's", what, user)
+			}
+		}
+	}
+	t.Run("planned switchover and back", func(t *testing.T) {
+		d := replicating(t)
+		ua, ub := d.a.units["pg/0"], d.b.units["pg/0"]
+		if ub.s.roles["operator"] != own(d.a, "operator") || own(d.b, "operator") == own(d.a, "operator") {
+			t.Fatal("the standby's database does not hold the primary cluster's operator (the test checks nothing)")
+		}
+		d.switchToB()
+		d.mustRun("b", "pg/0", "update-status")
+		check(t, "b after the switchover", d.b, ub)
+		ub.s.received, ua.s.replayed = 20, 21
+		if u := d.action("a", "pg/0", "promote-to-primary", map[string]any{"scope": "cluster"}); u.f.IsFailed {
+			t.Fatalf("switch back: %s", u.f.Failed)
+		}
+		for i := 0; i < 4 && d.appA["role"] != "primary"; i++ {
+			d.mustRun("b", "pg/0", changedHook("b"))
+			d.mustRun("a", "pg/0", changedHook("a"))
+		}
+		d.mustRun("a", "pg/0", "update-status")
+		if ua.s.roles["operator"] != own(d.a, "operator") {
+			t.Error("a did not take its own operator password back after the switch back")
+		}
+		check(t, "a after the switch back", d.a, ua)
+	})
+	t.Run("forced promotion", func(t *testing.T) {
+		d := replicating(t)
+		ua, ub := d.a.units["pg/0"], d.b.units["pg/0"]
+		ua.s.running = false
+		if u := d.action("b", "pg/0", "promote-to-primary", map[string]any{"scope": "cluster", "force": true}); u.f.IsFailed {
+			t.Fatalf("forced promote: %s", u.f.Failed)
+		}
+		d.mustRun("b", "pg/0", "update-status")
+		check(t, "b after a forced promotion", d.b, ub)
+	})
+	t.Run("standalone promoted", func(t *testing.T) {
+		d := replicating(t)
+		ub := d.b.units["pg/0"]
+		d.mustRun("b", "pg/0", "replication-relation-broken")
+		d.mustRun("a", "pg/0", "replication-offer-relation-broken")
+		d.unrelate()
+		d.mustRun("b", "pg/0", "update-status")
+		if u := d.action("b", "pg/0", "promote-to-primary", map[string]any{"scope": "cluster"}); u.f.IsFailed {
+			t.Fatalf("promote standalone: %s", u.f.Failed)
+		}
+		d.mustRun("b", "pg/0", "update-status")
+		check(t, "b promoted standalone", d.b, ub)
+	})
+}

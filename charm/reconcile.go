@@ -157,15 +157,16 @@ func (c *Charm) settings(ctx context.Context, st *State, w Workload) postgres.Se
 	return s
 }
 
-// hbaRules admits the system users from the cluster's own units only: operator and
-// monitoring with their passwords (humans and agents on the units), replication and rewind
-// for streaming and pg_rewind. Nothing admits a system user from everywhere: the other
+// hbaRules admits the system users from the cluster's own units only: the charm's
+// AdminUser with its client certificate, operator and monitoring with their passwords
+// (humans and agents on the units), replication and rewind for streaming and pg_rewind. Nothing admits a system user from everywhere: the other
 // cluster's units get replication and rewind only (extraHBA), clients their own users only.
 func (c *Charm) hbaRules(st *State) []postgres.HBARule {
 	var rules []postgres.HBARule
 	for _, a := range c.ownAddresses(st) {
 		cidr := hostCIDR(a)
 		rules = append(rules,
+			postgres.HBARule{Type: "hostssl", Database: "all", User: AdminUser, Address: cidr, Method: "cert"},
 			postgres.HBARule{Type: "hostssl", Database: "all", User: "operator", Address: cidr, Method: "scram-sha-256"},
 			postgres.HBARule{Type: "hostssl", Database: "all", User: "monitoring", Address: cidr, Method: "scram-sha-256"})
 		rules = append(rules, streamingHBA(a)...)
@@ -316,7 +317,7 @@ func (c *Charm) runPrimary(ctx context.Context, st *State, w Workload, role *Rol
 		if err := c.status(ctx, "maintenance", "initialising the database (initdb)"); err != nil {
 			return err
 		}
-		if err := w.InitDB(ctx, selfLogin(st)); err != nil {
+		if err := w.InitDB(ctx, postgres.Login{User: AdminUser}); err != nil {
 			return err
 		}
 	}
@@ -376,9 +377,12 @@ func (c *Charm) runPrimary(ctx context.Context, st *State, w Workload, role *Rol
 		if err := c.promoteNamedPrimary(ctx, st, w, db, pos); err != nil {
 			return err
 		}
+		if pos, err = db.Positions(ctx); err != nil { // the new timeline
+			return err
+		}
 	}
 	st.SetMine(keyRestarted, "")
-	if err := c.ensureSystemRoles(ctx, st, db, !init); err != nil {
+	if err := c.ensureSystemRoles(ctx, st, db, pos.Timeline, !init); err != nil {
 		return err
 	}
 	if err := c.reconcileSlots(ctx, st, db); err != nil {
@@ -462,11 +466,15 @@ func (c *Charm) promoteNamedPrimary(ctx context.Context, st *State, w Workload, 
 	return nil
 }
 
-// ensureSystemRoles creates or updates the system users when their passwords changed (or
-// the cluster is new).
-func (c *Charm) ensureSystemRoles(ctx context.Context, st *State, db DB, fresh bool) error {
-	fp := passwordsFingerprint(st.Passwords)
-	if st.MyData["roles"] == fp && !fresh {
+// ensureSystemRoles creates or updates the system users when their passwords changed, the
+// cluster is new, or this server became primary since it last did (timeline tli, or a new
+// epoch of cross-regional replication). The last case matters to a cluster promoted from a
+// standby of another cluster: its servers hold that cluster's roles (a copy of its data),
+// while its own secret keeps its own operator and monitoring passwords, which it sets now
+// (they are committed in its secret already, so nobody is locked out).
+func (c *Charm) ensureSystemRoles(ctx context.Context, st *State, db DB, tli int, fresh bool) error {
+	key := rolesKey(st, tli)
+	if st.MyData["roles"] == key && !fresh {
 		return nil
 	}
 	for _, r := range c.systemRoles(st) {
@@ -474,8 +482,14 @@ func (c *Charm) ensureSystemRoles(ctx context.Context, st *State, db DB, fresh b
 			return err
 		}
 	}
-	st.SetMine("roles", fp)
+	st.SetMine("roles", key)
 	return nil
+}
+
+// rolesKey identifies the system roles a primary set: its passwords, and the primary term
+// (the cross-regional epoch and the timeline, both new after any promotion).
+func rolesKey(st *State, tli int) string {
+	return fmt.Sprintf("%s/%s/%d", passwordsFingerprint(st.Passwords), st.AppData[keyEpoch], tli)
 }
 
 func (c *Charm) waitReady(ctx context.Context, w Workload, st *State) error {

@@ -21,6 +21,10 @@ import (
 // System users and their secret keys.
 var SystemUsers = []string{"operator", "replication", "rewind", "monitoring"}
 
+// SharedUsers are the system users whose passwords a primary cluster shares with its
+// standby cluster (cross-regional replication): streaming and pg_rewind need them.
+var SharedUsers = []string{"replication", "rewind"}
+
 // SecretLabel labels the app-owned passwords secret.
 const SecretLabel = "postgresql-k8s-passwords"
 
@@ -54,6 +58,8 @@ type State struct {
 	tls        *tlsState
 	tlsProblem string
 	tlsPlaced  bool // this hook wrote TLS files: a running server reloads
+	// admin is this hook's client certificate for AdminUser (logins.go).
+	admin *adminCert
 
 	// Local is the unit's charm state (state-get): what only this unit needs to remember.
 	Local map[string]string
