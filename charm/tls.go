@@ -25,7 +25,7 @@ import (
 // issues its own server certificate from it, places it in its workload (PlaceTLS) and
 // serves TLS only (ssl = on, hostssl lines only). Every connection the charm or PostgreSQL
 // makes verifies the server against the CA of the cluster it dials (postgres.Workload.Trust,
-// postgres.Upstream.RootCert). See docs/SECURITY.md.
+// postgres.Upstream.RootCert). See docs/TLS.md.
 
 // Keys of the passwords secret that hold the cluster CA (PEM) and the other cluster's CA
 // certificates as the standby cluster's leader copied them from the shared secret.
