@@ -292,3 +292,36 @@ func TestRemoteCAFromSharedSecret(t *testing.T) {
 		t.Errorf("rotated CA: changed %v, err %v", changed, err)
 	}
 }
+
+// TestTrustByHost: the other cluster's CA verifies only the other cluster's units and its
+// published primary; this cluster's own units always verify against its own CA, even when
+// the other cluster lists their addresses.
+func TestTrustByHost(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	own, _ := pki.NewCA("own", now)
+	other, _ := pki.NewCA("other", now)
+	c := &Charm{ext: &asyncRepl{view: &drView{relID: "replication:1", remoteAddrs: []string{"10.0.0.9", "10.0.0.1"},
+		remoteRaw: map[string]string{"primary-endpoint": "10.0.0.8:5432", "ca-certificate": string(other.CertPEM)}}}}
+	st := &State{Unit: "pg/0", Address: "10.0.0.1", Peers: []string{"pg/1"},
+		PeerData: map[string]map[string]string{"pg/1": {"address": "10.0.0.2"}},
+		tls:      &tlsState{ca: own, trust: own.CertPEM}}
+	fw := &fakeWorkload{s: &fakeServer{}, fc: newFakeCluster()}
+	c.trustWorkload(st, fw)
+	for _, tt := range []struct {
+		host string
+		want []byte
+	}{
+		{"10.0.0.1", own.CertPEM}, {"10.0.0.2", own.CertPEM}, {"10.0.0.7", own.CertPEM},
+		{"10.0.0.9", other.CertPEM}, {"10.0.0.8", other.CertPEM},
+	} {
+		got, err := fw.s.trust(tt.host)
+		if err != nil || string(got) != string(tt.want) {
+			t.Errorf("%s: trusts %q (%v)", tt.host, got, err)
+		}
+	}
+	// Without any CA of the other cluster, its servers cannot be dialled at all.
+	c.ext.(*asyncRepl).view.remoteRaw["ca-certificate"] = "junk"
+	if _, err := fw.s.trust("10.0.0.9"); err == nil {
+		t.Error("a remote server was trusted without a valid CA of its cluster")
+	}
+}
