@@ -550,7 +550,7 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 		slot = postgres.SlotName(st.Unit)
 	}
 	up := postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "replication", Slot: slot, AppName: slot,
-		Remote: c.isRemoteHost(role.UpstreamAddr)}
+		Remote: c.isRemoteHost(st, role.UpstreamAddr)}
 	if err := w.WritePassfile(ctx, append(append([]postgres.PassEntry(nil), role.UpstreamPass...), c.passEntries(st)...)); err != nil {
 		return err
 	}

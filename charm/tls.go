@@ -25,7 +25,7 @@ import (
 // issues its own server certificate from it, places it in its workload (PlaceTLS) and
 // serves TLS only (ssl = on, hostssl lines only). Every connection the charm or PostgreSQL
 // makes verifies the server against the CA of the cluster it dials (postgres.Workload.Trust,
-// postgres.Upstream.RootCert). See docs/SECURITY.md.
+// postgres.Upstream.RootCert). See docs/TLS.md.
 
 // Keys of the passwords secret that hold the cluster CA (PEM) and the other cluster's CA
 // certificates as the standby cluster's leader copied them from the shared secret.
@@ -331,7 +331,7 @@ func (c *Charm) trustWorkload(st *State, w Workload) {
 		if ts == nil {
 			return nil, errors.New("the cluster CA is not known yet")
 		}
-		if c.isRemoteHost(host) {
+		if c.isRemoteHost(st, host) {
 			remote := c.remoteCA(st)
 			if remote == nil {
 				return nil, fmt.Errorf("%s is the other cluster's: its CA is not known yet", host)
@@ -365,11 +365,17 @@ func (c *Charm) remoteCA(st *State) []byte {
 }
 
 // isRemoteHost reports whether host is one of the other cluster's servers (its units, or
-// its published primary endpoint).
-func (c *Charm) isRemoteHost(host string) bool {
+// its published primary endpoint). This cluster's own units never are, whatever the other
+// cluster publishes.
+func (c *Charm) isRemoteHost(st *State, host string) bool {
 	link := c.extension().replicationLink()
 	if link == nil {
 		return false
+	}
+	for _, u := range append([]string{st.Unit}, st.Peers...) {
+		if st.AddressOf(u) == host {
+			return false
+		}
 	}
 	if slices.Contains(link.remoteAddrs, host) {
 		return true
