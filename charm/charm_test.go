@@ -104,6 +104,10 @@ func (w *world) run(unit, hook string, params map[string]any, mod func(*hookenv.
 	}
 	c := New(env, f, open, nil)
 	c.Now = func() time.Time { return time.Unix(1_700_000_000, 0).Add(w.elapsed) }
+	if w.open != nil {
+		// Real servers check certificates against the wall clock.
+		c.Now = func() time.Time { return time.Now().Add(w.elapsed) }
+	}
 	c.FailoverAfter = 0
 	c.SwitchoverReplayWait = 0
 	c.SyncConfirmWait = 0
