@@ -559,6 +559,7 @@ func (d *Drill) reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	scenario.PairDR(rome, lisbon)
 	d.clusters = map[string]*scenario.Cluster{d.rome.Model: rome, d.lisbon.Model: lisbon}
 	d.w.SetClusters(rome, lisbon)
 	d.p.SetClusters(rome, lisbon)

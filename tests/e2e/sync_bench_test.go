@@ -193,15 +193,15 @@ func handSyncPair(b *testing.B, ctx context.Context, s postgres.Settings, tlsOn 
 		return w
 	}
 	a := start("hand primary")
-	must(b, a.InitDB(ctx, "operator", pw))
+	must(b, a.InitDB(ctx, postgres.PasswordLogin("operator", pw)))
 	_, err = a.WriteConf(ctx, s)
 	must(b, err)
 	_, err = a.WriteHBA(ctx, hba)
 	must(b, err)
 	must(b, a.PlanLayer(ctx, postgres.LayerOptions{}))
 	must(b, a.Start(ctx))
-	must(b, a.WaitReady(ctx, "operator", pw))
-	conn, err := a.Connect(ctx, "operator", pw)
+	must(b, a.WaitReady(ctx, postgres.PasswordLogin("operator", pw)))
+	conn, err := a.Connect(ctx, postgres.PasswordLogin("operator", pw))
 	must(b, err)
 	defer conn.Close(context.Background())
 	must(b, postgres.EnsureRole(ctx, conn, postgres.Role{Name: "replication", Password: replPw, Attributes: []string{"REPLICATION"}}))
@@ -220,7 +220,7 @@ func handSyncPair(b *testing.B, ctx context.Context, s postgres.Settings, tlsOn 
 	must(b, err)
 	must(b, sb.PlanLayer(ctx, postgres.LayerOptions{}))
 	must(b, sb.Start(ctx))
-	must(b, sb.WaitReady(ctx, "operator", pw))
+	must(b, sb.WaitReady(ctx, postgres.PasswordLogin("operator", pw)))
 
 	s.SynchronousStandbyNames = postgres.SyncStandbyNames([]string{"hand_b"}, false)
 	_, err = a.WriteConf(ctx, s)
