@@ -34,9 +34,11 @@ type world struct {
 	leader  string
 	// addrBase and open, when set, give units real addresses and workloads.
 	addrBase int
-	open     func(unit, addr string) func(ctx context.Context, a string) (Workload, error)
-	tweak    func(c *Charm)
-	elapsed  time.Duration // added to the charm's clock
+	// wallClock: the charm's clock is the real one (real servers check certificates).
+	wallClock bool
+	open      func(unit, addr string) func(ctx context.Context, a string) (Workload, error)
+	tweak     func(c *Charm)
+	elapsed   time.Duration // added to the charm's clock
 }
 
 func newWorld(t *testing.T, n int) *world {
@@ -104,7 +106,7 @@ func (w *world) run(unit, hook string, params map[string]any, mod func(*hookenv.
 	}
 	c := New(env, f, open, nil)
 	c.Now = func() time.Time { return time.Unix(1_700_000_000, 0).Add(w.elapsed) }
-	if w.open != nil {
+	if w.wallClock {
 		// Real servers check certificates against the wall clock.
 		c.Now = func() time.Time { return time.Now().Add(w.elapsed) }
 	}

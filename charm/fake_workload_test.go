@@ -260,6 +260,9 @@ func (w *fakeWorkload) Connect(_ context.Context, host string, l postgres.Login)
 		}
 		method = r.Method
 	}
+	if _, ok := s.roles[l.User]; !ok && l.User == AdminUser {
+		return nil, fmt.Errorf("connect %s: FATAL: role %q does not exist (SQLSTATE 28000)", host, l.User)
+	}
 	if method == "cert" {
 		if err := s.verifyClientCert(l); err != nil {
 			return nil, fmt.Errorf("connect %s: certificate authentication failed for user %q: %v", host, l.User, err)
@@ -390,6 +393,16 @@ func (d *fakeDB) EnsureRole(_ context.Context, r postgres.Role) error {
 		return err
 	}
 	d.s.roles[r.Name] = r.Password
+	return nil
+}
+func (d *fakeDB) EnsureCertRole(_ context.Context, name string) error {
+	if err := d.superuser("CREATE ROLE"); err != nil {
+		return err
+	}
+	d.s.calls = append(d.s.calls, "EnsureCertRole "+name)
+	if _, ok := d.s.roles[name]; !ok {
+		d.s.roles[name] = ""
+	}
 	return nil
 }
 func (d *fakeDB) SetPassword(_ context.Context, u, pw string) error {

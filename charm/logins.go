@@ -1,10 +1,13 @@
 package charm
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -73,4 +76,26 @@ func (st *State) adminCertificate() (*tls.Certificate, error) {
 // secret), and postgres.ReplicationGrants lists what its queries need beyond REPLICATION.
 func remoteLogin(st *State) postgres.Login {
 	return postgres.PasswordLogin("replication", st.Passwords["replication"])
+}
+
+// adminMissing reports whether err is a server's refusal of AdminUser because the role does
+// not exist: a cluster initialised by a charm that did not have it yet.
+func adminMissing(err error) bool {
+	return err != nil && strings.Contains(err.Error(), `role "`+AdminUser+`" does not exist`)
+}
+
+// adoptAdmin creates AdminUser on this unit's primary server, logging in once as operator
+// with its password (what the older charm logged in with); replicas get the role by
+// replication.
+func (c *Charm) adoptAdmin(ctx context.Context, st *State, w Workload) error {
+	db, err := w.Connect(ctx, st.Address, postgres.PasswordLogin("operator", st.Passwords["operator"]))
+	if err != nil {
+		return err
+	}
+	defer db.Close(ctx)
+	if err := db.EnsureCertRole(ctx, AdminUser); err != nil {
+		return err
+	}
+	c.logf(ctx, slog.LevelInfo, "created %s, which the charm logs in as from now on (this cluster was initialised without it)", AdminUser)
+	return nil
 }

@@ -174,3 +174,24 @@ func TestPromotedClusterSetsItsOwnPasswords(t *testing.T) {
 		check(t, "b promoted standalone", d.b, ub)
 	})
 }
+
+// TestClusterWithoutCharmAdminCreatesIt: a cluster initialised before charm_admin existed
+// (its bootstrap superuser is operator) gets the role on its primary, created once as
+// operator, and the charm logs in as charm_admin from then on.
+func TestClusterWithoutCharmAdminCreatesIt(t *testing.T) {
+	w := bootstrap(t, 1)
+	p := w.units["pg/0"]
+	delete(p.s.roles, AdminUser) // as an older charm's initdb left it
+	u := w.mustRun("pg/0", "upgrade-charm")
+	wantStatus(t, u, "active", "Primary")
+	if _, ok := p.s.roles[AdminUser]; !ok || !slices.Contains(p.s.calls, "EnsureCertRole "+AdminUser) {
+		t.Fatalf("%s not created: roles %v", AdminUser, p.s.roles)
+	}
+	before := len(p.s.logins)
+	w.mustRun("pg/0", "update-status")
+	for _, l := range p.s.logins[before:] {
+		if l.user != AdminUser {
+			t.Errorf("the charm logged in to its own server as %s", l.user)
+		}
+	}
+}

@@ -495,10 +495,10 @@ func rolesKey(st *State, tli int) string {
 func (c *Charm) waitReady(ctx context.Context, w Workload, st *State) error {
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	if err := w.WaitReady(wctx, selfLogin(st)); err != nil {
+	if err := w.WaitReady(wctx, selfLogin(st)); err != nil && !adminMissing(err) {
 		return waiting("PostgreSQL is starting: %v", err)
 	}
-	return nil
+	return nil // up; a missing AdminUser is created by connectSelf
 }
 
 // reconcileSlots creates a slot per peer and drops the slots of units that left.
@@ -943,16 +943,16 @@ func (c *Charm) selfPositions(ctx context.Context, st *State, w Workload) (postg
 
 func (c *Charm) connectSelf(ctx context.Context, st *State, w Workload) (DB, error) {
 	deadline := time.Now().Add(5 * time.Second)
-	reread := false
+	adopted := false
 	for {
 		db, err := w.Connect(ctx, st.Address, selfLogin(st))
 		if err == nil || time.Now().After(deadline) {
 			return db, err
 		}
-		if !reread && strings.Contains(err.Error(), "28P01") && st.AppData["secret-id"] != "" {
-			reread = true
-			if lerr := c.loadPasswords(ctx, st); lerr != nil {
-				return nil, err
+		if !adopted && adminMissing(err) && st.Primary() == st.Unit {
+			adopted = true
+			if aerr := c.adoptAdmin(ctx, st, w); aerr != nil {
+				return nil, fmt.Errorf("%w (and creating %s: %v)", err, AdminUser, aerr)
 			}
 			continue
 		}

@@ -58,6 +58,8 @@ type DB interface {
 	Promote(ctx context.Context) error
 	Checkpoint(ctx context.Context) error
 	EnsureRole(ctx context.Context, r postgres.Role) error
+	// EnsureCertRole creates a superuser that logs in by certificate only, unless it exists.
+	EnsureCertRole(ctx context.Context, name string) error
 	SetPassword(ctx context.Context, user, password string) error
 	CreateSlot(ctx context.Context, name string) error
 	DropSlot(ctx context.Context, name string) error

@@ -51,6 +51,11 @@ func (d *DB) Checkpoint(ctx context.Context) error {
 // EnsureRole creates or updates a role (EnsureRole).
 func (d *DB) EnsureRole(ctx context.Context, r Role) error { return EnsureRole(ctx, d.conn, r) }
 
+// EnsureCertRole creates a superuser that logs in by certificate only (EnsureCertRole).
+func (d *DB) EnsureCertRole(ctx context.Context, name string) error {
+	return EnsureCertRole(ctx, d.conn, name)
+}
+
 // SetPassword sets a role's password (SetPassword).
 func (d *DB) SetPassword(ctx context.Context, user, password string) error {
 	return SetPassword(ctx, d.conn, user, password)

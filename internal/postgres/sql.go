@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -61,7 +62,9 @@ func (w *Workload) connect(ctx context.Context, host string, l Login, db string)
 	return Connect(ctx, host, w.Port, l, db, tlsCfg)
 }
 
-// WaitReady polls until the server accepts a connection for l, or ctx ends.
+// WaitReady polls until the server accepts a connection for l, or ctx ends. A server that
+// answers but refuses the login (SQLSTATE class 28: no such role, authentication failed) is
+// up: that error is returned at once, since waiting changes nothing.
 func (w *Workload) WaitReady(ctx context.Context, l Login) error {
 	var last error
 	for {
@@ -71,6 +74,9 @@ func (w *Workload) WaitReady(ctx context.Context, l Login) error {
 		if err == nil {
 			_ = conn.Close(ctx)
 			return nil
+		}
+		if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "28") {
+			return err
 		}
 		last = err
 		select {
@@ -499,6 +505,22 @@ func quoteLiteral(s string) string {
 // histories are read over the replication protocol (DB.TimelineHistory).
 var ReplicationGrants = []string{
 	`DO $$BEGIN IF to_regrole('pg_checkpoint') IS NOT NULL THEN EXECUTE 'GRANT pg_checkpoint TO %s'; END IF; END$$`,
+}
+
+// EnsureCertRole creates the superuser name, which logs in with a client certificate only
+// (no password), unless it exists.
+func EnsureCertRole(ctx context.Context, conn *pgx.Conn, name string) error {
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", name).Scan(&exists); err != nil {
+		return fmt.Errorf("role %s: %w", name, err)
+	}
+	if exists {
+		return nil
+	}
+	if _, err := conn.Exec(ctx, "CREATE ROLE "+pgx.Identifier{name}.Sanitize()+" WITH LOGIN SUPERUSER"); err != nil {
+		return fmt.Errorf("create role %s: %w", name, err)
+	}
+	return nil
 }
 
 // RewindGrants are the grants pg_rewind needs from a non-superuser source role.
