@@ -577,6 +577,22 @@ func TestCharmAdminCertAndReplicationUserSQL(t *testing.T) {
 	must(t, sdb.Promote(ctx))
 	must(t, sdb.EnsureRole(ctx, Role{Name: "replication", Password: replPass, Attributes: []string{"REPLICATION"}, Grants: ReplicationGrants}))
 
+	// A server that refuses a login is up: WaitReady says so at once (not at its deadline).
+	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
+	err = a.w.WaitReady(wctx, Login{User: "nobody", Password: "x"})
+	wcancel()
+	if err == nil || errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "28000") {
+		t.Errorf("WaitReady for a login the server refuses: %v, want its refusal", err)
+	}
+	must(t, sdb.EnsureCertRole(ctx, "charm_admin")) // exists: nothing to do
+	must(t, sdb.EnsureCertRole(ctx, "second_admin"))
+	var super, canLogin bool
+	var pw *string
+	must(t, sdb.conn.QueryRow(ctx, "SELECT rolsuper, rolcanlogin, rolpassword FROM pg_authid WHERE rolname = 'second_admin'").Scan(&super, &canLogin, &pw))
+	if !super || !canLogin || pw != nil {
+		t.Errorf("EnsureCertRole: superuser %v, login %v, password set %v", super, canLogin, pw != nil)
+	}
+
 	// charm_admin: no certificate, or one of another CA, is refused.
 	other, err := pki.NewCA("another cluster", time.Now())
 	must(t, err)
