@@ -443,6 +443,9 @@ func TestActions(t *testing.T) {
 		{"get-password uninitialised", "pg/0", "get-password", map[string]any{"username": "operator"}, false, "not initialised", ""},
 		{"set-password non-leader", "pg/1", "set-password", map[string]any{"username": "operator"}, true, "set-password must run on the leader", ""},
 		{"set-password unknown user", "pg/0", "set-password", map[string]any{"username": "bob"}, true, "\"bob\" is not a system user", ""},
+		// The charm's own login has no password to get or set (certificate only).
+		{"get-password charm_admin", "pg/0", "get-password", map[string]any{"username": "charm_admin"}, true, "\"charm_admin\" is not a system user", ""},
+		{"set-password charm_admin", "pg/0", "set-password", map[string]any{"username": "charm_admin", "password": "Some-Password-1"}, true, "\"charm_admin\" is not a system user", ""},
 		{"set-password uninitialised", "pg/0", "set-password", map[string]any{"username": "operator"}, false, "not initialised", ""},
 		{"promote bad scope", "pg/1", "promote-to-primary", map[string]any{"scope": "region"}, true, "scope must be", ""},
 		{"promote unit with force while the primary answers", "pg/1", "promote-to-primary", map[string]any{"scope": "unit", "force": true}, true, "the primary pg/0 answers: run promote-to-primary scope=unit without force", ""},
