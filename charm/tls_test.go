@@ -218,8 +218,23 @@ func TestCertSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	var provided ServerCert
+	asked := 0
 	w.tweak = func(c *Charm) {
-		c.Certs = certSourceFunc(func(sans []string) (ServerCert, bool, error) { return provided, provided.CertPEM != nil, nil })
+		c.Certs = certSourceFunc(func(sans []string) (ServerCert, bool, error) {
+			asked++
+			return provided, provided.CertPEM != nil, nil
+		})
+	}
+	// Requested, not issued yet: still self-issued, but the provider's CA is trusted already
+	// (peers that got theirs verify).
+	provided = ServerCert{CAPEM: org.CertPEM}
+	w.mustRun("pg/0", "update-status")
+	w.servedCert(t, u)
+	if trust := string(u.s.tlsFiles[postgres.CAFile]); !strings.Contains(trust, string(org.CertPEM)) {
+		t.Error("the provider's CA is not trusted while this unit's certificate is pending")
+	}
+	if asked != 1 {
+		t.Errorf("the certificate source was asked %d times in one hook", asked)
 	}
 	certPEM, keyPEM, err := org.IssueServer(now, u.s.addr)
 	if err != nil {
@@ -263,6 +278,9 @@ func TestCertSource(t *testing.T) {
 	w.mustRun("pg/0", "update-status")
 	w.servedCert(t, u)
 	wantStatus(t, u, "active", "Primary")
+	if trust := string(u.s.tlsFiles[postgres.CAFile]); trust != w.secrets[w.app["secret-id"]].Content[keyCACert] {
+		t.Error("the withdrawn provider's CA is still trusted")
+	}
 }
 
 // TestRemoteCAFromSharedSecret: the other cluster's CA is taken from its shared secret only
