@@ -433,8 +433,20 @@ func (c *Charm) openWorkload(ctx context.Context, st *State) (Workload, error) {
 func (c *Charm) placeTLS(ctx context.Context, st *State, w Workload) (bool, error) {
 	changed, err := c.ensureTLS(ctx, st, w, true)
 	st.tlsPlaced = st.tlsPlaced || changed
+	if changed {
+		// Until a role's run reloads (or starts) the server: a hook that places files
+		// without getting there leaves the reload to the next one.
+		st.SetLocal(localTLSReload, "pending")
+	}
 	return changed, err
 }
+
+// localTLSReload (unit charm state) is set while placed TLS files wait for a reload.
+const localTLSReload = "tls-reload"
+
+// tlsReloadPending reports whether the server must reload for TLS files placed in this hook
+// or an earlier one.
+func tlsReloadPending(st *State) bool { return st.tlsPlaced || st.Local[localTLSReload] != "" }
 
 // tlsBeforeStart makes sure the files the record names exist before the server starts (a
 // server with ssl = on does not start without them): one look at the directory, only when

@@ -343,3 +343,20 @@ func TestTrustByHost(t *testing.T) {
 		t.Error("a remote server was trusted without a valid CA of its cluster")
 	}
 }
+
+// TestTLSReloadLeftPending: files placed by a hook that did not get to reload the server
+// (it waited, or failed after placing them) are applied by the next hook's reload.
+func TestTLSReloadLeftPending(t *testing.T) {
+	w := bootstrap(t, 1)
+	u := w.units["pg/0"]
+	reloads := callCount(u.s.calls, "Reload")
+	u.f.State[localTLSReload] = "pending"
+	w.mustRun("pg/0", "update-status")
+	if callCount(u.s.calls, "Reload") != reloads+1 || u.f.State[localTLSReload] != "" {
+		t.Errorf("pending TLS reload: %d reloads, marker %q", callCount(u.s.calls, "Reload")-reloads, u.f.State[localTLSReload])
+	}
+	w.mustRun("pg/0", "update-status")
+	if callCount(u.s.calls, "Reload") != reloads+1 {
+		t.Error("reloaded again with nothing pending")
+	}
+}
