@@ -18,8 +18,7 @@ import (
 func (w *world) servedCert(t *testing.T, u *testUnit) *x509.Certificate {
 	t.Helper()
 	ca := w.secrets[w.app["secret-id"]].Content[keyCACert]
-	now := time.Unix(1_700_000_000, 0).Add(w.elapsed)
-	leaf, err := pki.VerifyChain(u.s.tlsFiles[postgres.ServerCertFile], []byte(ca), now, x509.ExtKeyUsageServerAuth)
+	leaf, err := pki.VerifyChain(u.s.tlsFiles[postgres.ServerCertFile], []byte(ca), w.now(), x509.ExtKeyUsageServerAuth)
 	if err != nil {
 		t.Fatalf("%s's certificate: %v", u.name, err)
 	}
