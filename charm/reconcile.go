@@ -294,6 +294,7 @@ func (c *Charm) applyRole(ctx context.Context, st *State, w Workload, role Role)
 	if role.StatusLevel != "" {
 		level = role.StatusLevel
 	}
+	st.SetLocal(localTLSReload, "") // the role's run reloaded or started the server
 	if st.tlsProblem != "" && level == "active" {
 		level, role.Status = "blocked", role.Status+"; "+st.tlsProblem
 	}
@@ -350,7 +351,7 @@ func (c *Charm) runPrimary(ctx context.Context, st *State, w Workload, role *Rol
 		return err
 	}
 	// A reload that did not happen (a failed hook) shows as a live value that differs.
-	confChanged = confChanged || hbaChanged || st.tlsPlaced || (plan.known && plan.live != plan.names)
+	confChanged = confChanged || hbaChanged || tlsReloadPending(st) || (plan.known && plan.live != plan.names)
 	if !running {
 		if err := c.startPrimary(ctx, st, w, init); err != nil {
 			return err
@@ -605,7 +606,7 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 		if err != nil {
 			return err
 		}
-		if (hbaChanged || st.tlsPlaced) && !changed {
+		if (hbaChanged || tlsReloadPending(st)) && !changed {
 			if err := w.Reload(ctx); err != nil {
 				return err
 			}
@@ -710,7 +711,7 @@ func (c *Charm) runReadOnly(ctx context.Context, st *State, w Workload, role Rol
 		return err
 	}
 	if running {
-		if changed || hbaChanged || st.tlsPlaced {
+		if changed || hbaChanged || tlsReloadPending(st) {
 			return w.Reload(ctx)
 		}
 		return nil

@@ -57,7 +57,8 @@ type State struct {
 	// what the unit's status says about its certificate ("" when all is well).
 	tls        *tlsState
 	tlsProblem string
-	tlsPlaced  bool // this hook wrote TLS files: a running server reloads
+	tlsPlaced  bool          // this hook wrote TLS files: a running server reloads
+	tlsSource  *sourceAnswer // the CertSource's answer in this hook (tls.go)
 	// admin is this hook's client certificate for AdminUser (logins.go).
 	admin *adminCert
 
