@@ -97,3 +97,39 @@ func checkLeastPrivilege(t *testing.T, ctx context.Context, j *scenario.Jujulet,
 		}
 	}
 }
+
+// checkWhosePassword (rome primary again after a switchover there and back): every server of
+// both clusters holds rome's roles, and rome took its own operator password back when it
+// became primary again; lisbon's own operator password, which never left lisbon, logs in
+// nowhere until lisbon is promoted, and get-password on lisbon says so.
+func checkWhosePassword(t *testing.T, ctx context.Context, j *scenario.Jujulet, s *scenario.Seed) {
+	t.Helper()
+	rome, err := scenario.LoadCluster(ctx, j, s.Rome, s.DB1) // each its own password only
+	must(t, err)
+	lisbon, err := scenario.LoadCluster(ctx, j, s.Lisbon, s.DB2)
+	must(t, err)
+	if rome.Password == lisbon.Password {
+		t.Fatal("both clusters have the same operator password: the check checks nothing")
+	}
+	for _, c := range []*scenario.Cluster{rome, lisbon} {
+		for unit, addr := range c.Units {
+			conn, err := scenario.Connect(ctx, addr, rome.Password)
+			if err != nil {
+				t.Errorf("%s/%s refuses the primary cluster's own operator password: %v", c.Model, unit, err)
+			} else {
+				conn.Close(ctx)
+			}
+			if conn, err := scenario.Connect(ctx, addr, lisbon.Password); err == nil {
+				conn.Close(ctx)
+				t.Errorf("%s/%s accepts the standby cluster's own operator password", c.Model, unit)
+			} else if !strings.Contains(err.Error(), "28P01") {
+				t.Errorf("%s/%s: %v", c.Model, unit, err)
+			}
+		}
+	}
+	res, err := j.RunAction(ctx, s.Lisbon, s.DB2+"/leader", "get-password", map[string]any{"username": "operator"})
+	must(t, err)
+	if msg, _ := res.Results["message"].(string); !strings.Contains(msg, "standby") {
+		t.Errorf("get-password on the standby cluster does not say whose password it is: %v", res.Results)
+	}
+}

@@ -22,4 +22,5 @@ func TestSeedFlow(t *testing.T) {
 	s.RunSeedFlow(t, ctx)
 	rome, lisbon := s.Clusters(t, ctx)
 	checkLeastPrivilege(t, ctx, j, rome, lisbon)
+	checkWhosePassword(t, ctx, j, s)
 }
