@@ -394,10 +394,6 @@ func (a *asyncRepl) step(ctx context.Context, c *Charm, st *State, w Workload) e
 			return err
 		}
 	}
-	// After the leader's second look: it may just have taken the other cluster's credentials.
-	if err := a.fenceLockedOut(ctx, c, st, w); err != nil {
-		return err
-	}
 	if err := a.seedStep(ctx, c, st, w); err != nil {
 		return err
 	}
@@ -1067,42 +1063,6 @@ func (a *asyncRepl) headStep(ctx context.Context, c *Charm, st *State, w Workloa
 		return err
 	}
 	return nil
-}
-
-// fenceLockedOut stops the head of a cluster that must not be writable when its server runs
-// as a primary and refuses this cluster's credentials. That happens to a primary cluster
-// fenced by the other one's forced promotion right after a password change the other one
-// never received: its leader took the other cluster's (older) credentials, which its own
-// server does not know yet, so the fencing (runReplica asks the server whether it is
-// writable) could never connect and the server would stay writable. Stopped, it follows the
-// other cluster (pg_rewind, with credentials that work there) and gets that cluster's roles.
-func (a *asyncRepl) fenceLockedOut(ctx context.Context, c *Charm, st *State, w Workload) error {
-	if mode, _ := a.effectiveMode(st); st.Primary() != st.Unit || (mode != modeStandby && mode != modeStandalone) {
-		return nil
-	}
-	if running, err := w.Running(ctx); err != nil || !running {
-		return err
-	}
-	cctx, cancel := context.WithTimeout(ctx, a.RemoteTimeout)
-	defer cancel()
-	db, err := w.Connect(cctx, st.Address, selfLogin(st))
-	if err == nil {
-		db.Close(ctx)
-		return nil
-	}
-	if !authFailed(err) {
-		return nil // not up yet: runReplica waits for it
-	}
-	cd, cerr := w.ControlData(ctx)
-	if cerr != nil || cd.State != "in production" {
-		return cerr // a standby: it takes the new roles from the WAL it replays
-	}
-	c.logf(ctx, slog.LevelWarn, "fencing: this unit runs as a primary but refuses the credentials this standby cluster shares (%v); stopping it", err)
-	if err := c.status(ctx, "maintenance", "fencing: stopping a writable server that is not the primary"); err != nil {
-		return err
-	}
-	_, err = w.Stop(ctx)
-	return err
 }
 
 // guardRestart is the cross-cluster twin of runPrimary's guard: a head that shut down for a

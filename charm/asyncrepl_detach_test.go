@@ -387,9 +387,10 @@ func TestNewStandbyLeaderStreamsOnceThePrimaryClusterIsBack(t *testing.T) {
 	}
 }
 
-// TestForcedFailoverRightAfterSetPassword (chaos finding F4): a's password changes, then a is
-// lost before b took the new one in; b promotes with the old one. Returning, a takes b's
-// credentials before it follows (rather than failing to authenticate forever), and follows.
+// TestForcedFailoverRightAfterSetPassword (chaos finding F4): a's replication password
+// changes, then a is lost before b took the new one in; b promotes with the old one.
+// Returning, a (which logs in to its own server by certificate, whatever the passwords)
+// fences itself, takes b's credentials and follows.
 func TestForcedFailoverRightAfterSetPassword(t *testing.T) {
 	d := replicating(t)
 	ua, ub := d.a.units["pg/0"], d.b.units["pg/0"]

@@ -927,11 +927,6 @@ func startFailed(err error) error {
 	return waiting("PostgreSQL failed to start, retrying: %v", err)
 }
 
-// connectSelf connects to this unit's server as the operator, retrying for a few seconds: a
-// replica may not have replayed a password rotation yet, a server may be finishing startup.
-//
-// A password rejected while this hook ran may have been rotated meanwhile (set-password on
-// the leader): the secret is read again once before retrying.
 // selfPositions reads the running server's WAL positions (and whether it is in recovery).
 func (c *Charm) selfPositions(ctx context.Context, st *State, w Workload) (postgres.Positions, error) {
 	db, err := c.connectSelf(ctx, st, w)
@@ -942,6 +937,9 @@ func (c *Charm) selfPositions(ctx context.Context, st *State, w Workload) (postg
 	return db.Positions(ctx)
 }
 
+// connectSelf connects to this unit's server as AdminUser (selfLogin), retrying for a few
+// seconds while a server finishes startup. A primary initialised before AdminUser existed gets
+// it first (adoptAdmin); a replica of such a cluster waits for the role to replicate.
 func (c *Charm) connectSelf(ctx context.Context, st *State, w Workload) (DB, error) {
 	deadline := time.Now().Add(5 * time.Second)
 	adopted := false
