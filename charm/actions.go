@@ -140,7 +140,28 @@ func (c *Charm) actionGetPassword(ctx context.Context, st *State, params map[str
 	if err := c.loadPasswords(ctx, st); err != nil {
 		return nil, err
 	}
-	return map[string]string{"password": st.Passwords[user]}, nil
+	res := map[string]string{"password": st.Passwords[user]}
+	if msg := passwordScope(st, user); msg != "" {
+		res["message"] = msg
+	}
+	return res, nil
+}
+
+// passwordScope says, on a cluster whose servers hold the other cluster's roles (a standby
+// of cross-regional replication, or a standalone former one), which cluster's password
+// get-password returned: operator and monitoring are this cluster's own, which its servers
+// take only when it becomes primary; replication and rewind are shared.
+func passwordScope(st *State, user string) string {
+	switch modeOf(st) {
+	case modeStandby, modePromoting, modeStandalone:
+	default:
+		return ""
+	}
+	if slices.Contains(SharedUsers, user) {
+		return "the primary cluster's " + user + " password, which it shares with this standby cluster: it logs in on both clusters"
+	}
+	return "this cluster's own " + user + " password: this cluster is a standby, and its servers hold the primary cluster's roles until it is promoted, " +
+		"so it logs in here only after promote-to-primary scope=cluster; until then use the password get-password returns on the primary cluster's leader"
 }
 
 func (c *Charm) actionSetPassword(ctx context.Context, st *State, params map[string]any) (map[string]string, error) {
@@ -174,13 +195,13 @@ func (c *Charm) actionSetPassword(ctx context.Context, st *State, params map[str
 	// What would keep the change from being applied is refused now, changing nothing: a
 	// primary that does not answer, commits that wait for a synchronous standby none of
 	// which streams.
-	w, err := c.OpenWorkload(ctx, st.Address)
+	w, err := c.openWorkload(ctx, st)
 	if err != nil {
 		return nil, failf("the workload is not ready: %v", err)
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	db, err := c.connectAs(cctx, st, w, st.PrimaryAddress(), "operator")
+	db, err := w.Connect(cctx, st.PrimaryAddress(), selfLogin(st))
 	if err != nil {
 		return nil, failf("cannot reach the primary %s to change the password: %v", st.Primary(), err)
 	}
@@ -258,13 +279,13 @@ func (c *Charm) actionPromote(ctx context.Context, st *State, params map[string]
 	if err := c.loadPasswords(ctx, st); err != nil {
 		return nil, err
 	}
-	w, err := c.OpenWorkload(ctx, st.Address)
+	w, err := c.openWorkload(ctx, st)
 	if err != nil {
 		return nil, failf("the workload is not ready: %v", err)
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	db, err := w.Connect(cctx, st.AddressOf(target), "operator", st.Passwords["operator"])
+	db, err := w.Connect(cctx, st.AddressOf(target), selfLogin(st))
 	if err != nil {
 		return nil, failf("%s does not answer: %v", target, err)
 	}

@@ -114,6 +114,8 @@ type asyncRepl struct {
 	// RemoteTimeout bounds the connection to the other cluster's primary.
 	RemoteTimeout time.Duration
 	view          *drView
+	// ownCA is this cluster's trust bundle (tls.go), published as ca-certificate.
+	ownCA string
 	// headNote, when set, is the standby leader's status (at headLevel) instead of
 	// "Standby": why it does not stream (checkUpstream).
 	headNote, headLevel string
@@ -170,6 +172,9 @@ func (a *asyncRepl) refuseUnitSwitchover(st *State) string {
 // the units and remote application, then their buckets.
 func (a *asyncRepl) load(ctx context.Context, c *Charm, st *State) (*drView, error) {
 	v := &drView{}
+	if st.tls != nil {
+		a.ownCA = string(st.tls.trust)
+	}
 	for _, ep := range []string{OfferEndpoint, ReplicationEndpoint} {
 		ids, err := c.RelationIDs(ctx, st, ep)
 		if err != nil {
@@ -272,6 +277,9 @@ func (a *asyncRepl) loadView(ctx context.Context, c *Charm, st *State) (*drView,
 
 // publish writes the changed keys of the leader's app bucket.
 func (a *asyncRepl) publish(ctx context.Context, c *Charm, v *drView, d drprotocol.AppData) error {
+	if a.ownCA != "" {
+		d.CACertificate = a.ownCA // the other cluster verifies this one's servers with it
+	}
 	changes := map[string]string{}
 	for k, val := range d.Encode() {
 		if v.localRaw[k] != val {
@@ -386,10 +394,6 @@ func (a *asyncRepl) step(ctx context.Context, c *Charm, st *State, w Workload) e
 			return err
 		}
 	}
-	// After the leader's second look: it may just have taken the other cluster's credentials.
-	if err := a.fenceLockedOut(ctx, c, st, w); err != nil {
-		return err
-	}
 	if err := a.seedStep(ctx, c, st, w); err != nil {
 		return err
 	}
@@ -435,8 +439,7 @@ func (a *asyncRepl) divergedStandbyStep(ctx context.Context, c *Charm, st *State
 	myTLI, myHist := latestHistory(ctx, db, pos.Timeline)
 	cctx, cancel := context.WithTimeout(ctx, a.RemoteTimeout)
 	defer cancel()
-	user, pw := role.upstreamSQL(st)
-	up, err := w.Connect(cctx, role.UpstreamAddr, user, pw)
+	up, err := w.Connect(cctx, role.UpstreamAddr, role.upstreamLogin(st))
 	if err != nil {
 		return nil
 	}
@@ -468,13 +471,14 @@ func (a *asyncRepl) divergedStandbyStep(ctx context.Context, c *Charm, st *State
 	}
 	rctx, cancel := cloneContext(ctx, st)
 	defer cancel()
-	out, err := w.Rewind(rctx, postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "rewind"})
+	out, err := w.Rewind(rctx, postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "rewind", Remote: c.isRemoteHost(st, role.UpstreamAddr)})
 	if err == nil {
 		c.logf(ctx, slog.LevelInfo, "pg_rewind onto %s: %s", role.UpstreamUnit, strings.TrimSpace(out))
 		return nil
 	}
 	c.logf(ctx, slog.LevelWarn, "pg_rewind onto %s failed, re-seeding (old data kept aside): %v", role.UpstreamUnit, err)
-	upstream := postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "replication", Slot: role.Slot, AppName: role.Slot}
+	upstream := postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "replication", Slot: role.Slot, AppName: role.Slot,
+		Remote: c.isRemoteHost(st, role.UpstreamAddr)}
 	if err := c.seed(ctx, st, w, role, upstream); err != nil {
 		return err
 	}
@@ -703,8 +707,7 @@ func (a *asyncRepl) checkUpstream(ctx context.Context, c *Charm, st *State, w Wo
 	}
 	cctx, cancel := context.WithTimeout(ctx, a.RemoteTimeout)
 	defer cancel()
-	user, pw := role.upstreamSQL(st)
-	db, err := w.Connect(cctx, role.UpstreamAddr, user, pw)
+	db, err := w.Connect(cctx, role.UpstreamAddr, role.upstreamLogin(st))
 	if err != nil {
 		if authFailed(err) {
 			a.headLevel = "blocked"
@@ -877,8 +880,10 @@ func (a *asyncRepl) promotedBy(st *State) string {
 }
 
 // copyCredentials reads the other cluster's replication secret by its full URI and keeps a
-// copy in this cluster's passwords secret: the standby's data is a copy of the primary's, so
-// its users have the primary cluster's passwords (and get-password works on both sides).
+// copy of the SharedUsers' passwords in this cluster's passwords secret: the standby's data
+// is a copy of the primary's, so streaming and pg_rewind need the primary cluster's. Its own
+// operator and monitoring passwords stay as they are (the charm logs in to its own servers
+// as charm_admin, by certificate); it sets them in the database when it becomes primary.
 func (a *asyncRepl) copyCredentials(ctx context.Context, c *Charm, st *State, R drprotocol.AppData) error {
 	if R.SecretID == "" {
 		return waiting("waiting for the other cluster to share its replication credentials")
@@ -898,8 +903,15 @@ func (a *asyncRepl) copyCredentials(ctx context.Context, c *Charm, st *State, R 
 	if err != nil {
 		return waiting("cannot read the other cluster's replication secret %s: %v", R.SecretID, err)
 	}
-	pw, pending := map[string]string{}, map[string]string{}
-	for _, u := range SystemUsers {
+	caChanged, err := takeRemoteCA(st, R.SecretID, content)
+	if err != nil {
+		return err
+	}
+	pw := maps.Clone(st.Passwords) // operator and monitoring stay this cluster's own
+	pending := map[string]string{}
+	maps.Copy(pending, st.Pending)
+	for _, u := range SharedUsers {
+		delete(pending, u)
 		p := content[passwordKey(u)]
 		if p == "" {
 			return waiting("the other cluster's replication secret %s lacks %s", R.SecretID, passwordKey(u))
@@ -916,13 +928,20 @@ func (a *asyncRepl) copyCredentials(ctx context.Context, c *Charm, st *State, R 
 			pending[u] = p
 		}
 	}
-	if maps.Equal(pw, st.Passwords) && maps.Equal(pending, st.Pending) {
+	changed := !maps.Equal(pw, st.Passwords) || !maps.Equal(pending, st.Pending) // nil and empty alike
+	if !changed && !caChanged {
 		return nil
 	}
-	// This cluster's database changes with the primary cluster's (replay), never here: the
-	// copy, pending changes included, only tells this cluster's units what to log in with.
-	st.Passwords, st.Pending = pw, pending
-	c.logf(ctx, slog.LevelInfo, "took over the other cluster's credentials from %s", R.SecretID)
+	if changed {
+		// This cluster's database changes with the primary cluster's (replay), never here:
+		// the copy, pending changes included, only tells this cluster's units what to log in
+		// with.
+		st.Passwords, st.Pending = pw, pending
+		c.logf(ctx, slog.LevelInfo, "took over the other cluster's credentials from %s", R.SecretID)
+	}
+	if caChanged {
+		c.logf(ctx, slog.LevelInfo, "took the other cluster's CA certificate from %s", R.SecretID)
+	}
 	return c.storePasswords(ctx, st)
 }
 
@@ -1059,42 +1078,6 @@ func (a *asyncRepl) headStep(ctx context.Context, c *Charm, st *State, w Workloa
 	return nil
 }
 
-// fenceLockedOut stops the head of a cluster that must not be writable when its server runs
-// as a primary and refuses this cluster's credentials. That happens to a primary cluster
-// fenced by the other one's forced promotion right after a password change the other one
-// never received: its leader took the other cluster's (older) credentials, which its own
-// server does not know yet, so the fencing (runReplica asks the server whether it is
-// writable) could never connect and the server would stay writable. Stopped, it follows the
-// other cluster (pg_rewind, with credentials that work there) and gets that cluster's roles.
-func (a *asyncRepl) fenceLockedOut(ctx context.Context, c *Charm, st *State, w Workload) error {
-	if mode, _ := a.effectiveMode(st); st.Primary() != st.Unit || (mode != modeStandby && mode != modeStandalone) {
-		return nil
-	}
-	if running, err := w.Running(ctx); err != nil || !running {
-		return err
-	}
-	cctx, cancel := context.WithTimeout(ctx, a.RemoteTimeout)
-	defer cancel()
-	db, err := w.Connect(cctx, st.Address, "operator", st.Passwords["operator"])
-	if err == nil {
-		db.Close(ctx)
-		return nil
-	}
-	if !authFailed(err) {
-		return nil // not up yet: runReplica waits for it
-	}
-	cd, cerr := w.ControlData(ctx)
-	if cerr != nil || cd.State != "in production" {
-		return cerr // a standby: it takes the new roles from the WAL it replays
-	}
-	c.logf(ctx, slog.LevelWarn, "fencing: this unit runs as a primary but refuses the credentials this standby cluster shares (%v); stopping it", err)
-	if err := c.status(ctx, "maintenance", "fencing: stopping a writable server that is not the primary"); err != nil {
-		return err
-	}
-	_, err = w.Stop(ctx)
-	return err
-}
-
 // guardRestart is the cross-cluster twin of runPrimary's guard: a head that shut down for a
 // switchover to the other cluster (dr-demoted), in a cluster that is primary again (it rolled
 // back), starts writable only while the other cluster's head does not answer writable; a
@@ -1219,7 +1202,7 @@ func (a *asyncRepl) probeWritable(ctx context.Context, st *State, w Workload, en
 	}
 	cctx, cancel := context.WithTimeout(ctx, a.RemoteTimeout)
 	defer cancel()
-	db, err := w.Connect(cctx, host, "operator", st.Passwords["operator"])
+	db, err := w.Connect(cctx, host, remoteLogin(st))
 	if err != nil {
 		return false, false, err
 	}
@@ -1276,7 +1259,8 @@ func (a *asyncRepl) seedStep(ctx context.Context, c *Charm, st *State, w Workloa
 	if slot == "" {
 		slot = postgres.SlotName(st.Unit)
 	}
-	up := postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "replication", Slot: slot, AppName: slot}
+	up := postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "replication", Slot: slot, AppName: slot,
+		Remote: c.isRemoteHost(st, role.UpstreamAddr)}
 	if err := w.WritePassfile(ctx, c.passEntries(st)); err != nil {
 		return err
 	}
@@ -1309,7 +1293,7 @@ func (a *asyncRepl) headRole(st *State, upstream string, standalone bool) Role {
 		return Role{Kind: RoleWait, Status: "waiting for the primary cluster's endpoint"}
 	}
 	return Role{Kind: RoleReplica, UpstreamUnit: "the primary cluster (" + upstream + ")", UpstreamAddr: host, UpstreamPort: p,
-		Slot: drSlot(st.Unit), Status: "Standby"}
+		Slot: drSlot(st.Unit), UpstreamRemote: true, Status: "Standby"}
 }
 
 func (a *asyncRepl) cascadeRole(st *State, head string, standalone bool) Role {
@@ -1423,15 +1407,23 @@ func (a *asyncRepl) holdFailover(st *State) string {
 	return ""
 }
 
-// extraHBA admits the replication and rewind users from the related cluster's units only.
+// extraHBA admits the replication and rewind users from the related cluster's units only:
+// streaming and pg_rewind, and the other cluster's charm, whose SQL here (positions, slots,
+// timeline history) logs in as replication to the postgres database (remoteLogin).
 func (a *asyncRepl) extraHBA(st *State) []postgres.HBARule {
 	v := a.view
 	if v == nil || v.relID == "" {
 		return nil
 	}
+	addrs := slices.Clone(v.remoteAddrs)
+	// On one host (jujulet) connections between loopback addresses leave from 127.0.0.1.
+	if slices.ContainsFunc(addrs, func(a string) bool { return strings.HasPrefix(a, "127.") }) && !slices.Contains(addrs, "127.0.0.1") {
+		addrs = append(addrs, "127.0.0.1")
+	}
 	var rules []postgres.HBARule
-	for _, addr := range v.remoteAddrs {
+	for _, addr := range addrs {
 		rules = append(rules, streamingHBA(addr)...)
+		rules = append(rules, postgres.HBARule{Type: "hostssl", Database: "postgres", User: "replication", Address: hostCIDR(addr), Method: "scram-sha-256"})
 	}
 	return rules
 }

@@ -106,7 +106,7 @@ func (a *asyncRepl) checkOtherNotWritable(ctx context.Context, c *Charm, st *Sta
 	if ep == "" {
 		return failf("this standalone cluster is read-only and %s has published no primary endpoint, so it cannot be told whether it is writable: %s", other, there)
 	}
-	w, err := c.OpenWorkload(ctx, st.Address)
+	w, err := c.openWorkload(ctx, st)
 	if err != nil {
 		return failf("the workload is not ready: %v", err)
 	}
@@ -167,16 +167,21 @@ func updateSharedSecret(ctx context.Context, c *Charm, st *State) error {
 	return nil
 }
 
-// sharedContent is what the shared secret holds: the system users' passwords, and the
-// pending changes of them (passwords.go), which the other cluster copies so that its units
-// can log in whichever of the two the database holds.
+// sharedContent is what the shared secret holds: the passwords of SharedUsers only (the
+// other model can read it; operator and monitoring stay in this cluster) and their pending
+// changes (passwords.go), which the other cluster copies so that its units can log in
+// whichever of the two the database holds; and this cluster's CA certificate.
 func sharedContent(st *State) map[string]string {
 	content := map[string]string{}
-	for _, u := range SystemUsers {
+	for _, u := range SharedUsers {
 		content[passwordKey(u)] = st.Passwords[u]
 		if p := st.Pending[u]; p != "" {
 			content[pendingKey(u)] = p
 		}
+	}
+	if st.tls != nil && len(st.tls.trust) > 0 {
+		// Public: the standby verifies this cluster's servers with it (tls.go).
+		content[keyCACert] = string(st.tls.trust)
 	}
 	return content
 }
@@ -237,7 +242,7 @@ func (a *asyncRepl) remotePrimary(ctx context.Context, st *State, w Workload, en
 	}
 	cctx, cancel := context.WithTimeout(ctx, a.RemoteTimeout)
 	defer cancel()
-	db, err := w.Connect(cctx, host, "operator", st.Passwords["operator"])
+	db, err := w.Connect(cctx, host, remoteLogin(st))
 	if err != nil {
 		return postgres.Positions{}, err
 	}
@@ -261,7 +266,7 @@ const MaxSwitchoverLag = 256 << 20
 func (a *asyncRepl) headPositions(ctx context.Context, st *State, w Workload) (postgres.Positions, error) {
 	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	db, err := w.Connect(cctx, st.PrimaryAddress(), "operator", st.Passwords["operator"])
+	db, err := w.Connect(cctx, st.PrimaryAddress(), selfLogin(st))
 	if err != nil {
 		return postgres.Positions{}, err
 	}
@@ -286,7 +291,7 @@ func (a *asyncRepl) promoteCluster(ctx context.Context, c *Charm, st *State, for
 		}
 		return err
 	}
-	w, err := c.OpenWorkload(ctx, st.Address)
+	w, err := c.openWorkload(ctx, st)
 	if err != nil {
 		return failf("the workload is not ready: %v", err)
 	}
@@ -480,7 +485,7 @@ func (a *asyncRepl) lagReport(ctx context.Context, c *Charm, st *State, w Worklo
 	addr := st.PrimaryAddress()
 	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	db, err := w.Connect(cctx, addr, "operator", st.Passwords["operator"])
+	db, err := w.Connect(cctx, addr, selfLogin(st))
 	if err != nil {
 		return "the standby leader does not answer: " + err.Error()
 	}

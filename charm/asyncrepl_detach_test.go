@@ -220,7 +220,7 @@ func TestSetPasswordAfterSwitchoverReachesTheOtherCluster(t *testing.T) {
 	if !u.f.IsFailed || !strings.Contains(u.f.Failed, "standby cluster") || !strings.Contains(u.f.Failed, "primary cluster") {
 		t.Errorf("set-password on the standby cluster: failed %v %q, want a clear error naming the primary cluster", u.f.IsFailed, u.f.Failed)
 	}
-	if u := d.action("b", "pg/0", "set-password", map[string]any{"username": "monitoring", "password": "New-Monitoring-Pw-2"}); u.f.IsFailed {
+	if u := d.action("b", "pg/0", "set-password", map[string]any{"username": "rewind", "password": "New-Rewind-Pw-2"}); u.f.IsFailed {
 		t.Fatalf("set-password on the new primary cluster: %s", u.f.Failed)
 	}
 	// The action shares the change as pending; b's next hook (its timer's, here any)
@@ -228,8 +228,8 @@ func TestSetPasswordAfterSwitchoverReachesTheOtherCluster(t *testing.T) {
 	d.mustRun("a", "pg/0", "secret-changed")
 	d.mustRun("b", "pg/0", "update-status")
 	d.mustRun("a", "pg/0", "secret-changed")
-	gp := d.action("a", "pg/0", "get-password", map[string]any{"username": "monitoring"})
-	if gp.f.Results["password"] != "New-Monitoring-Pw-2" {
+	gp := d.action("a", "pg/0", "get-password", map[string]any{"username": "rewind"})
+	if gp.f.Results["password"] != "New-Rewind-Pw-2" {
 		t.Errorf("get-password on the standby cluster = %q, want the new password", gp.f.Results["password"])
 	}
 	wantStatus(t, d.a.units["pg/0"], "active", "Standby")
@@ -270,7 +270,7 @@ func TestSecretOfAnotherModelRefused(t *testing.T) {
 func TestStandbyThatCannotAuthenticateSaysWhy(t *testing.T) {
 	d := replicating(t)
 	ua := d.a.units["pg/0"]
-	ua.s.roles["operator"] = "changed-behind-the-charm's-back"
+	ua.s.roles["replication"] = "changed-behind-the-charm's-back"
 	u := d.mustRun("b", "pg/0", "update-status")
 	wantStatus(t, u, "blocked", "cannot authenticate to the primary cluster")
 	if !strings.Contains(u.f.UnitStatus.Message, "set-password runs on the primary cluster's leader") {
@@ -367,6 +367,7 @@ func TestNewStandbyLeaderStreamsOnceThePrimaryClusterIsBack(t *testing.T) {
 	d.mustRun("b", "pg/0", "database-peers-relation-joined")
 	d.mustRun("b", "pg/1", "database-peers-relation-joined")
 	wantStatus(t, n, "active", "Replica")
+	d.mustRun("a", "pg/0", "replication-offer-relation-changed") // pg/1's unit-address: a admits it
 	ua.s.down = true
 	d.b.app["primary"] = "pg/1" // an in-cluster failover chose pg/1
 	u := d.mustRun("b", "pg/1", "update-status")
@@ -389,14 +390,15 @@ func TestNewStandbyLeaderStreamsOnceThePrimaryClusterIsBack(t *testing.T) {
 	}
 }
 
-// TestForcedFailoverRightAfterSetPassword (chaos finding F4): a's password changes, then a is
-// lost before b took the new one in; b promotes with the old one. Returning, a takes b's
-// credentials before it follows (rather than failing to authenticate forever), and follows.
+// TestForcedFailoverRightAfterSetPassword (chaos finding F4): a's replication password
+// changes, then a is lost before b took the new one in; b promotes with the old one.
+// Returning, a (which logs in to its own server by certificate, whatever the passwords)
+// fences itself, takes b's credentials and follows.
 func TestForcedFailoverRightAfterSetPassword(t *testing.T) {
 	d := replicating(t)
 	ua, ub := d.a.units["pg/0"], d.b.units["pg/0"]
-	old := ub.s.roles["operator"]
-	if u := d.action("a", "pg/0", "set-password", map[string]any{"username": "operator", "password": "Rotated-Operator-Pw-3"}); u.f.IsFailed {
+	old := ub.s.roles["replication"]
+	if u := d.action("a", "pg/0", "set-password", map[string]any{"username": "replication", "password": "Rotated-Replication-Pw-3"}); u.f.IsFailed {
 		t.Fatalf("set-password: %s", u.f.Failed)
 	}
 	ua.s.running = false // lost before b ran secret-changed (its copy of the roles is the old one)
@@ -404,8 +406,8 @@ func TestForcedFailoverRightAfterSetPassword(t *testing.T) {
 		t.Fatalf("forced promote: %s", u.f.Failed)
 	}
 	d.mustRun("b", "pg/0", "update-status")
-	if ub.s.roles["operator"] != old {
-		t.Fatalf("b's operator password changed: the test assumes b never saw the rotation")
+	if ub.s.roles["replication"] != old {
+		t.Fatalf("b's replication password changed: the test assumes b never saw the rotation")
 	}
 	ua.s.running, ua.s.cleanStopped, ua.s.received = true, false, 5000
 	before := len(ua.s.calls)

@@ -270,8 +270,8 @@ func TestCreateReplicationSeedsTheStandbyCluster(t *testing.T) {
 	// No password in any relation data.
 	for _, bucket := range []map[string]string{d.appA, d.appB, d.a.app, d.b.app} {
 		for k, v := range bucket {
-			for _, pw := range sec.Content {
-				if strings.Contains(v, pw) {
+			for sk, pw := range sec.Content {
+				if strings.HasSuffix(sk, "-password") && strings.Contains(v, pw) {
 					t.Errorf("password in relation data key %s", k)
 				}
 			}
@@ -284,6 +284,31 @@ func TestCreateReplicationSeedsTheStandbyCluster(t *testing.T) {
 	if up := ub.s.conf.Upstream; up == nil || up.Host != ua.s.addr || up.Slot != "dr_pg_0" || up.User != "replication" {
 		t.Errorf("b's upstream %+v", ub.s.conf.Upstream)
 	}
+	// TLS across clusters: a shares its CA (secret and bucket); b verifies a's primary with it,
+	// its own units with its own CA.
+	caA := d.a.secrets[d.a.app["secret-id"]].Content[keyCACert]
+	caB := d.b.secrets[d.b.app["secret-id"]].Content[keyCACert]
+	if caA == "" || caB == "" || caA == caB {
+		t.Fatalf("each cluster has its own CA: a %t, b %t, same %t", caA != "", caB != "", caA == caB)
+	}
+	if sec.Content[keyCACert] != caA || d.appA[drprotocol.KeyCACertificate] != caA || d.appB[drprotocol.KeyCACertificate] != caB {
+		t.Errorf("a's CA not shared, or a bucket's ca-certificate is not its cluster's")
+	}
+	if up := ub.s.conf.Upstream; up == nil || !up.Remote {
+		t.Errorf("b's upstream is not verified with the other cluster's CA: %+v", up)
+	}
+	if got := string(ub.s.tlsFiles[postgres.RemoteCAFile]); got != caA {
+		t.Errorf("b's remote-ca.crt is not a's CA:\n%s", got)
+	}
+	if got := string(ub.s.tlsFiles[postgres.CAFile]); got != caB {
+		t.Errorf("b's ca.crt is not its own CA:\n%s", got)
+	}
+	if ca, err := ub.s.trust(ua.s.addr); err != nil || string(ca) != caA {
+		t.Errorf("b's connections to a's primary trust %q (%v), want a's CA", ca, err)
+	}
+	if ca, err := ua.s.trust(ub.s.addr); err != nil || string(ca) != caB {
+		t.Errorf("a's connections to b's leader trust %q (%v), want b's CA", ca, err)
+	}
 	if !ua.s.slots["dr_pg_0"] || !ub.s.inRecovery {
 		t.Errorf("slot on a %v, b in recovery %v", ua.s.slots, ub.s.inRecovery)
 	}
@@ -292,15 +317,24 @@ func TestCreateReplicationSeedsTheStandbyCluster(t *testing.T) {
 		t.Errorf("app statuses a %+v b %+v", ua.f.AppStatus, ub.f.AppStatus)
 	}
 	wantStatus(t, ua, "active", "Primary")
-	// b keeps a copy of a's credentials: get-password works on both sides.
+	// a shares replication and rewind only; b copies them and keeps its own operator and
+	// monitoring passwords (get-password on b says whose they are).
 	for _, user := range SystemUsers {
-		if got := d.b.secrets[d.b.app["secret-id"]].Content[user+"-password"]; got != sec.Content[user+"-password"] {
-			t.Errorf("b's %s password not copied", user)
+		shared := slices.Contains(SharedUsers, user)
+		if _, ok := sec.Content[user+"-password"]; ok != shared {
+			t.Errorf("the shared secret has %s's password: %v, want %v", user, ok, shared)
+		}
+		if got := d.b.secrets[d.b.app["secret-id"]].Content[user+"-password"]; (got == d.a.secrets[d.a.app["secret-id"]].Content[user+"-password"]) != shared {
+			t.Errorf("b's %s password is a's: %v, want %v", user, !shared, shared)
 		}
 	}
 	gp := d.action("b", "pg/0", "get-password", map[string]any{"username": "operator"})
-	if gp.f.Results["password"] != sec.Content["operator-password"] {
-		t.Errorf("get-password on b = %q", gp.f.Results["password"])
+	if gp.f.Results["password"] != d.b.secrets[d.b.app["secret-id"]].Content["operator-password"] || !strings.Contains(gp.f.Results["message"], "this cluster's own") {
+		t.Errorf("get-password on b = %v, want b's own with a message saying so", gp.f.Results)
+	}
+	gp = d.action("b", "pg/0", "get-password", map[string]any{"username": "replication"})
+	if gp.f.Results["password"] != sec.Content["replication-password"] || !strings.Contains(gp.f.Results["message"], "shares") {
+		t.Errorf("get-password replication on b = %v, want a's, shared", gp.f.Results)
 	}
 	// Idempotent: no re-seed on later hooks.
 	before := len(ub.s.calls)
@@ -475,6 +509,7 @@ func TestDetachLeavesStandaloneReadOnlyUntilPromoted(t *testing.T) {
 	d.relate()
 	d.mustRun("a", "pg/0", "replication-offer-relation-created")
 	d.mustRun("b", "pg/0", "replication-relation-created")
+	d.mustRun("a", "pg/0", "replication-offer-relation-changed") // b's unit-address: a admits it
 	u = d.action("a", "pg/0", "create-replication", nil)
 	if u.f.IsFailed {
 		t.Fatalf("create-replication after re-attach: %s", u.f.Failed)
@@ -678,8 +713,8 @@ func TestPlannedSwitchoverRefusedWhenTooFarBehind(t *testing.T) {
 // fakeCurrent makes a primary's Positions report Current (the fake leaves it zero).
 type fakeCurrent struct{ Workload }
 
-func (f *fakeCurrent) Connect(ctx context.Context, host, user, pw string) (DB, error) {
-	db, err := f.Workload.Connect(ctx, host, user, pw)
+func (f *fakeCurrent) Connect(ctx context.Context, host string, l postgres.Login) (DB, error) {
+	db, err := f.Workload.Connect(ctx, host, l)
 	if err != nil {
 		return nil, err
 	}
@@ -729,17 +764,27 @@ func TestSwitchoverLeavesNoCrossClusterSlotOnTheNewStandby(t *testing.T) {
 	}
 }
 
+// TestSetPasswordReachesTheStandbyCluster: a shared user's new password reaches the standby
+// cluster; operator's and monitoring's stay in the primary cluster.
 func TestSetPasswordReachesTheStandbyCluster(t *testing.T) {
 	d := replicating(t)
-	u := d.action("a", "pg/0", "set-password", map[string]any{"username": "monitoring", "password": "New-Monitoring-Pw-1"})
-	if u.f.IsFailed {
-		t.Fatalf("set-password: %s", u.f.Failed)
+	for user, pw := range map[string]string{"replication": "New-Replication-Pw-1", "monitoring": "New-Monitoring-Pw-1"} {
+		if u := d.action("a", "pg/0", "set-password", map[string]any{"username": user, "password": pw}); u.f.IsFailed {
+			t.Fatalf("set-password %s: %s", user, u.f.Failed)
+		}
 	}
 	d.mustRun("a", "pg/0", "update-status")
 	d.mustRun("b", "pg/0", "update-status")
-	gp := d.action("b", "pg/0", "get-password", map[string]any{"username": "monitoring"})
-	if gp.f.Results["password"] != "New-Monitoring-Pw-1" {
-		t.Errorf("get-password on the standby cluster = %q", gp.f.Results["password"])
+	if gp := d.action("b", "pg/0", "get-password", map[string]any{"username": "replication"}); gp.f.Results["password"] != "New-Replication-Pw-1" {
+		t.Errorf("get-password replication on the standby cluster = %q", gp.f.Results["password"])
+	}
+	if gp := d.action("b", "pg/0", "get-password", map[string]any{"username": "monitoring"}); gp.f.Results["password"] == "New-Monitoring-Pw-1" {
+		t.Error("the primary cluster's monitoring password reached the standby cluster")
+	}
+	for k := range d.a.secrets[d.appA[drprotocol.KeySecretID]].Content {
+		if k == "operator-password" || k == "monitoring-password" {
+			t.Errorf("the shared secret holds %s", k)
+		}
 	}
 }
 
@@ -818,8 +863,8 @@ type histWorkload struct {
 	hist map[string]map[int][]postgres.HistoryEntry // by server address, then timeline
 }
 
-func (h histWorkload) Connect(ctx context.Context, host, user, pw string) (DB, error) {
-	db, err := h.Workload.Connect(ctx, host, user, pw)
+func (h histWorkload) Connect(ctx context.Context, host string, l postgres.Login) (DB, error) {
+	db, err := h.Workload.Connect(ctx, host, l)
 	if err != nil {
 		return nil, err
 	}

@@ -37,6 +37,18 @@ type world struct {
 	open     func(unit, addr string) func(ctx context.Context, a string) (Workload, error)
 	tweak    func(c *Charm)
 	elapsed  time.Duration // added to the charm's clock
+	// epoch is the charm's clock at the start (zero: a fixed date). Tests against real
+	// servers start it now: the servers check certificates against the real time.
+	epoch time.Time
+}
+
+// now is the charm's clock in the world.
+func (w *world) now() time.Time {
+	base := time.Unix(1_700_000_000, 0)
+	if !w.epoch.IsZero() {
+		base = w.epoch
+	}
+	return base.Add(w.elapsed)
 }
 
 func newWorld(t *testing.T, n int) *world {
@@ -60,6 +72,7 @@ func (w *world) addUnit(name string) *testUnit {
 	f.Secrets = w.secrets
 	f.AddRelation(peerRel, "pg")
 	u := &testUnit{name: name, f: f, s: w.fc.add(addr)}
+	u.s.cluster = base
 	w.units[name] = u
 	return u
 }
@@ -102,7 +115,7 @@ func (w *world) run(unit, hook string, params map[string]any, mod func(*hookenv.
 		open = w.open(unit, u.s.addr)
 	}
 	c := New(env, f, open, nil)
-	c.Now = func() time.Time { return time.Unix(1_700_000_000, 0).Add(w.elapsed) }
+	c.Now = w.now
 	c.FailoverAfter = 0
 	c.SwitchoverReplayWait = 0
 	c.SyncConfirmWait = 0
@@ -172,7 +185,7 @@ func TestLeaderInitialisesPrimary(t *testing.T) {
 		t.Errorf("calls %v", u.s.calls)
 	}
 	sec := w.secrets[w.app["secret-id"]]
-	if sec == nil || len(sec.Content) != 4 || sec.Label != SecretLabel {
+	if sec == nil || len(sec.Content) != 6 || sec.Content[keyCACert] == "" || sec.Content[keyCAKey] == "" || sec.Label != SecretLabel {
 		t.Fatalf("passwords secret %+v", sec)
 	}
 	for _, user := range SystemUsers {
@@ -454,6 +467,9 @@ func TestActions(t *testing.T) {
 		{"get-password uninitialised", "pg/0", "get-password", map[string]any{"username": "operator"}, false, "not initialised", ""},
 		{"set-password non-leader", "pg/1", "set-password", map[string]any{"username": "operator"}, true, "set-password must run on the leader", ""},
 		{"set-password unknown user", "pg/0", "set-password", map[string]any{"username": "bob"}, true, "\"bob\" is not a system user", ""},
+		// The charm's own login has no password to get or set (certificate only).
+		{"get-password charm_admin", "pg/0", "get-password", map[string]any{"username": "charm_admin"}, true, "\"charm_admin\" is not a system user", ""},
+		{"set-password charm_admin", "pg/0", "set-password", map[string]any{"username": "charm_admin", "password": "Some-Password-1"}, true, "\"charm_admin\" is not a system user", ""},
 		{"set-password uninitialised", "pg/0", "set-password", map[string]any{"username": "operator"}, false, "not initialised", ""},
 		{"promote bad scope", "pg/1", "promote-to-primary", map[string]any{"scope": "region"}, true, "scope must be", ""},
 		{"promote unit with force while the primary answers", "pg/1", "promote-to-primary", map[string]any{"scope": "unit", "force": true}, true, "the primary pg/0 answers: run promote-to-primary scope=unit without force", ""},

@@ -210,7 +210,7 @@ func (c *Charm) handOffDue(st *State) bool {
 func (c *Charm) startHandOff(ctx context.Context, st *State, w Workload) bool {
 	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	db, err := w.Connect(cctx, st.Address, "operator", st.Passwords["operator"])
+	db, err := w.Connect(cctx, st.Address, selfLogin(st))
 	if err != nil {
 		return false // not serving yet: runPrimary deals with it
 	}
@@ -256,7 +256,7 @@ func (c *Charm) startHandOff(ctx context.Context, st *State, w Workload) bool {
 		if f, ok := flushed[postgres.SlotName(u)]; !ok || (promotedAt != 0 && f <= promotedAt) {
 			continue
 		}
-		db, err := w.Connect(cctx, st.AddressOf(u), "operator", st.Passwords["operator"])
+		db, err := w.Connect(cctx, st.AddressOf(u), selfLogin(st))
 		if err != nil {
 			continue
 		}

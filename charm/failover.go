@@ -87,7 +87,7 @@ func (c *Charm) probe(ctx context.Context, st *State, w Workload, unit string) (
 	}
 	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	db, err := c.connectAs(cctx, st, w, addr, "operator")
+	db, err := w.Connect(cctx, addr, selfLogin(st))
 	if err != nil {
 		return postgres.Positions{}, false
 	}

@@ -2,8 +2,12 @@ package charm
 
 import (
 	"context"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"maps"
+	"net"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -36,6 +40,8 @@ type fakeServer struct {
 	replayed     postgres.LSN
 	timeline     int
 	roles        map[string]string
+	logins       []fakeLogin // the connections it accepted
+	cluster      int         // the world it belongs to (its first address)
 	systemID     string
 	cleanStopped bool
 	calls        []string
@@ -47,6 +53,9 @@ type fakeServer struct {
 	// killAfterSetPassword: the hook process dies right after a password change commits
 	// (a panic that runKilled recovers).
 	killAfterSetPassword bool
+	tlsFiles             map[string][]byte // PlaceTLS's files, by name
+	tlsWrites            int               // PlaceTLS calls
+	trust                postgres.Trust
 
 	// stopCkpt and stopTLI: the shutdown checkpoint of the last clean Stop of a running
 	// server; restartCkpt and restartTLI: a standby's last restartpoint (Checkpoint in
@@ -106,10 +115,10 @@ func (w *fakeWorkload) IsInitialised(context.Context) (bool, error) {
 	}
 	return w.s.initialised, nil
 }
-func (w *fakeWorkload) InitDB(_ context.Context, u, pw string) error {
+func (w *fakeWorkload) InitDB(_ context.Context, u postgres.Login) error {
 	w.call("InitDB")
 	w.s.initialised = true
-	w.s.roles[u] = pw
+	w.s.roles[u.User] = u.Password
 	return nil
 }
 func (w *fakeWorkload) WritePassfile(_ context.Context, e []postgres.PassEntry) error {
@@ -159,7 +168,7 @@ func (w *fakeWorkload) WriteTimers(_ context.Context, t pgwatch.Timers) error {
 func (w *fakeWorkload) Running(context.Context) (bool, error) { return w.s.running, nil }
 func (w *fakeWorkload) Version() string                       { return "15" }
 func (w *fakeWorkload) MemoryMB(context.Context) (int, error) { return 4096, nil }
-func (w *fakeWorkload) WaitReady(context.Context, string, string) error {
+func (w *fakeWorkload) WaitReady(context.Context, postgres.Login) error {
 	if !w.s.running {
 		return fmt.Errorf("not running")
 	}
@@ -219,6 +228,7 @@ func (w *fakeWorkload) BaseBackup(ctx context.Context, up postgres.Upstream) (st
 	w.s.standby = false
 	w.s.systemID = src.systemID
 	w.s.timeline = src.timeline
+	w.s.roles = maps.Clone(src.roles) // a copy of its data: its roles too
 	return "", nil
 }
 
@@ -234,6 +244,7 @@ func (w *fakeWorkload) Rewind(ctx context.Context, s postgres.Upstream) (string,
 	w.call("Rewind", s.Host)
 	w.s.cloneBound = remaining(ctx)
 	w.s.timeline = w.fc.servers[s.Host].timeline
+	w.s.roles = maps.Clone(w.fc.servers[s.Host].roles)
 	return "", nil
 }
 func (w *fakeWorkload) ControlData(context.Context) (postgres.ControlData, error) {
@@ -246,20 +257,101 @@ func (w *fakeWorkload) ControlData(context.Context) (postgres.ControlData, error
 	}
 	return postgres.ControlData{State: state, SystemID: w.s.systemID, CheckpointLSN: w.s.received, TimelineID: w.s.timeline}, nil
 }
-func (w *fakeWorkload) Connect(_ context.Context, host, user, pw string) (DB, error) {
+
+// Connect logs in to host from this workload's address: the server's pg_hba rules (once
+// written) must admit the user to the postgres database from there, and the password must
+// be the role's.
+func (w *fakeWorkload) Connect(_ context.Context, host string, l postgres.Login) (DB, error) {
 	s := w.fc.servers[host]
 	if s == nil || !s.running || s.down {
 		return nil, fmt.Errorf("connect %s: connection refused", host)
 	}
-	if want, ok := s.roles[user]; ok && want != pw {
-		return nil, fmt.Errorf("connect %s: password authentication failed for user %q", host, user)
+	// A unit of the server's own cluster that its rules do not name at all is one whose peer
+	// hook the server has not run yet: the charm retries (timerRetry) until it has, and the
+	// fake admits it at once so that tests need not run that hook. Every other connection
+	// needs a rule for its user.
+	newPeer := s.cluster == w.s.cluster && !slices.ContainsFunc(s.hba, func(r postgres.HBARule) bool { return r.Address == w.s.addr+"/32" })
+	method := "scram-sha-256"
+	if l.User == AdminUser {
+		method = "cert"
 	}
-	return &fakeDB{s: s, w: w}, nil
+	if s.hba != nil && !newPeer {
+		r, ok := hbaMatch(s.hba, "postgres", l.User, w.s.addr)
+		if !ok {
+			return nil, fmt.Errorf("connect %s: no pg_hba.conf entry for host %q, user %q, database \"postgres\"", host, w.s.addr, l.User)
+		}
+		method = r.Method
+	}
+	if _, ok := s.roles[l.User]; !ok && l.User == AdminUser {
+		return nil, fmt.Errorf("connect %s: FATAL: role %q does not exist (SQLSTATE 28000)", host, l.User)
+	}
+	if method == "cert" {
+		if err := s.verifyClientCert(l); err != nil {
+			return nil, fmt.Errorf("connect %s: certificate authentication failed for user %q: %v", host, l.User, err)
+		}
+	} else if want, ok := s.roles[l.User]; ok && want != l.Password {
+		return nil, fmt.Errorf("connect %s: password authentication failed for user %q", host, l.User)
+	}
+	w.fc.mu.Lock()
+	s.logins = append(s.logins, fakeLogin{user: l.User, from: w.s.addr})
+	w.fc.mu.Unlock()
+	return &fakeDB{s: s, w: w, user: l.User}, nil
+}
+
+// fakeLogin is one connection a server accepted.
+type fakeLogin struct{ user, from string }
+
+// hbaMatch returns the first rule for user and database from addr, as PostgreSQL picks it.
+func hbaMatch(rules []postgres.HBARule, database, user, addr string) (postgres.HBARule, bool) {
+	ip := net.ParseIP(addr)
+	for _, r := range rules {
+		if (r.Database != "all" && r.Database != database) || (r.User != "all" && r.User != user) {
+			continue
+		}
+		if _, n, err := net.ParseCIDR(r.Address); err == nil && ip != nil && n.Contains(ip) {
+			return r, r.Method != "reject"
+		}
+	}
+	return postgres.HBARule{}, false
+}
+
+// verifyClientCert is pg_hba's cert method: a client certificate signed by the server's
+// ssl_ca_file (the cluster CA its charm placed), whose CN is the user.
+func (s *fakeServer) verifyClientCert(l postgres.Login) error {
+	if l.Cert == nil || len(l.Cert.Certificate) == 0 {
+		return errors.New("connection requires a valid client certificate")
+	}
+	leaf, err := x509.ParseCertificate(l.Cert.Certificate[0])
+	if err != nil {
+		return err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(s.tlsFiles[postgres.ClientCAFile]) {
+		return errors.New("the server has no CA for client certificates")
+	}
+	// Issued with the wall clock, checked at its own start: the tests' clock is fixed.
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, CurrentTime: leaf.NotBefore.Add(time.Second),
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		return err
+	}
+	if leaf.Subject.CommonName != l.User {
+		return fmt.Errorf("the certificate's CN %q is not the user", leaf.Subject.CommonName)
+	}
+	return nil
 }
 
 type fakeDB struct {
-	s *fakeServer
-	w *fakeWorkload
+	s    *fakeServer
+	w    *fakeWorkload
+	user string
+}
+
+// superuser fails what a role other than the charm's own superusers may not do.
+func (d *fakeDB) superuser(what string) error {
+	if d.user == "operator" || d.user == AdminUser {
+		return nil
+	}
+	return fmt.Errorf("%s as %s: permission denied (SQLSTATE 42501)", what, d.user)
 }
 
 func (d *fakeDB) Positions(context.Context) (postgres.Positions, error) {
@@ -296,6 +388,9 @@ func (d *fakeDB) Replication(context.Context) (postgres.ReplicationState, error)
 	return rs, nil
 }
 func (d *fakeDB) Promote(context.Context) error {
+	if err := d.superuser("pg_promote"); err != nil {
+		return err
+	}
 	d.s.calls = append(d.s.calls, "Promote")
 	d.s.inRecovery, d.s.standby = false, false
 	d.s.timeline++
@@ -316,10 +411,26 @@ func (d *fakeDB) Checkpoint(context.Context) error {
 	return nil
 }
 func (d *fakeDB) EnsureRole(_ context.Context, r postgres.Role) error {
+	if err := d.superuser("ALTER ROLE"); err != nil {
+		return err
+	}
 	d.setRole(r.Name, r.Password)
 	return nil
 }
+func (d *fakeDB) EnsureCertRole(_ context.Context, name string) error {
+	if err := d.superuser("CREATE ROLE"); err != nil {
+		return err
+	}
+	d.s.calls = append(d.s.calls, "EnsureCertRole "+name)
+	if _, ok := d.s.roles[name]; !ok {
+		d.s.roles[name] = ""
+	}
+	return nil
+}
 func (d *fakeDB) SetPassword(_ context.Context, u, pw string) error {
+	if err := d.superuser("ALTER ROLE"); err != nil {
+		return err
+	}
 	d.s.calls = append(d.s.calls, "SetPassword "+u)
 	d.setRole(u, pw)
 	if d.s.killAfterSetPassword {
@@ -350,6 +461,9 @@ func (d *fakeDB) CreateSlot(_ context.Context, n string) error {
 	return nil
 }
 func (d *fakeDB) TerminateSlotSenders(_ context.Context, prefix string) (int, error) {
+	if err := d.superuser("pg_terminate_backend"); err != nil {
+		return 0, err
+	}
 	d.s.calls = append(d.s.calls, "TerminateSlotSenders "+prefix)
 	n := 0
 	for name := range d.s.slots {
@@ -390,3 +504,19 @@ func (d *fakeDB) TimelineHistory(_ context.Context, tli int) ([]postgres.History
 	return []postgres.HistoryEntry{{TLI: tli - 1, SwitchLSN: d.s.received + 1}}, nil
 }
 func (d *fakeDB) Close(context.Context) {}
+
+func (w *fakeWorkload) PlaceTLS(_ context.Context, files map[string][]byte) error {
+	w.call("PlaceTLS")
+	if w.s.tlsFiles == nil {
+		w.s.tlsFiles = map[string][]byte{}
+	}
+	for k, v := range files {
+		w.s.tlsFiles[k] = v
+	}
+	w.s.tlsWrites++
+	return nil
+}
+func (w *fakeWorkload) HasTLS(context.Context) (bool, error) {
+	return w.s.tlsFiles[postgres.ServerCertFile] != nil && w.s.tlsFiles[postgres.ServerKeyFile] != nil, nil
+}
+func (w *fakeWorkload) SetTrust(t postgres.Trust) { w.s.trust = t }

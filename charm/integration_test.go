@@ -6,6 +6,7 @@ package charm
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/jujulet/postgresql-k8s/internal/hookenv/hookenvtest"
+	"github.com/jujulet/postgresql-k8s/internal/pki"
 	"github.com/jujulet/postgresql-k8s/internal/postgres"
 	"github.com/jujulet/postgresql-k8s/internal/postgres/pgtest"
 )
@@ -86,9 +88,20 @@ func (w *world) operatorPassword() string {
 	return w.secrets[w.app["secret-id"]].Content["operator-password"]
 }
 
+// clientTLS verifies the server at host with the cluster CA the leader created, as the
+// charm's own connections do.
+func (w *world) clientTLS(t *testing.T, host string) *tls.Config {
+	t.Helper()
+	cfg, err := pki.ClientConfig([]byte(w.secrets[w.app["secret-id"]].Content[keyCACert]), host, pki.ModeFor(host), nil)
+	if err != nil {
+		t.Fatalf("TLS config for %s: %v", host, err)
+	}
+	return cfg
+}
+
 func (w *world) sql(t *testing.T, ctx context.Context, unit, query string) int {
 	t.Helper()
-	conn, err := postgres.Connect(ctx, w.units[unit].s.addr, 0, "operator", w.operatorPassword(), "postgres")
+	conn, err := postgres.Connect(ctx, w.units[unit].s.addr, 0, postgres.PasswordLogin("operator", w.operatorPassword()), "postgres", w.clientTLS(t, w.units[unit].s.addr))
 	if err != nil {
 		t.Fatalf("connect %s: %v", unit, err)
 	}
@@ -105,7 +118,7 @@ func (w *world) waitRows(t *testing.T, ctx context.Context, unit string, want in
 	deadline, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	for {
-		conn, err := postgres.Connect(deadline, w.units[unit].s.addr, 0, "operator", w.operatorPassword(), "postgres")
+		conn, err := postgres.Connect(deadline, w.units[unit].s.addr, 0, postgres.PasswordLogin("operator", w.operatorPassword()), "postgres", w.clientTLS(t, w.units[unit].s.addr))
 		if err == nil {
 			var n int
 			err = conn.QueryRow(deadline, "SELECT count(*) FROM t").Scan(&n)
@@ -154,7 +167,7 @@ func TestRealClusterLifecycle(t *testing.T) {
 	defer cancel()
 	r := &realUnits{t: t, containers: map[string]*pgtest.Container{}, workloads: map[string]*postgres.Workload{}}
 	w := &world{t: t, fc: newFakeCluster(), units: map[string]*testUnit{}, app: map[string]string{},
-		secrets: map[string]*hookenvtest.FakeSecret{}, leader: "pg/0", addrBase: 61, open: r.open}
+		secrets: map[string]*hookenvtest.FakeSecret{}, leader: "pg/0", addrBase: 61, open: r.open, epoch: time.Now()}
 	w.tweak = func(c *Charm) {
 		c.FailoverAfter = 2 * time.Second
 		c.SwitchoverReplayWait = 20 * time.Second
@@ -169,7 +182,7 @@ func TestRealClusterLifecycle(t *testing.T) {
 	u := w.initLeader()
 	wantStatus(t, u, "active", "Primary")
 	w.sql(t, ctx, "pg/0", "SELECT count(*) FROM (SELECT 1) x")
-	conn, err := postgres.Connect(ctx, "127.0.0.61", 0, "operator", w.operatorPassword(), "postgres")
+	conn, err := postgres.Connect(ctx, "127.0.0.61", 0, postgres.PasswordLogin("operator", w.operatorPassword()), "postgres", w.clientTLS(t, "127.0.0.61"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +216,7 @@ func TestRealClusterLifecycle(t *testing.T) {
 
 	// The leader is the primary and its replicas stream: it hands the primary over to one of
 	// them with a planned switchover, and follows it.
-	conn, _ = postgres.Connect(ctx, "127.0.0.61", 0, "operator", w.operatorPassword(), "postgres")
+	conn, _ = postgres.Connect(ctx, "127.0.0.61", 0, postgres.PasswordLogin("operator", w.operatorPassword()), "postgres", w.clientTLS(t, "127.0.0.61"))
 	if _, err := conn.Exec(ctx, "INSERT INTO t (v) SELECT 'b' FROM generate_series(1, 50)"); err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +251,7 @@ func TestRealClusterLifecycle(t *testing.T) {
 	if n := w.sql(t, ctx, target, "SELECT count(*) FROM t"); n != 150 {
 		t.Fatalf("new primary has %d rows, want 150", n)
 	}
-	conn, _ = postgres.Connect(ctx, w.units[target].s.addr, 0, "operator", w.operatorPassword(), "postgres")
+	conn, _ = postgres.Connect(ctx, w.units[target].s.addr, 0, postgres.PasswordLogin("operator", w.operatorPassword()), "postgres", w.clientTLS(t, w.units[target].s.addr))
 	if _, err := conn.Exec(ctx, "INSERT INTO t (v) SELECT 'c' FROM generate_series(1, 10)"); err != nil {
 		t.Fatal(err)
 	}
@@ -303,12 +316,12 @@ func TestRealClusterLifecycle(t *testing.T) {
 		t.Fatal("no psql")
 	}
 	for _, pw := range []string{newPw, "brand new-caf\u00e9"} {
-		c2, err := postgres.Connect(ctx, addr, 0, "operator", pw, "postgres")
+		c2, err := postgres.Connect(ctx, addr, 0, postgres.PasswordLogin("operator", pw), "postgres", w.clientTLS(t, addr))
 		if err != nil {
 			t.Fatalf("pgx login with the new password typed %+q: %v", pw, err)
 		}
 		c2.Close(ctx)
-		cmd := exec.CommandContext(ctx, psql[0], "-X", "-At", "-c", "SELECT 1", "host="+addr+" user=operator dbname=postgres sslmode=disable")
+		cmd := exec.CommandContext(ctx, psql[0], "-X", "-At", "-c", "SELECT 1", "host="+addr+" user=operator dbname=postgres sslmode=require")
 		cmd.Env = append(os.Environ(), "PGPASSWORD="+pw)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("psql login with the new password typed %+q: %v %s", pw, err, out)
@@ -321,7 +334,7 @@ func TestRealClusterLifecycle(t *testing.T) {
 		t.Fatalf("set-password with a soft hyphen: %v failed %v %q", err, u.f.IsFailed, u.f.Failed)
 	}
 	w.mustRunEvent("pg/0", hookCustomNotice, wake)
-	c3, err := postgres.Connect(ctx, addr, 0, "operator", newPw, "postgres")
+	c3, err := postgres.Connect(ctx, addr, 0, postgres.PasswordLogin("operator", newPw), "postgres", w.clientTLS(t, addr))
 	if err != nil {
 		t.Fatalf("the password before the refused change no longer logs in: %v", err)
 	}

@@ -91,7 +91,7 @@ func (c *Charm) primaryAnswers(ctx context.Context, st *State, w Workload, prima
 	}
 	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	db, err := c.connectAs(cctx, st, w, addr, "operator")
+	db, err := w.Connect(cctx, addr, selfLogin(st))
 	if err != nil {
 		return false
 	}

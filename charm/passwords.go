@@ -27,10 +27,11 @@ import (
 //     marker: committed only when that hook ends, after the database change.
 //
 // A hook that dies between 2 and 3 leaves the marker committed: the next leader hook applies
-// the change again (ALTER ROLE is idempotent) and clears it. Meanwhile whoever logs in as
-// the user with the committed password and is refused (28P01) tries the pending one
-// (connectAs). While a change of a user is pending, the primary does not re-apply that user's
-// committed password (ensureSystemRoles), and set-password refuses a second change of it.
+// the change again (ALTER ROLE is idempotent) and clears it. The charm itself logs in with a
+// certificate (logins.go), so no password change can lock it out; whoever logs in as the
+// user meanwhile may need the pending password. While a change of a user is pending, the
+// primary does not re-apply that user's committed password (ensureSystemRoles), and
+// set-password refuses a second change of it.
 
 // timerPasswords wakes the leader up to apply pending password changes (timers.go).
 const timerPasswords = "passwords"
@@ -97,7 +98,7 @@ func (c *Charm) applyPendingPasswords(ctx context.Context, st *State, w Workload
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	db, err := c.connectAs(cctx, st, w, st.PrimaryAddress(), "operator")
+	db, err := w.Connect(cctx, st.PrimaryAddress(), selfLogin(st))
 	if err != nil {
 		return fmt.Errorf("cannot reach the primary %s: %w", st.Primary(), err)
 	}
@@ -137,20 +138,4 @@ func (c *Charm) applyPendingPasswords(ctx context.Context, st *State, w Workload
 	st.SetMine("roles", passwordsFingerprint(st.Passwords))
 	c.logf(ctx, slog.LevelInfo, "password of %s changed", strings.Join(users, ", "))
 	return nil
-}
-
-// connectAs logs in to the server at addr as user with the committed password and, when the
-// server refuses it while a change of user is pending, with the pending one: the change may
-// have reached the database in a hook that died before it committed the secret.
-func (c *Charm) connectAs(ctx context.Context, st *State, w Workload, addr, user string) (DB, error) {
-	db, err := w.Connect(ctx, addr, user, st.Passwords[user])
-	if err == nil || !authFailed(err) {
-		return db, err
-	}
-	if p := st.Pending[user]; p != "" {
-		if db, perr := w.Connect(ctx, addr, user, p); perr == nil {
-			return db, nil
-		}
-	}
-	return nil, err
 }

@@ -1,7 +1,6 @@
 package charm
 
 import (
-	"context"
 	"maps"
 	"slices"
 	"strings"
@@ -265,15 +264,15 @@ func TestSetPasswordValidation(t *testing.T) {
 }
 
 // TestStorePasswordsKeepsOtherKeys: keys of the passwords secret that the password code does
-// not own (the cluster CA) survive a password change.
+// not own survive a password change.
 func TestStorePasswordsKeepsOtherKeys(t *testing.T) {
 	w := bootstrap(t, 1)
 	w.app[keyPinnedPrimary] = "pg/0"
 	sec := w.secrets[w.app["secret-id"]]
-	sec.Content["ca-certificate"] = "PEM"
+	sec.Content["other-key"] = "kept"
 	w.mustAction("pg/0", "set-password", map[string]any{"username": "monitoring", "password": "Mon-2"})
 	w.mustRunEvent("pg/0", hookCustomNotice, wake)
-	if sec.Content["ca-certificate"] != "PEM" || sec.Content[passwordKey("monitoring")] != "Mon-2" {
+	if sec.Content["other-key"] != "kept" || sec.Content[passwordKey("monitoring")] != "Mon-2" {
 		t.Errorf("secret after the change: %v", slices.Sorted(maps.Keys(sec.Content)))
 	}
 }
@@ -333,32 +332,3 @@ func TestStandbyClusterCopiesPendingChanges(t *testing.T) {
 	}
 }
 
-// TestProbesLogInWithAPendingPassword: the probes behind failover and fencing decisions
-// (does the primary answer, how far is a replica, is a unit writable) log in with a pending
-// password when the server refuses the committed one: a change that reached the database in a
-// killed hook must not make a live primary look lost.
-func TestProbesLogInWithAPendingPassword(t *testing.T) {
-	ctx := context.Background()
-	fc := newFakeCluster()
-	const addr = "127.0.0.20"
-	s := fc.add(addr)
-	s.initialised, s.running = true, true
-	s.roles["operator"] = "new-pw"
-	c := New(hookenv.Env{UnitName: "pg/0"}, hookenvtest.NewFake("pg/0"), fc.open(addr), nil)
-	wl, err := c.OpenWorkload(ctx, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, pending := range []string{"", "new-pw"} {
-		st := &State{Unit: "pg/0", Passwords: map[string]string{"operator": "old-pw"}, Pending: map[string]string{},
-			PeerData: map[string]map[string]string{"pg/1": {"address": addr}}}
-		if pending != "" {
-			st.Pending["operator"] = pending
-		}
-		want := pending != ""
-		_, probed := c.probe(ctx, st, wl, "pg/1")
-		if got := [3]bool{c.primaryAnswers(ctx, st, wl, "pg/1"), probed, c.writable(ctx, st, wl, "pg/1")}; got != [3]bool{want, want, want} {
-			t.Errorf("pending %q: primaryAnswers, probe, writable = %v, want all %v", pending, got, want)
-		}
-	}
-}

@@ -96,6 +96,11 @@ func (c *Charm) reconcile(ctx context.Context, st *State) error {
 		return fmt.Errorf("open workload: %w", err)
 	}
 	st.workload = w
+	c.trustWorkload(st, w)
+	// Certificates and CA files first: seeding, rewinding and the server itself need them.
+	if _, err := c.placeTLS(ctx, st, w); err != nil {
+		return err
+	}
 	// The timers and the watcher are independent Pebble calls: both at once (only the
 	// watcher can fail).
 	watchErr := parallel(
@@ -148,54 +153,66 @@ func (c *Charm) settings(ctx context.Context, st *State, w Workload) postgres.Se
 	if st.Config.Profile == "production" {
 		mem, _ = w.MemoryMB(ctx)
 	}
-	return st.Config.Settings(st.App, mem)
+	s := st.Config.Settings(st.App, mem)
+	s.TLS = true // always: there is no cleartext mode (tls.go)
+	return s
 }
 
-// hbaRules: the operator from anywhere with a password, monitoring too; replication and
-// rewind only from the cluster's units.
+// hbaRules admits the system users from the cluster's own units only: the charm's
+// AdminUser with its client certificate, operator and monitoring with their passwords
+// (humans and agents on the units), replication and rewind for streaming and pg_rewind. Nothing admits a system user from everywhere: the other
+// cluster's units get replication and rewind only (extraHBA), clients their own users only.
 func (c *Charm) hbaRules(st *State) []postgres.HBARule {
-	rules := []postgres.HBARule{
-		{Type: "host", Database: "all", User: "operator", Address: "0.0.0.0/0", Method: "scram-sha-256"},
-		{Type: "host", Database: "all", User: "operator", Address: "::/0", Method: "scram-sha-256"},
-		{Type: "host", Database: "all", User: "monitoring", Address: "0.0.0.0/0", Method: "scram-sha-256"},
-	}
-	addrs := map[string]bool{}
-	for _, u := range append([]string{st.Unit}, st.Peers...) {
-		if a := st.AddressOf(u); a != "" {
-			addrs[a] = true
-		}
-	}
-	list := make([]string, 0, len(addrs))
-	for a := range addrs {
-		list = append(list, a)
-	}
-	sort.Strings(list)
-	// On one host (jujulet) every unit has its own loopback address, but connections between
-	// them leave from the interface's primary address 127.0.0.1: admit it for loopback units.
-	for _, a := range list {
-		if strings.HasPrefix(a, "127.") && !addrs["127.0.0.1"] {
-			list = append(list, "127.0.0.1")
-			break
-		}
-	}
-	for _, a := range list {
+	var rules []postgres.HBARule
+	for _, a := range c.ownAddresses(st) {
+		cidr := hostCIDR(a)
+		rules = append(rules,
+			postgres.HBARule{Type: "hostssl", Database: "all", User: AdminUser, Address: cidr, Method: "cert"},
+			postgres.HBARule{Type: "hostssl", Database: "all", User: "operator", Address: cidr, Method: "scram-sha-256"},
+			postgres.HBARule{Type: "hostssl", Database: "all", User: "monitoring", Address: cidr, Method: "scram-sha-256"})
 		rules = append(rules, streamingHBA(a)...)
 	}
 	rules = append(rules, c.extension().extraHBA(st)...)
 	return append(rules, c.clientHBA(st)...)
 }
 
+// ownAddresses are the addresses of the cluster's units, sorted; on one host (jujulet) every
+// unit has its own loopback address, but connections between them (and from the host) leave
+// from the interface's primary address 127.0.0.1, which is added for loopback units.
+func (c *Charm) ownAddresses(st *State) []string {
+	addrs := map[string]bool{}
+	for _, u := range append([]string{st.Unit}, st.Peers...) {
+		if a := st.AddressOf(u); a != "" {
+			addrs[a] = true
+		}
+	}
+	list := make([]string, 0, len(addrs)+1)
+	for a := range addrs {
+		list = append(list, a)
+	}
+	sort.Strings(list)
+	if !addrs["127.0.0.1"] && slices.ContainsFunc(list, func(a string) bool { return strings.HasPrefix(a, "127.") }) {
+		list = append(list, "127.0.0.1")
+	}
+	return list
+}
+
 // streamingHBA admits the replication and rewind users from one address: what a unit that
 // streams from this one (or rewinds onto it) needs.
 func streamingHBA(addr string) []postgres.HBARule {
-	cidr := addr + "/32"
-	if strings.Contains(addr, ":") {
-		cidr = addr + "/128"
-	}
+	cidr := hostCIDR(addr)
 	return []postgres.HBARule{
-		{Type: "host", Database: "replication", User: "replication", Address: cidr, Method: "scram-sha-256"},
-		{Type: "host", Database: "postgres", User: "rewind", Address: cidr, Method: "scram-sha-256"},
+		{Type: "hostssl", Database: "replication", User: "replication", Address: cidr, Method: "scram-sha-256"},
+		{Type: "hostssl", Database: "postgres", User: "rewind", Address: cidr, Method: "scram-sha-256"},
 	}
+}
+
+// hostCIDR is the one-address CIDR of addr (IPv4 or IPv6).
+func hostCIDR(addr string) string {
+	if strings.Contains(addr, ":") {
+		return addr + "/128"
+	}
+	return addr + "/32"
 }
 
 func (c *Charm) passEntries(st *State) []postgres.PassEntry {
@@ -209,7 +226,7 @@ func (c *Charm) passEntries(st *State) []postgres.PassEntry {
 func (c *Charm) systemRoles(st *State) []postgres.Role {
 	return []postgres.Role{
 		{Name: "operator", Password: st.Passwords["operator"], Attributes: []string{"SUPERUSER"}},
-		{Name: "replication", Password: st.Passwords["replication"], Attributes: []string{"REPLICATION"}},
+		{Name: "replication", Password: st.Passwords["replication"], Attributes: []string{"REPLICATION"}, Grants: postgres.ReplicationGrants},
 		{Name: "rewind", Password: st.Passwords["rewind"], Grants: postgres.RewindGrants},
 		{Name: "monitoring", Password: st.Passwords["monitoring"], Grants: []string{"GRANT pg_monitor TO %s"}},
 	}
@@ -239,14 +256,23 @@ func (c *Charm) applyRole(ctx context.Context, st *State, w Workload, role Role)
 		}
 		return c.status(ctx, "maintenance", role.Status)
 	case RolePrimary:
+		if _, err := c.placeTLS(ctx, st, w); err != nil {
+			return err
+		}
 		if err := c.runPrimary(ctx, st, w, &role); err != nil {
 			return err
 		}
 	case RoleReplica:
+		if _, err := c.placeTLS(ctx, st, w); err != nil {
+			return err
+		}
 		if err := c.runReplica(ctx, st, w, role); err != nil {
 			return err
 		}
 	case RoleReadOnly:
+		if _, err := c.placeTLS(ctx, st, w); err != nil {
+			return err
+		}
 		if err := c.runReadOnly(ctx, st, w, role); err != nil {
 			return err
 		}
@@ -269,6 +295,10 @@ func (c *Charm) applyRole(ctx context.Context, st *State, w Workload, role Role)
 	if role.StatusLevel != "" {
 		level = role.StatusLevel
 	}
+	st.SetLocal(localTLSReload, "") // the role's run reloaded or started the server
+	if st.tlsProblem != "" && level == "active" {
+		level, role.Status = "blocked", role.Status+"; "+st.tlsProblem
+	}
 	st.statuses = append(st.statuses, statusWrite{status: level, message: role.Status})
 	return nil
 }
@@ -287,16 +317,17 @@ func (c *Charm) runPrimary(ctx context.Context, st *State, w Workload, role *Rol
 			return c.status(ctx, "blocked", "named primary but this unit has no data: remove the unit or promote another one")
 		}
 		if st.secretCreated {
-			// The superuser's password must be in a committed secret before it is in a
-			// database: a hook that died after initdb would leave a cluster nobody can log
-			// in to. The secret commits when this hook ends; initdb runs in the next.
+			// What the database depends on must be in a committed secret first: the cluster
+			// CA that signs charm_admin's certificates, and the passwords ensureSystemRoles
+			// sets. A hook that died after initdb would leave a cluster nobody can log in
+			// to. The secret commits when this hook ends; initdb runs in the next.
 			st.WakeAt(timerRetry, c.Now())
 			return waiting("committing the passwords secret before initdb")
 		}
 		if err := c.status(ctx, "maintenance", "initialising the database (initdb)"); err != nil {
 			return err
 		}
-		if err := w.InitDB(ctx, "operator", st.Passwords["operator"]); err != nil {
+		if err := w.InitDB(ctx, postgres.Login{User: AdminUser}); err != nil {
 			return err
 		}
 	}
@@ -329,7 +360,7 @@ func (c *Charm) runPrimary(ctx context.Context, st *State, w Workload, role *Rol
 		return err
 	}
 	// A reload that did not happen (a failed hook) shows as a live value that differs.
-	confChanged = confChanged || hbaChanged || (plan.known && plan.live != plan.names)
+	confChanged = confChanged || hbaChanged || tlsReloadPending(st) || (plan.known && plan.live != plan.names)
 	if !running {
 		if err := c.startPrimary(ctx, st, w, init); err != nil {
 			return err
@@ -356,9 +387,12 @@ func (c *Charm) runPrimary(ctx context.Context, st *State, w Workload, role *Rol
 		if err := c.promoteNamedPrimary(ctx, st, w, db, pos); err != nil {
 			return err
 		}
+		if pos, err = db.Positions(ctx); err != nil { // the new timeline
+			return err
+		}
 	}
 	st.SetMine(keyRestarted, "")
-	if err := c.ensureSystemRoles(ctx, st, db, !init); err != nil {
+	if err := c.ensureSystemRoles(ctx, st, db, pos.Timeline, !init); err != nil {
 		return err
 	}
 	if err := c.reconcileSlots(ctx, st, db); err != nil {
@@ -408,6 +442,9 @@ func (c *Charm) startPrimary(ctx context.Context, st *State, w Workload, init bo
 	}
 	// A standby named primary starts as a standby and is promoted (new timeline); it never
 	// starts writable on its old timeline.
+	if err := c.tlsBeforeStart(ctx, st, w); err != nil {
+		return err
+	}
 	if err := w.Start(ctx); err != nil {
 		return startFailed(err)
 	}
@@ -439,12 +476,17 @@ func (c *Charm) promoteNamedPrimary(ctx context.Context, st *State, w Workload, 
 	return nil
 }
 
-// ensureSystemRoles creates or updates the system users when their passwords changed (or
-// the cluster is new). A user whose password change is pending is left to the leader
-// (passwords.go): its database may hold the new password already.
-func (c *Charm) ensureSystemRoles(ctx context.Context, st *State, db DB, fresh bool) error {
-	fp := passwordsFingerprint(st.Passwords)
-	if st.MyData["roles"] == fp && !fresh {
+// ensureSystemRoles creates or updates the system users when their passwords changed, the
+// cluster is new, or this server became primary since it last did (timeline tli, or a new
+// epoch of cross-regional replication). The last case matters to a cluster promoted from a
+// standby of another cluster: its servers hold that cluster's roles (a copy of its data),
+// while its own secret keeps its own operator and monitoring passwords, which it sets now
+// (they are committed in its secret already, so nobody is locked out). A user whose password
+// change is pending is left to the leader (passwords.go): its database may hold the new
+// password already.
+func (c *Charm) ensureSystemRoles(ctx context.Context, st *State, db DB, tli int, fresh bool) error {
+	key := rolesKey(st, tli)
+	if st.MyData["roles"] == key && !fresh {
 		return nil
 	}
 	for _, r := range c.systemRoles(st) {
@@ -455,17 +497,23 @@ func (c *Charm) ensureSystemRoles(ctx context.Context, st *State, db DB, fresh b
 			return err
 		}
 	}
-	st.SetMine("roles", fp)
+	st.SetMine("roles", key)
 	return nil
+}
+
+// rolesKey identifies the system roles a primary set: its passwords, and the primary term
+// (the cross-regional epoch and the timeline, both new after any promotion).
+func rolesKey(st *State, tli int) string {
+	return fmt.Sprintf("%s/%s/%d", passwordsFingerprint(st.Passwords), st.AppData[keyEpoch], tli)
 }
 
 func (c *Charm) waitReady(ctx context.Context, w Workload, st *State) error {
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	if err := w.WaitReady(wctx, "operator", st.Passwords["operator"]); err != nil {
+	if err := w.WaitReady(wctx, selfLogin(st)); err != nil && !adminMissing(err) {
 		return waiting("PostgreSQL is starting: %v", err)
 	}
-	return nil
+	return nil // up; a missing AdminUser is created by connectSelf
 }
 
 // reconcileSlots creates a slot per peer and drops the slots of units that left.
@@ -516,7 +564,8 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 	if slot == "" {
 		slot = postgres.SlotName(st.Unit)
 	}
-	up := postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "replication", Slot: slot, AppName: slot}
+	up := postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "replication", Slot: slot, AppName: slot,
+		Remote: c.isRemoteHost(st, role.UpstreamAddr)}
 	if err := w.WritePassfile(ctx, append(append([]postgres.PassEntry(nil), role.UpstreamPass...), c.passEntries(st)...)); err != nil {
 		return err
 	}
@@ -571,7 +620,7 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 		if err != nil {
 			return err
 		}
-		if hbaChanged && !changed {
+		if (hbaChanged || tlsReloadPending(st)) && !changed {
 			if err := w.Reload(ctx); err != nil {
 				return err
 			}
@@ -617,6 +666,9 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 		return err
 	}
 	if err := c.status(ctx, "maintenance", "starting PostgreSQL as a replica of "+role.UpstreamUnit); err != nil {
+		return err
+	}
+	if err := c.tlsBeforeStart(ctx, st, w); err != nil {
 		return err
 	}
 	if err := w.Start(ctx); err != nil {
@@ -673,7 +725,7 @@ func (c *Charm) runReadOnly(ctx context.Context, st *State, w Workload, role Rol
 		return err
 	}
 	if running {
-		if changed || hbaChanged {
+		if changed || hbaChanged || tlsReloadPending(st) {
 			return w.Reload(ctx)
 		}
 		return nil
@@ -682,6 +734,9 @@ func (c *Charm) runReadOnly(ctx context.Context, st *State, w Workload, role Rol
 		return err
 	}
 	if err := c.status(ctx, "maintenance", "starting PostgreSQL read-only"); err != nil {
+		return err
+	}
+	if err := c.tlsBeforeStart(ctx, st, w); err != nil {
 		return err
 	}
 	if err := w.Start(ctx); err != nil {
@@ -704,7 +759,7 @@ func (c *Charm) writablePeer(ctx context.Context, st *State, w Workload) string 
 func (c *Charm) writable(ctx context.Context, st *State, w Workload, unit string) bool {
 	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	db, err := c.connectAs(cctx, st, w, st.AddressOf(unit), "operator")
+	db, err := w.Connect(cctx, st.AddressOf(unit), selfLogin(st))
 	if err != nil {
 		return false
 	}
@@ -723,6 +778,9 @@ const keptAside = ": the current data is kept aside as the only " + "pgdata" + p
 
 // seed clones the upstream with pg_basebackup (its slot created first).
 func (c *Charm) seed(ctx context.Context, st *State, w Workload, role Role, up postgres.Upstream) error {
+	if _, err := c.placeTLS(ctx, st, w); err != nil { // the CA the upstream is verified with
+		return err
+	}
 	if err := c.ensureUpstreamSlot(ctx, st, w, role, up.Slot, true); err != nil {
 		return err
 	}
@@ -759,8 +817,7 @@ func cloneContext(ctx context.Context, st *State) (context.Context, context.Canc
 func (c *Charm) ensureUpstreamSlot(ctx context.Context, st *State, w Workload, role Role, slot string, fresh bool) error {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	user, pw := role.upstreamSQL(st)
-	db, err := w.Connect(cctx, role.UpstreamAddr, user, pw)
+	db, err := w.Connect(cctx, role.UpstreamAddr, role.upstreamLogin(st))
 	if err != nil {
 		return waiting("waiting for %s to accept connections: %v", role.UpstreamUnit, err)
 	}
@@ -806,8 +863,7 @@ func (c *Charm) makeFollower(ctx context.Context, st *State, w Workload, role Ro
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	user, pw := role.upstreamSQL(st)
-	db, err := w.Connect(cctx, up.Host, user, pw)
+	db, err := w.Connect(cctx, up.Host, role.upstreamLogin(st))
 	if err != nil {
 		return waiting("waiting for %s to accept connections: %v", role.UpstreamUnit, err)
 	}
@@ -833,7 +889,7 @@ func (c *Charm) makeFollower(ctx context.Context, st *State, w Workload, role Ro
 	}
 	rctx, cancel := cloneContext(ctx, st)
 	defer cancel()
-	out, err := w.Rewind(rctx, postgres.Upstream{Host: up.Host, Port: up.Port, User: "rewind"})
+	out, err := w.Rewind(rctx, postgres.Upstream{Host: up.Host, Port: up.Port, User: "rewind", Remote: up.Remote})
 	if err == nil {
 		c.logf(ctx, slog.LevelInfo, "pg_rewind onto %s: %s", role.UpstreamUnit, strings.TrimSpace(out))
 		return nil
@@ -914,11 +970,6 @@ func startFailed(err error) error {
 	return waiting("PostgreSQL failed to start, retrying: %v", err)
 }
 
-// connectSelf connects to this unit's server as the operator, retrying for a few seconds: a
-// replica may not have replayed a password rotation yet, a server may be finishing startup.
-//
-// A password rejected while this hook ran may have been rotated meanwhile (set-password on
-// the leader): the secret is read again once before retrying.
 // selfPositions reads the running server's WAL positions (and whether it is in recovery).
 func (c *Charm) selfPositions(ctx context.Context, st *State, w Workload) (postgres.Positions, error) {
 	db, err := c.connectSelf(ctx, st, w)
@@ -929,18 +980,21 @@ func (c *Charm) selfPositions(ctx context.Context, st *State, w Workload) (postg
 	return db.Positions(ctx)
 }
 
+// connectSelf connects to this unit's server as AdminUser (selfLogin), retrying for a few
+// seconds while a server finishes startup. A primary initialised before AdminUser existed gets
+// it first (adoptAdmin); a replica of such a cluster waits for the role to replicate.
 func (c *Charm) connectSelf(ctx context.Context, st *State, w Workload) (DB, error) {
 	deadline := time.Now().Add(5 * time.Second)
-	reread := false
+	adopted := false
 	for {
-		db, err := c.connectAs(ctx, st, w, st.Address, "operator")
+		db, err := w.Connect(ctx, st.Address, selfLogin(st))
 		if err == nil || time.Now().After(deadline) {
 			return db, err
 		}
-		if !reread && authFailed(err) && st.AppData["secret-id"] != "" {
-			reread = true
-			if lerr := c.loadPasswords(ctx, st); lerr != nil {
-				return nil, err
+		if !adopted && adminMissing(err) && st.Primary() == st.Unit {
+			adopted = true
+			if aerr := c.adoptAdmin(ctx, st, w); aerr != nil {
+				return nil, fmt.Errorf("%w (and creating %s: %v)", err, AdminUser, aerr)
 			}
 			continue
 		}

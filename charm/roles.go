@@ -33,11 +33,9 @@ type Role struct {
 	UpstreamPort int
 	// Slot is the slot name on the upstream (default: SlotName(this unit)).
 	Slot string
-	// UpstreamSQLUser/UpstreamSQLPassword: the superuser the charm uses for SQL on the
-	// upstream (slots, timeline history, CHECKPOINT); default this cluster's operator. A
-	// remote upstream (another cluster) sets its own credentials here.
-	UpstreamSQLUser     string
-	UpstreamSQLPassword string
+	// UpstreamRemote: the upstream is the other cluster's primary (a standby cluster's head),
+	// where the charm's SQL (slots, timeline history, CHECKPOINT) logs in as replication.
+	UpstreamRemote bool
 	// UpstreamPass are passfile entries for the upstream's replication/rewind users (host-
 	// specific entries, written before this cluster's wildcard ones).
 	UpstreamPass []postgres.PassEntry
@@ -83,10 +81,10 @@ func InClusterRole(st *State) Role {
 	return Role{Kind: RoleReplica, UpstreamUnit: primary, UpstreamAddr: addr, UpstreamPort: PGPort, Status: "Replica"}
 }
 
-// upstreamSQL returns the credentials for SQL on the role's upstream.
-func (r Role) upstreamSQL(st *State) (user, password string) {
-	if r.UpstreamSQLUser != "" {
-		return r.UpstreamSQLUser, r.UpstreamSQLPassword
+// upstreamLogin is the login for SQL on the role's upstream.
+func (r Role) upstreamLogin(st *State) postgres.Login {
+	if r.UpstreamRemote {
+		return remoteLogin(st)
 	}
-	return "operator", st.Passwords["operator"]
+	return selfLogin(st)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"math/big"
@@ -19,6 +20,10 @@ import (
 
 // System users and their secret keys.
 var SystemUsers = []string{"operator", "replication", "rewind", "monitoring"}
+
+// SharedUsers are the system users whose passwords a primary cluster shares with its
+// standby cluster (cross-regional replication): streaming and pg_rewind need them.
+var SharedUsers = []string{"replication", "rewind"}
 
 // SecretLabel labels the app-owned passwords secret.
 const SecretLabel = "postgresql-k8s-passwords"
@@ -48,11 +53,22 @@ type State struct {
 	// Pending: user → new password of a change not yet applied to the database
 	// (passwords.go).
 	Pending map[string]string
-	// secretContent is the passwords secret as read (every key: storePasswords keeps those it
-	// does not own); secretCreated: this hook added it, so it is not committed before the
-	// hook ends.
-	secretContent map[string]string
+	// secret is the passwords secret's whole content as read or last written: its writers
+	// keep the keys they do not own (the cluster CA, tls.go; pending changes, passwords.go).
+	// secretStored is the content as read or last written (what storePasswords compares
+	// with: callers change secret in place). secretCreated: this hook added it, so it is not
+	// committed before the hook ends.
+	secret        map[string]string
+	secretStored  map[string]string
 	secretCreated bool
+	// tls is the cluster's TLS material (tls.go; nil until the cluster CA exists), tlsProblem
+	// what the unit's status says about its certificate ("" when all is well).
+	tls        *tlsState
+	tlsProblem string
+	tlsPlaced  bool          // this hook wrote TLS files: a running server reloads
+	tlsSource  *sourceAnswer // the CertSource's answer in this hook (tls.go)
+	// admin is this hook's client certificate for AdminUser (logins.go).
+	admin *adminCert
 
 	// Local is the unit's charm state (state-get): what only this unit needs to remember.
 	Local map[string]string
@@ -521,7 +537,10 @@ func (c *Charm) loadPasswords(ctx context.Context, st *State) error {
 		if !st.Leader {
 			return waiting("waiting for the leader to generate the passwords")
 		}
-		content := map[string]string{}
+		content, err := newCAContent(st.App, c.Now())
+		if err != nil {
+			return err
+		}
 		for _, u := range SystemUsers {
 			pw, err := GeneratePassword()
 			if err != nil {
@@ -539,8 +558,8 @@ func (c *Charm) loadPasswords(ctx context.Context, st *State) error {
 		for _, u := range SystemUsers {
 			st.Passwords[u] = content[passwordKey(u)]
 		}
-		st.secretContent, st.secretCreated = content, true
-		return nil
+		st.secret, st.secretStored, st.secretCreated = content, maps.Clone(content), true
+		return loadTLS(st)
 	}
 	var content map[string]string
 	var err error
@@ -560,19 +579,23 @@ func (c *Charm) loadPasswords(ctx context.Context, st *State) error {
 			delete(st.Pending, u)
 		}
 	}
-	st.secretContent = maps.Clone(content)
 	st.SetLocal(localSecretID, uri)
-	return nil
+	st.secret, st.secretStored = maps.Clone(content), content
+	if err := c.ensureClusterCA(ctx, st); err != nil {
+		return err
+	}
+	return loadTLS(st)
 }
 
 // storePasswords writes the passwords and the pending changes to the secret (leader), keeping
 // the keys it does not own (e.g. the cluster CA), and bumps secret-revision so that the
 // peers re-read it. Nothing is written when nothing changed.
 func (c *Charm) storePasswords(ctx context.Context, st *State) error {
-	content := maps.Clone(st.secretContent)
-	if content == nil {
-		content = map[string]string{}
+	if st.secret == nil {
+		// Writing without the content read would drop the keys others own (the CA).
+		return errors.New("the passwords secret was not read before writing it")
 	}
+	content := maps.Clone(st.secret) // the keys this function does not own stay
 	for _, u := range SystemUsers {
 		content[passwordKey(u)] = st.Passwords[u]
 		if p := st.Pending[u]; p != "" {
@@ -581,13 +604,13 @@ func (c *Charm) storePasswords(ctx context.Context, st *State) error {
 			delete(content, pendingKey(u))
 		}
 	}
-	if st.secretContent != nil && maps.Equal(content, st.secretContent) {
+	if maps.Equal(content, st.secretStored) {
 		return nil
 	}
 	if err := c.Tools.SecretSet(ctx, st.AppData["secret-id"], content); err != nil {
 		return fmt.Errorf("secret-set: %w", err)
 	}
-	st.secretContent = content
+	st.secret, st.secretStored = content, maps.Clone(content)
 	rev, _ := strconv.Atoi(st.AppData["secret-revision"])
 	st.SetApp("secret-revision", strconv.Itoa(rev+1))
 	return nil

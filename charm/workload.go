@@ -15,7 +15,7 @@ import (
 // implements it over internal/postgres; tests use a fake.
 type Workload interface {
 	IsInitialised(ctx context.Context) (bool, error)
-	InitDB(ctx context.Context, superuser, password string) error
+	InitDB(ctx context.Context, superuser postgres.Login) error
 	WritePassfile(ctx context.Context, entries []postgres.PassEntry) error
 	WriteConf(ctx context.Context, s postgres.Settings) (bool, error)
 	WriteHBA(ctx context.Context, rules []postgres.HBARule) (bool, error)
@@ -39,10 +39,17 @@ type Workload interface {
 	// MemoryMB is the memory available to the workload (0 when unknown).
 	MemoryMB(ctx context.Context) (int, error)
 	// Connect opens SQL to the server at host (this unit's or another unit's).
-	Connect(ctx context.Context, host, user, password string) (DB, error)
+	Connect(ctx context.Context, host string, l postgres.Login) (DB, error)
 	// WaitReady waits until this unit's server accepts connections.
-	WaitReady(ctx context.Context, user, password string) error
+	WaitReady(ctx context.Context, l postgres.Login) error
 	Version() string
+	// PlaceTLS writes TLS files (postgres.TLSFileNames) into the workload; HasTLS reports
+	// whether the server's certificate and key are there.
+	PlaceTLS(ctx context.Context, files map[string][]byte) error
+	HasTLS(ctx context.Context) (bool, error)
+	// SetTrust sets where the CA each server is verified with comes from (Connect,
+	// WaitReady, OpenClientAdmin).
+	SetTrust(t postgres.Trust)
 }
 
 // DB is SQL on one server. *postgres.DB implements it; tests use a fake.
@@ -51,6 +58,8 @@ type DB interface {
 	Promote(ctx context.Context) error
 	Checkpoint(ctx context.Context) error
 	EnsureRole(ctx context.Context, r postgres.Role) error
+	// EnsureCertRole creates a superuser that logs in by certificate only, unless it exists.
+	EnsureCertRole(ctx context.Context, name string) error
 	SetPassword(ctx context.Context, user, password string) error
 	CreateSlot(ctx context.Context, name string) error
 	DropSlot(ctx context.Context, name string) error
@@ -81,9 +90,12 @@ func (p PGWorkload) EnsureWatcher(ctx context.Context) error {
 	return p.Workload.EnsureWatcher(ctx, exe)
 }
 
+// SetTrust sets the workload's postgres.Trust.
+func (p PGWorkload) SetTrust(t postgres.Trust) { p.Workload.Trust = t }
+
 // Connect opens SQL to the server at host (*postgres.Workload's own Connect is to itself).
-func (p PGWorkload) Connect(ctx context.Context, host, user, password string) (DB, error) {
-	db, err := p.OpenDB(ctx, host, user, password)
+func (p PGWorkload) Connect(ctx context.Context, host string, l postgres.Login) (DB, error) {
+	db, err := p.OpenDB(ctx, host, l)
 	if err != nil {
 		return nil, err // a nil *postgres.DB must not become a non-nil DB
 	}
@@ -99,8 +111,8 @@ func isNotReady(err error) bool {
 }
 
 // OpenClientAdmin opens the database relation's administration session on host.
-func (p PGWorkload) OpenClientAdmin(ctx context.Context, host, user, password string) (ClientAdmin, error) {
-	a, err := p.Workload.OpenClientAdmin(ctx, host, user, password)
+func (p PGWorkload) OpenClientAdmin(ctx context.Context, host string, l postgres.Login) (ClientAdmin, error) {
+	a, err := p.Workload.OpenClientAdmin(ctx, host, l)
 	if err != nil {
 		return nil, err // a nil *postgres.ClientAdmin must not become a non-nil ClientAdmin
 	}

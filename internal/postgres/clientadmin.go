@@ -14,14 +14,14 @@ type ClientAdmin struct {
 	connect ConnectDB
 }
 
-// OpenClientAdmin connects to host's postgres database as user.
-func (w *Workload) OpenClientAdmin(ctx context.Context, host, user, password string) (*ClientAdmin, error) {
-	conn, err := Connect(ctx, host, w.Port, user, password, "postgres")
+// OpenClientAdmin connects to host's postgres database as l.
+func (w *Workload) OpenClientAdmin(ctx context.Context, host string, l Login) (*ClientAdmin, error) {
+	conn, err := w.connect(ctx, host, l, "postgres")
 	if err != nil {
 		return nil, err
 	}
 	connect := func(ctx context.Context, db string) (*pgx.Conn, error) {
-		return Connect(ctx, host, w.Port, user, password, db)
+		return w.connect(ctx, host, l, db)
 	}
 	return &ClientAdmin{conn: conn, connect: connect}, nil
 }

@@ -64,7 +64,7 @@ func TestSessionStatementTimeout(t *testing.T) {
 	defer cancel()
 	u := startUnit(t, ctx, "127.0.0.59")
 	u.initPrimary(t, ctx)
-	conn, err := u.w.Connect(ctx, "operator", opPass)
+	conn, err := u.w.Connect(ctx, opLogin)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,7 +51,7 @@ func TestConnectStalledPeer(t *testing.T) {
 			ctx, cancel := tt.ctx()
 			defer cancel()
 			err := within(t, ConnectTimeout+10*time.Second, func() error {
-				conn, err := Connect(ctx, host, port, "operator", "pw", "postgres")
+				conn, err := Connect(ctx, host, port, PasswordLogin("operator", "pw"), "postgres", nil)
 				if err == nil {
 					_ = conn.Close(context.Background())
 				}

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -9,16 +10,28 @@ import (
 
 // DB is SQL on one server over one pgx connection: the verbs of sql.go as methods, which
 // the charm's DB interface names.
-type DB struct{ conn *pgx.Conn }
+type DB struct {
+	conn *pgx.Conn
+	// host, port, login and tlsCfg open the replication connection a non-superuser reads
+	// timeline histories through.
+	host   string
+	port   int
+	login  Login
+	tlsCfg *tls.Config
+}
 
 // OpenDB connects to the server at host (this workload's or another unit's, on the
-// workload's port) as user, to the postgres database.
-func (w *Workload) OpenDB(ctx context.Context, host, user, password string) (*DB, error) {
-	conn, err := Connect(ctx, host, w.Port, user, password, "postgres")
+// workload's port) as l, to the postgres database.
+func (w *Workload) OpenDB(ctx context.Context, host string, l Login) (*DB, error) {
+	tlsCfg, err := w.ClientTLS(host)
 	if err != nil {
 		return nil, err
 	}
-	return &DB{conn: conn}, nil
+	conn, err := Connect(ctx, host, w.Port, l, "postgres", tlsCfg)
+	if err != nil {
+		return nil, err
+	}
+	return &DB{conn: conn, host: host, port: w.Port, login: l, tlsCfg: tlsCfg}, nil
 }
 
 // Positions reads the server's WAL positions (WALPositions).
@@ -38,6 +51,11 @@ func (d *DB) Checkpoint(ctx context.Context) error {
 // EnsureRole creates or updates a role (EnsureRole).
 func (d *DB) EnsureRole(ctx context.Context, r Role) error { return EnsureRole(ctx, d.conn, r) }
 
+// EnsureCertRole creates a superuser that logs in by certificate only (EnsureCertRole).
+func (d *DB) EnsureCertRole(ctx context.Context, name string) error {
+	return EnsureCertRole(ctx, d.conn, name)
+}
+
 // SetPassword sets a role's password (SetPassword).
 func (d *DB) SetPassword(ctx context.Context, user, password string) error {
 	return SetPassword(ctx, d.conn, user, password)
@@ -52,9 +70,15 @@ func (d *DB) DropSlot(ctx context.Context, name string) error { return DropSlot(
 // ListSlots lists the replication slots (ListSlots).
 func (d *DB) ListSlots(ctx context.Context) ([]Slot, error) { return ListSlots(ctx, d.conn) }
 
-// TimelineHistory reads a timeline's history file (TimelineHistory).
+// TimelineHistory reads a timeline's history file: with SQL (TimelineHistory) as a
+// superuser, otherwise over the replication protocol (ReplicationTimelineHistory), which a
+// role with REPLICATION may use without being granted pg_read_file (that would let it read
+// every file of the data directory, the server's key included).
 func (d *DB) TimelineHistory(ctx context.Context, tli int) ([]HistoryEntry, error) {
-	return TimelineHistory(ctx, d.conn, tli)
+	if d.conn.PgConn().ParameterStatus("is_superuser") == "on" {
+		return TimelineHistory(ctx, d.conn, tli)
+	}
+	return ReplicationTimelineHistory(ctx, d.host, d.port, d.login, d.tlsCfg, tli)
 }
 
 // Replication is a primary's synchronous replication state (ReadReplicationState).

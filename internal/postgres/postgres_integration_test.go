@@ -14,11 +14,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jujulet/postgresql-k8s/internal/pki"
 	"github.com/jujulet/postgresql-k8s/internal/postgres/pgtest"
 )
 
@@ -83,7 +85,7 @@ func startUnit(t *testing.T, ctx context.Context, addr string) *testUnit {
 // settings, passfile and pg_hba rules.
 func (u *testUnit) initPrimary(t *testing.T, ctx context.Context) {
 	t.Helper()
-	must(t, u.w.InitDB(ctx, "operator", opPass))
+	must(t, u.w.InitDB(ctx, opLogin))
 	must(t, u.w.WritePassfile(ctx, passEntries()))
 	_, err := u.w.WriteConf(ctx, testSettings())
 	must(t, err)
@@ -91,7 +93,7 @@ func (u *testUnit) initPrimary(t *testing.T, ctx context.Context) {
 	must(t, err)
 	must(t, u.w.PlanLayer(ctx, LayerOptions{}))
 	must(t, u.w.Start(ctx))
-	must(t, u.w.WaitReady(ctx, "operator", opPass))
+	must(t, u.w.WaitReady(ctx, opLogin))
 }
 
 func (u *testUnit) open(t *testing.T, ctx context.Context, addr string) *Workload {
@@ -100,6 +102,7 @@ func (u *testUnit) open(t *testing.T, ctx context.Context, addr string) *Workloa
 	for {
 		w, err := Open(ctx, Options{Socket: socket, Root: root, Addr: addr})
 		if err == nil {
+			placeTestTLS(t, ctx, w)
 			return w
 		}
 		if !errors.Is(err, ErrNotReady) || ctx.Err() != nil {
@@ -115,12 +118,35 @@ const (
 	rwPass   = "rewind-pass"
 )
 
+var opLogin = PasswordLogin("operator", opPass)
+
 func testHBA() []HBARule {
 	return []HBARule{
-		{"host", "all", "operator", "0.0.0.0/0", "scram-sha-256"},
-		{"host", "replication", "replication", "127.0.0.0/8", "scram-sha-256"},
-		{"host", "all", "rewind", "127.0.0.0/8", "scram-sha-256"},
+		{"hostssl", "all", "operator", "0.0.0.0/0", "scram-sha-256"},
+		{"hostssl", "replication", "replication", "127.0.0.0/8", "scram-sha-256"},
+		{"hostssl", "all", "rewind", "127.0.0.0/8", "scram-sha-256"},
 	}
+}
+
+// testCA signs every test server's certificate: the servers verify each other with it
+// (primary_conninfo, pg_basebackup, pg_rewind) and so do the tests' connections.
+var testCA = sync.OnceValue(func() pki.CA {
+	ca, err := pki.NewCA("postgres-integration-test", time.Now())
+	if err != nil {
+		panic(err)
+	}
+	return ca
+})
+
+// placeTestTLS gives w a server certificate for its address and makes its connections
+// trust the test CA, as the charm does with its cluster CA.
+func placeTestTLS(t *testing.T, ctx context.Context, w *Workload) {
+	t.Helper()
+	ca := testCA()
+	cert, key, err := ca.IssueServer(time.Now(), w.Addr)
+	must(t, err)
+	must(t, w.PlaceTLS(ctx, map[string][]byte{ServerCertFile: cert, ServerKeyFile: key, CAFile: ca.CertPEM, ClientCAFile: ca.CertPEM}))
+	w.Trust = func(string) ([]byte, error) { return ca.CertPEM, nil }
 }
 
 func passEntries() []PassEntry {
@@ -128,7 +154,7 @@ func passEntries() []PassEntry {
 }
 
 func testSettings() Settings {
-	return Settings{ClusterName: "test", MaxConnections: 50, LogMinDurationStatement: -1, WALKeepSizeMB: 64}
+	return Settings{ClusterName: "test", MaxConnections: 50, LogMinDurationStatement: -1, WALKeepSizeMB: 64, TLS: true}
 }
 
 func must(t *testing.T, err error) {
@@ -140,7 +166,7 @@ func must(t *testing.T, err error) {
 
 func connect(t *testing.T, ctx context.Context, w *Workload) *pgx.Conn {
 	t.Helper()
-	conn, err := w.Connect(ctx, "operator", opPass)
+	conn, err := w.Connect(ctx, opLogin)
 	must(t, err)
 	t.Cleanup(func() { conn.Close(context.Background()) })
 	return conn
@@ -186,7 +212,7 @@ func TestPrimaryReplicaSwitchoverRewind(t *testing.T) {
 	if ok {
 		t.Fatal("fresh data dir reported initialised")
 	}
-	must(t, a.w.InitDB(ctx, "operator", opPass))
+	must(t, a.w.InitDB(ctx, opLogin))
 	if ok, _ := a.w.Exists(ctx, a.w.PrivateDir()+"/initdb.pw"); ok {
 		t.Error("initdb password file left behind")
 	}
@@ -197,7 +223,7 @@ func TestPrimaryReplicaSwitchoverRewind(t *testing.T) {
 	must(t, err)
 	must(t, a.w.PlanLayer(ctx, LayerOptions{}))
 	must(t, a.w.Start(ctx))
-	must(t, a.w.WaitReady(ctx, "operator", opPass))
+	must(t, a.w.WaitReady(ctx, opLogin))
 	ca := connect(t, ctx, a.w)
 	must(t, EnsureRole(ctx, ca, Role{Name: "replication", Password: replPass, Attributes: []string{"REPLICATION"}}))
 	must(t, EnsureRole(ctx, ca, Role{Name: "rewind", Password: rwPass, Grants: RewindGrants}))
@@ -233,7 +259,7 @@ func TestPrimaryReplicaSwitchoverRewind(t *testing.T) {
 	must(t, err)
 	must(t, b.w.PlanLayer(ctx, LayerOptions{}))
 	must(t, b.w.Start(ctx))
-	must(t, b.w.WaitReady(ctx, "operator", opPass))
+	must(t, b.w.WaitReady(ctx, opLogin))
 	cb := connect(t, ctx, b.w)
 	if inRec, err := IsInRecovery(ctx, cb); err != nil || !inRec {
 		t.Fatalf("replica not in recovery: %v %v", inRec, err)
@@ -293,7 +319,7 @@ func TestPrimaryReplicaSwitchoverRewind(t *testing.T) {
 	_, err = a.w.FollowPrimary(ctx, testSettings(), upB)
 	must(t, err)
 	must(t, a.w.Start(ctx))
-	must(t, a.w.WaitReady(ctx, "operator", opPass))
+	must(t, a.w.WaitReady(ctx, opLogin))
 	ca = connect(t, ctx, a.w)
 	_, err = cb.Exec(ctx, "INSERT INTO t (v) SELECT 'd' FROM generate_series(1, 10)")
 	must(t, err)
@@ -326,7 +352,7 @@ func TestPrimaryReplicaSwitchoverRewind(t *testing.T) {
 	_, err = a.w.WriteHBA(ctx, testHBA())
 	must(t, err)
 	must(t, a.w.Start(ctx))
-	must(t, a.w.WaitReady(ctx, "operator", opPass))
+	must(t, a.w.WaitReady(ctx, opLogin))
 	ca = connect(t, ctx, a.w)
 	waitFor(t, ctx, "rewound server follows", func() (bool, error) {
 		p, err := WALPositions(ctx, ca)
@@ -340,7 +366,9 @@ func TestPrimaryReplicaSwitchoverRewind(t *testing.T) {
 
 	// 6. Password rotation through a SCRAM verifier.
 	must(t, SetPassword(ctx, cb, "rewind", "new-rewind"))
-	c2, err := Connect(ctx, b.w.Addr, 0, "rewind", "new-rewind", "postgres")
+	tlsB, err := b.w.ClientTLS(b.w.Addr)
+	must(t, err)
+	c2, err := Connect(ctx, b.w.Addr, 0, PasswordLogin("rewind", "new-rewind"), "postgres", tlsB)
 	must(t, err)
 	c2.Close(ctx)
 }
@@ -360,10 +388,10 @@ func TestPostmasterOutlivesPebble(t *testing.T) {
 		t.Fatalf("new pebble has a plan already: %q %v", st, err)
 	}
 	// The orphan still serves.
-	must(t, a.w.WaitReady(ctx, "operator", opPass))
+	must(t, a.w.WaitReady(ctx, opLogin))
 	must(t, a.w.PlanLayer(ctx, LayerOptions{}))
 	must(t, a.w.Start(ctx))
-	must(t, a.w.WaitReady(ctx, "operator", opPass))
+	must(t, a.w.WaitReady(ctx, opLogin))
 	if st, _ := a.w.ServiceStatus(ctx); st != "active" {
 		t.Fatalf("service %q after restart", st)
 	}
@@ -375,7 +403,7 @@ func TestPostmasterOutlivesPebble(t *testing.T) {
 
 	// The pod dies with its processes: the postmaster is SIGKILLed, its pid file stays.
 	must(t, a.w.Start(ctx))
-	must(t, a.w.WaitReady(ctx, "operator", opPass))
+	must(t, a.w.WaitReady(ctx, opLogin))
 	pidFile, err := os.ReadFile(filepath.Join(a.w.Host(a.w.PGData()), "postmaster.pid"))
 	must(t, err)
 	pid, err := strconv.Atoi(strings.SplitN(string(pidFile), "\n", 2)[0])
@@ -393,7 +421,7 @@ func TestPostmasterOutlivesPebble(t *testing.T) {
 	}
 	must(t, a.w.PlanLayer(ctx, LayerOptions{}))
 	must(t, a.w.Start(ctx))
-	must(t, a.w.WaitReady(ctx, "operator", opPass))
+	must(t, a.w.WaitReady(ctx, opLogin))
 }
 
 // TestSyncStandbyHoldsCommits: with the standby in synchronous_standby_names, a commit on the
@@ -421,7 +449,7 @@ func TestSyncStandbyHoldsCommits(t *testing.T) {
 	must(t, err)
 	must(t, b.w.PlanLayer(ctx, LayerOptions{}))
 	must(t, b.w.Start(ctx))
-	must(t, b.w.WaitReady(ctx, "operator", opPass))
+	must(t, b.w.WaitReady(ctx, opLogin))
 
 	// Make b synchronous and wait until the primary says so.
 	sync := testSettings()
@@ -446,7 +474,7 @@ func TestSyncStandbyHoldsCommits(t *testing.T) {
 		reps, err := Replicas(ctx, ca)
 		return err == nil && len(reps) == 0, err
 	})
-	blocked, err := a.w.Connect(ctx, "operator", opPass)
+	blocked, err := a.w.Connect(ctx, opLogin)
 	must(t, err)
 	defer blocked.Close(context.Background())
 	ictx, icancel := context.WithTimeout(ctx, 3*time.Second)
@@ -466,7 +494,7 @@ func TestSyncStandbyHoldsCommits(t *testing.T) {
 
 	// b returns: the waiting commit completes and new ones go through.
 	must(t, b.w.Start(ctx))
-	must(t, b.w.WaitReady(ctx, "operator", opPass))
+	must(t, b.w.WaitReady(ctx, opLogin))
 	waitFor(t, ctx, "the waiting commit completed", func() (bool, error) {
 		var n int
 		err := ca.QueryRow(ctx, "SELECT count(*) FROM t WHERE v = 'waits'").Scan(&n)
@@ -488,7 +516,7 @@ func TestMoveAsideKeepsOnlyTheNewest(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	u := startUnit(t, ctx, "127.0.0.58")
-	must(t, u.w.InitDB(ctx, "operator", opPass))
+	must(t, u.w.InitDB(ctx, opLogin))
 	var last string
 	for i := range 3 {
 		if i > 0 {
@@ -506,5 +534,111 @@ func TestMoveAsideKeepsOnlyTheNewest(t *testing.T) {
 	must(t, err)
 	if len(old) != 1 || path.Join(MountPath, old[0]) != last {
 		t.Errorf("kept aside %v, want only %s", old, last)
+	}
+}
+
+// TestCharmAdminCertAndReplicationUserSQL: the bootstrap superuser charm_admin has no
+// password and logs in with a client certificate of the cluster's CA (and nothing else); the
+// replication role (REPLICATION and ReplicationGrants, no superuser) runs every query the
+// charm runs on the other cluster's servers: positions, timeline history, slots and
+// CHECKPOINT, and cannot read the data directory.
+func TestCharmAdminCertAndReplicationUserSQL(t *testing.T) {
+	havePostgres(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	a := startUnit(t, ctx, "127.0.0.59")
+	certPEM, keyPEM, err := testCA().IssueClient(time.Now(), "charm_admin")
+	must(t, err)
+	pair, err := pki.KeyPair(certPEM, keyPEM)
+	must(t, err)
+	admin := Login{User: "charm_admin", Cert: &pair}
+	must(t, a.w.InitDB(ctx, Login{User: "charm_admin"}))
+	must(t, a.w.WritePassfile(ctx, passEntries()))
+	_, err = a.w.WriteConf(ctx, testSettings())
+	must(t, err)
+	_, err = a.w.WriteHBA(ctx, []HBARule{
+		{"hostssl", "all", "charm_admin", "127.0.0.0/8", "cert"},
+		{"hostssl", "replication", "replication", "127.0.0.0/8", "scram-sha-256"},
+		{"hostssl", "postgres", "replication", "127.0.0.0/8", "scram-sha-256"},
+	})
+	must(t, err)
+	must(t, a.w.PlanLayer(ctx, LayerOptions{}))
+	must(t, a.w.Start(ctx))
+	must(t, a.w.WaitReady(ctx, admin))
+	// Timeline 2, so that there is a history to read: restart as a standby and promote.
+	_, err = a.w.Stop(ctx)
+	must(t, err)
+	must(t, a.w.WriteStandbySignal(ctx))
+	must(t, a.w.Start(ctx))
+	must(t, a.w.WaitReady(ctx, admin))
+	sdb, err := a.w.OpenDB(ctx, a.w.Addr, admin)
+	must(t, err)
+	defer sdb.Close(ctx)
+	must(t, sdb.Promote(ctx))
+	must(t, sdb.EnsureRole(ctx, Role{Name: "replication", Password: replPass, Attributes: []string{"REPLICATION"}, Grants: ReplicationGrants}))
+
+	// A server that refuses a login is up: WaitReady says so at once (not at its deadline).
+	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
+	err = a.w.WaitReady(wctx, Login{User: "nobody", Password: "x"})
+	wcancel()
+	if err == nil || errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "28000") {
+		t.Errorf("WaitReady for a login the server refuses: %v, want its refusal", err)
+	}
+	must(t, sdb.EnsureCertRole(ctx, "charm_admin")) // exists: nothing to do
+	must(t, sdb.EnsureCertRole(ctx, "second_admin"))
+	var super, canLogin bool
+	var pw *string
+	must(t, sdb.conn.QueryRow(ctx, "SELECT rolsuper, rolcanlogin, rolpassword FROM pg_authid WHERE rolname = 'second_admin'").Scan(&super, &canLogin, &pw))
+	if !super || !canLogin || pw != nil {
+		t.Errorf("EnsureCertRole: superuser %v, login %v, password set %v", super, canLogin, pw != nil)
+	}
+
+	// charm_admin: no certificate, or one of another CA, is refused.
+	other, err := pki.NewCA("another cluster", time.Now())
+	must(t, err)
+	oc, ok, err := other.IssueClient(time.Now(), "charm_admin")
+	must(t, err)
+	otherPair, err := pki.KeyPair(oc, ok)
+	must(t, err)
+	for name, l := range map[string]Login{"no certificate": {User: "charm_admin"}, "another CA's certificate": {User: "charm_admin", Cert: &otherPair}} {
+		if c, err := a.w.Connect(ctx, l); err == nil {
+			c.Close(ctx)
+			t.Errorf("charm_admin with %s logged in", name)
+		}
+	}
+
+	db, err := a.w.OpenDB(ctx, a.w.Addr, PasswordLogin("replication", replPass))
+	must(t, err)
+	defer db.Close(ctx)
+	pos, err := db.Positions(ctx)
+	must(t, err)
+	if pos.InRecovery || pos.Timeline != 2 || pos.Current == 0 {
+		t.Fatalf("positions as replication: %+v, want a writable server on timeline 2", pos)
+	}
+	hist, err := db.TimelineHistory(ctx, 2)
+	must(t, err)
+	if len(hist) != 1 || hist[0].TLI != 1 || hist[0].SwitchLSN == 0 {
+		t.Errorf("timeline 2's history as replication: %+v, want one entry for timeline 1", hist)
+	}
+	if _, err := db.TimelineHistory(ctx, 3); err == nil {
+		t.Error("the history of a timeline that does not exist was read")
+	}
+	must(t, db.CreateSlot(ctx, "dr_test"))
+	slots, err := db.ListSlots(ctx)
+	must(t, err)
+	if len(slots) != 1 || slots[0].Name != "dr_test" {
+		t.Errorf("slots as replication: %+v", slots)
+	}
+	must(t, db.Checkpoint(ctx))
+	must(t, db.DropSlot(ctx, "dr_test"))
+	// Least privilege: no superuser, so no file of the data directory.
+	if _, err := db.conn.Exec(ctx, "SELECT pg_read_file('postgresql.conf')"); err == nil || !strings.Contains(err.Error(), "42501") {
+		t.Errorf("replication read a file of the data directory: %v", err)
+	}
+	// The superuser reads the same history with SQL.
+	shist, err := sdb.TimelineHistory(ctx, 2)
+	must(t, err)
+	if len(shist) != 1 || shist[0] != hist[0] {
+		t.Errorf("history as the superuser %+v, as replication %+v", shist, hist)
 	}
 }

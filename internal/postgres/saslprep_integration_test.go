@@ -19,19 +19,19 @@ func TestSCRAMVerifierLogsInWithPgxAndLibpq(t *testing.T) {
 	defer cancel()
 	const addr = "127.0.0.62"
 	u := startUnit(t, ctx, addr)
-	must(t, u.w.InitDB(ctx, "operator", opPass))
+	must(t, u.w.InitDB(ctx, opLogin))
 	_, err := u.w.WriteConf(ctx, testSettings())
 	must(t, err)
 	_, err = u.w.WriteHBA(ctx, []HBARule{{"host", "all", "all", "127.0.0.0/8", "scram-sha-256"}})
 	must(t, err)
 	must(t, u.w.PlanLayer(ctx, LayerOptions{}))
 	must(t, u.w.Start(ctx))
-	must(t, u.w.WaitReady(ctx, "operator", opPass))
+	must(t, u.w.WaitReady(ctx, opLogin))
 	op := connect(t, ctx, u.w)
 	must(t, EnsureRole(ctx, op, Role{Name: "sasl_user", Password: "placeholder-1"}))
 
 	pgxLogin := func(pw string) error {
-		conn, err := Connect(ctx, addr, 0, "sasl_user", pw, "postgres")
+		conn, err := Connect(ctx, addr, 0, PasswordLogin("sasl_user", pw), "postgres", nil)
 		if err == nil {
 			conn.Close(ctx)
 		}
@@ -100,7 +100,7 @@ func TestSCRAMVerifierLogsInWithPgxAndLibpq(t *testing.T) {
 			_, _ = op.Exec(ctx, "SELECT pg_reload_conf()")
 		}()
 		time.Sleep(200 * time.Millisecond) // the reload is asynchronous
-		conn, err := Connect(ctx, addr, 0, "operator", opPass, "postgres")
+		conn, err := Connect(ctx, addr, 0, opLogin, "postgres", nil)
 		must(t, err)
 		defer conn.Close(ctx)
 		_, err = conn.Exec(ctx, "SET statement_timeout = '300ms'")

@@ -6,18 +6,24 @@ import (
 	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// Connect opens a pgx connection over TCP; the password travels in the config only.
-func Connect(ctx context.Context, host string, port int, user, password, db string) (*pgx.Conn, error) {
+// Connect opens a pgx connection over TCP as l; the password travels in the config only.
+// With tlsCfg the connection is TLS only (no fallback to cleartext); nil connects in
+// cleartext, which only servers without TLS (tests) accept. A certificate login (l.Cert)
+// needs tlsCfg.
+func Connect(ctx context.Context, host string, port int, l Login, db string, tlsCfg *tls.Config) (*pgx.Conn, error) {
 	cfg, err := pgx.ParseConfig("")
 	if err != nil {
 		return nil, err
@@ -28,34 +34,50 @@ func Connect(ctx context.Context, host string, port int, user, password, db stri
 	if db == "" {
 		db = "postgres"
 	}
-	cfg.Host, cfg.Port, cfg.User, cfg.Password, cfg.Database = host, uint16(port), user, password, db
+	cfg.Host, cfg.Port, cfg.User, cfg.Password, cfg.Database = host, uint16(port), l.User, l.Password, db
 	cfg.ConnectTimeout = 5 * time.Second
-	cfg.TLSConfig = nil
+	if cfg.TLSConfig, err = l.withCert(tlsCfg); err != nil {
+		return nil, err
+	}
 	cfg.Fallbacks = nil
 	cfg.RuntimeParams["application_name"] = "postgresql-k8s-charm"
 	withDeadlines(&cfg.Config)
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("connect %s@%s:%d: %w", user, host, port, err)
+		return nil, fmt.Errorf("connect %s@%s:%d: %w", l.User, host, port, err)
 	}
 	return conn, nil
 }
 
-// Connect opens a connection to this workload's server.
-func (w *Workload) Connect(ctx context.Context, user, password string) (*pgx.Conn, error) {
-	return Connect(ctx, w.Addr, w.Port, user, password, "postgres")
+// Connect opens a connection to this workload's server, verified as ClientTLS says.
+func (w *Workload) Connect(ctx context.Context, l Login) (*pgx.Conn, error) {
+	return w.connect(ctx, w.Addr, l, "postgres")
 }
 
-// WaitReady polls until the server accepts a connection for user, or ctx ends.
-func (w *Workload) WaitReady(ctx context.Context, user, password string) error {
+// connect opens a verified TLS connection to the server at host, on the workload's port.
+func (w *Workload) connect(ctx context.Context, host string, l Login, db string) (*pgx.Conn, error) {
+	tlsCfg, err := w.ClientTLS(host)
+	if err != nil {
+		return nil, err
+	}
+	return Connect(ctx, host, w.Port, l, db, tlsCfg)
+}
+
+// WaitReady polls until the server accepts a connection for l, or ctx ends. A server that
+// answers but refuses the login (SQLSTATE class 28: no such role, authentication failed) is
+// up: that error is returned at once, since waiting changes nothing.
+func (w *Workload) WaitReady(ctx context.Context, l Login) error {
 	var last error
 	for {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		conn, err := w.Connect(cctx, user, password)
+		conn, err := w.Connect(cctx, l)
 		cancel()
 		if err == nil {
 			_ = conn.Close(ctx)
 			return nil
+		}
+		if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "28") {
+			return err
 		}
 		last = err
 		select {
@@ -156,6 +178,45 @@ func TimelineHistory(ctx context.Context, conn *pgx.Conn, tli int) ([]HistoryEnt
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	return ParseHistory(s)
+}
+
+// ReplicationTimelineHistory returns the history of timeline tli (nil for timeline 1) read
+// with the replication command TIMELINE_HISTORY, over a physical replication connection as
+// l (pg_hba: database "replication"), with tlsCfg as Connect.
+func ReplicationTimelineHistory(ctx context.Context, host string, port int, l Login, tlsCfg *tls.Config, tli int) ([]HistoryEntry, error) {
+	if tli <= 1 {
+		return nil, nil
+	}
+	cfg, err := pgconn.ParseConfig("")
+	if err != nil {
+		return nil, err
+	}
+	if port == 0 {
+		port = DefaultPort
+	}
+	cfg.Host, cfg.Port, cfg.User, cfg.Password, cfg.Database = host, uint16(port), l.User, l.Password, "replication"
+	cfg.ConnectTimeout = 5 * time.Second
+	if cfg.TLSConfig, err = l.withCert(tlsCfg); err != nil {
+		return nil, err
+	}
+	cfg.Fallbacks = nil
+	cfg.RuntimeParams["application_name"] = "postgresql-k8s-charm"
+	cfg.RuntimeParams["replication"] = "true"
+	conn, err := pgconn.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("replication connection %s@%s:%d: %w", l.User, host, port, err)
+	}
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
+	// A walsender takes the simple query protocol only; tli is an int, nothing to quote.
+	res, err := conn.Exec(ctx, fmt.Sprintf("TIMELINE_HISTORY %d", tli)).ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("TIMELINE_HISTORY %d: %w", tli, err)
+	}
+	if len(res) != 1 || len(res[0].Rows) != 1 || len(res[0].Rows[0]) != 2 {
+		return nil, fmt.Errorf("TIMELINE_HISTORY %d: unexpected result", tli)
+	}
+	// The content column is the file's bytes as they are (not bytea's hex text form).
+	return ParseHistory(string(res[0].Rows[0][1]))
 }
 
 // CurrentTimeline returns the timeline the server writes (primary) or follows (standby).
@@ -438,6 +499,32 @@ func quoteLiteral(s string) string {
 		out = append(out, s[i])
 	}
 	return string(append(out, '\''))
+}
+
+// ReplicationGrants are what the replication role needs beyond REPLICATION for the SQL the
+// other cluster's charm runs on this one (it logs in as replication, never as a superuser):
+// CHECKPOINT before it rewinds onto this server (pg_checkpoint, PostgreSQL 15 and later; on
+// older servers that step fails and the follower re-seeds instead). Slots need REPLICATION
+// only, the WAL position functions and pg_replication_slots are public, and timeline
+// histories are read over the replication protocol (DB.TimelineHistory).
+var ReplicationGrants = []string{
+	`DO $$BEGIN IF to_regrole('pg_checkpoint') IS NOT NULL THEN EXECUTE 'GRANT pg_checkpoint TO %s'; END IF; END$$`,
+}
+
+// EnsureCertRole creates the superuser name, which logs in with a client certificate only
+// (no password), unless it exists.
+func EnsureCertRole(ctx context.Context, conn *pgx.Conn, name string) error {
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", name).Scan(&exists); err != nil {
+		return fmt.Errorf("role %s: %w", name, err)
+	}
+	if exists {
+		return nil
+	}
+	if _, err := conn.Exec(ctx, "CREATE ROLE "+pgx.Identifier{name}.Sanitize()+" WITH LOGIN SUPERUSER"); err != nil {
+		return fmt.Errorf("create role %s: %w", name, err)
+	}
+	return nil
 }
 
 // RewindGrants are the grants pg_rewind needs from a non-superuser source role.

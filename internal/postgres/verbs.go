@@ -48,26 +48,30 @@ func (w *Workload) IsInitialised(ctx context.Context) (bool, error) {
 	return w.Exists(ctx, path.Join(w.PGData(), "PG_VERSION"))
 }
 
-// InitDB creates the cluster with superuser and its password (scram-sha-256, data checksums).
-// The password goes through a 0600 file that is removed afterwards.
-func (w *Workload) InitDB(ctx context.Context, superuser, password string) error {
+// InitDB creates the cluster (data checksums) with superuser as its bootstrap superuser. A
+// password, if any, goes through a 0600 file that is removed afterwards.
+func (w *Workload) InitDB(ctx context.Context, superuser Login) error {
 	if err := w.MakeDir(ctx, w.PrivateDir(), 0o700); err != nil {
 		return err
 	}
 	if err := w.MakeDir(ctx, w.PGData(), 0o700); err != nil {
 		return err
 	}
-	pw := path.Join(w.PrivateDir(), "initdb.pw")
-	if err := w.WriteFile(ctx, pw, []byte(password+"\n"), 0o600); err != nil {
-		return err
+	cmd := []string{w.bin("initdb"), "-D", w.Host(w.PGData()), "--username=" + superuser.User}
+	if superuser.Password == "" {
+		// A superuser without a password (it logs in with a certificate): initdb's own
+		// pg_hba.conf, which the charm replaces before the first start, admits nobody.
+		cmd = append(cmd, "--auth-host=reject", "--auth-local=reject")
+	} else {
+		pw := path.Join(w.PrivateDir(), "initdb.pw")
+		if err := w.WriteFile(ctx, pw, []byte(superuser.Password+"\n"), 0o600); err != nil {
+			return err
+		}
+		defer func() { _ = w.Remove(context.WithoutCancel(ctx), pw) }()
+		cmd = append(cmd, "--pwfile="+w.Host(pw), "--auth-host=scram-sha-256", "--auth-local=scram-sha-256")
 	}
-	defer func() { _ = w.Remove(context.WithoutCancel(ctx), pw) }()
-	_, err := w.Exec(ctx, []string{
-		w.bin("initdb"), "-D", w.Host(w.PGData()), "--username=" + superuser, "--pwfile=" + w.Host(pw),
-		"--auth-host=scram-sha-256", "--auth-local=scram-sha-256", "--data-checksums",
-		"--encoding=UTF8", "--locale=C", "--no-instructions",
-	}, nil)
-	if err != nil {
+	cmd = append(cmd, "--data-checksums", "--encoding=UTF8", "--locale=C", "--no-instructions")
+	if _, err := w.Exec(ctx, cmd, nil); err != nil {
 		return fmt.Errorf("initdb: %w", err)
 	}
 	return nil
@@ -247,8 +251,7 @@ func (w *Workload) BaseBackup(ctx context.Context, up Upstream) (movedAside stri
 	if err := w.MakeDir(ctx, fresh, 0o700); err != nil {
 		return "", err
 	}
-	u := up
-	u.Passfile = w.Host(w.PassfilePath())
+	u := w.withFiles(up)
 	// Not the standby's application_name: pg_basebackup's WAL stream shows as "streaming" in
 	// pg_stat_replication and must never be taken for the standby itself (a synchronous one
 	// it cannot stand in for).
@@ -304,8 +307,7 @@ const AsideSuffix = ".old-"
 // Rewind runs pg_rewind against a running source server (user with the rewind grants) on a
 // stopped PGDATA. Run CHECKPOINT on the source first when it was just promoted.
 func (w *Workload) Rewind(ctx context.Context, source Upstream) (string, error) {
-	u := source
-	u.Passfile = w.Host(w.PassfilePath())
+	u := w.withFiles(source)
 	if u.DBName == "" {
 		u.DBName = "postgres"
 	}

@@ -491,8 +491,8 @@ func (d *Drill) converge(ctx context.Context, n int, accept []side, r *Result) e
 		}
 	}
 	d.primary, d.standby = *chosen, d.other(*chosen)
-	// Passwords (set-password) and addresses are read again; the standby cluster's copy of
-	// the passwords must work on its units too.
+	// Passwords (set-password) and addresses are read again; every unit of both clusters
+	// must accept the primary cluster's operator password (scenario.PairDR).
 	for {
 		err := d.reload(ctx)
 		if err == nil {
@@ -559,6 +559,7 @@ func (d *Drill) reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	scenario.PairDR(rome, lisbon)
 	d.clusters = map[string]*scenario.Cluster{d.rome.Model: rome, d.lisbon.Model: lisbon}
 	d.w.SetClusters(rome, lisbon)
 	d.p.SetClusters(rome, lisbon)

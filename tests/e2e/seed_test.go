@@ -11,7 +11,8 @@ import (
 
 // TestSeedFlow is the README's cross-regional flow verbatim (rome/db1 offered, lisbon/db2
 // consuming), with data checked both ways, a zero-loss switchover there and back under a live
-// writer, and both clusters scaled to 3 at the end.
+// writer, and both clusters scaled to 3 at the end; then least privilege: the shared secrets
+// hold no operator or monitoring password, no unit admits them from beyond its cluster.
 func TestSeedFlow(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
@@ -19,4 +20,7 @@ func TestSeedFlow(t *testing.T) {
 	s := scenario.NewSeed(j, "postgresql-k8s")
 
 	s.RunSeedFlow(t, ctx)
+	rome, lisbon := s.Clusters(t, ctx)
+	checkLeastPrivilege(t, ctx, j, rome, lisbon)
+	checkWhosePassword(t, ctx, j, s)
 }

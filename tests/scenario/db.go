@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"sort"
@@ -14,8 +15,37 @@ import (
 // OperatorUser is the charm's administrative database user.
 const OperatorUser = "operator"
 
-// Connect opens a connection to the unit's PostgreSQL as the operator.
+// Connect opens a connection to the unit's PostgreSQL as the operator. password may hold
+// several candidates (Passwords): each is tried in turn while the server refuses the
+// password.
 func Connect(ctx context.Context, addr, password string) (*pgx.Conn, error) {
+	var conn *pgx.Conn
+	var err error
+	for _, pw := range strings.Split(password, passwordSep) {
+		if conn, err = connectWith(ctx, addr, pw); err == nil || !strings.Contains(err.Error(), "28P01") {
+			break
+		}
+	}
+	return conn, err
+}
+
+// passwordSep separates the candidates of a Cluster's Password: a NUL, which no password of
+// the charm's may hold.
+const passwordSep = "\x00"
+
+// Passwords joins operator password candidates for Cluster.Password.
+func Passwords(pw ...string) string { return strings.Join(pw, passwordSep) }
+
+// PairDR makes the operator passwords of two clusters in cross-regional replication work on
+// both: each cluster keeps its own operator password (it never crosses models), every server
+// holds the primary cluster's roles, and which cluster is primary changes with switchovers.
+func PairDR(a, b *Cluster) {
+	ownA, _, _ := strings.Cut(a.Password, passwordSep)
+	ownB, _, _ := strings.Cut(b.Password, passwordSep)
+	a.Password, b.Password = Passwords(ownA, ownB), Passwords(ownB, ownA)
+}
+
+func connectWith(ctx context.Context, addr, password string) (*pgx.Conn, error) {
 	cfg, err := pgx.ParseConfig("")
 	if err != nil {
 		return nil, err
@@ -26,6 +56,11 @@ func Connect(ctx context.Context, addr, password string) (*pgx.Conn, error) {
 	cfg.Password = password
 	cfg.Database = "postgres"
 	cfg.ConnectTimeout = 3 * time.Second
+	// The charm admits TLS connections only. The scenarios check what the cluster does, not
+	// who it is: they encrypt without verifying (ParseConfig("") is for a socket, no TLS).
+	// The TLS tests verify the servers (tests/e2e/tls_test.go).
+	cfg.TLSConfig = &tls.Config{InsecureSkipVerify: true, ServerName: addr}
+	cfg.Fallbacks = nil
 	cfg.RuntimeParams["application_name"] = "scenario"
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
@@ -38,7 +73,7 @@ func Connect(ctx context.Context, addr, password string) (*pgx.Conn, error) {
 type Cluster struct {
 	Model    string
 	App      string
-	Password string
+	Password string            // the operator password (candidates: see PairDR)
 	Units    map[string]string // unit → address
 }
 

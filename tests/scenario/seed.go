@@ -102,13 +102,14 @@ func (s *Seed) Switchover(t testing.TB, ctx context.Context, toModel, toApp, fro
 	s.WaitRoles(t, ctx, toModel, toApp, fromModel, fromApp, n)
 }
 
-// Clusters loads both clusters' units, addresses and operator passwords.
+// Clusters loads both clusters' units, addresses and operator passwords (PairDR).
 func (s *Seed) Clusters(t testing.TB, ctx context.Context) (rome, lisbon *Cluster) {
 	t.Helper()
 	rome, err := LoadCluster(ctx, s.B, s.Rome, s.DB1)
 	must(t, err)
 	lisbon, err = LoadCluster(ctx, s.B, s.Lisbon, s.DB2)
 	must(t, err)
+	PairDR(rome, lisbon)
 	return rome, lisbon
 }
 
