@@ -44,7 +44,7 @@ func TestRealStalledUpstream(t *testing.T) {
 				u := w.addUnit(fmt.Sprintf("pg/%d", i))
 				r.start(u.name, u.s.addr)
 			}
-			wantStatus(t, w.mustRun("pg/0", "postgresql-pebble-ready"), "active", "Primary")
+			wantStatus(t, w.initLeader(), "active", "Primary")
 
 			// The primary's server goes away and a peer that hangs takes its address.
 			r.containers["pg/0"].Kill()
