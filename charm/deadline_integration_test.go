@@ -2,6 +2,7 @@ package charm
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jujulet/postgresql-k8s/internal/hookenv/hookenvtest"
+	"github.com/jujulet/postgresql-k8s/internal/pki"
 	"github.com/jujulet/postgresql-k8s/internal/postgres"
 	"github.com/jujulet/postgresql-k8s/internal/postgres/pgtest"
 )
@@ -38,7 +40,7 @@ func TestRealStalledUpstream(t *testing.T) {
 			defer cancel()
 			r := &realUnits{t: t, containers: map[string]*pgtest.Container{}, workloads: map[string]*postgres.Workload{}}
 			w := &world{t: t, fc: newFakeCluster(), units: map[string]*testUnit{}, app: map[string]string{},
-				secrets: map[string]*hookenvtest.FakeSecret{}, leader: "pg/0", addrBase: 71, open: r.open}
+				secrets: map[string]*hookenvtest.FakeSecret{}, leader: "pg/0", addrBase: 71, open: r.open, epoch: time.Now()}
 			w.tweak = func(c *Charm) { c.Log = slog.New(slog.NewTextHandler(testWriter{t}, nil)) }
 			for i := range 2 {
 				u := w.addUnit(fmt.Sprintf("pg/%d", i))
@@ -49,7 +51,22 @@ func TestRealStalledUpstream(t *testing.T) {
 			// The primary's server goes away and a peer that hangs takes its address.
 			r.containers["pg/0"].Kill()
 			host := w.units["pg/0"].s.addr
-			pgtest.StalledPeer(t, ctx, net.JoinHostPort(host, "5432"), tt.stall)
+			// The peer serves a certificate of the cluster's CA, so that the charm, which
+			// insists on TLS, reaches the startup with it.
+			sec := w.secrets[w.app["secret-id"]].Content
+			ca, err := pki.ParseCA([]byte(sec[keyCACert]), []byte(sec[keyCAKey]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			certPEM, keyPEM, err := ca.IssueServer(time.Now(), host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			kp, err := pki.KeyPair(certPEM, keyPEM)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pgtest.StalledTLSPeer(t, ctx, net.JoinHostPort(host, "5432"), tt.stall, &tls.Config{Certificates: []tls.Certificate{kp}})
 
 			type result struct {
 				u   *testUnit

@@ -331,4 +331,3 @@ func TestStandbyClusterCopiesPendingChanges(t *testing.T) {
 			got[passwordKey("replication")], got[pendingKey("replication")])
 	}
 }
-

@@ -2,6 +2,7 @@ package pgtest
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"sync"
 	"testing"
@@ -25,6 +26,14 @@ const (
 // the test ends. It waits, until ctx ends, for addr to be free (a server just stopped). It
 // returns the address it listens on.
 func StalledPeer(t testing.TB, ctx context.Context, addr string, s Stall) string {
+	t.Helper()
+	return StalledTLSPeer(t, ctx, addr, s, nil)
+}
+
+// StalledTLSPeer is StalledPeer that, with StallAfterStartup, accepts a client's SSLRequest
+// and serves TLS with cfg (nil: it refuses TLS, as StalledPeer does): a peer that clients
+// which insist on TLS reach the startup with.
+func StalledTLSPeer(t testing.TB, ctx context.Context, addr string, s Stall, cfg *tls.Config) string {
 	t.Helper()
 	var ln net.Listener
 	for {
@@ -52,8 +61,12 @@ func StalledPeer(t testing.TB, ctx context.Context, addr string, s Stall) string
 			go func() {
 				defer wg.Done()
 				defer c.Close()
-				if s == StallAfterStartup && !startup(c) {
-					return
+				if s == StallAfterStartup {
+					tc, ok := startup(c, cfg)
+					if !ok {
+						return
+					}
+					defer tc.Close()
 				}
 				<-stop // reads nothing more, answers nothing more
 			}()
@@ -63,24 +76,37 @@ func StalledPeer(t testing.TB, ctx context.Context, addr string, s Stall) string
 	return ln.Addr().String()
 }
 
-// startup answers a session's startup message as a server that trusts everyone would.
-func startup(c net.Conn) bool {
+// startup answers a session's startup message as a server that trusts everyone would, over
+// TLS when the client asks for it and cfg is set; it returns the connection the session
+// runs on.
+func startup(c net.Conn, cfg *tls.Config) (net.Conn, bool) {
 	be := pgproto3.NewBackend(c, c)
 	msg, err := be.ReceiveStartupMessage()
 	if err != nil {
-		return false
+		return c, false
 	}
 	if _, ok := msg.(*pgproto3.SSLRequest); ok {
-		if _, err := c.Write([]byte{'N'}); err != nil {
-			return false
+		answer := byte('N')
+		if cfg != nil {
+			answer = 'S'
+		}
+		if _, err := c.Write([]byte{answer}); err != nil {
+			return c, false
+		}
+		if cfg != nil {
+			tc := tls.Server(c, cfg)
+			if err := tc.Handshake(); err != nil {
+				return c, false
+			}
+			c, be = tc, pgproto3.NewBackend(tc, tc)
 		}
 		if _, err := be.ReceiveStartupMessage(); err != nil {
-			return false
+			return c, false
 		}
 	}
 	be.Send(&pgproto3.AuthenticationOk{})
 	be.Send(&pgproto3.ParameterStatus{Name: "server_version", Value: "17.0"})
 	be.Send(&pgproto3.BackendKeyData{ProcessID: 1, SecretKey: []byte{0, 0, 0, 1}})
 	be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
-	return be.Flush() == nil
+	return c, be.Flush() == nil
 }
