@@ -17,7 +17,7 @@ func TestSCRAMVerifierLogsInWithPgxAndLibpq(t *testing.T) {
 	havePostgres(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	const addr = "127.0.0.62"
+	const addr = "127.0.0.54" // unique across packages: the charm's integration tests run alongside (127.0.0.6x, 7x)
 	u := startUnit(t, ctx, addr)
 	must(t, u.w.InitDB(ctx, opLogin))
 	_, err := u.w.WriteConf(ctx, testSettings())
