@@ -1,6 +1,7 @@
 package tlscerts
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -14,21 +15,24 @@ import (
 	"net"
 	"slices"
 	"strings"
+
+	"github.com/jujulet/postgresql-k8s/internal/pki"
 )
 
-// Names are what a certificate request asks for.
+// Names are what a certificate request asks for: a common name and subject alternative
+// names, each an IP address or a DNS name (as pki takes them).
 type Names struct {
 	CommonName string
-	DNS        []string
-	IPs        []net.IP
+	SANs       []string
 }
 
 // oidUniqueIdentifier is X.500 uniqueIdentifier (2.5.4.45): the library puts a fresh one in
 // every CSR's subject so that a renewal's CSR differs from the one it replaces.
 var oidUniqueIdentifier = asn1.ObjectIdentifier{2, 5, 4, 45}
 
-// NewKey generates a private key (ECDSA P-256).
-func NewKey() (*ecdsa.PrivateKey, error) {
+// NewKey generates a private key (ECDSA P-256); pki.EncodeKey and pki.ParsePrivateKey store
+// and read it.
+func NewKey() (crypto.Signer, error) {
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("generate key: %w", err)
@@ -36,47 +40,15 @@ func NewKey() (*ecdsa.PrivateKey, error) {
 	return k, nil
 }
 
-// EncodeKey renders a private key as PEM (PKCS #8).
-func EncodeKey(k *ecdsa.PrivateKey) (string, error) {
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		return "", fmt.Errorf("encode key: %w", err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})), nil
-}
-
-// ParseKey reads an ECDSA private key in PEM (PKCS #8 or SEC 1).
-func ParseKey(s string) (*ecdsa.PrivateKey, error) {
-	b, rest := pem.Decode([]byte(s))
-	if b == nil || strings.TrimSpace(string(rest)) != "" {
-		return nil, errors.New("private key: not one PEM block")
-	}
-	switch b.Type {
-	case "PRIVATE KEY":
-		k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("private key: %w", err)
-		}
-		ek, ok := k.(*ecdsa.PrivateKey)
-		if !ok {
-			return nil, fmt.Errorf("private key: %T, want ECDSA", k)
-		}
-		return ek, nil
-	case "EC PRIVATE KEY":
-		k, err := x509.ParseECPrivateKey(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("private key: %w", err)
-		}
-		return k, nil
-	}
-	return nil, fmt.Errorf("private key: PEM block %q", b.Type)
-}
-
 // CreateCSR returns a PEM CSR for names signed with key, with a fresh unique identifier in
-// the subject.
-func CreateCSR(key *ecdsa.PrivateKey, names Names) (string, error) {
-	if names.CommonName == "" {
+// the subject. It is stripped of surrounding whitespace, as the library sends it.
+func CreateCSR(key crypto.Signer, names Names) (string, error) {
+	if strings.TrimSpace(names.CommonName) == "" {
 		return "", errors.New("create CSR: no common name")
+	}
+	sans, err := pki.NormaliseSANs(names.SANs)
+	if err != nil {
+		return "", fmt.Errorf("create CSR: %w", err)
 	}
 	id := make([]byte, 16)
 	if _, err := rand.Read(id); err != nil {
@@ -87,8 +59,13 @@ func CreateCSR(key *ecdsa.PrivateKey, names Names) (string, error) {
 			CommonName: names.CommonName,
 			ExtraNames: []pkix.AttributeTypeAndValue{{Type: oidUniqueIdentifier, Value: hex.EncodeToString(id)}},
 		},
-		DNSNames:    names.DNS,
-		IPAddresses: names.IPs,
+	}
+	for _, s := range sans {
+		if ip := net.ParseIP(s); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, s)
+		}
 	}
 	der, err := x509.CreateCertificateRequest(rand.Reader, tmpl, key)
 	if err != nil {
@@ -102,7 +79,7 @@ func ParseCSR(s string) (*x509.CertificateRequest, error) {
 	if len(s) > MaxPEM {
 		return nil, fmt.Errorf("CSR of %d bytes (limit %d)", len(s), MaxPEM)
 	}
-	b, rest := pem.Decode([]byte(s))
+	b, rest := pem.Decode([]byte(strings.TrimSpace(s)))
 	if b == nil || strings.TrimSpace(string(rest)) != "" {
 		return nil, errors.New("CSR: not one PEM block")
 	}
@@ -120,32 +97,24 @@ func ParseCSR(s string) (*x509.CertificateRequest, error) {
 }
 
 // CSRMatches reports whether the PEM CSR s was made with key for names (the unique
-// identifier aside): a unit resends its CSR when not.
-func CSRMatches(s string, key *ecdsa.PrivateKey, names Names) bool {
+// identifier aside): a unit sends a new CSR when not.
+func CSRMatches(s string, key crypto.Signer, names Names) bool {
 	csr, err := ParseCSR(s)
 	if err != nil {
 		return false
 	}
-	pub, ok := csr.PublicKey.(*ecdsa.PublicKey)
-	if !ok || !pub.Equal(&key.PublicKey) {
+	pub, ok := csr.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
+	if !ok || !pub.Equal(key.Public()) || csr.Subject.CommonName != names.CommonName {
 		return false
 	}
-	return csr.Subject.CommonName == names.CommonName &&
-		sameStrings(csr.DNSNames, names.DNS) && sameStrings(ipStrings(csr.IPAddresses), ipStrings(names.IPs))
-}
-
-func ipStrings(ips []net.IP) []string {
-	out := make([]string, len(ips))
-	for i, ip := range ips {
-		out[i] = ip.String()
+	want, err := pki.NormaliseSANs(names.SANs)
+	if err != nil {
+		return false
 	}
-	return out
-}
-
-// sameStrings compares two lists as sets.
-func sameStrings(a, b []string) bool {
-	a, b = slices.Clone(a), slices.Clone(b)
-	slices.Sort(a)
-	slices.Sort(b)
-	return slices.Equal(slices.Compact(a), slices.Compact(b))
+	have := make([]string, 0, len(csr.IPAddresses)+len(csr.DNSNames))
+	for _, ip := range csr.IPAddresses {
+		have = append(have, ip.String())
+	}
+	have, err = pki.NormaliseSANs(append(have, csr.DNSNames...))
+	return err == nil && slices.Equal(have, want)
 }

@@ -1,18 +1,20 @@
 package tlscerts_test
 
 import (
+	"crypto"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
 	"math/big"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jujulet/postgresql-k8s/internal/pki"
 	"github.com/jujulet/postgresql-k8s/internal/tlscerts"
 )
 
@@ -27,7 +29,7 @@ type testCA struct {
 
 func newCA(t *testing.T, cn string, parent *testCA, isCA bool) *testCA {
 	t.Helper()
-	key, err := tlscerts.NewKey()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,11 +56,10 @@ func newCA(t *testing.T, cn string, parent *testCA, isCA bool) *testCA {
 
 var names = tlscerts.Names{
 	CommonName: "pg-0.pg-endpoints",
-	DNS:        []string{"pg-0.pg-endpoints.m.svc.cluster.local", "pg-0.pg-endpoints"},
-	IPs:        []net.IP{net.ParseIP("10.1.2.3")},
+	SANs:       []string{"pg-0.pg-endpoints.m.svc.cluster.local", "pg-0.pg-endpoints", "10.1.2.3"},
 }
 
-func mustCSR(t *testing.T, key *ecdsa.PrivateKey, n tlscerts.Names) string {
+func mustCSR(t *testing.T, key crypto.Signer, n tlscerts.Names) string {
 	t.Helper()
 	csr, err := tlscerts.CreateCSR(key, n)
 	if err != nil {
@@ -86,15 +87,15 @@ func TestVerify(t *testing.T) {
 	csr := mustCSR(t, key, names)
 	good := mustSign(t, csr, root, now, 90*24*time.Hour)
 	viaInter := mustSign(t, csr, inter, now, 90*24*time.Hour)
-	fewerNames := mustSign(t, mustCSR(t, key, tlscerts.Names{CommonName: "x", DNS: names.DNS}), root, now, 90*24*time.Hour)
-	noDNS := mustSign(t, mustCSR(t, key, tlscerts.Names{CommonName: "x", IPs: names.IPs, DNS: names.DNS[:1]}), root, now, 90*24*time.Hour)
+	fewerNames := mustSign(t, mustCSR(t, key, tlscerts.Names{CommonName: "x", SANs: names.SANs[:2]}), root, now, 90*24*time.Hour)
+	noDNS := mustSign(t, mustCSR(t, key, tlscerts.Names{CommonName: "x", SANs: names.SANs[:1]}), root, now, 90*24*time.Hour)
 	otherKeyCert := mustSign(t, mustCSR(t, otherKey, names), root, now, 90*24*time.Hour)
 	byOther := mustSign(t, csr, other, now, 90*24*time.Hour)
 	old := mustSign(t, csr, root, now.Add(-100*24*time.Hour), 90*24*time.Hour)
 	future := mustSign(t, csr, root, now.Add(48*time.Hour), 90*24*time.Hour)
 	caLeaf := newCA(t, "leaf that is a ca", root, true)
 	tampered := strings.Replace(good, good[100:110], "AAAAAAAAAA", 1)
-	keyPEM, _ := tlscerts.EncodeKey(key)
+	keyPEM, _ := pki.EncodeKey(key)
 	hours := 24
 
 	tests := []struct {
@@ -112,10 +113,10 @@ func TestVerify(t *testing.T) {
 		{"revoked", tlscerts.Certificate{Certificate: good, CA: root.pem, Revoked: true}, "revoked"},
 		{"empty certificate", tlscerts.Certificate{CA: root.pem}, "certificate: empty"},
 		{"empty ca", tlscerts.Certificate{Certificate: good}, "ca: empty"},
-		{"garbage certificate", tlscerts.Certificate{Certificate: "hello", CA: root.pem}, "no PEM certificate"},
+		{"garbage certificate", tlscerts.Certificate{Certificate: "hello", CA: root.pem}, "malformed PEM"},
 		{"tampered certificate", tlscerts.Certificate{Certificate: tampered, CA: root.pem}, "certificate"},
-		{"certificate is a key", tlscerts.Certificate{Certificate: keyPEM, CA: root.pem}, `"PRIVATE KEY"`},
-		{"trailing data", tlscerts.Certificate{Certificate: good + "junk", CA: root.pem}, "trailing data"},
+		{"certificate is a key", tlscerts.Certificate{Certificate: string(keyPEM), CA: root.pem}, `"PRIVATE KEY"`},
+		{"trailing data", tlscerts.Certificate{Certificate: good + "junk", CA: root.pem}, "malformed PEM"},
 		{"garbage ca", tlscerts.Certificate{Certificate: good, CA: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"}, "ca:"},
 		{"ca is not a ca", tlscerts.Certificate{Certificate: mustSign(t, csr, notCA, now, time.Hour), CA: notCA.pem}, "not a CA"},
 		{"signed by another ca", tlscerts.Certificate{Certificate: byOther, CA: root.pem}, "does not chain"},
@@ -124,7 +125,7 @@ func TestVerify(t *testing.T) {
 		{"not yet valid", tlscerts.Certificate{Certificate: future, CA: root.pem}, "not valid before"},
 		{"a CA as leaf", tlscerts.Certificate{Certificate: caLeaf.pem, CA: root.pem}, "not for this unit's key"},
 		{"missing IP SAN", tlscerts.Certificate{Certificate: fewerNames, CA: root.pem}, "10.1.2.3"},
-		{"missing DNS SAN", tlscerts.Certificate{Certificate: noDNS, CA: root.pem}, "pg-0.pg-endpoints"},
+		{"missing DNS SAN", tlscerts.Certificate{Certificate: noDNS, CA: root.pem}, "name pg-0.pg-endpoints"},
 		{"chain too long", tlscerts.Certificate{Certificate: good, CA: root.pem, Chain: make([]string, 11)}, "limit"},
 		{"chain garbage", tlscerts.Certificate{Certificate: good, CA: root.pem, Chain: []string{"x"}}, "chain[0]"},
 		{"huge certificate", tlscerts.Certificate{Certificate: strings.Repeat("A", tlscerts.MaxPEM+1), CA: root.pem}, "limit"},
@@ -294,13 +295,13 @@ func TestCSRMatches(t *testing.T) {
 	other, _ := tlscerts.NewKey()
 	csr := mustCSR(t, key, names)
 	reordered := names
-	reordered.DNS = []string{names.DNS[1], names.DNS[0]}
+	reordered.SANs = []string{names.SANs[2], "PG-0.pg-endpoints", names.SANs[0]}
 	moved := names
-	moved.IPs = []net.IP{net.ParseIP("10.9.9.9")}
+	moved.SANs = []string{names.SANs[0], names.SANs[1], "10.9.9.9"}
 	tests := []struct {
 		name  string
 		csr   string
-		key   *ecdsa.PrivateKey
+		key   crypto.Signer
 		names tlscerts.Names
 		want  bool
 	}{
@@ -308,7 +309,7 @@ func TestCSRMatches(t *testing.T) {
 		{"names in another order", csr, key, reordered, true},
 		{"the address moved", csr, key, moved, false},
 		{"another key", csr, other, names, false},
-		{"another common name", csr, key, tlscerts.Names{CommonName: "x", DNS: names.DNS, IPs: names.IPs}, false},
+		{"another common name", csr, key, tlscerts.Names{CommonName: "x", SANs: names.SANs}, false},
 		{"garbage", "x", key, names, false},
 		{"tampered", strings.Replace(csr, csr[80:90], "AAAAAAAAAA", 1), key, names, false},
 	}
@@ -324,23 +325,6 @@ func TestCSRMatches(t *testing.T) {
 	}
 }
 
-func TestKeyRoundTrip(t *testing.T) {
-	key, _ := tlscerts.NewKey()
-	s, err := tlscerts.EncodeKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := tlscerts.ParseKey(s)
-	if err != nil || !got.Equal(key) {
-		t.Fatalf("ParseKey = %v, %v", got, err)
-	}
-	for _, bad := range []string{"", "x", s + s, strings.Replace(s, "PRIVATE KEY", "CERTIFICATE", 2)} {
-		if _, err := tlscerts.ParseKey(bad); err == nil {
-			t.Errorf("ParseKey(%.20q) accepted", bad)
-		}
-	}
-}
-
 // The provider side refuses a CSR it cannot trust.
 func TestSignRejects(t *testing.T) {
 	ca := newCA(t, "ca", nil, true)
@@ -353,6 +337,18 @@ func TestSignRejects(t *testing.T) {
 	} {
 		if _, err := tlscerts.Sign(bad, ca.cert, ca.key, now, time.Hour); err == nil {
 			t.Errorf("%s: signed", name)
+		}
+	}
+}
+
+func TestCreateCSRRejects(t *testing.T) {
+	key, _ := tlscerts.NewKey()
+	for name, n := range map[string]tlscerts.Names{
+		"no common name": {SANs: names.SANs},
+		"bad SAN":        {CommonName: "x", SANs: []string{"not a name!"}},
+	} {
+		if _, err := tlscerts.CreateCSR(key, n); err == nil {
+			t.Errorf("%s: CSR created", name)
 		}
 	}
 }

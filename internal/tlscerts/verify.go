@@ -2,13 +2,14 @@ package tlscerts
 
 import (
 	"bytes"
-	"crypto/ecdsa"
+	"crypto"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/jujulet/postgresql-k8s/internal/pki"
 )
 
 // Issued is a provider's certificate that passed Verify.
@@ -26,7 +27,7 @@ type Issued struct {
 // certificate and CA parse, the CA is a CA, the certificate chains to it (through the
 // chain's intermediates) for server authentication, carries key's public key and every
 // name asked for, and is valid at now. The error says what is wrong, for a status.
-func Verify(c Certificate, key *ecdsa.PrivateKey, names Names, now time.Time) (Issued, error) {
+func Verify(c Certificate, key crypto.Signer, names Names, now time.Time) (Issued, error) {
 	if c.Revoked {
 		return Issued{}, errors.New("the certificate is revoked")
 	}
@@ -77,8 +78,7 @@ func Verify(c Certificate, key *ecdsa.PrivateKey, names Names, now time.Time) (I
 			addInter(x)
 		}
 	}
-	pub, ok := leaf.PublicKey.(*ecdsa.PublicKey)
-	if !ok || !pub.Equal(&key.PublicKey) {
+	if !pki.MatchesKey(leaf, key) {
 		return Issued{}, errors.New("certificate: not for this unit's key")
 	}
 	if leaf.IsCA {
@@ -96,14 +96,9 @@ func Verify(c Certificate, key *ecdsa.PrivateKey, names Names, now time.Time) (I
 	}); err != nil {
 		return Issued{}, fmt.Errorf("certificate: does not chain to the ca: %w", err)
 	}
-	for _, d := range names.DNS {
-		if leaf.VerifyHostname(d) != nil {
-			return Issued{}, fmt.Errorf("certificate: no subject alternative name %s", d)
-		}
-	}
-	for _, ip := range names.IPs {
-		if leaf.VerifyHostname(ip.String()) != nil {
-			return Issued{}, fmt.Errorf("certificate: no subject alternative name %s", ip)
+	for _, san := range names.SANs {
+		if leaf.VerifyHostname(san) != nil {
+			return Issued{}, fmt.Errorf("certificate: no subject alternative name %s", san)
 		}
 	}
 	var caPEM strings.Builder
@@ -134,7 +129,7 @@ func NotifyAt(notBefore, notAfter time.Time, hours *int) time.Time {
 	return notAfter.Add(-notAfter.Sub(notBefore) / 3)
 }
 
-// parseCerts reads one or more PEM certificates and nothing else.
+// parseCerts reads one or more PEM certificates and nothing else, within the limits.
 func parseCerts(s, field string) ([]*x509.Certificate, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, fmt.Errorf("%s: empty", field)
@@ -142,33 +137,14 @@ func parseCerts(s, field string) ([]*x509.Certificate, error) {
 	if len(s) > MaxPEM {
 		return nil, fmt.Errorf("%s: %d bytes (limit %d)", field, len(s), MaxPEM)
 	}
-	var out []*x509.Certificate
-	rest := []byte(s)
-	for {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("%s: PEM block %q, want CERTIFICATE", field, b.Type)
-		}
-		x, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", field, err)
-		}
-		out = append(out, x)
-		if len(out) > MaxChain {
-			return nil, fmt.Errorf("%s: more than %d certificates", field, MaxChain)
-		}
+	certs, err := pki.ParseCertificates([]byte(s))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", field, err)
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no PEM certificate", field)
+	if len(certs) > MaxChain {
+		return nil, fmt.Errorf("%s: more than %d certificates", field, MaxChain)
 	}
-	if strings.TrimSpace(string(rest)) != "" {
-		return nil, fmt.Errorf("%s: trailing data after the PEM certificates", field)
-	}
-	return out, nil
+	return certs, nil
 }
 
 func isOneOf(x *x509.Certificate, list []*x509.Certificate) bool {
@@ -180,6 +156,4 @@ func isOneOf(x *x509.Certificate, list []*x509.Certificate) bool {
 	return false
 }
 
-func encodeCert(x *x509.Certificate) string {
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: x.Raw}))
-}
+func encodeCert(x *x509.Certificate) string { return string(pki.EncodeCertificate(x.Raw)) }
