@@ -126,6 +126,9 @@ func (c *Charm) reconcile(ctx context.Context, st *State) error {
 	if err := c.readClients(ctx, st); err != nil {
 		return err
 	}
+	if err := c.certificatesStep(ctx, st); err != nil {
+		return err
+	}
 	role := c.DesiredRole(ctx, st)
 	c.reportUpstream(ctx, st, role)
 	if err := c.applyRole(ctx, st, w, role); err != nil {
@@ -134,6 +137,7 @@ func (c *Charm) reconcile(ctx context.Context, st *State) error {
 	if err := c.serveClients(ctx, st, w); err != nil {
 		return err
 	}
+	c.certificatesStatus(st)
 	if st.Leader {
 		status, msg := c.extension().appStatus(st)
 		st.statuses = append(st.statuses, statusWrite{app: true, status: status, message: msg})

@@ -82,6 +82,8 @@ type State struct {
 	// clientsDR the replication relation as they need it (leader, client_dr.go).
 	clients   []clientRel
 	clientsDR *drClientView
+	// certs is the certificates relation as certificatesStep settled it (tls_certificates.go).
+	certs certsState
 }
 
 // Primary is the unit the leader recorded as primary ("" before the first election).
@@ -238,8 +240,9 @@ func (c *Charm) readState(ctx context.Context) (*State, error) {
 		<-leaderKnown
 		return local, st.Leader
 	}
-	// The database relation is the charm's own; the extension adds the replication endpoints.
-	prefetch := append([]string{ClientEndpoint}, c.extension().prefetchEndpoints()...)
+	// The database and certificates relations are the charm's own; the extension adds the
+	// replication endpoints.
+	prefetch := append([]string{ClientEndpoint, CertificatesEndpoint}, c.extension().prefetchEndpoints()...)
 	extraIDs := make([][]string, len(prefetch))
 	relAhead := make([]map[string]*relationAhead, len(prefetch))
 	var ahead map[string]map[string]string // peer buckets read before relation-list answered
