@@ -286,7 +286,7 @@ func TestCertificatesExpiryShown(t *testing.T) {
 	if at := u.s.timers[timerCertificate]; !at.Equal(got.NotAfter.Add(-expiryWarning)) {
 		t.Errorf("timer %v, want the expiry warning at %v", at, got.NotAfter.Add(-expiryWarning))
 	}
-	w.elapsed = got.NotAfter.Add(-5*24*time.Hour).Sub(time.Unix(1_700_000_000, 0))
+	w.elapsed = got.NotAfter.Add(-5 * 24 * time.Hour).Sub(time.Unix(1_700_000_000, 0))
 	u = w.mustRunEvent("pg/0", "postgresql-pebble-custom-notice", wake)
 	wantStatus(t, u, "active", "Primary; certificate expires in 5d0h")
 	if at := u.s.timers[timerCertificate]; !at.Equal(got.NotifyAt) {
