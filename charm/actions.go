@@ -177,7 +177,7 @@ func (c *Charm) actionSetPassword(ctx context.Context, st *State, params map[str
 	if err := c.loadPasswords(ctx, st); err != nil {
 		return nil, err
 	}
-	w, err := c.OpenWorkload(ctx, st.Address)
+	w, err := c.openWorkload(ctx, st)
 	if err != nil {
 		return nil, failf("the workload is not ready: %v", err)
 	}
@@ -270,7 +270,7 @@ func (c *Charm) actionPromote(ctx context.Context, st *State, params map[string]
 	if err := c.loadPasswords(ctx, st); err != nil {
 		return nil, err
 	}
-	w, err := c.OpenWorkload(ctx, st.Address)
+	w, err := c.openWorkload(ctx, st)
 	if err != nil {
 		return nil, failf("the workload is not ready: %v", err)
 	}

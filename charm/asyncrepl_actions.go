@@ -106,7 +106,7 @@ func (a *asyncRepl) checkOtherNotWritable(ctx context.Context, c *Charm, st *Sta
 	if ep == "" {
 		return failf("this standalone cluster is read-only and %s has published no primary endpoint, so it cannot be told whether it is writable: %s", other, there)
 	}
-	w, err := c.OpenWorkload(ctx, st.Address)
+	w, err := c.openWorkload(ctx, st)
 	if err != nil {
 		return failf("the workload is not ready: %v", err)
 	}
@@ -281,7 +281,7 @@ func (a *asyncRepl) promoteCluster(ctx context.Context, c *Charm, st *State, for
 		}
 		return err
 	}
-	w, err := c.OpenWorkload(ctx, st.Address)
+	w, err := c.openWorkload(ctx, st)
 	if err != nil {
 		return failf("the workload is not ready: %v", err)
 	}

@@ -43,8 +43,8 @@ func TestStreamingHBA(t *testing.T) {
 		{"fd00::5", "fd00::5/128"},
 	} {
 		want := []postgres.HBARule{
-			{Type: "host", Database: "replication", User: "replication", Address: tc.cidr, Method: "scram-sha-256"},
-			{Type: "host", Database: "postgres", User: "rewind", Address: tc.cidr, Method: "scram-sha-256"},
+			{Type: "hostssl", Database: "replication", User: "replication", Address: tc.cidr, Method: "scram-sha-256"},
+			{Type: "hostssl", Database: "postgres", User: "rewind", Address: tc.cidr, Method: "scram-sha-256"},
 		}
 		if got := streamingHBA(tc.addr); !reflect.DeepEqual(got, want) {
 			t.Errorf("streamingHBA(%s) = %+v, want %+v", tc.addr, got, want)

@@ -79,6 +79,10 @@ type Charm struct {
 	SyncConfirmWait   time.Duration
 	SyncCheckInterval time.Duration
 
+	// Certs, when set, supplies server certificates from elsewhere than the cluster CA (the
+	// certificates relation; see CertSource in tls.go).
+	Certs CertSource
+
 	// unitStatusSet: this hook has set the unit status (so the status it read is stale).
 	unitStatusSet atomic.Bool
 }

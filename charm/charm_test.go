@@ -154,7 +154,7 @@ func TestLeaderInitialisesPrimary(t *testing.T) {
 		t.Errorf("calls %v", u.s.calls)
 	}
 	sec := w.secrets[w.app["secret-id"]]
-	if sec == nil || len(sec.Content) != 4 || sec.Label != SecretLabel {
+	if sec == nil || len(sec.Content) != 6 || sec.Content[keyCACert] == "" || sec.Content[keyCAKey] == "" || sec.Label != SecretLabel {
 		t.Fatalf("passwords secret %+v", sec)
 	}
 	for _, user := range SystemUsers {

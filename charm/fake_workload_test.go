@@ -43,6 +43,9 @@ type fakeServer struct {
 	timers       pgwatch.Timers // the timers file
 	timersBad    bool           // the timers file is garbage
 	timerWrites  int
+	tlsFiles     map[string][]byte // PlaceTLS's files, by name
+	tlsWrites    int               // PlaceTLS calls
+	trust        postgres.Trust
 
 	// stopCkpt and stopTLI: the shutdown checkpoint of the last clean Stop of a running
 	// server; restartCkpt and restartTLI: a standby's last restartpoint (Checkpoint in
@@ -350,3 +353,19 @@ func (d *fakeDB) TimelineHistory(_ context.Context, tli int) ([]postgres.History
 	return []postgres.HistoryEntry{{TLI: tli - 1, SwitchLSN: d.s.received + 1}}, nil
 }
 func (d *fakeDB) Close(context.Context) {}
+
+func (w *fakeWorkload) PlaceTLS(_ context.Context, files map[string][]byte) error {
+	w.call("PlaceTLS")
+	if w.s.tlsFiles == nil {
+		w.s.tlsFiles = map[string][]byte{}
+	}
+	for k, v := range files {
+		w.s.tlsFiles[k] = v
+	}
+	w.s.tlsWrites++
+	return nil
+}
+func (w *fakeWorkload) HasTLS(context.Context) (bool, error) {
+	return w.s.tlsFiles[postgres.ServerCertFile] != nil && w.s.tlsFiles[postgres.ServerKeyFile] != nil, nil
+}
+func (w *fakeWorkload) SetTrust(t postgres.Trust) { w.s.trust = t }

@@ -6,6 +6,7 @@ package charm
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jujulet/postgresql-k8s/internal/hookenv/hookenvtest"
+	"github.com/jujulet/postgresql-k8s/internal/pki"
 	"github.com/jujulet/postgresql-k8s/internal/postgres"
 	"github.com/jujulet/postgresql-k8s/internal/postgres/pgtest"
 )
@@ -83,9 +85,20 @@ func (w *world) operatorPassword() string {
 	return w.secrets[w.app["secret-id"]].Content["operator-password"]
 }
 
+// clientTLS verifies the server at host with the cluster CA the leader created, as the
+// charm's own connections do.
+func (w *world) clientTLS(t *testing.T, host string) *tls.Config {
+	t.Helper()
+	cfg, err := pki.ClientConfig([]byte(w.secrets[w.app["secret-id"]].Content[keyCACert]), host, pki.ModeFor(host), nil)
+	if err != nil {
+		t.Fatalf("TLS config for %s: %v", host, err)
+	}
+	return cfg
+}
+
 func (w *world) sql(t *testing.T, ctx context.Context, unit, query string) int {
 	t.Helper()
-	conn, err := postgres.Connect(ctx, w.units[unit].s.addr, 0, "operator", w.operatorPassword(), "postgres")
+	conn, err := postgres.Connect(ctx, w.units[unit].s.addr, 0, "operator", w.operatorPassword(), "postgres", w.clientTLS(t, w.units[unit].s.addr))
 	if err != nil {
 		t.Fatalf("connect %s: %v", unit, err)
 	}
@@ -102,7 +115,7 @@ func (w *world) waitRows(t *testing.T, ctx context.Context, unit string, want in
 	deadline, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	for {
-		conn, err := postgres.Connect(deadline, w.units[unit].s.addr, 0, "operator", w.operatorPassword(), "postgres")
+		conn, err := postgres.Connect(deadline, w.units[unit].s.addr, 0, "operator", w.operatorPassword(), "postgres", w.clientTLS(t, w.units[unit].s.addr))
 		if err == nil {
 			var n int
 			err = conn.QueryRow(deadline, "SELECT count(*) FROM t").Scan(&n)
@@ -166,7 +179,7 @@ func TestRealClusterLifecycle(t *testing.T) {
 	u := w.mustRun("pg/0", "postgresql-pebble-ready")
 	wantStatus(t, u, "active", "Primary")
 	w.sql(t, ctx, "pg/0", "SELECT count(*) FROM (SELECT 1) x")
-	conn, err := postgres.Connect(ctx, "127.0.0.61", 0, "operator", w.operatorPassword(), "postgres")
+	conn, err := postgres.Connect(ctx, "127.0.0.61", 0, "operator", w.operatorPassword(), "postgres", w.clientTLS(t, "127.0.0.61"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +213,7 @@ func TestRealClusterLifecycle(t *testing.T) {
 
 	// The leader is the primary and its replicas stream: it hands the primary over to one of
 	// them with a planned switchover, and follows it.
-	conn, _ = postgres.Connect(ctx, "127.0.0.61", 0, "operator", w.operatorPassword(), "postgres")
+	conn, _ = postgres.Connect(ctx, "127.0.0.61", 0, "operator", w.operatorPassword(), "postgres", w.clientTLS(t, "127.0.0.61"))
 	if _, err := conn.Exec(ctx, "INSERT INTO t (v) SELECT 'b' FROM generate_series(1, 50)"); err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +248,7 @@ func TestRealClusterLifecycle(t *testing.T) {
 	if n := w.sql(t, ctx, target, "SELECT count(*) FROM t"); n != 150 {
 		t.Fatalf("new primary has %d rows, want 150", n)
 	}
-	conn, _ = postgres.Connect(ctx, w.units[target].s.addr, 0, "operator", w.operatorPassword(), "postgres")
+	conn, _ = postgres.Connect(ctx, w.units[target].s.addr, 0, "operator", w.operatorPassword(), "postgres", w.clientTLS(t, w.units[target].s.addr))
 	if _, err := conn.Exec(ctx, "INSERT INTO t (v) SELECT 'c' FROM generate_series(1, 10)"); err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +302,7 @@ func TestRealClusterLifecycle(t *testing.T) {
 	if err != nil || u.f.IsFailed {
 		t.Fatalf("set-password: %v %q", err, u.f.Failed)
 	}
-	c2, err := postgres.Connect(ctx, w.units[newPrimary].s.addr, 0, "operator", "brand-new-pw", "postgres")
+	c2, err := postgres.Connect(ctx, w.units[newPrimary].s.addr, 0, "operator", "brand-new-pw", "postgres", w.clientTLS(t, w.units[newPrimary].s.addr))
 	if err != nil {
 		t.Fatalf("login with the new password: %v", err)
 	}

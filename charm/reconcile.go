@@ -96,6 +96,11 @@ func (c *Charm) reconcile(ctx context.Context, st *State) error {
 		return fmt.Errorf("open workload: %w", err)
 	}
 	st.workload = w
+	c.trustWorkload(st, w)
+	// Certificates and CA files first: seeding, rewinding and the server itself need them.
+	if _, err := c.placeTLS(ctx, st, w); err != nil {
+		return err
+	}
 	// The timers and the watcher are independent Pebble calls: both at once (only the
 	// watcher can fail).
 	watchErr := parallel(
@@ -151,16 +156,18 @@ func (c *Charm) settings(ctx context.Context, st *State, w Workload) postgres.Se
 	if st.Config.Profile == "production" {
 		mem, _ = w.MemoryMB(ctx)
 	}
-	return st.Config.Settings(st.App, mem)
+	s := st.Config.Settings(st.App, mem)
+	s.TLS = true // always: there is no cleartext mode (tls.go)
+	return s
 }
 
 // hbaRules: the operator from anywhere with a password, monitoring too; replication and
 // rewind only from the cluster's units.
 func (c *Charm) hbaRules(st *State) []postgres.HBARule {
 	rules := []postgres.HBARule{
-		{Type: "host", Database: "all", User: "operator", Address: "0.0.0.0/0", Method: "scram-sha-256"},
-		{Type: "host", Database: "all", User: "operator", Address: "::/0", Method: "scram-sha-256"},
-		{Type: "host", Database: "all", User: "monitoring", Address: "0.0.0.0/0", Method: "scram-sha-256"},
+		{Type: "hostssl", Database: "all", User: "operator", Address: "0.0.0.0/0", Method: "scram-sha-256"},
+		{Type: "hostssl", Database: "all", User: "operator", Address: "::/0", Method: "scram-sha-256"},
+		{Type: "hostssl", Database: "all", User: "monitoring", Address: "0.0.0.0/0", Method: "scram-sha-256"},
 	}
 	addrs := map[string]bool{}
 	for _, u := range append([]string{st.Unit}, st.Peers...) {
@@ -196,8 +203,8 @@ func streamingHBA(addr string) []postgres.HBARule {
 		cidr = addr + "/128"
 	}
 	return []postgres.HBARule{
-		{Type: "host", Database: "replication", User: "replication", Address: cidr, Method: "scram-sha-256"},
-		{Type: "host", Database: "postgres", User: "rewind", Address: cidr, Method: "scram-sha-256"},
+		{Type: "hostssl", Database: "replication", User: "replication", Address: cidr, Method: "scram-sha-256"},
+		{Type: "hostssl", Database: "postgres", User: "rewind", Address: cidr, Method: "scram-sha-256"},
 	}
 }
 
@@ -242,14 +249,23 @@ func (c *Charm) applyRole(ctx context.Context, st *State, w Workload, role Role)
 		}
 		return c.status(ctx, "maintenance", role.Status)
 	case RolePrimary:
+		if _, err := c.placeTLS(ctx, st, w); err != nil {
+			return err
+		}
 		if err := c.runPrimary(ctx, st, w, &role); err != nil {
 			return err
 		}
 	case RoleReplica:
+		if _, err := c.placeTLS(ctx, st, w); err != nil {
+			return err
+		}
 		if err := c.runReplica(ctx, st, w, role); err != nil {
 			return err
 		}
 	case RoleReadOnly:
+		if _, err := c.placeTLS(ctx, st, w); err != nil {
+			return err
+		}
 		if err := c.runReadOnly(ctx, st, w, role); err != nil {
 			return err
 		}
@@ -271,6 +287,9 @@ func (c *Charm) applyRole(ctx context.Context, st *State, w Workload, role Role)
 	level := "active"
 	if role.StatusLevel != "" {
 		level = role.StatusLevel
+	}
+	if st.tlsProblem != "" && level == "active" {
+		level, role.Status = "blocked", role.Status+"; "+st.tlsProblem
 	}
 	st.statuses = append(st.statuses, statusWrite{status: level, message: role.Status})
 	return nil
@@ -325,7 +344,7 @@ func (c *Charm) runPrimary(ctx context.Context, st *State, w Workload, role *Rol
 		return err
 	}
 	// A reload that did not happen (a failed hook) shows as a live value that differs.
-	confChanged = confChanged || hbaChanged || (plan.known && plan.live != plan.names)
+	confChanged = confChanged || hbaChanged || st.tlsPlaced || (plan.known && plan.live != plan.names)
 	if !running {
 		if err := c.startPrimary(ctx, st, w, init); err != nil {
 			return err
@@ -404,6 +423,9 @@ func (c *Charm) startPrimary(ctx context.Context, st *State, w Workload, init bo
 	}
 	// A standby named primary starts as a standby and is promoted (new timeline); it never
 	// starts writable on its old timeline.
+	if err := c.tlsBeforeStart(ctx, st, w); err != nil {
+		return err
+	}
 	if err := w.Start(ctx); err != nil {
 		return startFailed(err)
 	}
@@ -508,7 +530,8 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 	if slot == "" {
 		slot = postgres.SlotName(st.Unit)
 	}
-	up := postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "replication", Slot: slot, AppName: slot}
+	up := postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "replication", Slot: slot, AppName: slot,
+		Remote: c.isRemoteHost(role.UpstreamAddr)}
 	if err := w.WritePassfile(ctx, append(append([]postgres.PassEntry(nil), role.UpstreamPass...), c.passEntries(st)...)); err != nil {
 		return err
 	}
@@ -563,7 +586,7 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 		if err != nil {
 			return err
 		}
-		if hbaChanged && !changed {
+		if (hbaChanged || st.tlsPlaced) && !changed {
 			if err := w.Reload(ctx); err != nil {
 				return err
 			}
@@ -609,6 +632,9 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 		return err
 	}
 	if err := c.status(ctx, "maintenance", "starting PostgreSQL as a replica of "+role.UpstreamUnit); err != nil {
+		return err
+	}
+	if err := c.tlsBeforeStart(ctx, st, w); err != nil {
 		return err
 	}
 	if err := w.Start(ctx); err != nil {
@@ -665,7 +691,7 @@ func (c *Charm) runReadOnly(ctx context.Context, st *State, w Workload, role Rol
 		return err
 	}
 	if running {
-		if changed || hbaChanged {
+		if changed || hbaChanged || st.tlsPlaced {
 			return w.Reload(ctx)
 		}
 		return nil
@@ -674,6 +700,9 @@ func (c *Charm) runReadOnly(ctx context.Context, st *State, w Workload, role Rol
 		return err
 	}
 	if err := c.status(ctx, "maintenance", "starting PostgreSQL read-only"); err != nil {
+		return err
+	}
+	if err := c.tlsBeforeStart(ctx, st, w); err != nil {
 		return err
 	}
 	if err := w.Start(ctx); err != nil {
@@ -715,6 +744,9 @@ const keptAside = ": the current data is kept aside as the only " + "pgdata" + p
 
 // seed clones the upstream with pg_basebackup (its slot created first).
 func (c *Charm) seed(ctx context.Context, st *State, w Workload, role Role, up postgres.Upstream) error {
+	if _, err := c.placeTLS(ctx, st, w); err != nil { // the CA the upstream is verified with
+		return err
+	}
 	if err := c.ensureUpstreamSlot(ctx, st, w, role, up.Slot, true); err != nil {
 		return err
 	}
@@ -798,7 +830,7 @@ func (c *Charm) makeFollower(ctx context.Context, st *State, w Workload, role Ro
 	if err := db.Checkpoint(ctx); err != nil {
 		return err
 	}
-	out, err := w.Rewind(ctx, postgres.Upstream{Host: up.Host, Port: up.Port, User: "rewind"})
+	out, err := w.Rewind(ctx, postgres.Upstream{Host: up.Host, Port: up.Port, User: "rewind", Remote: up.Remote})
 	if err == nil {
 		c.logf(ctx, slog.LevelInfo, "pg_rewind onto %s: %s", role.UpstreamUnit, strings.TrimSpace(out))
 		return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"math/big"
@@ -45,6 +46,14 @@ type State struct {
 	MyData    map[string]string            // this unit's peer bucket
 
 	Passwords map[string]string // user → password ("" until the secret exists)
+	// secret is the passwords secret's whole content as read or last written: its writers
+	// keep the keys they do not own (the cluster CA, tls.go).
+	secret map[string]string
+	// tls is the cluster's TLS material (tls.go; nil until the cluster CA exists), tlsProblem
+	// what the unit's status says about its certificate ("" when all is well).
+	tls        *tlsState
+	tlsProblem string
+	tlsPlaced  bool // this hook wrote TLS files: a running server reloads
 
 	// Local is the unit's charm state (state-get): what only this unit needs to remember.
 	Local map[string]string
@@ -516,7 +525,10 @@ func (c *Charm) loadPasswords(ctx context.Context, st *State) error {
 		if !st.Leader {
 			return waiting("waiting for the leader to generate the passwords")
 		}
-		content := map[string]string{}
+		content, err := newCAContent(st.App, c.Now())
+		if err != nil {
+			return err
+		}
 		for _, u := range SystemUsers {
 			pw, err := GeneratePassword()
 			if err != nil {
@@ -534,7 +546,8 @@ func (c *Charm) loadPasswords(ctx context.Context, st *State) error {
 		for _, u := range SystemUsers {
 			st.Passwords[u] = content[passwordKey(u)]
 		}
-		return nil
+		st.secret = content
+		return loadTLS(st)
 	}
 	var content map[string]string
 	var err error
@@ -550,19 +563,28 @@ func (c *Charm) loadPasswords(ctx context.Context, st *State) error {
 		}
 	}
 	st.SetLocal(localSecretID, uri)
-	return nil
+	st.secret = maps.Clone(content)
+	if err := c.ensureClusterCA(ctx, st); err != nil {
+		return err
+	}
+	return loadTLS(st)
 }
 
 // storePasswords writes new passwords to the secret (leader) and bumps secret-revision so
 // that the peers re-read it.
 func (c *Charm) storePasswords(ctx context.Context, st *State) error {
-	content := map[string]string{}
+	if st.secret == nil {
+		// Writing without the content read would drop the keys others own (the CA).
+		return errors.New("the passwords secret was not read before writing it")
+	}
+	content := maps.Clone(st.secret) // the keys this function does not own stay
 	for _, u := range SystemUsers {
 		content[passwordKey(u)] = st.Passwords[u]
 	}
 	if err := c.Tools.SecretSet(ctx, st.AppData["secret-id"], content); err != nil {
 		return fmt.Errorf("secret-set: %w", err)
 	}
+	st.secret = content
 	rev, _ := strconv.Atoi(st.AppData["secret-revision"])
 	st.SetApp("secret-revision", strconv.Itoa(rev+1))
 	return nil

@@ -43,6 +43,13 @@ type Workload interface {
 	// WaitReady waits until this unit's server accepts connections.
 	WaitReady(ctx context.Context, user, password string) error
 	Version() string
+	// PlaceTLS writes TLS files (postgres.TLSFileNames) into the workload; HasTLS reports
+	// whether the server's certificate and key are there.
+	PlaceTLS(ctx context.Context, files map[string][]byte) error
+	HasTLS(ctx context.Context) (bool, error)
+	// SetTrust sets where the CA each server is verified with comes from (Connect,
+	// WaitReady, OpenClientAdmin).
+	SetTrust(t postgres.Trust)
 }
 
 // DB is SQL on one server. *postgres.DB implements it; tests use a fake.
@@ -80,6 +87,9 @@ func (p PGWorkload) EnsureWatcher(ctx context.Context) error {
 	}
 	return p.Workload.EnsureWatcher(ctx, exe)
 }
+
+// SetTrust sets the workload's postgres.Trust.
+func (p PGWorkload) SetTrust(t postgres.Trust) { p.Workload.Trust = t }
 
 // Connect opens SQL to the server at host (*postgres.Workload's own Connect is to itself).
 func (p PGWorkload) Connect(ctx context.Context, host, user, password string) (DB, error) {

@@ -16,12 +16,12 @@ type ClientAdmin struct {
 
 // OpenClientAdmin connects to host's postgres database as user.
 func (w *Workload) OpenClientAdmin(ctx context.Context, host, user, password string) (*ClientAdmin, error) {
-	conn, err := Connect(ctx, host, w.Port, user, password, "postgres")
+	conn, err := w.connect(ctx, host, user, password, "postgres")
 	if err != nil {
 		return nil, err
 	}
 	connect := func(ctx context.Context, db string) (*pgx.Conn, error) {
-		return Connect(ctx, host, w.Port, user, password, db)
+		return w.connect(ctx, host, user, password, db)
 	}
 	return &ClientAdmin{conn: conn, connect: connect}, nil
 }

@@ -24,13 +24,15 @@ func TestClientUsers(t *testing.T) {
 	_, err := a.w.WriteConf(ctx, testSettings())
 	must(t, err)
 	// Everyone from anywhere: what is tested here is what the roles themselves may do.
-	_, err = a.w.WriteHBA(ctx, []HBARule{{"host", "all", "all", "127.0.0.0/8", "scram-sha-256"}})
+	_, err = a.w.WriteHBA(ctx, []HBARule{{"hostssl", "all", "all", "127.0.0.0/8", "scram-sha-256"}})
 	must(t, err)
 	must(t, a.w.PlanLayer(ctx, LayerOptions{}))
 	must(t, a.w.Start(ctx))
 	must(t, a.w.WaitReady(ctx, "operator", opPass))
 	op := connect(t, ctx, a.w)
-	as := func(user, pw, db string) (*pgx.Conn, error) { return Connect(ctx, addr, 0, user, pw, db) }
+	tlsCfg, err := a.w.ClientTLS(addr)
+	must(t, err)
+	as := func(user, pw, db string) (*pgx.Conn, error) { return Connect(ctx, addr, 0, user, pw, db, tlsCfg) }
 	connectDB := func(ctx context.Context, db string) (*pgx.Conn, error) { return as("operator", opPass, db) }
 
 	evil := `app"; DROP TABLE x; --`

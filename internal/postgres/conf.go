@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/canonical/pebble/client"
+	"github.com/jujulet/postgresql-k8s/internal/pki"
 )
 
 // ConfFile is the include file the charm renders in PGDATA (postgresql.conf includes it).
@@ -25,9 +26,16 @@ type Upstream struct {
 	AppName  string // application_name reported in pg_stat_replication
 	DBName   string // for pg_rewind's source (default postgres)
 	Passfile string // host path of the passfile (set by the Workload)
+	// Remote: the upstream is the other cluster's server, verified with the other cluster's
+	// CA (RemoteCAFile) instead of this cluster's (CAFile).
+	Remote bool
+	// RootCert is the host path of the CA file the server is verified with (set by the
+	// Workload from Remote).
+	RootCert string
 }
 
-// ConnInfo renders a libpq connection string (no password: the passfile holds it).
+// ConnInfo renders a libpq connection string (no password: the passfile holds it). The
+// server is always verified: verify-ca or verify-full (pki.ModeFor) against RootCert.
 func (u Upstream) ConnInfo() string {
 	port := u.Port
 	if port == 0 {
@@ -43,8 +51,26 @@ func (u Upstream) ConnInfo() string {
 	if u.Passfile != "" {
 		parts = append(parts, "passfile="+quoteConnValue(u.Passfile))
 	}
-	parts = append(parts, "connect_timeout=5", "sslmode=prefer")
+	parts = append(parts, "connect_timeout=5")
+	if u.RootCert != "" {
+		parts = append(parts, sslParams(u.Host, u.RootCert)...)
+	} else {
+		// No CA given: libpq's default root.crt, which the charm never writes, so the
+		// connection fails rather than going unverified.
+		parts = append(parts, "sslmode="+string(pki.ModeFor(u.Host)))
+	}
 	return strings.Join(parts, " ")
+}
+
+// withFiles returns up with the passfile and CA file of this workload (host paths).
+func (w *Workload) withFiles(up Upstream) Upstream {
+	up.Passfile = w.Host(w.PassfilePath())
+	ca := CAFile
+	if up.Remote {
+		ca = RemoteCAFile
+	}
+	up.RootCert = w.Host(w.TLSPath(ca))
+	return up
 }
 
 func quoteConnValue(v string) string {
@@ -76,6 +102,9 @@ type Settings struct {
 	SynchronousStandbyNames string
 	// Upstream, when set, makes a standby follow it (primary_conninfo, primary_slot_name).
 	Upstream *Upstream
+	// TLS serves TLS (ssl = on) with the files PlaceTLS wrote, and verifies client
+	// certificates against ClientCAFile.
+	TLS bool
 	// Extra settings (already valid PostgreSQL values, quoted by the renderer).
 	Extra map[string]string
 }
@@ -156,9 +185,15 @@ func (w *Workload) RenderConf(s Settings) string {
 	if s.TimeZone != "" {
 		kv["timezone"] = quoteConf(s.TimeZone)
 	}
+	if s.TLS {
+		kv["ssl"] = "on"
+		kv["ssl_cert_file"] = quoteConf(w.Host(w.TLSPath(ServerCertFile)))
+		kv["ssl_key_file"] = quoteConf(w.Host(w.TLSPath(ServerKeyFile)))
+		kv["ssl_ca_file"] = quoteConf(w.Host(w.TLSPath(ClientCAFile)))
+		kv["ssl_min_protocol_version"] = "'TLSv1.2'"
+	}
 	if u := s.Upstream; u != nil {
-		u2 := *u
-		u2.Passfile = w.Host(w.PassfilePath())
+		u2 := w.withFiles(*u)
 		kv["primary_conninfo"] = quoteConf(u2.ConnInfo())
 		if u.Slot != "" {
 			kv["primary_slot_name"] = quoteConf(u.Slot)

@@ -14,7 +14,7 @@ type DB struct{ conn *pgx.Conn }
 // OpenDB connects to the server at host (this workload's or another unit's, on the
 // workload's port) as user, to the postgres database.
 func (w *Workload) OpenDB(ctx context.Context, host, user, password string) (*DB, error) {
-	conn, err := Connect(ctx, host, w.Port, user, password, "postgres")
+	conn, err := w.connect(ctx, host, user, password, "postgres")
 	if err != nil {
 		return nil, err
 	}

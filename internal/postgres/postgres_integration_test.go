@@ -14,11 +14,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jujulet/postgresql-k8s/internal/pki"
 	"github.com/jujulet/postgresql-k8s/internal/postgres/pgtest"
 )
 
@@ -100,6 +102,7 @@ func (u *testUnit) open(t *testing.T, ctx context.Context, addr string) *Workloa
 	for {
 		w, err := Open(ctx, Options{Socket: socket, Root: root, Addr: addr})
 		if err == nil {
+			placeTestTLS(t, ctx, w)
 			return w
 		}
 		if !errors.Is(err, ErrNotReady) || ctx.Err() != nil {
@@ -117,10 +120,31 @@ const (
 
 func testHBA() []HBARule {
 	return []HBARule{
-		{"host", "all", "operator", "0.0.0.0/0", "scram-sha-256"},
-		{"host", "replication", "replication", "127.0.0.0/8", "scram-sha-256"},
-		{"host", "all", "rewind", "127.0.0.0/8", "scram-sha-256"},
+		{"hostssl", "all", "operator", "0.0.0.0/0", "scram-sha-256"},
+		{"hostssl", "replication", "replication", "127.0.0.0/8", "scram-sha-256"},
+		{"hostssl", "all", "rewind", "127.0.0.0/8", "scram-sha-256"},
 	}
+}
+
+// testCA signs every test server's certificate: the servers verify each other with it
+// (primary_conninfo, pg_basebackup, pg_rewind) and so do the tests' connections.
+var testCA = sync.OnceValue(func() pki.CA {
+	ca, err := pki.NewCA("postgres-integration-test", time.Now())
+	if err != nil {
+		panic(err)
+	}
+	return ca
+})
+
+// placeTestTLS gives w a server certificate for its address and makes its connections
+// trust the test CA, as the charm does with its cluster CA.
+func placeTestTLS(t *testing.T, ctx context.Context, w *Workload) {
+	t.Helper()
+	ca := testCA()
+	cert, key, err := ca.IssueServer(time.Now(), w.Addr)
+	must(t, err)
+	must(t, w.PlaceTLS(ctx, map[string][]byte{ServerCertFile: cert, ServerKeyFile: key, CAFile: ca.CertPEM, ClientCAFile: ca.CertPEM}))
+	w.Trust = func(string) ([]byte, error) { return ca.CertPEM, nil }
 }
 
 func passEntries() []PassEntry {
@@ -128,7 +152,7 @@ func passEntries() []PassEntry {
 }
 
 func testSettings() Settings {
-	return Settings{ClusterName: "test", MaxConnections: 50, LogMinDurationStatement: -1, WALKeepSizeMB: 64}
+	return Settings{ClusterName: "test", MaxConnections: 50, LogMinDurationStatement: -1, WALKeepSizeMB: 64, TLS: true}
 }
 
 func must(t *testing.T, err error) {
@@ -340,7 +364,9 @@ func TestPrimaryReplicaSwitchoverRewind(t *testing.T) {
 
 	// 6. Password rotation through a SCRAM verifier.
 	must(t, SetPassword(ctx, cb, "rewind", "new-rewind"))
-	c2, err := Connect(ctx, b.w.Addr, 0, "rewind", "new-rewind", "postgres")
+	tlsB, err := b.w.ClientTLS(b.w.Addr)
+	must(t, err)
+	c2, err := Connect(ctx, b.w.Addr, 0, "rewind", "new-rewind", "postgres", tlsB)
 	must(t, err)
 	c2.Close(ctx)
 }

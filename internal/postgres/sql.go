@@ -6,6 +6,7 @@ import (
 	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -16,8 +17,10 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Connect opens a pgx connection over TCP; the password travels in the config only.
-func Connect(ctx context.Context, host string, port int, user, password, db string) (*pgx.Conn, error) {
+// Connect opens a pgx connection over TCP; the password travels in the config only. With
+// tlsCfg the connection is TLS only (no fallback to cleartext); nil connects in cleartext,
+// which only servers without TLS (tests) accept.
+func Connect(ctx context.Context, host string, port int, user, password, db string, tlsCfg *tls.Config) (*pgx.Conn, error) {
 	cfg, err := pgx.ParseConfig("")
 	if err != nil {
 		return nil, err
@@ -30,7 +33,7 @@ func Connect(ctx context.Context, host string, port int, user, password, db stri
 	}
 	cfg.Host, cfg.Port, cfg.User, cfg.Password, cfg.Database = host, uint16(port), user, password, db
 	cfg.ConnectTimeout = 5 * time.Second
-	cfg.TLSConfig = nil
+	cfg.TLSConfig = tlsCfg
 	cfg.Fallbacks = nil
 	cfg.RuntimeParams["application_name"] = "postgresql-k8s-charm"
 	conn, err := pgx.ConnectConfig(ctx, cfg)
@@ -40,9 +43,18 @@ func Connect(ctx context.Context, host string, port int, user, password, db stri
 	return conn, nil
 }
 
-// Connect opens a connection to this workload's server.
+// Connect opens a connection to this workload's server, verified as ClientTLS says.
 func (w *Workload) Connect(ctx context.Context, user, password string) (*pgx.Conn, error) {
-	return Connect(ctx, w.Addr, w.Port, user, password, "postgres")
+	return w.connect(ctx, w.Addr, user, password, "postgres")
+}
+
+// connect opens a verified TLS connection to the server at host, on the workload's port.
+func (w *Workload) connect(ctx context.Context, host, user, password, db string) (*pgx.Conn, error) {
+	tlsCfg, err := w.ClientTLS(host)
+	if err != nil {
+		return nil, err
+	}
+	return Connect(ctx, host, w.Port, user, password, db, tlsCfg)
 }
 
 // WaitReady polls until the server accepts a connection for user, or ctx ends.

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -166,5 +167,64 @@ func TestScramMatches(t *testing.T) {
 		if got := scramMatches(tc.verifier, tc.password); got != tc.want {
 			t.Errorf("scramMatches(%q, %q) = %v, want %v", tc.verifier, tc.password, got, tc.want)
 		}
+	}
+}
+
+// TestRenderTLS: the server serves TLS with the placed files, and every upstream connection
+// verifies the server against the CA of the cluster it dials.
+func TestRenderTLS(t *testing.T) {
+	w := &Workload{Root: "/c/rootfs", Mount: MountPath, BinDir: "/usr/lib/postgresql/15/bin", Addr: "127.0.0.9", Port: 5432}
+	tls := "/c/rootfs/var/lib/postgresql/data/.charm/tls/"
+	tests := []struct {
+		name    string
+		s       Settings
+		want    []string
+		notWant []string
+	}{
+		{"off", Settings{}, nil, []string{"ssl"}},
+		{"on, primary", Settings{TLS: true}, []string{
+			"ssl = on\n", "ssl_cert_file = '" + tls + "server.crt'", "ssl_key_file = '" + tls + "server.key'",
+			"ssl_ca_file = '" + tls + "client-ca.crt'", "ssl_min_protocol_version = 'TLSv1.2'",
+		}, []string{"primary_conninfo"}},
+		{"in-cluster upstream by address", Settings{TLS: true, Upstream: &Upstream{Host: "10.1.2.3", User: "replication"}},
+			[]string{"sslmode=verify-ca sslrootcert=" + tls + "ca.crt'"}, []string{"prefer", "remote-ca"}},
+		{"remote upstream", Settings{TLS: true, Upstream: &Upstream{Host: "10.9.9.9", User: "replication", Remote: true}},
+			[]string{"sslmode=verify-ca sslrootcert=" + tls + "remote-ca.crt'"}, []string{"prefer"}},
+		{"upstream by name", Settings{TLS: true, Upstream: &Upstream{Host: "pg-0.pg-endpoints", User: "replication"}},
+			[]string{"host=pg-0.pg-endpoints ", "sslmode=verify-full sslrootcert=" + tls + "ca.crt'"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conf := w.RenderConf(tt.s)
+			for _, want := range tt.want {
+				if !strings.Contains(conf, want) {
+					t.Errorf("conf lacks %q:\n%s", want, conf)
+				}
+			}
+			for _, bad := range tt.notWant {
+				if strings.Contains(conf, bad) {
+					t.Errorf("conf has %q:\n%s", bad, conf)
+				}
+			}
+		})
+	}
+	// Without a CA file the connection string still demands verification (and so fails).
+	if ci := (Upstream{Host: "10.0.0.1", User: "r"}).ConnInfo(); !strings.Contains(ci, "sslmode=verify-ca") || strings.Contains(ci, "prefer") {
+		t.Errorf("ConnInfo without a CA file: %s", ci)
+	}
+}
+
+func TestClientTLSNeedsTrust(t *testing.T) {
+	w := &Workload{Addr: "127.0.0.9", Port: 5432}
+	if _, err := w.ClientTLS("127.0.0.9"); !errors.Is(err, ErrNoTrust) {
+		t.Errorf("no Trust: %v, want ErrNoTrust", err)
+	}
+	w.Trust = func(string) ([]byte, error) { return nil, nil }
+	if _, err := w.ClientTLS("127.0.0.9"); !errors.Is(err, ErrNoTrust) {
+		t.Errorf("empty CA: %v, want ErrNoTrust", err)
+	}
+	w.Trust = func(string) ([]byte, error) { return []byte("junk"), nil }
+	if _, err := w.ClientTLS("127.0.0.9"); err == nil {
+		t.Error("a malformed CA was accepted")
 	}
 }

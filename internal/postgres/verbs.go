@@ -198,8 +198,7 @@ func (w *Workload) BaseBackup(ctx context.Context, up Upstream) (movedAside stri
 	if err := w.MakeDir(ctx, fresh, 0o700); err != nil {
 		return "", err
 	}
-	u := up
-	u.Passfile = w.Host(w.PassfilePath())
+	u := w.withFiles(up)
 	// Not the standby's application_name: pg_basebackup's WAL stream shows as "streaming" in
 	// pg_stat_replication and must never be taken for the standby itself (a synchronous one
 	// it cannot stand in for).
@@ -255,8 +254,7 @@ const AsideSuffix = ".old-"
 // Rewind runs pg_rewind against a running source server (user with the rewind grants) on a
 // stopped PGDATA. Run CHECKPOINT on the source first when it was just promoted.
 func (w *Workload) Rewind(ctx context.Context, source Upstream) (string, error) {
-	u := source
-	u.Passfile = w.Host(w.PassfilePath())
+	u := w.withFiles(source)
 	if u.DBName == "" {
 		u.DBName = "postgres"
 	}

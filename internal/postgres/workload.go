@@ -67,6 +67,9 @@ type Workload struct {
 	Port   int
 	// WatchSocket is the Pebble socket as the watcher service sees it (InContainerSocket).
 	WatchSocket string
+	// Trust gives the CA each server this workload connects to is verified with (set by
+	// the charm once it has read its CA; nil: no connection can be made, see ClientTLS).
+	Trust Trust
 }
 
 // Options for Open.
