@@ -95,7 +95,7 @@ const DefaultFailoverAfter = 5 * time.Second
 // New returns a Charm with the default timeouts.
 func New(env hookenv.Env, tools hookenv.Tools, open func(ctx context.Context, addr string) (Workload, error), log *slog.Logger) *Charm {
 	return &Charm{
-		Env: env, Tools: tools, OpenWorkload: open, Log: log, Now: time.Now, ext: noExtension{},
+		Env: env, Tools: tools, OpenWorkload: open, Log: log, Now: time.Now, ext: noExtension{}, Certs: relationCerts{},
 		FailoverAfter: DefaultFailoverAfter, SwitchoverReplayWait: 5 * time.Second, SwitchoverTimeout: 90 * time.Second,
 		SyncConfirmWait: 5 * time.Second, SyncCheckInterval: 10 * time.Second,
 	}

@@ -97,6 +97,10 @@ func (c *Charm) reconcile(ctx context.Context, st *State) error {
 	}
 	st.workload = w
 	c.trustWorkload(st, w)
+	// The certificates relation decides which server certificate placeTLS places.
+	if err := c.certificatesStep(ctx, st); err != nil {
+		return err
+	}
 	// Certificates and CA files first: seeding, rewinding and the server itself need them.
 	if _, err := c.placeTLS(ctx, st, w); err != nil {
 		return err
@@ -129,9 +133,6 @@ func (c *Charm) reconcile(ctx context.Context, st *State) error {
 		return err
 	}
 	if err := c.readClients(ctx, st); err != nil {
-		return err
-	}
-	if err := c.certificatesStep(ctx, st); err != nil {
 		return err
 	}
 	role := c.DesiredRole(ctx, st)

@@ -75,15 +75,17 @@ type certsState struct {
 	pending bool
 }
 
-// ProvidedCertificate is the seam to charm/tls.go: the server certificate (leaf then
-// intermediates), its key and the CA clients must trust, from the certificates relation,
-// when one is in use (ok false: the unit serves its self-issued certificate).
-func (s *State) ProvidedCertificate() (certPEM, keyPEM, caPEM []byte, ok bool) {
-	if s.certs.served == nil {
-		return nil, nil, nil, false
+// relationCerts is the CertSource (charm/tls.go) of the certificates relation: the
+// certificate certificatesStep settled on for this hook, if any (it ran before the first
+// placeTLS).
+type relationCerts struct{}
+
+func (relationCerts) ServerCert(_ context.Context, _ *Charm, st *State, _ []string) (ServerCert, bool, error) {
+	p := st.certs.served
+	if p == nil {
+		return ServerCert{}, false, nil
 	}
-	p := s.certs.served
-	return []byte(p.Cert), s.certs.keyPEM, []byte(p.CA), true
+	return ServerCert{CertPEM: []byte(p.Cert), KeyPEM: st.certs.keyPEM, CAPEM: []byte(p.CA)}, true, nil
 }
 
 // certificatesStep reads the certificates relation and settles which certificate this unit
@@ -258,25 +260,17 @@ func (c *Charm) certificateKey(ctx context.Context) (crypto.Signer, []byte, erro
 	return key, keyPEM, nil
 }
 
-// certificateNames are what this unit's CSR asks for: its stable Kubernetes names and its
-// address (and 127.0.0.1 for loopback units, as on jujulet, whose units dial each other from
-// it). The common name is the short stable name (X.509 bounds it to 64 characters).
+// certificateNames are what this unit's CSR asks for: the names of its self-issued
+// certificate (serverSANs: its address and stable Kubernetes names). The common name is the
+// short stable name (X.509 bounds it to 64 characters).
 func (c *Charm) certificateNames(st *State) tlscerts.Names {
 	app, n := st.App, c.Env.UnitNumber()
-	short := fmt.Sprintf("%s-%s.%s-endpoints", app, n, app)
-	sans := []string{short + "." + c.Env.ModelName + ".svc.cluster.local", short}
-	if st.Address != "" {
-		sans = append(sans, st.Address)
-		if strings.HasPrefix(st.Address, "127.") && st.Address != "127.0.0.1" {
-			sans = append(sans, "127.0.0.1")
-		}
-	}
-	cn := short
+	cn := fmt.Sprintf("%s-%s.%s-endpoints", app, n, app)
 	if len(cn) > 64 {
 		cn = app + "-" + n
 		cn = cn[:min(len(cn), 64)]
 	}
-	return tlscerts.Names{CommonName: cn, SANs: sans}
+	return tlscerts.Names{CommonName: cn, SANs: c.serverSANs(st)}
 }
 
 func parseProvided(raw string) *providedCert {
@@ -296,9 +290,9 @@ func (p *providedCert) encode() string {
 }
 
 // certificatesStatus adds the certificates relation's state to the unit's running status:
-// blocked with the reason when the provider's answer is unusable, waiting while this unit's
-// CSR is unanswered and no provided certificate is served (or it expires within a week), and
-// the expiry in its last week.
+// blocked with the reason when the provider's answer is unusable; waiting while this unit's
+// CSR is unanswered and no provided certificate is served, or the served one expires within
+// a week (its expiry is in the status already, from ensureTLS) and its renewal is unanswered.
 func (c *Charm) certificatesStatus(st *State) {
 	cs := st.certs
 	if !cs.related {
@@ -310,20 +304,9 @@ func (c *Charm) certificatesStatus(st *State) {
 		level, note = "blocked", "certificates: "+cs.problem
 	case cs.served == nil:
 		level, note = "waiting", fmt.Sprintf("certificates: waiting for %s to sign this unit's request", cs.provider)
-	}
-	if cs.served != nil {
-		if left := cs.served.NotAfter.Sub(c.Now()); left < expiryWarning {
-			exp := "certificate expires in " + roundDuration(left)
-			if cs.pending {
-				exp += fmt.Sprintf(", waiting for %s to sign the renewal", cs.provider)
-				if level == "" {
-					level = "waiting"
-				}
-			}
-			note = strings.TrimPrefix(note+"; "+exp, "; ")
-		}
-	}
-	if note == "" {
+	case cs.pending && cs.served.NotAfter.Sub(c.Now()) < expiryWarning:
+		level, note = "waiting", fmt.Sprintf("certificates: waiting for %s to sign the renewal", cs.provider)
+	default:
 		return
 	}
 	for i, s := range st.statuses {
@@ -331,23 +314,9 @@ func (c *Charm) certificatesStatus(st *State) {
 			continue
 		}
 		if s.status == "active" || (s.status == "waiting" && level == "blocked") {
-			if level != "" {
-				s.status = level
-			}
+			s.status = level
 		}
 		st.statuses[i] = statusWrite{status: s.status, message: s.message + "; " + note}
 		return
-	}
-}
-
-// roundDuration renders d in days and hours (minutes under an hour).
-func roundDuration(d time.Duration) string {
-	switch {
-	case d >= 24*time.Hour:
-		return fmt.Sprintf("%dd%dh", d/(24*time.Hour), d%(24*time.Hour)/time.Hour)
-	case d >= time.Hour:
-		return fmt.Sprintf("%dh", d/time.Hour)
-	default:
-		return fmt.Sprintf("%dm", max(d/time.Minute, 0))
 	}
 }

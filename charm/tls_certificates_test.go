@@ -8,6 +8,7 @@ import (
 
 	"github.com/jujulet/postgresql-k8s/internal/hookenv"
 	"github.com/jujulet/postgresql-k8s/internal/pki"
+	"github.com/jujulet/postgresql-k8s/internal/postgres"
 	"github.com/jujulet/postgresql-k8s/internal/tlscerts"
 )
 
@@ -80,6 +81,21 @@ func (p *testProvider) sign(csr string, validity time.Duration) tlscerts.Certifi
 	return tlscerts.Certificate{CSR: csr, Certificate: cert, CA: string(p.ca.CertPEM), Chain: []string{cert, string(p.ca.CertPEM)}}
 }
 
+// servedBy reports whether the certificate the unit's workload serves was issued by ca (and
+// its key matches), and whether the CA file (what this cluster is verified with) holds ca.
+func servedBy(t *testing.T, u *testUnit, ca pki.CA) (served, trusted bool) {
+	t.Helper()
+	certPEM, keyPEM := u.s.tlsFiles[postgres.ServerCertFile], u.s.tlsFiles[postgres.ServerKeyFile]
+	if certPEM == nil || keyPEM == nil {
+		t.Fatalf("%s serves no certificate", u.name)
+	}
+	leaf, err := pki.VerifyChain(certPEM, ca.CertPEM, time.Unix(1_700_000_000, 0).Add(time.Hour), x509.ExtKeyUsageServerAuth)
+	key, kerr := pki.ParsePrivateKey(keyPEM)
+	served = err == nil && kerr == nil && pki.MatchesKey(leaf, key)
+	trusted = strings.Contains(string(u.s.tlsFiles[postgres.CAFile]), string(ca.CertPEM))
+	return served, trusted
+}
+
 func provided(t *testing.T, u *testUnit) *providedCert {
 	t.Helper()
 	return parseProvided(u.f.State[localProvided])
@@ -120,6 +136,9 @@ func TestCertificatesRelation(t *testing.T) {
 	if provided(t, u) != nil {
 		t.Fatal("a provided certificate before the provider answered")
 	}
+	if served, _ := servedBy(t, u, p.ca); served {
+		t.Fatal("serving the provider's certificate before it answered")
+	}
 
 	// The provider answers: the unit serves it, active again, with a renewal timer.
 	first := p.sign(csr, 90*24*time.Hour)
@@ -132,6 +151,10 @@ func TestCertificatesRelation(t *testing.T) {
 	}
 	if at := u.s.timers[timerCertificate]; !at.Equal(got.NotifyAt) || !at.After(w.now()) {
 		t.Errorf("certificate timer %v, want the renewal at %v", at, got.NotifyAt)
+	}
+	// The workload serves it (through the CertSource seam), and trusts the provider's CA.
+	if served, trusted := servedBy(t, u, p.ca); !served || !trusted {
+		t.Fatalf("workload: serves the provider's certificate %v, trusts its CA %v", served, trusted)
 	}
 	// Nothing changes while nothing does.
 	u = w.mustRun("pg/0", "update-status")
@@ -162,6 +185,9 @@ func TestCertificatesRelation(t *testing.T) {
 	u = p.certsHook("pg/0", "certificates-relation-broken")
 	if provided(t, u) != nil || !u.s.timers[timerCertificate].IsZero() {
 		t.Fatalf("after relation-broken: provided %v, timer %v", u.f.State[localProvided], u.s.timers[timerCertificate])
+	}
+	if served, _ := servedBy(t, u, p.ca); served {
+		t.Fatal("still serving the provider's certificate after relation-broken")
 	}
 	wantStatus(t, u, "active", "Primary")
 }
@@ -226,6 +252,9 @@ func TestCertificatesBadAnswers(t *testing.T) {
 			if u.f.State[localProvided] != before {
 				t.Error("the previous certificate was replaced or dropped")
 			}
+			if served, _ := servedBy(t, u, p.ca); !served {
+				t.Error("the workload no longer serves the previous certificate")
+			}
 			// Fixed by the provider: active again.
 			p.answer("pg/0", good)
 			u = p.certsHook("pg/0", "certificates-relation-changed")
@@ -288,19 +317,22 @@ func TestCertificatesExpiryShown(t *testing.T) {
 	}
 	w.elapsed = got.NotAfter.Add(-5 * 24 * time.Hour).Sub(time.Unix(1_700_000_000, 0))
 	u = w.mustRunEvent("pg/0", "postgresql-pebble-custom-notice", wake)
-	wantStatus(t, u, "active", "Primary; certificate expires in 5d0h")
+	wantStatus(t, u, "blocked", "Primary; the server certificate expires in 120h")
 	if at := u.s.timers[timerCertificate]; !at.Equal(got.NotifyAt) {
 		t.Errorf("timer %v, want the renewal at %v", at, got.NotifyAt)
 	}
 	// Renewal time: a new CSR; unanswered, the unit waits and says why.
 	w.elapsed = got.NotifyAt.Sub(time.Unix(1_700_000_000, 0))
 	u = w.mustRunEvent("pg/0", "postgresql-pebble-custom-notice", wake)
-	wantStatus(t, u, "waiting", "Primary; certificate expires in 3d8h, waiting for tlsca to sign the renewal")
+	wantStatus(t, u, "blocked", "Primary; the server certificate expires in 80h0m0s; certificates: waiting for tlsca to sign the renewal")
 	// Past the end it is no longer served.
 	w.elapsed = got.NotAfter.Add(time.Minute).Sub(time.Unix(1_700_000_000, 0))
 	u = w.mustRunEvent("pg/0", "postgresql-pebble-custom-notice", wake)
 	if provided(t, u) != nil {
 		t.Fatal("an expired certificate is still served")
+	}
+	if served, _ := servedBy(t, u, p.ca); served {
+		t.Fatal("the workload serves an expired certificate")
 	}
 }
 
