@@ -1,0 +1,208 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jujulet/postgresql-k8s/internal/pki"
+	"github.com/jujulet/postgresql-k8s/tests/scenario"
+)
+
+// TestCertificatesRelation integrates a two-unit cluster with the test CA charm
+// (tests/testdata/charms/tlsca, the tls-certificates provider): every unit then serves a
+// certificate that chains to tlsca's CA and names its address, and a client verifies the
+// server with that CA alone (sslmode=verify-ca). A provider that answers with malformed
+// certificates blocks the units with the reason while they keep serving the good ones; once
+// the relation is removed they serve certificates of the cluster CA again.
+func TestCertificatesRelation(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
+	defer cancel()
+	j := scenario.StartJujulet(t)
+	const model = "certs"
+	c := deployCluster(t, ctx, j, model, "pg", 2)
+
+	// The cluster CA's certificates, before: what the units must come back to.
+	clusterIssuer := map[string][]byte{}
+	for unit, addr := range c.Units {
+		chain, err := servedChain(ctx, addr)
+		must(t, err)
+		clusterIssuer[unit] = chain[0].AuthorityKeyId
+	}
+
+	must(t, j.Deploy(ctx, model, "tlsca", "tlsca", scenario.DeployOptions{}))
+	must(t, j.Integrate(ctx, model, "pg:certificates", "tlsca:certificates"))
+	settle(t, ctx, j, model, scenario.All(scenario.AppSettled("tlsca", 1, ""), scenario.AppSettled("pg", 2, "Primary"),
+		scenario.UnitMessages("pg", map[string]int{"Primary": 1, "Replica": 1})))
+	res := runOK(t, ctx, j, model, "tlsca/0", "get-ca-certificate", nil)
+	caPEM, _ := res.Results["ca-certificate"].(string)
+	roots, err := pki.CertPool([]byte(caPEM))
+	must(t, err)
+
+	servesProvider := func(unit, addr string) error {
+		chain, err := servedChain(ctx, addr)
+		if err != nil {
+			return err
+		}
+		inter := x509.NewCertPool()
+		for _, x := range chain[1:] {
+			inter.AddCert(x)
+		}
+		if _, err := chain[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter,
+			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
+			return fmt.Errorf("%s serves %q: %w", unit, chain[0].Issuer, err)
+		}
+		return chain[0].VerifyHostname(addr)
+	}
+	for unit, addr := range c.Units {
+		waitFor(t, ctx, 2*time.Minute, unit+" to serve tlsca's certificate", func() error { return servesProvider(unit, addr) })
+		// A client that trusts only tlsca's CA logs in, verifying the server.
+		conn, err := connectVerifyCA(ctx, addr, c.Password, []byte(caPEM))
+		if err != nil {
+			t.Fatalf("%s with sslmode=verify-ca and tlsca's CA: %v", unit, err)
+		}
+		conn.Close(ctx)
+	}
+	// Replication still runs: a row written on the primary reaches the replica.
+	ids, err := scenario.InsertRows(ctx, primaryAddr(t, ctx, c), c.Password, "tls-provider", 5)
+	must(t, err)
+	if len(ids) != 5 {
+		t.Fatalf("inserted %d rows", len(ids))
+	}
+	must(t, scenario.WaitRows(ctx, c, "tls-provider", 5))
+
+	t.Run("malformed answers block, the certificates stay", func(t *testing.T) {
+		_, err := j.Juju(ctx, "config", "-m", model, "tlsca", "mode=malformed")
+		must(t, err)
+		settle(t, ctx, j, model, allUnitsSay("pg", "blocked", "certificates: tlsca's certificate for this unit is invalid"))
+		for unit, addr := range c.Units {
+			if err := servesProvider(unit, addr); err != nil {
+				t.Fatalf("after malformed answers: %v", err)
+			}
+		}
+		_, err = j.Juju(ctx, "config", "-m", model, "tlsca", "mode=sign")
+		must(t, err)
+		settle(t, ctx, j, model, scenario.All(scenario.AppSettled("pg", 2, "Primary"),
+			scenario.UnitMessages("pg", map[string]int{"Primary": 1, "Replica": 1})))
+	})
+
+	must(t, j.RemoveRelation(ctx, model, "pg", "tlsca"))
+	for unit, addr := range c.Units {
+		waitFor(t, ctx, 2*time.Minute, unit+" to serve the cluster CA's certificate again", func() error {
+			chain, err := servedChain(ctx, addr)
+			if err != nil {
+				return err
+			}
+			if !bytes.Equal(chain[0].AuthorityKeyId, clusterIssuer[unit]) {
+				return fmt.Errorf("%s serves a certificate of %q", unit, chain[0].Issuer)
+			}
+			return nil
+		})
+	}
+	settle(t, ctx, j, model, scenario.All(scenario.AppSettled("pg", 2, "Primary"),
+		scenario.UnitMessages("pg", map[string]int{"Primary": 1, "Replica": 1})))
+}
+
+// servedChain returns the certificates PostgreSQL at addr presents: an SSLRequest, then a
+// TLS handshake that records the chain without judging it.
+func servedChain(ctx context.Context, addr string) ([]*x509.Certificate, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var d net.Dialer
+	raw, err := d.DialContext(ctx, "tcp", net.JoinHostPort(addr, "5432"))
+	if err != nil {
+		return nil, err
+	}
+	defer raw.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = raw.SetDeadline(dl)
+	}
+	// SSLRequest: length 8, code 80877103.
+	req := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, 8), 80877103)
+	if _, err := raw.Write(req); err != nil {
+		return nil, fmt.Errorf("SSLRequest: %w", err)
+	}
+	answer := make([]byte, 1)
+	if _, err := io.ReadFull(raw, answer); err != nil {
+		return nil, fmt.Errorf("SSLRequest answer: %w", err)
+	}
+	if answer[0] != 'S' {
+		return nil, fmt.Errorf("%s does not serve TLS (answer %q)", addr, answer)
+	}
+	var chain []*x509.Certificate
+	conn := tls.Client(raw, &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		// Only recorded here; the callers verify the chain against the CA they expect.
+		InsecureSkipVerify: true,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			chain = cs.PeerCertificates
+			return nil
+		},
+	})
+	if err := conn.HandshakeContext(ctx); err != nil {
+		return nil, fmt.Errorf("TLS handshake with %s: %w", addr, err)
+	}
+	if len(chain) == 0 {
+		return nil, errors.New("no certificate presented")
+	}
+	return chain, nil
+}
+
+// connectVerifyCA logs in as the operator verifying the server with caPEM only (libpq's
+// sslmode=verify-ca).
+func connectVerifyCA(ctx context.Context, addr, password string, caPEM []byte) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig("")
+	if err != nil {
+		return nil, err
+	}
+	cfg.Host, cfg.Port, cfg.User, cfg.Password, cfg.Database = addr, 5432, scenario.OperatorUser, password, "postgres"
+	cfg.ConnectTimeout = 5 * time.Second
+	if cfg.TLSConfig, err = pki.ClientConfig(caPEM, addr, pki.VerifyCA, nil); err != nil {
+		return nil, err
+	}
+	cfg.Fallbacks = nil // no plaintext retry
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	var one int
+	if err := conn.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
+		conn.Close(ctx)
+		return nil, err
+	}
+	return conn, nil
+}
+
+// allUnitsSay holds when every unit of app has workload status status and a message that
+// contains msg.
+func allUnitsSay(app, status, msg string) scenario.Condition {
+	return func(s *scenario.Status) error {
+		a, ok := s.Applications[app]
+		if !ok || len(a.Units) == 0 {
+			return fmt.Errorf("no units of %s", app)
+		}
+		for name, u := range a.Units {
+			if u.WorkloadStatus.Current != status || !strings.Contains(u.WorkloadStatus.Message, msg) {
+				return fmt.Errorf("%s is %s: %s", name, u.WorkloadStatus.Current, u.WorkloadStatus.Message)
+			}
+		}
+		return nil
+	}
+}
+
+func primaryAddr(t testing.TB, ctx context.Context, c *scenario.Cluster) string {
+	t.Helper()
+	_, unit, err := scenario.Primary(ctx, c)
+	must(t, err)
+	return c.Units[unit]
+}
