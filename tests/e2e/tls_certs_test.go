@@ -73,13 +73,29 @@ func TestCertificatesRelation(t *testing.T) {
 		}
 		conn.Close(ctx)
 	}
-	// Replication still runs: a row written on the primary reaches the replica.
-	ids, err := scenario.InsertRows(ctx, primaryAddr(t, ctx, c), c.Password, "tls-provider", 5)
+	// Replication still runs, each server verifying the other: a row written on the primary
+	// reaches the replica (both dialled trusting tlsca's CA only).
+	primary, replica := unitsByRole(t, ctx, j, model, c)
+	conn, err := connectVerifyCA(ctx, c.Units[primary], c.Password, []byte(caPEM))
 	must(t, err)
-	if len(ids) != 5 {
-		t.Fatalf("inserted %d rows", len(ids))
-	}
-	must(t, scenario.WaitRows(ctx, c, "tls-provider", 5))
+	_, err = conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS tls_certs (v int); INSERT INTO tls_certs VALUES (1)")
+	conn.Close(ctx)
+	must(t, err)
+	waitFor(t, ctx, time.Minute, "the row on "+replica, func() error {
+		conn, err := connectVerifyCA(ctx, c.Units[replica], c.Password, []byte(caPEM))
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		var n int
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM tls_certs").Scan(&n); err != nil {
+			return err
+		}
+		if n != 1 {
+			return fmt.Errorf("%d rows", n)
+		}
+		return nil
+	})
 
 	t.Run("malformed answers block, the certificates stay", func(t *testing.T) {
 		_, err := j.Juju(ctx, "config", "-m", model, "tlsca", "mode=malformed")
@@ -200,9 +216,21 @@ func allUnitsSay(app, status, msg string) scenario.Condition {
 	}
 }
 
-func primaryAddr(t testing.TB, ctx context.Context, c *scenario.Cluster) string {
+// unitsByRole returns the unit whose status says Primary and the one that says Replica.
+func unitsByRole(t testing.TB, ctx context.Context, j *scenario.Jujulet, model string, c *scenario.Cluster) (primary, replica string) {
 	t.Helper()
-	_, unit, err := scenario.Primary(ctx, c)
+	st, err := j.Status(ctx, model)
 	must(t, err)
-	return c.Units[unit]
+	for name, u := range st.Applications[c.App].Units {
+		switch u.WorkloadStatus.Message {
+		case "Primary":
+			primary = name
+		case "Replica":
+			replica = name
+		}
+	}
+	if primary == "" || replica == "" {
+		t.Fatalf("primary %q, replica %q", primary, replica)
+	}
+	return primary, replica
 }
