@@ -73,6 +73,36 @@ type certsState struct {
 	// the unit's current CSR has no answer (waiting, or renewing).
 	problem string
 	pending bool
+	// caPEM is the provider's CA as this unit knows it: the one of its own verified answer,
+	// else those the provider's answers to the other units carry (see CertificatesCA).
+	caPEM []byte
+}
+
+// CertificatesCA is the CA of the certificates relation's provider (nil when not related or
+// none is known yet): what this unit must trust to verify peers that already serve the
+// provider's certificates while it does not (a new unit whose CSR is unanswered).
+func (s *State) CertificatesCA() []byte { return s.certs.caPEM }
+
+// answersCA collects the distinct CA certificates of the provider's answers (at most
+// tlscerts.MaxChain): entries whose CA does not parse as CA certificates are skipped.
+func answersCA(certs []tlscerts.Certificate) []byte {
+	var out []byte
+	seen := map[string]bool{}
+	for _, c := range certs {
+		cas, err := pki.ParseCertificates([]byte(c.CA))
+		if err != nil || len(c.CA) > tlscerts.MaxPEM {
+			continue
+		}
+		for _, ca := range cas {
+			fp := pki.Fingerprint(ca)
+			if seen[fp] || !ca.IsCA || !ca.BasicConstraintsValid || len(seen) >= tlscerts.MaxChain {
+				continue
+			}
+			seen[fp] = true
+			out = append(out, pki.EncodeCertificate(ca.Raw)...)
+		}
+	}
+	return out
 }
 
 // relationCerts is the CertSource (charm/tls.go) of the certificates relation: the
@@ -196,13 +226,16 @@ func (c *Charm) certificatesStep(ctx context.Context, st *State) error {
 		st.certs.pending = true
 	}
 
+	if perr == nil {
+		st.certs.caPEM = answersCA(certs)
+	}
 	if prev == nil {
 		st.SetLocal(localProvided, "")
 		st.WakeAt(timerCertificate, time.Time{})
 		return nil
 	}
 	st.SetLocal(localProvided, prev.encode())
-	st.certs.served, st.certs.keyPEM = prev, keyPEM
+	st.certs.served, st.certs.keyPEM, st.certs.caPEM = prev, keyPEM, []byte(prev.CA)
 	// Wake up for whichever comes first: the renewal, the expiry warning, the expiry.
 	for _, at := range []time.Time{prev.NotifyAt, prev.NotAfter.Add(-expiryWarning), prev.NotAfter} {
 		if at.After(now) {

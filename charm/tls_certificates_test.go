@@ -1,6 +1,7 @@
 package charm
 
 import (
+	"context"
 	"crypto/x509"
 	"strings"
 	"testing"
@@ -365,4 +366,32 @@ func ipStrings(csr *x509.CertificateRequest) []string {
 		out = append(out, ip.String())
 	}
 	return out
+}
+
+// A unit whose own CSR is unanswered still learns the provider's CA from the answers to its
+// peers (what it must trust to verify them); junk CAs are skipped.
+func TestCertificatesCAFromPeersAnswers(t *testing.T) {
+	w := bootstrap(t, 1)
+	p := newTestProvider(t, w)
+	p.relate("pg/0")
+	key, _ := tlscerts.NewKey()
+	peerCSR, _ := tlscerts.CreateCSR(key, tlscerts.Names{CommonName: "pg-1", SANs: []string{"127.0.0.11"}})
+	p.answer("pg/0", tlscerts.Certificate{CSR: "junk", Certificate: "junk", CA: "junk"}, p.sign(peerCSR, time.Hour),
+		tlscerts.Certificate{CSR: "leaf as ca", Certificate: "x", CA: p.sign(peerCSR, time.Hour).Certificate})
+	u := w.units["pg/0"]
+	c := New(hookenv.Env{UnitName: "pg/0", HookName: "update-status", ModelName: "m"}, u.f, w.fc.open(u.s.addr), nil)
+	c.Now = w.now
+	st, err := c.readState(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.certificatesStep(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
+	if st.certs.served != nil {
+		t.Fatal("served a certificate for an unanswered CSR")
+	}
+	if got := st.CertificatesCA(); string(got) != string(p.ca.CertPEM) {
+		t.Fatalf("CertificatesCA = %q, want the provider's CA only", got)
+	}
 }
