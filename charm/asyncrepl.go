@@ -113,6 +113,8 @@ type asyncRepl struct {
 	// RemoteTimeout bounds the connection to the other cluster's primary.
 	RemoteTimeout time.Duration
 	view          *drView
+	// ownCA is this cluster's trust bundle (tls.go), published as ca-certificate.
+	ownCA string
 	// headNote, when set, is the standby leader's status (at headLevel) instead of
 	// "Standby": why it does not stream (checkUpstream).
 	headNote, headLevel string
@@ -169,6 +171,9 @@ func (a *asyncRepl) refuseUnitSwitchover(st *State) string {
 // the units and remote application, then their buckets.
 func (a *asyncRepl) load(ctx context.Context, c *Charm, st *State) (*drView, error) {
 	v := &drView{}
+	if st.tls != nil {
+		a.ownCA = string(st.tls.trust)
+	}
 	for _, ep := range []string{OfferEndpoint, ReplicationEndpoint} {
 		ids, err := c.RelationIDs(ctx, st, ep)
 		if err != nil {
@@ -271,6 +276,9 @@ func (a *asyncRepl) loadView(ctx context.Context, c *Charm, st *State) (*drView,
 
 // publish writes the changed keys of the leader's app bucket.
 func (a *asyncRepl) publish(ctx context.Context, c *Charm, v *drView, d drprotocol.AppData) error {
+	if a.ownCA != "" {
+		d.CACertificate = a.ownCA // the other cluster verifies this one's servers with it
+	}
 	changes := map[string]string{}
 	for k, val := range d.Encode() {
 		if v.localRaw[k] != val {
@@ -896,6 +904,10 @@ func (a *asyncRepl) copyCredentials(ctx context.Context, c *Charm, st *State, R 
 	if err != nil {
 		return waiting("cannot read the other cluster's replication secret %s: %v", R.SecretID, err)
 	}
+	caChanged, err := takeRemoteCA(st, R.SecretID, content)
+	if err != nil {
+		return err
+	}
 	pw := map[string]string{}
 	changed := false
 	for _, u := range SystemUsers {
@@ -910,11 +922,16 @@ func (a *asyncRepl) copyCredentials(ctx context.Context, c *Charm, st *State, R 
 		pw[u] = p
 		changed = changed || st.Passwords[u] != p
 	}
-	if !changed {
+	if !changed && !caChanged {
 		return nil
 	}
-	st.Passwords = pw
-	c.logf(ctx, slog.LevelInfo, "took over the other cluster's credentials from %s", R.SecretID)
+	if changed {
+		st.Passwords = pw
+		c.logf(ctx, slog.LevelInfo, "took over the other cluster's credentials from %s", R.SecretID)
+	}
+	if caChanged {
+		c.logf(ctx, slog.LevelInfo, "took the other cluster's CA certificate from %s", R.SecretID)
+	}
 	return c.storePasswords(ctx, st)
 }
 

@@ -173,6 +173,10 @@ func sharedContent(st *State) map[string]string {
 	for _, u := range SystemUsers {
 		content[passwordKey(u)] = st.Passwords[u]
 	}
+	if st.tls != nil && len(st.tls.trust) > 0 {
+		// Public: the standby verifies this cluster's servers with it (tls.go).
+		content[keyCACert] = string(st.tls.trust)
+	}
 	return content
 }
 

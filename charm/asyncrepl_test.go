@@ -269,8 +269,8 @@ func TestCreateReplicationSeedsTheStandbyCluster(t *testing.T) {
 	// No password in any relation data.
 	for _, bucket := range []map[string]string{d.appA, d.appB, d.a.app, d.b.app} {
 		for k, v := range bucket {
-			for _, pw := range sec.Content {
-				if strings.Contains(v, pw) {
+			for sk, pw := range sec.Content {
+				if strings.HasSuffix(sk, "-password") && strings.Contains(v, pw) {
 					t.Errorf("password in relation data key %s", k)
 				}
 			}
@@ -282,6 +282,31 @@ func TestCreateReplicationSeedsTheStandbyCluster(t *testing.T) {
 	}
 	if up := ub.s.conf.Upstream; up == nil || up.Host != ua.s.addr || up.Slot != "dr_pg_0" || up.User != "replication" {
 		t.Errorf("b's upstream %+v", ub.s.conf.Upstream)
+	}
+	// TLS across clusters: a shares its CA (secret and bucket); b verifies a's primary with it,
+	// its own units with its own CA.
+	caA := d.a.secrets[d.a.app["secret-id"]].Content[keyCACert]
+	caB := d.b.secrets[d.b.app["secret-id"]].Content[keyCACert]
+	if caA == "" || caB == "" || caA == caB {
+		t.Fatalf("each cluster has its own CA: a %t, b %t, same %t", caA != "", caB != "", caA == caB)
+	}
+	if sec.Content[keyCACert] != caA || d.appA[drprotocol.KeyCACertificate] != caA || d.appB[drprotocol.KeyCACertificate] != caB {
+		t.Errorf("a's CA not shared, or a bucket's ca-certificate is not its cluster's")
+	}
+	if up := ub.s.conf.Upstream; up == nil || !up.Remote {
+		t.Errorf("b's upstream is not verified with the other cluster's CA: %+v", up)
+	}
+	if got := string(ub.s.tlsFiles[postgres.RemoteCAFile]); got != caA {
+		t.Errorf("b's remote-ca.crt is not a's CA:\n%s", got)
+	}
+	if got := string(ub.s.tlsFiles[postgres.CAFile]); got != caB {
+		t.Errorf("b's ca.crt is not its own CA:\n%s", got)
+	}
+	if ca, err := ub.s.trust(ua.s.addr); err != nil || string(ca) != caA {
+		t.Errorf("b's connections to a's primary trust %q (%v), want a's CA", ca, err)
+	}
+	if ca, err := ua.s.trust(ub.s.addr); err != nil || string(ca) != caB {
+		t.Errorf("a's connections to b's leader trust %q (%v), want b's CA", ca, err)
 	}
 	if !ua.s.slots["dr_pg_0"] || !ub.s.inRecovery {
 		t.Errorf("slot on a %v, b in recovery %v", ua.s.slots, ub.s.inRecovery)

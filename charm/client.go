@@ -19,6 +19,10 @@ package charm
 //	                   the requirer listed in requested-secrets
 //	username, password, uris, read-only-uris  the fields it did not list (all of them for a
 //	                   requirer that asks for no secrets: the library's old path)
+//	tls, tls-ca        "True" and the CA certificates (PEM) that sign the servers'
+//	                   certificates: the server always serves TLS (tls.go)
+//	secret-tls         URI of the secret (database.<id>.tls.secret) holding those of tls,
+//	                   tls-ca the requirer listed in requested-secrets
 //
 // A relation gets the login role relation_id_<N>, allowed in pg_hba only to its database and
 // only from the requirer's units' ingress-address. The leader records the grants it applied
@@ -75,12 +79,15 @@ var clientRelationNumber = regexp.MustCompile(`^[0-9]{1,10}$`)
 // no escaping in pg_hba.conf nor in a URI.
 var clientDatabaseName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]{0,62}$`)
 
-// The fields of the user secret group, in data_interfaces' terms.
-var clientUserFields = []string{"username", "password", "uris", "read-only-uris"}
+// The fields of the user and tls secret groups, in data_interfaces' terms.
+var (
+	clientUserFields = []string{"username", "password", "uris", "read-only-uris"}
+	clientTLSFields  = []string{"tls", "tls-ca"}
+)
 
 // Keys of the provider bucket the charm manages (everything else there is left alone).
 var clientManagedKeys = []string{"database", "endpoints", "read-only-endpoints", "version", "secret-user",
-	"username", "password", "uris", "read-only-uris"}
+	"username", "password", "uris", "read-only-uris", "secret-tls", "tls", "tls-ca"}
 
 // clientRel is one database relation as this hook sees it.
 type clientRel struct {
@@ -306,7 +313,7 @@ func hbaFor(database, user string, addrs []string) []postgres.HBARule {
 		if strings.Contains(a, ":") {
 			cidr = a + "/128"
 		}
-		rules = append(rules, postgres.HBARule{Type: "host", Database: `"` + database + `"`, User: user, Address: cidr, Method: "scram-sha-256"})
+		rules = append(rules, postgres.HBARule{Type: "hostssl", Database: `"` + database + `"`, User: user, Address: cidr, Method: "scram-sha-256"})
 	}
 	return rules
 }
@@ -524,6 +531,7 @@ func (c *Charm) clientsOnPrimary(ctx context.Context, st *State, w Workload, p *
 		delete(recorded, n)
 		if !slices.ContainsFunc(st.clients, func(r clientRel) bool { return strconv.Itoa(r.Num) == n }) {
 			c.removeClientSecret(ctx, clientSecretLabel(n))
+			c.removeClientSecret(ctx, clientGroupSecretLabel(n, "tls"))
 		}
 	}
 	for _, wk := range p.serve {
@@ -546,6 +554,7 @@ func (c *Charm) revokeClients(ctx context.Context, revoke []clientRel) error {
 			return fmt.Errorf("relation-set -r %s: %w", r.ID, err)
 		}
 		c.removeClientSecret(ctx, clientSecretLabel(strconv.Itoa(r.Num)))
+		c.removeClientSecret(ctx, clientGroupSecretLabel(strconv.Itoa(r.Num), "tls"))
 	}
 	return nil
 }
@@ -696,9 +705,19 @@ func (c *Charm) clientPassword(ctx context.Context, r clientRel) (string, error)
 	return r.Mine["password"], nil
 }
 
-// clientTLS is the seam for the TLS issue: the tls and tls-ca fields, once the charm serves
-// TLS (they go in the tls secret group, or the bucket). Nothing yet.
-func clientTLS(*State) map[string]string { return nil }
+// clientTLS are the tls and tls-ca fields, as data_interfaces' set_tls/set_tls_ca write
+// them: "True" and the trust bundle (the CAs that sign this cluster's server certificates).
+// With the other cluster's units among the endpoints, its CA is in the bundle too.
+func (c *Charm) clientTLS(st *State, withRemote bool) map[string]string {
+	if st.tls == nil || len(st.tls.trust) == 0 {
+		return nil
+	}
+	ca := st.tls.trust
+	if withRemote {
+		ca = bundle(ca, c.remoteCA(st))
+	}
+	return map[string]string{"tls": "True", "tls-ca": string(ca)}
+}
 
 // publishClient writes r's answer: endpoints, version, and the credentials in a secret (the
 // fields the requirer asked for as secrets) or in the bucket.
@@ -711,7 +730,8 @@ func (c *Charm) publishClient(ctx context.Context, st *State, dr *drClientView, 
 	// Read-write: every unit of this cluster, then (cross-regional replication) the other
 	// cluster's, so that a client finds the primary after a switchover of either kind.
 	rw := append([]string{primary}, replicas...)
-	if dr != nil && !st.Config.ClientEndpointsLocalOnly {
+	withRemote := dr != nil && !st.Config.ClientEndpointsLocalOnly
+	if withRemote {
 		rw = append(rw, dr.remoteAddrs...)
 	}
 	fields := map[string]string{"username": user, "password": password,
@@ -721,24 +741,39 @@ func (c *Charm) publishClient(ctx context.Context, st *State, dr *drClientView, 
 		want["read-only-endpoints"] = hostPorts(replicas)
 		fields["read-only-uris"] = clientURI(user, password, req.Database, append(slices.Clone(replicas), primary), "prefer-standby")
 	}
-	maps.Copy(want, clientTLS(st))
-	secret := map[string]string{}
-	for _, k := range clientUserFields {
-		if fields[k] == "" {
-			continue
+	maps.Copy(fields, c.clientTLS(st, withRemote))
+	for _, g := range []struct {
+		name   string
+		fields []string
+	}{{"user", clientUserFields}, {"tls", clientTLSFields}} {
+		secret := map[string]string{}
+		for _, k := range g.fields {
+			if fields[k] == "" {
+				continue
+			}
+			if req.Secrets[k] {
+				secret[k] = fields[k]
+			} else {
+				want[k] = fields[k]
+			}
 		}
-		if req.Secrets[k] {
-			secret[k] = fields[k]
-		} else {
-			want[k] = fields[k]
+		if len(secret) > 0 {
+			// The tls group changes only with the CA: the leader remembers what it wrote,
+			// so that a steady hook does not read that secret back.
+			key, sum := "client-tls-"+strconv.Itoa(r.Num), contentSum(secret)
+			if uri := r.Mine["secret-"+g.name]; g.name == "tls" && uri != "" && st.Local[key] == sum {
+				want["secret-"+g.name] = uri
+				continue
+			}
+			uri, err := c.ensureClientSecret(ctx, r, g.name, secret)
+			if err != nil {
+				return err
+			}
+			want["secret-"+g.name] = uri
+			if g.name == "tls" {
+				st.SetLocal(key, sum)
+			}
 		}
-	}
-	if len(secret) > 0 {
-		uri, err := c.ensureClientSecret(ctx, r, secret)
-		if err != nil {
-			return err
-		}
-		want["secret-user"] = uri
 	}
 	set := map[string]string{}
 	for _, k := range clientManagedKeys {
@@ -755,10 +790,10 @@ func (c *Charm) publishClient(ctx context.Context, st *State, dr *drClientView, 
 	return nil
 }
 
-// ensureClientSecret creates the relation's user secret and grants it to the relation, or
-// updates its content when it changed; it returns the secret's URI.
-func (c *Charm) ensureClientSecret(ctx context.Context, r clientRel, content map[string]string) (string, error) {
-	if uri := r.Mine["secret-user"]; uri != "" {
+// ensureClientSecret creates the relation's secret of a group (user, tls) and grants it to
+// the relation, or updates its content when it changed; it returns the secret's URI.
+func (c *Charm) ensureClientSecret(ctx context.Context, r clientRel, group string, content map[string]string) (string, error) {
+	if uri := r.Mine["secret-"+group]; uri != "" {
 		cur, err := c.Tools.SecretGet(ctx, hookenv.SecretGetArgs{URI: uri})
 		if err == nil {
 			if !maps.Equal(cur, content) {
@@ -773,8 +808,12 @@ func (c *Charm) ensureClientSecret(ctx context.Context, r clientRel, content map
 		}
 	}
 	label := clientSecretLabel(strconv.Itoa(r.Num))
+	desc := "credentials of " + r.RemoteApp + " on " + ClientEndpoint
+	if group != "user" {
+		label, desc = clientGroupSecretLabel(strconv.Itoa(r.Num), group), group+" of "+r.RemoteApp+" on "+ClientEndpoint
+	}
 	uri, err := c.Tools.SecretAdd(ctx, hookenv.SecretAddArgs{Content: content, Label: label,
-		Description: "credentials of " + r.RemoteApp + " on " + ClientEndpoint, Owner: "application"})
+		Description: desc, Owner: "application"})
 	if err != nil {
 		return "", fmt.Errorf("secret-add %s: %w", r.ID, err)
 	}
@@ -785,7 +824,21 @@ func (c *Charm) ensureClientSecret(ctx context.Context, r clientRel, content map
 }
 
 // clientSecretLabel labels relation n's user secret, as data_interfaces names it.
-func clientSecretLabel(n string) string { return ClientEndpoint + "." + n + ".user.secret" }
+func clientSecretLabel(n string) string { return clientGroupSecretLabel(n, "user") }
+
+// contentSum is a digest of a secret's content, to tell whether it changed.
+func contentSum(content map[string]string) string {
+	h := sha256.New()
+	for _, k := range slices.Sorted(maps.Keys(content)) {
+		fmt.Fprintf(h, "%d:%s=%d:%s;", len(k), k, len(content[k]), content[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// clientGroupSecretLabel labels relation n's secret of a group (user, tls).
+func clientGroupSecretLabel(n, group string) string {
+	return ClientEndpoint + "." + n + "." + group + ".secret"
+}
 
 // removeClientSecret removes the user secret of a relation that lost its user. It is
 // cleanup: the credentials it holds no longer log in, so a failure is only logged.

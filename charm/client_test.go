@@ -92,11 +92,11 @@ func TestClientHBA(t *testing.T) {
 		}
 	}
 	want := []string{
-		`host "all" relation_id_3 127.0.0.20/32 scram-sha-256`,
-		`host "all" relation_id_3 127.0.0.21/32 scram-sha-256`,
-		`host "all" relation_id_3 127.0.0.1/32 scram-sha-256`,
-		`host "b" relation_id_6 10.1.2.3/32 scram-sha-256`,
-		`host "b" relation_id_6 fd00::1/128 scram-sha-256`,
+		`hostssl "all" relation_id_3 127.0.0.20/32 scram-sha-256`,
+		`hostssl "all" relation_id_3 127.0.0.21/32 scram-sha-256`,
+		`hostssl "all" relation_id_3 127.0.0.1/32 scram-sha-256`,
+		`hostssl "b" relation_id_6 10.1.2.3/32 scram-sha-256`,
+		`hostssl "b" relation_id_6 fd00::1/128 scram-sha-256`,
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("client rules:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

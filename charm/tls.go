@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jujulet/postgresql-k8s/internal/drprotocol"
 	"github.com/jujulet/postgresql-k8s/internal/pki"
 	"github.com/jujulet/postgresql-k8s/internal/postgres"
 )
@@ -73,9 +74,11 @@ type tlsRecord struct {
 
 // tlsState is what this hook knows of the cluster's TLS (State.tls).
 type tlsState struct {
-	ca     pki.CA
-	trust  []byte // PEM bundle this cluster's servers are verified with
-	remote []byte // PEM bundle of the other cluster's CAs (nil when none is known)
+	ca    pki.CA
+	trust []byte // PEM bundle this cluster's servers are verified with
+	// remote is the other cluster's CA bundle as the standby's leader copied it from the
+	// shared secret (nil when none): see remoteCA for all that is known.
+	remote []byte
 }
 
 // loadCA parses the cluster CA from the passwords secret content (nil content: not read).
@@ -206,8 +209,9 @@ func (c *Charm) ensureTLS(ctx context.Context, st *State, w Workload, running bo
 		st.tlsProblem = fmt.Sprintf("the server certificate expires in %s", left.Round(time.Hour))
 	}
 	want := map[string][]byte{postgres.CAFile: ts.trust, postgres.ClientCAFile: ts.ca.CertPEM}
-	if ts.remote != nil {
-		want[postgres.RemoteCAFile] = ts.remote
+	remote := c.remoteCA(st)
+	if remote != nil {
+		want[postgres.RemoteCAFile] = remote
 	}
 	hashes := map[string]string{}
 	for name, data := range want {
@@ -217,7 +221,7 @@ func (c *Charm) ensureTLS(ctx context.Context, st *State, w Workload, running bo
 			files[name] = data
 		}
 	}
-	if prev := rec.Files[postgres.RemoteCAFile]; prev != "" && ts.remote == nil {
+	if prev := rec.Files[postgres.RemoteCAFile]; prev != "" && remote == nil {
 		hashes[postgres.RemoteCAFile] = prev // the last known one stays in place
 	}
 	next.Files = hashes
@@ -328,13 +332,36 @@ func (c *Charm) trustWorkload(st *State, w Workload) {
 			return nil, errors.New("the cluster CA is not known yet")
 		}
 		if c.isRemoteHost(host) {
-			if ts.remote == nil {
+			remote := c.remoteCA(st)
+			if remote == nil {
 				return nil, fmt.Errorf("%s is the other cluster's: its CA is not known yet", host)
 			}
-			return ts.remote, nil
+			return remote, nil
 		}
 		return ts.trust, nil
 	})
+}
+
+// remoteCA is the other cluster's CA bundle: what the shared secret gave (a standby) and
+// what the other cluster publishes in the replication relation (either side; parsed and
+// checked with the rest of its bucket, drprotocol.ParseAppData). nil when neither is known.
+func (c *Charm) remoteCA(st *State) []byte {
+	var secret []byte
+	if st.tls != nil {
+		secret = st.tls.remote
+	}
+	var published []byte
+	if link := c.extension().replicationLink(); link != nil {
+		if raw := link.remote[drprotocol.KeyCACertificate]; raw != "" {
+			if _, err := pki.ParseCACertificate([]byte(raw)); err == nil {
+				published = []byte(raw)
+			}
+		}
+	}
+	if secret == nil && published == nil {
+		return nil
+	}
+	return bundle(secret, published)
 }
 
 // isRemoteHost reports whether host is one of the other cluster's servers (its units, or
@@ -380,4 +407,26 @@ func (c *Charm) tlsBeforeStart(ctx context.Context, st *State, w Workload) error
 	changed, err := c.ensureTLS(ctx, st, w, false)
 	st.tlsPlaced = st.tlsPlaced || changed
 	return err
+}
+
+// takeRemoteCA keeps the other cluster's CA certificate from its shared secret (uri) in
+// this cluster's passwords secret (keyRemoteCACert; written by the caller), and reports
+// whether it changed. The secret is the other model's, so its value is checked: a
+// malformed one is a waiting status naming it, and the previous CA stays in use.
+func takeRemoteCA(st *State, uri string, content map[string]string) (bool, error) {
+	raw := content[keyCACert]
+	if raw == "" || st.secret == nil {
+		return false, nil // a primary cluster from before TLS: its relation data may have it
+	}
+	if _, err := pki.ParseCACertificate([]byte(raw)); err != nil {
+		return false, waiting("the other cluster's replication secret %s has an invalid %s (%v): still trusting the previous one", uri, keyCACert, err)
+	}
+	if st.secret[keyRemoteCACert] == raw {
+		return false, nil
+	}
+	st.secret[keyRemoteCACert] = raw
+	if st.tls != nil {
+		st.tls.remote = []byte(raw)
+	}
+	return true, nil
 }

@@ -15,6 +15,8 @@
 //	                  the demotion token a primary publishes after its clean shutdown
 //	slot              a standby cluster's: the replication slot its standby leader streams
 //	                  through on the primary (the primary drops other, stale ones)
+//	ca-certificate    PEM: the CA certificates this cluster's servers are verified with (public;
+//	                  the other cluster dials them verify-ca/verify-full against it)
 //
 // Unit bucket: unit-address (the unit's IP address). Passwords never travel in relation data.
 package drprotocol
@@ -28,6 +30,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/jujulet/postgresql-k8s/internal/pki"
 )
 
 // Keys of the application bucket.
@@ -40,6 +44,7 @@ const (
 	KeySwitchover      = "switchover"
 	KeyDemotion        = "demotion"
 	KeySlot            = "slot"
+	KeyCACertificate   = "ca-certificate"
 	// KeyUnitAddress is the one key of a unit bucket.
 	KeyUnitAddress = "unit-address"
 )
@@ -84,12 +89,16 @@ type AppData struct {
 	Switchover      *Switchover
 	Demotion        *Demotion
 	Slot            string
+	CACertificate   string
 }
 
 // Empty reports whether the bucket says nothing yet (a cluster that has not published).
 func (d AppData) Empty() bool {
 	return d == AppData{}
 }
+
+// maxCABundle bounds a published CA bundle: a few certificates, not a payload.
+const maxCABundle = 64 << 10
 
 // ErrInvalid wraps every validation failure, so callers can tell bad remote data from I/O.
 var ErrInvalid = errors.New("invalid replication data")
@@ -105,7 +114,7 @@ var (
 	secretURIPattern  = regexp.MustCompile(`^secret:(//[A-Za-z0-9-]{1,64}/)?[0-9a-v]{20}$`)
 	hostnamePattern   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
 	slotPattern       = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
-	knownAppKeys      = []string{KeyEpoch, KeyRole, KeyPrimaryEndpoint, KeySystemID, KeySecretID, KeySwitchover, KeyDemotion, KeySlot}
+	knownAppKeys      = []string{KeyEpoch, KeyRole, KeyPrimaryEndpoint, KeySystemID, KeySecretID, KeySwitchover, KeyDemotion, KeySlot, KeyCACertificate}
 	errUnknownRoleFmt = "unknown role %q (want primary, standby, demoting or demoted)"
 )
 
@@ -184,6 +193,15 @@ func ParseAppData(m map[string]string) (AppData, error) {
 		}
 		d.Slot = v
 	}
+	if v := m[KeyCACertificate]; v != "" {
+		if len(v) > maxCABundle {
+			return AppData{}, invalid(KeyCACertificate, "%d bytes, more than %d", len(v), maxCABundle)
+		}
+		if _, err := pki.ParseCACertificate([]byte(v)); err != nil {
+			return AppData{}, invalid(KeyCACertificate, "%v", err)
+		}
+		d.CACertificate = v
+	}
 	if v := m[KeySwitchover]; v != "" {
 		var s Switchover
 		if err := strictJSON(v, &s); err != nil {
@@ -246,6 +264,7 @@ func (d AppData) Encode() map[string]string {
 	m[KeySystemID] = d.SystemID
 	m[KeySecretID] = d.SecretID
 	m[KeySlot] = d.Slot
+	m[KeyCACertificate] = d.CACertificate
 	if d.Switchover != nil {
 		b, _ := json.Marshal(d.Switchover) // plain struct: cannot fail
 		m[KeySwitchover] = string(b)

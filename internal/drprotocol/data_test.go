@@ -3,7 +3,11 @@ package drprotocol
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/jujulet/postgresql-k8s/internal/pki"
 
 	"github.com/stretchr/testify/require"
 )
@@ -18,6 +22,7 @@ func TestParseAppDataAcceptsWellFormedBuckets(t *testing.T) {
 		KeySwitchover:      `{"epoch":13,"id":"req-1"}`,
 		KeyDemotion:        `{"epoch":13,"system-id":"7312345678901234567","timeline":3,"checkpoint-lsn":"0/3000028"}`,
 		KeySlot:            "dr_db2_0",
+		KeyCACertificate:   string(testCA(t)),
 		"future-key":       "ignored",
 	}
 	d, err := ParseAppData(in)
@@ -26,6 +31,7 @@ func TestParseAppDataAcceptsWellFormedBuckets(t *testing.T) {
 	require.Equal(t, RoleDemoted, d.Role)
 	require.Equal(t, &Switchover{Epoch: 13, ID: "req-1"}, d.Switchover)
 	require.Equal(t, &Demotion{Epoch: 13, SystemID: "7312345678901234567", Timeline: 3, CheckpointLSN: "0/3000028"}, d.Demotion)
+	require.Equal(t, in[KeyCACertificate], d.CACertificate)
 
 	// Encode then parse gives the same data back, and Encode names every key.
 	enc := d.Encode()
@@ -69,6 +75,10 @@ func TestParseAppDataRejectsBadRemoteData(t *testing.T) {
 		{KeyDemotion, `{"epoch":2,"system-id":"1","timeline":0,"checkpoint-lsn":"0/1"}`, "timeline"},
 		{KeyDemotion, `{"epoch":2,"system-id":"1","timeline":1,"checkpoint-lsn":"0:1"}`, "not an LSN"},
 		{KeyDemotion, `{"epoch":2,"system-id":"x","timeline":1,"checkpoint-lsn":"0/1"}`, "system-id"},
+		{KeyCACertificate, "not a certificate", "malformed PEM"},
+		{KeyCACertificate, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "parsing certificate"},
+		{KeyCACertificate, string(testLeaf(t)), "not a CA"},
+		{KeyCACertificate, strings.Repeat("A", 70<<10), "more than"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.key+"="+tc.value, func(t *testing.T) {
@@ -115,4 +125,20 @@ func FuzzParseAppData(f *testing.F) {
 			t.Fatalf("round trip changed data: %+v → %+v", d, again)
 		}
 	})
+}
+
+func testCA(t *testing.T) []byte {
+	t.Helper()
+	ca, err := pki.NewCA("other cluster", time.Now())
+	require.NoError(t, err)
+	return ca.CertPEM
+}
+
+func testLeaf(t *testing.T) []byte {
+	t.Helper()
+	ca, err := pki.NewCA("other cluster", time.Now())
+	require.NoError(t, err)
+	leaf, _, err := ca.IssueServer(time.Now(), "10.0.0.1")
+	require.NoError(t, err)
+	return leaf
 }

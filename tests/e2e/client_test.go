@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jujulet/postgresql-k8s/internal/pki"
 	"github.com/jujulet/postgresql-k8s/tests/scenario"
 )
 
@@ -46,6 +47,13 @@ func TestClientRelation(t *testing.T) {
 	if one["username"] == two["username"] || !strings.HasPrefix(one["username"], "relation_id_") {
 		t.Fatalf("users %q and %q", one["username"], two["username"])
 	}
+	// TLS, through the tls secret group (app1) and the bucket (app2): every login below
+	// verifies the server with the tls-ca the client was given.
+	for _, c := range []map[string]string{one, two} {
+		if c["tls"] != "True" || c["tls-ca"] == "" {
+			t.Fatalf("%s: tls %q, tls-ca %d bytes: want True and the CA", c["username"], c["tls"], len(c["tls-ca"]))
+		}
+	}
 	if len(strings.Split(one["endpoints"], ",")) != 2 || one["read-only-endpoints"] == "" {
 		t.Fatalf("endpoints %q, read-only %q: want both units, and the replica", one["endpoints"], one["read-only-endpoints"])
 	}
@@ -69,7 +77,7 @@ func TestClientRelation(t *testing.T) {
 	})
 	t.Run("no other relation's database", func(t *testing.T) {
 		for _, host := range strings.Split(one["endpoints"], ",") {
-			conn, err := dial(ctx, host, one["username"], one["password"], "app2db")
+			conn, err := dial(ctx, host, one["username"], one["password"], "app2db", one["tls-ca"])
 			if err == nil {
 				conn.Close(ctx)
 				t.Fatalf("%s logged in to app2db on %s", one["username"], host)
@@ -94,7 +102,7 @@ func TestClientRelation(t *testing.T) {
 
 	must(t, j.RemoveRelation(ctx, model, "pg", "app1"))
 	waitFor(t, ctx, 2*time.Minute, "app1's user to be refused", func() error {
-		conn, err := dial(ctx, firstHost(one["endpoints"]), one["username"], one["password"], "app1db")
+		conn, err := dial(ctx, firstHost(one["endpoints"]), one["username"], one["password"], "app1db", one["tls-ca"])
 		if err == nil {
 			conn.Close(ctx)
 			return errors.New("still logs in")
@@ -141,7 +149,8 @@ func BenchmarkClientIntegrateLogin(b *testing.B) {
 			user, _ := res.Results["username"].(string)
 			pw, _ := res.Results["password"].(string)
 			eps, _ := res.Results["endpoints"].(string)
-			conn, err := dial(ctx, firstHost(eps), user, pw, app)
+			ca, _ := res.Results["tls-ca"].(string)
+			conn, err := dial(ctx, firstHost(eps), user, pw, app, ca)
 			if err != nil {
 				return err
 			}
@@ -199,7 +208,9 @@ func firstHost(endpoints string) string {
 	return h
 }
 
-func dial(ctx context.Context, hostport, user, password, db string) (*pgx.Conn, error) {
+// dial logs in over TLS, the server verified with ca (the tls-ca the client was given):
+// verify-ca for an address, verify-full for a name, as the charm itself does.
+func dial(ctx context.Context, hostport, user, password, db, ca string) (*pgx.Conn, error) {
 	host, port, err := net.SplitHostPort(hostport)
 	if err != nil {
 		return nil, err
@@ -214,13 +225,16 @@ func dial(ctx context.Context, hostport, user, password, db string) (*pgx.Conn, 
 	}
 	cfg.Host, cfg.Port, cfg.User, cfg.Password, cfg.Database = host, uint16(p), user, password, db
 	cfg.ConnectTimeout = 5 * time.Second
-	cfg.TLSConfig, cfg.Fallbacks = nil, nil
+	if cfg.TLSConfig, err = pki.ClientConfig([]byte(ca), host, pki.ModeFor(host), nil); err != nil {
+		return nil, fmt.Errorf("the tls-ca given to the client: %w", err)
+	}
+	cfg.Fallbacks = nil
 	return pgx.ConnectConfig(ctx, cfg)
 }
 
 func clientConnect(t testing.TB, ctx context.Context, hostport string, creds map[string]string, db string) *pgx.Conn {
 	t.Helper()
-	conn, err := dial(ctx, hostport, creds["username"], creds["password"], db)
+	conn, err := dial(ctx, hostport, creds["username"], creds["password"], db, creds["tls-ca"])
 	if err != nil {
 		t.Fatalf("log in as %s to %s on %s: %v", creds["username"], db, hostport, err)
 	}

@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"sort"
@@ -26,6 +27,11 @@ func Connect(ctx context.Context, addr, password string) (*pgx.Conn, error) {
 	cfg.Password = password
 	cfg.Database = "postgres"
 	cfg.ConnectTimeout = 3 * time.Second
+	// The charm admits TLS connections only. The scenarios check what the cluster does, not
+	// who it is: they encrypt without verifying (ParseConfig("") is for a socket, no TLS).
+	// The TLS tests verify the servers (tests/e2e/tls_test.go).
+	cfg.TLSConfig = &tls.Config{InsecureSkipVerify: true, ServerName: addr}
+	cfg.Fallbacks = nil
 	cfg.RuntimeParams["application_name"] = "scenario"
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {

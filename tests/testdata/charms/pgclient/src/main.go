@@ -5,8 +5,8 @@
 // The leader writes its request in its application bucket: database, extra-user-roles and,
 // when it wants secrets, requested-secrets (a JSON list). It reads the provider's
 // application bucket: endpoints, read-only-endpoints, version, and the credentials from the
-// secret whose URI is in secret-user (fields username, password, uris, read-only-uris), or,
-// on the old path, from username, password and uris in the bucket.
+// secret whose URI is in secret-user (fields username, password, uris, read-only-uris) and
+// the one in secret-tls (tls, tls-ca), or, on the old path, from the bucket.
 package main
 
 import (
@@ -134,10 +134,14 @@ func (c client) credentials(ctx context.Context, relID string) (map[string]strin
 	if err != nil {
 		return nil, err
 	}
-	if uri := data["secret-user"]; uri != "" {
+	for _, group := range []string{"secret-user", "secret-tls"} {
+		uri := data[group]
+		if uri == "" {
+			continue
+		}
 		content, err := c.tools.SecretGet(ctx, hookenv.SecretGetArgs{URI: uri, Refresh: true})
 		if err != nil {
-			return nil, fmt.Errorf("secret-user: %w", err)
+			return nil, fmt.Errorf("%s: %w", group, err)
 		}
 		for k, v := range content {
 			data[k] = v
@@ -169,7 +173,7 @@ func (c client) action(ctx context.Context) error {
 	switch c.env.ActionName {
 	case "show-credentials":
 		out := map[string]string{}
-		for _, k := range []string{"username", "password", "database", "endpoints", "read-only-endpoints", "version", "uris", "read-only-uris"} {
+		for _, k := range []string{"username", "password", "database", "endpoints", "read-only-endpoints", "version", "uris", "read-only-uris", "tls", "tls-ca"} {
 			if creds[k] != "" {
 				out[k] = creds[k]
 			}
