@@ -21,8 +21,9 @@ import (
 
 // TestCertificatesRelation integrates a two-unit cluster with the test CA charm
 // (tests/testdata/charms/tlsca, the tls-certificates provider): every unit then serves a
-// certificate that chains to tlsca's CA and names its address, and a client verifies the
-// server with that CA alone (sslmode=verify-ca). A provider that answers with malformed
+// certificate that chains to tlsca's CA and names its address, a client verifies the server
+// with that CA alone (sslmode=verify-ca), an application of the database relation is given
+// it in tls-ca, and replication goes on. A provider that answers with malformed
 // certificates blocks the units with the reason while they keep serving the good ones; once
 // the relation is removed they serve certificates of the cluster CA again.
 func TestCertificatesRelation(t *testing.T) {
@@ -40,6 +41,9 @@ func TestCertificatesRelation(t *testing.T) {
 		clusterIssuer[unit] = chain[0].AuthorityKeyId
 	}
 
+	must(t, j.Deploy(ctx, model, "pgclient", "app", scenario.DeployOptions{Config: map[string]string{"database-name": "certsdb"}}))
+	must(t, j.Integrate(ctx, model, "pg:database", "app:database"))
+	waitClientReady(t, ctx, j, model, "app/0", "certsdb")
 	must(t, j.Deploy(ctx, model, "tlsca", "tlsca", scenario.DeployOptions{}))
 	must(t, j.Integrate(ctx, model, "pg:certificates", "tlsca:certificates"))
 	settle(t, ctx, j, model, scenario.All(scenario.AppSettled("tlsca", 1, ""), scenario.AppSettled("pg", 2, "Primary"),
@@ -73,6 +77,22 @@ func TestCertificatesRelation(t *testing.T) {
 		}
 		conn.Close(ctx)
 	}
+	// The application is given the provider's CA, and verifies every unit with what it got.
+	waitFor(t, ctx, 2*time.Minute, "app's tls-ca to include tlsca's CA", func() error {
+		creds := clientCreds(t, ctx, j, model, "app/0")
+		if !bundleHas(creds["tls-ca"], caPEM) {
+			return errors.New("tls-ca does not include tlsca's CA")
+		}
+		for _, host := range strings.Split(creds["endpoints"], ",") {
+			conn, err := dial(ctx, host, creds["username"], creds["password"], "certsdb", creds["tls-ca"])
+			if err != nil {
+				return fmt.Errorf("app logs in to %s with its tls-ca: %w", host, err)
+			}
+			conn.Close(ctx)
+		}
+		return nil
+	})
+
 	// Replication still runs, each server verifying the other: a row written on the primary
 	// reaches the replica (both dialled trusting tlsca's CA only).
 	primary, replica := unitsByRole(t, ctx, j, model, c)
@@ -127,6 +147,13 @@ func TestCertificatesRelation(t *testing.T) {
 	}
 	settle(t, ctx, j, model, scenario.All(scenario.AppSettled("pg", 2, "Primary"),
 		scenario.UnitMessages("pg", map[string]int{"Primary": 1, "Replica": 1})))
+	// The application no longer trusts the removed provider's CA.
+	waitFor(t, ctx, 2*time.Minute, "app's tls-ca to drop tlsca's CA", func() error {
+		if creds := clientCreds(t, ctx, j, model, "app/0"); bundleHas(creds["tls-ca"], caPEM) {
+			return errors.New("tls-ca still includes tlsca's CA")
+		}
+		return nil
+	})
 }
 
 // servedChain returns the certificates PostgreSQL at addr presents: an SSLRequest, then a
@@ -214,6 +241,28 @@ func allUnitsSay(app, status, msg string) scenario.Condition {
 		}
 		return nil
 	}
+}
+
+// bundleHas reports whether the PEM bundle holds every certificate of want.
+func bundleHas(bundle, want string) bool {
+	have, err := pki.ParseCertificates([]byte(bundle))
+	if err != nil {
+		return false
+	}
+	wants, err := pki.ParseCertificates([]byte(want))
+	if err != nil {
+		return false
+	}
+	for _, w := range wants {
+		found := false
+		for _, h := range have {
+			found = found || bytes.Equal(h.Raw, w.Raw)
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }
 
 // unitsByRole returns the unit whose status says Primary and the one that says Replica.
