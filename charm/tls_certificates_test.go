@@ -395,3 +395,24 @@ func TestCertificatesCAFromPeersAnswers(t *testing.T) {
 		t.Fatalf("CertificatesCA = %q, want the provider's CA only", got)
 	}
 }
+
+// The provider's CA is trusted (the CA file the unit verifies its peers with) as soon as any
+// answer carries it, before this unit's own certificate comes: a unit added while the
+// provider refuses it still seeds from peers that serve the provider's certificates.
+func TestCertificatesTrustBeforeOwnCertificate(t *testing.T) {
+	w := bootstrap(t, 1)
+	p := newTestProvider(t, w)
+	u := p.relate("pg/0")
+	if _, trusted := servedBy(t, u, p.ca); trusted {
+		t.Fatal("trusts a CA no answer carried yet")
+	}
+	key, _ := tlscerts.NewKey()
+	peerCSR, _ := tlscerts.CreateCSR(key, tlscerts.Names{CommonName: "pg-1", SANs: []string{"127.0.0.11"}})
+	p.answer("pg/0", p.sign(peerCSR, time.Hour))
+	u = p.certsHook("pg/0", "certificates-relation-changed")
+	served, trusted := servedBy(t, u, p.ca)
+	if served || !trusted {
+		t.Fatalf("serves the provider's certificate %v (want false), trusts its CA %v (want true)", served, trusted)
+	}
+	wantStatus(t, u, "waiting", "Primary; certificates: waiting for tlsca to sign this unit's request")
+}

@@ -283,3 +283,60 @@ func unitsByRole(t testing.TB, ctx context.Context, j *scenario.Jujulet, model s
 	}
 	return primary, replica
 }
+
+// TestCertificatesRefused: a unit added while the provider refuses new requests waits, saying
+// why, and still joins the cluster (it verifies its peers, which serve the provider's
+// certificates, with the provider's CA from their answers); once the provider signs, it serves
+// the provider's certificate too.
+func TestCertificatesRefused(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	j := scenario.StartJujulet(t)
+	const model = "refused"
+	c := deployCluster(t, ctx, j, model, "pg", 1)
+	must(t, j.Deploy(ctx, model, "tlsca", "tlsca", scenario.DeployOptions{}))
+	must(t, j.Integrate(ctx, model, "pg:certificates", "tlsca:certificates"))
+	settle(t, ctx, j, model, scenario.All(scenario.AppSettled("tlsca", 1, ""), scenario.AppSettled("pg", 1, "Primary")))
+	res := runOK(t, ctx, j, model, "tlsca/0", "get-ca-certificate", nil)
+	caPEM, _ := res.Results["ca-certificate"].(string)
+	for unit, addr := range c.Units {
+		waitFor(t, ctx, 2*time.Minute, unit+" to serve tlsca's certificate", func() error {
+			chain, err := servedChain(ctx, addr)
+			if err != nil {
+				return err
+			}
+			_, err = pki.VerifyChain(pki.EncodeCertificate(chain[0].Raw), []byte(caPEM), time.Now(), x509.ExtKeyUsageServerAuth)
+			return err
+		})
+	}
+
+	_, err := j.Juju(ctx, "config", "-m", model, "tlsca", "mode=refuse")
+	must(t, err)
+	must(t, j.Scale(ctx, model, "pg", 2))
+	const waitMsg = "Replica; certificates: waiting for tlsca to sign this unit's request"
+	settle(t, ctx, j, model, func(s *scenario.Status) error {
+		if u := s.Applications["tlsca"].Units["tlsca/0"]; u.WorkloadStatus.Current != "blocked" || !strings.Contains(u.WorkloadStatus.Message, "refusing") {
+			return fmt.Errorf("tlsca/0 is %s: %s", u.WorkloadStatus.Current, u.WorkloadStatus.Message)
+		}
+		u, ok := s.Applications["pg"].Units["pg/1"]
+		if !ok || u.WorkloadStatus.Current != "waiting" || u.WorkloadStatus.Message != waitMsg {
+			return fmt.Errorf("pg/1 is %s: %s", u.WorkloadStatus.Current, u.WorkloadStatus.Message)
+		}
+		return nil
+	})
+
+	_, err = j.Juju(ctx, "config", "-m", model, "tlsca", "mode=sign")
+	must(t, err)
+	settle(t, ctx, j, model, scenario.All(scenario.AppSettled("pg", 2, "Primary"),
+		scenario.UnitMessages("pg", map[string]int{"Primary": 1, "Replica": 1})))
+	addr, err := j.UnitAddress(ctx, model, "pg/1")
+	must(t, err)
+	waitFor(t, ctx, time.Minute, "pg/1 to serve tlsca's certificate", func() error {
+		chain, err := servedChain(ctx, addr)
+		if err != nil {
+			return err
+		}
+		_, err = pki.VerifyChain(pki.EncodeCertificate(chain[0].Raw), []byte(caPEM), time.Now(), x509.ExtKeyUsageServerAuth)
+		return err
+	})
+}
