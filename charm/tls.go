@@ -172,6 +172,9 @@ func (c *Charm) ensureTLS(ctx context.Context, st *State, w Workload, running bo
 	files := map[string][]byte{}
 	next := rec
 	provided, ok, perr := c.sourceCert(ctx, st, sans)
+	// The certificates relation's CA is trusted as soon as it is known, so that a unit whose
+	// own certificate has not come yet verifies the peers that serve theirs.
+	ts.trust = bundle(ts.trust, st.CertificatesCA())
 	switch {
 	case perr != nil:
 		// The source's certificate is unusable: keep whatever is in place (or self-issue
