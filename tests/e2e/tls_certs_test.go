@@ -147,9 +147,35 @@ func TestCertificatesRelation(t *testing.T) {
 	}
 	settle(t, ctx, j, model, scenario.All(scenario.AppSettled("pg", 2, "Primary"),
 		scenario.UnitMessages("pg", map[string]int{"Primary": 1, "Replica": 1})))
-	// The application no longer trusts the removed provider's CA.
+}
+
+// TestCertificatesRemovedCA: once the certificates relation is removed and every unit serves
+// the cluster CA's certificates again, the application of the database relation is no longer
+// told to trust the removed provider's CA.
+func TestCertificatesRemovedCA(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	j := scenario.StartJujulet(t)
+	const model = "removed"
+	deployCluster(t, ctx, j, model, "pg", 1)
+	must(t, j.Deploy(ctx, model, "pgclient", "app", scenario.DeployOptions{Config: map[string]string{"database-name": "certsdb"}}))
+	must(t, j.Integrate(ctx, model, "pg:database", "app:database"))
+	waitClientReady(t, ctx, j, model, "app/0", "certsdb")
+	must(t, j.Deploy(ctx, model, "tlsca", "tlsca", scenario.DeployOptions{}))
+	must(t, j.Integrate(ctx, model, "pg:certificates", "tlsca:certificates"))
+	settle(t, ctx, j, model, scenario.All(scenario.AppSettled("tlsca", 1, ""), scenario.AppSettled("pg", 1, "Primary")))
+	res := runOK(t, ctx, j, model, "tlsca/0", "get-ca-certificate", nil)
+	caPEM, _ := res.Results["ca-certificate"].(string)
+	waitFor(t, ctx, 2*time.Minute, "app's tls-ca to include tlsca's CA", func() error {
+		if !bundleHas(clientCreds(t, ctx, j, model, "app/0")["tls-ca"], caPEM) {
+			return errors.New("tls-ca does not include tlsca's CA")
+		}
+		return nil
+	})
+	must(t, j.RemoveRelation(ctx, model, "pg", "tlsca"))
+	settle(t, ctx, j, model, scenario.AppSettled("pg", 1, "Primary"))
 	waitFor(t, ctx, 2*time.Minute, "app's tls-ca to drop tlsca's CA", func() error {
-		if creds := clientCreds(t, ctx, j, model, "app/0"); bundleHas(creds["tls-ca"], caPEM) {
+		if bundleHas(clientCreds(t, ctx, j, model, "app/0")["tls-ca"], caPEM) {
 			return errors.New("tls-ca still includes tlsca's CA")
 		}
 		return nil
