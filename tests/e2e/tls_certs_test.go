@@ -366,3 +366,47 @@ func TestCertificatesRefused(t *testing.T) {
 		return err
 	})
 }
+
+// TestCertificatesRenewal: with certificates valid for 3 minutes, a unit renews its
+// certificate before it expires, by its own timer (the suite's update-status runs hourly):
+// it serves a new certificate from the provider while the first one is still valid.
+func TestCertificatesRenewal(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	j := scenario.StartJujulet(t)
+	const model = "renewal"
+	c := deployCluster(t, ctx, j, model, "pg", 1)
+	must(t, j.Deploy(ctx, model, "tlsca", "tlsca", scenario.DeployOptions{Config: map[string]string{"validity": "3m"}}))
+	must(t, j.Integrate(ctx, model, "pg:certificates", "tlsca:certificates"))
+	res := func() scenario.ActionResult {
+		settle(t, ctx, j, model, scenario.AppSettled("tlsca", 1, ""))
+		return runOK(t, ctx, j, model, "tlsca/0", "get-ca-certificate", nil)
+	}()
+	caPEM, _ := res.Results["ca-certificate"].(string)
+	addr := c.Units["pg/0"]
+	fromProvider := func() (*x509.Certificate, error) {
+		chain, err := servedChain(ctx, addr)
+		if err != nil {
+			return nil, err
+		}
+		return pki.VerifyChain(pki.EncodeCertificate(chain[0].Raw), []byte(caPEM), time.Now(), x509.ExtKeyUsageServerAuth)
+	}
+	var first *x509.Certificate
+	waitFor(t, ctx, 2*time.Minute, "pg/0 to serve tlsca's certificate", func() (err error) {
+		first, err = fromProvider()
+		return err
+	})
+	waitFor(t, ctx, 4*time.Minute, "pg/0 to serve a renewed certificate", func() error {
+		if time.Now().After(first.NotAfter) {
+			t.Fatalf("the first certificate expired (%s) before it was renewed", first.NotAfter)
+		}
+		cur, err := fromProvider()
+		if err != nil {
+			return err
+		}
+		if cur.SerialNumber.Cmp(first.SerialNumber) == 0 {
+			return errors.New("still the first certificate")
+		}
+		return nil
+	})
+}
