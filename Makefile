@@ -80,7 +80,7 @@ bench: setup build
 	JUJULET_BIN=$(BIN) $(GO) test -run '^$$' -bench NoopHook -benchtime 200x ./internal/controller
 	JUJULET_BIN=$(BIN) $(GO) test -run '^$$' -bench 'Deploy|UpdateStatus|Switchover|Failover|Rollback|ClientIntegrateLogin' -benchtime 5x -timeout 60m ./...
 	# Synchronous replication: TPS against a hand-configured pair; losses over ten pod kills.
-	JUJULET_BIN=$(BIN) $(GO) test -run '^$$' -bench 'SyncCommitTPS|SyncPodKillLoss' -benchtime 1x -timeout 120m ./tests/e2e
+	JUJULET_BIN=$(BIN) $(GO) test -run '^$$' -bench 'SyncCommitTPS|SyncPodKillLoss|TLSOverhead' -benchtime 1x -timeout 120m ./tests/e2e
 	JUJULET_BIN=$(BIN) $(GO) run ./tests/cmd/scenario-bench
 
 # The seeded chaos drill (docs/CHAOS.md), long profile: it prints its seed, and

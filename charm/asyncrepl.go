@@ -473,14 +473,14 @@ func (a *asyncRepl) divergedStandbyStep(ctx context.Context, c *Charm, st *State
 			return err
 		}
 	}
-	out, err := w.Rewind(ctx, postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "rewind", Remote: c.isRemoteHost(role.UpstreamAddr)})
+	out, err := w.Rewind(ctx, postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "rewind", Remote: c.isRemoteHost(st, role.UpstreamAddr)})
 	if err == nil {
 		c.logf(ctx, slog.LevelInfo, "pg_rewind onto %s: %s", role.UpstreamUnit, strings.TrimSpace(out))
 		return nil
 	}
 	c.logf(ctx, slog.LevelWarn, "pg_rewind onto %s failed, re-seeding (old data kept aside): %v", role.UpstreamUnit, err)
 	upstream := postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "replication", Slot: role.Slot, AppName: role.Slot,
-		Remote: c.isRemoteHost(role.UpstreamAddr)}
+		Remote: c.isRemoteHost(st, role.UpstreamAddr)}
 	if err := c.seed(ctx, st, w, role, upstream); err != nil {
 		return err
 	}
@@ -1286,7 +1286,7 @@ func (a *asyncRepl) seedStep(ctx context.Context, c *Charm, st *State, w Workloa
 		slot = postgres.SlotName(st.Unit)
 	}
 	up := postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "replication", Slot: slot, AppName: slot,
-		Remote: c.isRemoteHost(role.UpstreamAddr)}
+		Remote: c.isRemoteHost(st, role.UpstreamAddr)}
 	if err := w.WritePassfile(ctx, c.passEntries(st)); err != nil {
 		return err
 	}

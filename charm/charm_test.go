@@ -37,6 +37,18 @@ type world struct {
 	open     func(unit, addr string) func(ctx context.Context, a string) (Workload, error)
 	tweak    func(c *Charm)
 	elapsed  time.Duration // added to the charm's clock
+	// epoch is the charm's clock at the start (zero: a fixed date). Tests against real
+	// servers start it now: the servers check certificates against the real time.
+	epoch time.Time
+}
+
+// now is the charm's clock in the world.
+func (w *world) now() time.Time {
+	base := time.Unix(1_700_000_000, 0)
+	if !w.epoch.IsZero() {
+		base = w.epoch
+	}
+	return base.Add(w.elapsed)
 }
 
 func newWorld(t *testing.T, n int) *world {
@@ -102,7 +114,7 @@ func (w *world) run(unit, hook string, params map[string]any, mod func(*hookenv.
 		open = w.open(unit, u.s.addr)
 	}
 	c := New(env, f, open, nil)
-	c.Now = func() time.Time { return time.Unix(1_700_000_000, 0).Add(w.elapsed) }
+	c.Now = w.now
 	c.FailoverAfter = 0
 	c.SwitchoverReplayWait = 0
 	c.SyncConfirmWait = 0

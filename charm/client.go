@@ -414,7 +414,7 @@ func (c *Charm) serveClients(ctx context.Context, st *State, w Workload) error {
 			return err
 		}
 	}
-	if err := c.revokeClients(ctx, p.revoke); err != nil {
+	if err := c.revokeClients(ctx, st, p.revoke); err != nil {
 		return err
 	}
 	if err := recordClients(st, recorded); err != nil {
@@ -532,6 +532,7 @@ func (c *Charm) clientsOnPrimary(ctx context.Context, st *State, w Workload, p *
 		if !slices.ContainsFunc(st.clients, func(r clientRel) bool { return strconv.Itoa(r.Num) == n }) {
 			c.removeClientSecret(ctx, clientSecretLabel(n))
 			c.removeClientSecret(ctx, clientGroupSecretLabel(n, "tls"))
+			st.SetLocal(localClientTLS+n, "")
 		}
 	}
 	for _, wk := range p.serve {
@@ -542,7 +543,7 @@ func (c *Charm) clientsOnPrimary(ctx context.Context, st *State, w Workload, p *
 
 // revokeClients withdraws the answer (and the credentials' secret) of relations whose
 // requirer withdrew its request.
-func (c *Charm) revokeClients(ctx context.Context, revoke []clientRel) error {
+func (c *Charm) revokeClients(ctx context.Context, st *State, revoke []clientRel) error {
 	for _, r := range revoke {
 		del := map[string]string{}
 		for _, k := range clientManagedKeys {
@@ -555,6 +556,7 @@ func (c *Charm) revokeClients(ctx context.Context, revoke []clientRel) error {
 		}
 		c.removeClientSecret(ctx, clientSecretLabel(strconv.Itoa(r.Num)))
 		c.removeClientSecret(ctx, clientGroupSecretLabel(strconv.Itoa(r.Num), "tls"))
+		st.SetLocal(localClientTLS+strconv.Itoa(r.Num), "")
 	}
 	return nil
 }
@@ -760,7 +762,7 @@ func (c *Charm) publishClient(ctx context.Context, st *State, dr *drClientView, 
 		if len(secret) > 0 {
 			// The tls group changes only with the CA: the leader remembers what it wrote,
 			// so that a steady hook does not read that secret back.
-			key, sum := "client-tls-"+strconv.Itoa(r.Num), contentSum(secret)
+			key, sum := localClientTLS+strconv.Itoa(r.Num), contentSum(secret)
 			if uri := r.Mine["secret-"+g.name]; g.name == "tls" && uri != "" && st.Local[key] == sum {
 				want["secret-"+g.name] = uri
 				continue
@@ -825,6 +827,10 @@ func (c *Charm) ensureClientSecret(ctx context.Context, r clientRel, group strin
 
 // clientSecretLabel labels relation n's user secret, as data_interfaces names it.
 func clientSecretLabel(n string) string { return clientGroupSecretLabel(n, "user") }
+
+// localClientTLS+<N> (the leader's charm state) is the digest of what relation N's tls
+// secret holds.
+const localClientTLS = "client-tls-"
 
 // contentSum is a digest of a secret's content, to tell whether it changed.
 func contentSum(content map[string]string) string {

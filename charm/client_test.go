@@ -8,9 +8,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jujulet/postgresql-k8s/internal/hookenv"
 	"github.com/jujulet/postgresql-k8s/internal/hookenv/hookenvtest"
+	"github.com/jujulet/postgresql-k8s/internal/pki"
 	"github.com/jujulet/postgresql-k8s/internal/postgres"
 )
 
@@ -628,5 +630,70 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestServeClientsTLS: tls and tls-ca as data_interfaces writes them, in the tls secret
+// group when the requirer asks for them as secrets, in the bucket otherwise; a quiet hook
+// does not read the tls secret back.
+func TestServeClientsTLS(t *testing.T) {
+	ca, err := pki.NewCA("pg cluster CA", time.Unix(1_700_000_000, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	withTLS := func() *State {
+		st := clientState(true)
+		st.Local = map[string]string{}
+		st.tls = &tlsState{ca: ca, trust: ca.CertPEM}
+		return st
+	}
+	f := newClientFake()
+	addClient(f, "database:7", "app", map[string]string{"database": "appdb", "requested-secrets": librarySecrets},
+		map[string]string{"app/0": "127.0.0.30"})
+	addClient(f, "database:2", "legacy", map[string]string{"database": "legacy"}, map[string]string{"legacy/0": "10.0.0.5"})
+	a := newFakeAdmin()
+	st := withTLS()
+	if err := clientHook(t, f, hookenv.Env{}, st, a); err != nil {
+		t.Fatal(err)
+	}
+	mine := f.Bucket("database:7", "pg")
+	if mine["tls"] != "" || mine["tls-ca"] != "" || mine["secret-tls"] == "" {
+		t.Fatalf("secret path: tls fields in the bucket, or no secret-tls: %v", mine)
+	}
+	s := f.Secrets[mine["secret-tls"]]
+	if s == nil || s.Label != "database.7.tls.secret" || !slices.Contains(s.Grants, "database:7") {
+		t.Fatalf("secret-tls %q is not a granted tls secret: %+v", mine["secret-tls"], s)
+	}
+	if s.Content["tls"] != "True" || s.Content["tls-ca"] != string(ca.CertPEM) || len(s.Content) != 2 {
+		t.Fatalf("tls secret content: %v", s.Content)
+	}
+	legacy := f.Bucket("database:2", "pg")
+	if legacy["tls"] != "True" || legacy["tls-ca"] != string(ca.CertPEM) || legacy["secret-tls"] != "" {
+		t.Fatalf("bucket path: tls %q, tls-ca %d bytes, secret-tls %q", legacy["tls"], len(legacy["tls-ca"]), legacy["secret-tls"])
+	}
+
+	// A quiet hook: the digest the leader kept says the tls secret holds this already.
+	st2 := withTLS()
+	st2.AppData[keyClients] = st.appWrites[keyClients]
+	st2.Local = maps.Clone(st.Local)
+	maps.Copy(st2.Local, st.localWrites)
+	delete(f.Secrets[mine["secret-tls"]].Content, "tls") // a read would notice and rewrite
+	if err := clientHook(t, f, hookenv.Env{}, st2, a); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := f.Secrets[mine["secret-tls"]].Content["tls"]; ok {
+		t.Error("a quiet hook read the tls secret back and rewrote it")
+	}
+	// A new CA is published.
+	ca2, _ := pki.NewCA("pg cluster CA", time.Unix(1_700_000_000, 0))
+	st3 := withTLS()
+	st3.AppData[keyClients] = st.appWrites[keyClients]
+	st3.Local = maps.Clone(st2.Local)
+	st3.tls.trust = ca2.CertPEM
+	if err := clientHook(t, f, hookenv.Env{}, st3, a); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Secrets[mine["secret-tls"]].Content["tls-ca"]; got != string(ca2.CertPEM) {
+		t.Error("the tls secret does not follow a new CA")
 	}
 }

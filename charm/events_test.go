@@ -36,8 +36,6 @@ func (w *world) mustRunEvent(unit, hook string, mod func(*hookenv.Env)) *testUni
 	return u
 }
 
-func (w *world) now() time.Time { return time.Unix(1_700_000_000, 0).Add(w.elapsed) }
-
 // timer returns the deadline of a timer in unit's timers file (zero when absent).
 func (w *world) timer(unit, name string) time.Time { return w.units[unit].s.timers[name] }
 

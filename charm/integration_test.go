@@ -164,7 +164,7 @@ func TestRealClusterLifecycle(t *testing.T) {
 	defer cancel()
 	r := &realUnits{t: t, containers: map[string]*pgtest.Container{}, workloads: map[string]*postgres.Workload{}}
 	w := &world{t: t, fc: newFakeCluster(), units: map[string]*testUnit{}, app: map[string]string{},
-		secrets: map[string]*hookenvtest.FakeSecret{}, leader: "pg/0", addrBase: 61, open: r.open}
+		secrets: map[string]*hookenvtest.FakeSecret{}, leader: "pg/0", addrBase: 61, open: r.open, epoch: time.Now()}
 	w.tweak = func(c *Charm) {
 		c.FailoverAfter = 2 * time.Second
 		c.SwitchoverReplayWait = 20 * time.Second

@@ -289,6 +289,7 @@ func (c *Charm) applyRole(ctx context.Context, st *State, w Workload, role Role)
 	if role.StatusLevel != "" {
 		level = role.StatusLevel
 	}
+	st.SetLocal(localTLSReload, "") // the role's run reloaded or started the server
 	if st.tlsProblem != "" && level == "active" {
 		level, role.Status = "blocked", role.Status+"; "+st.tlsProblem
 	}
@@ -345,7 +346,7 @@ func (c *Charm) runPrimary(ctx context.Context, st *State, w Workload, role *Rol
 		return err
 	}
 	// A reload that did not happen (a failed hook) shows as a live value that differs.
-	confChanged = confChanged || hbaChanged || st.tlsPlaced || (plan.known && plan.live != plan.names)
+	confChanged = confChanged || hbaChanged || tlsReloadPending(st) || (plan.known && plan.live != plan.names)
 	if !running {
 		if err := c.startPrimary(ctx, st, w, init); err != nil {
 			return err
@@ -532,7 +533,7 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 		slot = postgres.SlotName(st.Unit)
 	}
 	up := postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "replication", Slot: slot, AppName: slot,
-		Remote: c.isRemoteHost(role.UpstreamAddr)}
+		Remote: c.isRemoteHost(st, role.UpstreamAddr)}
 	if err := w.WritePassfile(ctx, append(append([]postgres.PassEntry(nil), role.UpstreamPass...), c.passEntries(st)...)); err != nil {
 		return err
 	}
@@ -587,7 +588,7 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 		if err != nil {
 			return err
 		}
-		if (hbaChanged || st.tlsPlaced) && !changed {
+		if (hbaChanged || tlsReloadPending(st)) && !changed {
 			if err := w.Reload(ctx); err != nil {
 				return err
 			}
@@ -692,7 +693,7 @@ func (c *Charm) runReadOnly(ctx context.Context, st *State, w Workload, role Rol
 		return err
 	}
 	if running {
-		if changed || hbaChanged || st.tlsPlaced {
+		if changed || hbaChanged || tlsReloadPending(st) {
 			return w.Reload(ctx)
 		}
 		return nil

@@ -53,7 +53,8 @@ type State struct {
 	// what the unit's status says about its certificate ("" when all is well).
 	tls        *tlsState
 	tlsProblem string
-	tlsPlaced  bool // this hook wrote TLS files: a running server reloads
+	tlsPlaced  bool          // this hook wrote TLS files: a running server reloads
+	tlsSource  *sourceAnswer // the CertSource's answer in this hook (tls.go)
 
 	// Local is the unit's charm state (state-get): what only this unit needs to remember.
 	Local map[string]string

@@ -25,7 +25,7 @@ import (
 // issues its own server certificate from it, places it in its workload (PlaceTLS) and
 // serves TLS only (ssl = on, hostssl lines only). Every connection the charm or PostgreSQL
 // makes verifies the server against the CA of the cluster it dials (postgres.Workload.Trust,
-// postgres.Upstream.RootCert). See docs/SECURITY.md.
+// postgres.Upstream.RootCert). See docs/TLS.md.
 
 // Keys of the passwords secret that hold the cluster CA (PEM) and the other cluster's CA
 // certificates as the standby cluster's leader copied them from the shared secret.
@@ -47,8 +47,11 @@ type ServerCert struct {
 // certificates relation, tls-certificates interface). ServerCert returns the certificate
 // this unit should serve for sans: ok false when the source has none (not integrated, or
 // no certificate issued yet), and the unit then serves one it issues from the cluster CA.
-// An error or a certificate that does not verify (against its own CAPEM, for this key and
-// these SANs' addresses) keeps the certificate in place and is shown in the unit's status.
+// With ok false, a CAPEM that is set (the provider's CA, known before this unit's
+// certificate) still joins the trust bundle, so that this unit verifies its peers that
+// already serve the provider's certificates. An error or a certificate that does not verify
+// (against its own CAPEM, for this key and the unit's address) keeps the certificate in
+// place and is shown in the unit's status. It is asked once a hook.
 //
 // Whatever the source, the cluster CA stays the issuer of the client certificates the charm
 // logs in with (ssl_ca_file), and the CA clients and the other cluster are given to trust
@@ -172,9 +175,13 @@ func (c *Charm) ensureTLS(ctx context.Context, st *State, w Workload, running bo
 	files := map[string][]byte{}
 	next := rec
 	provided, ok, perr := c.sourceCert(ctx, st, sans)
-	// The certificates relation's CA is trusted as soon as it is known, so that a unit whose
-	// own certificate has not come yet verifies the peers that serve theirs.
-	ts.trust = bundle(ts.trust, st.CertificatesCA())
+	if perr == nil {
+		// As the source says now: the cluster CA, plus the provider's CA when it has one. On
+		// an error the bundle last placed stays (loadTLS). The certificates relation's CA is
+		// trusted as soon as any answer carries it (State.CertificatesCA), so that a unit
+		// whose own certificate has not come yet verifies the peers that serve theirs.
+		ts.trust = bundle(ts.ca.CertPEM, provided.CAPEM, st.CertificatesCA())
+	}
 	switch {
 	case perr != nil:
 		// The source's certificate is unusable: keep whatever is in place (or self-issue
@@ -206,7 +213,6 @@ func (c *Charm) ensureTLS(ctx context.Context, st *State, w Workload, running bo
 			next = tlsRecord{Source: "relation", Cert: fp, NotAfter: leaf.NotAfter.Unix(), SANs: sans, Files: rec.Files}
 			c.logf(ctx, slog.LevelInfo, "serving the certificate from the certificates relation (until %s)", leaf.NotAfter.Format(time.DateOnly))
 		}
-		ts.trust = bundle(ts.trust, provided.CAPEM)
 	}
 	if left := time.Unix(next.NotAfter, 0).Sub(now); next.Cert != "" && left < 7*24*time.Hour && st.tlsProblem == "" {
 		st.tlsProblem = fmt.Sprintf("the server certificate expires in %s", left.Round(time.Hour))
@@ -243,16 +249,39 @@ func (c *Charm) ensureTLS(ctx context.Context, st *State, w Workload, running bo
 	return true, nil
 }
 
-// sourceCert asks the CertSource, if any, for this unit's certificate, and checks it.
+// sourceCert asks the CertSource, if any, for this unit's certificate, and checks it; the
+// answer is kept for the rest of the hook (ensureTLS runs more than once).
 func (c *Charm) sourceCert(ctx context.Context, st *State, sans []string) (ServerCert, bool, error) {
 	if c.Certs == nil {
 		return ServerCert{}, false, nil
 	}
-	sc, ok, err := c.Certs.ServerCert(ctx, c, st, sans)
-	if err != nil || !ok {
-		return ServerCert{}, false, err
+	if a := st.tlsSource; a != nil {
+		return a.cert, a.ok, a.err
 	}
-	return sc, true, checkServerCert(sc, st.Address, c.Now())
+	sc, ok, err := c.Certs.ServerCert(ctx, c, st, sans)
+	switch {
+	case err != nil:
+		sc, ok = ServerCert{}, false
+	case !ok:
+		sc = ServerCert{CAPEM: sc.CAPEM}
+		if len(sc.CAPEM) > 0 {
+			if _, cerr := pki.ParseCACertificate(sc.CAPEM); cerr != nil {
+				sc.CAPEM = nil // an unusable CA is not trusted; the status says so
+				err = cerr
+			}
+		}
+	default:
+		err = checkServerCert(sc, st.Address, c.Now())
+	}
+	st.tlsSource = &sourceAnswer{cert: sc, ok: ok, err: err}
+	return sc, ok, err
+}
+
+// sourceAnswer is the CertSource's answer in this hook.
+type sourceAnswer struct {
+	cert ServerCert
+	ok   bool
+	err  error
 }
 
 // checkServerCert verifies that sc is a usable server certificate for addr at now: it
@@ -334,7 +363,7 @@ func (c *Charm) trustWorkload(st *State, w Workload) {
 		if ts == nil {
 			return nil, errors.New("the cluster CA is not known yet")
 		}
-		if c.isRemoteHost(host) {
+		if c.isRemoteHost(st, host) {
 			remote := c.remoteCA(st)
 			if remote == nil {
 				return nil, fmt.Errorf("%s is the other cluster's: its CA is not known yet", host)
@@ -368,11 +397,17 @@ func (c *Charm) remoteCA(st *State) []byte {
 }
 
 // isRemoteHost reports whether host is one of the other cluster's servers (its units, or
-// its published primary endpoint).
-func (c *Charm) isRemoteHost(host string) bool {
+// its published primary endpoint). This cluster's own units never are, whatever the other
+// cluster publishes.
+func (c *Charm) isRemoteHost(st *State, host string) bool {
 	link := c.extension().replicationLink()
 	if link == nil {
 		return false
+	}
+	for _, u := range append([]string{st.Unit}, st.Peers...) {
+		if st.AddressOf(u) == host {
+			return false
+		}
 	}
 	if slices.Contains(link.remoteAddrs, host) {
 		return true
@@ -400,8 +435,20 @@ func (c *Charm) openWorkload(ctx context.Context, st *State) (Workload, error) {
 func (c *Charm) placeTLS(ctx context.Context, st *State, w Workload) (bool, error) {
 	changed, err := c.ensureTLS(ctx, st, w, true)
 	st.tlsPlaced = st.tlsPlaced || changed
+	if changed {
+		// Until a role's run reloads (or starts) the server: a hook that places files
+		// without getting there leaves the reload to the next one.
+		st.SetLocal(localTLSReload, "pending")
+	}
 	return changed, err
 }
+
+// localTLSReload (unit charm state) is set while placed TLS files wait for a reload.
+const localTLSReload = "tls-reload"
+
+// tlsReloadPending reports whether the server must reload for TLS files placed in this hook
+// or an earlier one.
+func tlsReloadPending(st *State) bool { return st.tlsPlaced || st.Local[localTLSReload] != "" }
 
 // tlsBeforeStart makes sure the files the record names exist before the server starts (a
 // server with ssl = on does not start without them): one look at the directory, only when

@@ -18,8 +18,7 @@ import (
 func (w *world) servedCert(t *testing.T, u *testUnit) *x509.Certificate {
 	t.Helper()
 	ca := w.secrets[w.app["secret-id"]].Content[keyCACert]
-	now := time.Unix(1_700_000_000, 0).Add(w.elapsed)
-	leaf, err := pki.VerifyChain(u.s.tlsFiles[postgres.ServerCertFile], []byte(ca), now, x509.ExtKeyUsageServerAuth)
+	leaf, err := pki.VerifyChain(u.s.tlsFiles[postgres.ServerCertFile], []byte(ca), w.now(), x509.ExtKeyUsageServerAuth)
 	if err != nil {
 		t.Fatalf("%s's certificate: %v", u.name, err)
 	}
@@ -218,8 +217,23 @@ func TestCertSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	var provided ServerCert
+	asked := 0
 	w.tweak = func(c *Charm) {
-		c.Certs = certSourceFunc(func(sans []string) (ServerCert, bool, error) { return provided, provided.CertPEM != nil, nil })
+		c.Certs = certSourceFunc(func(sans []string) (ServerCert, bool, error) {
+			asked++
+			return provided, provided.CertPEM != nil, nil
+		})
+	}
+	// Requested, not issued yet: still self-issued, but the provider's CA is trusted already
+	// (peers that got theirs verify).
+	provided = ServerCert{CAPEM: org.CertPEM}
+	w.mustRun("pg/0", "update-status")
+	w.servedCert(t, u)
+	if trust := string(u.s.tlsFiles[postgres.CAFile]); !strings.Contains(trust, string(org.CertPEM)) {
+		t.Error("the provider's CA is not trusted while this unit's certificate is pending")
+	}
+	if asked != 1 {
+		t.Errorf("the certificate source was asked %d times in one hook", asked)
 	}
 	certPEM, keyPEM, err := org.IssueServer(now, u.s.addr)
 	if err != nil {
@@ -263,6 +277,9 @@ func TestCertSource(t *testing.T) {
 	w.mustRun("pg/0", "update-status")
 	w.servedCert(t, u)
 	wantStatus(t, u, "active", "Primary")
+	if trust := string(u.s.tlsFiles[postgres.CAFile]); trust != w.secrets[w.app["secret-id"]].Content[keyCACert] {
+		t.Error("the withdrawn provider's CA is still trusted")
+	}
 }
 
 // TestRemoteCAFromSharedSecret: the other cluster's CA is taken from its shared secret only
@@ -290,5 +307,55 @@ func TestRemoteCAFromSharedSecret(t *testing.T) {
 	}
 	if changed, err := takeRemoteCA(st, "secret:x", map[string]string{keyCACert: string(b.CertPEM)}); !changed || err != nil || st.secret[keyRemoteCACert] != string(b.CertPEM) {
 		t.Errorf("rotated CA: changed %v, err %v", changed, err)
+	}
+}
+
+// TestTrustByHost: the other cluster's CA verifies only the other cluster's units and its
+// published primary; this cluster's own units always verify against its own CA, even when
+// the other cluster lists their addresses.
+func TestTrustByHost(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	own, _ := pki.NewCA("own", now)
+	other, _ := pki.NewCA("other", now)
+	c := &Charm{ext: &asyncRepl{view: &drView{relID: "replication:1", remoteAddrs: []string{"10.0.0.9", "10.0.0.1"},
+		remoteRaw: map[string]string{"primary-endpoint": "10.0.0.8:5432", "ca-certificate": string(other.CertPEM)}}}}
+	st := &State{Unit: "pg/0", Address: "10.0.0.1", Peers: []string{"pg/1"},
+		PeerData: map[string]map[string]string{"pg/1": {"address": "10.0.0.2"}},
+		tls:      &tlsState{ca: own, trust: own.CertPEM}}
+	fw := &fakeWorkload{s: &fakeServer{}, fc: newFakeCluster()}
+	c.trustWorkload(st, fw)
+	for _, tt := range []struct {
+		host string
+		want []byte
+	}{
+		{"10.0.0.1", own.CertPEM}, {"10.0.0.2", own.CertPEM}, {"10.0.0.7", own.CertPEM},
+		{"10.0.0.9", other.CertPEM}, {"10.0.0.8", other.CertPEM},
+	} {
+		got, err := fw.s.trust(tt.host)
+		if err != nil || string(got) != string(tt.want) {
+			t.Errorf("%s: trusts %q (%v)", tt.host, got, err)
+		}
+	}
+	// Without any CA of the other cluster, its servers cannot be dialled at all.
+	c.ext.(*asyncRepl).view.remoteRaw["ca-certificate"] = "junk"
+	if _, err := fw.s.trust("10.0.0.9"); err == nil {
+		t.Error("a remote server was trusted without a valid CA of its cluster")
+	}
+}
+
+// TestTLSReloadLeftPending: files placed by a hook that did not get to reload the server
+// (it waited, or failed after placing them) are applied by the next hook's reload.
+func TestTLSReloadLeftPending(t *testing.T) {
+	w := bootstrap(t, 1)
+	u := w.units["pg/0"]
+	reloads := callCount(u.s.calls, "Reload")
+	u.f.State[localTLSReload] = "pending"
+	w.mustRun("pg/0", "update-status")
+	if callCount(u.s.calls, "Reload") != reloads+1 || u.f.State[localTLSReload] != "" {
+		t.Errorf("pending TLS reload: %d reloads, marker %q", callCount(u.s.calls, "Reload")-reloads, u.f.State[localTLSReload])
+	}
+	w.mustRun("pg/0", "update-status")
+	if callCount(u.s.calls, "Reload") != reloads+1 {
+		t.Error("reloaded again with nothing pending")
 	}
 }

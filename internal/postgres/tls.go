@@ -90,7 +90,7 @@ func (w *Workload) ClientTLS(host string) (*tls.Config, error) {
 	if len(ca) == 0 {
 		return nil, fmt.Errorf("connect to %s: %w", host, ErrNoTrust)
 	}
-	return pki.ClientConfig(ca, host, pki.ModeFor(host), nil)
+	return pki.ClientConfig(ca, host, pki.ModeFor(host), w.ClientCert)
 }
 
 // sslParams are the libpq parameters that make a connection to host verify it against the

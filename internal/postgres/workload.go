@@ -14,6 +14,7 @@ package postgres
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -70,6 +71,9 @@ type Workload struct {
 	// Trust gives the CA each server this workload connects to is verified with (set by
 	// the charm once it has read its CA; nil: no connection can be made, see ClientTLS).
 	Trust Trust
+	// ClientCert, when set, is the client certificate its connections present (certificate
+	// authentication; nil: none).
+	ClientCert *tls.Certificate
 }
 
 // Options for Open.

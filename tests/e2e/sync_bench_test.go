@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jujulet/postgresql-k8s/charm"
+	"github.com/jujulet/postgresql-k8s/internal/pki"
 	"github.com/jujulet/postgresql-k8s/internal/postgres"
 	"github.com/jujulet/postgresql-k8s/internal/postgres/pgtest"
 	"github.com/jujulet/postgresql-k8s/tests/scenario"
@@ -37,7 +38,8 @@ func BenchmarkSyncCommitTPS(b *testing.B) {
 
 	cfg, err := charm.ParseConfig(map[string]any{"profile": "testing"})
 	must(b, err)
-	handAddr, handPassword := handSyncPair(b, ctx, cfg.Settings("hand", 0))
+	// TLS on, as the charm has it.
+	handAddr, handPassword, _ := handSyncPair(b, ctx, cfg.Settings("hand", 0), true)
 
 	passfile := filepath.Join(b.TempDir(), "pgpass") // a 0700 directory of this test
 	must(b, os.WriteFile(passfile, []byte(fmt.Sprintf("%s:5432:*:operator:%s\n%s:5432:*:operator:%s\n",
@@ -131,9 +133,22 @@ func BenchmarkSyncPodKillLoss(b *testing.B) {
 
 // handSyncPair runs a primary and a synchronous standby configured directly with the charm's
 // workload package (settings s plus the standby in synchronous_standby_names) and returns
-// the primary's address and operator password.
-func handSyncPair(b *testing.B, ctx context.Context, s postgres.Settings) (string, string) {
+// the primary's address and operator password. Both serve TLS with certificates of a CA of
+// their own (caFile, a file of this test), as the charm's units do. With tlsOn they admit TLS
+// only and the standby verifies the primary as the charm's units do; without, they also admit
+// cleartext and the standby streams in cleartext (sslmode=disable): what TLS costs is the
+// difference between the two.
+func handSyncPair(b *testing.B, ctx context.Context, s postgres.Settings, tlsOn bool) (addr, password, caFile string) {
 	b.Helper()
+	s.TLS = true
+	ca, err := pki.NewCA("hand pair", time.Now())
+	must(b, err)
+	caFile = filepath.Join(b.TempDir(), "ca.crt")
+	must(b, os.WriteFile(caFile, ca.CertPEM, 0o600))
+	hbaType := "host"
+	if tlsOn {
+		hbaType = "hostssl"
+	}
 	pebble := filepath.Join(os.Getenv("JUJULET_BIN"), "pebble")
 	pw, err := charm.GeneratePassword()
 	must(b, err)
@@ -141,8 +156,8 @@ func handSyncPair(b *testing.B, ctx context.Context, s postgres.Settings) (strin
 	must(b, err)
 	pass := []postgres.PassEntry{{User: "operator", Password: pw}, {User: "replication", Password: replPw}}
 	hba := []postgres.HBARule{
-		{Type: "host", Database: "all", User: "operator", Address: "127.0.0.0/8", Method: "scram-sha-256"},
-		{Type: "host", Database: "replication", User: "replication", Address: "127.0.0.0/8", Method: "scram-sha-256"},
+		{Type: hbaType, Database: "all", User: "operator", Address: "127.0.0.0/8", Method: "scram-sha-256"},
+		{Type: hbaType, Database: "replication", User: "replication", Address: "127.0.0.0/8", Method: "scram-sha-256"},
 	}
 	start := func(name string) *postgres.Workload {
 		addr := freeLoopback(b)
@@ -170,6 +185,11 @@ func handSyncPair(b *testing.B, ctx context.Context, s postgres.Settings) (strin
 			}
 		}
 		must(b, w.WritePassfile(ctx, pass))
+		cert, key, err := ca.IssueServer(time.Now(), addr)
+		must(b, err)
+		must(b, w.PlaceTLS(ctx, map[string][]byte{postgres.ServerCertFile: cert, postgres.ServerKeyFile: key,
+			postgres.CAFile: ca.CertPEM, postgres.ClientCAFile: ca.CertPEM}))
+		w.Trust = func(string) ([]byte, error) { return ca.CertPEM, nil }
 		return w
 	}
 	a := start("hand primary")
@@ -191,7 +211,12 @@ func handSyncPair(b *testing.B, ctx context.Context, s postgres.Settings) (strin
 	up := postgres.Upstream{Host: a.Addr, User: "replication", Slot: "hand_b", AppName: "hand_b"}
 	_, err = sb.BaseBackup(ctx, up)
 	must(b, err)
-	_, err = sb.FollowPrimary(ctx, s, up)
+	standby := s
+	if !tlsOn {
+		ci := strings.Replace(up.ConnInfo(), "sslmode=verify-ca", "sslmode=disable", 1) + " passfile=" + sb.Host(sb.PassfilePath())
+		standby.Extra = map[string]string{"primary_conninfo": ci}
+	}
+	_, err = sb.FollowPrimary(ctx, standby, up)
 	must(b, err)
 	must(b, sb.PlanLayer(ctx, postgres.LayerOptions{}))
 	must(b, sb.Start(ctx))
@@ -206,7 +231,7 @@ func handSyncPair(b *testing.B, ctx context.Context, s postgres.Settings) (strin
 	for {
 		rs, err := postgres.ReadReplicationState(wctx, conn)
 		if err == nil && len(rs.Standbys) == 1 && rs.Standbys[0].SyncState == "sync" {
-			return a.Addr, pw
+			return a.Addr, pw, caFile
 		}
 		select {
 		case <-wctx.Done():
@@ -250,8 +275,13 @@ var tpsRe = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection tim
 // runPgbench runs pgbench against addr:5432 as the operator (password from passfile) and
 // returns the TPS it reports (0 for -i).
 func runPgbench(ctx context.Context, bin, addr, passfile string, args ...string) (float64, error) {
+	return runPgbenchEnv(ctx, bin, addr, passfile, nil, args...)
+}
+
+// runPgbenchEnv is runPgbench with more environment (e.g. PGSSLMODE).
+func runPgbenchEnv(ctx context.Context, bin, addr, passfile string, env []string, args ...string) (float64, error) {
 	cmd := exec.CommandContext(ctx, bin, append([]string{"-h", addr, "-p", "5432", "-U", "operator"}, append(args, "postgres")...)...)
-	cmd.Env = append(os.Environ(), "PGPASSFILE="+passfile, "PGCONNECT_TIMEOUT=10")
+	cmd.Env = append(append(os.Environ(), "PGPASSFILE="+passfile, "PGCONNECT_TIMEOUT=10"), env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return 0, fmt.Errorf("%w: %s", err, strings.TrimSpace(string(out)))
