@@ -25,6 +25,9 @@
 //	                                       promote (charm/sync.go, docs/SYNC.md)
 //	                      failover-request JSON failoverRequest: promote-to-primary scope=unit
 //	                                       while the primary is down
+//	                      tls-source       "relation" while this unit's server presents a
+//	                                       certificate from the certificates relation
+//	                                       (tls_certificates.go)
 //	app bucket, also:     pinned-primary   unit an operator made primary (no hand-off from it)
 //
 // Unit charm state (state-set): leaving, retry-backoff, primary-down, handoff-after (timers.go);

@@ -144,6 +144,7 @@ func (c *Charm) reconcile(ctx context.Context, st *State) error {
 		return err
 	}
 	c.certificatesStatus(st)
+	c.publishTLSSource(st)
 	if st.Leader {
 		status, msg := c.extension().appStatus(st)
 		st.statuses = append(st.statuses, statusWrite{app: true, status: status, message: msg})

@@ -25,6 +25,8 @@ import (
 //	provider's app bucket:   certificates                   [{certificate_signing_request, certificate, ca, chain, revoked?}]
 //	unit-owned secret:       certKeyLabel                   {"private-key": PEM}: the key the CSR is made with
 //	unit charm state:        localProvided                  JSON providedCert: the provider's certificate in use
+//	                         localRetiringCA                a removed provider's CA, trusted until no unit presents its certificates
+//	peer unit bucket:        tls-source                     "relation" while this unit presents a provider's certificate
 //
 // A certificate is served only once it verifies (tlscerts.Verify: chains to the CA it came
 // with, for this unit's key and names, valid now); one that does not leaves the unit blocked
@@ -45,6 +47,14 @@ const (
 	timerCertificate = "certificate"
 	// expiryWarning is how long before its end a certificate's expiry shows in the status.
 	expiryWarning = 7 * 24 * time.Hour
+	// localRetiringCA (unit charm state): the CA of a provider whose relation was removed,
+	// still trusted while a unit may present its certificates (see retireCA).
+	localRetiringCA = "tls-retiring-ca"
+	// keyTLSSource (peer unit bucket): "relation" while this unit's server presents, or may
+	// still present, a certificate from the certificates relation.
+	keyTLSSource = "tls-source"
+	// retireCheck is how often a unit that still trusts a removed provider's CA looks again.
+	retireCheck = 10 * time.Second
 )
 
 // certKeyLabel labels the unit-owned secret holding the private key of the unit's CSRs (one
@@ -135,13 +145,16 @@ func (c *Charm) certificatesStep(ctx context.Context, st *State) error {
 	}
 	st.certs = certsState{}
 	if relID == "" {
-		if st.Local[localProvided] != "" {
+		if p := parseProvided(st.Local[localProvided]); p != nil {
 			c.logf(ctx, slog.LevelInfo, "certificates relation removed: back to the self-issued certificate")
+			st.SetLocal(localRetiringCA, p.CA)
 		}
 		st.SetLocal(localProvided, "")
 		st.WakeAt(timerCertificate, time.Time{})
+		c.retireCA(ctx, st)
 		return nil
 	}
+	st.SetLocal(localRetiringCA, "")
 	app, err := c.relationRemoteApp(ctx, st, relID)
 	if err != nil {
 		return fmt.Errorf("relation-list --app -r %s: %w", relID, err)
@@ -243,6 +256,52 @@ func (c *Charm) certificatesStep(ctx context.Context, st *State) error {
 		}
 	}
 	return nil
+}
+
+// retireCA keeps trusting a removed provider's CA (st.certs.caPEM, which charm/tls.go adds to
+// the trust bundle) while this unit's server or a peer's may still present a certificate it
+// signed: dropping it at once would make the units refuse each other (and their own server,
+// before its reload) for as long as that lasts, and a leader could fail over a healthy
+// primary. Once none does, the CA is no longer trusted.
+func (c *Charm) retireCA(ctx context.Context, st *State) {
+	ca := st.Local[localRetiringCA]
+	if ca == "" {
+		return
+	}
+	still := servesProvided(st)
+	for _, p := range st.Peers {
+		if st.PeerData[p][keyTLSSource] != "" {
+			still = true
+		}
+	}
+	if still {
+		st.certs.caPEM = []byte(ca)
+		st.WakeAt(timerCertificate, c.Now().Add(retireCheck))
+		return
+	}
+	c.logf(ctx, slog.LevelInfo, "no unit presents the removed provider's certificates any more: its CA is no longer trusted")
+	st.SetLocal(localRetiringCA, "")
+}
+
+// servesProvided reports whether this unit's server presents, or may still present (its
+// reload is pending), a certificate from the certificates relation, as charm/tls.go last
+// placed it.
+func servesProvided(st *State) bool {
+	var rec tlsRecord
+	if raw := st.Local[localTLS]; raw != "" && json.Unmarshal([]byte(raw), &rec) == nil && rec.Source == "relation" {
+		return true
+	}
+	return st.Local[localTLSReload] != "" && st.Local[localRetiringCA] != ""
+}
+
+// publishTLSSource tells the peers, at the end of the hook, whether this unit's server
+// presents a certificate from the certificates relation (retireCA reads it).
+func (c *Charm) publishTLSSource(st *State) {
+	v := ""
+	if servesProvided(st) {
+		v = "relation"
+	}
+	st.SetMine(keyTLSSource, v)
 }
 
 // sendCSR replaces this unit's request with a new CSR for names.

@@ -49,6 +49,9 @@ func (p *testProvider) certsHook(unit, hook string) *testUnit {
 	if err != nil {
 		p.t.Fatalf("%s on %s: %v", hook, unit, err)
 	}
+	if hook == CertificatesEndpoint+"-relation-broken" {
+		delete(u.f.Relations, certsRel) // gone for the hooks that follow, as in Juju
+	}
 	return u
 }
 
@@ -184,13 +187,26 @@ func TestCertificatesRelation(t *testing.T) {
 
 	// The relation goes: back to the self-issued certificate, no timer.
 	u = p.certsHook("pg/0", "certificates-relation-broken")
-	if provided(t, u) != nil || !u.s.timers[timerCertificate].IsZero() {
-		t.Fatalf("after relation-broken: provided %v, timer %v", u.f.State[localProvided], u.s.timers[timerCertificate])
+	if provided(t, u) != nil {
+		t.Fatalf("after relation-broken: provided %v", u.f.State[localProvided])
 	}
-	if served, _ := servedBy(t, u, p.ca); served {
+	served, trusted := servedBy(t, u, p.ca)
+	if served {
 		t.Fatal("still serving the provider's certificate after relation-broken")
 	}
+	// Its CA is retired once no unit presents its certificates: here at the next look.
+	if !trusted || u.s.timers[timerCertificate].IsZero() {
+		t.Fatalf("right after relation-broken: trusts the provider's CA %v (want true), timer %v", trusted, u.s.timers[timerCertificate])
+	}
 	wantStatus(t, u, "active", "Primary")
+	w.elapsed += retireCheck
+	u = w.mustRunEvent("pg/0", "postgresql-pebble-custom-notice", wake)
+	if _, trusted := servedBy(t, u, p.ca); trusted {
+		t.Fatal("still trusts the removed provider's CA")
+	}
+	if u.f.State[localRetiringCA] != "" {
+		t.Fatal("the retiring CA is still recorded")
+	}
 }
 
 // Bad answers from the provider: blocked with the reason, the previous certificate stays.
@@ -415,4 +431,45 @@ func TestCertificatesTrustBeforeOwnCertificate(t *testing.T) {
 		t.Fatalf("serves the provider's certificate %v (want false), trusts its CA %v (want true)", served, trusted)
 	}
 	wantStatus(t, u, "waiting", "Primary; certificates: waiting for tlsca to sign this unit's request")
+}
+
+// A removed provider's CA stays trusted while a peer still presents its certificate (it has
+// not run its own relation-broken yet), and goes once it has switched.
+func TestCertificatesRetireCAWaitsForPeers(t *testing.T) {
+	w := bootstrap(t, 2)
+	// The fakes share one secret store but number their secrets each from 1: pg/1's unit
+	// secret must not take the URI of pg/0's passwords secret.
+	w.units["pg/1"].f.ModelUUID = "model-of-pg-1"
+	w.app[keyPinnedPrimary] = "pg/0" // no hand-off to pg/1 in the middle of the test
+	wantStatus(t, w.mustRun("pg/1", "database-peers-relation-joined"), "active", "Replica")
+	p := newTestProvider(t, w)
+	for _, unit := range []string{"pg/0", "pg/1"} {
+		p.relate(unit)
+		p.answer(unit, p.sign(p.csr(unit), 90*24*time.Hour))
+		u := p.certsHook(unit, "certificates-relation-changed")
+		if served, _ := servedBy(t, u, p.ca); !served {
+			t.Fatalf("%s does not serve the provider's certificate", unit)
+		}
+	}
+	// Let each unit's bucket (tls-source) reach the other.
+	w.mustRun("pg/0", "database-peers-relation-changed")
+	w.mustRun("pg/1", "database-peers-relation-changed")
+	if got := w.units["pg/1"].f.Bucket(peerRel, "pg/1")[keyTLSSource]; got != "relation" {
+		t.Fatalf("pg/1's tls-source = %q", got)
+	}
+
+	u := p.certsHook("pg/0", "certificates-relation-broken")
+	w.elapsed += 2 * retireCheck
+	u = w.mustRunEvent("pg/0", "postgresql-pebble-custom-notice", wake)
+	if _, trusted := servedBy(t, u, p.ca); !trusted {
+		t.Fatal("pg/0 dropped the provider's CA while pg/1 still presents its certificate")
+	}
+	p.certsHook("pg/1", "certificates-relation-broken")
+	if got := w.units["pg/1"].f.Bucket(peerRel, "pg/1")[keyTLSSource]; got != "" {
+		t.Fatalf("pg/1's tls-source after its switch = %q", got)
+	}
+	u = w.mustRun("pg/0", "database-peers-relation-changed")
+	if _, trusted := servedBy(t, u, p.ca); trusted {
+		t.Fatal("pg/0 still trusts the removed provider's CA after every unit switched")
+	}
 }
