@@ -147,6 +147,13 @@ func TestCertificatesRelation(t *testing.T) {
 	}
 	settle(t, ctx, j, model, scenario.All(scenario.AppSettled("pg", 2, "Primary"),
 		scenario.UnitMessages("pg", map[string]int{"Primary": 1, "Replica": 1})))
+	// Once both units present the cluster CA's certificates, the removed CA is retired.
+	waitFor(t, ctx, 2*time.Minute, "app's tls-ca to drop tlsca's CA", func() error {
+		if bundleHas(clientCreds(t, ctx, j, model, "app/0")["tls-ca"], caPEM) {
+			return errors.New("tls-ca still includes tlsca's CA")
+		}
+		return nil
+	})
 }
 
 // TestCertificatesRemovedCA: once the certificates relation is removed and every unit serves
