@@ -84,6 +84,9 @@ type State struct {
 	secretAhead *secretRead
 	// secretsAhead are the extension's prefetchSecrets as readState read them, by URI.
 	secretsAhead map[string]*secretRead
+	// certKeyAhead is the certificates relation's key secret as readState read it, when the
+	// last hook saw the relation (nil: not read).
+	certKeyAhead *secretRead
 	// statuses are set with the hook's last writes (Reconcile); shown are the unit's (false)
 	// and the application's (true) statuses as the hook found them.
 	statuses []statusWrite
@@ -326,6 +329,16 @@ func (c *Charm) readState(ctx context.Context) (*State, error) {
 			}
 		}
 		return parallel(reads...)
+	})
+	// The certificates relation's key, when the last hook saw the relation (tls_certificates.go).
+	fns = append(fns, func() error {
+		<-localRead
+		if parseAheadRecord(local[aheadKey(CertificatesEndpoint)]).Rel == "" {
+			return nil
+		}
+		content, err := t.SecretGet(ctx, hookenv.SecretGetArgs{Label: certKeyLabel(c.Env.UnitNumber())})
+		st.certKeyAhead = &secretRead{content: content, err: err}
+		return nil
 	})
 	for i, ep := range prefetch {
 		fns = append(fns, func() (err error) {

@@ -165,7 +165,7 @@ func (c *Charm) certificatesStep(ctx context.Context, st *State) error {
 	var keyPEM []byte
 	var buckets []map[string]string
 	err = parallel(
-		func() (err error) { key, keyPEM, err = c.certificateKey(ctx); return err },
+		func() (err error) { key, keyPEM, err = c.certificateKey(ctx, st); return err },
 		func() (err error) {
 			refs := []bucketRef{{owner: st.Unit}}
 			if app != "" {
@@ -321,10 +321,18 @@ func (c *Charm) sendCSR(ctx context.Context, relID string, key crypto.Signer, na
 	return nil
 }
 
-// certificateKey returns the unit's CSR key, created (and kept in its secret) on first use.
-func (c *Charm) certificateKey(ctx context.Context) (crypto.Signer, []byte, error) {
+// certificateKey returns the unit's CSR key (as readState read it ahead, or now), created
+// (and kept in its secret) on first use.
+func (c *Charm) certificateKey(ctx context.Context, st *State) (crypto.Signer, []byte, error) {
 	label := certKeyLabel(c.Env.UnitNumber())
-	content, err := c.Tools.SecretGet(ctx, hookenv.SecretGetArgs{Label: label})
+	var content map[string]string
+	var err error
+	if r := st.certKeyAhead; r != nil {
+		content, err = r.content, r.err
+		st.certKeyAhead = nil
+	} else {
+		content, err = c.Tools.SecretGet(ctx, hookenv.SecretGetArgs{Label: label})
+	}
 	switch {
 	case err == nil:
 		key, perr := pki.ParsePrivateKey([]byte(content["private-key"]))

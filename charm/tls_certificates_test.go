@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jujulet/postgresql-k8s/internal/hookenv"
+	"github.com/jujulet/postgresql-k8s/internal/hookenv/hookenvtest"
 	"github.com/jujulet/postgresql-k8s/internal/pki"
 	"github.com/jujulet/postgresql-k8s/internal/postgres"
 	"github.com/jujulet/postgresql-k8s/internal/tlscerts"
@@ -471,5 +472,46 @@ func TestCertificatesRetireCAWaitsForPeers(t *testing.T) {
 	u = w.mustRun("pg/0", "database-peers-relation-changed")
 	if _, trusted := servedBy(t, u, p.ca); trusted {
 		t.Fatal("pg/0 still trusts the removed provider's CA after every unit switched")
+	}
+}
+
+// keyReads counts secret-get calls by label.
+type keyReads struct {
+	*hookenvtest.Fake
+	gets map[string]int
+}
+
+func (c *keyReads) SecretGet(ctx context.Context, args hookenv.SecretGetArgs) (map[string]string, error) {
+	c.gets[args.Label]++
+	return c.Fake.SecretGet(ctx, args)
+}
+
+// Once related, a hook reads the unit's key in its first round (read ahead), once.
+func TestCertificatesKeyReadAhead(t *testing.T) {
+	w := bootstrap(t, 1)
+	p := newTestProvider(t, w)
+	p.relate("pg/0")
+	u := w.units["pg/0"]
+	tools := &keyReads{Fake: u.f, gets: map[string]int{}}
+	c := New(hookenv.Env{UnitName: "pg/0", HookName: "update-status", ModelName: "m"}, tools, w.fc.open(u.s.addr), nil)
+	c.Now = w.now
+	st, err := c.readState(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.certKeyAhead == nil || st.certKeyAhead.err != nil {
+		t.Fatalf("key not read ahead: %+v", st.certKeyAhead)
+	}
+	ahead := st.certKeyAhead
+	if err := c.certificatesStep(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
+	st.certKeyAhead = ahead
+	if n := tools.gets[certKeyLabel("0")]; n != 1 {
+		t.Fatalf("key secret read %d times, want once", n)
+	}
+	key, err := pki.ParsePrivateKey([]byte(st.certKeyAhead.content["private-key"]))
+	if err != nil || !tlscerts.CSRMatches(p.csr("pg/0"), key, c.certificateNames(st)) {
+		t.Fatalf("the CSR in the bucket is not for the key read ahead (%v)", err)
 	}
 }
