@@ -459,9 +459,11 @@ func TestCertificatesRetireCAWaitsForPeers(t *testing.T) {
 		t.Fatalf("pg/1's tls-source = %q", got)
 	}
 
-	u := p.certsHook("pg/0", "certificates-relation-broken")
+	if served, trusted := servedBy(t, p.certsHook("pg/0", "certificates-relation-broken"), p.ca); served || !trusted {
+		t.Fatalf("pg/0 after relation-broken: serves the provider's certificate %v, trusts its CA %v", served, trusted)
+	}
 	w.elapsed += 2 * retireCheck
-	u = w.mustRunEvent("pg/0", "postgresql-pebble-custom-notice", wake)
+	u := w.mustRunEvent("pg/0", "postgresql-pebble-custom-notice", wake)
 	if _, trusted := servedBy(t, u, p.ca); !trusted {
 		t.Fatal("pg/0 dropped the provider's CA while pg/1 still presents its certificate")
 	}
