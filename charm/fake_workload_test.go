@@ -82,6 +82,9 @@ func (fc *fakeCluster) open(addr string) func(ctx context.Context, a string) (Wo
 type fakeWorkload struct {
 	s  *fakeServer
 	fc *fakeCluster
+	// trust is what SetTrust set on this workload: as on a real one, no connection is made
+	// without a CA for the host.
+	trust postgres.Trust
 }
 
 func (w *fakeWorkload) call(f string, args ...any) {
@@ -227,6 +230,12 @@ func (w *fakeWorkload) ControlData(context.Context) (postgres.ControlData, error
 	return postgres.ControlData{State: state, SystemID: w.s.systemID, CheckpointLSN: w.s.received, TimelineID: w.s.timeline}, nil
 }
 func (w *fakeWorkload) Connect(_ context.Context, host, user, pw string) (DB, error) {
+	if w.trust == nil {
+		return nil, fmt.Errorf("connect %s: %w", host, postgres.ErrNoTrust)
+	}
+	if ca, err := w.trust(host); err != nil || len(ca) == 0 {
+		return nil, fmt.Errorf("connect %s: %w (%v)", host, postgres.ErrNoTrust, err)
+	}
 	s := w.fc.servers[host]
 	if s == nil || !s.running || s.down {
 		return nil, fmt.Errorf("connect %s: connection refused", host)
@@ -368,4 +377,4 @@ func (w *fakeWorkload) PlaceTLS(_ context.Context, files map[string][]byte) erro
 func (w *fakeWorkload) HasTLS(context.Context) (bool, error) {
 	return w.s.tlsFiles[postgres.ServerCertFile] != nil && w.s.tlsFiles[postgres.ServerKeyFile] != nil, nil
 }
-func (w *fakeWorkload) SetTrust(t postgres.Trust) { w.s.trust = t }
+func (w *fakeWorkload) SetTrust(t postgres.Trust) { w.trust, w.s.trust = t, t }

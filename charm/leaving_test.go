@@ -55,3 +55,22 @@ func TestStorageDetachingMarksLeaving(t *testing.T) {
 		t.Fatalf("relation-changed after storage-detaching restarted the server (calls %v)", p.s.calls)
 	}
 }
+
+// A leaving leader that is the primary hands the role to the most advanced replica, which it
+// reaches over verified TLS like any other connection (found when every connection came to
+// need the cluster CA: this path opens its own workload).
+func TestLeavingLeaderPrimaryHandsOver(t *testing.T) {
+	w := bootstrap(t, 2)
+	w.mustRun("pg/1", "postgresql-pebble-ready")
+	if w.app["primary"] != "pg/0" {
+		t.Fatalf("primary %q, want pg/0", w.app["primary"])
+	}
+	if _, err := w.run("pg/0", "database-peers-relation-departed", nil, func(e *hookenv.Env) {
+		e.RemoteUnit, e.DepartingUnit = "pg/1", "pg/0"
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if w.app["primary"] != "pg/1" {
+		t.Fatalf("the leaving primary leader recorded %q as primary, want pg/1", w.app["primary"])
+	}
+}

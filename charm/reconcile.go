@@ -895,6 +895,7 @@ func (c *Charm) onSelfDeparting(ctx context.Context) error {
 		if err := c.loadPasswords(ctx, st); err != nil {
 			return err
 		}
+		c.trustWorkload(st, w)
 		if next := c.mostAdvancedReplica(ctx, st, w, st.Unit); next != "" {
 			c.setPrimary(st, next)
 		}

@@ -16,8 +16,9 @@ import (
 // BenchmarkTLSOverhead compares, in the same run on the same machine, pgbench TPS on two
 // hand-configured primary/synchronous-standby pairs with the charm's settings: one with TLS
 // as the charm runs it (clients and the walreceiver verify the server, hostssl only), one in
-// cleartext. Rounds alternate and the medians are reported, with the ratio (target ≥ 0.9),
-// and the p99 of the standby's replay lag sampled every 100 ms during the runs (target:
+// cleartext. Each round runs both, back to back in alternating order; the machine is shared,
+// so its load drifts by more than TLS costs: the ratio reported (target ≥ 0.9) is the median
+// of the rounds' own ratios, next to the medians of each. Also the p99 of the standby's replay lag sampled every 100 ms during the runs (target:
 // unchanged within noise). Nothing is asserted about the numbers.
 func BenchmarkTLSOverhead(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
@@ -55,8 +56,9 @@ func BenchmarkTLSOverhead(b *testing.B) {
 		}
 	}
 	tps := map[string][]float64{}
+	var ratios []float64
 	lags := map[string][]time.Duration{}
-	const rounds = 5 // TLS costs a few percent: more rounds than the other TPS bench, noise is larger
+	const rounds = 8 // short rounds, many: each round's ratio is taken over 20 s of similar load
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		for r := 0; r < rounds; r++ {
@@ -70,7 +72,7 @@ func BenchmarkTLSOverhead(b *testing.B) {
 				var wg sync.WaitGroup
 				var sampled []time.Duration
 				wg.Go(func() { sampled = sampleReplayLag(sctx, p.addr, p.password) })
-				v, err := runPgbenchEnv(ctx, pgbenchBin, p.addr, passfile, p.env, "-n", "-M", "prepared", "-c", "8", "-j", "2", "-T", "20")
+				v, err := runPgbenchEnv(ctx, pgbenchBin, p.addr, passfile, p.env, "-n", "-M", "prepared", "-c", "8", "-j", "2", "-T", "10")
 				stop()
 				wg.Wait()
 				if err != nil {
@@ -79,16 +81,17 @@ func BenchmarkTLSOverhead(b *testing.B) {
 				tps[p.name] = append(tps[p.name], v)
 				lags[p.name] = append(lags[p.name], sampled...)
 			}
+			if n := len(tps["plain"]); n > 0 && tps["plain"][n-1] > 0 {
+				ratios = append(ratios, tps["tls"][len(tps["tls"])-1]/tps["plain"][n-1])
+			}
 		}
 	}
 	b.StopTimer()
 	on, off := medianOf(tps["tls"]), medianOf(tps["plain"])
-	b.Logf("TPS with TLS %v, cleartext %v", tps["tls"], tps["plain"])
+	b.Logf("TPS with TLS %v, cleartext %v; per-round ratios %v", tps["tls"], tps["plain"], ratios)
 	b.ReportMetric(on, "tls-tps")
 	b.ReportMetric(off, "plain-tps")
-	if off > 0 {
-		b.ReportMetric(on/off, "tps-ratio")
-	}
+	b.ReportMetric(medianOf(ratios), "tps-ratio")
 	b.ReportMetric(ms(percentile(lags["tls"], 99)), "tls-lag-p99-ms")
 	b.ReportMetric(ms(percentile(lags["plain"], 99)), "plain-lag-p99-ms")
 }

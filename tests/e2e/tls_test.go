@@ -50,8 +50,18 @@ func TestTLS(t *testing.T) {
 					t.Errorf("%s: pg_stat_ssl says this session is not encrypted", unit)
 				}
 			}
-			// The client's login verifies the server too.
-			clientConnect(t, ctx, addr+":5432", creds, "appdb").Close(ctx)
+			// The client's login verifies the server too (once this unit's pg_hba admits the
+			// client: each unit writes it in its own hook).
+			waitFor(t, ctx, time.Minute, "the client's login on "+unit, func() error {
+				conn, err := dial(ctx, addr+":5432", creds["username"], creds["password"], "appdb", ca)
+				if err != nil {
+					if isSQLState(err, "28000") {
+						return err
+					}
+					t.Fatalf("client login on %s: %v", unit, err)
+				}
+				return conn.Close(ctx)
+			})
 		}
 	})
 
