@@ -417,3 +417,47 @@ func TestCertificatesRenewal(t *testing.T) {
 		return nil
 	})
 }
+
+// TestCertificatesAcrossClusters: the primary cluster integrated with tlsca serves its
+// certificates; the standby cluster, restarted so that its walreceiver dials again, verifies
+// them with the CA the shared secret carries, and replication goes on.
+func TestCertificatesAcrossClusters(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
+	defer cancel()
+	j, s, rome, lisbon := replicatingPair(t, ctx)
+	must(t, j.Deploy(ctx, rome.Model, "tlsca", "tlsca", scenario.DeployOptions{}))
+	must(t, j.Integrate(ctx, rome.Model, rome.App+":certificates", "tlsca:certificates"))
+	settle(t, ctx, j, rome.Model, scenario.AppSettled("tlsca", 1, ""))
+	res := runOK(t, ctx, j, rome.Model, "tlsca/0", "get-ca-certificate", nil)
+	caPEM, _ := res.Results["ca-certificate"].(string)
+	for unit, addr := range rome.Units {
+		waitFor(t, ctx, 2*time.Minute, unit+" to serve tlsca's certificate", func() error {
+			chain, err := servedChain(ctx, addr)
+			if err != nil {
+				return err
+			}
+			_, err = pki.VerifyChain(pki.EncodeCertificate(chain[0].Raw), []byte(caPEM), time.Now(), x509.ExtKeyUsageServerAuth)
+			return err
+		})
+	}
+	// The standby's server restarts: its walreceiver connects anew, verifying rome's
+	// certificate (sslmode=verify-ca with the CA from the shared secret).
+	killed := time.Now()
+	for unit := range lisbon.Units {
+		must(t, j.KillPod(ctx, lisbon.Model, unit))
+	}
+	s.WriteAndSee(t, ctx, rome, []*scenario.Cluster{lisbon}, "after-provider", 5)
+	// The rows came through a walsender connection made after the restart, over TLS.
+	_, primary, err := scenario.Primary(ctx, rome)
+	must(t, err)
+	conn, err := connectVerifyCA(ctx, rome.Units[primary], rome.Password, []byte(caPEM))
+	must(t, err)
+	defer conn.Close(ctx)
+	var n int
+	// rome has one unit: its walsenders are the standby cluster's.
+	must(t, conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid)
+		WHERE s.ssl AND r.backend_start > $1`, killed).Scan(&n))
+	if n == 0 {
+		t.Fatal("no TLS walsender to the standby cluster started after its restart")
+	}
+}
