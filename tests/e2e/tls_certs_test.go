@@ -235,8 +235,21 @@ func servedChain(ctx context.Context, addr string) ([]*x509.Certificate, error) 
 }
 
 // connectVerifyCA logs in as the operator verifying the server with caPEM only (libpq's
-// sslmode=verify-ca).
+// sslmode=verify-ca). password may list candidates separated by NUL (scenario.Passwords,
+// for clusters under cross-regional replication): each is tried in turn.
 func connectVerifyCA(ctx context.Context, addr, password string, caPEM []byte) (*pgx.Conn, error) {
+	var last error
+	for _, pw := range strings.Split(password, "\x00") {
+		conn, err := connectVerifyCAWith(ctx, addr, pw, caPEM)
+		if err == nil {
+			return conn, nil
+		}
+		last = err
+	}
+	return nil, last
+}
+
+func connectVerifyCAWith(ctx context.Context, addr, password string, caPEM []byte) (*pgx.Conn, error) {
 	cfg, err := pgx.ParseConfig("")
 	if err != nil {
 		return nil, err
