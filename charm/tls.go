@@ -177,10 +177,8 @@ func (c *Charm) ensureTLS(ctx context.Context, st *State, w Workload, running bo
 	provided, ok, perr := c.sourceCert(ctx, st, sans)
 	if perr == nil {
 		// As the source says now: the cluster CA, plus the provider's CA when it has one. On
-		// an error the bundle last placed stays (loadTLS). The certificates relation's CA is
-		// trusted as soon as any answer carries it (State.CertificatesCA), so that a unit
-		// whose own certificate has not come yet verifies the peers that serve theirs.
-		ts.trust = bundle(ts.ca.CertPEM, provided.CAPEM, st.CertificatesCA())
+		// an error the bundle last placed stays (loadTLS).
+		ts.trust = bundle(ts.ca.CertPEM, provided.CAPEM)
 	}
 	switch {
 	case perr != nil:

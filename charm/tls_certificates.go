@@ -117,13 +117,15 @@ func answersCA(certs []tlscerts.Certificate) []byte {
 
 // relationCerts is the CertSource (charm/tls.go) of the certificates relation: the
 // certificate certificatesStep settled on for this hook, if any (it ran before the first
-// placeTLS).
+// placeTLS). Without one, the provider's CA as known (CertificatesCA) still goes in CAPEM:
+// it joins the trust bundle, so that this unit verifies the peers that serve the
+// provider's certificates (and, after a removal, until none does).
 type relationCerts struct{}
 
 func (relationCerts) ServerCert(_ context.Context, _ *Charm, st *State, _ []string) (ServerCert, bool, error) {
 	p := st.certs.served
 	if p == nil {
-		return ServerCert{}, false, nil
+		return ServerCert{CAPEM: st.CertificatesCA()}, false, nil
 	}
 	return ServerCert{CertPEM: []byte(p.Cert), KeyPEM: st.certs.keyPEM, CAPEM: []byte(p.CA)}, true, nil
 }
