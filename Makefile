@@ -10,7 +10,7 @@ STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 export JUJULET_PEBBLE := $(BIN)/pebble
 
-.PHONY: all setup build jujulet pebble charm-dir client-charm-dir charm demo test test-juju bench chaos lint clean
+.PHONY: all setup build jujulet pebble charm-dir client-charm-dir tlsca-charm-dir charm demo test test-juju bench chaos lint clean
 
 all: build
 
@@ -18,7 +18,7 @@ all: build
 setup:
 	./scripts/setup.sh
 
-build: jujulet pebble charm-dir client-charm-dir
+build: jujulet pebble charm-dir client-charm-dir tlsca-charm-dir
 
 # jujuc is what the hook tools link to (found next to jujulet): static and stripped, since
 # every hook tool call starts it.
@@ -47,6 +47,14 @@ client-charm-dir:
 	@rm -rf $(CLIENT_DIR) && mkdir -p $(CLIENT_DIR)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(CLIENT_DIR)/dispatch ./tests/testdata/charms/pgclient/src
 	cp tests/testdata/charms/pgclient/{metadata,actions,config}.yaml LICENSE $(CLIENT_DIR)/
+
+# The test provider of the certificates relation (tests/e2e/tls_certs_test.go, README "TLS"):
+# `jujulet deploy tlsca` finds it beside postgresql-k8s.
+TLSCA_DIR := $(CURDIR)/build/charms/tlsca
+tlsca-charm-dir:
+	@rm -rf $(TLSCA_DIR) && mkdir -p $(TLSCA_DIR)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(TLSCA_DIR)/dispatch ./tests/testdata/charms/tlsca/src
+	cp tests/testdata/charms/tlsca/{metadata,actions,config}.yaml LICENSE $(TLSCA_DIR)/
 
 # A packed .charm as charmcraft would produce it, without charmcraft.
 charm: charm-dir

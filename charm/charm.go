@@ -25,6 +25,9 @@
 //	                                       promote (charm/sync.go, docs/SYNC.md)
 //	                      failover-request JSON failoverRequest: promote-to-primary scope=unit
 //	                                       while the primary is down
+//	                      tls-source       "relation" while this unit's server presents a
+//	                                       certificate from the certificates relation
+//	                                       (tls_certificates.go)
 //	app bucket, also:     pinned-primary   unit an operator made primary (no hand-off from it)
 //
 // Unit charm state (state-set): leaving, retry-backoff, primary-down, handoff-after (timers.go);
@@ -95,7 +98,7 @@ const DefaultFailoverAfter = 5 * time.Second
 // New returns a Charm with the default timeouts.
 func New(env hookenv.Env, tools hookenv.Tools, open func(ctx context.Context, addr string) (Workload, error), log *slog.Logger) *Charm {
 	return &Charm{
-		Env: env, Tools: tools, OpenWorkload: open, Log: log, Now: time.Now, ext: noExtension{},
+		Env: env, Tools: tools, OpenWorkload: open, Log: log, Now: time.Now, ext: noExtension{}, Certs: relationCerts{},
 		FailoverAfter: DefaultFailoverAfter, SwitchoverReplayWait: 5 * time.Second, SwitchoverTimeout: 90 * time.Second,
 		SyncConfirmWait: 5 * time.Second, SyncCheckInterval: 10 * time.Second,
 	}

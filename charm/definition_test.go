@@ -47,6 +47,7 @@ func TestCharmDefinitionReadable(t *testing.T) {
 		{"database", "postgresql_client", jcharm.RoleProvider, 0},
 		{"replication-offer", "postgresql_async", jcharm.RoleProvider, 1},
 		{"replication", "postgresql_async", jcharm.RoleRequirer, 1},
+		{"certificates", "tls-certificates", jcharm.RoleRequirer, 1},
 	}
 	all := meta.CombinedRelations()
 	for _, want := range rels {

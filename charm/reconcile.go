@@ -97,6 +97,10 @@ func (c *Charm) reconcile(ctx context.Context, st *State) error {
 	}
 	st.workload = w
 	c.trustWorkload(st, w)
+	// The certificates relation decides which server certificate placeTLS places.
+	if err := c.certificatesStep(ctx, st); err != nil {
+		return err
+	}
 	// Certificates and CA files first: seeding, rewinding and the server itself need them.
 	if _, err := c.placeTLS(ctx, st, w); err != nil {
 		return err
@@ -140,6 +144,8 @@ func (c *Charm) reconcile(ctx context.Context, st *State) error {
 	if err := c.serveClients(ctx, st, w); err != nil {
 		return err
 	}
+	c.certificatesStatus(st)
+	c.publishTLSSource(st)
 	if st.Leader {
 		status, msg := c.extension().appStatus(st)
 		st.statuses = append(st.statuses, statusWrite{app: true, status: status, message: msg})

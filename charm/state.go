@@ -98,6 +98,9 @@ type State struct {
 	secretAhead *secretRead
 	// secretsAhead are the extension's prefetchSecrets as readState read them, by URI.
 	secretsAhead map[string]*secretRead
+	// certKeyAhead is the certificates relation's key secret as readState read it, when the
+	// last hook saw the relation (nil: not read).
+	certKeyAhead *secretRead
 	// statuses are set with the hook's last writes (Reconcile); shown are the unit's (false)
 	// and the application's (true) statuses as the hook found them.
 	statuses []statusWrite
@@ -106,6 +109,8 @@ type State struct {
 	// clientsDR the replication relation as they need it (leader, client_dr.go).
 	clients   []clientRel
 	clientsDR *drClientView
+	// certs is the certificates relation as certificatesStep settled it (tls_certificates.go).
+	certs certsState
 }
 
 // Primary is the unit the leader recorded as primary ("" before the first election).
@@ -262,8 +267,9 @@ func (c *Charm) readState(ctx context.Context) (*State, error) {
 		<-leaderKnown
 		return local, st.Leader
 	}
-	// The database relation is the charm's own; the extension adds the replication endpoints.
-	prefetch := append([]string{ClientEndpoint}, c.extension().prefetchEndpoints()...)
+	// The database and certificates relations are the charm's own; the extension adds the
+	// replication endpoints.
+	prefetch := append([]string{ClientEndpoint, CertificatesEndpoint}, c.extension().prefetchEndpoints()...)
 	extraIDs := make([][]string, len(prefetch))
 	relAhead := make([]map[string]*relationAhead, len(prefetch))
 	var ahead map[string]map[string]string // peer buckets read before relation-list answered
@@ -337,6 +343,16 @@ func (c *Charm) readState(ctx context.Context) (*State, error) {
 			}
 		}
 		return parallel(reads...)
+	})
+	// The certificates relation's key, when the last hook saw the relation (tls_certificates.go).
+	fns = append(fns, func() error {
+		<-localRead
+		if parseAheadRecord(local[aheadKey(CertificatesEndpoint)]).Rel == "" {
+			return nil
+		}
+		content, err := t.SecretGet(ctx, hookenv.SecretGetArgs{Label: certKeyLabel(c.Env.UnitNumber())})
+		st.certKeyAhead = &secretRead{content: content, err: err}
+		return nil
 	})
 	for i, ep := range prefetch {
 		fns = append(fns, func() (err error) {
