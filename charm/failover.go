@@ -25,6 +25,9 @@ type failoverRule struct {
 	minLSN     postgres.LSN // asynchronous: eligible from this received position
 	basis      string       // what the rule rests on, for logs and messages
 	refuse     string       // no automatic failover at all, and why
+	// everyAcked: each candidate has every acknowledged write (named synchronous standbys),
+	// so any of them may take over, not only the most advanced.
+	everyAcked bool
 }
 
 // failoverCandidates reads the lost primary's published record (charm/sync.go):
@@ -64,7 +67,7 @@ func failoverCandidates(st *State, old string) failoverRule {
 			}
 		}
 		sort.Strings(cands)
-		return failoverRule{candidates: cands, basis: "synchronous standbys of " + old + ": " + strings.Join(rec.Standbys, ", ")}
+		return failoverRule{candidates: cands, everyAcked: true, basis: "synchronous standbys of " + old + ": " + strings.Join(rec.Standbys, ", ")}
 	case rec.Strict:
 		return failoverRule{candidates: others, mustAnswer: ranUnits(st, old),
 			basis: "strict mode, no synchronous standby named: the most advanced of all replicas"}
@@ -97,7 +100,8 @@ func (c *Charm) probe(ctx context.Context, st *State, w Workload, unit string) (
 }
 
 // evalFailover probes the rule's units and returns the one to promote (the most advanced
-// eligible standby; ties to the lowest name), every eligible one, or why there is none.
+// eligible standby; of synchronous standbys, the leader only when no other is eligible; ties
+// to the lowest name), every eligible one, or why there is none.
 func (c *Charm) evalFailover(ctx context.Context, st *State, w Workload, rule failoverRule) (best string, eligible []string, why string) {
 	if rule.refuse != "" {
 		return "", nil, rule.refuse
@@ -143,6 +147,13 @@ func (c *Charm) evalFailover(ctx context.Context, st *State, w Workload, rule fa
 		eligible = eligible[:1] // only the most advanced has every write
 	}
 	best = eligible[0]
+	if rule.everyAcked && best == st.Unit && st.Leader && len(eligible) > 1 {
+		// Every eligible unit has every acknowledged write: the most advanced replica other
+		// than the leader takes over, since the leader would hand the primary off at once
+		// (handOff), a second outage for the clients. The leader's WAL beyond it was never
+		// acknowledged; the leader rewinds to follow.
+		best = eligible[1]
+	}
 	sort.Strings(eligible)
 	return best, eligible, ""
 }

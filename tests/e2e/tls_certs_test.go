@@ -156,39 +156,6 @@ func TestCertificatesRelation(t *testing.T) {
 	})
 }
 
-// TestCertificatesRemovedCA: once the certificates relation is removed and every unit serves
-// the cluster CA's certificates again, the application of the database relation is no longer
-// told to trust the removed provider's CA.
-func TestCertificatesRemovedCA(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
-	j := scenario.StartJujulet(t)
-	const model = "removed"
-	deployCluster(t, ctx, j, model, "pg", 1)
-	must(t, j.Deploy(ctx, model, "pgclient", "app", scenario.DeployOptions{Config: map[string]string{"database-name": "certsdb"}}))
-	must(t, j.Integrate(ctx, model, "pg:database", "app:database"))
-	waitClientReady(t, ctx, j, model, "app/0", "certsdb")
-	must(t, j.Deploy(ctx, model, "tlsca", "tlsca", scenario.DeployOptions{}))
-	must(t, j.Integrate(ctx, model, "pg:certificates", "tlsca:certificates"))
-	settle(t, ctx, j, model, scenario.All(scenario.AppSettled("tlsca", 1, ""), scenario.AppSettled("pg", 1, "Primary")))
-	res := runOK(t, ctx, j, model, "tlsca/0", "get-ca-certificate", nil)
-	caPEM, _ := res.Results["ca-certificate"].(string)
-	waitFor(t, ctx, 2*time.Minute, "app's tls-ca to include tlsca's CA", func() error {
-		if !bundleHas(clientCreds(t, ctx, j, model, "app/0")["tls-ca"], caPEM) {
-			return errors.New("tls-ca does not include tlsca's CA")
-		}
-		return nil
-	})
-	must(t, j.RemoveRelation(ctx, model, "pg", "tlsca"))
-	settle(t, ctx, j, model, scenario.AppSettled("pg", 1, "Primary"))
-	waitFor(t, ctx, 2*time.Minute, "app's tls-ca to drop tlsca's CA", func() error {
-		if bundleHas(clientCreds(t, ctx, j, model, "app/0")["tls-ca"], caPEM) {
-			return errors.New("tls-ca still includes tlsca's CA")
-		}
-		return nil
-	})
-}
-
 // servedChain returns the certificates PostgreSQL at addr presents: an SSLRequest, then a
 // TLS handshake that records the chain without judging it.
 func servedChain(ctx context.Context, addr string) ([]*x509.Certificate, error) {
@@ -387,21 +354,25 @@ func TestCertificatesRefused(t *testing.T) {
 	})
 }
 
-// TestCertificatesRenewal: with certificates valid for 3 minutes, a unit renews its
-// certificate before it expires, by its own timer (the suite's update-status runs hourly):
-// it serves a new certificate from the provider while the first one is still valid.
-func TestCertificatesRenewal(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+// TestCertificatesRenewalAndRemoval, on a one-unit cluster with an application integrated:
+// with certificates valid for 3 minutes, the unit renews its certificate before it expires,
+// by its own timer (the suite's update-status runs hourly), serving a new certificate from
+// the provider while the first one is still valid; then, once the certificates relation is
+// removed and the unit serves the cluster CA's certificate again, the application is no
+// longer told to trust the removed provider's CA.
+func TestCertificatesRenewalAndRemoval(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	j := scenario.StartJujulet(t)
 	const model = "renewal"
 	c := deployCluster(t, ctx, j, model, "pg", 1)
+	must(t, j.Deploy(ctx, model, "pgclient", "app", scenario.DeployOptions{Config: map[string]string{"database-name": "certsdb"}}))
+	must(t, j.Integrate(ctx, model, "pg:database", "app:database"))
+	waitClientReady(t, ctx, j, model, "app/0", "certsdb")
 	must(t, j.Deploy(ctx, model, "tlsca", "tlsca", scenario.DeployOptions{Config: map[string]string{"validity": "3m"}}))
 	must(t, j.Integrate(ctx, model, "pg:certificates", "tlsca:certificates"))
-	res := func() scenario.ActionResult {
-		settle(t, ctx, j, model, scenario.AppSettled("tlsca", 1, ""))
-		return runOK(t, ctx, j, model, "tlsca/0", "get-ca-certificate", nil)
-	}()
+	settle(t, ctx, j, model, scenario.All(scenario.AppSettled("tlsca", 1, ""), scenario.AppSettled("pg", 1, "Primary")))
+	res := runOK(t, ctx, j, model, "tlsca/0", "get-ca-certificate", nil)
 	caPEM, _ := res.Results["ca-certificate"].(string)
 	addr := c.Units["pg/0"]
 	fromProvider := func() (*x509.Certificate, error) {
@@ -416,6 +387,12 @@ func TestCertificatesRenewal(t *testing.T) {
 		first, err = fromProvider()
 		return err
 	})
+	waitFor(t, ctx, 2*time.Minute, "app's tls-ca to include tlsca's CA", func() error {
+		if !bundleHas(clientCreds(t, ctx, j, model, "app/0")["tls-ca"], caPEM) {
+			return errors.New("tls-ca does not include tlsca's CA")
+		}
+		return nil
+	})
 	waitFor(t, ctx, 4*time.Minute, "pg/0 to serve a renewed certificate", func() error {
 		if time.Now().After(first.NotAfter) {
 			t.Fatalf("the first certificate expired (%s) before it was renewed", first.NotAfter)
@@ -426,6 +403,15 @@ func TestCertificatesRenewal(t *testing.T) {
 		}
 		if cur.SerialNumber.Cmp(first.SerialNumber) == 0 {
 			return errors.New("still the first certificate")
+		}
+		return nil
+	})
+
+	must(t, j.RemoveRelation(ctx, model, "pg", "tlsca"))
+	settle(t, ctx, j, model, scenario.AppSettled("pg", 1, "Primary"))
+	waitFor(t, ctx, 2*time.Minute, "app's tls-ca to drop tlsca's CA", func() error {
+		if bundleHas(clientCreds(t, ctx, j, model, "app/0")["tls-ca"], caPEM) {
+			return errors.New("tls-ca still includes tlsca's CA")
 		}
 		return nil
 	})
