@@ -19,19 +19,17 @@ import (
 	"github.com/jujulet/postgresql-k8s/tests/scenario"
 )
 
-// TestCertificatesRelation integrates a two-unit cluster with the test CA charm
+// certificatesRelation integrates a two-unit cluster with the test CA charm
 // (tests/testdata/charms/tlsca, the tls-certificates provider): every unit then serves a
 // certificate that chains to tlsca's CA and names its address, a client verifies the server
 // with that CA alone (sslmode=verify-ca), an application of the database relation is given
 // it in tls-ca, and replication goes on. A provider that answers with malformed
 // certificates blocks the units with the reason while they keep serving the good ones; once
 // the relation is removed they serve certificates of the cluster CA again.
-func TestCertificatesRelation(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
-	defer cancel()
-	j := scenario.StartJujulet(t)
-	const model = "certs"
-	c := deployCluster(t, ctx, j, model, "pg", 2)
+//
+// It runs on TestTLS's deployment: a 2-unit cluster pg with the application app integrated,
+// database db.
+func certificatesRelation(t *testing.T, ctx context.Context, j *scenario.Jujulet, c *scenario.Cluster, model, db string) {
 
 	// The cluster CA's certificates, before: what the units must come back to.
 	clusterIssuer := map[string][]byte{}
@@ -41,9 +39,6 @@ func TestCertificatesRelation(t *testing.T) {
 		clusterIssuer[unit] = chain[0].AuthorityKeyId
 	}
 
-	must(t, j.Deploy(ctx, model, "pgclient", "app", scenario.DeployOptions{Config: map[string]string{"database-name": "certsdb"}}))
-	must(t, j.Integrate(ctx, model, "pg:database", "app:database"))
-	waitClientReady(t, ctx, j, model, "app/0", "certsdb")
 	must(t, j.Deploy(ctx, model, "tlsca", "tlsca", scenario.DeployOptions{}))
 	must(t, j.Integrate(ctx, model, "pg:certificates", "tlsca:certificates"))
 	settle(t, ctx, j, model, scenario.All(scenario.AppSettled("tlsca", 1, ""), scenario.AppSettled("pg", 2, "Primary"),
@@ -84,7 +79,7 @@ func TestCertificatesRelation(t *testing.T) {
 			return errors.New("tls-ca does not include tlsca's CA")
 		}
 		for _, host := range strings.Split(creds["endpoints"], ",") {
-			conn, err := dial(ctx, host, creds["username"], creds["password"], "certsdb", creds["tls-ca"])
+			conn, err := dial(ctx, host, creds["username"], creds["password"], db, creds["tls-ca"])
 			if err != nil {
 				return fmt.Errorf("app logs in to %s with its tls-ca: %w", host, err)
 			}
@@ -371,7 +366,8 @@ func TestCertificatesRenewalAndRemoval(t *testing.T) {
 	waitClientReady(t, ctx, j, model, "app/0", "certsdb")
 	must(t, j.Deploy(ctx, model, "tlsca", "tlsca", scenario.DeployOptions{Config: map[string]string{"validity": "3m"}}))
 	must(t, j.Integrate(ctx, model, "pg:certificates", "tlsca:certificates"))
-	settle(t, ctx, j, model, scenario.All(scenario.AppSettled("tlsca", 1, ""), scenario.AppSettled("pg", 1, "Primary")))
+	// Not pg: a certificate valid for 3 minutes keeps it blocked ("expires in …").
+	settle(t, ctx, j, model, scenario.AppSettled("tlsca", 1, ""))
 	res := runOK(t, ctx, j, model, "tlsca/0", "get-ca-certificate", nil)
 	caPEM, _ := res.Results["ca-certificate"].(string)
 	addr := c.Units["pg/0"]
@@ -424,6 +420,21 @@ func TestCertificatesAcrossClusters(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 	j, s, rome, lisbon := replicatingPair(t, ctx)
+
+	// Before any provider: the standby cluster's walreceiver streams from the other cluster
+	// encrypted, verifying it with the other cluster's CA (shared through the replication
+	// secret and relation), and each cluster serves certificates of its own CA.
+	romePrimary := mustPrimaryAddr(t, ctx, rome)
+	waitEncryptedStreams(t, ctx, rome, romePrimary, "dr_", 1)
+	head := ""
+	for _, addr := range lisbon.Units {
+		head = addr
+	}
+	walReceiverVerified(t, ctx, lisbon, head, "/tls/remote-ca.crt")
+	if ri, li := issuer(t, ctx, rome, romePrimary), issuer(t, ctx, lisbon, head); ri == li {
+		t.Errorf("both clusters serve certificates of the same CA %q", ri)
+	}
+
 	must(t, j.Deploy(ctx, rome.Model, "tlsca", "tlsca", scenario.DeployOptions{}))
 	must(t, j.Integrate(ctx, rome.Model, rome.App+":certificates", "tlsca:certificates"))
 	settle(t, ctx, j, rome.Model, scenario.AppSettled("tlsca", 1, ""))
