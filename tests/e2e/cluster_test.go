@@ -18,7 +18,7 @@ import (
 // prober that fails the test if two units ever accept writes at once, or if its probes did not
 // reach every unit (with one writable) at the start, after the pod loss and at the end.
 func TestSingleCluster(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	j := scenario.StartJujulet(t)
 	const model, app = "solo", "pg"
@@ -71,6 +71,10 @@ func TestSingleCluster(t *testing.T) {
 			t.Fatalf("get-password after set-password returned another password")
 		}
 	})
+	t.Run("set-password hook killed after ALTER ROLE", func(t *testing.T) {
+		setPasswordHookKilledAfterAlterRole(t, ctx, j, model, app, 3)
+	})
+	c = loadCluster(t, ctx, j, model, app)
 
 	prober := scenario.NewProber(100*time.Millisecond, c)
 	pctx, stopProber := context.WithCancel(ctx)

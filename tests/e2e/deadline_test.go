@@ -12,14 +12,13 @@ import (
 	"github.com/jujulet/postgresql-k8s/tests/scenario"
 )
 
-// TestStalledRemotePrimary: the primary cluster's primary stops and a peer that accepts
+// stalledRemotePrimary: the primary cluster's primary stops and a peer that accepts
 // connections and never answers takes its address, which the replication relation still
 // publishes. The standby cluster's hooks still end (docs/DESIGN.md, "Deadlines"): its standby
 // leader reports the stalled peer, and an action queued behind its hooks completes.
-func TestStalledRemotePrimary(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	defer cancel()
-	j, s, rome, _ := replicatingPair(t, ctx)
+//
+// It runs last on TestCertificatesAcrossClusters's pair.
+func stalledRemotePrimary(t *testing.T, ctx context.Context, j *scenario.Jujulet, s *scenario.Seed, rome *scenario.Cluster) {
 	_, primary, err := scenario.Primary(ctx, rome)
 	must(t, err)
 	addr, err := j.UnitAddress(ctx, s.Rome, primary)

@@ -15,12 +15,14 @@ import (
 	"github.com/jujulet/postgresql-k8s/tests/scenario"
 )
 
-// TestSetPasswordHookKilledAfterAlterRole: the hook that applies a set-password is killed
+// setPasswordHookKilledAfterAlterRole (a subtest of TestSingleCluster, on its settled
+// cluster of n units): the hook that applies a set-password is killed
 // (SIGKILL to its process group, as the agent's death would) after its ALTER ROLE and before
 // it could clear the pending marker; the charm still logs in and finishes the change.
 //
 // How the kill lands at that point, deterministically and without a test hook in the charm:
-// the replica, the primary's only synchronous standby, has its walreceiver stopped
+// a replica, one of the primary's synchronous standbys (all of them must acknowledge), has its
+// walreceiver stopped
 // (SIGSTOP) before set-password. The ALTER ROLE of the applying hook then commits locally on
 // the primary and waits for the standby's acknowledgement (pg_stat_activity shows the backend
 // waiting on SyncRep): the hook cannot get past the statement, so killing its process group
@@ -29,13 +31,9 @@ import (
 // resumes, the change is acknowledged and in the database while the committed secret still
 // holds the old password with the new one pending. Writing that state through the tools
 // instead would test a state the charm is assumed to reach; this reaches it for real.
-func TestSetPasswordHookKilledAfterAlterRole(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	defer cancel()
-	j := scenario.StartJujulet(t)
-	const model, app = "pw", "pg"
+func setPasswordHookKilledAfterAlterRole(t *testing.T, ctx context.Context, j *scenario.Jujulet, model, app string, n int) {
 	const newPw = "Killed-After-Alter-1"
-	c := deployCluster(t, ctx, j, model, app, 2)
+	c := loadCluster(t, ctx, j, model, app)
 	oldPw := c.Password
 	leader := leaderOf(t, ctx, j, model, app)
 	_, primary, err := scenario.Primary(ctx, c)
@@ -102,7 +100,7 @@ func TestSetPasswordHookKilledAfterAlterRole(t *testing.T) {
 		}
 		return nil
 	})
-	settle(t, ctx, j, model, scenario.All(scenario.AppSettled(app, 2, "Primary"), scenario.UnitMessages(app, map[string]int{"Primary": 1, "Replica": 1})))
+	settle(t, ctx, j, model, scenario.All(scenario.AppSettled(app, n, "Primary"), scenario.UnitMessages(app, map[string]int{"Primary": 1, "Replica": n - 1})))
 	for unit, addr := range c.Units {
 		conn, err := scenario.Connect(ctx, addr, newPw)
 		if err != nil {

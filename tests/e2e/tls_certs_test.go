@@ -417,7 +417,7 @@ func TestCertificatesRenewalAndRemoval(t *testing.T) {
 // certificates; the standby cluster, restarted so that its walreceiver dials again, verifies
 // them with the CA the shared secret carries, and replication goes on.
 func TestCertificatesAcrossClusters(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	j, s, rome, lisbon := replicatingPair(t, ctx)
 
@@ -470,4 +470,9 @@ func TestCertificatesAcrossClusters(t *testing.T) {
 	if n == 0 {
 		t.Fatal("no TLS walsender to the standby cluster started after its restart")
 	}
+	conn.Close(ctx)
+
+	// The same pair, last: rome's primary stops and a stalled peer takes its address
+	// (deadline_test.go).
+	t.Run("stalled remote primary", func(t *testing.T) { stalledRemotePrimary(t, ctx, j, s, rome) })
 }
