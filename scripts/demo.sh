@@ -35,10 +35,10 @@ juju integrate replication-offer db2:replication
 step "Replicate rome -> lisbon"
 juju run -m rome db1/leader create-replication
 settle rome db1 1 Primary; settle lisbon db2 1 Standby
-drdata write rome db1 written-in-rome 10
+drdata write rome db1 written-in-rome 10 lisbon db2
 sleep 2
-echo "rome:";   drdata show rome db1
-echo "lisbon:"; drdata show lisbon db2
+echo "rome:";   drdata show rome db1 lisbon db2
+echo "lisbon:"; drdata show lisbon db2 rome db1
 
 step "An application in lisbon, integrated with its local cluster (the standby)"
 juju switch lisbon
@@ -70,10 +70,10 @@ cat "$JUJULET_HOME/writer.out"
 echo "visible through the same URI afterwards (at least every acknowledged insert):"
 juju run app/0 count tag=through-switchover
 juju run app/0 count tag=before-switchover
-drdata write lisbon db2 written-in-lisbon 10
+drdata write lisbon db2 written-in-lisbon 10 rome db1
 sleep 2
-echo "lisbon:"; drdata show lisbon db2
-echo "rome:";   drdata show rome db1
+echo "lisbon:"; drdata show lisbon db2 rome db1
+echo "rome:";   drdata show rome db1 lisbon db2
 
 step "Scale both clusters to three units"
 juju scale-application db1 3 -m rome; juju scale-application db2 3 -m lisbon
@@ -82,8 +82,8 @@ settle lisbon db2 3 Primary; settle rome db1 3 Standby
 step "Status"
 juju status -m rome
 juju status -m lisbon
-echo "lisbon:"; drdata show lisbon db2
-echo "rome:";   drdata show rome db1
+echo "lisbon:"; drdata show lisbon db2 rome db1
+echo "rome:";   drdata show rome db1 lisbon db2
 
 cat <<MSG
 

@@ -2,9 +2,16 @@
 // the demo: it finds the writable unit and the operator password the way a user would (status
 // and the get-password action).
 //
-//	drdata write MODEL APP TAG N   insert N rows tagged TAG on the writable unit of APP
-//	drdata show MODEL APP          count rows per tag on every unit of APP
+//	drdata write MODEL APP TAG N [OTHER_MODEL OTHER_APP]
+//	                               insert N rows tagged TAG on the writable unit of APP
+//	drdata show MODEL APP [OTHER_MODEL OTHER_APP]
+//	                               count rows per tag on every unit of APP
 //	drdata wait MODEL APP N MSG    wait until APP has N active units and app status MSG
+//
+// OTHER_MODEL OTHER_APP name the other cluster of cross-regional replication: a standby
+// cluster's servers hold the primary cluster's roles, so its own operator password does not
+// log in there, and the other cluster's is tried too (as a user would: get-password on the
+// primary cluster).
 package main
 
 import (
@@ -38,13 +45,26 @@ func run(args []string) error {
 		bin = filepath.Dir(exe)
 	}
 	b := &scenario.Jujulet{Bin: filepath.Join(bin, "jujulet"), Env: os.Environ()}
+	// load loads the cluster MODEL APP, paired with OTHER_MODEL OTHER_APP when given (rest).
+	load := func(model, app string, rest []string) (*scenario.Cluster, error) {
+		c, err := scenario.LoadCluster(ctx, b, model, app)
+		if err != nil || len(rest) == 0 {
+			return c, err
+		}
+		other, err := scenario.LoadCluster(ctx, b, rest[0], rest[1])
+		if err != nil {
+			return nil, err
+		}
+		scenario.PairDR(c, other)
+		return c, nil
+	}
 	switch {
-	case len(args) == 5 && args[0] == "write":
+	case (len(args) == 5 || len(args) == 7) && args[0] == "write":
 		n, err := strconv.Atoi(args[4])
 		if err != nil || n < 1 {
 			return fmt.Errorf("the row count N must be a positive number, got %q", args[4])
 		}
-		c, err := scenario.LoadCluster(ctx, b, args[1], args[2])
+		c, err := load(args[1], args[2], args[5:])
 		if err != nil {
 			return err
 		}
@@ -58,8 +78,8 @@ func run(args []string) error {
 		}
 		fmt.Printf("wrote %d rows tagged %q on %s (%s), ids %d..%d\n", len(ids), args[3], unit, pc.Units[unit], ids[0], ids[len(ids)-1])
 		return nil
-	case len(args) == 3 && args[0] == "show":
-		c, err := scenario.LoadCluster(ctx, b, args[1], args[2])
+	case (len(args) == 3 || len(args) == 5) && args[0] == "show":
+		c, err := load(args[1], args[2], args[3:])
 		if err != nil {
 			return err
 		}
@@ -88,7 +108,7 @@ func run(args []string) error {
 		fmt.Printf("waiting in %s for %s\n", args[1], what)
 		return scenario.WaitFor(wctx, b, args[1], what, scenario.AppSettled(args[2], n, args[4]))
 	default:
-		return fmt.Errorf("usage: drdata write MODEL APP TAG N | show MODEL APP | wait MODEL APP N MSG")
+		return fmt.Errorf("usage: drdata write MODEL APP TAG N [OTHER_MODEL OTHER_APP] | show MODEL APP [OTHER_MODEL OTHER_APP] | wait MODEL APP N MSG")
 	}
 }
 
