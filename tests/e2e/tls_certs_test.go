@@ -151,6 +151,16 @@ func certificatesRelation(t *testing.T, ctx context.Context, j *scenario.Jujulet
 	})
 }
 
+// servedFrom returns the certificate the server at addr presents, once it verifies as a
+// server certificate of the CA caPEM.
+func servedFrom(ctx context.Context, addr, caPEM string) (*x509.Certificate, error) {
+	chain, err := servedChain(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	return pki.VerifyChain(pki.EncodeCertificate(chain[0].Raw), []byte(caPEM), time.Now(), x509.ExtKeyUsageServerAuth)
+}
+
 // servedChain returns the certificates PostgreSQL at addr presents: an SSLRequest, then a
 // TLS handshake that records the chain without judging it.
 func servedChain(ctx context.Context, addr string) ([]*x509.Certificate, error) {
@@ -309,11 +319,7 @@ func TestCertificatesRefused(t *testing.T) {
 	caPEM, _ := res.Results["ca-certificate"].(string)
 	for unit, addr := range c.Units {
 		waitFor(t, ctx, 2*time.Minute, unit+" to serve tlsca's certificate", func() error {
-			chain, err := servedChain(ctx, addr)
-			if err != nil {
-				return err
-			}
-			_, err = pki.VerifyChain(pki.EncodeCertificate(chain[0].Raw), []byte(caPEM), time.Now(), x509.ExtKeyUsageServerAuth)
+			_, err := servedFrom(ctx, addr, caPEM)
 			return err
 		})
 	}
@@ -371,13 +377,7 @@ func TestCertificatesRenewalAndRemoval(t *testing.T) {
 	res := runOK(t, ctx, j, model, "tlsca/0", "get-ca-certificate", nil)
 	caPEM, _ := res.Results["ca-certificate"].(string)
 	addr := c.Units["pg/0"]
-	fromProvider := func() (*x509.Certificate, error) {
-		chain, err := servedChain(ctx, addr)
-		if err != nil {
-			return nil, err
-		}
-		return pki.VerifyChain(pki.EncodeCertificate(chain[0].Raw), []byte(caPEM), time.Now(), x509.ExtKeyUsageServerAuth)
-	}
+	fromProvider := func() (*x509.Certificate, error) { return servedFrom(ctx, addr, caPEM) }
 	var first *x509.Certificate
 	waitFor(t, ctx, 2*time.Minute, "pg/0 to serve tlsca's certificate", func() (err error) {
 		first, err = fromProvider()
@@ -442,11 +442,7 @@ func TestCertificatesAcrossClusters(t *testing.T) {
 	caPEM, _ := res.Results["ca-certificate"].(string)
 	for unit, addr := range rome.Units {
 		waitFor(t, ctx, 2*time.Minute, unit+" to serve tlsca's certificate", func() error {
-			chain, err := servedChain(ctx, addr)
-			if err != nil {
-				return err
-			}
-			_, err = pki.VerifyChain(pki.EncodeCertificate(chain[0].Raw), []byte(caPEM), time.Now(), x509.ExtKeyUsageServerAuth)
+			_, err := servedFrom(ctx, addr, caPEM)
 			return err
 		})
 	}
