@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"strings"
@@ -99,7 +100,28 @@ func TestSCRAMVerifierLogsInWithPgxAndLibpq(t *testing.T) {
 			_, _ = op.Exec(ctx, "ALTER SYSTEM RESET synchronous_standby_names")
 			_, _ = op.Exec(ctx, "SELECT pg_reload_conf()")
 		}()
-		time.Sleep(200 * time.Millisecond) // the reload is asynchronous
+		// The reload is asynchronous: commits wait once a probe commit does (one that writes
+		// WAL, cut off after a short bound; committed locally, which is harmless here).
+		waitSyncRep := func() error {
+			pctx, pcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+			defer pcancel()
+			probe, err := Connect(ctx, addr, 0, opLogin, "postgres", nil)
+			if err != nil {
+				return err
+			}
+			defer probe.Close(ctx)
+			if _, err := probe.Exec(pctx, "SELECT pg_logical_emit_message(true, 'sync-probe', '')"); err == nil {
+				return errors.New("a commit did not wait for a synchronous standby yet")
+			}
+			return nil
+		}
+		for err := waitSyncRep(); err != nil; err = waitSyncRep() {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("synchronous replication never took effect: %v", err)
+			case <-time.After(50 * time.Millisecond): // the poll's interval
+			}
+		}
 		conn, err := Connect(ctx, addr, 0, opLogin, "postgres", nil)
 		must(t, err)
 		defer conn.Close(ctx)
