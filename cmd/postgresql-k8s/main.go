@@ -38,6 +38,12 @@ func run() int {
 	}
 	tools := hookenv.Exec{Trace: hookenv.TraceFromEnviron(os.Getenv, env)}
 	defer tools.Trace.End()
+	// Tool calls go straight to the unit agent's socket where its protocol is known, and
+	// through the tool executables otherwise (hookenv.DialAgent).
+	if agent, err := hookenv.DialAgent(ctx, os.Getenv); err == nil {
+		tools.Agent = agent
+		defer func() { _ = agent.Close() }()
+	}
 	log := slog.New(&jujuLogHandler{ctx: ctx, tools: tools, level: slog.LevelInfo})
 
 	open := func(ctx context.Context, addr string) (charm.Workload, error) {

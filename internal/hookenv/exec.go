@@ -13,12 +13,17 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jujulet/postgresql-k8s/internal/hooktools/toolclient"
 )
 
-// Exec runs the real hook tools. The zero value looks the tools up on PATH.
+// Exec runs the real hook tools. The zero value runs the tool executables found on PATH.
 type Exec struct {
 	// Dir, when set, is the directory holding the tools (otherwise PATH is searched).
 	Dir string
+	// Agent, when set, is a connection to the hook's unit agent (DialAgent): the tools are
+	// called through it, from this process, rather than by starting their executables.
+	Agent *toolclient.Agent
 	// Trace, when set, records every tool call (see TraceEnv).
 	Trace *Tracer
 }
@@ -38,6 +43,9 @@ func (e *ToolError) Error() string {
 }
 
 func (x Exec) run(ctx context.Context, tool string, args ...string) ([]byte, error) {
+	if x.Agent != nil {
+		return x.call(ctx, tool, args)
+	}
 	name := tool
 	if x.Dir != "" {
 		name = filepath.Join(x.Dir, tool)

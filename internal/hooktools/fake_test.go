@@ -1,6 +1,10 @@
 package hooktools
 
 import (
+	"context"
+
+	"github.com/jujulet/postgresql-k8s/internal/hooktools/toolclient"
+
 	"fmt"
 	"maps"
 	"sort"
@@ -58,6 +62,7 @@ type fakeCtx struct {
 	hookStorage            string
 	goal, cred             map[string]any
 	writes                 []string
+	block                  chan struct{} // when set, is-leader waits for it to close
 }
 
 func newFake() *fakeCtx {
@@ -110,7 +115,12 @@ func (f *fakeCtx) ModelUUID() string { return f.modelUUID }
 func (f *fakeCtx) ModelName() string { return f.model }
 func (f *fakeCtx) app() string       { return unitApplication(f.unit) }
 
-func (f *fakeCtx) IsLeader() (bool, error) { return f.leader, nil }
+func (f *fakeCtx) IsLeader() (bool, error) {
+	if f.block != nil {
+		<-f.block
+	}
+	return f.leader, nil
+}
 func (f *fakeCtx) LeaderSettings() (map[string]string, error) {
 	return maps.Clone(f.leaderSettings), nil
 }
@@ -384,3 +394,8 @@ var (
 	_ Context            = (*fakeCtx)(nil)
 	_ StorageHookContext = (*fakeCtx)(nil)
 )
+
+// execute is Execute as jujuc prints its outcome.
+func execute(ctx context.Context, hc Context, req Request) Response {
+	return toolclient.Printed(Execute(ctx, hc, req))
+}

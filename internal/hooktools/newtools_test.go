@@ -86,7 +86,7 @@ func TestOptionalContexts(t *testing.T) {
 		{tool: "storage-add", code: 2, stderr: "ERROR storage add requires a storage directive\n"},
 	}
 	for _, tc := range cases {
-		resp := Execute(t.Context(), f, Request{Tool: tc.tool, Args: tc.args, Dir: "/"})
+		resp := execute(t.Context(), f, Request{CommandName: tc.tool, Args: tc.args, Dir: "/"})
 		if resp.Code != tc.code || string(resp.Stdout) != tc.stdout || string(resp.Stderr) != tc.stderr {
 			t.Errorf("%s %q = %d %q %q, want %d %q %q", tc.tool, tc.args, resp.Code, resp.Stdout, resp.Stderr, tc.code, tc.stdout, tc.stderr)
 		}
@@ -95,7 +95,7 @@ func TestOptionalContexts(t *testing.T) {
 		t.Errorf("storage added %v, want pgdata=2 logs=1", f.added)
 	}
 	// Without the optional context, storage-add says it cannot, and changes nothing.
-	resp := Execute(t.Context(), newFake(), Request{Tool: "storage-add", Args: []string{"pgdata"}, Dir: "/"})
+	resp := execute(t.Context(), newFake(), Request{CommandName: "storage-add", Args: []string{"pgdata"}, Dir: "/"})
 	if resp.Code != 1 {
 		t.Errorf("storage-add without support: code %d, %q", resp.Code, resp.Stderr)
 	}

@@ -1,14 +1,16 @@
 package hooktools
 
 import (
+	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
+	"encoding/gob"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/rpc"
 	"path/filepath"
 	"sync"
 
@@ -27,14 +29,15 @@ type (
 // maxRequestSize bounds a request (args and stdin) read from the socket.
 const maxRequestSize = 64 << 20
 
-// errNoStdin is what a tool's stdin returns when the client sent none.
-var errNoStdin = errors.New("hook tool requires stdin, none supplied")
+// ErrNoStdin is what a tool's stdin returns when the client sent none, and what Execute
+// answers then.
+var ErrNoStdin = errors.New(toolclient.NoStdin)
 
 type noStdin struct{}
 
-func (noStdin) Read([]byte) (int, error) { return 0, errNoStdin }
+func (noStdin) Read([]byte) (int, error) { return 0, ErrNoStdin }
 
-// runWrapper remembers the error a tool's Run returned, to spot errNoStdin.
+// runWrapper remembers the error a tool's Run returned, to spot ErrNoStdin.
 type runWrapper struct {
 	cmd.Command
 	err error
@@ -45,21 +48,20 @@ func (w *runWrapper) Run(ctx *cmd.Context) error {
 	return w.err
 }
 
-// Execute runs one hook tool against hc in-process, exactly as the server does for
-// a request whose context id resolved to hc.
-func Execute(ctx context.Context, hc Context, req Request) Response {
-	errResp := func(format string, a ...any) Response {
-		return Response{Code: 1, Stderr: []byte("ERROR " + fmt.Sprintf(format, a...) + "\n")}
-	}
-	if req.Tool == "" {
-		return errResp("bad request: command not specified")
+// Execute runs one hook tool against hc in-process, exactly as the server does for a
+// request whose context id resolved to hc. An error is a request refused before the tool
+// ran, as Juju's Jujuc.Main refuses them: a bad request, or ErrNoStdin when the tool read
+// the stdin the request did not carry. The tool's own failures are in the Response.
+func Execute(ctx context.Context, hc Context, req Request) (Response, error) {
+	if req.CommandName == "" {
+		return Response{}, badRequest("command not specified")
 	}
 	if !filepath.IsAbs(req.Dir) {
-		return errResp("bad request: Dir is not absolute")
+		return Response{}, badRequest("Dir is not absolute")
 	}
-	c, ok := newTool(req.Tool, hc)
+	c, ok := newTool(req.CommandName, hc)
 	if !ok {
-		return errResp("bad request: unknown command %q", req.Tool)
+		return Response{}, badRequest("unknown command: %s", req.CommandName)
 	}
 	if ds, ok := c.(dirSetter); ok {
 		ds.setDir(req.Dir)
@@ -72,14 +74,19 @@ func Execute(ctx context.Context, hc Context, req Request) Response {
 	cctx := &cmd.Context{Context: ctx, Dir: req.Dir, Stdin: stdin, Stdout: &stdout, Stderr: &stderr}
 	w := &runWrapper{Command: c}
 	code := cmd.Main(w, cctx, req.Args)
-	if errors.Is(w.err, errNoStdin) {
-		return Response{NeedStdin: true, Code: 1}
+	if errors.Is(w.err, ErrNoStdin) {
+		return Response{}, ErrNoStdin
 	}
-	return Response{Code: code, Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
+	return Response{Code: code, Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}, nil
 }
 
-// Server serves hook tool requests on a unit's socket, routing each to the Context
-// its JUJU_CONTEXT_ID names. Tools run one at a time, as in Juju.
+func badRequest(format string, a ...any) error {
+	return fmt.Errorf("bad request: "+format, a...)
+}
+
+// Server serves hook tool requests on a unit's socket with Juju's jujuc protocol (net/rpc,
+// gob, Jujuc.Main; see toolclient), routing each to the Context its JUJU_CONTEXT_ID names.
+// Tools run one at a time, as in Juju.
 type Server struct {
 	lookup func(contextID string) (Context, bool)
 	logger *slog.Logger
@@ -93,7 +100,7 @@ type ServerOption func(*Server)
 func WithLogger(l *slog.Logger) ServerOption { return func(s *Server) { s.logger = l } }
 
 // NewServer returns a server that resolves context ids with lookup; an id lookup
-// does not know (stale or foreign) makes the tool fail with exit 1.
+// does not know (stale or foreign) is a bad request.
 func NewServer(lookup func(contextID string) (Context, bool), opts ...ServerOption) *Server {
 	s := &Server{lookup: lookup, logger: slog.Default()}
 	for _, o := range opts {
@@ -102,22 +109,45 @@ func NewServer(lookup func(contextID string) (Context, bool), opts ...ServerOpti
 	return s
 }
 
-// Handle answers one request (lookup + Execute); exposed for in-process callers.
-func (s *Server) Handle(ctx context.Context, req Request) Response {
-	hc, ok := s.lookup(req.ContextID)
+// Handle answers one request as Juju's Jujuc.Main does: the token and the context id are
+// checked, then the tool runs (Execute) while no other does.
+func (s *Server) Handle(ctx context.Context, req Request) (Response, error) {
+	if req.Token != "" {
+		// jujulet runs every hook next to its agent, where Juju's token is empty.
+		return Response{}, badRequest("token does not match")
+	}
+	hc, ok := s.lookup(req.ContextId)
 	if !ok || hc == nil {
-		return Response{Code: 1, Stderr: []byte(fmt.Sprintf("ERROR bad request: bad context id %q\n", req.ContextID))}
+		return Response{}, badRequest("wrong context ID; got %q", req.ContextId)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return Execute(ctx, hc, req)
 }
 
+// jujucService is the net/rpc receiver: its one exported method is the protocol's.
+type jujucService struct {
+	ctx context.Context
+	s   *Server
+}
+
+// Main is Jujuc.Main.
+func (j *jujucService) Main(req Request, resp *Response) error {
+	r, err := j.s.Handle(j.ctx, req)
+	*resp = r
+	return err
+}
+
 // Serve accepts connections on ln until ctx is done (then it closes ln, closes open
-// connections, waits for their handlers and returns nil) or Accept fails.
+// connections, waits for their handlers and returns nil) or Accept fails. A connection
+// may carry any number of calls, concurrent ones too.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	rs := rpc.NewServer()
+	if err := rs.RegisterName("Jujuc", &jujucService{ctx: ctx, s: s}); err != nil {
+		return fmt.Errorf("hook tool server: %w", err)
+	}
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex
@@ -144,30 +174,66 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		mu.Lock()
 		conns[conn] = struct{}{}
 		mu.Unlock()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			defer func() {
 				mu.Lock()
 				delete(conns, conn)
 				mu.Unlock()
-				_ = conn.Close()
 			}()
-			s.serveConn(ctx, conn)
-		}()
+			rs.ServeCodec(newGobCodec(conn)) // closes conn
+		})
 	}
 }
 
-func (s *Server) serveConn(ctx context.Context, conn net.Conn) {
-	var req Request
-	if err := json.NewDecoder(io.LimitReader(conn, maxRequestSize)).Decode(&req); err != nil {
-		if ctx.Err() == nil {
-			s.logger.Warn("hook tool server: bad request", "err", err)
-		}
-		return
+// gobCodec is net/rpc's gob server codec with a bound on each request's size (args and
+// stdin): a client cannot make the agent buffer an unbounded message.
+type gobCodec struct {
+	conn   io.ReadWriteCloser
+	budget *budgetReader
+	dec    *gob.Decoder
+	enc    *gob.Encoder
+	out    *bufio.Writer
+}
+
+func newGobCodec(conn io.ReadWriteCloser) *gobCodec {
+	budget := &budgetReader{r: conn}
+	out := bufio.NewWriter(conn)
+	return &gobCodec{conn: conn, budget: budget, dec: gob.NewDecoder(budget), enc: gob.NewEncoder(out), out: out}
+}
+
+func (c *gobCodec) ReadRequestHeader(r *rpc.Request) error {
+	c.budget.left = maxRequestSize
+	return c.dec.Decode(r)
+}
+
+func (c *gobCodec) ReadRequestBody(body any) error { return c.dec.Decode(body) }
+
+func (c *gobCodec) WriteResponse(r *rpc.Response, body any) error {
+	if err := c.enc.Encode(r); err != nil {
+		return err
 	}
-	resp := s.Handle(ctx, req)
-	if err := json.NewEncoder(conn).Encode(resp); err != nil && ctx.Err() == nil {
-		s.logger.Warn("hook tool server: writing response", "tool", req.Tool, "err", err)
+	if err := c.enc.Encode(body); err != nil {
+		return err
 	}
+	return c.out.Flush()
+}
+
+func (c *gobCodec) Close() error { return c.conn.Close() }
+
+// budgetReader fails once left bytes have been read.
+type budgetReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (b *budgetReader) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, fmt.Errorf("request larger than %d bytes", maxRequestSize)
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	return n, err
 }

@@ -110,7 +110,7 @@ func TestRoundTripBadContext(t *testing.T) {
 		strings.NewReader(""), &out, &errb)
 	assert.Equal(t, 1, code)
 	assert.Empty(t, out.String())
-	assert.Equal(t, "ERROR bad request: bad context id \"stale\"\n", errb.String())
+	assert.Equal(t, "ERROR bad request: wrong context ID; got \"stale\"\n", errb.String())
 }
 
 func TestClientOutsideHook(t *testing.T) {
@@ -157,4 +157,75 @@ func TestServeStopsWithIdleConnection(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("Serve did not return after cancel")
 	}
+}
+
+func dialAgent(t *testing.T, addr, contextID, token string) *toolclient.Agent {
+	t.Helper()
+	a, err := toolclient.Dial(context.Background(), toolclient.Endpoint{Network: "unix", Address: addr, ContextID: contextID, Token: token})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = a.Close() })
+	return a
+}
+
+// TestAgentRefusals: the requests Juju's Jujuc.Main refuses before running anything are
+// refused in its words, and the connection stays usable.
+func TestAgentRefusals(t *testing.T) {
+	f := newFake()
+	addr := startServer(t, map[string]Context{"c": f})
+	cases := []struct {
+		name, token, dir, tool string
+		want                   string
+	}{
+		{"token", "t0ken", "/", "is-leader", "bad request: token does not match"},
+		{"no command", "", "/", "", "bad request: command not specified"},
+		{"relative dir", "", "rel", "is-leader", "bad request: Dir is not absolute"},
+		{"unknown command", "", "/", "add-metric", "bad request: unknown command: add-metric"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := dialAgent(t, addr, "c", tc.token)
+			_, err := a.Call(context.Background(), tc.dir, tc.tool, nil, nil)
+			assert.Equal(t, toolclient.ServerError(tc.want), err)
+			if tc.token == "" {
+				resp, err := a.Call(context.Background(), "/", "is-leader", nil, nil)
+				require.NoError(t, err)
+				assert.Equal(t, "True\n", string(resp.Stdout))
+			}
+		})
+	}
+	// A tool that reads stdin the request did not carry: refused before it ran.
+	a := dialAgent(t, addr, "c", "")
+	_, err := a.Call(context.Background(), "/", "relation-set", []string{"-r", "db:2", "--file", "-"}, nil)
+	assert.Equal(t, toolclient.ServerError(toolclient.NoStdin), err)
+}
+
+// TestAgentOversizedRequest: a request over the bound breaks its connection only.
+func TestAgentOversizedRequest(t *testing.T) {
+	addr := startServer(t, map[string]Context{"c": newFake()})
+	a := dialAgent(t, addr, "c", "")
+	big := strings.Repeat("x", maxRequestSize+1)
+	_, err := a.Call(context.Background(), "/", "juju-log", []string{big}, nil)
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "bad request")
+	_, err = a.Call(context.Background(), "/", "is-leader", nil, nil)
+	require.Error(t, err, "a broken connection stays broken")
+	resp, err := dialAgent(t, addr, "c", "").Call(context.Background(), "/", "is-leader", nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 0, resp.Code)
+}
+
+// TestAgentCallCancelled: a call whose context ends returns at once and closes the
+// connection, as a killed tool process would.
+func TestAgentCallCancelled(t *testing.T) {
+	f := newFake()
+	f.block = make(chan struct{})
+	defer close(f.block)
+	addr := startServer(t, map[string]Context{"c": f})
+	a := dialAgent(t, addr, "c", "")
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := a.Call(ctx, "/", "is-leader", nil, nil)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	_, err = a.Call(context.Background(), "/", "config-get", nil, nil)
+	require.Error(t, err)
 }

@@ -32,11 +32,11 @@ func runCases(t *testing.T, cases []toolCase) {
 			if tc.setup != nil {
 				tc.setup(f)
 			}
-			req := Request{ContextID: "ctx", Tool: tc.tool, Args: tc.args, Dir: t.TempDir()}
+			req := Request{ContextId: "ctx", CommandName: tc.tool, Args: tc.args, Dir: t.TempDir()}
 			if tc.stdin != nil {
 				req.StdinSet, req.Stdin = true, []byte(*tc.stdin)
 			}
-			resp := Execute(context.Background(), f, req)
+			resp := execute(context.Background(), f, req)
 			assert.Equal(t, tc.stdout, string(resp.Stdout), "stdout")
 			assert.Equal(t, tc.stderr, string(resp.Stderr), "stderr")
 			assert.Equal(t, tc.code, resp.Code, "exit code")
@@ -492,7 +492,7 @@ func TestSecretAddFiles(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "cert.pem"), []byte("PEM\n"), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "vals.yaml"), []byte("user: bob\nkey#base64: aGk=\n"), 0o600))
 	f := newFake()
-	resp := Execute(context.Background(), f, Request{Tool: "secret-add", Dir: dir,
+	resp := execute(context.Background(), f, Request{CommandName: "secret-add", Dir: dir,
 		Args: []string{"tls-cert#file=cert.pem", "--file", "vals.yaml", "user=alice"}})
 	require.Equal(t, 0, resp.Code, string(resp.Stderr))
 	// --file values override key=value args, as in Juju.
@@ -503,7 +503,7 @@ func TestStateSetFileRelative(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "s.yaml"), []byte("a: x\nb: y\n"), 0o600))
 	f := newFake()
-	resp := Execute(context.Background(), f, Request{Tool: "state-set", Dir: dir, Args: []string{"--file", "s.yaml", "b=z"}})
+	resp := execute(context.Background(), f, Request{CommandName: "state-set", Dir: dir, Args: []string{"--file", "s.yaml", "b=z"}})
 	require.Equal(t, 0, resp.Code, string(resp.Stderr))
 	assert.Equal(t, []map[string]string{{"a": "x", "b": "z"}}, f.stateSets)
 }
@@ -511,7 +511,7 @@ func TestStateSetFileRelative(t *testing.T) {
 func TestOutputFile(t *testing.T) {
 	dir := t.TempDir()
 	f := newFake()
-	resp := Execute(context.Background(), f, Request{Tool: "config-get", Dir: dir, Args: []string{"port", "-o", "out.txt"}})
+	resp := execute(context.Background(), f, Request{CommandName: "config-get", Dir: dir, Args: []string{"port", "-o", "out.txt"}})
 	require.Equal(t, 0, resp.Code, string(resp.Stderr))
 	assert.Empty(t, resp.Stdout)
 	b, err := os.ReadFile(filepath.Join(dir, "out.txt"))
@@ -522,23 +522,23 @@ func TestOutputFile(t *testing.T) {
 func TestHelpAndUnknown(t *testing.T) {
 	f := newFake()
 	for _, name := range ToolNames() {
-		resp := Execute(context.Background(), f, Request{Tool: name, Dir: "/", Args: []string{"--help"}})
+		resp := execute(context.Background(), f, Request{CommandName: name, Dir: "/", Args: []string{"--help"}})
 		assert.Equal(t, 0, resp.Code, name)
 		assert.True(t, strings.HasPrefix(string(resp.Stdout), "Usage: "+name), "%s: %q", name, resp.Stdout)
 		assert.Empty(t, resp.Stderr, name)
 	}
-	resp := Execute(context.Background(), f, Request{Tool: "relation-get", Dir: "/", Args: []string{"-h"}})
+	resp := execute(context.Background(), f, Request{CommandName: "relation-get", Dir: "/", Args: []string{"-h"}})
 	assert.Equal(t, 0, resp.Code)
 	assert.Contains(t, string(resp.Stdout), "Options:\n")
-	resp = Execute(context.Background(), f, Request{Tool: "add-metric", Dir: "/"})
+	resp = execute(context.Background(), f, Request{CommandName: "add-metric", Dir: "/"})
 	assert.Equal(t, 1, resp.Code)
-	assert.Equal(t, "ERROR bad request: unknown command \"add-metric\"\n", string(resp.Stderr))
+	assert.Equal(t, "ERROR bad request: unknown command: add-metric\n", string(resp.Stderr))
 }
 
 func TestNeedStdin(t *testing.T) {
 	f := newFake().inRelationHook(2, "app/0")
-	resp := Execute(context.Background(), f, Request{Tool: "relation-set", Dir: "/", Args: []string{"--file", "-"}})
-	assert.True(t, resp.NeedStdin)
+	_, err := Execute(context.Background(), f, Request{CommandName: "relation-set", Dir: "/", Args: []string{"--file", "-"}})
+	assert.ErrorIs(t, err, ErrNoStdin)
 	assert.Empty(t, f.writes)
 }
 

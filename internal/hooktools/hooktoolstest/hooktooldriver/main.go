@@ -7,11 +7,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 
 	"github.com/jujulet/postgresql-k8s/internal/hooktools"
 	"github.com/jujulet/postgresql-k8s/internal/hooktools/hooktoolstest"
+	"github.com/jujulet/postgresql-k8s/internal/hooktools/toolclient"
 )
 
 func main() {
@@ -39,16 +41,17 @@ func run() error {
 // call runs one tool the way the unit agent's client does: without stdin first, and again
 // with it when the tool asked for it.
 func call(s hooktoolstest.Scenario, c hooktoolstest.Call) hooktoolstest.Result {
-	req := hooktools.Request{ContextID: "conformance", Tool: c.Tool, Args: c.Args, Dir: c.Dir}
+	req := hooktools.Request{ContextId: "conformance", CommandName: c.Tool, Args: c.Args, Dir: c.Dir}
 	hc := hooktoolstest.NewContext(&s)
-	resp := hooktools.Execute(context.Background(), hc, req)
-	if resp.NeedStdin {
+	resp, err := hooktools.Execute(context.Background(), hc, req)
+	if errors.Is(err, hooktools.ErrNoStdin) {
 		req.StdinSet = true
 		if c.Stdin != nil {
 			req.Stdin = []byte(*c.Stdin)
 		}
 		hc = hooktoolstest.NewContext(&s)
-		resp = hooktools.Execute(context.Background(), hc, req)
+		resp, err = hooktools.Execute(context.Background(), hc, req)
 	}
+	resp = toolclient.Printed(resp, err)
 	return hooktoolstest.Result{Code: resp.Code, Stdout: string(resp.Stdout), Stderr: string(resp.Stderr), Logs: hc.Logs}
 }
