@@ -105,41 +105,9 @@ func writeIfChanged(path string, data []byte) (changed bool, err error) {
 // buildJujuDriver builds testdata/jujucdriver against the pinned Juju and returns the
 // binary's path (in the driver module's directory) and how long the build took.
 func buildJujuDriver() (string, time.Duration, error) {
-	jujuDir, version, err := jujuModuleInfo()
+	modDir, err := driverModDir()
 	if err != nil {
 		return "", 0, err
-	}
-	cacheRoot, err := os.UserCacheDir()
-	if err != nil {
-		// No $HOME or $XDG_CACHE_HOME (a bare CI runner): a stable path all the same.
-		cacheRoot = os.TempDir()
-	}
-	modDir := filepath.Join(cacheRoot, "jujulet-conformance", version)
-	jujuGoMod, err := os.ReadFile(filepath.Join(jujuDir, "go.mod"))
-	if err != nil {
-		return "", 0, err
-	}
-	goMod, err := driverGoMod(jujuGoMod, version)
-	if err != nil {
-		return "", 0, err
-	}
-	// go.mod.in is what go.mod was generated from: the build completes go.mod (-mod=mod),
-	// so the generated form is compared, not go.mod itself.
-	changed, err := writeIfChanged(filepath.Join(modDir, "go.mod.in"), goMod)
-	if err != nil {
-		return "", 0, fmt.Errorf("driver module: %w", err)
-	}
-	if _, statErr := os.Stat(filepath.Join(modDir, "go.mod")); changed || statErr != nil {
-		if err := os.WriteFile(filepath.Join(modDir, "go.mod"), goMod, 0o644); err != nil {
-			return "", 0, fmt.Errorf("driver module: %w", err)
-		}
-		jujuSum, err := os.ReadFile(filepath.Join(jujuDir, "go.sum"))
-		if err != nil {
-			return "", 0, err
-		}
-		if err := os.WriteFile(filepath.Join(modDir, "go.sum"), jujuSum, 0o644); err != nil {
-			return "", 0, fmt.Errorf("driver module: %w", err)
-		}
 	}
 	driver, err := os.ReadFile(filepath.Join("testdata", "jujucdriver", "main.go"))
 	if err != nil {
@@ -149,13 +117,74 @@ func buildJujuDriver() (string, time.Duration, error) {
 		return "", 0, fmt.Errorf("installing the driver: %w", err)
 	}
 	start := time.Now()
-	// go install, not go build: it relinks only when the binary is stale, and linking the
-	// ~1,100 packages is most of a warm build. -mod=mod completes go.mod from Juju's
-	// requirements (Juju's go.sum covers them; a module missing from the local cache is
-	// fetched through the module proxy).
+	bin, err := installInDriverModule(modDir, ".")
+	return bin, time.Since(start), err
+}
+
+// buildJujuJujuc builds Juju's own hook-tool client, cmd/jujuc, at the pinned version.
+func buildJujuJujuc() (string, error) {
+	modDir, err := driverModDir()
+	if err != nil {
+		return "", err
+	}
+	return installInDriverModule(modDir, jujuModule+"/cmd/jujuc")
+}
+
+// installInDriverModule installs pkg from the driver module into its bin directory and
+// returns the binary's path. go install, not go build: it relinks only when the binary is
+// stale, and linking the ~1,100 packages is most of a warm build. -mod=mod completes go.mod
+// from Juju's requirements (Juju's go.sum covers them; a module missing from the local
+// cache is fetched through the module proxy).
+func installInDriverModule(modDir, pkg string) (string, error) {
 	gobin := filepath.Join(modDir, "bin")
-	_, err = goCmd(modDir, []string{"GOWORK=off", "GOFLAGS=-mod=mod", "GOBIN=" + gobin}, "install", ".")
-	return filepath.Join(gobin, filepath.Base(driverModule)), time.Since(start), err
+	_, err := goCmd(modDir, []string{"GOWORK=off", "GOFLAGS=-mod=mod", "GOBIN=" + gobin}, "install", pkg)
+	name := filepath.Base(pkg)
+	if pkg == "." {
+		name = filepath.Base(driverModule)
+	}
+	return filepath.Join(gobin, name), err
+}
+
+// driverModDir prepares the driver module's directory (go.mod and go.sum from the pinned
+// Juju's, rewritten only when they change) and returns it.
+func driverModDir() (string, error) {
+	jujuDir, version, err := jujuModuleInfo()
+	if err != nil {
+		return "", err
+	}
+	cacheRoot, err := os.UserCacheDir()
+	if err != nil {
+		// No $HOME or $XDG_CACHE_HOME (a bare CI runner): a stable path all the same.
+		cacheRoot = os.TempDir()
+	}
+	modDir := filepath.Join(cacheRoot, "jujulet-conformance", version)
+	jujuGoMod, err := os.ReadFile(filepath.Join(jujuDir, "go.mod"))
+	if err != nil {
+		return "", err
+	}
+	goMod, err := driverGoMod(jujuGoMod, version)
+	if err != nil {
+		return "", err
+	}
+	// go.mod.in is what go.mod was generated from: the build completes go.mod (-mod=mod),
+	// so the generated form is compared, not go.mod itself.
+	changed, err := writeIfChanged(filepath.Join(modDir, "go.mod.in"), goMod)
+	if err != nil {
+		return "", fmt.Errorf("driver module: %w", err)
+	}
+	if _, statErr := os.Stat(filepath.Join(modDir, "go.mod")); changed || statErr != nil {
+		if err := os.WriteFile(filepath.Join(modDir, "go.mod"), goMod, 0o644); err != nil {
+			return "", fmt.Errorf("driver module: %w", err)
+		}
+		jujuSum, err := os.ReadFile(filepath.Join(jujuDir, "go.sum"))
+		if err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(filepath.Join(modDir, "go.sum"), jujuSum, 0o644); err != nil {
+			return "", fmt.Errorf("driver module: %w", err)
+		}
+	}
+	return modDir, nil
 }
 
 // buildJujuletDriver builds jujulet's half from the main module (two levels up), so that

@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 
 	"github.com/jujulet/postgresql-k8s/internal/hooktools"
@@ -17,6 +19,13 @@ import (
 )
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == "serve" {
+		if err := serve(os.Args[2]); err != nil {
+			fmt.Fprintln(os.Stderr, "hooktooldriver serve:", err)
+			os.Exit(2)
+		}
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "hooktooldriver:", err)
 		os.Exit(2)
@@ -54,4 +63,27 @@ func call(s hooktoolstest.Scenario, c hooktoolstest.Call) hooktoolstest.Result {
 	}
 	resp = toolclient.Printed(resp, err)
 	return hooktoolstest.Result{Code: resp.Code, Stdout: string(resp.Stdout), Stderr: string(resp.Stderr), Logs: hc.Logs}
+}
+
+// serve runs jujulet's tool server (the unit agent's) on a unix socket at path, for context
+// id "conformance" over one context of the scenario read from stdin. It prints "ready" once
+// listening and serves until stdin closes.
+func serve(path string) error {
+	in, err := hooktoolstest.DecodeInput(os.Stdin) // the scenario, and nothing after it
+	if err != nil {
+		return err
+	}
+	hc := hooktoolstest.NewContext(&in.Scenario)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv := hooktools.NewServer(func(id string) (hooktools.Context, bool) { return hc, id == "conformance" })
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	fmt.Println("ready")
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	cancel()
+	return <-done
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strings"
@@ -27,6 +28,7 @@ import (
 	"github.com/juju/juju/core/relation"
 	"github.com/juju/juju/core/secrets"
 	"github.com/juju/juju/internal/worker/uniter/runner/jujuc"
+	"github.com/juju/juju/juju/sockets"
 	"github.com/juju/juju/rpc/params"
 	"github.com/juju/juju/storage"
 )
@@ -130,6 +132,13 @@ type input struct {
 }
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == "serve" {
+		if err := serve(os.Args[2]); err != nil {
+			fmt.Fprintln(os.Stderr, "jujucdriver serve:", err)
+			os.Exit(2)
+		}
+		return
+	}
 	var in input
 	dec := json.NewDecoder(os.Stdin)
 	if err := dec.Decode(&in); err != nil {
@@ -144,6 +153,34 @@ func main() {
 		fmt.Fprintln(os.Stderr, "jujucdriver: writing output:", err)
 		os.Exit(2)
 	}
+}
+
+// serve runs Juju's own hook-tool server (jujuc.NewServer, the uniter's) on a unix socket
+// at path, for context id "conformance" over one context of the scenario read from stdin,
+// the way Juju's runner starts it for a hook running next to its agent (empty token). It
+// prints "ready" once listening and serves until stdin closes.
+func serve(path string) error {
+	dec := json.NewDecoder(os.Stdin)
+	var in input
+	if err := dec.Decode(&in); err != nil {
+		return fmt.Errorf("reading the scenario: %w", err)
+	}
+	hc := newContext(&in.Scenario)
+	getCmd := func(ctxID, name string) (cmd.Command, error) {
+		if ctxID != "conformance" {
+			return nil, errors.Errorf("wrong context ID; got %q", ctxID)
+		}
+		return jujuc.NewCommand(hc, name)
+	}
+	srv, err := jujuc.NewServer(getCmd, sockets.Socket{Network: "unix", Address: path}, "")
+	if err != nil {
+		return err
+	}
+	go func() { _ = srv.Run() }()
+	fmt.Println("ready")
+	_, _ = io.Copy(io.Discard, io.MultiReader(dec.Buffered(), os.Stdin))
+	srv.Close()
+	return nil
 }
 
 type noStdin struct{}
