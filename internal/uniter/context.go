@@ -3,6 +3,7 @@ package uniter
 import (
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -39,6 +40,26 @@ type hookCtx struct {
 	failed    bool
 	failMsg   string
 	actionLog []st.ActionLog
+
+	// What Juju's hook context reads once and keeps for the rest of the hook: its list of
+	// relations is fixed when the context is built, and config and relation settings are
+	// cached on first read. Reading them live would let a charm depend on seeing, within
+	// one hook, changes that Juju never shows it.
+	relIDs  map[string][]int // endpoint → relation ids; nil until first asked
+	config  map[string]any
+	buckets map[bucketRef]readBucketResult
+}
+
+// bucketRef names one settings bucket of a relation as a hook reads it.
+type bucketRef struct {
+	relID int
+	name  string
+	app   bool
+}
+
+type readBucketResult struct {
+	data map[string]string
+	own  bool
 }
 
 var _ hooktools.Context = (*hookCtx)(nil)
@@ -52,7 +73,7 @@ func (u *Uniter) newContext(h *st.Hook, a *st.Action) *hookCtx {
 	}
 	return &hookCtx{u: u, id: fmt.Sprintf("%s-%s-%s", u.name, what, randHex(8)), hook: h, action: a,
 		relSets: map[relKey]map[string]string{}, state: map[string]*string{},
-		secrets: map[string]*st.Secret{}, pins: map[string]*st.Consumer{}}
+		secrets: map[string]*st.Secret{}, pins: map[string]*st.Consumer{}, buckets: map[bucketRef]readBucketResult{}}
 }
 
 func (c *hookCtx) view(fn func(t *st.Tx, unit *st.Unit, app *st.App) error) error {
@@ -135,6 +156,12 @@ func (c *hookCtx) WriteLeaderSettings(values map[string]string) error {
 }
 
 func (c *hookCtx) Config() (map[string]any, error) {
+	c.mu.Lock()
+	cached := c.config
+	c.mu.Unlock()
+	if cached != nil {
+		return maps.Clone(cached), nil
+	}
 	var out map[string]any
 	err := c.view(func(t *st.Tx, unit *st.Unit, app *st.App) error {
 		ch, err := c.u.store.Charm(app.CharmDir)
@@ -144,7 +171,16 @@ func (c *hookCtx) Config() (map[string]any, error) {
 		out = st.EffectiveConfig(ch, app)
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.config == nil {
+		c.config = out
+	}
+	out = maps.Clone(c.config)
+	c.mu.Unlock()
+	return out, nil
 }
 
 func (c *hookCtx) HookRelationID() (int, bool) {
@@ -180,22 +216,36 @@ func (c *hookCtx) relation(t *st.Tx, unit *st.Unit, relID int) (*st.Relation, er
 	return r, nil
 }
 
+// RelationIDs lists the hook's relations on endpoint: every endpoint's list is read once,
+// at the first call, and kept for the hook.
 func (c *hookCtx) RelationIDs(endpoint string) ([]int, error) {
-	var out []int
-	err := c.view(func(t *st.Tx, unit *st.Unit, app *st.App) error {
-		for _, r := range t.UnitRelations(unit.Model, unit.App) {
-			me, _, _ := r.Side(unit.Model, unit.App)
-			if r.EPs[me].Endpoint != endpoint {
-				continue
+	c.mu.Lock()
+	ids := c.relIDs
+	c.mu.Unlock()
+	if ids == nil {
+		ids = map[string][]int{}
+		err := c.view(func(t *st.Tx, unit *st.Unit, app *st.App) error {
+			for _, r := range t.UnitRelations(unit.Model, unit.App) {
+				me, _, _ := r.Side(unit.Model, unit.App)
+				_, known := unit.Local.Rels[r.ID]
+				if r.Life == "alive" || known || (c.hook != nil && c.hook.RelID == r.ID) {
+					ep := r.EPs[me].Endpoint
+					ids[ep] = append(ids[ep], r.ID)
+				}
 			}
-			_, known := unit.Local.Rels[r.ID]
-			if r.Life == "alive" || known || (c.hook != nil && c.hook.RelID == r.ID) {
-				out = append(out, r.ID)
-			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
-		return nil
-	})
-	return out, err
+		c.mu.Lock()
+		if c.relIDs == nil {
+			c.relIDs = ids
+		}
+		ids = c.relIDs
+		c.mu.Unlock()
+	}
+	return slices.Clone(ids[endpoint]), nil
 }
 
 func (c *hookCtx) RelationEndpoint(relID int) (string, error) {
@@ -296,6 +346,28 @@ func (c *hookCtx) ReadAppSettings(relID int, name string) (map[string]string, er
 // buckets include the hook's pending writes; a non-leader may not read its own application
 // bucket of a non-peer relation.
 func (c *hookCtx) readBucket(relID int, name string, app bool) (map[string]string, error) {
+	ref := bucketRef{relID, name, app}
+	c.mu.Lock()
+	cached, ok := c.buckets[ref]
+	c.mu.Unlock()
+	if !ok {
+		var err error
+		if cached, err = c.loadBucket(relID, name, app); err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		c.buckets[ref] = cached
+		c.mu.Unlock()
+	}
+	out := maps.Clone(cached.data)
+	if cached.own {
+		out = c.pending(relID, app, out)
+	}
+	return out, nil
+}
+
+// loadBucket reads a bucket for readBucket, which keeps it for the rest of the hook.
+func (c *hookCtx) loadBucket(relID int, name string, app bool) (readBucketResult, error) {
 	var out map[string]string
 	own := false
 	err := c.view(func(t *st.Tx, unit *st.Unit, a *st.App) error {
@@ -321,15 +393,12 @@ func (c *hookCtx) readBucket(relID int, name string, app bool) (map[string]strin
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return readBucketResult{}, err
 	}
 	if out == nil {
 		out = map[string]string{}
 	}
-	if own {
-		out = c.pending(relID, app, out)
-	}
-	return out, nil
+	return readBucketResult{data: out, own: own}, nil
 }
 
 func (c *hookCtx) WriteSettings(relID int, app bool, values map[string]string) error {
