@@ -172,6 +172,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			return fmt.Errorf("hook tool server: accept: %w", err)
 		}
 		mu.Lock()
+		if ctx.Err() != nil {
+			// Accepted as Serve was stopping, after the stopper closed the open connections.
+			mu.Unlock()
+			_ = conn.Close()
+			continue
+		}
 		conns[conn] = struct{}{}
 		mu.Unlock()
 		wg.Go(func() {

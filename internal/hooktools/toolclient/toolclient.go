@@ -196,8 +196,8 @@ func (a *Agent) receive(dec *gob.Decoder) {
 // stdin is read, whole, only if the tool asks for it; nil means there is none, and such a
 // tool then fails with NoStdin. An error is a request the agent refused (ServerError) or a
 // broken connection; the tool's own failures are a non-zero Code with its stderr. When ctx
-// ends first the connection is closed, as a killed jujuc process would close it, and every
-// later call fails.
+// ends first, Call returns its error at once and the call is abandoned, as a killed jujuc
+// process would abandon it: the agent may still run the tool.
 func (a *Agent) Call(ctx context.Context, dir, tool string, args []string, stdin io.Reader) (Response, error) {
 	if args == nil {
 		args = []string{}
@@ -244,8 +244,11 @@ func (a *Agent) call(ctx context.Context, req Request) (Response, error) {
 	case r := <-ch:
 		return r.resp, r.err
 	case <-ctx.Done():
-		a.fail(fmt.Errorf("%s: %w", req.CommandName, ctx.Err()))
-		_ = a.conn.Close()
+		// Abandon this call only, as killing a jujuc process would: the agent may still run
+		// the tool, its answer is dropped, and the connection serves the next calls.
+		a.mu.Lock()
+		delete(a.pending, seq)
+		a.mu.Unlock()
 		return Response{}, fmt.Errorf("%s: %w", req.CommandName, ctx.Err())
 	}
 }
