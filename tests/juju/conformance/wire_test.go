@@ -48,7 +48,7 @@ func wireCalls() []wireCall {
 		{tool: "state-get", args: a("--format=json")},
 		{tool: "juju-log", args: a("-l", "INFO", "a message")},
 		{tool: "is-leader", args: a("-h")},
-		{tool: "add-metric", args: a("x=1")},            // not a command on Kubernetes
+		{tool: "add-metric", args: a("x=1")},               // not a command on Kubernetes
 		{contextID: "stale", tool: "is-leader", args: a()}, // a hook that has ended
 	}
 }
