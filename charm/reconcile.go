@@ -13,20 +13,25 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jujulet/postgresql-k8s/internal/hookenv"
 	"github.com/jujulet/postgresql-k8s/internal/postgres"
 )
 
 // Reconcile converges this unit (and, on the leader, the cluster records) on the desired
 // state. It is idempotent: every hook runs it.
 func (c *Charm) Reconcile(ctx context.Context) error {
+	endRead := hookenv.StartSpan(ctx, "charm readState")
 	st, err := c.readState(ctx)
+	endRead()
 	if err != nil {
 		return err
 	}
 	if st.Leaving {
 		return nil // stopped for good at its own departure; never restarted
 	}
+	endRec := hookenv.StartSpan(ctx, "charm reconcile")
 	err = c.reconcile(ctx, st)
+	endRec()
 	if err != nil && isNotReady(err) {
 		// The pod went away under this hook; pebble-ready comes when it is back.
 		err = waiting("lost the postgresql container: %v", err)
@@ -51,6 +56,7 @@ func (c *Charm) Reconcile(ctx context.Context) error {
 			return c.status(ctx, s.status, s.message)
 		})
 	}
+	defer hookenv.StartSpan(ctx, "charm flush")()
 	if isWaiting {
 		return c.flushWith(ctx, st, statuses...)
 	}

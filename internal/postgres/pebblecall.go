@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/canonical/pebble/client"
+	"github.com/jujulet/postgresql-k8s/internal/hookenv"
 )
 
 // Bounds of the charm's Pebble calls (docs/DESIGN.md, "Deadlines"). Pebble's client methods
@@ -142,6 +143,7 @@ func (w *Workload) pebble(ctx context.Context, what string, bound time.Duration,
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	defer hookenv.StartSpan(ctx, "pebble "+what)()
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < bound {
 		bound = time.Until(dl).Round(time.Millisecond)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jujulet/postgresql-k8s/internal/hookenv"
 )
 
 // Connect opens a pgx connection over TCP as l; the password travels in the config only.
@@ -42,7 +43,10 @@ func Connect(ctx context.Context, host string, port int, l Login, db string, tls
 	cfg.Fallbacks = nil
 	cfg.RuntimeParams["application_name"] = "postgresql-k8s-charm"
 	withDeadlines(&cfg.Config)
+	cfg.Tracer = spanTracer{}
+	end := hookenv.StartSpan(ctx, "sql connect "+l.User+"@"+host)
 	conn, err := pgx.ConnectConfig(ctx, cfg)
+	end()
 	if err != nil {
 		return nil, fmt.Errorf("connect %s@%s:%d: %w", l.User, host, port, err)
 	}
