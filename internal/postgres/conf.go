@@ -372,8 +372,8 @@ func (w *Workload) Layer(o LayerOptions) string {
 // PlanLayer adds (or replaces) the charm's layer in the workload Pebble's plan. Pebble
 // restarts a check whose definition changed, so a new upstream is watched at once.
 func (w *Workload) PlanLayer(ctx context.Context, o LayerOptions) error {
-	err := w.pebble(ctx, "add pebble layer", PebbleAPITimeout, func() error {
-		return w.Pebble.AddLayer(&client.AddLayerOptions{Combine: true, Label: LayerLabel, LayerData: []byte(w.Layer(o))})
+	err := w.pebble(ctx, "add pebble layer", PebbleAPITimeout, func(pc *client.Client) error {
+		return pc.AddLayer(&client.AddLayerOptions{Combine: true, Label: LayerLabel, LayerData: []byte(w.Layer(o))})
 	})
 	if err != nil {
 		return fmt.Errorf("add pebble layer: %w", err)

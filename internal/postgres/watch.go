@@ -98,8 +98,8 @@ func (w *Workload) EnsureWatcher(ctx context.Context, exe string) error {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return fmt.Errorf("watcher binary: %w", err)
 		}
-		err := w.pebble(ctx, "push watcher", PebbleTransferTimeout, func() error {
-			return w.Pebble.Push(&client.PushOptions{Source: f, Path: w.Host(watchBin), MakeDirs: true, Permissions: 0o755})
+		err := w.pebble(ctx, "push watcher", PebbleTransferTimeout, func(pc *client.Client) error {
+			return pc.Push(&client.PushOptions{Source: f, Path: w.Host(watchBin), MakeDirs: true, Permissions: 0o755})
 		})
 		if err != nil {
 			return fmt.Errorf("push watcher: %w", err)
@@ -107,16 +107,16 @@ func (w *Workload) EnsureWatcher(ctx context.Context, exe string) error {
 		pushed = true
 	}
 	var infos []*client.ServiceInfo
-	err = w.pebble(ctx, "pebble services", PebbleAPITimeout, func() (err error) {
-		infos, err = w.Pebble.Services(&client.ServicesOptions{Names: []string{WatchService}})
+	err = w.pebble(ctx, "pebble services", PebbleAPITimeout, func(pc *client.Client) (err error) {
+		infos, err = pc.Services(&client.ServicesOptions{Names: []string{WatchService}})
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("pebble services: %w", err)
 	}
 	if len(infos) == 0 || pushed {
-		err := w.pebble(ctx, "add watcher layer", PebbleAPITimeout, func() error {
-			return w.Pebble.AddLayer(&client.AddLayerOptions{Combine: true, Label: WatchLayerLabel, LayerData: []byte(layer)})
+		err := w.pebble(ctx, "add watcher layer", PebbleAPITimeout, func(pc *client.Client) error {
+			return pc.AddLayer(&client.AddLayerOptions{Combine: true, Label: WatchLayerLabel, LayerData: []byte(layer)})
 		})
 		if err != nil {
 			return fmt.Errorf("add watcher layer: %w", err)
@@ -127,13 +127,13 @@ func (w *Workload) EnsureWatcher(ctx context.Context, exe string) error {
 	// hook starts it again if it did not come up.
 	switch {
 	case active && pushed:
-		err = w.pebble(ctx, "restart watcher", PebbleAPITimeout, func() error {
-			_, err := w.Pebble.Restart(&client.ServiceOptions{Names: []string{WatchService}})
+		err = w.pebble(ctx, "restart watcher", PebbleAPITimeout, func(pc *client.Client) error {
+			_, err := pc.Restart(&client.ServiceOptions{Names: []string{WatchService}})
 			return err
 		})
 	case !active:
-		err = w.pebble(ctx, "start watcher", PebbleAPITimeout, func() error {
-			_, err := w.Pebble.Start(&client.ServiceOptions{Names: []string{WatchService}})
+		err = w.pebble(ctx, "start watcher", PebbleAPITimeout, func(pc *client.Client) error {
+			_, err := pc.Start(&client.ServiceOptions{Names: []string{WatchService}})
 			return err
 		})
 	}
@@ -143,8 +143,8 @@ func (w *Workload) EnsureWatcher(ctx context.Context, exe string) error {
 	if sum != oldSum || stamp != oldStamp {
 		// Written last: a push that failed half-way is retried by the next hook.
 		marker := []byte(sum + " " + stamp + "\n")
-		err := w.pebble(ctx, "write watcher marker", PebbleAPITimeout, func() error {
-			return w.Pebble.Push(&client.PushOptions{Source: bytes.NewReader(marker), Path: w.Host(watchMarker), MakeDirs: true, Permissions: 0o644})
+		err := w.pebble(ctx, "write watcher marker", PebbleAPITimeout, func(pc *client.Client) error {
+			return pc.Push(&client.PushOptions{Source: bytes.NewReader(marker), Path: w.Host(watchMarker), MakeDirs: true, Permissions: 0o644})
 		})
 		if err != nil {
 			return fmt.Errorf("write watcher marker: %w", err)
