@@ -289,11 +289,10 @@ func escapePass(s string) string {
 }
 
 // WritePassfile writes the libpq passfile (0600 in the 0700 private dir, owned by the server's
-// user) used by pg_basebackup, pg_rewind and the walreceiver.
+// user) used by pg_basebackup, pg_rewind and the walreceiver. Every hook writes it, and it
+// rarely changes: one that already holds the entries, with the mode and owner it would get,
+// is left as it is (Pebble's atomic write costs more than reading it back).
 func (w *Workload) WritePassfile(ctx context.Context, entries []PassEntry) error {
-	if err := w.MakeDir(ctx, w.PrivateDir(), 0o700); err != nil {
-		return err
-	}
 	var b strings.Builder
 	for _, e := range entries {
 		host, port := "*", "*"
@@ -305,7 +304,11 @@ func (w *Workload) WritePassfile(ctx context.Context, entries []PassEntry) error
 		}
 		fmt.Fprintf(&b, "%s:%s:*:%s:%s\n", host, port, escapePass(e.User), escapePass(e.Password))
 	}
-	return w.WriteFile(ctx, w.PassfilePath(), []byte(b.String()), 0o600)
+	data := []byte(b.String())
+	if w.holds(ctx, w.PassfilePath(), data, 0o600) {
+		return nil
+	}
+	return w.writePrivate(ctx, w.PassfilePath(), data)
 }
 
 // LayerOptions are the parts of the Pebble layer that depend on this unit's role.

@@ -168,8 +168,5 @@ func (w *Workload) ReadTimers(ctx context.Context) (pgwatch.Timers, error) {
 
 // WriteTimers replaces the timers file (0600, owned by the server's user, in the private dir).
 func (w *Workload) WriteTimers(ctx context.Context, t pgwatch.Timers) error {
-	if err := w.MakeDir(ctx, w.PrivateDir(), 0o700); err != nil {
-		return err
-	}
-	return w.WriteFile(ctx, w.TimersPath(), t.Encode(), 0o600)
+	return w.writePrivate(ctx, w.TimersPath(), t.Encode())
 }

@@ -283,6 +283,49 @@ func (w *Workload) WriteFile(ctx context.Context, p string, data []byte, perm os
 	return nil
 }
 
+// writePrivate writes a file of the private dir (0600, owned by the server's user), creating
+// the dir (0700) first when it is not there: the write is tried first, since the dir almost
+// always is.
+func (w *Workload) writePrivate(ctx context.Context, p string, data []byte) error {
+	err := w.WriteFile(ctx, p, data, 0o600)
+	var pe *client.Error
+	if err == nil || !errors.As(err, &pe) || pe.Kind != client.ErrorKindNotFound {
+		return err
+	}
+	if err := w.MakeDir(ctx, w.PrivateDir(), 0o700); err != nil {
+		return err
+	}
+	return w.WriteFile(ctx, p, data, 0o600)
+}
+
+// holds reports whether the container file p holds exactly data, with mode perm and owned by
+// the server's user (when the charm names one; otherwise Pebble's own user wrote it). Any
+// doubt (an error, a missing file) is false: the caller writes it.
+func (w *Workload) holds(ctx context.Context, p string, data []byte, perm os.FileMode) bool {
+	var info *client.FileInfo
+	var statErr error
+	stat := make(chan struct{})
+	go func() { // the stat and the read are independent: both at once
+		defer close(stat)
+		statErr = w.pebble(ctx, "stat "+p, PebbleAPITimeout, func(pc *client.Client) error {
+			infos, err := pc.ListFiles(&client.ListFilesOptions{Path: w.Host(p), Itself: true})
+			if err == nil && len(infos) == 1 {
+				info = infos[0]
+			}
+			return err
+		})
+	}()
+	old, err := w.ReadFile(ctx, p)
+	<-stat
+	if err != nil || statErr != nil || info == nil || !bytes.Equal(old, data) {
+		return false
+	}
+	if info.Mode().Perm() != perm || !info.Mode().IsRegular() {
+		return false
+	}
+	return w.User == "" || (info.User() == w.User && info.Group() == w.Group)
+}
+
 // MakeDir creates a container directory (and parents) owned by the server's user.
 func (w *Workload) MakeDir(ctx context.Context, p string, perm os.FileMode) error {
 	if ok, err := w.Exists(ctx, p); err != nil || ok {
