@@ -31,6 +31,7 @@ func (c *Charm) Reconcile(ctx context.Context) error {
 	}
 	endRec := hookenv.StartSpan(ctx, "charm reconcile")
 	err = c.reconcile(ctx, st)
+	st.early.close(ctx)
 	endRec()
 	if err != nil && isNotReady(err) {
 		// The pod went away under this hook; pebble-ready comes when it is back.
@@ -110,6 +111,11 @@ func (c *Charm) reconcile(ctx context.Context, st *State) error {
 	// Certificates and CA files first: seeding, rewinding and the server itself need them.
 	if _, err := c.placeTLS(ctx, st, w); err != nil {
 		return err
+	}
+	// The trust is settled: the sessions the steps below are about to need open meanwhile.
+	c.openEarly(ctx, st, w, st.Address, selfLogin(st))
+	if p := st.Primary(); st.Leader && p != "" && p != st.Unit {
+		c.openEarly(ctx, st, w, primaryAddress(st, p), selfLogin(st))
 	}
 	// The timers and the watcher are independent Pebble calls: both at once (only the
 	// watcher can fail).
@@ -1000,7 +1006,7 @@ func (c *Charm) connectSelf(ctx context.Context, st *State, w Workload) (DB, err
 	deadline := time.Now().Add(5 * time.Second)
 	adopted := false
 	for {
-		db, err := w.Connect(ctx, st.Address, selfLogin(st))
+		db, err := c.connect(ctx, st, w, st.Address, selfLogin(st))
 		if err == nil || time.Now().After(deadline) {
 			return db, err
 		}

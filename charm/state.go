@@ -69,6 +69,8 @@ type State struct {
 	tlsSource  *sourceAnswer // the CertSource's answer in this hook (tls.go)
 	// admin is this hook's client certificate for AdminUser (logins.go).
 	admin *adminCert
+	// early are the sessions this reconcile opens ahead of their use (sessions.go).
+	early *earlySessions
 
 	// Local is the unit's charm state (state-get): what only this unit needs to remember.
 	Local map[string]string

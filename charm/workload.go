@@ -40,6 +40,10 @@ type Workload interface {
 	MemoryMB(ctx context.Context) (int, error)
 	// Connect opens SQL to the server at host (this unit's or another unit's).
 	Connect(ctx context.Context, host string, l postgres.Login) (DB, error)
+	// ConnectWithCA is Connect verifying the server with ca (what the trust gave for host),
+	// without calling the trust: a session opened early (sessions.go) runs while the hook
+	// goes on changing what the trust reads.
+	ConnectWithCA(ctx context.Context, host string, l postgres.Login, ca []byte) (DB, error)
 	// WaitReady waits until this unit's server accepts connections.
 	WaitReady(ctx context.Context, l postgres.Login) error
 	Version() string
@@ -96,6 +100,15 @@ func (p PGWorkload) SetTrust(t postgres.Trust) { p.Workload.Trust = t }
 // Connect opens SQL to the server at host (*postgres.Workload's own Connect is to itself).
 func (p PGWorkload) Connect(ctx context.Context, host string, l postgres.Login) (DB, error) {
 	db, err := p.OpenDB(ctx, host, l)
+	if err != nil {
+		return nil, err // a nil *postgres.DB must not become a non-nil DB
+	}
+	return db, nil
+}
+
+// ConnectWithCA opens SQL to the server at host, verified with ca.
+func (p PGWorkload) ConnectWithCA(ctx context.Context, host string, l postgres.Login, ca []byte) (DB, error) {
+	db, err := p.OpenDBWithCA(ctx, host, l, ca)
 	if err != nil {
 		return nil, err // a nil *postgres.DB must not become a non-nil DB
 	}
