@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -229,7 +230,7 @@ func CurrentTimeline(ctx context.Context, conn *pgx.Conn) (int, error) {
 	return p.Timeline, err
 }
 
-var slotName = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
+var slotName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9_]{1,63}$`) })
 
 // SlotName turns a unit name into a replication slot name (postgresql-k8s/1 → postgresql_k8s_1).
 func SlotName(unit string) string {
@@ -251,7 +252,7 @@ func SlotName(unit string) string {
 
 // CreateSlot creates a physical replication slot (reserving WAL at once) unless it exists.
 func CreateSlot(ctx context.Context, conn *pgx.Conn, name string) error {
-	if !slotName.MatchString(name) {
+	if !slotName().MatchString(name) {
 		return fmt.Errorf("invalid slot name %q", name)
 	}
 	_, err := conn.Exec(ctx, `SELECT pg_create_physical_replication_slot($1, true)
@@ -311,7 +312,7 @@ func ListSlots(ctx context.Context, conn *pgx.Conn) ([]Slot, error) {
 // TerminateSlotSenders ends the walsenders streaming through the slots whose names start with
 // prefix (a detached standby must not keep streaming) and returns how many it signalled.
 func TerminateSlotSenders(ctx context.Context, conn *pgx.Conn, prefix string) (int, error) {
-	if prefix == "" || !slotName.MatchString(prefix) {
+	if prefix == "" || !slotName().MatchString(prefix) {
 		return 0, fmt.Errorf("invalid slot prefix %q", prefix)
 	}
 	var n int
