@@ -220,7 +220,18 @@ func (w *Workload) RenderConf(s Settings) string {
 func (w *Workload) WriteConf(ctx context.Context, s Settings) (changed bool, err error) {
 	data := w.RenderConf(s)
 	p := path.Join(w.PGData(), ConfFile)
-	if old, err := w.ReadFile(ctx, p); err == nil && string(old) == data {
+	main := path.Join(w.PGData(), "postgresql.conf")
+	// Both files are read at once (writing the first does not change the second).
+	var conf []byte
+	var mainErr error
+	mainRead := make(chan struct{})
+	go func() {
+		defer close(mainRead)
+		conf, mainErr = w.ReadFile(ctx, main)
+	}()
+	old, err := w.ReadFile(ctx, p)
+	<-mainRead
+	if err == nil && string(old) == data {
 		changed = false
 	} else {
 		if err := w.WriteFile(ctx, p, []byte(data), 0o600); err != nil {
@@ -228,10 +239,8 @@ func (w *Workload) WriteConf(ctx context.Context, s Settings) (changed bool, err
 		}
 		changed = true
 	}
-	main := path.Join(w.PGData(), "postgresql.conf")
-	conf, err := w.ReadFile(ctx, main)
-	if err != nil {
-		return changed, err
+	if mainErr != nil {
+		return changed, mainErr
 	}
 	include := "include_if_exists = '" + ConfFile + "'"
 	if !strings.Contains(string(conf), include) {

@@ -80,6 +80,18 @@ func (w *Workload) EnsureWatcher(ctx context.Context, exe string) error {
 	layer := w.WatchLayer()
 	lh := sha256.Sum256([]byte(layer))
 	stamp := fmt.Sprintf("%d/%d/%x", fi.Size(), fi.ModTime().UnixNano(), lh[:8])
+	// The service's state is read at once with the marker (a push does not change it).
+	var infos []*client.ServiceInfo
+	var servicesErr error
+	servicesRead := make(chan struct{})
+	go func() {
+		defer close(servicesRead)
+		servicesErr = w.pebble(ctx, "pebble services", PebbleAPITimeout, func(pc *client.Client) (err error) {
+			infos, err = pc.Services(&client.ServicesOptions{Names: []string{WatchService}})
+			return err
+		})
+	}()
+	defer func() { <-servicesRead }()
 	var oldSum, oldStamp string
 	if b, err := w.ReadFile(ctx, watchMarker); err == nil {
 		oldSum, oldStamp, _ = strings.Cut(strings.TrimSpace(string(b)), " ")
@@ -106,12 +118,8 @@ func (w *Workload) EnsureWatcher(ctx context.Context, exe string) error {
 		}
 		pushed = true
 	}
-	var infos []*client.ServiceInfo
-	err = w.pebble(ctx, "pebble services", PebbleAPITimeout, func(pc *client.Client) (err error) {
-		infos, err = pc.Services(&client.ServicesOptions{Names: []string{WatchService}})
-		return err
-	})
-	if err != nil {
+	<-servicesRead
+	if err := servicesErr; err != nil {
 		return fmt.Errorf("pebble services: %w", err)
 	}
 	if len(infos) == 0 || pushed {
