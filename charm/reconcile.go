@@ -104,6 +104,12 @@ func (c *Charm) reconcile(ctx context.Context, st *State) error {
 	}
 	st.workload = w
 	c.trustWorkload(st, w)
+	// The sessions the steps below are about to need open meanwhile. The trust may still
+	// change (placeTLS): a session is taken only if it was verified with the CA of then.
+	c.openEarly(ctx, st, w, st.Address, selfLogin(st))
+	if p := st.Primary(); st.Leader && p != "" && p != st.Unit {
+		c.openEarly(ctx, st, w, primaryAddress(st, p), selfLogin(st))
+	}
 	// The certificates relation decides which server certificate placeTLS places.
 	if err := c.certificatesStep(ctx, st); err != nil {
 		return err
@@ -111,11 +117,6 @@ func (c *Charm) reconcile(ctx context.Context, st *State) error {
 	// Certificates and CA files first: seeding, rewinding and the server itself need them.
 	if _, err := c.placeTLS(ctx, st, w); err != nil {
 		return err
-	}
-	// The trust is settled: the sessions the steps below are about to need open meanwhile.
-	c.openEarly(ctx, st, w, st.Address, selfLogin(st))
-	if p := st.Primary(); st.Leader && p != "" && p != st.Unit {
-		c.openEarly(ctx, st, w, primaryAddress(st, p), selfLogin(st))
 	}
 	// The timers and the watcher are independent Pebble calls: both at once (only the
 	// watcher can fail).

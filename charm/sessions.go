@@ -12,8 +12,8 @@ import (
 // Early sessions. Opening a session (TCP, TLS with the hook's client certificate, the server
 // forking a backend) is the slowest step of a steady hook after its tool calls, and its
 // Pebble calls do not depend on it: the sessions a reconcile is about to need (this unit's
-// server, and the leader's probe of the primary) are opened as soon as the trust they verify
-// servers with is settled (after placeTLS), while those calls run. A step that connects takes
+// server, and the leader's probe of the primary) are opened as soon as the workload is open
+// and the trust known, while those calls run. A step that connects takes
 // the early session when it is to the same host with the same login and trust; otherwise, or
 // when the early attempt failed, it connects as it always did. (ConnectWithCA: the attempt
 // does not read the hook's state, which the hook goes on changing.) Sessions nobody took are
