@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/pbkdf2"
@@ -140,13 +141,29 @@ func WALPositions(ctx context.Context, conn *pgx.Conn) (Positions, error) {
 	var p Positions
 	var cur, rec, rep *string
 	var lagSec *float64
-	err := conn.QueryRow(ctx, `SELECT pg_is_in_recovery(),
+	var tli *int
+	var posErr error
+	posRead := false // the first query's answer was read (its error, if any, in posErr)
+	// One batch: the standby's timeline is asked along, and used only in recovery (a
+	// primary has no WAL receiver). Its errors are ignored, as is its answer on a primary.
+	b := &pgx.Batch{}
+	b.Queue(`SELECT pg_is_in_recovery(),
 		CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END,
 		pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text,
 		extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8,
-		(SELECT timeline_id FROM pg_control_checkpoint())`).Scan(&p.InRecovery, &cur, &rec, &rep, &lagSec, &p.Timeline)
-	if err != nil {
-		return p, fmt.Errorf("wal positions: %w", err)
+		(SELECT timeline_id FROM pg_control_checkpoint())`).QueryRow(func(row pgx.Row) error {
+		posErr, posRead = row.Scan(&p.InRecovery, &cur, &rec, &rep, &lagSec, &p.Timeline), true
+		return posErr
+	})
+	b.Queue("SELECT received_tli FROM pg_stat_wal_receiver").QueryRow(func(row pgx.Row) error {
+		if row.Scan(&tli) != nil {
+			tli = nil
+		}
+		return nil
+	})
+	err := conn.SendBatch(ctx, b).Close()
+	if !posRead || posErr != nil {
+		return p, fmt.Errorf("wal positions: %w", cmp.Or(posErr, err))
 	}
 	for _, x := range []struct {
 		s   *string
@@ -161,12 +178,9 @@ func WALPositions(ctx context.Context, conn *pgx.Conn) (Positions, error) {
 	if lagSec != nil && p.InRecovery {
 		p.ReplayLag = time.Duration(*lagSec * float64(time.Second))
 	}
-	if p.InRecovery {
-		// The timeline a standby is on: the one it receives/replays (pg_control may lag).
-		var tli *int
-		if err := conn.QueryRow(ctx, "SELECT received_tli FROM pg_stat_wal_receiver").Scan(&tli); err == nil && tli != nil && *tli > p.Timeline {
-			p.Timeline = *tli
-		}
+	// The timeline a standby is on: the one it receives/replays (pg_control may lag).
+	if p.InRecovery && tli != nil && *tli > p.Timeline {
+		p.Timeline = *tli
 	}
 	return p, nil
 }

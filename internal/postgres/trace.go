@@ -25,3 +25,16 @@ func (spanTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQue
 		end()
 	}
 }
+
+// TraceBatchStart and TraceBatchEnd trace a batch of statements as one span.
+func (spanTracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	return context.WithValue(ctx, spanEndKey{}, hookenv.StartSpan(ctx, "sql batch"))
+}
+
+func (spanTracer) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+
+func (spanTracer) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchEndData) {
+	if end, ok := ctx.Value(spanEndKey{}).(func()); ok {
+		end()
+	}
+}
