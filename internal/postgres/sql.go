@@ -395,20 +395,39 @@ type ReplicationState struct {
 	Standbys []Replica
 }
 
-// ReadReplicationState reads the primary's synchronous replication state.
+// ReadReplicationState reads the primary's synchronous replication state: the setting and the
+// flush position, then the standbys, in that order in one batch.
 func ReadReplicationState(ctx context.Context, conn *pgx.Conn) (ReplicationState, error) {
 	var st ReplicationState
-	var flush string
-	err := conn.QueryRow(ctx, `SELECT current_setting('synchronous_standby_names'), pg_current_wal_flush_lsn()::text`).
-		Scan(&st.SyncStandbyNames, &flush)
-	if err != nil {
+	var stepErr error // what a step's answer said, rather than the batch's summary of it
+	b := &pgx.Batch{}
+	b.Queue(`SELECT current_setting('synchronous_standby_names'), pg_current_wal_flush_lsn()::text`).QueryRow(func(row pgx.Row) error {
+		var flush string
+		if err := row.Scan(&st.SyncStandbyNames, &flush); err != nil {
+			stepErr = fmt.Errorf("replication state: %w", err)
+			return stepErr
+		}
+		st.FlushLSN, stepErr = ParseLSN(flush)
+		return stepErr
+	})
+	b.Queue(`SELECT ` + replicaColumns + ` FROM pg_stat_replication ORDER BY 1`).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			r, err := scanReplica(rows)
+			if err != nil {
+				stepErr = fmt.Errorf("pg_stat_replication: %w", err)
+				return stepErr
+			}
+			st.Standbys = append(st.Standbys, r)
+		}
+		return nil // rows.Err() is the batch's
+	})
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		if stepErr != nil {
+			return st, stepErr
+		}
 		return st, fmt.Errorf("replication state: %w", err)
 	}
-	if st.FlushLSN, err = ParseLSN(flush); err != nil {
-		return st, err
-	}
-	st.Standbys, err = Replicas(ctx, conn)
-	return st, err
+	return st, nil
 }
 
 // ScramVerifier computes a SCRAM-SHA-256 verifier for password, so that the clear password is
