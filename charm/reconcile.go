@@ -255,10 +255,26 @@ func (c *Charm) systemRoles(st *State) []postgres.Role {
 // by the callers). upstream is host:port of the server this unit streams from ("" for a
 // primary): its check tells this unit when the upstream is lost.
 func (c *Charm) prepare(ctx context.Context, st *State, w Workload, upstream string) (hbaChanged bool, err error) {
-	if hbaChanged, err = w.WriteHBA(ctx, c.hbaRules(st)); err != nil {
+	rules := c.hbaRules(st)
+	// The file and the plan are independent: both at once (the file's error first).
+	err = parallel(
+		func() (err error) { hbaChanged, err = w.WriteHBA(ctx, rules); return err },
+		func() error { return w.PlanLayer(ctx, postgres.LayerOptions{Upstream: upstream}) },
+	)
+	if err != nil {
 		return false, err
 	}
-	return hbaChanged, w.PlanLayer(ctx, postgres.LayerOptions{Upstream: upstream})
+	return hbaChanged, nil
+}
+
+// prepareAndRunning is prepare, and whether Pebble runs the server, asked at once (writing the
+// file and the plan does not start or stop the service).
+func (c *Charm) prepareAndRunning(ctx context.Context, st *State, w Workload, upstream string) (hbaChanged, running bool, err error) {
+	err = parallel(
+		func() (err error) { hbaChanged, err = c.prepare(ctx, st, w, upstream); return err },
+		func() (err error) { running, err = w.Running(ctx); return err },
+	)
+	return hbaChanged, running, err
 }
 
 func (c *Charm) applyRole(ctx context.Context, st *State, w Workload, role Role) error {
@@ -353,11 +369,7 @@ func (c *Charm) runPrimary(ctx context.Context, st *State, w Workload, role *Rol
 	if err := w.WritePassfile(ctx, c.passEntries(st)); err != nil {
 		return err
 	}
-	hbaChanged, err := c.prepare(ctx, st, w, "")
-	if err != nil {
-		return err
-	}
-	running, err := w.Running(ctx)
+	hbaChanged, running, err := c.prepareAndRunning(ctx, st, w, "")
 	if err != nil {
 		return err
 	}
@@ -585,10 +597,15 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 	}
 	up := postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "replication", Slot: slot, AppName: slot,
 		Remote: c.isRemoteHost(st, role.UpstreamAddr)}
-	if err := w.WritePassfile(ctx, append(append([]postgres.PassEntry(nil), role.UpstreamPass...), c.passEntries(st)...)); err != nil {
-		return err
-	}
-	init, err := w.IsInitialised(ctx)
+	// The passfile and the data's presence are independent: both at once (the passfile's
+	// error first).
+	var init bool
+	err := parallel(
+		func() error {
+			return w.WritePassfile(ctx, append(append([]postgres.PassEntry(nil), role.UpstreamPass...), c.passEntries(st)...))
+		},
+		func() (err error) { init, err = w.IsInitialised(ctx); return err },
+	)
 	if err != nil {
 		return err
 	}
@@ -597,7 +614,7 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 			return err
 		}
 	}
-	hbaChanged, err := c.prepare(ctx, st, w, net.JoinHostPort(role.UpstreamAddr, strconv.Itoa(role.UpstreamPort)))
+	hbaChanged, running, err := c.prepareAndRunning(ctx, st, w, net.JoinHostPort(role.UpstreamAddr, strconv.Itoa(role.UpstreamPort)))
 	if err != nil {
 		return err
 	}
@@ -605,10 +622,6 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 	settings.SynchronousStandbyNames = replicaSyncNames(st)
 	// Only a primary's record counts; a stale one must never be read as this unit's.
 	st.SetMine(keySyncStandbys, "")
-	running, err := w.Running(ctx)
-	if err != nil {
-		return err
-	}
 	fenced := false
 	if running {
 		pos, err := c.selfPositions(ctx, st, w)
@@ -715,17 +728,13 @@ func (c *Charm) runReadOnly(ctx context.Context, st *State, w Workload, role Rol
 	if err := w.WritePassfile(ctx, c.passEntries(st)); err != nil {
 		return err
 	}
-	hbaChanged, err := c.prepare(ctx, st, w, "")
+	hbaChanged, running, err := c.prepareAndRunning(ctx, st, w, "")
 	if err != nil {
 		return err
 	}
 	settings := c.settings(ctx, st, w)
 	settings.SynchronousStandbyNames = replicaSyncNames(st)
 	st.SetMine(keySyncStandbys, "")
-	running, err := w.Running(ctx)
-	if err != nil {
-		return err
-	}
 	if running {
 		pos, err := c.selfPositions(ctx, st, w)
 		if err != nil {
