@@ -358,6 +358,10 @@ func TestPrimaryReplicaSwitchoverRewind(t *testing.T) {
 		p, err := WALPositions(ctx, ca)
 		return err == nil && p.InRecovery && count(t, ctx, ca) == 190, err
 	})
+	// A standby is on the timeline it receives: B's, the one B's promotion started.
+	if p, err := WALPositions(ctx, ca); err != nil || p.Timeline != 2 {
+		t.Errorf("rewound standby's positions %+v (%v): want timeline 2", p, err)
+	}
 	var diverged int
 	must(t, ca.QueryRow(ctx, "SELECT count(*) FROM t WHERE v = 'diverged'").Scan(&diverged))
 	if diverged != 0 {
