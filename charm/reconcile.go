@@ -90,7 +90,7 @@ func (c *Charm) reconcile(ctx context.Context, st *State) error {
 	var werr error
 	err := parallel(
 		func() error { return c.loadPasswords(ctx, st) },
-		func() error { w, werr = c.OpenWorkload(ctx, st.Address); return nil },
+		func() error { w, werr = c.openHookWorkload(ctx, st); return nil },
 	)
 	if err != nil {
 		return err
@@ -957,7 +957,7 @@ func (c *Charm) stopServer(ctx context.Context) (*State, Workload, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	w, err := c.OpenWorkload(ctx, st.Address)
+	w, err := c.openHookWorkload(ctx, st)
 	if err != nil {
 		if isNotReady(err) {
 			return st, nil, nil

@@ -6,7 +6,10 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/jujulet/postgresql-k8s/internal/hookenv"
+	"github.com/jujulet/postgresql-k8s/internal/hookenv/hookenvtest"
 	"github.com/jujulet/postgresql-k8s/internal/postgres"
 )
 
@@ -143,5 +146,60 @@ func TestSteadyHookUsesItsEarlySessions(t *testing.T) {
 		if u.s.earlyConnects == early {
 			t.Errorf("%s: no session opened early", name)
 		}
+	}
+}
+
+// gatedStatus holds status-get (a read of readState's) until the workload is being opened.
+type gatedStatus struct {
+	*hookenvtest.Fake
+	opened chan struct{}
+}
+
+func (g *gatedStatus) StatusGet(ctx context.Context, app bool) (hookenv.StatusInfo, error) {
+	select {
+	case <-g.opened:
+	case <-time.After(10 * time.Second): // only keeps a failure from hanging the test
+	}
+	return g.Fake.StatusGet(ctx, app)
+}
+
+// A hook opens its workload while readState's tool calls run, once, and the reconcile uses
+// that workload.
+func TestWorkloadOpenedWhileReadingState(t *testing.T) {
+	w := bootstrap(t, 1)
+	u := w.units["pg/0"]
+	tools := &gatedStatus{Fake: u.f, opened: make(chan struct{})}
+	var opens int
+	var mu sync.Mutex
+	open := func(ctx context.Context, addr string) (Workload, error) {
+		mu.Lock()
+		opens++
+		if opens == 1 {
+			close(tools.opened)
+		}
+		mu.Unlock()
+		return w.fc.open(u.s.addr)(ctx, addr)
+	}
+	u.f.Leader = true
+	c := New(hookenv.Env{UnitName: "pg/0", HookName: "update-status", ModelName: "m"}, tools, open, nil)
+	c.Now = w.now
+	st, err := c.readState(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-tools.opened:
+	default:
+		t.Fatal("readState's reads did not run while the workload was opened")
+	}
+	if err := c.reconcile(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
+	st.early.close(context.Background())
+	if opens != 1 {
+		t.Errorf("workload opened %d times, want once", opens)
+	}
+	if st.workload == nil {
+		t.Error("the reconcile has no workload")
 	}
 }

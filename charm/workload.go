@@ -115,6 +115,42 @@ func (p PGWorkload) ConnectWithCA(ctx context.Context, host string, l postgres.L
 	return db, nil
 }
 
+// workloadOpen is an OpenWorkload under way.
+type workloadOpen struct {
+	addr string
+	done chan struct{}
+	w    Workload // set with err before done closes
+	err  error
+}
+
+// openAhead starts opening the workload at addr (nil when there is nothing to open).
+func (c *Charm) openAhead(ctx context.Context, addr string) *workloadOpen {
+	if c.OpenWorkload == nil || addr == "" {
+		return nil
+	}
+	o := &workloadOpen{addr: addr, done: make(chan struct{})}
+	go func() {
+		defer close(o.done)
+		o.w, o.err = c.OpenWorkload(ctx, addr)
+	}()
+	return o
+}
+
+// openHookWorkload is OpenWorkload for this hook's reconcile or stop: the one readState
+// started, once, when it is for the same address; a new one otherwise.
+func (c *Charm) openHookWorkload(ctx context.Context, st *State) (Workload, error) {
+	if o := st.opening; o != nil && o.addr == st.Address {
+		st.opening = nil
+		select {
+		case <-o.done:
+			return o.w, o.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return c.OpenWorkload(ctx, st.Address)
+}
+
 // isNotReady reports whether err means the container is not there (yet, or any more: a
 // pod that restarts in the middle of a hook drops its Pebble connection).
 func isNotReady(err error) bool {
