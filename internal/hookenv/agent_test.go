@@ -42,6 +42,15 @@ func serveAgent(t *testing.T, s *hooktoolstest.Scenario) map[string]string {
 	}
 }
 
+// directTools are the hook tools called through a direct connection to the agent env names.
+func directTools(t *testing.T, env map[string]string) hookenv.Exec {
+	t.Helper()
+	agent, err := hookenv.DialAgent(context.Background(), func(k string) string { return env[k] })
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = agent.Close() })
+	return hookenv.Exec{Agent: agent}
+}
+
 func scenario() *hooktoolstest.Scenario {
 	return &hooktoolstest.Scenario{
 		Unit: "pg/0", ModelUUID: "m-1", Leader: true, HookRelation: -1,
@@ -58,12 +67,8 @@ func scenario() *hooktoolstest.Scenario {
 // jujulet's real tool server: reads, writes (arguments and --file), and a tool's own
 // failure, which is a ToolError as from an executable.
 func TestExecThroughAgent(t *testing.T) {
-	env := serveAgent(t, scenario())
 	ctx := context.Background()
-	agent, err := hookenv.DialAgent(ctx, func(k string) string { return env[k] })
-	require.NoError(t, err)
-	defer agent.Close()
-	x := hookenv.Exec{Agent: agent}
+	x := directTools(t, serveAgent(t, scenario()))
 
 	leader, err := x.IsLeader(ctx)
 	require.NoError(t, err)
@@ -98,12 +103,8 @@ func TestExecThroughAgent(t *testing.T) {
 // TestExecThroughAgentConcurrent: the charm reads in parallel rounds; calls sharing one
 // connection must each get their own answer.
 func TestExecThroughAgentConcurrent(t *testing.T) {
-	env := serveAgent(t, scenario())
 	ctx := context.Background()
-	agent, err := hookenv.DialAgent(ctx, func(k string) string { return env[k] })
-	require.NoError(t, err)
-	defer agent.Close()
-	x := hookenv.Exec{Agent: agent}
+	x := directTools(t, serveAgent(t, scenario()))
 	var wg sync.WaitGroup
 	errs := make(chan error, 40)
 	for i := range 40 {
