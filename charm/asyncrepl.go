@@ -436,7 +436,10 @@ func (a *asyncRepl) divergedStandbyStep(ctx context.Context, c *Charm, st *State
 	if err != nil || !pos.InRecovery {
 		return nil
 	}
-	myTLI, myHist := latestHistory(ctx, db, pos.Timeline)
+	myTLI, myHist, err := latestHistory(ctx, db, pos.Timeline)
+	if err != nil {
+		return nil // cannot tell now: a later hook compares again
+	}
 	cctx, cancel := context.WithTimeout(ctx, a.RemoteTimeout)
 	defer cancel()
 	up, err := w.Connect(cctx, role.UpstreamAddr, role.upstreamLogin(st))
@@ -448,11 +451,23 @@ func (a *asyncRepl) divergedStandbyStep(ctx context.Context, c *Charm, st *State
 	if err != nil {
 		return nil
 	}
-	upTLI, upHist := latestHistory(cctx, up, upos.Timeline)
+	upTLI, upHist, err := latestHistory(cctx, up, upos.Timeline)
+	if err != nil {
+		return nil // cannot tell now (the upstream may be shutting down): a later hook compares again
+	}
 	fork, forked := forkPoint(myTLI, myHist, upTLI, upHist)
 	mine := max(pos.Replayed, pos.Received)
 	if !forked || mine <= fork {
 		return nil // it follows the upstream's timeline by itself
+	}
+	// The upstream must have checkpointed on its timeline for pg_rewind to see the fork. It
+	// does so before this unit's server stops: an upstream that cannot (one shutting down
+	// for a switchover back) leaves this unit running, to compare again in a later hook.
+	if !upos.InRecovery {
+		if err := up.Checkpoint(cctx); err != nil {
+			c.logf(ctx, slog.LevelWarn, "diverged from %s, but its checkpoint failed (rewinding later): %v", role.UpstreamUnit, err)
+			return nil
+		}
 	}
 	c.logf(ctx, slog.LevelWarn, "diverged from %s: this unit has WAL up to %s (timeline %d) but its upstream's history (timeline %d) left it at %s: rewinding",
 		role.UpstreamUnit, mine, myTLI, upTLI, fork)
@@ -462,12 +477,6 @@ func (a *asyncRepl) divergedStandbyStep(ctx context.Context, c *Charm, st *State
 	}
 	if _, err := w.Stop(ctx); err != nil {
 		return err
-	}
-	// The upstream must have checkpointed on its timeline for pg_rewind to see the fork.
-	if !upos.InRecovery {
-		if err := up.Checkpoint(cctx); err != nil {
-			return err
-		}
 	}
 	rctx, cancel := cloneContext(ctx, st)
 	defer cancel()
@@ -487,20 +496,31 @@ func (a *asyncRepl) divergedStandbyStep(ctx context.Context, c *Charm, st *State
 }
 
 // latestHistory returns the latest timeline a server knows (its history files, from tli up)
-// and that timeline's history.
-func latestHistory(ctx context.Context, db DB, tli int) (int, []postgres.HistoryEntry) {
+// and that timeline's history. Only a history file the server does not have ends the search
+// (postgres.ErrNoHistory): any other failure (a server shutting down, a broken connection) is
+// an error, since a history cut short would read as a fork that is not there.
+func latestHistory(ctx context.Context, db DB, tli int) (int, []postgres.HistoryEntry, error) {
 	if tli < 1 {
 		tli = 1
 	}
-	hist, _ := db.TimelineHistory(ctx, tli)
+	hist, err := db.TimelineHistory(ctx, tli)
+	if err != nil {
+		return 0, nil, fmt.Errorf("timeline %d history: %w", tli, err)
+	}
 	for next, last := tli+1, tli+64; next < last; next++ {
 		h, err := db.TimelineHistory(ctx, next)
-		if err != nil || len(h) == 0 {
+		if errors.Is(err, postgres.ErrNoHistory) {
+			break
+		}
+		if err != nil {
+			return 0, nil, fmt.Errorf("timeline %d history: %w", next, err)
+		}
+		if len(h) == 0 {
 			break
 		}
 		tli, hist = next, h
 	}
-	return tli, hist
+	return tli, hist, nil
 }
 
 // forkPoint compares two timeline histories (each: the server's current timeline and the

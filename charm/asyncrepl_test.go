@@ -2,6 +2,7 @@ package charm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -860,7 +861,8 @@ func TestRelationRemovedDuringSwitchover(t *testing.T) {
 // histWorkload serves timeline histories from a table (the fake's are too simple to fork).
 type histWorkload struct {
 	Workload
-	hist map[string]map[int][]postgres.HistoryEntry // by server address, then timeline
+	hist         map[string]map[int][]postgres.HistoryEntry // by server address, then timeline
+	noCheckpoint bool                                       // CHECKPOINT fails (a server shutting down)
 }
 
 func (h histWorkload) Connect(ctx context.Context, host string, l postgres.Login) (DB, error) {
@@ -868,12 +870,20 @@ func (h histWorkload) Connect(ctx context.Context, host string, l postgres.Login
 	if err != nil {
 		return nil, err
 	}
-	return histDB{db, h.hist[host]}, nil
+	return histDB{db, h.hist[host], h.noCheckpoint}, nil
 }
 
 type histDB struct {
 	DB
-	hist map[int][]postgres.HistoryEntry
+	hist         map[int][]postgres.HistoryEntry
+	noCheckpoint bool
+}
+
+func (d histDB) Checkpoint(ctx context.Context) error {
+	if d.noCheckpoint {
+		return errors.New("FATAL: terminating connection due to administrator command (SQLSTATE 57P01)")
+	}
+	return d.DB.Checkpoint(ctx)
 }
 
 func (d histDB) TimelineHistory(_ context.Context, tli int) ([]postgres.HistoryEntry, error) {
@@ -882,7 +892,10 @@ func (d histDB) TimelineHistory(_ context.Context, tli int) ([]postgres.HistoryE
 	}
 	h, ok := d.hist[tli]
 	if !ok {
-		return nil, fmt.Errorf("no history file for timeline %d", tli)
+		return nil, fmt.Errorf("timeline %d: %w", tli, postgres.ErrNoHistory)
+	}
+	if h == nil {
+		return nil, fmt.Errorf("timeline %d: terminating connection due to administrator command", tli)
 	}
 	return h, nil
 }
@@ -897,15 +910,26 @@ func TestStandbyLeaderAheadOfAFailedOverPrimaryRewinds(t *testing.T) {
 		primary    map[int][]postgres.HistoryEntry
 		primaryTLI int
 		wantRewind bool
+		// noCheckpoint: the primary cannot checkpoint (it is shutting down for a switchover
+		// back): the standby leader keeps running and rewinds in a later hook.
+		noCheckpoint bool
 	}{
 		{"the primary's history continues ours", map[int]H{3: {{TLI: 1, SwitchLSN: 100}, {TLI: 2, SwitchLSN: 200}}}, 3, 300,
-			map[int]H{3: {{TLI: 1, SwitchLSN: 100}, {TLI: 2, SwitchLSN: 200}}, 4: {{TLI: 1, SwitchLSN: 100}, {TLI: 2, SwitchLSN: 200}, {TLI: 3, SwitchLSN: 350}}}, 4, false},
+			map[int]H{3: {{TLI: 1, SwitchLSN: 100}, {TLI: 2, SwitchLSN: 200}}, 4: {{TLI: 1, SwitchLSN: 100}, {TLI: 2, SwitchLSN: 200}, {TLI: 3, SwitchLSN: 350}}}, 4, false, false},
 		{"the primary forked off behind us", map[int]H{3: {{TLI: 1, SwitchLSN: 100}, {TLI: 2, SwitchLSN: 200}}}, 3, 300,
-			map[int]H{3: {{TLI: 1, SwitchLSN: 100}, {TLI: 2, SwitchLSN: 200}}, 4: {{TLI: 1, SwitchLSN: 100}, {TLI: 2, SwitchLSN: 200}, {TLI: 3, SwitchLSN: 250}}}, 4, true},
+			map[int]H{3: {{TLI: 1, SwitchLSN: 100}, {TLI: 2, SwitchLSN: 200}}, 4: {{TLI: 1, SwitchLSN: 100}, {TLI: 2, SwitchLSN: 200}, {TLI: 3, SwitchLSN: 250}}}, 4, true, false},
 		{"same timeline id, another history", map[int]H{2: {{TLI: 1, SwitchLSN: 100}}, 3: {{TLI: 1, SwitchLSN: 100}, {TLI: 2, SwitchLSN: 200}}}, 3, 300,
-			map[int]H{2: {{TLI: 1, SwitchLSN: 100}}, 3: {{TLI: 1, SwitchLSN: 100}, {TLI: 2, SwitchLSN: 150}}}, 3, true},
+			map[int]H{2: {{TLI: 1, SwitchLSN: 100}}, 3: {{TLI: 1, SwitchLSN: 100}, {TLI: 2, SwitchLSN: 150}}}, 3, true, false},
 		{"the primary is on an older timeline", map[int]H{2: {{TLI: 1, SwitchLSN: 100}}, 3: {{TLI: 1, SwitchLSN: 100}, {TLI: 2, SwitchLSN: 200}}}, 3, 300,
-			map[int]H{2: {{TLI: 1, SwitchLSN: 100}}}, 2, true},
+			map[int]H{2: {{TLI: 1, SwitchLSN: 100}}}, 2, true, false},
+		// A nil entry: the history read fails (the primary shutting down, as in a switchover
+		// back): that is no fork, and nothing is rewound on it.
+		{"the primary's history cannot be read", map[int]H{3: {{TLI: 1, SwitchLSN: 100}, {TLI: 2, SwitchLSN: 200}}}, 3, 300,
+			map[int]H{3: nil}, 3, false, false},
+		{"a later history of the primary cannot be read", map[int]H{3: {{TLI: 1, SwitchLSN: 100}, {TLI: 2, SwitchLSN: 200}}}, 3, 300,
+			map[int]H{3: {{TLI: 1, SwitchLSN: 100}, {TLI: 2, SwitchLSN: 200}}, 4: nil}, 3, false, false},
+		{"forked, and the primary cannot checkpoint", map[int]H{3: {{TLI: 1, SwitchLSN: 100}, {TLI: 2, SwitchLSN: 200}}}, 3, 300,
+			map[int]H{3: {{TLI: 1, SwitchLSN: 100}, {TLI: 2, SwitchLSN: 200}}, 4: {{TLI: 1, SwitchLSN: 100}, {TLI: 2, SwitchLSN: 200}, {TLI: 3, SwitchLSN: 250}}}, 4, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -920,7 +944,7 @@ func TestStandbyLeaderAheadOfAFailedOverPrimaryRewinds(t *testing.T) {
 					if err != nil {
 						return nil, err
 					}
-					return histWorkload{drWorkload{wl.(*fakeWorkload)}, hist}, nil
+					return histWorkload{drWorkload{wl.(*fakeWorkload)}, hist, tt.noCheckpoint}, nil
 				}
 			}
 			before := len(ub.s.calls)

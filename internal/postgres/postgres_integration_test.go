@@ -624,8 +624,13 @@ func TestCharmAdminCertAndReplicationUserSQL(t *testing.T) {
 	if len(hist) != 1 || hist[0].TLI != 1 || hist[0].SwitchLSN == 0 {
 		t.Errorf("timeline 2's history as replication: %+v, want one entry for timeline 1", hist)
 	}
-	if _, err := db.TimelineHistory(ctx, 3); err == nil {
-		t.Error("the history of a timeline that does not exist was read")
+	// A timeline the server never was on is ErrNoHistory, over replication as with SQL; the
+	// charm stops its search there, and only there.
+	if _, err := db.TimelineHistory(ctx, 3); !errors.Is(err, ErrNoHistory) {
+		t.Errorf("the history of a timeline that does not exist, as replication: %v, want ErrNoHistory", err)
+	}
+	if _, err := sdb.TimelineHistory(ctx, 3); !errors.Is(err, ErrNoHistory) {
+		t.Errorf("the history of a timeline that does not exist, with SQL: %v, want ErrNoHistory", err)
 	}
 	must(t, db.CreateSlot(ctx, "dr_test"))
 	slots, err := db.ListSlots(ctx)

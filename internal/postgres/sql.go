@@ -194,9 +194,21 @@ func TimelineHistory(ctx context.Context, conn *pgx.Conn, tli int) ([]HistoryEnt
 	var s string
 	name := fmt.Sprintf("pg_wal/%08X.history", tli)
 	if err := conn.QueryRow(ctx, "SELECT pg_read_file($1)", name).Scan(&s); err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
+		return nil, fmt.Errorf("read %s: %w", name, historyError(err))
 	}
 	return ParseHistory(s)
+}
+
+// ErrNoHistory is a timeline whose history file the server does not have: it never was on
+// that timeline. Any other error reading a history says nothing about the timeline.
+var ErrNoHistory = errors.New("no such timeline history")
+
+// historyError marks the server's "no such file" (SQLSTATE 58P01) as ErrNoHistory.
+func historyError(err error) error {
+	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "58P01" {
+		return fmt.Errorf("%w: %w", ErrNoHistory, err)
+	}
+	return err
 }
 
 // ReplicationTimelineHistory returns the history of timeline tli (nil for timeline 1) read
@@ -229,7 +241,7 @@ func ReplicationTimelineHistory(ctx context.Context, host string, port int, l Lo
 	// A walsender takes the simple query protocol only; tli is an int, nothing to quote.
 	res, err := conn.Exec(ctx, fmt.Sprintf("TIMELINE_HISTORY %d", tli)).ReadAll()
 	if err != nil {
-		return nil, fmt.Errorf("TIMELINE_HISTORY %d: %w", tli, err)
+		return nil, fmt.Errorf("TIMELINE_HISTORY %d: %w", tli, historyError(err))
 	}
 	if len(res) != 1 || len(res[0].Rows) != 1 || len(res[0].Rows[0]) != 2 {
 		return nil, fmt.Errorf("TIMELINE_HISTORY %d: unexpected result", tli)
