@@ -12,6 +12,7 @@
 //	                      system-id        database system identifier of the cluster
 //	                      switchover       JSON Switchover while a planned switchover runs
 //	                      last-switchover  id of the last switchover completed or rolled back
+//	                      ended-switchovers JSON list of the last 32 switchover ids the leader ended
 //	                      last-failover-request  id of the last failover request handled
 //	unit bucket:          address          this unit's address (PostgreSQL listens on :5432)
 //	                      version          PostgreSQL major, once the unit has run it (a replica

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -156,11 +157,11 @@ func (c *Charm) leaderSwitchover(ctx context.Context, st *State) {
 		for _, u := range st.Peers {
 			var req struct{ ID, To string }
 			if raw := st.PeerData[u]["switchover-request"]; raw != "" && json.Unmarshal([]byte(raw), &req) == nil &&
-				req.ID != "" && req.ID != st.AppData["last-switchover"] && st.HasPeer(req.To) && req.To != st.Primary() {
+				req.ID != "" && !switchoverEnded(st, req.ID) && st.HasPeer(req.To) && req.To != st.Primary() {
 				if why := c.extension().refuseUnitSwitchover(st); why != "" {
 					// Asked before a cross-cluster switchover started: it would overlap it.
 					c.logf(ctx, slog.LevelWarn, "ignoring %s's switchover request %s: %s", u, req.ID, why)
-					st.SetApp("last-switchover", req.ID)
+					endSwitchover(st, req.ID)
 					return
 				}
 				c.startSwitchover(st, req.ID, req.To)
@@ -181,7 +182,7 @@ func (c *Charm) leaderSwitchover(ctx context.Context, st *State) {
 	if c.Now().After(rollbackAt) || !st.HasPeer(sw.To) {
 		c.logf(ctx, slog.LevelWarn, "switchover %s to %s did not complete: rolling back to %s", sw.ID, sw.To, sw.From)
 		st.SetApp("switchover", "")
-		st.SetApp("last-switchover", sw.ID)
+		endSwitchover(st, sw.ID)
 		st.SetLocal(localHandoffAfter, strconv.FormatInt(c.Now().Add(HandoffBackoff).Unix(), 10))
 		st.WakeAt(timerSwitchoverRollback, time.Time{})
 		return
@@ -190,11 +191,43 @@ func (c *Charm) leaderSwitchover(ctx context.Context, st *State) {
 	st.WakeAt(timerSwitchoverRollback, rollbackAt.Add(time.Second))
 }
 
+// endedSwitchoversKey lists, in the app data, the IDs of the switchovers the leader ended
+// (completed, rolled back or refused), newest last. A unit's request stays in its data after
+// it is handled: with only the last ID remembered, two units' old requests took turns for
+// ever, each starting again once the other had ended.
+const endedSwitchoversKey = "ended-switchovers"
+
+// endedSwitchoversKept bounds the list: requests are rarer than that many switchovers.
+const endedSwitchoversKept = 32
+
+// switchoverEnded reports whether the leader has ended switchover id.
+func switchoverEnded(st *State, id string) bool {
+	if id == st.AppData["last-switchover"] {
+		return true
+	}
+	var ended []string
+	_ = json.Unmarshal([]byte(st.AppData[endedSwitchoversKey]), &ended)
+	return slices.Contains(ended, id)
+}
+
+// endSwitchover records that the leader ended switchover id.
+func endSwitchover(st *State, id string) {
+	st.SetApp("last-switchover", id)
+	var ended []string
+	_ = json.Unmarshal([]byte(st.AppData[endedSwitchoversKey]), &ended)
+	ended = append(slices.DeleteFunc(ended, func(e string) bool { return e == id }), id)
+	if len(ended) > endedSwitchoversKept {
+		ended = ended[len(ended)-endedSwitchoversKept:]
+	}
+	b, _ := json.Marshal(ended)
+	st.SetApp(endedSwitchoversKey, string(b))
+}
+
 // completeSwitchover records the target of sw as the primary.
 func (c *Charm) completeSwitchover(st *State, sw *Switchover) {
 	c.setPrimary(st, sw.To)
 	st.SetApp("switchover", "")
-	st.SetApp("last-switchover", sw.ID)
+	endSwitchover(st, sw.ID)
 	// An operator's choice of primary is kept; the charm's own hand-off pins nothing.
 	pinned := sw.To
 	if isHandoff(sw.ID) {
