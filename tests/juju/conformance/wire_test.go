@@ -3,6 +3,7 @@ package conformance
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -111,7 +112,7 @@ func viaJujuc(t *testing.T, jujuc, sock string, calls []wireCall) []result {
 			}
 		}
 		cmd := exec.Command(link, c.args...)
-		cmd.Env = append(os.Environ(), "JUJU_CONTEXT_ID="+cmp(c.contextID, "conformance"),
+		cmd.Env = append(os.Environ(), "JUJU_CONTEXT_ID="+cmp.Or(c.contextID, "conformance"),
 			"JUJU_AGENT_SOCKET_ADDRESS="+sock, "JUJU_AGENT_SOCKET_NETWORK=unix")
 		if c.stdin != nil {
 			cmd.Stdin = strings.NewReader(*c.stdin)
@@ -146,7 +147,7 @@ func viaToolclient(t *testing.T, sock string, calls []wireCall) []result {
 	}()
 	var out []result
 	for _, c := range calls {
-		id := cmp(c.contextID, "conformance")
+		id := cmp.Or(c.contextID, "conformance")
 		a := agents[id]
 		if a == nil {
 			if a, err = toolclient.Dial(context.Background(), toolclient.Endpoint{Network: "unix", Address: sock, ContextID: id}); err != nil {
@@ -162,13 +163,6 @@ func viaToolclient(t *testing.T, sock string, calls []wireCall) []result {
 		out = append(out, result{Code: r.Code, Stdout: string(r.Stdout), Stderr: string(r.Stderr)})
 	}
 	return out
-}
-
-func cmp(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 func TestWireProtocol(t *testing.T) {
