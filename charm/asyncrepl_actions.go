@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jujulet/postgresql-k8s/internal/drprotocol"
@@ -18,7 +19,7 @@ import (
 
 // replicationName is what create-replication accepts as name: it is only logged and returned,
 // never put in SQL or in a file, and still kept to a plain identifier.
-var replicationName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+var replicationName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`) })
 
 // createReplication is the create-replication action (leader of the offering cluster).
 func (a *asyncRepl) createReplication(ctx context.Context, c *Charm, st *State, params map[string]any) (map[string]string, error) {
@@ -26,7 +27,7 @@ func (a *asyncRepl) createReplication(ctx context.Context, c *Charm, st *State, 
 	if err != nil {
 		return nil, err
 	}
-	if !replicationName.MatchString(name) {
+	if !replicationName().MatchString(name) {
 		return nil, failf("name must be 1-63 letters, digits, '.', '_' or '-' (starting with a letter or digit), got %q", name)
 	}
 	if !st.Leader {

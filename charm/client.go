@@ -46,6 +46,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jujulet/postgresql-k8s/internal/hookenv"
@@ -73,11 +74,11 @@ var (
 var clientReservedDatabases = []string{"postgres", "template0", "template1"}
 
 // clientRelationNumber is the <N> of a relation_id_<N> role the charm made.
-var clientRelationNumber = regexp.MustCompile(`^[0-9]{1,10}$`)
+var clientRelationNumber = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]{1,10}$`) })
 
 // clientDatabaseName is what the charm accepts as a database name: an identifier that needs
 // no escaping in pg_hba.conf nor in a URI.
-var clientDatabaseName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]{0,62}$`)
+var clientDatabaseName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]{0,62}$`) })
 
 // The fields of the user and tls secret groups, in data_interfaces' terms.
 var (
@@ -140,7 +141,7 @@ func parseClientRequest(d map[string]string) (clientRequest, error) {
 	if !ok || db == "" {
 		return req, errNoRequest
 	}
-	if !clientDatabaseName.MatchString(db) {
+	if !clientDatabaseName().MatchString(db) {
 		return req, fmt.Errorf("database name %q is not a valid identifier (a letter or _, then letters, digits, _ or -, at most 63)", db)
 	}
 	if slices.Contains(clientReservedDatabases, db) {
@@ -634,7 +635,7 @@ func (c *Charm) clientSQL(ctx context.Context, st *State, w Workload, users []*c
 	for _, u := range existing {
 		// Only relation_id_<number>: a role an operator named alike is not the charm's.
 		n, ok := strings.CutPrefix(u, clientUserPrefix)
-		if ok && !live[n] && clientRelationNumber.MatchString(n) && modeOf(st) == modeNone {
+		if ok && !live[n] && clientRelationNumber().MatchString(n) && modeOf(st) == modeNone {
 			gone[u] = true
 		}
 	}

@@ -30,6 +30,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jujulet/postgresql-k8s/internal/hookenv"
@@ -68,9 +69,9 @@ type drClientView struct {
 
 var (
 	// Roles created for the other cluster carry its model's suffix (clientUser).
-	drCreatableUser = regexp.MustCompile(`^relation_id_[0-9]{1,10}_[0-9a-f]{8}$`)
-	drClientUser    = regexp.MustCompile(`^relation_id_[0-9]{1,10}(_[0-9a-f]{8})?$`)
-	drSecretKeyRe   = regexp.MustCompile(`^relation-[0-9]{1,10}$`)
+	drCreatableUser = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^relation_id_[0-9]{1,10}_[0-9a-f]{8}$`) })
+	drClientUser    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^relation_id_[0-9]{1,10}(_[0-9a-f]{8})?$`) })
+	drSecretKeyRe   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^relation-[0-9]{1,10}$`) })
 )
 
 func drSecretKey(num int) string { return "relation-" + strconv.Itoa(num) }
@@ -112,10 +113,10 @@ func cmpErr(err error, msg string) string {
 }
 
 func validDRClient(d drClient) error {
-	if !drClientUser.MatchString(d.User) {
+	if !drClientUser().MatchString(d.User) {
 		return fmt.Errorf("not a client user name")
 	}
-	if !clientDatabaseName.MatchString(d.Database) || slices.Contains(clientReservedDatabases, d.Database) {
+	if !clientDatabaseName().MatchString(d.Database) || slices.Contains(clientReservedDatabases, d.Database) {
 		return fmt.Errorf("database %q not allowed", d.Database)
 	}
 	for _, r := range d.Roles {
@@ -128,7 +129,7 @@ func validDRClient(d drClient) error {
 			return fmt.Errorf("address %q is not an IP address", a)
 		}
 	}
-	if d.Key != "" && (!drSecretKeyRe.MatchString(d.Key) || !drCreatableUser.MatchString(d.User)) {
+	if d.Key != "" && (!drSecretKeyRe().MatchString(d.Key) || !drCreatableUser().MatchString(d.User)) {
 		return fmt.Errorf("key %q: only a standby cluster's own users are created for it", d.Key)
 	}
 	return nil

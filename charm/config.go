@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jujulet/postgresql-k8s/internal/postgres"
@@ -45,7 +46,7 @@ const (
 	SyncMajority = "majority"
 )
 
-var timezoneRe = regexp.MustCompile(`^[A-Za-z0-9_+\-/]{1,64}$`)
+var timezoneRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_+\-/]{1,64}$`) })
 
 const pgIntMax = 2147483647
 
@@ -149,7 +150,7 @@ func ParseConfig(m map[string]any) (Config, error) {
 		// could then lack them.
 		return c, fmt.Errorf("durability_synchronous_commit=%q: must be on, remote_write or remote_apply", c.SynchronousCommit)
 	}
-	if !timezoneRe.MatchString(c.TimeZone) {
+	if !timezoneRe().MatchString(c.TimeZone) {
 		return c, fmt.Errorf("request_time_zone=%q is not a time zone name", c.TimeZone)
 	}
 	if c.Profile == "production" && c.ProfileLimitMemoryMB != 0 && c.ProfileLimitMemoryMB < 128 {

@@ -19,37 +19,38 @@ import (
 
 // fakeServer is one unit's simulated PostgreSQL.
 type fakeServer struct {
-	addr         string
-	notReady     bool // Pebble not reachable
-	goneMidHook  bool // the pod goes away after the hook opened the workload
-	initialised  bool
-	running      bool
-	standby      bool // standby.signal
-	inRecovery   bool
-	down         bool // refuses connections even when running
-	conf         postgres.Settings
-	live         postgres.Settings // the config the running server uses (Start, Reload)
-	replState    string            // pg_stat_replication state as a standby ("" streaming)
-	staleReload  bool              // Reload does not reach the server
-	hba          []postgres.HBARule
-	pass         []postgres.PassEntry
-	slots        map[string]bool
-	lostSlots    map[string]bool // wal_status lost
-	cutSlots     map[string]bool // walsender terminated: inactive until the slot is recreated
-	received     postgres.LSN
-	replayed     postgres.LSN
-	timeline     int
-	roles        map[string]string
-	logins       []fakeLogin // the connections it accepted
-	cluster      int         // the world it belongs to (its first address)
-	systemID     string
-	cleanStopped bool
-	calls        []string
-	layer        postgres.LayerOptions
-	watcher      bool           // EnsureWatcher ran
-	timers       pgwatch.Timers // the timers file
-	timersBad    bool           // the timers file is garbage
-	timerWrites  int
+	addr          string
+	notReady      bool // Pebble not reachable
+	goneMidHook   bool // the pod goes away after the hook opened the workload
+	initialised   bool
+	running       bool
+	standby       bool // standby.signal
+	inRecovery    bool
+	down          bool // refuses connections even when running
+	conf          postgres.Settings
+	live          postgres.Settings // the config the running server uses (Start, Reload)
+	replState     string            // pg_stat_replication state as a standby ("" streaming)
+	staleReload   bool              // Reload does not reach the server
+	hba           []postgres.HBARule
+	pass          []postgres.PassEntry
+	slots         map[string]bool
+	lostSlots     map[string]bool // wal_status lost
+	cutSlots      map[string]bool // walsender terminated: inactive until the slot is recreated
+	received      postgres.LSN
+	replayed      postgres.LSN
+	timeline      int
+	roles         map[string]string
+	logins        []fakeLogin // the connections it accepted
+	earlyConnects int         // sessions its charm opened early (ConnectWithCA), from this server
+	cluster       int         // the world it belongs to (its first address)
+	systemID      string
+	cleanStopped  bool
+	calls         []string
+	layer         postgres.LayerOptions
+	watcher       bool           // EnsureWatcher ran
+	timers        pgwatch.Timers // the timers file
+	timersBad     bool           // the timers file is garbage
+	timerWrites   int
 	// killAfterSetPassword: the hook process dies right after a password change commits
 	// (a panic that runKilled recovers).
 	killAfterSetPassword bool
@@ -74,6 +75,10 @@ type fakeServer struct {
 type fakeCluster struct {
 	mu      sync.Mutex
 	servers map[string]*fakeServer // by address
+	// state guards what a connection reads of a server (its rules, roles, TLS files, whether
+	// it runs) against the hook's writes: the charm opens sessions early, on goroutines of
+	// their own (sessions.go).
+	state sync.Mutex
 }
 
 func newFakeCluster() *fakeCluster { return &fakeCluster{servers: map[string]*fakeServer{}} }
@@ -119,6 +124,8 @@ func (w *fakeWorkload) IsInitialised(context.Context) (bool, error) {
 	return w.s.initialised, nil
 }
 func (w *fakeWorkload) InitDB(_ context.Context, u postgres.Login) error {
+	w.fc.state.Lock()
+	defer w.fc.state.Unlock()
 	w.call("InitDB")
 	w.s.initialised = true
 	w.s.roles[u.User] = u.Password
@@ -145,6 +152,8 @@ func confKey(s postgres.Settings) string {
 }
 
 func (w *fakeWorkload) WriteHBA(_ context.Context, r []postgres.HBARule) (bool, error) {
+	w.fc.state.Lock()
+	defer w.fc.state.Unlock()
 	changed := fmt.Sprint(w.s.hba) != fmt.Sprint(r)
 	w.s.hba = r
 	return changed, nil
@@ -178,6 +187,8 @@ func (w *fakeWorkload) WaitReady(context.Context, postgres.Login) error {
 	return nil
 }
 func (w *fakeWorkload) Start(context.Context) error {
+	w.fc.state.Lock()
+	defer w.fc.state.Unlock()
 	w.call("Start")
 	w.s.running = true
 	w.s.live = w.s.conf
@@ -185,6 +196,8 @@ func (w *fakeWorkload) Start(context.Context) error {
 	return nil
 }
 func (w *fakeWorkload) Stop(context.Context) (postgres.ControlData, error) {
+	w.fc.state.Lock()
+	defer w.fc.state.Unlock()
 	w.call("Stop")
 	if w.s.running {
 		w.s.cleanStopped = true
@@ -215,6 +228,8 @@ func (w *fakeWorkload) FollowPrimary(ctx context.Context, s postgres.Settings, u
 	return w.WriteConf(ctx, s)
 }
 func (w *fakeWorkload) BaseBackup(ctx context.Context, up postgres.Upstream) (string, error) {
+	w.fc.state.Lock()
+	defer w.fc.state.Unlock()
 	w.call("BaseBackup", up.Host)
 	w.s.cloneBound = remaining(ctx)
 	if w.s.cloneErr != nil {
@@ -244,6 +259,8 @@ func remaining(ctx context.Context) time.Duration {
 }
 
 func (w *fakeWorkload) Rewind(ctx context.Context, s postgres.Upstream) (string, error) {
+	w.fc.state.Lock()
+	defer w.fc.state.Unlock()
 	w.call("Rewind", s.Host)
 	w.s.cloneBound = remaining(ctx)
 	w.s.timeline = w.fc.servers[s.Host].timeline
@@ -264,13 +281,32 @@ func (w *fakeWorkload) ControlData(context.Context) (postgres.ControlData, error
 // Connect logs in to host from this workload's address: the server's pg_hba rules (once
 // written) must admit the user to the postgres database from there, and the password must
 // be the role's.
-func (w *fakeWorkload) Connect(_ context.Context, host string, l postgres.Login) (DB, error) {
+func (w *fakeWorkload) Connect(ctx context.Context, host string, l postgres.Login) (DB, error) {
 	if w.trust == nil {
 		return nil, fmt.Errorf("connect %s: %w", host, postgres.ErrNoTrust)
 	}
-	if ca, err := w.trust(host); err != nil || len(ca) == 0 {
+	ca, err := w.trust(host)
+	if err != nil || len(ca) == 0 {
 		return nil, fmt.Errorf("connect %s: %w (%v)", host, postgres.ErrNoTrust, err)
 	}
+	return w.connectWithCA(host, l, ca)
+}
+
+// ConnectWithCA is Connect with the CA given (a session opened early); the server counts it.
+func (w *fakeWorkload) ConnectWithCA(_ context.Context, host string, l postgres.Login, ca []byte) (DB, error) {
+	db, err := w.connectWithCA(host, l, ca)
+	w.fc.mu.Lock()
+	w.s.earlyConnects++
+	w.fc.mu.Unlock()
+	return db, err
+}
+
+func (w *fakeWorkload) connectWithCA(host string, l postgres.Login, ca []byte) (DB, error) {
+	if len(ca) == 0 {
+		return nil, fmt.Errorf("connect %s: %w", host, postgres.ErrNoTrust)
+	}
+	w.fc.state.Lock()
+	defer w.fc.state.Unlock()
 	s := w.fc.servers[host]
 	if s == nil || !s.running || s.down {
 		return nil, fmt.Errorf("connect %s: connection refused", host)
@@ -431,6 +467,8 @@ func (d *fakeDB) EnsureCertRole(_ context.Context, name string) error {
 		return err
 	}
 	d.s.calls = append(d.s.calls, "EnsureCertRole "+name)
+	d.w.fc.state.Lock()
+	defer d.w.fc.state.Unlock()
 	if _, ok := d.s.roles[name]; !ok {
 		d.s.roles[name] = ""
 	}
@@ -451,6 +489,8 @@ func (d *fakeDB) SetPassword(_ context.Context, u, pw string) error {
 // setRole changes a role on a writable server and, as replay would, on the standbys of its
 // cluster (same system id) that have the role.
 func (d *fakeDB) setRole(user, pw string) {
+	d.w.fc.state.Lock()
+	defer d.w.fc.state.Unlock()
 	d.s.roles[user] = pw
 	if d.s.inRecovery {
 		return
@@ -515,6 +555,8 @@ func (d *fakeDB) TimelineHistory(_ context.Context, tli int) ([]postgres.History
 func (d *fakeDB) Close(context.Context) {}
 
 func (w *fakeWorkload) PlaceTLS(_ context.Context, files map[string][]byte) error {
+	w.fc.state.Lock()
+	defer w.fc.state.Unlock()
 	w.call("PlaceTLS")
 	if w.s.tlsFiles == nil {
 		w.s.tlsFiles = map[string][]byte{}

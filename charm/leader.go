@@ -86,19 +86,24 @@ func (c *Charm) leaderDuties(ctx context.Context, st *State, w Workload) error {
 }
 
 func (c *Charm) primaryAnswers(ctx context.Context, st *State, w Workload, primary string) bool {
-	addr := st.AddressOf(primary)
-	if addr == "" {
-		addr = st.AppData["primary-address"]
-	}
 	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	db, err := w.Connect(cctx, addr, selfLogin(st))
+	db, err := c.connect(cctx, st, w, primaryAddress(st, primary), selfLogin(st))
 	if err != nil {
 		return false
 	}
 	defer db.Close(ctx)
 	_, err = db.Positions(cctx)
 	return err == nil
+}
+
+// primaryAddress is the address the leader probes primary at: its unit's, or the one
+// recorded with it.
+func primaryAddress(st *State, primary string) string {
+	if a := st.AddressOf(primary); a != "" {
+		return a
+	}
+	return st.AppData["primary-address"]
 }
 
 // failover promotes, in place of the primary old (down, or gone), a unit that has every write

@@ -13,20 +13,26 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jujulet/postgresql-k8s/internal/hookenv"
 	"github.com/jujulet/postgresql-k8s/internal/postgres"
 )
 
 // Reconcile converges this unit (and, on the leader, the cluster records) on the desired
 // state. It is idempotent: every hook runs it.
 func (c *Charm) Reconcile(ctx context.Context) error {
+	endRead := hookenv.StartSpan(ctx, "charm readState")
 	st, err := c.readState(ctx)
+	endRead()
 	if err != nil {
 		return err
 	}
 	if st.Leaving {
 		return nil // stopped for good at its own departure; never restarted
 	}
+	endRec := hookenv.StartSpan(ctx, "charm reconcile")
 	err = c.reconcile(ctx, st)
+	st.early.close(ctx)
+	endRec()
 	if err != nil && isNotReady(err) {
 		// The pod went away under this hook; pebble-ready comes when it is back.
 		err = waiting("lost the postgresql container: %v", err)
@@ -51,6 +57,7 @@ func (c *Charm) Reconcile(ctx context.Context) error {
 			return c.status(ctx, s.status, s.message)
 		})
 	}
+	defer hookenv.StartSpan(ctx, "charm flush")()
 	if isWaiting {
 		return c.flushWith(ctx, st, statuses...)
 	}
@@ -83,7 +90,7 @@ func (c *Charm) reconcile(ctx context.Context, st *State) error {
 	var werr error
 	err := parallel(
 		func() error { return c.loadPasswords(ctx, st) },
-		func() error { w, werr = c.OpenWorkload(ctx, st.Address); return nil },
+		func() error { w, werr = c.openHookWorkload(ctx, st); return nil },
 	)
 	if err != nil {
 		return err
@@ -97,6 +104,12 @@ func (c *Charm) reconcile(ctx context.Context, st *State) error {
 	}
 	st.workload = w
 	c.trustWorkload(st, w)
+	// The sessions the steps below are about to need open meanwhile. The trust may still
+	// change (placeTLS): a session is taken only if it was verified with the CA of then.
+	c.openEarly(ctx, st, w, st.Address, selfLogin(st))
+	if p := st.Primary(); st.Leader && p != "" && p != st.Unit {
+		c.openEarly(ctx, st, w, primaryAddress(st, p), selfLogin(st))
+	}
 	// The certificates relation decides which server certificate placeTLS places.
 	if err := c.certificatesStep(ctx, st); err != nil {
 		return err
@@ -242,10 +255,26 @@ func (c *Charm) systemRoles(st *State) []postgres.Role {
 // by the callers). upstream is host:port of the server this unit streams from ("" for a
 // primary): its check tells this unit when the upstream is lost.
 func (c *Charm) prepare(ctx context.Context, st *State, w Workload, upstream string) (hbaChanged bool, err error) {
-	if hbaChanged, err = w.WriteHBA(ctx, c.hbaRules(st)); err != nil {
+	rules := c.hbaRules(st)
+	// The file and the plan are independent: both at once (the file's error first).
+	err = parallel(
+		func() (err error) { hbaChanged, err = w.WriteHBA(ctx, rules); return err },
+		func() error { return w.PlanLayer(ctx, postgres.LayerOptions{Upstream: upstream}) },
+	)
+	if err != nil {
 		return false, err
 	}
-	return hbaChanged, w.PlanLayer(ctx, postgres.LayerOptions{Upstream: upstream})
+	return hbaChanged, nil
+}
+
+// prepareAndRunning is prepare, and whether Pebble runs the server, asked at once (writing the
+// file and the plan does not start or stop the service).
+func (c *Charm) prepareAndRunning(ctx context.Context, st *State, w Workload, upstream string) (hbaChanged, running bool, err error) {
+	err = parallel(
+		func() (err error) { hbaChanged, err = c.prepare(ctx, st, w, upstream); return err },
+		func() (err error) { running, err = w.Running(ctx); return err },
+	)
+	return hbaChanged, running, err
 }
 
 func (c *Charm) applyRole(ctx context.Context, st *State, w Workload, role Role) error {
@@ -340,11 +369,7 @@ func (c *Charm) runPrimary(ctx context.Context, st *State, w Workload, role *Rol
 	if err := w.WritePassfile(ctx, c.passEntries(st)); err != nil {
 		return err
 	}
-	hbaChanged, err := c.prepare(ctx, st, w, "")
-	if err != nil {
-		return err
-	}
-	running, err := w.Running(ctx)
+	hbaChanged, running, err := c.prepareAndRunning(ctx, st, w, "")
 	if err != nil {
 		return err
 	}
@@ -572,10 +597,15 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 	}
 	up := postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "replication", Slot: slot, AppName: slot,
 		Remote: c.isRemoteHost(st, role.UpstreamAddr)}
-	if err := w.WritePassfile(ctx, append(append([]postgres.PassEntry(nil), role.UpstreamPass...), c.passEntries(st)...)); err != nil {
-		return err
-	}
-	init, err := w.IsInitialised(ctx)
+	// The passfile and the data's presence are independent: both at once (the passfile's
+	// error first).
+	var init bool
+	err := parallel(
+		func() error {
+			return w.WritePassfile(ctx, append(append([]postgres.PassEntry(nil), role.UpstreamPass...), c.passEntries(st)...))
+		},
+		func() (err error) { init, err = w.IsInitialised(ctx); return err },
+	)
 	if err != nil {
 		return err
 	}
@@ -584,7 +614,7 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 			return err
 		}
 	}
-	hbaChanged, err := c.prepare(ctx, st, w, net.JoinHostPort(role.UpstreamAddr, strconv.Itoa(role.UpstreamPort)))
+	hbaChanged, running, err := c.prepareAndRunning(ctx, st, w, net.JoinHostPort(role.UpstreamAddr, strconv.Itoa(role.UpstreamPort)))
 	if err != nil {
 		return err
 	}
@@ -592,10 +622,6 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 	settings.SynchronousStandbyNames = replicaSyncNames(st)
 	// Only a primary's record counts; a stale one must never be read as this unit's.
 	st.SetMine(keySyncStandbys, "")
-	running, err := w.Running(ctx)
-	if err != nil {
-		return err
-	}
 	fenced := false
 	if running {
 		pos, err := c.selfPositions(ctx, st, w)
@@ -702,17 +728,13 @@ func (c *Charm) runReadOnly(ctx context.Context, st *State, w Workload, role Rol
 	if err := w.WritePassfile(ctx, c.passEntries(st)); err != nil {
 		return err
 	}
-	hbaChanged, err := c.prepare(ctx, st, w, "")
+	hbaChanged, running, err := c.prepareAndRunning(ctx, st, w, "")
 	if err != nil {
 		return err
 	}
 	settings := c.settings(ctx, st, w)
 	settings.SynchronousStandbyNames = replicaSyncNames(st)
 	st.SetMine(keySyncStandbys, "")
-	running, err := w.Running(ctx)
-	if err != nil {
-		return err
-	}
 	if running {
 		pos, err := c.selfPositions(ctx, st, w)
 		if err != nil {
@@ -935,7 +957,7 @@ func (c *Charm) stopServer(ctx context.Context) (*State, Workload, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	w, err := c.OpenWorkload(ctx, st.Address)
+	w, err := c.openHookWorkload(ctx, st)
 	if err != nil {
 		if isNotReady(err) {
 			return st, nil, nil
@@ -994,7 +1016,7 @@ func (c *Charm) connectSelf(ctx context.Context, st *State, w Workload) (DB, err
 	deadline := time.Now().Add(5 * time.Second)
 	adopted := false
 	for {
-		db, err := w.Connect(ctx, st.Address, selfLogin(st))
+		db, err := c.connect(ctx, st, w, st.Address, selfLogin(st))
 		if err == nil || time.Now().After(deadline) {
 			return db, err
 		}

@@ -69,6 +69,10 @@ type State struct {
 	tlsSource  *sourceAnswer // the CertSource's answer in this hook (tls.go)
 	// admin is this hook's client certificate for AdminUser (logins.go).
 	admin *adminCert
+	// early are the sessions this reconcile opens ahead of their use (sessions.go).
+	early *earlySessions
+	// opening is the workload readState started opening (nil when it did not).
+	opening *workloadOpen
 
 	// Local is the unit's charm state (state-get): what only this unit needs to remember.
 	Local map[string]string
@@ -305,6 +309,10 @@ func (c *Charm) readState(ctx context.Context) (*State, error) {
 		func() (err error) {
 			if net, err = t.NetworkGet(ctx, PeerEndpoint); err != nil {
 				return fmt.Errorf("network-get: %w", err)
+			}
+			// A hook opens the workload at once (Pebble), while the other reads run.
+			if !c.Env.IsAction() {
+				st.opening = c.openAhead(ctx, net.BindAddress())
 			}
 			return nil
 		},

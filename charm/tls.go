@@ -356,20 +356,23 @@ func loadTLS(st *State) error {
 // other cluster's for its units and published primary, this cluster's for every other host.
 // The CAs are looked up at each connection, so what later steps of the hook learn counts.
 func (c *Charm) trustWorkload(st *State, w Workload) {
-	w.SetTrust(func(host string) ([]byte, error) {
-		ts := st.tls
-		if ts == nil {
-			return nil, errors.New("the cluster CA is not known yet")
+	w.SetTrust(func(host string) ([]byte, error) { return c.trustFor(st, host) })
+}
+
+// trustFor is the CA bundle the server at host is verified with, as st has it now.
+func (c *Charm) trustFor(st *State, host string) ([]byte, error) {
+	ts := st.tls
+	if ts == nil {
+		return nil, errors.New("the cluster CA is not known yet")
+	}
+	if c.isRemoteHost(st, host) {
+		remote := c.remoteCA(st)
+		if remote == nil {
+			return nil, fmt.Errorf("%s is the other cluster's: its CA is not known yet", host)
 		}
-		if c.isRemoteHost(st, host) {
-			remote := c.remoteCA(st)
-			if remote == nil {
-				return nil, fmt.Errorf("%s is the other cluster's: its CA is not known yet", host)
-			}
-			return remote, nil
-		}
-		return ts.trust, nil
-	})
+		return remote, nil
+	}
+	return ts.trust, nil
 }
 
 // remoteCA is the other cluster's CA bundle: what the shared secret gave (a standby) and

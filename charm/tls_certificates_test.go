@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -480,11 +481,14 @@ func TestCertificatesRetireCAWaitsForPeers(t *testing.T) {
 // keyReads counts secret-get calls by label.
 type keyReads struct {
 	*hookenvtest.Fake
+	mu   sync.Mutex // the hook reads secrets from several goroutines
 	gets map[string]int
 }
 
 func (c *keyReads) SecretGet(ctx context.Context, args hookenv.SecretGetArgs) (map[string]string, error) {
+	c.mu.Lock()
 	c.gets[args.Label]++
+	c.mu.Unlock()
 	return c.Fake.SecretGet(ctx, args)
 }
 

@@ -40,6 +40,10 @@ type Workload interface {
 	MemoryMB(ctx context.Context) (int, error)
 	// Connect opens SQL to the server at host (this unit's or another unit's).
 	Connect(ctx context.Context, host string, l postgres.Login) (DB, error)
+	// ConnectWithCA is Connect verifying the server with ca (what the trust gave for host),
+	// without calling the trust: a session opened early (sessions.go) runs while the hook
+	// goes on changing what the trust reads.
+	ConnectWithCA(ctx context.Context, host string, l postgres.Login, ca []byte) (DB, error)
 	// WaitReady waits until this unit's server accepts connections.
 	WaitReady(ctx context.Context, l postgres.Login) error
 	Version() string
@@ -100,6 +104,51 @@ func (p PGWorkload) Connect(ctx context.Context, host string, l postgres.Login) 
 		return nil, err // a nil *postgres.DB must not become a non-nil DB
 	}
 	return db, nil
+}
+
+// ConnectWithCA opens SQL to the server at host, verified with ca.
+func (p PGWorkload) ConnectWithCA(ctx context.Context, host string, l postgres.Login, ca []byte) (DB, error) {
+	db, err := p.OpenDBWithCA(ctx, host, l, ca)
+	if err != nil {
+		return nil, err // a nil *postgres.DB must not become a non-nil DB
+	}
+	return db, nil
+}
+
+// workloadOpen is an OpenWorkload under way.
+type workloadOpen struct {
+	addr string
+	done chan struct{}
+	w    Workload // set with err before done closes
+	err  error
+}
+
+// openAhead starts opening the workload at addr (nil when there is nothing to open).
+func (c *Charm) openAhead(ctx context.Context, addr string) *workloadOpen {
+	if c.OpenWorkload == nil || addr == "" {
+		return nil
+	}
+	o := &workloadOpen{addr: addr, done: make(chan struct{})}
+	go func() {
+		defer close(o.done)
+		o.w, o.err = c.OpenWorkload(ctx, addr)
+	}()
+	return o
+}
+
+// openHookWorkload is OpenWorkload for this hook's reconcile or stop: the one readState
+// started, once, when it is for the same address; a new one otherwise.
+func (c *Charm) openHookWorkload(ctx context.Context, st *State) (Workload, error) {
+	if o := st.opening; o != nil && o.addr == st.Address {
+		st.opening = nil
+		select {
+		case <-o.done:
+			return o.w, o.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return c.OpenWorkload(ctx, st.Address)
 }
 
 // isNotReady reports whether err means the container is not there (yet, or any more: a

@@ -30,6 +30,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/jujulet/postgresql-k8s/internal/pki"
 )
@@ -108,12 +109,14 @@ func invalid(key, format string, args ...any) error {
 }
 
 var (
-	systemIDPattern   = regexp.MustCompile(`^[0-9]{1,20}$`)
-	lsnPattern        = regexp.MustCompile(`^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$`)
-	requestIDPattern  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-	secretURIPattern  = regexp.MustCompile(`^secret:(//[A-Za-z0-9-]{1,64}/)?[0-9a-v]{20}$`)
-	hostnamePattern   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
-	slotPattern       = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
+	systemIDPattern  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]{1,20}$`) })
+	lsnPattern       = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$`) })
+	requestIDPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`) })
+	secretURIPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^secret:(//[A-Za-z0-9-]{1,64}/)?[0-9a-v]{20}$`) })
+	hostnamePattern  = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
+	})
+	slotPattern       = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9_]{1,63}$`) })
 	knownAppKeys      = []string{KeyEpoch, KeyRole, KeyPrimaryEndpoint, KeySystemID, KeySecretID, KeySwitchover, KeyDemotion, KeySlot, KeyCACertificate}
 	errUnknownRoleFmt = "unknown role %q (want primary, standby, demoting or demoted)"
 )
@@ -141,7 +144,7 @@ func ParseEndpoint(s string) (string, error) {
 	if err != nil || p < 1 || p > 65535 {
 		return "", invalid(KeyPrimaryEndpoint, "%q has no valid port", s)
 	}
-	if net.ParseIP(host) == nil && (len(host) > 253 || !hostnamePattern.MatchString(host)) {
+	if net.ParseIP(host) == nil && (len(host) > 253 || !hostnamePattern().MatchString(host)) {
 		return "", invalid(KeyPrimaryEndpoint, "%q has no valid host", s)
 	}
 	return s, nil
@@ -176,19 +179,19 @@ func ParseAppData(m map[string]string) (AppData, error) {
 		}
 	}
 	if v := m[KeySystemID]; v != "" {
-		if !systemIDPattern.MatchString(v) {
+		if !systemIDPattern().MatchString(v) {
 			return AppData{}, invalid(KeySystemID, "%q is not a system identifier", v)
 		}
 		d.SystemID = v
 	}
 	if v := m[KeySecretID]; v != "" {
-		if !secretURIPattern.MatchString(v) {
+		if !secretURIPattern().MatchString(v) {
 			return AppData{}, invalid(KeySecretID, "%q is not a secret URI", v)
 		}
 		d.SecretID = v
 	}
 	if v := m[KeySlot]; v != "" {
-		if !slotPattern.MatchString(v) {
+		if !slotPattern().MatchString(v) {
 			return AppData{}, invalid(KeySlot, "%q is not a replication slot name", v)
 		}
 		d.Slot = v
@@ -210,7 +213,7 @@ func ParseAppData(m map[string]string) (AppData, error) {
 		if s.Epoch < 1 || s.Epoch > MaxEpoch {
 			return AppData{}, invalid(KeySwitchover, "epoch %d out of range", s.Epoch)
 		}
-		if !requestIDPattern.MatchString(s.ID) {
+		if !requestIDPattern().MatchString(s.ID) {
 			return AppData{}, invalid(KeySwitchover, "request id %q is not valid", s.ID)
 		}
 		d.Switchover = &s
@@ -223,11 +226,11 @@ func ParseAppData(m map[string]string) (AppData, error) {
 		switch {
 		case t.Epoch < 0 || t.Epoch > MaxEpoch:
 			return AppData{}, invalid(KeyDemotion, "epoch %d out of range", t.Epoch)
-		case !systemIDPattern.MatchString(t.SystemID):
+		case !systemIDPattern().MatchString(t.SystemID):
 			return AppData{}, invalid(KeyDemotion, "system-id %q is not valid", t.SystemID)
 		case t.Timeline < 1:
 			return AppData{}, invalid(KeyDemotion, "timeline %d is not valid", t.Timeline)
-		case !lsnPattern.MatchString(t.CheckpointLSN):
+		case !lsnPattern().MatchString(t.CheckpointLSN):
 			return AppData{}, invalid(KeyDemotion, "checkpoint-lsn %q is not an LSN", t.CheckpointLSN)
 		}
 		d.Demotion = &t

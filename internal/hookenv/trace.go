@@ -3,6 +3,7 @@ package hookenv
 import (
 	"bufio"
 	"cmp"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -26,6 +27,11 @@ import (
 // processes: unlike the offsets, they hardly grow on a loaded machine.
 //
 // Calls whose spans overlap are one round trip's worth of latency; Rounds counts them.
+//
+// The hook's own work can be traced too, as named spans of the context (StartSpan): its
+// Pebble calls and SQL sessions, which are not tool calls and count as the charm's time:
+//
+//	tool-trace pid=41 unit=pg/0 hook=update-status span=pebble:service-status start-us=9120 end-us=9800
 const TraceEnv = "POSTGRESQL_K8S_TRACE_TOOLS"
 
 // processStart approximates the hook process's start (package initialisation, before main).
@@ -96,6 +102,30 @@ func (t *Tracer) Call(tool string, start time.Time, exitCode int) {
 	t.line(fmt.Sprintf("tool=%s start-us=%d end-us=%d exit=%d", field(tool), t.offset(start), t.offset(time.Now()), exitCode))
 }
 
+// tracerKey is the context key of the Tracer that StartSpan records into.
+type tracerKey struct{}
+
+// WithTracer returns ctx with t as the tracer of its spans (ctx itself when t is nil).
+func WithTracer(ctx context.Context, t *Tracer) context.Context {
+	if t == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, tracerKey{}, t)
+}
+
+// StartSpan starts a span named name of the work done under ctx, and returns the function
+// that ends it; nothing is traced (and nothing allocated) when ctx carries no tracer.
+func StartSpan(ctx context.Context, name string) (end func()) {
+	t, _ := ctx.Value(tracerKey{}).(*Tracer)
+	if t == nil {
+		return func() {}
+	}
+	start := time.Now()
+	return func() {
+		t.line(fmt.Sprintf("span=%s start-us=%d end-us=%d", field(name), t.offset(start), t.offset(time.Now())))
+	}
+}
+
 // End records the end of the hook process, with its CPU time and its tools'.
 func (t *Tracer) End() {
 	if t == nil {
@@ -115,7 +145,8 @@ func cpuMicros(r syscall.Rusage) int64 {
 	return r.Utime.Nano()/1e3 + r.Stime.Nano()/1e3
 }
 
-// Span is one traced tool call: its offsets from the start of the hook process.
+// Span is one traced tool call, or one span of the charm's own work (StartSpan): its offsets
+// from the start of the hook process. Tool is the tool's name, or the span's.
 type Span struct {
 	Tool       string
 	Start, End time.Duration
@@ -126,6 +157,8 @@ type HookTrace struct {
 	PID        int
 	Unit, Hook string
 	Calls      []Span
+	// Spans are the spans of the charm's own work (StartSpan), which Calls do not include.
+	Spans []Span
 	// End is the process's end offset (0 when the trace has no end line: the hook has not
 	// finished, or died).
 	End time.Duration
@@ -231,6 +264,14 @@ func ParseTrace(r io.Reader) ([]HookTrace, error) {
 		end, err := strconv.ParseInt(kv["end-us"], 10, 64)
 		if err != nil {
 			return nil, fmt.Errorf("trace line %q: end-us: %w", line, err)
+		}
+		if name := kv["span"]; name != "" {
+			start, err := strconv.ParseInt(kv["start-us"], 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("trace line %q: start-us: %w", line, err)
+			}
+			h.Spans = append(h.Spans, Span{Tool: name, Start: time.Duration(start) * time.Microsecond, End: time.Duration(end) * time.Microsecond})
+			continue
 		}
 		if kv["tool"] == "" {
 			h.End = time.Duration(end) * time.Microsecond

@@ -177,3 +177,39 @@ func TestParseTraceEndLine(t *testing.T) {
 		})
 	}
 }
+
+func TestSpans(t *testing.T) {
+	var buf bytes.Buffer
+	start := time.Now().Add(-time.Second)
+	tr := NewTracer(&buf, Env{UnitName: "pg/0", HookName: "update-status"}, start)
+	StartSpan(t.Context(), "untraced")() // no tracer in the context: nothing written
+	if buf.Len() != 0 {
+		t.Fatalf("a span without a tracer wrote %q", buf.String())
+	}
+	ctx := WithTracer(t.Context(), tr)
+	if WithTracer(ctx, nil) != ctx {
+		t.Error("WithTracer(ctx, nil) is not ctx")
+	}
+	end := StartSpan(ctx, "pebble stat /x")
+	tr.Call("is-leader", start.Add(10*time.Millisecond), 0)
+	end()
+	tr.End()
+
+	hooks, err := ParseTrace(strings.NewReader(buf.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hooks) != 1 {
+		t.Fatalf("hooks = %+v, want 1", hooks)
+	}
+	h := hooks[0]
+	if len(h.Calls) != 1 || h.Calls[0].Tool != "is-leader" {
+		t.Errorf("calls = %+v, want is-leader only (a span is no tool call)", h.Calls)
+	}
+	if len(h.Spans) != 1 || h.Spans[0].Tool != "pebble_stat_/x" || h.Spans[0].Start < time.Second || h.Spans[0].End < h.Spans[0].Start {
+		t.Errorf("spans = %+v, want one pebble_stat_/x from about 1s", h.Spans)
+	}
+	if h.End < h.Spans[0].End {
+		t.Errorf("end %v before the span's %v: the span line was read as the end", h.End, h.Spans[0].End)
+	}
+}

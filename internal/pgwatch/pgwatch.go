@@ -21,6 +21,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/canonical/pebble/client"
@@ -45,10 +46,10 @@ type file struct {
 	Timers map[string]time.Time `json:"timers"`
 }
 
-var validName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+var validName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`) })
 
 // ValidName reports whether name can be a timer name (lower-case letters, digits, dashes).
-func ValidName(name string) bool { return validName.MatchString(name) }
+func ValidName(name string) bool { return validName().MatchString(name) }
 
 // Parse reads a timers file. An empty file is no timers; entries with invalid names or zero
 // deadlines are an error, so that a damaged file is noticed rather than half-used.

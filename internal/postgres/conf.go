@@ -220,7 +220,18 @@ func (w *Workload) RenderConf(s Settings) string {
 func (w *Workload) WriteConf(ctx context.Context, s Settings) (changed bool, err error) {
 	data := w.RenderConf(s)
 	p := path.Join(w.PGData(), ConfFile)
-	if old, err := w.ReadFile(ctx, p); err == nil && string(old) == data {
+	main := path.Join(w.PGData(), "postgresql.conf")
+	// Both files are read at once (writing the first does not change the second).
+	var conf []byte
+	var mainErr error
+	mainRead := make(chan struct{})
+	go func() {
+		defer close(mainRead)
+		conf, mainErr = w.ReadFile(ctx, main)
+	}()
+	old, err := w.ReadFile(ctx, p)
+	<-mainRead
+	if err == nil && string(old) == data {
 		changed = false
 	} else {
 		if err := w.WriteFile(ctx, p, []byte(data), 0o600); err != nil {
@@ -228,10 +239,8 @@ func (w *Workload) WriteConf(ctx context.Context, s Settings) (changed bool, err
 		}
 		changed = true
 	}
-	main := path.Join(w.PGData(), "postgresql.conf")
-	conf, err := w.ReadFile(ctx, main)
-	if err != nil {
-		return changed, err
+	if mainErr != nil {
+		return changed, mainErr
 	}
 	include := "include_if_exists = '" + ConfFile + "'"
 	if !strings.Contains(string(conf), include) {
@@ -289,11 +298,10 @@ func escapePass(s string) string {
 }
 
 // WritePassfile writes the libpq passfile (0600 in the 0700 private dir, owned by the server's
-// user) used by pg_basebackup, pg_rewind and the walreceiver.
+// user) used by pg_basebackup, pg_rewind and the walreceiver. Every hook writes it, and it
+// rarely changes: one that already holds the entries, with the mode and owner it would get,
+// is left as it is (Pebble's atomic write costs more than reading it back).
 func (w *Workload) WritePassfile(ctx context.Context, entries []PassEntry) error {
-	if err := w.MakeDir(ctx, w.PrivateDir(), 0o700); err != nil {
-		return err
-	}
 	var b strings.Builder
 	for _, e := range entries {
 		host, port := "*", "*"
@@ -305,7 +313,11 @@ func (w *Workload) WritePassfile(ctx context.Context, entries []PassEntry) error
 		}
 		fmt.Fprintf(&b, "%s:%s:*:%s:%s\n", host, port, escapePass(e.User), escapePass(e.Password))
 	}
-	return w.WriteFile(ctx, w.PassfilePath(), []byte(b.String()), 0o600)
+	data := []byte(b.String())
+	if w.holds(ctx, w.PassfilePath(), data, 0o600) {
+		return nil
+	}
+	return w.writePrivate(ctx, w.PassfilePath(), data)
 }
 
 // LayerOptions are the parts of the Pebble layer that depend on this unit's role.
@@ -372,8 +384,8 @@ func (w *Workload) Layer(o LayerOptions) string {
 // PlanLayer adds (or replaces) the charm's layer in the workload Pebble's plan. Pebble
 // restarts a check whose definition changed, so a new upstream is watched at once.
 func (w *Workload) PlanLayer(ctx context.Context, o LayerOptions) error {
-	err := w.pebble(ctx, "add pebble layer", PebbleAPITimeout, func() error {
-		return w.Pebble.AddLayer(&client.AddLayerOptions{Combine: true, Label: LayerLabel, LayerData: []byte(w.Layer(o))})
+	err := w.pebble(ctx, "add pebble layer", PebbleAPITimeout, func(pc *client.Client) error {
+		return pc.AddLayer(&client.AddLayerOptions{Combine: true, Label: LayerLabel, LayerData: []byte(w.Layer(o))})
 	})
 	if err != nil {
 		return fmt.Errorf("add pebble layer: %w", err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/canonical/pebble/client"
+	"github.com/jujulet/postgresql-k8s/internal/hookenv"
 )
 
 // Bounds of the charm's Pebble calls (docs/DESIGN.md, "Deadlines"). Pebble's client methods
@@ -61,20 +62,59 @@ type pebbleGuard struct {
 	conns  map[net.Conn]struct{}
 	// refuseUntil: no dial before this time (a call was just cut off).
 	refuseUntil time.Time
+	// idle are the guarded clients no call uses: a Pebble client is not safe for concurrent
+	// requests (each records the response's maintenance and warning state in the client), so
+	// calls that run at once use clients of their own.
+	idle []*client.Client
 }
 
 // newPebbleClient returns a client of the Pebble at socket whose connections (its API
 // requests and its exec websockets, which both dial through the transport's Dial) are
-// known to the returned guard.
+// known to the returned guard, which hands it (and more like it) to the calls.
 func newPebbleClient(socket string) (*client.Client, *pebbleGuard, error) {
-	pc, err := client.New(&client.Config{Socket: socket})
+	g := &pebbleGuard{socket: socket, conns: map[net.Conn]struct{}{}}
+	pc, err := g.newClient()
 	if err != nil {
 		return nil, nil, err
 	}
-	g := &pebbleGuard{socket: socket, conns: map[net.Conn]struct{}{}}
+	g.idle = append(g.idle, pc)
+	return pc, g, nil
+}
+
+func (g *pebbleGuard) newClient() (*client.Client, error) {
+	pc, err := client.New(&client.Config{Socket: g.socket})
+	if err != nil {
+		return nil, err
+	}
 	//lint:ignore SA1019 Pebble's websocket dialer reads Dial, not DialContext.
 	pc.Requester().Transport().Dial = g.dial
-	return pc, g, nil
+	return pc, nil
+}
+
+// takeClient returns a client no other call uses (w.Pebble when there is no guard: a client
+// made elsewhere, used as it is); giveClient returns it once its call is over.
+func (w *Workload) takeClient() (*client.Client, error) {
+	g := w.guard
+	if g == nil {
+		return w.Pebble, nil
+	}
+	g.mu.Lock()
+	if n := len(g.idle); n > 0 {
+		pc := g.idle[n-1]
+		g.idle = g.idle[:n-1]
+		g.mu.Unlock()
+		return pc, nil
+	}
+	g.mu.Unlock()
+	return g.newClient()
+}
+
+func (w *Workload) giveClient(pc *client.Client) {
+	if g := w.guard; g != nil {
+		g.mu.Lock()
+		g.idle = append(g.idle, pc)
+		g.mu.Unlock()
+	}
 }
 
 // dial is Pebble's unix-socket dialer (a missing socket is client.SocketNotFoundError, which
@@ -138,17 +178,33 @@ func (c *trackedConn) Close() error {
 // first. When that passes, the client's connections are closed so that the call returns, and
 // the error is a *PebbleTimeoutError naming what; when ctx is cancelled, ctx's error (the
 // caller's wrapping names the step).
-func (w *Workload) pebble(ctx context.Context, what string, bound time.Duration, call func() error) error {
+func (w *Workload) pebble(ctx context.Context, what string, bound time.Duration, call func(pc *client.Client) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	pc, err := w.takeClient()
+	if err != nil {
+		return fmt.Errorf("pebble client: %w", err)
+	}
+	return w.pebbleOn(ctx, pc, what, bound, func(pc *client.Client) error {
+		defer w.giveClient(pc) // once the call returns, even when it was cut off
+		return call(pc)
+	})
+}
+
+// pebbleOn is pebble with the client pc, which the caller took (takeClient) and gives back.
+func (w *Workload) pebbleOn(ctx context.Context, pc *client.Client, what string, bound time.Duration, call func(pc *client.Client) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	defer hookenv.StartSpan(ctx, "pebble "+what)()
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < bound {
 		bound = time.Until(dl).Round(time.Millisecond)
 	}
 	bctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- call() }()
+	go func() { done <- call(pc) }()
 	select {
 	case err := <-done:
 		return err

@@ -96,8 +96,8 @@ func TestPebbleCallsOnStalledPebble(t *testing.T) {
 func TestPebbleCallBound(t *testing.T) {
 	w, _ := stalledWorkload(t)
 	err := within(t, 30*time.Second, func() error {
-		return w.pebble(context.Background(), "pebble system-info", 200*time.Millisecond, func() error {
-			_, err := w.Pebble.SysInfo()
+		return w.pebble(context.Background(), "pebble system-info", 200*time.Millisecond, func(pc *client.Client) error {
+			_, err := pc.SysInfo()
 			return err
 		})
 	})
@@ -115,7 +115,7 @@ func TestPebbleCallBound(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
 	err = within(t, 30*time.Second, func() error {
-		return w.pebble(ctx, "pebble system-info", time.Minute, func() error { _, err := w.Pebble.SysInfo(); return err })
+		return w.pebble(ctx, "pebble system-info", time.Minute, func(pc *client.Client) error { _, err := pc.SysInfo(); return err })
 	})
 	if !errors.Is(err, context.Canceled) || errors.As(err, &pe) {
 		t.Fatalf("want the cancellation, got %v", err)

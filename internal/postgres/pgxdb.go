@@ -27,6 +27,20 @@ func (w *Workload) OpenDB(ctx context.Context, host string, l Login) (*DB, error
 	if err != nil {
 		return nil, err
 	}
+	return w.openDB(ctx, host, l, tlsCfg)
+}
+
+// OpenDBWithCA is OpenDB verifying the server with ca, the CA Trust gave for host earlier:
+// it does not call Trust, so it may run while the caller changes what Trust reads.
+func (w *Workload) OpenDBWithCA(ctx context.Context, host string, l Login, ca []byte) (*DB, error) {
+	tlsCfg, err := w.clientTLSWith(host, ca)
+	if err != nil {
+		return nil, err
+	}
+	return w.openDB(ctx, host, l, tlsCfg)
+}
+
+func (w *Workload) openDB(ctx context.Context, host string, l Login, tlsCfg *tls.Config) (*DB, error) {
 	conn, err := Connect(ctx, host, w.Port, l, "postgres", tlsCfg)
 	if err != nil {
 		return nil, err

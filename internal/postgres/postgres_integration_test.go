@@ -64,7 +64,7 @@ func havePostgres(t *testing.T) {
 }
 
 // startUnit runs a workload container (real Pebble, the seam's layout) and opens it.
-func startUnit(t *testing.T, ctx context.Context, addr string) *testUnit {
+func startUnit(t testing.TB, ctx context.Context, addr string) *testUnit {
 	t.Helper()
 	u := &testUnit{}
 	c := pgtest.Start(t, pebbleBin, Container, MountPath, func() {
@@ -96,7 +96,7 @@ func (u *testUnit) initPrimary(t *testing.T, ctx context.Context) {
 	must(t, u.w.WaitReady(ctx, opLogin))
 }
 
-func (u *testUnit) open(t *testing.T, ctx context.Context, addr string) *Workload {
+func (u *testUnit) open(t testing.TB, ctx context.Context, addr string) *Workload {
 	t.Helper()
 	socket, root := SocketPath(u.c.ContainersDir, Container)
 	for {
@@ -140,7 +140,7 @@ var testCA = sync.OnceValue(func() pki.CA {
 
 // placeTestTLS gives w a server certificate for its address and makes its connections
 // trust the test CA, as the charm does with its cluster CA.
-func placeTestTLS(t *testing.T, ctx context.Context, w *Workload) {
+func placeTestTLS(t testing.TB, ctx context.Context, w *Workload) {
 	t.Helper()
 	ca := testCA()
 	cert, key, err := ca.IssueServer(time.Now(), w.Addr)
@@ -157,7 +157,7 @@ func testSettings() Settings {
 	return Settings{ClusterName: "test", MaxConnections: 50, LogMinDurationStatement: -1, WALKeepSizeMB: 64, TLS: true}
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -358,6 +358,10 @@ func TestPrimaryReplicaSwitchoverRewind(t *testing.T) {
 		p, err := WALPositions(ctx, ca)
 		return err == nil && p.InRecovery && count(t, ctx, ca) == 190, err
 	})
+	// A standby is on the timeline it receives: B's, the one B's promotion started.
+	if p, err := WALPositions(ctx, ca); err != nil || p.Timeline != 2 {
+		t.Errorf("rewound standby's positions %+v (%v): want timeline 2", p, err)
+	}
 	var diverged int
 	must(t, ca.QueryRow(ctx, "SELECT count(*) FROM t WHERE v = 'diverged'").Scan(&diverged))
 	if diverged != 0 {

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/pbkdf2"
@@ -13,10 +14,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jujulet/postgresql-k8s/internal/hookenv"
 )
 
 // Connect opens a pgx connection over TCP as l; the password travels in the config only.
@@ -42,7 +45,10 @@ func Connect(ctx context.Context, host string, port int, l Login, db string, tls
 	cfg.Fallbacks = nil
 	cfg.RuntimeParams["application_name"] = "postgresql-k8s-charm"
 	withDeadlines(&cfg.Config)
+	cfg.Tracer = spanTracer{}
+	end := hookenv.StartSpan(ctx, "sql connect "+l.User+"@"+host)
 	conn, err := pgx.ConnectConfig(ctx, cfg)
+	end()
 	if err != nil {
 		return nil, fmt.Errorf("connect %s@%s:%d: %w", l.User, host, port, err)
 	}
@@ -135,13 +141,29 @@ func WALPositions(ctx context.Context, conn *pgx.Conn) (Positions, error) {
 	var p Positions
 	var cur, rec, rep *string
 	var lagSec *float64
-	err := conn.QueryRow(ctx, `SELECT pg_is_in_recovery(),
+	var tli *int
+	var posErr error
+	posRead := false // the first query's answer was read (its error, if any, in posErr)
+	// One batch: the standby's timeline is asked along, and used only in recovery (a
+	// primary has no WAL receiver). Its errors are ignored, as is its answer on a primary.
+	b := &pgx.Batch{}
+	b.Queue(`SELECT pg_is_in_recovery(),
 		CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END,
 		pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text,
 		extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8,
-		(SELECT timeline_id FROM pg_control_checkpoint())`).Scan(&p.InRecovery, &cur, &rec, &rep, &lagSec, &p.Timeline)
-	if err != nil {
-		return p, fmt.Errorf("wal positions: %w", err)
+		(SELECT timeline_id FROM pg_control_checkpoint())`).QueryRow(func(row pgx.Row) error {
+		posErr, posRead = row.Scan(&p.InRecovery, &cur, &rec, &rep, &lagSec, &p.Timeline), true
+		return posErr
+	})
+	b.Queue("SELECT received_tli FROM pg_stat_wal_receiver").QueryRow(func(row pgx.Row) error {
+		if row.Scan(&tli) != nil {
+			tli = nil
+		}
+		return nil
+	})
+	err := conn.SendBatch(ctx, b).Close()
+	if !posRead || posErr != nil {
+		return p, fmt.Errorf("wal positions: %w", cmp.Or(posErr, err))
 	}
 	for _, x := range []struct {
 		s   *string
@@ -156,12 +178,9 @@ func WALPositions(ctx context.Context, conn *pgx.Conn) (Positions, error) {
 	if lagSec != nil && p.InRecovery {
 		p.ReplayLag = time.Duration(*lagSec * float64(time.Second))
 	}
-	if p.InRecovery {
-		// The timeline a standby is on: the one it receives/replays (pg_control may lag).
-		var tli *int
-		if err := conn.QueryRow(ctx, "SELECT received_tli FROM pg_stat_wal_receiver").Scan(&tli); err == nil && tli != nil && *tli > p.Timeline {
-			p.Timeline = *tli
-		}
+	// The timeline a standby is on: the one it receives/replays (pg_control may lag).
+	if p.InRecovery && tli != nil && *tli > p.Timeline {
+		p.Timeline = *tli
 	}
 	return p, nil
 }
@@ -237,7 +256,7 @@ func CurrentTimeline(ctx context.Context, conn *pgx.Conn) (int, error) {
 	return p.Timeline, err
 }
 
-var slotName = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
+var slotName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9_]{1,63}$`) })
 
 // SlotName turns a unit name into a replication slot name (postgresql-k8s/1 → postgresql_k8s_1).
 func SlotName(unit string) string {
@@ -259,7 +278,7 @@ func SlotName(unit string) string {
 
 // CreateSlot creates a physical replication slot (reserving WAL at once) unless it exists.
 func CreateSlot(ctx context.Context, conn *pgx.Conn, name string) error {
-	if !slotName.MatchString(name) {
+	if !slotName().MatchString(name) {
 		return fmt.Errorf("invalid slot name %q", name)
 	}
 	_, err := conn.Exec(ctx, `SELECT pg_create_physical_replication_slot($1, true)
@@ -319,7 +338,7 @@ func ListSlots(ctx context.Context, conn *pgx.Conn) ([]Slot, error) {
 // TerminateSlotSenders ends the walsenders streaming through the slots whose names start with
 // prefix (a detached standby must not keep streaming) and returns how many it signalled.
 func TerminateSlotSenders(ctx context.Context, conn *pgx.Conn, prefix string) (int, error) {
-	if prefix == "" || !slotName.MatchString(prefix) {
+	if prefix == "" || !slotName().MatchString(prefix) {
 		return 0, fmt.Errorf("invalid slot prefix %q", prefix)
 	}
 	var n int
@@ -388,20 +407,39 @@ type ReplicationState struct {
 	Standbys []Replica
 }
 
-// ReadReplicationState reads the primary's synchronous replication state.
+// ReadReplicationState reads the primary's synchronous replication state: the setting and the
+// flush position, then the standbys, in that order in one batch.
 func ReadReplicationState(ctx context.Context, conn *pgx.Conn) (ReplicationState, error) {
 	var st ReplicationState
-	var flush string
-	err := conn.QueryRow(ctx, `SELECT current_setting('synchronous_standby_names'), pg_current_wal_flush_lsn()::text`).
-		Scan(&st.SyncStandbyNames, &flush)
-	if err != nil {
+	var stepErr error // what a step's answer said, rather than the batch's summary of it
+	b := &pgx.Batch{}
+	b.Queue(`SELECT current_setting('synchronous_standby_names'), pg_current_wal_flush_lsn()::text`).QueryRow(func(row pgx.Row) error {
+		var flush string
+		if err := row.Scan(&st.SyncStandbyNames, &flush); err != nil {
+			stepErr = fmt.Errorf("replication state: %w", err)
+			return stepErr
+		}
+		st.FlushLSN, stepErr = ParseLSN(flush)
+		return stepErr
+	})
+	b.Queue(`SELECT ` + replicaColumns + ` FROM pg_stat_replication ORDER BY 1`).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			r, err := scanReplica(rows)
+			if err != nil {
+				stepErr = fmt.Errorf("pg_stat_replication: %w", err)
+				return stepErr
+			}
+			st.Standbys = append(st.Standbys, r)
+		}
+		return nil // rows.Err() is the batch's
+	})
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		if stepErr != nil {
+			return st, stepErr
+		}
 		return st, fmt.Errorf("replication state: %w", err)
 	}
-	if st.FlushLSN, err = ParseLSN(flush); err != nil {
-		return st, err
-	}
-	st.Standbys, err = Replicas(ctx, conn)
-	return st, err
+	return st, nil
 }
 
 // ScramVerifier computes a SCRAM-SHA-256 verifier for password, so that the clear password is

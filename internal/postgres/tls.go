@@ -87,6 +87,11 @@ func (w *Workload) ClientTLS(host string) (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", host, err)
 	}
+	return w.clientTLSWith(host, ca)
+}
+
+// clientTLSWith is ClientTLS with ca as the CA of host.
+func (w *Workload) clientTLSWith(host string, ca []byte) (*tls.Config, error) {
 	if len(ca) == 0 {
 		return nil, fmt.Errorf("connect to %s: %w", host, ErrNoTrust)
 	}

@@ -80,8 +80,8 @@ func (w *Workload) InitDB(ctx context.Context, superuser Login) error {
 // ServiceStatus returns the Pebble status of the postgresql service ("" when not planned).
 func (w *Workload) ServiceStatus(ctx context.Context) (client.ServiceStatus, error) {
 	var infos []*client.ServiceInfo
-	err := w.pebble(ctx, "pebble services", PebbleAPITimeout, func() (err error) {
-		infos, err = w.Pebble.Services(&client.ServicesOptions{Names: []string{ServiceName}})
+	err := w.pebble(ctx, "pebble services", PebbleAPITimeout, func(pc *client.Client) (err error) {
+		infos, err = pc.Services(&client.ServicesOptions{Names: []string{ServiceName}})
 		return err
 	})
 	if err != nil {
@@ -101,8 +101,8 @@ func (w *Workload) waitChange(ctx context.Context, id string) error {
 		opts.Timeout = min(opts.Timeout, time.Until(dl))
 	}
 	var ch *client.Change
-	err := w.pebble(ctx, "wait for pebble change "+id, opts.Timeout+5*time.Second, func() (err error) {
-		ch, err = w.Pebble.WaitChange(id, opts)
+	err := w.pebble(ctx, "wait for pebble change "+id, opts.Timeout+5*time.Second, func(pc *client.Client) (err error) {
+		ch, err = pc.WaitChange(id, opts)
 		return err
 	})
 	if err != nil {
@@ -130,8 +130,8 @@ func (w *Workload) Start(ctx context.Context) error {
 		return err
 	}
 	var id string
-	err = w.pebble(ctx, "start postgresql", PebbleAPITimeout, func() (err error) {
-		id, err = w.Pebble.Start(&client.ServiceOptions{Names: []string{ServiceName}})
+	err = w.pebble(ctx, "start postgresql", PebbleAPITimeout, func(pc *client.Client) (err error) {
+		id, err = pc.Start(&client.ServiceOptions{Names: []string{ServiceName}})
 		return err
 	})
 	if err != nil {
@@ -192,8 +192,8 @@ func (w *Workload) Stop(ctx context.Context) (ControlData, error) {
 	}
 	if st != "" && st != client.StatusInactive {
 		var id string
-		err := w.pebble(ctx, "stop postgresql", PebbleAPITimeout, func() (err error) {
-			id, err = w.Pebble.Stop(&client.ServiceOptions{Names: []string{ServiceName}})
+		err := w.pebble(ctx, "stop postgresql", PebbleAPITimeout, func(pc *client.Client) (err error) {
+			id, err = pc.Stop(&client.ServiceOptions{Names: []string{ServiceName}})
 			return err
 		})
 		if err != nil {

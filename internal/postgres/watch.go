@@ -80,6 +80,18 @@ func (w *Workload) EnsureWatcher(ctx context.Context, exe string) error {
 	layer := w.WatchLayer()
 	lh := sha256.Sum256([]byte(layer))
 	stamp := fmt.Sprintf("%d/%d/%x", fi.Size(), fi.ModTime().UnixNano(), lh[:8])
+	// The service's state is read at once with the marker (a push does not change it).
+	var infos []*client.ServiceInfo
+	var servicesErr error
+	servicesRead := make(chan struct{})
+	go func() {
+		defer close(servicesRead)
+		servicesErr = w.pebble(ctx, "pebble services", PebbleAPITimeout, func(pc *client.Client) (err error) {
+			infos, err = pc.Services(&client.ServicesOptions{Names: []string{WatchService}})
+			return err
+		})
+	}()
+	defer func() { <-servicesRead }()
 	var oldSum, oldStamp string
 	if b, err := w.ReadFile(ctx, watchMarker); err == nil {
 		oldSum, oldStamp, _ = strings.Cut(strings.TrimSpace(string(b)), " ")
@@ -98,25 +110,21 @@ func (w *Workload) EnsureWatcher(ctx context.Context, exe string) error {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return fmt.Errorf("watcher binary: %w", err)
 		}
-		err := w.pebble(ctx, "push watcher", PebbleTransferTimeout, func() error {
-			return w.Pebble.Push(&client.PushOptions{Source: f, Path: w.Host(watchBin), MakeDirs: true, Permissions: 0o755})
+		err := w.pebble(ctx, "push watcher", PebbleTransferTimeout, func(pc *client.Client) error {
+			return pc.Push(&client.PushOptions{Source: f, Path: w.Host(watchBin), MakeDirs: true, Permissions: 0o755})
 		})
 		if err != nil {
 			return fmt.Errorf("push watcher: %w", err)
 		}
 		pushed = true
 	}
-	var infos []*client.ServiceInfo
-	err = w.pebble(ctx, "pebble services", PebbleAPITimeout, func() (err error) {
-		infos, err = w.Pebble.Services(&client.ServicesOptions{Names: []string{WatchService}})
-		return err
-	})
-	if err != nil {
+	<-servicesRead
+	if err := servicesErr; err != nil {
 		return fmt.Errorf("pebble services: %w", err)
 	}
 	if len(infos) == 0 || pushed {
-		err := w.pebble(ctx, "add watcher layer", PebbleAPITimeout, func() error {
-			return w.Pebble.AddLayer(&client.AddLayerOptions{Combine: true, Label: WatchLayerLabel, LayerData: []byte(layer)})
+		err := w.pebble(ctx, "add watcher layer", PebbleAPITimeout, func(pc *client.Client) error {
+			return pc.AddLayer(&client.AddLayerOptions{Combine: true, Label: WatchLayerLabel, LayerData: []byte(layer)})
 		})
 		if err != nil {
 			return fmt.Errorf("add watcher layer: %w", err)
@@ -127,13 +135,13 @@ func (w *Workload) EnsureWatcher(ctx context.Context, exe string) error {
 	// hook starts it again if it did not come up.
 	switch {
 	case active && pushed:
-		err = w.pebble(ctx, "restart watcher", PebbleAPITimeout, func() error {
-			_, err := w.Pebble.Restart(&client.ServiceOptions{Names: []string{WatchService}})
+		err = w.pebble(ctx, "restart watcher", PebbleAPITimeout, func(pc *client.Client) error {
+			_, err := pc.Restart(&client.ServiceOptions{Names: []string{WatchService}})
 			return err
 		})
 	case !active:
-		err = w.pebble(ctx, "start watcher", PebbleAPITimeout, func() error {
-			_, err := w.Pebble.Start(&client.ServiceOptions{Names: []string{WatchService}})
+		err = w.pebble(ctx, "start watcher", PebbleAPITimeout, func(pc *client.Client) error {
+			_, err := pc.Start(&client.ServiceOptions{Names: []string{WatchService}})
 			return err
 		})
 	}
@@ -143,8 +151,8 @@ func (w *Workload) EnsureWatcher(ctx context.Context, exe string) error {
 	if sum != oldSum || stamp != oldStamp {
 		// Written last: a push that failed half-way is retried by the next hook.
 		marker := []byte(sum + " " + stamp + "\n")
-		err := w.pebble(ctx, "write watcher marker", PebbleAPITimeout, func() error {
-			return w.Pebble.Push(&client.PushOptions{Source: bytes.NewReader(marker), Path: w.Host(watchMarker), MakeDirs: true, Permissions: 0o644})
+		err := w.pebble(ctx, "write watcher marker", PebbleAPITimeout, func(pc *client.Client) error {
+			return pc.Push(&client.PushOptions{Source: bytes.NewReader(marker), Path: w.Host(watchMarker), MakeDirs: true, Permissions: 0o644})
 		})
 		if err != nil {
 			return fmt.Errorf("write watcher marker: %w", err)
@@ -168,8 +176,5 @@ func (w *Workload) ReadTimers(ctx context.Context) (pgwatch.Timers, error) {
 
 // WriteTimers replaces the timers file (0600, owned by the server's user, in the private dir).
 func (w *Workload) WriteTimers(ctx context.Context, t pgwatch.Timers) error {
-	if err := w.MakeDir(ctx, w.PrivateDir(), 0o700); err != nil {
-		return err
-	}
-	return w.WriteFile(ctx, w.TimersPath(), t.Encode(), 0o600)
+	return w.writePrivate(ctx, w.TimersPath(), t.Encode())
 }

@@ -24,6 +24,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -104,7 +105,19 @@ func Open(ctx context.Context, o Options) (*Workload, error) {
 	if w.Port == 0 {
 		w.Port = DefaultPort
 	}
-	if err := w.pebble(ctx, "pebble system-info", PebbleAPITimeout, func() error { _, err := pc.SysInfo(); return err }); err != nil {
+	// Pebble's system information (is it there?) and the binaries' detection are
+	// independent calls: both at once; a Pebble that is not there is reported as such.
+	var binErr error
+	detected := make(chan struct{})
+	go func() {
+		defer close(detected)
+		if w.BinDir == "" {
+			binErr = w.DetectBinaries(ctx)
+		}
+	}()
+	err = w.pebble(ctx, "pebble system-info", PebbleAPITimeout, func(pc *client.Client) error { _, err := pc.SysInfo(); return err })
+	<-detected
+	if err != nil {
 		return nil, fmt.Errorf("%w: pebble at %s: %v", ErrNotReady, o.Socket, err)
 	}
 	// Pebble's user owns its socket: a stat is enough (no exec on every hook).
@@ -117,12 +130,13 @@ func Open(ctx context.Context, o Options) (*Workload, error) {
 	} else if err := w.DetectUser(ctx); err != nil {
 		return nil, err
 	}
-	if w.BinDir == "" {
-		if err := w.DetectBinaries(ctx); err != nil {
-			return nil, err
+	if binErr != nil {
+		return nil, binErr
+	}
+	if o.BinDir != "" {
+		if m, err := strconv.Atoi(path.Base(path.Dir(w.BinDir))); err == nil {
+			w.Major = m
 		}
-	} else if m, err := strconv.Atoi(path.Base(path.Dir(w.BinDir))); err == nil {
-		w.Major = m
 	}
 	return w, nil
 }
@@ -177,13 +191,28 @@ func (w *Workload) setUser(root bool) {
 }
 
 // DetectBinaries finds the newest supported PostgreSQL under /usr/lib/postgresql/<major>/bin.
+// The majors are looked up at once, and decided newest first: the first error or match in
+// that order is the answer.
 func (w *Workload) DetectBinaries(ctx context.Context) error {
-	for _, m := range SupportedMajors {
-		dir := path.Join(binRoot, strconv.Itoa(m), "bin")
-		if ok, err := w.Exists(ctx, path.Join(dir, "postgres")); err != nil {
-			return err
-		} else if ok {
-			w.BinDir, w.Major = dir, m
+	type found struct {
+		ok  bool
+		err error
+	}
+	res := make([]found, len(SupportedMajors))
+	var wg sync.WaitGroup
+	for i, m := range SupportedMajors {
+		wg.Go(func() {
+			ok, err := w.Exists(ctx, path.Join(binRoot, strconv.Itoa(m), "bin", "postgres"))
+			res[i] = found{ok, err}
+		})
+	}
+	wg.Wait()
+	for i, m := range SupportedMajors {
+		if res[i].err != nil {
+			return res[i].err
+		}
+		if res[i].ok {
+			w.BinDir, w.Major = path.Join(binRoot, strconv.Itoa(m), "bin"), m
 			return nil
 		}
 	}
@@ -192,8 +221,8 @@ func (w *Workload) DetectBinaries(ctx context.Context) error {
 
 // Exists reports whether a container path exists.
 func (w *Workload) Exists(ctx context.Context, p string) (bool, error) {
-	err := w.pebble(ctx, "stat "+p, PebbleAPITimeout, func() error {
-		_, err := w.Pebble.ListFiles(&client.ListFilesOptions{Path: w.Host(p), Itself: true})
+	err := w.pebble(ctx, "stat "+p, PebbleAPITimeout, func(pc *client.Client) error {
+		_, err := pc.ListFiles(&client.ListFilesOptions{Path: w.Host(p), Itself: true})
 		return err
 	})
 	if err == nil {
@@ -209,8 +238,8 @@ func (w *Workload) Exists(ctx context.Context, p string) (bool, error) {
 // List returns the names in a container directory (empty when it does not exist).
 func (w *Workload) List(ctx context.Context, dir, pattern string) ([]string, error) {
 	var infos []*client.FileInfo
-	err := w.pebble(ctx, "list "+dir, PebbleAPITimeout, func() (err error) {
-		infos, err = w.Pebble.ListFiles(&client.ListFilesOptions{Path: w.Host(dir), Pattern: pattern})
+	err := w.pebble(ctx, "list "+dir, PebbleAPITimeout, func(pc *client.Client) (err error) {
+		infos, err = pc.ListFiles(&client.ListFilesOptions{Path: w.Host(dir), Pattern: pattern})
 		return err
 	})
 	if err != nil {
@@ -231,8 +260,8 @@ func (w *Workload) List(ctx context.Context, dir, pattern string) ([]string, err
 // ReadFile reads a container file.
 func (w *Workload) ReadFile(ctx context.Context, p string) ([]byte, error) {
 	var buf bytes.Buffer
-	err := w.pebble(ctx, "read "+p, PebbleAPITimeout, func() error {
-		return w.Pebble.Pull(&client.PullOptions{Path: w.Host(p), Target: &buf})
+	err := w.pebble(ctx, "read "+p, PebbleAPITimeout, func(pc *client.Client) error {
+		return pc.Pull(&client.PullOptions{Path: w.Host(p), Target: &buf})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", p, err)
@@ -242,8 +271,8 @@ func (w *Workload) ReadFile(ctx context.Context, p string) ([]byte, error) {
 
 // WriteFile writes a container file owned by the server's user with mode perm.
 func (w *Workload) WriteFile(ctx context.Context, p string, data []byte, perm os.FileMode) error {
-	err := w.pebble(ctx, "write "+p, PebbleAPITimeout, func() error {
-		return w.Pebble.Push(&client.PushOptions{
+	err := w.pebble(ctx, "write "+p, PebbleAPITimeout, func(pc *client.Client) error {
+		return pc.Push(&client.PushOptions{
 			Source: bytes.NewReader(data), Path: w.Host(p), Permissions: perm,
 			User: w.User, Group: w.Group,
 		})
@@ -254,13 +283,56 @@ func (w *Workload) WriteFile(ctx context.Context, p string, data []byte, perm os
 	return nil
 }
 
+// writePrivate writes a file of the private dir (0600, owned by the server's user), creating
+// the dir (0700) first when it is not there: the write is tried first, since the dir almost
+// always is.
+func (w *Workload) writePrivate(ctx context.Context, p string, data []byte) error {
+	err := w.WriteFile(ctx, p, data, 0o600)
+	var pe *client.Error
+	if err == nil || !errors.As(err, &pe) || pe.Kind != client.ErrorKindNotFound {
+		return err
+	}
+	if err := w.MakeDir(ctx, w.PrivateDir(), 0o700); err != nil {
+		return err
+	}
+	return w.WriteFile(ctx, p, data, 0o600)
+}
+
+// holds reports whether the container file p holds exactly data, with mode perm and owned by
+// the server's user (when the charm names one; otherwise Pebble's own user wrote it). Any
+// doubt (an error, a missing file) is false: the caller writes it.
+func (w *Workload) holds(ctx context.Context, p string, data []byte, perm os.FileMode) bool {
+	var info *client.FileInfo
+	var statErr error
+	stat := make(chan struct{})
+	go func() { // the stat and the read are independent: both at once
+		defer close(stat)
+		statErr = w.pebble(ctx, "stat "+p, PebbleAPITimeout, func(pc *client.Client) error {
+			infos, err := pc.ListFiles(&client.ListFilesOptions{Path: w.Host(p), Itself: true})
+			if err == nil && len(infos) == 1 {
+				info = infos[0]
+			}
+			return err
+		})
+	}()
+	old, err := w.ReadFile(ctx, p)
+	<-stat
+	if err != nil || statErr != nil || info == nil || !bytes.Equal(old, data) {
+		return false
+	}
+	if info.Mode().Perm() != perm || !info.Mode().IsRegular() {
+		return false
+	}
+	return w.User == "" || (info.User() == w.User && info.Group() == w.Group)
+}
+
 // MakeDir creates a container directory (and parents) owned by the server's user.
 func (w *Workload) MakeDir(ctx context.Context, p string, perm os.FileMode) error {
 	if ok, err := w.Exists(ctx, p); err != nil || ok {
 		return err
 	}
-	err := w.pebble(ctx, "mkdir "+p, PebbleAPITimeout, func() error {
-		return w.Pebble.MakeDir(&client.MakeDirOptions{Path: w.Host(p), MakeParents: true, Permissions: perm, User: w.User, Group: w.Group})
+	err := w.pebble(ctx, "mkdir "+p, PebbleAPITimeout, func(pc *client.Client) error {
+		return pc.MakeDir(&client.MakeDirOptions{Path: w.Host(p), MakeParents: true, Permissions: perm, User: w.User, Group: w.Group})
 	})
 	if err != nil {
 		return fmt.Errorf("mkdir %s: %w", p, err)
@@ -270,8 +342,8 @@ func (w *Workload) MakeDir(ctx context.Context, p string, perm os.FileMode) erro
 
 // Remove removes a container path (recursively); a missing path is not an error.
 func (w *Workload) Remove(ctx context.Context, p string) error {
-	err := w.pebble(ctx, "remove "+p, PebbleRemoveTimeout, func() error {
-		return w.Pebble.RemovePath(&client.RemovePathOptions{Path: w.Host(p), Recursive: true})
+	err := w.pebble(ctx, "remove "+p, PebbleRemoveTimeout, func(pc *client.Client) error {
+		return pc.RemovePath(&client.RemovePathOptions{Path: w.Host(p), Recursive: true})
 	})
 	var pe *client.Error
 	if err != nil && !(errors.As(err, &pe) && pe.Kind == client.ErrorKindNotFound) {
@@ -327,16 +399,26 @@ func (w *Workload) execAs(ctx context.Context, user string, cmd []string, env ma
 	if user != "" {
 		opts.User, opts.Group = user, w.Group
 	}
+	// The process uses its client until it is waited for: the client is given back then.
+	pc, err := w.takeClient()
+	if err != nil {
+		return "", fmt.Errorf("exec %s: pebble client: %w", name, err)
+	}
 	var p *client.ExecProcess
-	err := w.pebble(ctx, "exec "+name, PebbleAPITimeout, func() (err error) {
-		p, err = w.Pebble.Exec(opts)
+	err = w.pebbleOn(ctx, pc, "exec "+name, PebbleAPITimeout, func(pc *client.Client) (err error) {
+		p, err = pc.Exec(opts)
 		return err
 	})
 	if err != nil {
+		// Not given back: a call that was cut off may still be using it.
 		return "", fmt.Errorf("exec %s: %w", name, err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- p.Wait() }()
+	go func() {
+		err := p.Wait()
+		w.giveClient(pc)
+		done <- err
+	}()
 	select {
 	case err = <-done:
 	case <-ctx.Done():
