@@ -108,10 +108,6 @@ func New(env hookenv.Env, tools hookenv.Tools, open func(ctx context.Context, ad
 // Run handles the hook or action of c.Env. Errors are real failures (the hook fails and
 // Juju retries it); a workload that is not ready is a waiting status, not an error.
 func (c *Charm) Run(ctx context.Context) error {
-	// The hook trace (hookenv.TraceEnv) also gets the spans of the charm's own work.
-	if x, ok := c.Tools.(hookenv.Exec); ok {
-		ctx = hookenv.WithTracer(ctx, x.Trace)
-	}
 	if c.Env.IsAction() {
 		return c.runAction(ctx)
 	}

@@ -38,6 +38,8 @@ func run() int {
 	}
 	tools := hookenv.Exec{Trace: hookenv.TraceFromEnviron(os.Getenv, env)}
 	defer tools.Trace.End()
+	// The hook trace (hookenv.TraceEnv) also gets the spans of the charm's own work.
+	ctx = hookenv.WithTracer(ctx, tools.Trace)
 	// Tool calls go straight to the unit agent's socket where its protocol is known, and
 	// through the tool executables otherwise (hookenv.DialAgent).
 	if agent, err := hookenv.DialAgent(ctx, os.Getenv); err == nil {
