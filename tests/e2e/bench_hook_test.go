@@ -118,8 +118,8 @@ func measureUpdateStatus(b *testing.B, ctx context.Context, j *scenario.Jujulet,
 	b.ReportMetric(float64(depths[len(depths)/2]), "depth-p50")
 	b.ReportMetric(float64(depths[len(depths)-1]), "depth-max")
 	for _, h := range hooks {
-		b.Logf("%s: %v (tools %v; CPU %v, tools' %v), %d rounds, depth %d: %s", h.Unit, h.End.Round(10*time.Microsecond), h.InTools().Round(10*time.Microsecond),
-			h.CPU, h.ToolsCPU, h.Rounds(), h.Depth(), describeCalls(h.Calls))
+		b.Logf("%s: %v (tools %v; CPU %v, tools' %v), %d rounds, depth %d: %s; charm's own work: %s", h.Unit, h.End.Round(10*time.Microsecond), h.InTools().Round(10*time.Microsecond),
+			h.CPU, h.ToolsCPU, h.Rounds(), h.Depth(), describeCalls(h.Calls), describeCalls(h.Spans))
 	}
 }
 
