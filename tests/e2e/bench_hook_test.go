@@ -72,6 +72,7 @@ func measureUpdateStatus(b *testing.B, ctx context.Context, j *scenario.Jujulet,
 	}
 	// Only the hooks that start from here on count.
 	skip := len(ofApp())
+	otherSkip := len(otherHooks(b, trace, app))
 	_, err := j.Juju(ctx, "model-config", "-m", model, "update-status-hook-interval=1s")
 	must(b, err)
 	b.ResetTimer()
@@ -89,6 +90,9 @@ func measureUpdateStatus(b *testing.B, ctx context.Context, j *scenario.Jujulet,
 		}
 	}
 	b.StopTimer()
+	// A steady update-status changes nothing its peers see: any other hook the app ran
+	// meanwhile is one the measured hooks caused (or a flaw in the settled cluster).
+	others := otherHooks(b, trace, app)[otherSkip:]
 	_, err = j.Juju(ctx, "model-config", "-m", model, "update-status-hook-interval=1h")
 	must(b, err)
 	settle(b, ctx, j, model, settled)
@@ -117,6 +121,10 @@ func measureUpdateStatus(b *testing.B, ctx context.Context, j *scenario.Jujulet,
 	b.ReportMetric(float64(rounds[len(rounds)-1]), "rounds-max")
 	b.ReportMetric(float64(depths[len(depths)/2]), "depth-p50")
 	b.ReportMetric(float64(depths[len(depths)-1]), "depth-max")
+	b.ReportMetric(float64(len(others)), "other-hooks")
+	for _, h := range others {
+		b.Logf("other hook meanwhile: %s %s (%v)", h.Unit, h.Hook, h.End.Round(10*time.Microsecond))
+	}
 	for _, h := range hooks {
 		b.Logf("%s: %v (tools %v; CPU %v, tools' %v), %d rounds, depth %d: %s; charm's own work: %s", h.Unit, h.End.Round(10*time.Microsecond), h.InTools().Round(10*time.Microsecond),
 			h.CPU, h.ToolsCPU, h.Rounds(), h.Depth(), describeCalls(h.Calls), describeCalls(h.Spans))
@@ -149,6 +157,19 @@ func finishedUpdateStatus(b *testing.B, trace string) []hookenv.HookTrace {
 	all, err := hookenv.ParseTrace(f)
 	must(b, err)
 	return slices.DeleteFunc(all, func(h hookenv.HookTrace) bool { return h.Hook != "update-status" || h.End == 0 })
+}
+
+// otherHooks returns the hooks of app in the trace other than update-status, finished or not.
+func otherHooks(b *testing.B, trace, app string) []hookenv.HookTrace {
+	f, err := os.Open(trace)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	must(b, err)
+	defer f.Close()
+	all, err := hookenv.ParseTrace(f)
+	must(b, err)
+	return slices.DeleteFunc(all, func(h hookenv.HookTrace) bool { return h.Hook == "update-status" || hookenv.AppOf(h.Unit) != app })
 }
 
 // minPerUnit is the fewest hooks any of the n units ran (0 while one has run none).
