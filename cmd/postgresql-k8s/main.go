@@ -28,7 +28,7 @@ func run() int {
 	defer stop()
 	// Juju runs dispatch without arguments: an argument means the watcher service.
 	if len(os.Args) > 1 && os.Args[1] == pgwatch.Subcommand {
-		return pgwatch.Main(ctx, os.Args[2:], os.Stderr)
+		return pgwatch.Main(ctx, os.Args[2:], os.Stderr, postgres.NewProbe)
 	}
 
 	env := hookenv.FromEnviron(os.Getenv)

@@ -201,19 +201,47 @@ func (w *Watcher) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// Main runs the watcher: args are the arguments after the subcommand.
-func Main(ctx context.Context, args []string, stderr io.Writer) int {
+// Server is how the observer reaches its server: the flags Main passes to NewProbe.
+type Server struct {
+	Addr     string // host:port of the server (the unit's address)
+	User     string // a role with pg_monitor
+	Passfile string // host path of the libpq passfile that holds User's password
+	CAFile   string // host path of the CAs the server's certificate chains to
+}
+
+// NewProbe makes the probe of a server (postgres.NewProbe in the charm's binary).
+type NewProbe func(Server) Probe
+
+// DefaultObserveInterval is how often the observer reads its server.
+const DefaultObserveInterval = time.Second
+
+// Main runs the watcher: args are the arguments after the subcommand. With --observe it also
+// keeps the observation file of the server the other flags name (newProbe reads it).
+func Main(ctx context.Context, args []string, stderr io.Writer, newProbe NewProbe) int {
 	fl := flag.NewFlagSet(Subcommand, flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	socket := fl.String("socket", "", "Pebble socket of the workload container")
 	timers := fl.String("timers", "", "timers file the charm writes")
 	interval := fl.Duration("interval", DefaultInterval, "how often the timers file is read")
+	observe := fl.String("observe", "", "observation file this watcher keeps (optional)")
+	var srv Server
+	fl.StringVar(&srv.Addr, "server", "", "host:port of the observed server")
+	fl.StringVar(&srv.User, "user", "", "role the observer logs in as")
+	fl.StringVar(&srv.Passfile, "passfile", "", "passfile that holds the role's password")
+	fl.StringVar(&srv.CAFile, "ca", "", "CA file the server's certificate chains to")
+	usage := func() int {
+		fmt.Fprintln(stderr, "usage: pg-watch --socket PEBBLE_SOCKET --timers FILE [--interval D] [--observe FILE --server HOST:PORT --user ROLE --passfile FILE --ca FILE]")
+		return 2
+	}
 	if err := fl.Parse(args); err != nil {
 		return 2
 	}
 	if *socket == "" || *timers == "" || *interval <= 0 || fl.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: pg-watch --socket PEBBLE_SOCKET --timers FILE [--interval D]")
-		return 2
+		return usage()
+	}
+	observing := *observe != "" || srv != Server{}
+	if observing && (*observe == "" || srv.Addr == "" || srv.User == "" || srv.Passfile == "" || srv.CAFile == "" || newProbe == nil) {
+		return usage()
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	pc, err := client.New(&client.Config{Socket: *socket})
@@ -221,8 +249,15 @@ func Main(ctx context.Context, args []string, stderr io.Writer) int {
 		log.Error("pebble client", "err", err)
 		return 1
 	}
+	var wg sync.WaitGroup
+	if observing {
+		log.Info("observing the server", "server", srv.Addr, "user", srv.User, "file", *observe)
+		o := &Observer{Path: *observe, Probe: newProbe(srv), Log: log}
+		wg.Go(func() { o.Run(ctx, DefaultObserveInterval) })
+	}
 	log.Info("watching timers", "timers", *timers, "socket", *socket, "interval", *interval)
 	w := &Watcher{Path: *timers, Notifier: PebbleNotifier{Client: pc}, Log: log}
 	w.Run(ctx, *interval)
+	wg.Wait()
 	return 0
 }

@@ -102,7 +102,7 @@ func TestWatcherRaisesEachDeadlineOnce(t *testing.T) {
 
 func TestMainRefusesBadArguments(t *testing.T) {
 	for _, args := range [][]string{nil, {"--socket", "/x"}, {"--timers", "/x"}, {"--socket", "/x", "--timers", "/y", "extra"}, {"--bogus"}} {
-		if rc := Main(context.Background(), args, discard{}); rc != 2 {
+		if rc := Main(context.Background(), args, discard{}, nil); rc != 2 {
 			t.Errorf("Main(%v) = %d, want 2", args, rc)
 		}
 	}

@@ -92,7 +92,9 @@ func TestRender(t *testing.T) {
 	}
 	watch := w.WatchLayer()
 	for _, want := range []string{
-		"command: /c/rootfs/var/lib/postgresql-k8s/pg-watch pg-watch --socket /c/pebble.socket --timers /c/rootfs/var/lib/postgresql/data/.charm/timers.json",
+		"command: /c/rootfs/var/lib/postgresql-k8s/pg-watch pg-watch --socket /c/pebble.socket --timers /c/rootfs/var/lib/postgresql/data/.charm/timers.json" +
+			" --observe /c/rootfs/var/lib/postgresql-k8s/observed.json --server 127.0.0.9:5432 --user monitoring" +
+			" --passfile /c/rootfs/var/lib/postgresql/data/.charm/pgpass --ca /c/rootfs/var/lib/postgresql/data/.charm/tls/ca.crt\n",
 		"startup: enabled", "on-failure: restart",
 	} {
 		if !strings.Contains(watch, want) {

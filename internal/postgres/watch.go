@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,7 +10,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"net"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/canonical/pebble/client"
@@ -25,6 +28,9 @@ const (
 	WatchDir        = "/var/lib/postgresql-k8s"
 	watchBin        = WatchDir + "/pg-watch"
 	watchMarker     = WatchDir + "/pg-watch.sha256"
+	// ObservationPath is the container path of the file the watcher keeps its observation of
+	// the server in (pgwatch.Observer).
+	ObservationPath = WatchDir + "/observed.json"
 )
 
 // InContainerSocket is the workload Pebble's socket as a process inside the container sees
@@ -51,7 +57,14 @@ func (w *Workload) WatchLayer() string {
 	b.WriteString("  " + WatchService + ":\n")
 	b.WriteString("    override: replace\n")
 	b.WriteString("    summary: postgresql-k8s timers\n")
-	fmt.Fprintf(&b, "    command: %s %s --socket %s --timers %s\n", w.Host(watchBin), pgwatch.Subcommand, w.WatchSocket, w.Host(w.TimersPath()))
+	fmt.Fprintf(&b, "    command: %s %s --socket %s --timers %s", w.Host(watchBin), pgwatch.Subcommand, w.WatchSocket, w.Host(w.TimersPath()))
+	if w.Addr != "" {
+		// It observes its server as the monitoring user (pg_monitor; its password is in the
+		// passfile the walreceiver reads), verified with the cluster's CA.
+		fmt.Fprintf(&b, " --observe %s --server %s --user %s --passfile %s --ca %s", w.Host(ObservationPath),
+			net.JoinHostPort(w.Addr, strconv.Itoa(cmp.Or(w.Port, DefaultPort))), ObserveUser, w.Host(w.PassfilePath()), w.Host(w.TLSPath(CAFile)))
+	}
+	b.WriteString("\n")
 	b.WriteString("    startup: enabled\n")
 	b.WriteString("    on-success: restart\n    on-failure: restart\n")
 	return b.String()
@@ -172,6 +185,16 @@ func (w *Workload) ReadTimers(ctx context.Context) (pgwatch.Timers, error) {
 		return nil, err
 	}
 	return pgwatch.Parse(b)
+}
+
+// ReadObservation reads the watcher's observation of the server (an error when there is none
+// yet, or it is damaged).
+func (w *Workload) ReadObservation(ctx context.Context) (pgwatch.Observation, error) {
+	b, err := w.ReadFile(ctx, ObservationPath)
+	if err != nil {
+		return pgwatch.Observation{}, err
+	}
+	return pgwatch.ParseObservation(b)
 }
 
 // WriteTimers replaces the timers file (0600, owned by the server's user, in the private dir).

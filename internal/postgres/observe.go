@@ -1,0 +1,111 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgpassfile"
+	"github.com/jackc/pgx/v5"
+	"github.com/jujulet/postgresql-k8s/internal/pgwatch"
+	"github.com/jujulet/postgresql-k8s/internal/pki"
+)
+
+// ObserveUser is the role the watcher observes its server as: the system user with
+// pg_monitor, whose password the passfile holds.
+const ObserveUser = "monitoring"
+
+// probeTimeout bounds one observation, connection included.
+const probeTimeout = 5 * time.Second
+
+// Observe reads the shape of the server on conn (pgwatch.Observation): positions, start
+// time, a primary's synchronous standbys, the slots. pg_monitor is enough for all of it.
+func Observe(ctx context.Context, conn *pgx.Conn) (pgwatch.Observation, error) {
+	pos, err := WALPositions(ctx, conn)
+	if err != nil {
+		return pgwatch.Observation{}, err
+	}
+	o := pgwatch.Observation{InRecovery: pos.InRecovery, Timeline: pos.Timeline}
+	if err := conn.QueryRow(ctx, "SELECT pg_postmaster_start_time()").Scan(&o.Started); err != nil {
+		return pgwatch.Observation{}, fmt.Errorf("postmaster start time: %w", err)
+	}
+	if !pos.InRecovery {
+		rs, err := ReadReplicationState(ctx, conn)
+		if err != nil {
+			return pgwatch.Observation{}, err
+		}
+		o.SyncStandbyNames = rs.SyncStandbyNames
+		for _, r := range rs.Standbys {
+			o.Standbys = append(o.Standbys, pgwatch.ObservedStandby{Name: r.AppName, State: r.State, SyncState: r.SyncState})
+		}
+	}
+	slots, err := ListSlots(ctx, conn)
+	if err != nil {
+		return pgwatch.Observation{}, err
+	}
+	for _, s := range slots {
+		o.Slots = append(o.Slots, pgwatch.ObservedSlot{Name: s.Name, Lost: s.WALStatus == SlotLost})
+	}
+	return o, nil
+}
+
+// Observe reads the shape of the server over the hook's session.
+func (d *DB) Observe(ctx context.Context) (pgwatch.Observation, error) { return Observe(ctx, d.conn) }
+
+// NewProbe is the watcher's probe of srv: one session, opened when needed (the passfile and
+// the CA file are read again for each), kept between observations, and dropped when one
+// fails.
+func NewProbe(srv pgwatch.Server) pgwatch.Probe {
+	var conn *pgx.Conn
+	return func(ctx context.Context) (pgwatch.Observation, error) {
+		ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+		defer cancel()
+		if conn == nil || conn.IsClosed() {
+			c, err := connectObserver(ctx, srv)
+			if err != nil {
+				return pgwatch.Observation{}, err
+			}
+			conn = c
+		}
+		o, err := Observe(ctx, conn)
+		if err != nil {
+			_ = conn.Close(ctx)
+			conn = nil
+		}
+		return o, err
+	}
+}
+
+// connectObserver opens the watcher's session: TLS verified with the CA file, the password
+// from the passfile (as libpq would look it up).
+func connectObserver(ctx context.Context, srv pgwatch.Server) (*pgx.Conn, error) {
+	host, portText, err := net.SplitHostPort(srv.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("server address %q: %w", srv.Addr, err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil || port <= 0 || port > 65535 {
+		return nil, fmt.Errorf("server address %q: bad port", srv.Addr)
+	}
+	ca, err := os.ReadFile(srv.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("server CA: %w", err)
+	}
+	tlsCfg, err := pki.ClientConfig(ca, host, pki.ModeFor(host), nil)
+	if err != nil {
+		return nil, fmt.Errorf("server CA %s: %w", srv.CAFile, err)
+	}
+	pf, err := pgpassfile.ReadPassfile(srv.Passfile)
+	if err != nil {
+		return nil, fmt.Errorf("passfile: %w", err)
+	}
+	password := pf.FindPassword(host, portText, "postgres", srv.User)
+	if password == "" {
+		return nil, errors.New("passfile: no password for " + srv.User)
+	}
+	return Connect(ctx, host, port, PasswordLogin(srv.User, password), "postgres", tlsCfg)
+}

@@ -1,0 +1,99 @@
+package postgres
+
+import (
+	"context"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jujulet/postgresql-k8s/internal/pgwatch"
+	"github.com/jujulet/postgresql-k8s/internal/pki"
+)
+
+// TestProbeObservesTheServersShape runs the watcher's probe against a real primary as the
+// monitoring user: what it reads, which changes change the shape and which do not, a restart
+// it reconnects after, and a passfile without the user's password.
+func TestProbeObservesTheServersShape(t *testing.T) {
+	havePostgres(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	const monPass = "mon-pass:secret"
+	u := startUnit(t, ctx, "127.0.0.94")
+	must(t, u.w.InitDB(ctx, opLogin))
+	must(t, u.w.WritePassfile(ctx, append(passEntries(), PassEntry{User: ObserveUser, Password: monPass})))
+	_, err := u.w.WriteConf(ctx, testSettings())
+	must(t, err)
+	_, err = u.w.WriteHBA(ctx, append(testHBA(), HBARule{"hostssl", "postgres", ObserveUser, "127.0.0.0/8", "scram-sha-256"}))
+	must(t, err)
+	must(t, u.w.PlanLayer(ctx, LayerOptions{}))
+	must(t, u.w.Start(ctx))
+	must(t, u.w.WaitReady(ctx, opLogin))
+	admin := connect(t, ctx, u.w)
+	must(t, EnsureRole(ctx, admin, Role{Name: ObserveUser, Password: monPass, Grants: []string{"GRANT pg_monitor TO %s"}}))
+
+	srv := pgwatch.Server{
+		Addr: net.JoinHostPort(u.w.Addr, strconv.Itoa(DefaultPort)), User: ObserveUser,
+		Passfile: u.w.Host(u.w.PassfilePath()), CAFile: u.w.Host(u.w.TLSPath(CAFile)),
+	}
+	probe := NewProbe(srv)
+	observe := func() pgwatch.Observation {
+		t.Helper()
+		o, err := probe(ctx)
+		must(t, err)
+		return o
+	}
+	first := observe()
+	if first.InRecovery || first.Timeline != 1 || first.Started.IsZero() || len(first.Standbys) != 0 || len(first.Slots) != 0 || first.SyncStandbyNames != "" {
+		t.Fatalf("a fresh primary observed as %+v", first)
+	}
+	// Writes move the WAL, not the shape.
+	_, err = admin.Exec(ctx, "CREATE TABLE t (v int); INSERT INTO t SELECT generate_series(1, 1000)")
+	must(t, err)
+	if o := observe(); o.Shape() != first.Shape() {
+		t.Fatalf("writes changed the shape: %+v → %+v", first, o)
+	}
+	// A slot does.
+	must(t, CreateSlot(ctx, admin, "unit_x"))
+	withSlot := observe()
+	if withSlot.Shape() == first.Shape() || len(withSlot.Slots) != 1 || withSlot.Slots[0] != (pgwatch.ObservedSlot{Name: "unit_x"}) {
+		t.Fatalf("a new slot observed as %+v", withSlot)
+	}
+	// So does a restart: the probe's session breaks once, and the next one reconnects.
+	_, err = u.w.Stop(ctx)
+	must(t, err)
+	if o, err := probe(ctx); err == nil {
+		t.Fatalf("a stopped server observed as %+v", o)
+	}
+	must(t, u.w.Start(ctx))
+	must(t, u.w.WaitReady(ctx, opLogin))
+	restarted := observe()
+	if !restarted.Started.After(withSlot.Started) || restarted.Shape() == withSlot.Shape() {
+		t.Fatalf("a restart observed as %+v (before: %+v)", restarted, withSlot)
+	}
+
+	// A passfile without the user's password: refused before connecting, and no password in
+	// what the watcher would log.
+	must(t, u.w.WritePassfile(ctx, passEntries()))
+	_, err = NewProbe(srv)(ctx)
+	if err == nil || !strings.Contains(err.Error(), "no password for "+ObserveUser) {
+		t.Fatalf("a passfile without the password: %v", err)
+	}
+	if strings.Contains(err.Error(), opPass) {
+		t.Fatalf("the error shows a password: %v", err)
+	}
+	// A CA the server's certificate does not chain to: the TLS verification fails.
+	otherCA, err := pki.NewCA("another cluster", time.Now())
+	must(t, err)
+	other, err := os.CreateTemp(t.TempDir(), "ca")
+	must(t, err)
+	must(t, os.WriteFile(other.Name(), otherCA.CertPEM, 0o600))
+	must(t, u.w.WritePassfile(ctx, append(passEntries(), PassEntry{User: ObserveUser, Password: monPass})))
+	bad := srv
+	bad.CAFile = other.Name()
+	if o, err := NewProbe(bad)(ctx); err == nil {
+		t.Fatalf("a server verified with another CA observed as %+v", o)
+	}
+}
