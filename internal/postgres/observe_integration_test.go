@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jujulet/postgresql-k8s/internal/pgwatch"
 	"github.com/jujulet/postgresql-k8s/internal/pki"
 )
@@ -20,19 +21,8 @@ func TestProbeObservesTheServersShape(t *testing.T) {
 	havePostgres(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	const monPass = "mon-pass:secret"
 	u := startUnit(t, ctx, "127.0.0.94")
-	must(t, u.w.InitDB(ctx, opLogin))
-	must(t, u.w.WritePassfile(ctx, append(passEntries(), PassEntry{User: ObserveUser, Password: monPass})))
-	_, err := u.w.WriteConf(ctx, testSettings())
-	must(t, err)
-	_, err = u.w.WriteHBA(ctx, append(testHBA(), HBARule{"hostssl", "postgres", ObserveUser, "127.0.0.0/8", "scram-sha-256"}))
-	must(t, err)
-	must(t, u.w.PlanLayer(ctx, LayerOptions{}))
-	must(t, u.w.Start(ctx))
-	must(t, u.w.WaitReady(ctx, opLogin))
-	admin := connect(t, ctx, u.w)
-	must(t, EnsureRole(ctx, admin, Role{Name: ObserveUser, Password: monPass, Grants: []string{"GRANT pg_monitor TO %s"}}))
+	admin := u.initObservedPrimary(t, ctx)
 
 	srv := pgwatch.Server{
 		Addr: net.JoinHostPort(u.w.Addr, strconv.Itoa(DefaultPort)), User: ObserveUser,
@@ -50,7 +40,7 @@ func TestProbeObservesTheServersShape(t *testing.T) {
 		t.Fatalf("a fresh primary observed as %+v", first)
 	}
 	// Writes move the WAL, not the shape.
-	_, err = admin.Exec(ctx, "CREATE TABLE t (v int); INSERT INTO t SELECT generate_series(1, 1000)")
+	_, err := admin.Exec(ctx, "CREATE TABLE t (v int); INSERT INTO t SELECT generate_series(1, 1000)")
 	must(t, err)
 	if o := observe(); o.Shape() != first.Shape() {
 		t.Fatalf("writes changed the shape: %+v → %+v", first, o)
@@ -90,10 +80,35 @@ func TestProbeObservesTheServersShape(t *testing.T) {
 	other, err := os.CreateTemp(t.TempDir(), "ca")
 	must(t, err)
 	must(t, os.WriteFile(other.Name(), otherCA.CertPEM, 0o600))
-	must(t, u.w.WritePassfile(ctx, append(passEntries(), PassEntry{User: ObserveUser, Password: monPass})))
+	must(t, u.w.WritePassfile(ctx, observedPassEntries()))
 	bad := srv
 	bad.CAFile = other.Name()
 	if o, err := NewProbe(bad)(ctx); err == nil {
 		t.Fatalf("a server verified with another CA observed as %+v", o)
 	}
+}
+
+const monPass = "mon-pass:secret"
+
+func observedPassEntries() []PassEntry {
+	return append(passEntries(), PassEntry{User: ObserveUser, Password: monPass})
+}
+
+// initObservedPrimary is initPrimary with the monitoring user the watcher observes the
+// server as (its password in the passfile, admitted by pg_hba); it returns an operator
+// session.
+func (u *testUnit) initObservedPrimary(t *testing.T, ctx context.Context) *pgx.Conn {
+	t.Helper()
+	must(t, u.w.InitDB(ctx, opLogin))
+	must(t, u.w.WritePassfile(ctx, observedPassEntries()))
+	_, err := u.w.WriteConf(ctx, testSettings())
+	must(t, err)
+	_, err = u.w.WriteHBA(ctx, append(testHBA(), HBARule{"hostssl", "postgres", ObserveUser, "127.0.0.0/8", "scram-sha-256"}))
+	must(t, err)
+	must(t, u.w.PlanLayer(ctx, LayerOptions{}))
+	must(t, u.w.Start(ctx))
+	must(t, u.w.WaitReady(ctx, opLogin))
+	admin := connect(t, ctx, u.w)
+	must(t, EnsureRole(ctx, admin, Role{Name: ObserveUser, Password: monPass, Grants: []string{"GRANT pg_monitor TO %s"}}))
+	return admin
 }

@@ -68,6 +68,23 @@ func TestWatcherRaisesWakeNotices(t *testing.T) {
 		t.Fatalf("an unchanged watcher was pushed or restarted: %+v, pushed %v → %v", s, pushedAt, binMod())
 	}
 
+	// It observes the server: there is none running, and its observation says so.
+	waitObservation := func(what string, ok func(pgwatch.Observation) bool) {
+		t.Helper()
+		for {
+			o, err := u.w.ReadObservation(ctx)
+			if err == nil && ok(o) {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("waiting for an observation (%s): %+v, %v", what, o, err)
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	waitObservation("no server", func(o pgwatch.Observation) bool { return o.Error != "" && o.Shape() == "" })
+
 	// A deadline in the past comes back as a wake-up notice.
 	since := time.Now()
 	must(t, u.w.WriteTimers(ctx, pgwatch.Timers{"retry": time.Now().Add(-time.Second)}))
@@ -79,6 +96,10 @@ func TestWatcherRaisesWakeNotices(t *testing.T) {
 	if err != nil || len(notices) != 1 || notices[0].LastData["timer"] != "retry" {
 		t.Fatalf("notices %+v, %v", notices, err)
 	}
+
+	// Once the server runs, the observation is its shape.
+	u.initObservedPrimary(t, ctx)
+	waitObservation("a primary", func(o pgwatch.Observation) bool { return o.Error == "" && !o.InRecovery && o.Timeline == 1 })
 
 	// A new charm binary (an upgrade): pushed again and the service restarted.
 	later := time.Now().Add(time.Minute)
