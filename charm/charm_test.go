@@ -54,6 +54,7 @@ func (w *world) now() time.Time {
 func newWorld(t *testing.T, n int) *world {
 	w := &world{t: t, fc: newFakeCluster(), units: map[string]*testUnit{}, app: map[string]string{},
 		secrets: map[string]*hookenvtest.FakeSecret{}, leader: "pg/0"}
+	w.fc.now = w.now
 	for i := 0; i < n; i++ {
 		w.addUnit(fmt.Sprintf("pg/%d", i))
 	}

@@ -62,6 +62,9 @@ type upstreamDown struct {
 	Since   int64  `json:"since"` // unix milliseconds
 }
 
+// hookUpdateStatus is Juju's periodic hook (steady.go).
+const hookUpdateStatus = "update-status"
+
 // Hook names of the workload events of the postgresql container.
 var (
 	hookCheckFailed    = postgres.Container + "-pebble-check-failed"

@@ -363,7 +363,7 @@ func TestTimersFile(t *testing.T) {
 			st.WakeAt("ok-name", w.now().Add(time.Second))
 		}}
 	}
-	w.mustRun("pg/0", "update-status")
+	w.mustRun("pg/0", "config-changed") // a hook that reconciles whatever the last one did
 	if _, bad := u.s.timers["Not Valid"]; bad || u.s.timers["ok-name"].IsZero() {
 		t.Errorf("timers %v", u.s.timers)
 	}

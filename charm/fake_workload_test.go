@@ -48,6 +48,9 @@ type fakeServer struct {
 	calls         []string
 	layer         postgres.LayerOptions
 	watcher       bool           // EnsureWatcher ran
+	started       time.Time      // when the server last started (pg_postmaster_start_time)
+	// unobserved: the watcher has no observation of the server (ReadObservation fails).
+	unobserved bool
 	timers        pgwatch.Timers // the timers file
 	timersBad     bool           // the timers file is garbage
 	timerWrites   int
@@ -73,12 +76,21 @@ type fakeServer struct {
 }
 
 type fakeCluster struct {
+	// now is the world's clock (time.Now when nil): the watchers' observations are taken then.
+	now     func() time.Time
 	mu      sync.Mutex
 	servers map[string]*fakeServer // by address
 	// state guards what a connection reads of a server (its rules, roles, TLS files, whether
 	// it runs) against the hook's writes: the charm opens sessions early, on goroutines of
 	// their own (sessions.go).
 	state sync.Mutex
+}
+
+func (fc *fakeCluster) clock() time.Time {
+	if fc.now == nil {
+		return time.Now()
+	}
+	return fc.now()
 }
 
 func newFakeCluster() *fakeCluster { return &fakeCluster{servers: map[string]*fakeServer{}} }
@@ -191,6 +203,7 @@ func (w *fakeWorkload) Start(context.Context) error {
 	defer w.fc.state.Unlock()
 	w.call("Start")
 	w.s.running = true
+	w.s.started = w.fc.clock()
 	w.s.live = w.s.conf
 	w.s.inRecovery = w.s.standby
 	return nil
@@ -553,6 +566,33 @@ func (d *fakeDB) TimelineHistory(_ context.Context, tli int) ([]postgres.History
 	return []postgres.HistoryEntry{{TLI: tli - 1, SwitchLSN: d.s.received + 1}}, nil
 }
 func (d *fakeDB) Close(context.Context) {}
+
+// Observe is postgres.Observe over the fake's positions, standbys and slots.
+func (d *fakeDB) Observe(ctx context.Context) (pgwatch.Observation, error) {
+	pos, _ := d.Positions(ctx)
+	var rs postgres.ReplicationState
+	if !pos.InRecovery {
+		rs, _ = d.Replication(ctx)
+	}
+	slots, _ := d.ListSlots(ctx)
+	return postgres.ObservationOf(d.s.started, pos, rs, slots), nil
+}
+
+// ReadObservation is the watcher's observation of a fake server: taken now, of the server as
+// it is (a stopped or refusing one is an error), once EnsureWatcher has run.
+func (w *fakeWorkload) ReadObservation(ctx context.Context) (pgwatch.Observation, error) {
+	w.fc.state.Lock()
+	defer w.fc.state.Unlock()
+	if !w.s.watcher || w.s.unobserved {
+		return pgwatch.Observation{}, errors.New("observed.json: not found")
+	}
+	if !w.s.running || w.s.down {
+		return pgwatch.Observation{At: w.fc.clock(), Error: "connection refused"}, nil
+	}
+	o, err := (&fakeDB{s: w.s, w: w, user: postgres.ObserveUser}).Observe(ctx)
+	o.At = w.fc.clock()
+	return o, err
+}
 
 func (w *fakeWorkload) PlaceTLS(_ context.Context, files map[string][]byte) error {
 	w.fc.state.Lock()

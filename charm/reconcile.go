@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jujulet/postgresql-k8s/internal/hookenv"
+	"github.com/jujulet/postgresql-k8s/internal/pgwatch"
 	"github.com/jujulet/postgresql-k8s/internal/postgres"
 )
 
@@ -29,6 +30,17 @@ func (c *Charm) Reconcile(ctx context.Context) error {
 	if st.Leaving {
 		return nil // stopped for good at its own departure; never restarted
 	}
+	inputs := inputsDigest(st)
+	if c.Env.HookName == hookUpdateStatus {
+		endSteady := hookenv.StartSpan(ctx, "charm steady")
+		steady, why := c.steadyUpdateStatus(ctx, st, inputs)
+		endSteady()
+		if steady {
+			c.logf(ctx, slog.LevelDebug, "update-status: steady, nothing to do")
+			return c.flushWith(ctx, st) // what readState recorded, if anything
+		}
+		c.logf(ctx, slog.LevelDebug, "update-status: a full reconcile (%s)", why)
+	}
 	endRec := hookenv.StartSpan(ctx, "charm reconcile")
 	err = c.reconcile(ctx, st)
 	st.early.close(ctx)
@@ -40,6 +52,7 @@ func (c *Charm) Reconcile(ctx context.Context) error {
 	}
 	msg, isWaiting := asWaiting(err)
 	c.scheduleRetry(st, isWaiting)
+	c.recordSteady(ctx, st, inputs, err)
 	// The statuses go with the hook's last writes, in one round, and only when they change.
 	if isWaiting {
 		c.logf(ctx, slog.LevelInfo, "waiting: %s", msg)
@@ -433,6 +446,10 @@ func (c *Charm) runPrimary(ctx context.Context, st *State, w Workload, role *Rol
 		return err
 	}
 	st.SetMine("demoted", "")
+	// The shape this run verified, for a steady update-status (steady.go).
+	if o, err := db.Observe(ctx); err == nil {
+		st.observedSelf(o)
+	}
 	if st.Leader && st.AppData["system-id"] == "" {
 		cd, err := w.ControlData(ctx)
 		if err != nil {
@@ -624,11 +641,11 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 	st.SetMine(keySyncStandbys, "")
 	fenced := false
 	if running {
-		pos, err := c.selfPositions(ctx, st, w)
+		obs, err := c.selfObservation(ctx, st, w)
 		if err != nil {
 			return err
 		}
-		if !pos.InRecovery {
+		if !obs.InRecovery {
 			// Fencing: a writable server that is not the recorded primary stops at once.
 			c.logf(ctx, slog.LevelWarn, "fencing: this unit is writable but %s is the primary; stopping", role.UpstreamUnit)
 			if err := c.status(ctx, "maintenance", "fencing: stopping a writable server that is not the primary"); err != nil {
@@ -736,11 +753,11 @@ func (c *Charm) runReadOnly(ctx context.Context, st *State, w Workload, role Rol
 	settings.SynchronousStandbyNames = replicaSyncNames(st)
 	st.SetMine(keySyncStandbys, "")
 	if running {
-		pos, err := c.selfPositions(ctx, st, w)
+		obs, err := c.selfObservation(ctx, st, w)
 		if err != nil {
 			return err
 		}
-		if !pos.InRecovery {
+		if !obs.InRecovery {
 			c.logf(ctx, slog.LevelWarn, "fencing: this unit is writable in a read-only cluster; restarting it read-only")
 			if _, err := w.Stop(ctx); err != nil {
 				return err
@@ -999,14 +1016,20 @@ func startFailed(err error) error {
 	return waiting("PostgreSQL failed to start, retrying: %v", err)
 }
 
-// selfPositions reads the running server's WAL positions (and whether it is in recovery).
-func (c *Charm) selfPositions(ctx context.Context, st *State, w Workload) (postgres.Positions, error) {
+// selfObservation reads the running server's shape (whether it is in recovery, above all),
+// and keeps it as the hook's own observation (State.observed).
+func (c *Charm) selfObservation(ctx context.Context, st *State, w Workload) (pgwatch.Observation, error) {
 	db, err := c.connectSelf(ctx, st, w)
 	if err != nil {
-		return postgres.Positions{}, waiting("PostgreSQL not accepting connections yet: %v", err)
+		return pgwatch.Observation{}, waiting("PostgreSQL not accepting connections yet: %v", err)
 	}
 	defer db.Close(ctx)
-	return db.Positions(ctx)
+	o, err := db.Observe(ctx)
+	if err != nil {
+		return pgwatch.Observation{}, err
+	}
+	st.observedSelf(o)
+	return o, nil
 }
 
 // connectSelf connects to this unit's server as AdminUser (selfLogin), retrying for a few

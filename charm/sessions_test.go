@@ -126,8 +126,9 @@ func TestEarlySessionWaitBoundedByTheStep(t *testing.T) {
 	}
 }
 
-// In a steady hook the session each unit needs (its own server; the leader's probe of the
-// primary) is opened early and is the one the step uses: one login per server, no second.
+// In a hook that finds the cluster steady the session each unit needs (its own server; the
+// leader's probe of the primary) is opened early and is the one the step uses: one login per
+// server, no second. (config-changed: a steady update-status opens none, steady.go.)
 func TestSteadyHookUsesItsEarlySessions(t *testing.T) {
 	w := bootstrap(t, 2)
 	w.app[keyPinnedPrimary] = "pg/0" // no hand-off of the primary: steady at once
@@ -139,7 +140,7 @@ func TestSteadyHookUsesItsEarlySessions(t *testing.T) {
 		u := w.units[name]
 		own := len(u.s.logins)
 		early := u.s.earlyConnects
-		w.mustRun(name, "update-status")
+		w.mustRun(name, "config-changed")
 		if got := len(u.s.logins) - own; got != 1 {
 			t.Errorf("%s: %d logins to its own server in a steady hook, want 1", name, got)
 		}

@@ -115,6 +115,9 @@ type State struct {
 	clientsDR *drClientView
 	// certs is the certificates relation as certificatesStep settled it (tls_certificates.go).
 	certs certsState
+	// observed is this hook's own observation of its server, made once the role's run had
+	// verified it (nil when it made none): what recordSteady keeps (steady.go).
+	observed *pgwatch.Observation
 }
 
 // Primary is the unit the leader recorded as primary ("" before the first election).

@@ -26,6 +26,8 @@ type Workload interface {
 	// ReadTimers and WriteTimers read and replace the watcher's timers file.
 	ReadTimers(ctx context.Context) (pgwatch.Timers, error)
 	WriteTimers(ctx context.Context, t pgwatch.Timers) error
+	// ReadObservation reads the watcher's observation of the server.
+	ReadObservation(ctx context.Context) (pgwatch.Observation, error)
 	Running(ctx context.Context) (bool, error)
 	Start(ctx context.Context) error
 	Stop(ctx context.Context) (postgres.ControlData, error)
@@ -73,6 +75,8 @@ type DB interface {
 	TimelineHistory(ctx context.Context, tli int) ([]postgres.HistoryEntry, error)
 	// Replication is a primary's synchronous replication state (pg_stat_replication).
 	Replication(ctx context.Context) (postgres.ReplicationState, error)
+	// Observe reads the server's shape, as the watcher does (postgres.Observe).
+	Observe(ctx context.Context) (pgwatch.Observation, error)
 	Close(ctx context.Context)
 }
 

@@ -29,28 +29,37 @@ func Observe(ctx context.Context, conn *pgx.Conn) (pgwatch.Observation, error) {
 	if err != nil {
 		return pgwatch.Observation{}, err
 	}
-	o := pgwatch.Observation{InRecovery: pos.InRecovery, Timeline: pos.Timeline}
-	if err := conn.QueryRow(ctx, "SELECT pg_postmaster_start_time()").Scan(&o.Started); err != nil {
+	var started time.Time
+	if err := conn.QueryRow(ctx, "SELECT pg_postmaster_start_time()").Scan(&started); err != nil {
 		return pgwatch.Observation{}, fmt.Errorf("postmaster start time: %w", err)
 	}
+	var rs ReplicationState
 	if !pos.InRecovery {
-		rs, err := ReadReplicationState(ctx, conn)
-		if err != nil {
+		if rs, err = ReadReplicationState(ctx, conn); err != nil {
 			return pgwatch.Observation{}, err
-		}
-		o.SyncStandbyNames = rs.SyncStandbyNames
-		for _, r := range rs.Standbys {
-			o.Standbys = append(o.Standbys, pgwatch.ObservedStandby{Name: r.AppName, State: r.State, SyncState: r.SyncState})
 		}
 	}
 	slots, err := ListSlots(ctx, conn)
 	if err != nil {
 		return pgwatch.Observation{}, err
 	}
+	return ObservationOf(started, pos, rs, slots), nil
+}
+
+// ObservationOf is the observation of a server started at started, with positions pos, a
+// primary's replication state rs (ignored in recovery) and slots.
+func ObservationOf(started time.Time, pos Positions, rs ReplicationState, slots []Slot) pgwatch.Observation {
+	o := pgwatch.Observation{Started: started, InRecovery: pos.InRecovery, Timeline: pos.Timeline}
+	if !pos.InRecovery {
+		o.SyncStandbyNames = rs.SyncStandbyNames
+		for _, r := range rs.Standbys {
+			o.Standbys = append(o.Standbys, pgwatch.ObservedStandby{Name: r.AppName, State: r.State, SyncState: r.SyncState})
+		}
+	}
 	for _, s := range slots {
 		o.Slots = append(o.Slots, pgwatch.ObservedSlot{Name: s.Name, Lost: s.WALStatus == SlotLost})
 	}
-	return o, nil
+	return o
 }
 
 // Observe reads the shape of the server over the hook's session.
