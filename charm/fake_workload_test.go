@@ -47,13 +47,13 @@ type fakeServer struct {
 	cleanStopped  bool
 	calls         []string
 	layer         postgres.LayerOptions
-	watcher       bool           // EnsureWatcher ran
-	started       time.Time      // when the server last started (pg_postmaster_start_time)
+	watcher       bool      // EnsureWatcher ran
+	started       time.Time // when the server last started (pg_postmaster_start_time)
 	// unobserved: the watcher has no observation of the server (ReadObservation fails).
-	unobserved bool
-	timers        pgwatch.Timers // the timers file
-	timersBad     bool           // the timers file is garbage
-	timerWrites   int
+	unobserved  bool
+	timers      pgwatch.Timers // the timers file
+	timersBad   bool           // the timers file is garbage
+	timerWrites int
 	// killAfterSetPassword: the hook process dies right after a password change commits
 	// (a panic that runKilled recovers).
 	killAfterSetPassword bool

@@ -5,8 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"log/slog"
 	"errors"
+	"log/slog"
 	"maps"
 	"time"
 
