@@ -96,9 +96,15 @@ func measureUpdateStatus(b *testing.B, ctx context.Context, j *scenario.Jujulet,
 	_, err = j.Juju(ctx, "model-config", "-m", model, "update-status-hook-interval=1h")
 	must(b, err)
 	settle(b, ctx, j, model, settled)
-	var times, inTools, inCharm, cpu, toolsCPU []time.Duration
+	var times, inTools, inCharm, cpu, toolsCPU, steady, full []time.Duration
 	var rounds, depths []int
 	for _, h := range hooks {
+		// A steady update-status (charm/steady.go) ends without the full reconcile.
+		if hasSpan(h, "charm reconcile") {
+			full = append(full, h.End)
+		} else if hasSpan(h, "charm steady") {
+			steady = append(steady, h.End)
+		}
 		if len(h.Calls) == 0 {
 			b.Fatalf("%s update-status (pid %d) traced no tool call", h.Unit, h.PID)
 		}
@@ -122,8 +128,15 @@ func measureUpdateStatus(b *testing.B, ctx context.Context, j *scenario.Jujulet,
 	b.ReportMetric(float64(depths[len(depths)/2]), "depth-p50")
 	b.ReportMetric(float64(depths[len(depths)-1]), "depth-max")
 	b.ReportMetric(float64(len(others)), "other-hooks")
+	b.ReportMetric(100*float64(len(steady))/float64(len(hooks)), "steady-pct")
+	if len(steady) > 0 {
+		b.ReportMetric(ms(percentile(steady, 50)), "steady-p50-ms")
+	}
+	if len(full) > 0 {
+		b.ReportMetric(ms(percentile(full, 50)), "full-p50-ms")
+	}
 	for _, h := range others {
-		b.Logf("other hook meanwhile: %s %s (%v)", h.Unit, h.Hook, h.End.Round(10*time.Microsecond))
+		b.Logf("other hook meanwhile: %s %s (%v): %s", h.Unit, h.Hook, h.End.Round(10*time.Microsecond), describeCalls(h.Spans))
 	}
 	for _, h := range hooks {
 		b.Logf("%s: %v (tools %v; CPU %v, tools' %v), %d rounds, depth %d: %s; charm's own work: %s", h.Unit, h.End.Round(10*time.Microsecond), h.InTools().Round(10*time.Microsecond),
@@ -170,6 +183,11 @@ func otherHooks(b *testing.B, trace, app string) []hookenv.HookTrace {
 	all, err := hookenv.ParseTrace(f)
 	must(b, err)
 	return slices.DeleteFunc(all, func(h hookenv.HookTrace) bool { return h.Hook == "update-status" || hookenv.AppOf(h.Unit) != app })
+}
+
+// hasSpan reports whether the hook traced a span of the charm's own work named name.
+func hasSpan(h hookenv.HookTrace, name string) bool {
+	return slices.ContainsFunc(h.Spans, func(s hookenv.Span) bool { return strings.ReplaceAll(s.Tool, "_", " ") == name })
 }
 
 // minPerUnit is the fewest hooks any of the n units ran (0 while one has run none).
