@@ -1,6 +1,7 @@
 package charm
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -575,7 +576,15 @@ func (d *fakeDB) Observe(ctx context.Context) (pgwatch.Observation, error) {
 		rs, _ = d.Replication(ctx)
 	}
 	slots, _ := d.ListSlots(ctx)
-	return postgres.ObservationOf(d.s.started, pos, rs, slots), nil
+	o := postgres.ObservationOf(d.s.started, pos, rs, slots)
+	// A standby streams from its live upstream while that runs and answers.
+	if up := d.s.live.Upstream; pos.InRecovery && up != nil {
+		o.Receiver = &pgwatch.ObservedReceiver{Status: "waiting", Host: up.Host, Port: cmp.Or(up.Port, postgres.DefaultPort)}
+		if u := d.w.fc.servers[up.Host]; u != nil && u.running && !u.down {
+			o.Receiver.Status = "streaming"
+		}
+	}
+	return o, nil
 }
 
 // ReadObservation is the watcher's observation of a fake server: taken now, of the server as

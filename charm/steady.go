@@ -123,9 +123,9 @@ func (c *Charm) steadyUpdateStatus(ctx context.Context, st *State, inputs string
 		return false, "Juju's view changed"
 	case c.Now().Sub(time.Unix(rec.At, 0)) >= steadyMaxAge:
 		return false, "due for a full check"
-	case st.Leader && (st.Primary() != st.Unit || len(st.Peers) > 0):
-		// The leader probes the primary and runs the cluster's bookkeeping.
-		return false, "the leader of a cluster with peers"
+	case st.Leader && st.Primary() == st.Unit && len(st.Peers) > 0:
+		// It hands the primary off to a replica (leader.go).
+		return false, "the leader is the primary"
 	}
 	for _, ep := range c.extension().prefetchEndpoints() {
 		if len(st.relationIDs[ep]) > 0 {
@@ -161,8 +161,19 @@ func (c *Charm) steadyUpdateStatus(ctx context.Context, st *State, inputs string
 		return false, "the observation is " + age.Round(time.Second).String() + " old"
 	case obs.Shape() != rec.Shape:
 		return false, "the server changed"
+	case st.Leader && st.Primary() != st.Unit && !streamsFrom(obs, st.PrimaryAddress()):
+		// The leader's full reconcile probes the primary, to fail over from one that is
+		// down. Its own server streaming from the primary is the same answer, from the
+		// watcher a second ago; the primary's loss stops the stream, which the next
+		// observation shows, and fires the leader's upstream check, whose hook reconciles.
+		return false, "the leader does not stream from the primary"
 	}
 	return true, ""
+}
+
+// streamsFrom reports whether the observed server streams WAL from host.
+func streamsFrom(o pgwatch.Observation, host string) bool {
+	return o.InRecovery && o.Receiver != nil && o.Receiver.Status == "streaming" && host != "" && o.Receiver.Host == host
 }
 
 // aheadWorkload waits for the workload readState started opening, without taking it: the

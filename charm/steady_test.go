@@ -51,14 +51,13 @@ func fullReconcile(t *testing.T, w *world, unit string) bool {
 func TestSteadyUpdateStatusSkipsTheFullReconcile(t *testing.T) {
 	w := steadyWorld(t)
 	for range 3 {
-		if fullReconcile(t, w, "pg/1") || fullReconcile(t, w, "pg/2") {
-			t.Fatalf("a steady primary or replica ran a full reconcile")
-		}
-		// The leader probes the primary in every hook.
-		if !fullReconcile(t, w, "pg/0") {
-			t.Fatalf("the leader ended an update-status early")
+		for _, u := range w.names() {
+			if fullReconcile(t, w, u) {
+				t.Fatalf("%s: a full reconcile in a steady cluster", u)
+			}
 		}
 	}
+	wantStatus(t, w.units["pg/0"], "active", "Replica")
 	wantStatus(t, w.units["pg/1"], "active", "Primary")
 	wantStatus(t, w.units["pg/2"], "active", "Replica")
 }
@@ -74,6 +73,8 @@ func TestSteadyUpdateStatusRunsTheFullReconcileOnAChange(t *testing.T) {
 		change func(w *world)
 		undo   func(w *world) // puts things back before the next update-status (nil: none)
 	}{
+		{"the primary stopped (the leader streams from it)", "pg/0", func(w *world) { w.units["pg/1"].s.running = false },
+			func(w *world) { w.units["pg/1"].s.running = true }},
 		{"its server restarted", "pg/2", func(w *world) { w.units["pg/2"].s.started = later(w) }, nil},
 		{"a standby stopped streaming", "pg/1", func(w *world) { w.units["pg/2"].s.replState = "catchup" },
 			func(w *world) { w.units["pg/2"].s.replState = "" }},
@@ -116,6 +117,19 @@ func settlesSteady(t *testing.T, w *world, unit string) {
 	for i := 0; fullReconcile(t, w, unit); i++ {
 		if i == 4 {
 			t.Fatalf("%s: still reconciling fully after 5 update-status: status %+v, timers %v", unit, w.units[unit].f.UnitStatus, w.units[unit].s.timers)
+		}
+	}
+}
+
+// The leader's full reconcile probes the primary. It ends update-status early only while its
+// own server streams from the primary: not while the primary does not answer, even when its
+// last full reconcile saw the same.
+func TestSteadyLeaderStreamsFromThePrimary(t *testing.T) {
+	w := steadyWorld(t)
+	w.units["pg/1"].s.down = true
+	for range 3 {
+		if !fullReconcile(t, w, "pg/0") {
+			t.Fatal("the leader ended update-status early while the primary does not answer")
 		}
 	}
 }

@@ -36,6 +36,16 @@ type Observation struct {
 	Standbys         []ObservedStandby `json:"standbys,omitempty"`
 	// Slots are the physical replication slots.
 	Slots []ObservedSlot `json:"slots,omitempty"`
+	// Receiver is a standby's WAL receiver (nil when it has none, as on a primary).
+	Receiver *ObservedReceiver `json:"receiver,omitempty"`
+}
+
+// ObservedReceiver is a standby's pg_stat_wal_receiver: whom it streams from, and whether it
+// does (status "streaming").
+type ObservedReceiver struct {
+	Status string `json:"status"`
+	Host   string `json:"host"`
+	Port   int    `json:"port"`
 }
 
 // ObservedStandby is one row of a primary's pg_stat_replication.
@@ -83,6 +93,11 @@ func (o Observation) Shape() string {
 	for _, s := range slots {
 		field(s.Name)
 		field(strconv.FormatBool(s.Lost))
+	}
+	if r := o.Receiver; r != nil {
+		field(r.Status)
+		field(r.Host)
+		field(strconv.Itoa(r.Port))
 	}
 	return hex.EncodeToString(h.Sum(nil))[:32]
 }

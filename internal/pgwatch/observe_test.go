@@ -36,12 +36,22 @@ func TestObservationShape(t *testing.T) {
 		"slot gone":        func(o *Observation) { o.Slots = base.Slots[:1] },
 		"name boundary":    func(o *Observation) { o.Standbys = []ObservedStandby{{"pg_1 streaming", "sync", ""}, base.Standbys[1]} },
 		"an error instead": func(o *Observation) { o.Error = "connection refused" },
+		"a receiver":       func(o *Observation) { o.Receiver = &ObservedReceiver{"streaming", "10.0.0.1", 5432} },
 	}
 	for name, change := range changes {
 		o := base
 		change(&o)
 		if o.Shape() == base.Shape() {
 			t.Errorf("%s: same shape", name)
+		}
+	}
+	rec := base
+	rec.Receiver = &ObservedReceiver{"streaming", "10.0.0.1", 5432}
+	for name, r := range map[string]ObservedReceiver{"status": {"waiting", "10.0.0.1", 5432}, "host": {"streaming", "10.0.0.2", 5432}, "port": {"streaming", "10.0.0.1", 5433}} {
+		o := rec
+		o.Receiver = &r
+		if o.Shape() == rec.Shape() {
+			t.Errorf("receiver %s: same shape", name)
 		}
 	}
 	if (Observation{Error: "x"}).Shape() != "" {

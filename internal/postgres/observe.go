@@ -43,11 +43,39 @@ func Observe(ctx context.Context, conn *pgx.Conn) (pgwatch.Observation, error) {
 	if err != nil {
 		return pgwatch.Observation{}, err
 	}
-	return ObservationOf(started, pos, rs, slots), nil
+	o := ObservationOf(started, pos, rs, slots)
+	if pos.InRecovery {
+		if o.Receiver, err = walReceiver(ctx, conn); err != nil {
+			return pgwatch.Observation{}, err
+		}
+	}
+	return o, nil
+}
+
+// walReceiver reads a standby's WAL receiver (nil when it runs none).
+func walReceiver(ctx context.Context, conn *pgx.Conn) (*pgwatch.ObservedReceiver, error) {
+	var r pgwatch.ObservedReceiver
+	var host *string
+	var port *int
+	err := conn.QueryRow(ctx, "SELECT status, sender_host, sender_port FROM pg_stat_wal_receiver").Scan(&r.Status, &host, &port)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("wal receiver: %w", err)
+	}
+	if host != nil {
+		r.Host = *host
+	}
+	if port != nil {
+		r.Port = *port
+	}
+	return &r, nil
 }
 
 // ObservationOf is the observation of a server started at started, with positions pos, a
-// primary's replication state rs (ignored in recovery) and slots.
+// primary's replication state rs (ignored in recovery) and slots; a standby's receiver is
+// the caller's to add.
 func ObservationOf(started time.Time, pos Positions, rs ReplicationState, slots []Slot) pgwatch.Observation {
 	o := pgwatch.Observation{Started: started, InRecovery: pos.InRecovery, Timeline: pos.Timeline}
 	if !pos.InRecovery {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -51,6 +52,35 @@ func TestProbeObservesTheServersShape(t *testing.T) {
 	if withSlot.Shape() == first.Shape() || len(withSlot.Slots) != 1 || withSlot.Slots[0] != (pgwatch.ObservedSlot{Name: "unit_x"}) {
 		t.Fatalf("a new slot observed as %+v", withSlot)
 	}
+	// A standby: its own observation names its upstream, and the primary's lists it.
+	r := startUnit(t, ctx, "127.0.0.95")
+	must(t, CreateSlot(ctx, admin, "unit_r"))
+	must(t, r.w.WritePassfile(ctx, observedPassEntries()))
+	up := Upstream{Host: u.w.Addr, User: "replication", Slot: "unit_r", AppName: "unit_r"}
+	_, err = r.w.BaseBackup(ctx, up)
+	must(t, err)
+	_, err = r.w.FollowPrimary(ctx, testSettings(), up)
+	must(t, err)
+	_, err = r.w.WriteHBA(ctx, append(testHBA(), HBARule{"hostssl", "postgres", ObserveUser, "127.0.0.0/8", "scram-sha-256"}))
+	must(t, err)
+	must(t, r.w.PlanLayer(ctx, LayerOptions{}))
+	must(t, r.w.Start(ctx))
+	must(t, r.w.WaitReady(ctx, opLogin))
+	rsrv := srv
+	rsrv.Addr, rsrv.Passfile, rsrv.CAFile = net.JoinHostPort(r.w.Addr, strconv.Itoa(DefaultPort)), r.w.Host(r.w.PassfilePath()), r.w.Host(r.w.TLSPath(CAFile))
+	rprobe := NewProbe(rsrv)
+	waitFor(t, ctx, "the standby observed streaming", func() (bool, error) {
+		o, err := rprobe(ctx)
+		want := pgwatch.ObservedReceiver{Status: "streaming", Host: u.w.Addr, Port: DefaultPort}
+		return err == nil && o.InRecovery && o.Receiver != nil && *o.Receiver == want && len(o.Standbys) == 0, err
+	})
+	waitFor(t, ctx, "the primary observed with its standby", func() (bool, error) {
+		o, err := probe(ctx)
+		want := []pgwatch.ObservedStandby{{Name: "unit_r", State: "streaming", SyncState: "async"}}
+		return err == nil && o.Receiver == nil && slices.Equal(o.Standbys, want), err
+	})
+	withSlot = observe()
+
 	// So does a restart: the probe's session breaks once, and the next one reconnects.
 	_, err = u.w.Stop(ctx)
 	must(t, err)
@@ -95,8 +125,8 @@ func observedPassEntries() []PassEntry {
 }
 
 // initObservedPrimary is initPrimary with the monitoring user the watcher observes the
-// server as (its password in the passfile, admitted by pg_hba); it returns an operator
-// session.
+// server as (its password in the passfile, admitted by pg_hba) and the replication user; it
+// returns an operator session.
 func (u *testUnit) initObservedPrimary(t *testing.T, ctx context.Context) *pgx.Conn {
 	t.Helper()
 	must(t, u.w.InitDB(ctx, opLogin))
@@ -110,5 +140,6 @@ func (u *testUnit) initObservedPrimary(t *testing.T, ctx context.Context) *pgx.C
 	must(t, u.w.WaitReady(ctx, opLogin))
 	admin := connect(t, ctx, u.w)
 	must(t, EnsureRole(ctx, admin, Role{Name: ObserveUser, Password: monPass, Grants: []string{"GRANT pg_monitor TO %s"}}))
+	must(t, EnsureRole(ctx, admin, Role{Name: "replication", Password: replPass, Attributes: []string{"REPLICATION"}}))
 	return admin
 }
