@@ -13,7 +13,7 @@ import (
 	"github.com/jujulet/postgresql-k8s/internal/pgwatch"
 )
 
-// A steady update-status (docs/HOOKS.md).
+// A steady update-status (docs/HA.md, "A steady update-status").
 //
 // Every change to what Juju holds for a unit (config, relations, leadership, secrets) comes
 // with a hook of its own, and every timer the charm sets comes back as a hook of its own

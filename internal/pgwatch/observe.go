@@ -19,8 +19,8 @@ import (
 
 // Observation is what the watcher last saw of its server: the file it keeps up to date
 // (Observer), and what a steady hook compares with the shape the last full reconcile left
-// (docs/HOOKS.md). It holds only the server's structure, not its WAL positions, which move
-// with every write: a primary that serves writes keeps one shape.
+// (docs/HA.md, "A steady update-status"). It holds only the server's structure, not its WAL
+// positions, which move with every write: a primary that serves writes keeps one shape.
 type Observation struct {
 	// At is when the watcher last read the server (or failed to).
 	At time.Time `json:"at"`

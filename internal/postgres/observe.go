@@ -95,18 +95,28 @@ func (d *DB) Observe(ctx context.Context) (pgwatch.Observation, error) { return 
 
 // NewProbe is the watcher's probe of srv: one session, opened when needed (the passfile and
 // the CA file are read again for each), kept between observations, and dropped when one
-// fails.
+// fails. A session that cannot be opened is tried again after a backoff (1 s doubling to
+// probeBackoffMax): a server that refuses the login (a standby cluster holds the other
+// cluster's passwords) logs each refusal.
 func NewProbe(srv pgwatch.Server) pgwatch.Probe {
 	var conn *pgx.Conn
+	var connectErr error
+	var retryAt time.Time
+	backoff := time.Duration(0)
 	return func(ctx context.Context) (pgwatch.Observation, error) {
 		ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 		defer cancel()
 		if conn == nil || conn.IsClosed() {
+			if time.Now().Before(retryAt) {
+				return pgwatch.Observation{}, connectErr
+			}
 			c, err := connectObserver(ctx, srv)
 			if err != nil {
+				backoff = min(max(2*backoff, time.Second), probeBackoffMax)
+				connectErr, retryAt = err, time.Now().Add(backoff)
 				return pgwatch.Observation{}, err
 			}
-			conn = c
+			conn, connectErr, backoff = c, nil, 0
 		}
 		o, err := Observe(ctx, conn)
 		if err != nil {
@@ -116,6 +126,9 @@ func NewProbe(srv pgwatch.Server) pgwatch.Probe {
 		return o, err
 	}
 }
+
+// probeBackoffMax bounds the wait between the watcher's attempts to open its session.
+const probeBackoffMax = 30 * time.Second
 
 // connectObserver opens the watcher's session: TLS verified with the CA file, the password
 // from the passfile (as libpq would look it up).
