@@ -39,6 +39,9 @@ const (
 	testUpdateStatusInterval = time.Hour
 )
 
+// UpdateStatusEnv overrides the tests' update-status interval (an hour).
+const UpdateStatusEnv = "JUJULET_TEST_UPDATE_STATUS_INTERVAL"
+
 // StartJujulet bootstraps a private jujulet controller for the test and kills it at cleanup.
 // The binaries come from $JUJULET_BIN (set by `make test`).
 func StartJujulet(t testing.TB) *Jujulet {
@@ -68,6 +71,15 @@ func StartJujulet(t testing.TB) *Jujulet {
 			"JUJULET_LEASE="+testLease,
 		),
 		UpdateStatusInterval: testUpdateStatusInterval,
+	}
+	// A suite can also run with update-status far more often than Juju runs it, so that its
+	// hooks (steady or not, charm/steady.go) interleave with everything the tests do.
+	if v := os.Getenv(UpdateStatusEnv); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second {
+			t.Fatalf("%s=%q: want a duration of at least 1s", UpdateStatusEnv, v)
+		}
+		j.UpdateStatusInterval = d
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
