@@ -182,18 +182,7 @@ func (o *Observer) Check(ctx context.Context, now time.Time) {
 }
 
 // Run checks every interval until ctx ends.
-func (o *Observer) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		o.Check(ctx, time.Now())
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
+func (o *Observer) Run(ctx context.Context, interval time.Duration) { every(ctx, interval, o.Check) }
 
 func (o *Observer) heartbeat() time.Duration {
 	if o.Heartbeat <= 0 {

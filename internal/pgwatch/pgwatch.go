@@ -188,11 +188,14 @@ func (w *Watcher) log() *slog.Logger {
 }
 
 // Run checks every interval until ctx ends.
-func (w *Watcher) Run(ctx context.Context, interval time.Duration) {
+func (w *Watcher) Run(ctx context.Context, interval time.Duration) { every(ctx, interval, w.Check) }
+
+// every calls check at once, then every interval, until ctx ends.
+func every(ctx context.Context, interval time.Duration, check func(context.Context, time.Time)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		w.Check(ctx, time.Now())
+		check(ctx, time.Now())
 		select {
 		case <-ctx.Done():
 			return

@@ -61,7 +61,7 @@ func TestProbeObservesTheServersShape(t *testing.T) {
 	must(t, err)
 	_, err = r.w.FollowPrimary(ctx, testSettings(), up)
 	must(t, err)
-	_, err = r.w.WriteHBA(ctx, append(testHBA(), HBARule{"hostssl", "postgres", ObserveUser, "127.0.0.0/8", "scram-sha-256"}))
+	_, err = r.w.WriteHBA(ctx, observedHBA())
 	must(t, err)
 	must(t, r.w.PlanLayer(ctx, LayerOptions{}))
 	must(t, r.w.Start(ctx))
@@ -120,6 +120,10 @@ func TestProbeObservesTheServersShape(t *testing.T) {
 
 const monPass = "mon-pass:secret"
 
+func observedHBA() []HBARule {
+	return append(testHBA(), HBARule{"hostssl", "postgres", ObserveUser, "127.0.0.0/8", "scram-sha-256"})
+}
+
 func observedPassEntries() []PassEntry {
 	return append(passEntries(), PassEntry{User: ObserveUser, Password: monPass})
 }
@@ -133,7 +137,7 @@ func (u *testUnit) initObservedPrimary(t *testing.T, ctx context.Context) *pgx.C
 	must(t, u.w.WritePassfile(ctx, observedPassEntries()))
 	_, err := u.w.WriteConf(ctx, testSettings())
 	must(t, err)
-	_, err = u.w.WriteHBA(ctx, append(testHBA(), HBARule{"hostssl", "postgres", ObserveUser, "127.0.0.0/8", "scram-sha-256"}))
+	_, err = u.w.WriteHBA(ctx, observedHBA())
 	must(t, err)
 	must(t, u.w.PlanLayer(ctx, LayerOptions{}))
 	must(t, u.w.Start(ctx))
