@@ -56,6 +56,12 @@ func parseSteady(raw string) (steadyRecord, bool) {
 	return r, true
 }
 
+// sameAs reports whether r and o record the same view, shape and status (their times aside).
+func (r steadyRecord) sameAs(o steadyRecord) bool {
+	r.At, o.At = 0, 0
+	return r == o
+}
+
 func (r steadyRecord) encode() string {
 	b, _ := json.Marshal(r) // plain strings and an int
 	return string(b)
@@ -115,32 +121,48 @@ func inputsDigest(st *State) string {
 // steadyUpdateStatus reports whether this update-status has nothing to do (see above), and
 // why not when it has. inputs is inputsDigest of the hook's view.
 func (c *Charm) steadyUpdateStatus(ctx context.Context, st *State, inputs string) (bool, string) {
+	rec, why := c.steadyView(st, inputs)
+	if why != "" {
+		return false, why
+	}
+	return c.steadyServer(ctx, st, rec)
+}
+
+// steadyView checks what the hook read of Juju against the record; it returns the record when
+// they agree, and why not otherwise.
+func (c *Charm) steadyView(st *State, inputs string) (steadyRecord, string) {
 	rec, ok := parseSteady(st.Local[localSteady])
 	switch {
 	case !ok:
-		return false, "the last reconcile did not end steady"
+		return rec, "the last reconcile did not end steady"
 	case inputs == "" || rec.Inputs != inputs:
-		return false, "Juju's view changed"
+		return rec, "Juju's view changed"
 	case c.Now().Sub(time.Unix(rec.At, 0)) >= steadyMaxAge:
-		return false, "due for a full check"
+		return rec, "due for a full check"
 	case st.Leader && st.Primary() == st.Unit && len(st.Peers) > 0:
 		// It hands the primary off to a replica (leader.go).
-		return false, "the leader is the primary"
+		return rec, "the leader is the primary"
 	}
 	for _, ep := range c.extension().prefetchEndpoints() {
 		if len(st.relationIDs[ep]) > 0 {
-			return false, "cross-regional replication"
+			return rec, "cross-regional replication"
 		}
 	}
 	if cur, ok := st.shown[false]; !ok || cur.Status != rec.Status || cur.Message != rec.Message {
-		return false, "the unit status changed"
+		return rec, "the unit status changed"
 	}
+	return rec, ""
+}
+
+// steadyServer checks the watcher's observation and the timers file against the record: one
+// round of two Pebble reads.
+func (c *Charm) steadyServer(ctx context.Context, st *State, rec steadyRecord) (bool, string) {
 	w, err := c.aheadWorkload(ctx, st)
 	if err != nil {
 		return false, "no workload: " + err.Error()
 	}
-	// The observation, and the timers file: a timer that is due, or a file the watcher cannot
-	// read, is the full reconcile's (timers.go).
+	// A timer that is due, or a timers file the watcher cannot read, is the full
+	// reconcile's (timers.go).
 	var obs pgwatch.Observation
 	var timers pgwatch.Timers
 	var obsErr, timersErr error
@@ -208,9 +230,7 @@ func (c *Charm) recordSteady(ctx context.Context, st *State, inputs string, ende
 		return
 	}
 	rec := steadyRecord{Inputs: inputs, Shape: st.observed.Shape(), Status: unit.status, Message: unit.message, At: c.Now().Unix()}
-	old, ok := parseSteady(st.Local[localSteady])
-	if ok && old.Inputs == rec.Inputs && old.Shape == rec.Shape && old.Status == rec.Status && old.Message == rec.Message &&
-		c.Now().Sub(time.Unix(old.At, 0)) < steadyRefresh {
+	if old, ok := parseSteady(st.Local[localSteady]); ok && old.sameAs(rec) && c.Now().Sub(time.Unix(old.At, 0)) < steadyRefresh {
 		return
 	}
 	c.logf(ctx, slog.LevelDebug, "steady: %s", rec.encode())
