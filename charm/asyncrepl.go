@@ -332,9 +332,16 @@ func endpointOf(addr string) string {
 	return net.JoinHostPort(addr, strconv.Itoa(PGPort))
 }
 
-// setMode records the cluster's mode and the keys that go with it.
+// setMode records the cluster's mode and the keys that go with it. A cluster that follows the
+// other one forgets an operator's choice of its primary (keyPinnedPrimary): that primary is
+// gone, and when this cluster is promoted again its head, the leader, must hand the primary
+// off as usual (chaos seed 445686729: a unit pinned before a demotion, leader by the next
+// promotion, stayed a leader-primary for good).
 func setMode(st *State, mode drMode) {
 	st.SetApp(keyMode, string(mode))
+	if mode == modeStandby {
+		st.SetApp(keyPinnedPrimary, "")
+	}
 	if mode == modeNone {
 		for _, k := range []string{keyEpoch, keyUpstream, keySeed, keySwitch, keyToken} {
 			st.SetApp(k, "")

@@ -451,7 +451,8 @@ func TestForcedFailoverThenOldPrimaryFencesAndFollows(t *testing.T) {
 	d := replicating(t)
 	ua, ub := d.a.units["pg/0"], d.b.units["pg/0"]
 	ub.s.received, ub.s.replayed = 900, 800
-	ua.s.running = false // a's pod is gone
+	ua.s.running = false               // a's pod is gone
+	d.a.app[keyPinnedPrimary] = "pg/0" // an operator's earlier promote-to-primary scope=unit
 	u := d.action("b", "pg/0", "promote-to-primary", map[string]any{"scope": "cluster"})
 	if !u.f.IsFailed || !strings.Contains(u.f.Failed, "force=true") {
 		t.Fatalf("promote without force on an unreachable primary: failed=%v %q", u.f.IsFailed, u.f.Failed)
@@ -480,6 +481,10 @@ func TestForcedFailoverThenOldPrimaryFencesAndFollows(t *testing.T) {
 	wantStatus(t, ua, "active", "Standby")
 	if d.appA[drprotocol.KeyRole] != "standby" {
 		t.Errorf("a's bucket %v", d.appA)
+	}
+	// Its pinned primary is gone: promoted again, its leader hands the primary off as usual.
+	if pin := d.a.app[keyPinnedPrimary]; pin != "" {
+		t.Errorf("a standby cluster keeps the pinned primary %q", pin)
 	}
 }
 
