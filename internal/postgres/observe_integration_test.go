@@ -133,15 +133,7 @@ func observedPassEntries() []PassEntry {
 // returns an operator session.
 func (u *testUnit) initObservedPrimary(t *testing.T, ctx context.Context) *pgx.Conn {
 	t.Helper()
-	must(t, u.w.InitDB(ctx, opLogin))
-	must(t, u.w.WritePassfile(ctx, observedPassEntries()))
-	_, err := u.w.WriteConf(ctx, testSettings())
-	must(t, err)
-	_, err = u.w.WriteHBA(ctx, observedHBA())
-	must(t, err)
-	must(t, u.w.PlanLayer(ctx, LayerOptions{}))
-	must(t, u.w.Start(ctx))
-	must(t, u.w.WaitReady(ctx, opLogin))
+	u.initPrimaryWith(t, ctx, observedPassEntries(), observedHBA())
 	admin := connect(t, ctx, u.w)
 	must(t, EnsureRole(ctx, admin, Role{Name: ObserveUser, Password: monPass, Grants: []string{"GRANT pg_monitor TO %s"}}))
 	must(t, EnsureRole(ctx, admin, Role{Name: "replication", Password: replPass, Attributes: []string{"REPLICATION"}}))

@@ -85,11 +85,17 @@ func startUnit(t testing.TB, ctx context.Context, addr string) *testUnit {
 // settings, passfile and pg_hba rules.
 func (u *testUnit) initPrimary(t *testing.T, ctx context.Context) {
 	t.Helper()
+	u.initPrimaryWith(t, ctx, passEntries(), testHBA())
+}
+
+// initPrimaryWith is initPrimary with the given passfile entries and pg_hba rules.
+func (u *testUnit) initPrimaryWith(t *testing.T, ctx context.Context, pass []PassEntry, hba []HBARule) {
+	t.Helper()
 	must(t, u.w.InitDB(ctx, opLogin))
-	must(t, u.w.WritePassfile(ctx, passEntries()))
+	must(t, u.w.WritePassfile(ctx, pass))
 	_, err := u.w.WriteConf(ctx, testSettings())
 	must(t, err)
-	_, err = u.w.WriteHBA(ctx, testHBA())
+	_, err = u.w.WriteHBA(ctx, hba)
 	must(t, err)
 	must(t, u.w.PlanLayer(ctx, LayerOptions{}))
 	must(t, u.w.Start(ctx))

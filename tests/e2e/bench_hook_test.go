@@ -161,19 +161,16 @@ func tracedCharm(b *testing.B) (dir, trace string) {
 
 // finishedUpdateStatus returns the update-status hooks of the trace that have ended.
 func finishedUpdateStatus(b *testing.B, trace string) []hookenv.HookTrace {
-	f, err := os.Open(trace)
-	if os.IsNotExist(err) {
-		return nil
-	}
-	must(b, err)
-	defer f.Close()
-	all, err := hookenv.ParseTrace(f)
-	must(b, err)
-	return slices.DeleteFunc(all, func(h hookenv.HookTrace) bool { return h.Hook != "update-status" || h.End == 0 })
+	return slices.DeleteFunc(traceHooks(b, trace), func(h hookenv.HookTrace) bool { return h.Hook != "update-status" || h.End == 0 })
 }
 
 // otherHooks returns the hooks of app in the trace other than update-status, finished or not.
 func otherHooks(b *testing.B, trace, app string) []hookenv.HookTrace {
+	return slices.DeleteFunc(traceHooks(b, trace), func(h hookenv.HookTrace) bool { return h.Hook == "update-status" || hookenv.AppOf(h.Unit) != app })
+}
+
+// traceHooks returns the hooks of the trace (none before the first hook wrote it).
+func traceHooks(b *testing.B, trace string) []hookenv.HookTrace {
 	f, err := os.Open(trace)
 	if os.IsNotExist(err) {
 		return nil
@@ -182,7 +179,7 @@ func otherHooks(b *testing.B, trace, app string) []hookenv.HookTrace {
 	defer f.Close()
 	all, err := hookenv.ParseTrace(f)
 	must(b, err)
-	return slices.DeleteFunc(all, func(h hookenv.HookTrace) bool { return h.Hook == "update-status" || hookenv.AppOf(h.Unit) != app })
+	return all
 }
 
 // hasSpan reports whether the hook traced a span of the charm's own work named name.
