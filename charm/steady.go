@@ -21,8 +21,8 @@ import (
 // most of its changes: the watcher (internal/pgwatch) now takes that look every second and
 // keeps it in its observation file. So an update-status whose view of Juju is the one the
 // last full reconcile ended steady with, and whose server has the shape that reconcile saw,
-// has nothing to do: it ends after one read of the observation, without a SQL session or
-// the full reconcile's dozen Pebble calls. It checks everything again (files, plan, roles,
+// has nothing to do: it ends after one round of two Pebble reads (the observation and the
+// timers), without a SQL session or the full reconcile's dozen Pebble calls. It checks everything again (files, plan, roles,
 // slots) at least every steadyMaxAge.
 
 // localSteady (unit charm state): the steadyRecord of the last full reconcile that ended
@@ -43,8 +43,8 @@ const (
 type steadyRecord struct {
 	Inputs  string `json:"inputs"`  // inputsDigest of its view
 	Shape   string `json:"shape"`   // its own observation of its server (pgwatch.Observation.Shape)
-	Status  string `json:"status"`  // the unit status it set
-	Message string `json:"message"` //
+	Status  string `json:"status"`  // the unit status it set, and its message
+	Message string `json:"message"`
 	At      int64  `json:"at"`      // unix seconds
 }
 
