@@ -41,11 +41,11 @@ const (
 
 // steadyRecord is what a full reconcile that ended steady saw and did.
 type steadyRecord struct {
-	Inputs  string `json:"inputs"`  // inputsDigest of its view
-	Shape   string `json:"shape"`   // its own observation of its server (pgwatch.Observation.Shape)
-	Status  string `json:"status"`  // the unit status it set, and its message
+	Inputs  string `json:"inputs"` // inputsDigest of its view
+	Shape   string `json:"shape"`  // its own observation of its server (pgwatch.Observation.Shape)
+	Status  string `json:"status"` // the unit status it set, and its message
 	Message string `json:"message"`
-	At      int64  `json:"at"`      // unix seconds
+	At      int64  `json:"at"` // unix seconds
 }
 
 func parseSteady(raw string) (steadyRecord, bool) {
