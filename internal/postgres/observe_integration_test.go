@@ -2,10 +2,8 @@ package postgres
 
 import (
 	"context"
-	"net"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,10 +23,7 @@ func TestProbeObservesTheServersShape(t *testing.T) {
 	u := startUnit(t, ctx, "127.0.0.94")
 	admin := u.initObservedPrimary(t, ctx)
 
-	srv := pgwatch.Server{
-		Addr: net.JoinHostPort(u.w.Addr, strconv.Itoa(DefaultPort)), User: ObserveUser,
-		Passfile: u.w.Host(u.w.PassfilePath()), CAFile: u.w.Host(u.w.TLSPath(CAFile)),
-	}
+	srv := u.w.ObservedServer()
 	probe := NewProbe(srv)
 	observe := func() pgwatch.Observation {
 		t.Helper()
@@ -54,21 +49,8 @@ func TestProbeObservesTheServersShape(t *testing.T) {
 	}
 	// A standby: its own observation names its upstream, and the primary's lists it.
 	r := startUnit(t, ctx, "127.0.0.95")
-	must(t, CreateSlot(ctx, admin, "unit_r"))
-	must(t, r.w.WritePassfile(ctx, observedPassEntries()))
-	up := Upstream{Host: u.w.Addr, User: "replication", Slot: "unit_r", AppName: "unit_r"}
-	_, err = r.w.BaseBackup(ctx, up)
-	must(t, err)
-	_, err = r.w.FollowPrimary(ctx, testSettings(), up)
-	must(t, err)
-	_, err = r.w.WriteHBA(ctx, observedHBA())
-	must(t, err)
-	must(t, r.w.PlanLayer(ctx, LayerOptions{}))
-	must(t, r.w.Start(ctx))
-	must(t, r.w.WaitReady(ctx, opLogin))
-	rsrv := srv
-	rsrv.Addr, rsrv.Passfile, rsrv.CAFile = net.JoinHostPort(r.w.Addr, strconv.Itoa(DefaultPort)), r.w.Host(r.w.PassfilePath()), r.w.Host(r.w.TLSPath(CAFile))
-	rprobe := NewProbe(rsrv)
+	r.initReplicaOf(t, ctx, u.w.Addr, admin, "unit_r", observedPassEntries(), observedHBA())
+	rprobe := NewProbe(r.w.ObservedServer())
 	waitFor(t, ctx, "the standby observed streaming", func() (bool, error) {
 		o, err := rprobe(ctx)
 		want := pgwatch.ObservedReceiver{Status: "streaming", Host: u.w.Addr, Port: DefaultPort}

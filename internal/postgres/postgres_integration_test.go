@@ -102,6 +102,27 @@ func (u *testUnit) initPrimaryWith(t *testing.T, ctx context.Context, pass []Pas
 	must(t, u.w.WaitReady(ctx, opLogin))
 }
 
+// initReplicaOf makes the unit a streaming standby of the primary at host (admin: a session
+// on it), through a new slot: a base backup, the passfile, the pg_hba rules (none: left as
+// the backup brought them), started and ready.
+func (u *testUnit) initReplicaOf(t *testing.T, ctx context.Context, host string, admin *pgx.Conn, slot string, pass []PassEntry, hba []HBARule) {
+	t.Helper()
+	must(t, CreateSlot(ctx, admin, slot))
+	must(t, u.w.WritePassfile(ctx, pass))
+	up := Upstream{Host: host, User: "replication", Slot: slot, AppName: slot}
+	_, err := u.w.BaseBackup(ctx, up)
+	must(t, err)
+	_, err = u.w.FollowPrimary(ctx, testSettings(), up)
+	must(t, err)
+	if hba != nil {
+		_, err = u.w.WriteHBA(ctx, hba)
+		must(t, err)
+	}
+	must(t, u.w.PlanLayer(ctx, LayerOptions{}))
+	must(t, u.w.Start(ctx))
+	must(t, u.w.WaitReady(ctx, opLogin))
+}
+
 func (u *testUnit) open(t testing.TB, ctx context.Context, addr string) *Workload {
 	t.Helper()
 	socket, root := SocketPath(u.c.ContainersDir, Container)
@@ -450,16 +471,7 @@ func TestSyncStandbyHoldsCommits(t *testing.T) {
 	must(t, err)
 
 	b := startUnit(t, ctx, "127.0.0.57")
-	must(t, CreateSlot(ctx, ca, "unit_b"))
-	must(t, b.w.WritePassfile(ctx, passEntries()))
-	upA := Upstream{Host: a.w.Addr, User: "replication", Slot: "unit_b", AppName: "unit_b"}
-	_, err = b.w.BaseBackup(ctx, upA)
-	must(t, err)
-	_, err = b.w.FollowPrimary(ctx, testSettings(), upA)
-	must(t, err)
-	must(t, b.w.PlanLayer(ctx, LayerOptions{}))
-	must(t, b.w.Start(ctx))
-	must(t, b.w.WaitReady(ctx, opLogin))
+	b.initReplicaOf(t, ctx, a.w.Addr, ca, "unit_b", passEntries(), nil)
 
 	// Make b synchronous and wait until the primary says so.
 	sync := testSettings()

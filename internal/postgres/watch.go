@@ -59,15 +59,23 @@ func (w *Workload) WatchLayer() string {
 	b.WriteString("    summary: postgresql-k8s timers\n")
 	fmt.Fprintf(&b, "    command: %s %s --socket %s --timers %s", w.Host(watchBin), pgwatch.Subcommand, w.WatchSocket, w.Host(w.TimersPath()))
 	if w.Addr != "" {
-		// It observes its server as the monitoring user (pg_monitor; its password is in the
-		// passfile the walreceiver reads), verified with the cluster's CA.
-		fmt.Fprintf(&b, " --observe %s --server %s --user %s --passfile %s --ca %s", w.Host(ObservationPath),
-			net.JoinHostPort(w.Addr, strconv.Itoa(cmp.Or(w.Port, DefaultPort))), ObserveUser, w.Host(w.PassfilePath()), w.Host(w.TLSPath(CAFile)))
+		srv := w.ObservedServer()
+		fmt.Fprintf(&b, " --observe %s --server %s --user %s --passfile %s --ca %s", w.Host(ObservationPath), srv.Addr, srv.User, srv.Passfile, srv.CAFile)
 	}
 	b.WriteString("\n")
 	b.WriteString("    startup: enabled\n")
 	b.WriteString("    on-success: restart\n    on-failure: restart\n")
 	return b.String()
+}
+
+// ObservedServer is how the watcher reaches this workload's server: as the monitoring user
+// (pg_monitor; its password is in the passfile the walreceiver reads), verified with the
+// cluster's CA (host paths).
+func (w *Workload) ObservedServer() pgwatch.Server {
+	return pgwatch.Server{
+		Addr: net.JoinHostPort(w.Addr, strconv.Itoa(cmp.Or(w.Port, DefaultPort))), User: ObserveUser,
+		Passfile: w.Host(w.PassfilePath()), CAFile: w.Host(w.TLSPath(CAFile)),
+	}
 }
 
 // EnsureWatcher makes the watcher service run the binary at exe: it pushes the binary only
