@@ -23,15 +23,16 @@ const ObserveUser = "monitoring"
 const probeTimeout = 5 * time.Second
 
 // Observe reads the shape of the server on conn (pgwatch.Observation): positions, start
-// time, a primary's synchronous standbys, the slots. pg_monitor is enough for all of it.
+// time, a standby's receiver, a primary's synchronous standbys, the slots. pg_monitor is
+// enough for all of it.
 func Observe(ctx context.Context, conn *pgx.Conn) (pgwatch.Observation, error) {
 	pos, err := WALPositions(ctx, conn)
 	if err != nil {
 		return pgwatch.Observation{}, err
 	}
-	var started time.Time
-	if err := conn.QueryRow(ctx, "SELECT pg_postmaster_start_time()").Scan(&started); err != nil {
-		return pgwatch.Observation{}, fmt.Errorf("postmaster start time: %w", err)
+	started, receiver, err := startAndReceiver(ctx, conn)
+	if err != nil {
+		return pgwatch.Observation{}, err
 	}
 	var rs ReplicationState
 	if !pos.InRecovery {
@@ -45,32 +46,33 @@ func Observe(ctx context.Context, conn *pgx.Conn) (pgwatch.Observation, error) {
 	}
 	o := ObservationOf(started, pos, rs, slots)
 	if pos.InRecovery {
-		if o.Receiver, err = walReceiver(ctx, conn); err != nil {
-			return pgwatch.Observation{}, err
-		}
+		o.Receiver = receiver
 	}
 	return o, nil
 }
 
-// walReceiver reads a standby's WAL receiver (nil when it runs none).
-func walReceiver(ctx context.Context, conn *pgx.Conn) (*pgwatch.ObservedReceiver, error) {
-	var r pgwatch.ObservedReceiver
-	var host *string
+// startAndReceiver reads, in one statement, when the server started and its WAL receiver
+// (nil when it runs none).
+func startAndReceiver(ctx context.Context, conn *pgx.Conn) (time.Time, *pgwatch.ObservedReceiver, error) {
+	var started time.Time
+	var status, host *string
 	var port *int
-	err := conn.QueryRow(ctx, "SELECT status, sender_host, sender_port FROM pg_stat_wal_receiver").Scan(&r.Status, &host, &port)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
-	}
+	err := conn.QueryRow(ctx, `SELECT pg_postmaster_start_time(), r.status, r.sender_host, r.sender_port
+		FROM (SELECT 1) AS one LEFT JOIN pg_stat_wal_receiver AS r ON true`).Scan(&started, &status, &host, &port)
 	if err != nil {
-		return nil, fmt.Errorf("wal receiver: %w", err)
+		return time.Time{}, nil, fmt.Errorf("start time and wal receiver: %w", err)
 	}
+	if status == nil {
+		return started, nil, nil
+	}
+	r := &pgwatch.ObservedReceiver{Status: *status}
 	if host != nil {
 		r.Host = *host
 	}
 	if port != nil {
 		r.Port = *port
 	}
-	return &r, nil
+	return started, r, nil
 }
 
 // ObservationOf is the observation of a server started at started, with positions pos, a
