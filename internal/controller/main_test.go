@@ -144,7 +144,8 @@ func (e *env) addModel(name string) {
 
 type status struct {
 	Applications map[string]struct {
-		Scale     int `json:"scale"`
+		Scale     int    `json:"scale"`
+		Life      string `json:"life"`
 		AppStatus struct {
 			Current string `json:"current"`
 		} `json:"application-status"`
