@@ -579,6 +579,7 @@ func (d *fakeDB) Observe(ctx context.Context) (pgwatch.Observation, error) {
 	o := postgres.ObservationOf(d.s.started, pos, rs, slots)
 	// A standby streams from its live upstream while that runs and answers.
 	if up := d.s.live.Upstream; pos.InRecovery && up != nil {
+		o.Upstream = true
 		o.Receiver = &pgwatch.ObservedReceiver{Status: "waiting", Host: up.Host, Port: cmp.Or(up.Port, postgres.DefaultPort)}
 		if u := d.w.fc.servers[up.Host]; u != nil && u.running && !u.down {
 			o.Receiver.Status = "streaming"

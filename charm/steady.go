@@ -215,7 +215,8 @@ func (c *Charm) aheadWorkload(ctx context.Context, st *State) (Workload, error) 
 
 // recordSteady keeps, for the next update-status, what a full reconcile that ended steady saw
 // (or removes the record when it did not): it ended without an error and active, and it
-// observed its own server once it had verified its role (State.observed).
+// observed its own server once it had verified its role (State.observed), streaming if it is
+// a standby meant to stream.
 func (c *Charm) recordSteady(ctx context.Context, st *State, inputs string, ended error) {
 	var unit *statusWrite
 	for i := range st.statuses {
@@ -223,7 +224,7 @@ func (c *Charm) recordSteady(ctx context.Context, st *State, inputs string, ende
 			unit = &st.statuses[i]
 		}
 	}
-	steady := ended == nil && inputs != "" && st.observed != nil && st.observed.Shape() != "" &&
+	steady := ended == nil && inputs != "" && st.observed != nil && st.observed.Shape() != "" && !st.observed.Stalled() &&
 		unit != nil && unit.status == "active" && !c.unitStatusSet.Load()
 	if !steady {
 		st.SetLocal(localSteady, "")

@@ -133,6 +133,20 @@ func TestSteadyLeaderStreamsFromThePrimary(t *testing.T) {
 	}
 }
 
+// A standby that streams nothing (its upstream does not answer) never ends steady: each
+// update-status reconciles fully, as the watcher's wake-ups for it do.
+func TestAStalledStandbyIsNeverSteady(t *testing.T) {
+	w := steadyWorld(t)
+	w.units["pg/1"].s.down = true
+	for range 3 {
+		if !fullReconcile(t, w, "pg/2") {
+			t.Fatal("a replica that streams nothing ended update-status early")
+		}
+	}
+	w.units["pg/1"].s.down = false
+	settlesSteady(t, w, "pg/2")
+}
+
 // A reconcile that does not end steady (here: its container is gone) removes the record, so
 // the update-status after it reconciles fully even once the container is back.
 func TestAReconcileThatWaitsRemovesTheSteadyRecord(t *testing.T) {

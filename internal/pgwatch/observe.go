@@ -38,6 +38,15 @@ type Observation struct {
 	Slots []ObservedSlot `json:"slots,omitempty"`
 	// Receiver is a standby's WAL receiver (nil when it has none, as on a primary).
 	Receiver *ObservedReceiver `json:"receiver,omitempty"`
+	// Upstream: a standby's primary_conninfo is set, so it is meant to stream (a standby
+	// the charm keeps read-only with no upstream has none).
+	Upstream bool `json:"upstream,omitempty"`
+}
+
+// Stalled reports whether the observation is of a standby that is meant to stream and
+// does not: it runs no WAL receiver, or one that is not streaming.
+func (o Observation) Stalled() bool {
+	return o.Error == "" && o.InRecovery && o.Upstream && (o.Receiver == nil || o.Receiver.Status != "streaming")
 }
 
 // ObservedReceiver is a standby's pg_stat_wal_receiver: whom it streams from, and whether it
@@ -94,6 +103,7 @@ func (o Observation) Shape() string {
 		field(s.Name)
 		field(strconv.FormatBool(s.Lost))
 	}
+	field(strconv.FormatBool(o.Upstream))
 	if r := o.Receiver; r != nil {
 		field(r.Status)
 		field(r.Host)
@@ -138,17 +148,46 @@ type Probe func(ctx context.Context) (Observation, error)
 // Observer keeps the observation file up to date: it reads the server every interval and
 // rewrites the file when the shape changes (a failed read is a shape too), and at least every
 // Heartbeat otherwise, so that a reader can tell a current file from one a dead watcher left.
+//
+// With a Notifier, it also raises a wake-up (timer StallTimer) when a standby has been
+// Stalled for StallAfter, and again after each doubling of that wait (up to StallRepeatMax)
+// while it stays so: nothing else wakes the charm for a standby whose server and upstream
+// both accept connections but which streams nothing (docs/HA.md, "A standby that streams
+// nothing").
 type Observer struct {
-	Path      string // host path of the observation file
-	Probe     Probe
-	Heartbeat time.Duration
-	Log       *slog.Logger
+	Path       string // host path of the observation file
+	Probe      Probe
+	Heartbeat  time.Duration
+	Notifier   Notifier
+	StallAfter time.Duration
+	Log        *slog.Logger
 
 	last     Observation
 	written  time.Time
 	lastErr  string
 	hasShape bool
+	stall    stall
 }
+
+// stall is a standby's current stretch without a stream.
+type stall struct {
+	since   time.Time     // first observation of the stretch (zero: streaming)
+	started time.Time     // the server's start time then: a restarted server begins anew
+	next    time.Time     // when the next wake-up is due
+	wait    time.Duration // the wait that led to next
+}
+
+const (
+	// StallTimer is the timer name of the wake-ups for a stalled standby.
+	StallTimer = "not-streaming"
+	// DefaultStallAfter: a receiver restarting (a reload that re-points it, an upstream
+	// that restarts) streams again well within it.
+	DefaultStallAfter = 10 * time.Second
+	// StallRepeatMax bounds the wait between two wake-ups of one stretch: a standby that
+	// the charm cannot make stream (its upstream is down for good) costs a hook at most
+	// this often, Juju's default update-status interval.
+	StallRepeatMax = 5 * time.Minute
+)
 
 // DefaultHeartbeat is how often an unchanged observation is written again. A reader takes
 // a file older than three heartbeats for a watcher that stopped.
@@ -170,6 +209,7 @@ func (o *Observer) Check(ctx context.Context, now time.Time) {
 		o.lastErr = ""
 	}
 	obs.At = now
+	o.watchStall(ctx, obs, now)
 	changed := !o.hasShape || obs.Shape() != o.last.Shape() || obs.Error != o.last.Error
 	if !changed && now.Sub(o.written) < o.heartbeat() {
 		return
@@ -179,6 +219,49 @@ func (o *Observer) Check(ctx context.Context, now time.Time) {
 		return
 	}
 	o.last, o.written, o.hasShape = obs, now, true
+}
+
+// watchStall follows the standby's stretches without a stream and raises their wake-ups. A
+// failed read says nothing of the stream (the server's own check reports a server that is
+// down); a wake-up that fails is tried again on the next observation.
+func (o *Observer) watchStall(ctx context.Context, obs Observation, now time.Time) {
+	if o.Notifier == nil || obs.Error != "" {
+		return
+	}
+	s := &o.stall
+	if !obs.Stalled() {
+		if !s.since.IsZero() {
+			o.log().Info("the standby streams again", "after", now.Sub(s.since).Round(time.Second))
+		}
+		*s = stall{}
+		return
+	}
+	if s.since.IsZero() || !obs.Started.Equal(s.started) {
+		*s = stall{since: now, started: obs.Started, next: now.Add(o.stallAfter()), wait: o.stallAfter()}
+		return
+	}
+	if now.Before(s.next) {
+		return
+	}
+	if err := o.Notifier.Notify(ctx, StallTimer); err != nil {
+		o.log().Warn("wake-up notice failed, retrying", "timer", StallTimer, "err", err)
+		return
+	}
+	receiver := "none"
+	if obs.Receiver != nil {
+		receiver = obs.Receiver.Status
+	}
+	o.log().Warn("the standby streams nothing: wake-up notice raised", "timer", StallTimer,
+		"for", now.Sub(s.since).Round(time.Second), "receiver", receiver)
+	s.wait = min(2*s.wait, StallRepeatMax)
+	s.next = now.Add(s.wait)
+}
+
+func (o *Observer) stallAfter() time.Duration {
+	if o.StallAfter <= 0 {
+		return DefaultStallAfter
+	}
+	return o.StallAfter
 }
 
 // Run checks every interval until ctx ends.

@@ -37,6 +37,7 @@ func TestObservationShape(t *testing.T) {
 		"name boundary":    func(o *Observation) { o.Standbys = []ObservedStandby{{"pg_1 streaming", "sync", ""}, base.Standbys[1]} },
 		"an error instead": func(o *Observation) { o.Error = "connection refused" },
 		"a receiver":       func(o *Observation) { o.Receiver = &ObservedReceiver{"streaming", "10.0.0.1", 5432} },
+		"an upstream":      func(o *Observation) { o.Upstream = true },
 	}
 	for name, change := range changes {
 		o := base
@@ -123,5 +124,98 @@ func TestObserverWritesChangesAndHeartbeats(t *testing.T) {
 	entries, err := os.ReadDir(filepath.Dir(path))
 	if err != nil || len(entries) != 1 {
 		t.Fatalf("directory holds %v (%v)", entries, err)
+	}
+}
+
+func TestObservationStalled(t *testing.T) {
+	streaming := &ObservedReceiver{"streaming", "10.0.0.1", 5432}
+	for _, c := range []struct {
+		name string
+		o    Observation
+		want bool
+	}{
+		{"a primary", Observation{Timeline: 1}, false},
+		{"a streaming standby", Observation{InRecovery: true, Upstream: true, Receiver: streaming}, false},
+		{"a standby without a receiver", Observation{InRecovery: true, Upstream: true}, true},
+		{"a standby whose receiver waits", Observation{InRecovery: true, Upstream: true, Receiver: &ObservedReceiver{"waiting", "10.0.0.1", 5432}}, true},
+		{"a standby kept without an upstream", Observation{InRecovery: true}, false},
+		{"a failed read", Observation{Error: "connection refused", InRecovery: true, Upstream: true}, false},
+	} {
+		if got := c.o.Stalled(); got != c.want {
+			t.Errorf("%s: Stalled() = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// The wake-ups of a standby that streams nothing: the first after StallAfter, then after
+// each doubling of the wait up to StallRepeatMax; none for a short stretch, for a failed read,
+// or across a restart, which begins a new stretch; a failed notice is retried.
+func TestObserverRaisesStallWakeUps(t *testing.T) {
+	streaming := Observation{Started: t0, InRecovery: true, Upstream: true, Timeline: 1, Receiver: &ObservedReceiver{"streaming", "10.0.0.1", 5432}}
+	stalled := streaming
+	stalled.Receiver = nil
+	next, probeErr := streaming, error(nil)
+	n := &fakeNotifier{}
+	o := &Observer{Path: filepath.Join(t.TempDir(), "observed.json"), StallAfter: 10 * time.Second, Notifier: n,
+		Probe: func(context.Context) (Observation, error) { return next, probeErr }}
+	ctx := context.Background()
+	// at runs one Check at t0+sec and returns how many wake-ups were raised so far.
+	at := func(sec float64) int {
+		o.Check(ctx, t0.Add(time.Duration(sec*float64(time.Second))))
+		return len(n.raised)
+	}
+	at(0)
+	next = stalled
+	if at(1) != 0 || at(10.9) != 0 {
+		t.Fatalf("raised before StallAfter: %v", n.raised)
+	}
+	next = streaming // streams again: the stretch ends
+	at(11)
+	next = stalled
+	if at(12) != 0 || at(21.9) != 0 || at(22) != 1 {
+		t.Fatalf("first wake-up of a new stretch: %v", n.raised)
+	}
+	// The next after 20 s more, then 40 s.
+	if at(41.9) != 1 || at(42) != 2 || at(81.9) != 2 || at(82) != 3 {
+		t.Fatalf("repeats: %v", n.raised)
+	}
+	// A failed read neither ends the stretch nor raises.
+	probeErr = errors.New("connection refused")
+	if at(200) != 3 {
+		t.Fatalf("raised on a failed read: %v", n.raised)
+	}
+	probeErr = nil
+	if at(201) != 4 { // due since 162 s
+		t.Fatalf("stretch lost across a failed read: %v", n.raised)
+	}
+	// A failed notice is retried on the next observation.
+	n.fail = true
+	at(400)
+	n.fail = false
+	if at(401) != 5 {
+		t.Fatalf("failed notice not retried: %v", n.raised)
+	}
+	// The wait is bounded.
+	o.stall.wait = StallRepeatMax
+	o.stall.next = t0.Add(401 * time.Second).Add(StallRepeatMax)
+	if at(401+StallRepeatMax.Seconds()) != 6 || !o.stall.next.Equal(t0.Add(401*time.Second).Add(2*StallRepeatMax)) {
+		t.Fatalf("wait past StallRepeatMax: next %v", o.stall.next)
+	}
+	// A restart begins a new stretch.
+	next.Started = t0.Add(time.Hour)
+	if at(1000) != 6 || at(1009) != 6 || at(1010) != 7 {
+		t.Fatalf("a restart did not begin a new stretch: %v", n.raised)
+	}
+	// A standby kept without an upstream, a primary: nothing.
+	for _, quiet := range []Observation{{Started: t0, InRecovery: true, Timeline: 1}, {Started: t0, Timeline: 2}} {
+		next = quiet
+		if at(2000) != 7 || at(3000) != 7 {
+			t.Fatalf("raised for %+v: %v", quiet, n.raised)
+		}
+	}
+	for _, timer := range n.raised {
+		if timer != StallTimer {
+			t.Fatalf("raised %q", timer)
+		}
 	}
 }

@@ -1,7 +1,8 @@
 // Package pgwatch is the charm's watcher in the workload container: a small loop that reads
 // the timers file the charm writes and raises a Pebble custom notice when one of its
 // deadlines passes, so that Juju runs the <container>-pebble-custom-notice hook on time
-// without waiting for update-status (see docs/HA.md).
+// without waiting for update-status (see docs/HA.md). It also observes its server
+// (observe.go), and raises the same notice for a standby that streams nothing.
 //
 // The watcher is the charm's own static binary, pushed into the container by the charm and
 // run as a Pebble service ("dispatch pg-watch ..."): the container needs nothing installed.
@@ -252,14 +253,15 @@ func Main(ctx context.Context, args []string, stderr io.Writer, newProbe NewProb
 		log.Error("pebble client", "err", err)
 		return 1
 	}
+	notifier := PebbleNotifier{Client: pc}
 	var wg sync.WaitGroup
 	if observing {
 		log.Info("observing the server", "server", srv.Addr, "user", srv.User, "file", *observe)
-		o := &Observer{Path: *observe, Probe: newProbe(srv), Log: log}
+		o := &Observer{Path: *observe, Probe: newProbe(srv), Notifier: notifier, Log: log}
 		wg.Go(func() { o.Run(ctx, DefaultObserveInterval) })
 	}
 	log.Info("watching timers", "timers", *timers, "socket", *socket, "interval", *interval)
-	w := &Watcher{Path: *timers, Notifier: PebbleNotifier{Client: pc}, Log: log}
+	w := &Watcher{Path: *timers, Notifier: notifier, Log: log}
 	w.Run(ctx, *interval)
 	wg.Wait()
 	return 0

@@ -30,7 +30,7 @@ func Observe(ctx context.Context, conn *pgx.Conn) (pgwatch.Observation, error) {
 	if err != nil {
 		return pgwatch.Observation{}, err
 	}
-	started, receiver, err := startAndReceiver(ctx, conn)
+	started, stream, err := startAndStream(ctx, conn)
 	if err != nil {
 		return pgwatch.Observation{}, err
 	}
@@ -46,33 +46,43 @@ func Observe(ctx context.Context, conn *pgx.Conn) (pgwatch.Observation, error) {
 	}
 	o := ObservationOf(started, pos, rs, slots)
 	if pos.InRecovery {
-		o.Receiver = receiver
+		o.Receiver, o.Upstream = stream.receiver, stream.upstream
 	}
 	return o, nil
 }
 
-// startAndReceiver reads, in one statement, when the server started and its WAL receiver
-// (nil when it runs none).
-func startAndReceiver(ctx context.Context, conn *pgx.Conn) (time.Time, *pgwatch.ObservedReceiver, error) {
+// stream is what a standby says of its stream: its WAL receiver (nil when it runs none) and
+// whether it has an upstream to stream from (primary_conninfo is set).
+type stream struct {
+	receiver *pgwatch.ObservedReceiver
+	upstream bool
+}
+
+// startAndStream reads, in one statement, when the server started and its stream.
+// primary_conninfo is readable with pg_monitor (pg_read_all_settings); only whether it is
+// set leaves the server.
+func startAndStream(ctx context.Context, conn *pgx.Conn) (time.Time, stream, error) {
 	var started time.Time
+	var s stream
 	var status, host *string
 	var port *int
-	err := conn.QueryRow(ctx, `SELECT pg_postmaster_start_time(), r.status, r.sender_host, r.sender_port
-		FROM (SELECT 1) AS one LEFT JOIN pg_stat_wal_receiver AS r ON true`).Scan(&started, &status, &host, &port)
+	err := conn.QueryRow(ctx, `SELECT pg_postmaster_start_time(), current_setting('primary_conninfo') <> '',
+		r.status, r.sender_host, r.sender_port
+		FROM (SELECT 1) AS one LEFT JOIN pg_stat_wal_receiver AS r ON true`).Scan(&started, &s.upstream, &status, &host, &port)
 	if err != nil {
-		return time.Time{}, nil, fmt.Errorf("start time and wal receiver: %w", err)
+		return time.Time{}, stream{}, fmt.Errorf("start time and wal receiver: %w", err)
 	}
 	if status == nil {
-		return started, nil, nil
+		return started, s, nil
 	}
-	r := &pgwatch.ObservedReceiver{Status: *status}
+	s.receiver = &pgwatch.ObservedReceiver{Status: *status}
 	if host != nil {
-		r.Host = *host
+		s.receiver.Host = *host
 	}
 	if port != nil {
-		r.Port = *port
+		s.receiver.Port = *port
 	}
-	return started, r, nil
+	return started, s, nil
 }
 
 // ObservationOf is the observation of a server started at started, with positions pos, a

@@ -32,7 +32,7 @@ func TestProbeObservesTheServersShape(t *testing.T) {
 		return o
 	}
 	first := observe()
-	if first.InRecovery || first.Timeline != 1 || first.Started.IsZero() || len(first.Standbys) != 0 || len(first.Slots) != 0 || first.SyncStandbyNames != "" {
+	if first.InRecovery || first.Timeline != 1 || first.Started.IsZero() || len(first.Standbys) != 0 || len(first.Slots) != 0 || first.SyncStandbyNames != "" || first.Upstream || first.Stalled() {
 		t.Fatalf("a fresh primary observed as %+v", first)
 	}
 	// Writes move the WAL, not the shape.
@@ -54,7 +54,7 @@ func TestProbeObservesTheServersShape(t *testing.T) {
 	waitFor(t, ctx, "the standby observed streaming", func() (bool, error) {
 		o, err := rprobe(ctx)
 		want := pgwatch.ObservedReceiver{Status: "streaming", Host: u.w.Addr, Port: DefaultPort}
-		return err == nil && o.InRecovery && o.Receiver != nil && *o.Receiver == want && len(o.Standbys) == 0, err
+		return err == nil && o.InRecovery && o.Upstream && !o.Stalled() && o.Receiver != nil && *o.Receiver == want && len(o.Standbys) == 0, err
 	})
 	waitFor(t, ctx, "the primary observed with its standby", func() (bool, error) {
 		o, err := probe(ctx)
@@ -69,6 +69,11 @@ func TestProbeObservesTheServersShape(t *testing.T) {
 	if o, err := probe(ctx); err == nil {
 		t.Fatalf("a stopped server observed as %+v", o)
 	}
+	// Its standby, still up, streams nothing (the watcher's wake-up for it: pgwatch.Observer).
+	waitFor(t, ctx, "the standby observed stalled", func() (bool, error) {
+		o, err := rprobe(ctx)
+		return err == nil && o.Stalled(), err
+	})
 	must(t, u.w.Start(ctx))
 	must(t, u.w.WaitReady(ctx, opLogin))
 	restarted := observe()
