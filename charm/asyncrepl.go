@@ -416,10 +416,8 @@ func (a *asyncRepl) step(ctx context.Context, c *Charm, st *State, w Workload) e
 // divergedStandbyStep: a unit of a standby cluster that received WAL its upstream never had
 // (the primary cluster failed over to a replica that was behind this one; or this unit
 // cascades from a standby leader that was rewound) cannot follow the upstream's timeline. It
-// is stopped and rewound (runReplica restarts it), instead of streaming nothing forever.
-// Timeline ids are not enough to tell (a replica promoted from an old timeline may pick an id
-// this unit already knows from another history): the two histories are compared entry by
-// entry, as pg_rewind does.
+// is stopped and rewound (runReplica restarts it), instead of streaming nothing forever
+// (diverged.go).
 func (a *asyncRepl) divergedStandbyStep(ctx context.Context, c *Charm, st *State, w Workload) error {
 	if modeOf(st) != modeStandby {
 		return nil
@@ -431,128 +429,8 @@ func (a *asyncRepl) divergedStandbyStep(ctx context.Context, c *Charm, st *State
 	if !ok || role.Kind != RoleReplica {
 		return nil
 	}
-	if running, err := w.Running(ctx); err != nil || !running {
-		return err
-	}
-	db, err := c.connectSelf(ctx, st, w)
-	if err != nil {
-		return nil
-	}
-	defer db.Close(ctx)
-	pos, err := db.Positions(ctx)
-	if err != nil || !pos.InRecovery {
-		return nil
-	}
-	myTLI, myHist, err := latestHistory(ctx, db, pos.Timeline)
-	if err != nil {
-		return nil // cannot tell now: a later hook compares again
-	}
-	cctx, cancel := context.WithTimeout(ctx, a.RemoteTimeout)
-	defer cancel()
-	up, err := w.Connect(cctx, role.UpstreamAddr, role.upstreamLogin(st))
-	if err != nil {
-		return nil
-	}
-	defer up.Close(ctx)
-	upos, err := up.Positions(cctx)
-	if err != nil {
-		return nil
-	}
-	upTLI, upHist, err := latestHistory(cctx, up, upos.Timeline)
-	if err != nil {
-		return nil // cannot tell now (the upstream may be shutting down): a later hook compares again
-	}
-	fork, forked := forkPoint(myTLI, myHist, upTLI, upHist)
-	mine := max(pos.Replayed, pos.Received)
-	if !forked || mine <= fork {
-		return nil // it follows the upstream's timeline by itself
-	}
-	// The upstream must have checkpointed on its timeline for pg_rewind to see the fork. It
-	// does so before this unit's server stops: an upstream that cannot (one shutting down
-	// for a switchover back) leaves this unit running, to compare again in a later hook.
-	if !upos.InRecovery {
-		if err := up.Checkpoint(cctx); err != nil {
-			c.logf(ctx, slog.LevelWarn, "diverged from %s, but its checkpoint failed (rewinding later): %v", role.UpstreamUnit, err)
-			return nil
-		}
-	}
-	c.logf(ctx, slog.LevelWarn, "diverged from %s: this unit has WAL up to %s (timeline %d) but its upstream's history (timeline %d) left it at %s: rewinding",
-		role.UpstreamUnit, mine, myTLI, upTLI, fork)
-	db.Close(ctx)
-	if err := c.status(ctx, "maintenance", "rewinding (pg_rewind): diverged from "+role.UpstreamUnit); err != nil {
-		return err
-	}
-	if _, err := w.Stop(ctx); err != nil {
-		return err
-	}
-	rctx, cancel := cloneContext(ctx, st)
-	defer cancel()
-	out, err := w.Rewind(rctx, postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "rewind", Remote: c.isRemoteHost(st, role.UpstreamAddr)})
-	if err == nil {
-		c.logf(ctx, slog.LevelInfo, "pg_rewind onto %s: %s", role.UpstreamUnit, strings.TrimSpace(out))
-		return nil
-	}
-	c.logf(ctx, slog.LevelWarn, "pg_rewind onto %s failed, re-seeding (old data kept aside): %v", role.UpstreamUnit, err)
-	upstream := postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "replication", Slot: role.Slot, AppName: role.Slot,
-		Remote: c.isRemoteHost(st, role.UpstreamAddr)}
-	if err := c.seed(ctx, st, w, role, upstream); err != nil {
-		return err
-	}
-	_, err = w.FollowPrimary(ctx, c.settings(ctx, st, w), upstream)
+	_, err := c.rewindIfDiverged(ctx, st, w, role, a.RemoteTimeout)
 	return err
-}
-
-// latestHistory returns the latest timeline a server knows (its history files, from tli up)
-// and that timeline's history. Only a history file the server does not have ends the search
-// (postgres.ErrNoHistory): any other failure (a server shutting down, a broken connection) is
-// an error, since a history cut short would read as a fork that is not there.
-func latestHistory(ctx context.Context, db DB, tli int) (int, []postgres.HistoryEntry, error) {
-	if tli < 1 {
-		tli = 1
-	}
-	hist, err := db.TimelineHistory(ctx, tli)
-	if err != nil {
-		return 0, nil, fmt.Errorf("timeline %d history: %w", tli, err)
-	}
-	for next, last := tli+1, tli+64; next < last; next++ {
-		h, err := db.TimelineHistory(ctx, next)
-		if errors.Is(err, postgres.ErrNoHistory) {
-			break
-		}
-		if err != nil {
-			return 0, nil, fmt.Errorf("timeline %d history: %w", next, err)
-		}
-		if len(h) == 0 {
-			break
-		}
-		tli, hist = next, h
-	}
-	return tli, hist, nil
-}
-
-// forkPoint compares two timeline histories (each: the server's current timeline and the
-// history entries of the timelines before it) and returns the WAL position where they part;
-// forked is false when one history continues the other beyond every position (the server on
-// history a can follow b up to b's end).
-func forkPoint(aTLI int, a []postgres.HistoryEntry, bTLI int, b []postgres.HistoryEntry) (postgres.LSN, bool) {
-	const end = postgres.LSN(1<<64 - 1)
-	full := func(tli int, h []postgres.HistoryEntry) []postgres.HistoryEntry {
-		return append(append([]postgres.HistoryEntry(nil), h...), postgres.HistoryEntry{TLI: tli, SwitchLSN: end})
-	}
-	fa, fb := full(aTLI, a), full(bTLI, b)
-	for i := 0; i < len(fa) && i < len(fb); i++ {
-		ea, eb := fa[i], fb[i]
-		if ea.TLI != eb.TLI {
-			if i == 0 {
-				return 0, true
-			}
-			return fa[i-1].SwitchLSN, true
-		}
-		if ea.SwitchLSN != eb.SwitchLSN {
-			return min(ea.SwitchLSN, eb.SwitchLSN), true
-		}
-	}
-	return 0, false
 }
 
 // StaleSlotLag is how far (WAL bytes) an inactive cross-cluster slot other than the one the

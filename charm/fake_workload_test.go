@@ -51,7 +51,10 @@ type fakeServer struct {
 	watcher       bool      // EnsureWatcher ran
 	started       time.Time // when the server last started (pg_postmaster_start_time)
 	// unobserved: the watcher has no observation of the server (ReadObservation fails).
-	unobserved  bool
+	unobserved bool
+	// stalled: as a standby, its WAL receiver does not stream even while its upstream
+	// answers (it diverged from the upstream's timeline).
+	stalled     bool
 	timers      pgwatch.Timers // the timers file
 	timersBad   bool           // the timers file is garbage
 	timerWrites int
@@ -279,6 +282,7 @@ func (w *fakeWorkload) Rewind(ctx context.Context, s postgres.Upstream) (string,
 	w.s.cloneBound = remaining(ctx)
 	w.s.timeline = w.fc.servers[s.Host].timeline
 	w.s.roles = maps.Clone(w.fc.servers[s.Host].roles)
+	w.s.stalled = false // on the source's timeline, it can follow it
 	return "", nil
 }
 func (w *fakeWorkload) ControlData(context.Context) (postgres.ControlData, error) {
@@ -581,7 +585,7 @@ func (d *fakeDB) Observe(ctx context.Context) (pgwatch.Observation, error) {
 	if up := d.s.live.Upstream; pos.InRecovery && up != nil {
 		o.Upstream = true
 		o.Receiver = &pgwatch.ObservedReceiver{Status: "waiting", Host: up.Host, Port: cmp.Or(up.Port, postgres.DefaultPort)}
-		if u := d.w.fc.servers[up.Host]; u != nil && u.running && !u.down {
+		if u := d.w.fc.servers[up.Host]; u != nil && u.running && !u.down && !d.s.stalled {
 			o.Receiver.Status = "streaming"
 		}
 	}

@@ -605,8 +605,13 @@ func (c *Charm) reconcileSlots(ctx context.Context, st *State, db DB) error {
 	return nil
 }
 
+// inClusterProbeTimeout bounds a replica's session to its upstream when it compares their
+// histories (runReplica).
+const inClusterProbeTimeout = 3 * time.Second
+
 // runReplica makes this unit's server stream from role's upstream: seed with pg_basebackup
-// when empty, fence and rewind a server that was writable, re-point a running standby.
+// when empty, fence and rewind a server that was writable, re-point a running standby, and
+// rewind one that streams nothing because it diverged.
 func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role) error {
 	slot := role.Slot
 	if slot == "" {
@@ -655,6 +660,18 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 				return err
 			}
 			running, fenced = false, true
+		} else if obs.Stalled() {
+			// Streaming nothing while the upstream answers (its own check is green): it
+			// may hold WAL the cluster's timeline abandoned (diverged.go).
+			diverged := role
+			diverged.Slot = slot
+			stopped, err := c.rewindIfDiverged(ctx, st, w, diverged, inClusterProbeTimeout)
+			if err != nil {
+				return err
+			}
+			if stopped {
+				running, fenced = false, true
+			}
 		}
 	}
 	if running && st.MyData[keyRestarted] != "" {

@@ -1,0 +1,64 @@
+package charm
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/jujulet/postgresql-k8s/internal/postgres"
+)
+
+// A replica of its own cluster that streams nothing while its upstream answers compares its
+// history with the upstream's when the watcher's wake-up comes, and is rewound only when it
+// holds WAL past the point where they part. A replica that streams is not compared at all.
+func TestAStalledReplicaThatDivergedIsRewound(t *testing.T) {
+	type H = []postgres.HistoryEntry
+	// The primary (pg/1) is on timeline 3, which left timeline 2 at 250.
+	primary := map[int]H{2: {{TLI: 1, SwitchLSN: 100}}, 3: {{TLI: 1, SwitchLSN: 100}, {TLI: 2, SwitchLSN: 250}}}
+	for _, tt := range []struct {
+		name       string
+		stalled    bool
+		received   postgres.LSN // the replica's (pg/2), on timeline 2
+		wantRewind bool
+	}{
+		{"stalled, with WAL past the fork", true, 300, true},
+		{"stalled, behind the fork", true, 200, false},
+		{"streaming", false, 300, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := steadyWorld(t)
+			up, r := w.units["pg/1"], w.units["pg/2"]
+			up.s.timeline, r.s.timeline = 3, 2
+			r.s.received, r.s.replayed = tt.received, tt.received
+			r.s.stalled = tt.stalled
+			hist := map[string]map[int][]postgres.HistoryEntry{up.s.addr: primary, r.s.addr: {2: {{TLI: 1, SwitchLSN: 100}}}}
+			w.open = func(unit, addr string) func(ctx context.Context, _ string) (Workload, error) {
+				return func(ctx context.Context, _ string) (Workload, error) {
+					wl, err := w.fc.open(addr)(ctx, addr)
+					if err != nil {
+						return nil, err
+					}
+					return histWorkload{wl, hist, false}, nil
+				}
+			}
+			before := len(r.s.calls)
+			u := w.mustRunEvent("pg/2", "postgresql-pebble-custom-notice", wake)
+			calls := r.s.calls[before:]
+			if got := slices.Contains(calls, "Rewind"+up.s.addr); got != tt.wantRewind {
+				t.Fatalf("rewind = %v, want %v (calls %v)", got, tt.wantRewind, calls)
+			}
+			if stopped := slices.Contains(calls, "Stop"); stopped != tt.wantRewind {
+				t.Fatalf("stopped = %v (calls %v)", stopped, calls)
+			}
+			if !r.s.running || !r.s.inRecovery {
+				t.Fatalf("replica running %v, in recovery %v", r.s.running, r.s.inRecovery)
+			}
+			if tt.wantRewind {
+				if r.s.timeline != 3 || !slices.Contains(calls, "FollowPrimary"+up.s.addr) {
+					t.Fatalf("after the rewind: timeline %d, calls %v", r.s.timeline, calls)
+				}
+			}
+			wantStatus(t, u, "active", "Replica")
+		})
+	}
+}
