@@ -43,9 +43,13 @@ func (c *Charm) rewindIfDiverged(ctx context.Context, st *State, w Workload, rol
 	if err != nil || !pos.InRecovery {
 		return false, nil
 	}
-	myTLI, myHist, err := latestHistory(ctx, db, pos.Timeline)
+	held, err := db.WALTimelines(ctx)
 	if err != nil {
 		return false, nil // cannot tell now: a later hook compares again
+	}
+	myTLI, myHist, err := latestHistory(ctx, db, pos.Timeline, held)
+	if err != nil {
+		return false, nil
 	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -58,7 +62,7 @@ func (c *Charm) rewindIfDiverged(ctx context.Context, st *State, w Workload, rol
 	if err != nil {
 		return false, nil
 	}
-	upTLI, upHist, err := latestHistory(cctx, up, upos.Timeline)
+	upTLI, upHist, err := latestHistory(cctx, up, upos.Timeline, nil)
 	if err != nil {
 		return false, nil // cannot tell now (the upstream may be shutting down): a later hook compares again
 	}
@@ -88,25 +92,35 @@ func (c *Charm) rewindIfDiverged(ctx context.Context, st *State, w Workload, rol
 	rctx, cancel := cloneContext(ctx, st)
 	defer cancel()
 	out, err := w.Rewind(rctx, postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "rewind", Remote: c.isRemoteHost(st, role.UpstreamAddr)})
-	if err == nil {
-		c.logf(ctx, slog.LevelInfo, "pg_rewind onto %s: %s", role.UpstreamUnit, strings.TrimSpace(out))
-		return true, nil
-	}
-	c.logf(ctx, slog.LevelWarn, "pg_rewind onto %s failed, re-seeding (old data kept aside): %v", role.UpstreamUnit, err)
 	upstream := postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "replication", Slot: role.Slot, AppName: role.Slot,
 		Remote: c.isRemoteHost(st, role.UpstreamAddr)}
-	if err := c.seed(ctx, st, w, role, upstream); err != nil {
-		return true, err
+	if err == nil {
+		c.logf(ctx, slog.LevelInfo, "pg_rewind onto %s: %s", role.UpstreamUnit, strings.TrimSpace(out))
+	} else {
+		c.logf(ctx, slog.LevelWarn, "pg_rewind onto %s failed, re-seeding (old data kept aside): %v", role.UpstreamUnit, err)
+		if err := c.seed(ctx, st, w, role, upstream); err != nil {
+			return true, err
+		}
 	}
+	// pg_rewind copies the upstream's files, which lack standby.signal, and leaves a data
+	// directory that still needs recovery: it becomes the upstream's standby again at once.
+	// Otherwise the next start takes it for a returning primary and rewinds it once more,
+	// and that pg_rewind first runs crash recovery as a primary, writing WAL the upstream
+	// never had.
 	_, err = w.FollowPrimary(ctx, c.settings(ctx, st, w), upstream)
 	return true, err
 }
 
-// latestHistory returns the latest timeline a server knows (its history files, from tli up)
+// latestHistory returns the latest timeline a server is on (its history files, from tli up)
 // and that timeline's history. Only a history file the server does not have ends the search
 // (postgres.ErrNoHistory): any other failure (a server shutting down, a broken connection) is
 // an error, since a history cut short would read as a fork that is not there.
-func latestHistory(ctx context.Context, db DB, tli int) (int, []postgres.HistoryEntry, error) {
+//
+// A standby also holds the history files of timelines it fetched from its upstream but could
+// not follow: with held (the timelines it holds WAL of, postgres.WALTimelines), a later
+// timeline counts only if it holds WAL of it. A nil held takes every history file (an upstream
+// is on its latest timeline).
+func latestHistory(ctx context.Context, db DB, tli int, held map[int]bool) (int, []postgres.HistoryEntry, error) {
 	if tli < 1 {
 		tli = 1
 	}
@@ -125,7 +139,9 @@ func latestHistory(ctx context.Context, db DB, tli int) (int, []postgres.History
 		if len(h) == 0 {
 			break
 		}
-		tli, hist = next, h
+		if held == nil || held[next] {
+			tli, hist = next, h
+		}
 	}
 	return tli, hist, nil
 }

@@ -3,6 +3,7 @@ package charm
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/jujulet/postgresql-k8s/internal/postgres"
@@ -16,14 +17,18 @@ func TestAStalledReplicaThatDivergedIsRewound(t *testing.T) {
 	// The primary (pg/1) is on timeline 3, which left timeline 2 at 250.
 	primary := map[int]H{2: {{TLI: 1, SwitchLSN: 100}}, 3: {{TLI: 1, SwitchLSN: 100}, {TLI: 2, SwitchLSN: 250}}}
 	for _, tt := range []struct {
-		name       string
-		stalled    bool
-		received   postgres.LSN // the replica's (pg/2), on timeline 2
+		name     string
+		stalled  bool
+		received postgres.LSN // the replica's (pg/2), on timeline 2
+		// fetched: the replica holds timeline 3's history file too, which its WAL receiver
+		// fetched from the primary, though it holds no WAL of timeline 3.
+		fetched    bool
 		wantRewind bool
 	}{
-		{"stalled, with WAL past the fork", true, 300, true},
-		{"stalled, behind the fork", true, 200, false},
-		{"streaming", false, 300, false},
+		{"stalled, with WAL past the fork", true, 300, false, true},
+		{"stalled, with WAL past the fork and the upstream's history", true, 300, true, true},
+		{"stalled, behind the fork", true, 200, false, false},
+		{"streaming", false, 300, false, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			w := steadyWorld(t)
@@ -32,6 +37,9 @@ func TestAStalledReplicaThatDivergedIsRewound(t *testing.T) {
 			r.s.received, r.s.replayed = tt.received, tt.received
 			r.s.stalled = tt.stalled
 			hist := map[string]map[int][]postgres.HistoryEntry{up.s.addr: primary, r.s.addr: {2: {{TLI: 1, SwitchLSN: 100}}}}
+			if tt.fetched {
+				hist[r.s.addr][3] = primary[3]
+			}
 			w.open = func(unit, addr string) func(ctx context.Context, _ string) (Workload, error) {
 				return func(ctx context.Context, _ string) (Workload, error) {
 					wl, err := w.fc.open(addr)(ctx, addr)
@@ -56,6 +64,17 @@ func TestAStalledReplicaThatDivergedIsRewound(t *testing.T) {
 			if tt.wantRewind {
 				if r.s.timeline != 3 || !slices.Contains(calls, "FollowPrimary"+up.s.addr) {
 					t.Fatalf("after the rewind: timeline %d, calls %v", r.s.timeline, calls)
+				}
+				// Once: the rewound server is the upstream's standby at once, not taken for
+				// a returning primary and rewound again.
+				rewinds := 0
+				for _, c := range calls {
+					if strings.HasPrefix(c, "Rewind") {
+						rewinds++
+					}
+				}
+				if rewinds != 1 {
+					t.Fatalf("%d rewinds (calls %v)", rewinds, calls)
 				}
 			}
 			wantStatus(t, u, "active", "Replica")

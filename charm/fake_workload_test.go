@@ -567,8 +567,20 @@ func (d *fakeDB) TimelineHistory(_ context.Context, tli int) ([]postgres.History
 	if tli <= 1 {
 		return nil, nil
 	}
+	if tli > d.s.timeline {
+		return nil, fmt.Errorf("timeline %d: %w", tli, postgres.ErrNoHistory)
+	}
 	// The fake's timelines fork at the server's received position.
 	return []postgres.HistoryEntry{{TLI: tli - 1, SwitchLSN: d.s.received + 1}}, nil
+}
+
+// WALTimelines: the fake holds WAL of every timeline up to its own.
+func (d *fakeDB) WALTimelines(context.Context) (map[int]bool, error) {
+	held := map[int]bool{}
+	for tli := 1; tli <= d.s.timeline; tli++ {
+		held[tli] = true
+	}
+	return held, nil
 }
 func (d *fakeDB) Close(context.Context) {}
 

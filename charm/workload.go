@@ -73,6 +73,8 @@ type DB interface {
 	// TerminateSlotSenders ends the walsenders of the slots named prefix*.
 	TerminateSlotSenders(ctx context.Context, prefix string) (int, error)
 	TimelineHistory(ctx context.Context, tli int) ([]postgres.HistoryEntry, error)
+	// WALTimelines returns the timelines the server holds WAL segments of.
+	WALTimelines(ctx context.Context) (map[int]bool, error)
 	// Replication is a primary's synchronous replication state (pg_stat_replication).
 	Replication(ctx context.Context) (postgres.ReplicationState, error)
 	// Observe reads the server's shape, as the watcher does (postgres.Observe).

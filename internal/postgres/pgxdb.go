@@ -95,6 +95,11 @@ func (d *DB) TimelineHistory(ctx context.Context, tli int) ([]HistoryEntry, erro
 	return ReplicationTimelineHistory(ctx, d.host, d.port, d.login, d.tlsCfg, tli)
 }
 
+// WALTimelines returns the timelines the server holds WAL segments of (WALTimelines).
+func (d *DB) WALTimelines(ctx context.Context) (map[int]bool, error) {
+	return WALTimelines(ctx, d.conn)
+}
+
 // Replication is a primary's synchronous replication state (ReadReplicationState).
 func (d *DB) Replication(ctx context.Context) (ReplicationState, error) {
 	return ReadReplicationState(ctx, d.conn)

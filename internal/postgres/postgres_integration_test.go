@@ -662,6 +662,11 @@ func TestCharmAdminCertAndReplicationUserSQL(t *testing.T) {
 	if _, err := db.conn.Exec(ctx, "SELECT pg_read_file('postgresql.conf')"); err == nil || !strings.Contains(err.Error(), "42501") {
 		t.Errorf("replication read a file of the data directory: %v", err)
 	}
+	// The promoted server writes WAL on timeline 2 (WALTimelines: the charm takes a timeline
+	// for a server's own only when it holds WAL of it).
+	if held, err := sdb.WALTimelines(ctx); err != nil || !held[2] || held[3] {
+		t.Errorf("WAL timelines of a server promoted to timeline 2: %v, %v", held, err)
+	}
 	// The superuser reads the same history with SQL.
 	shist, err := sdb.TimelineHistory(ctx, 2)
 	must(t, err)

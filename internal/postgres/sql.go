@@ -199,8 +199,33 @@ func TimelineHistory(ctx context.Context, conn *pgx.Conn, tli int) ([]HistoryEnt
 	return ParseHistory(s)
 }
 
+// WALTimelines returns the timelines of the WAL segment files the server holds (pg_wal),
+// partial ones included. A standby fetches the history files of its upstream's timelines
+// whether or not it can follow them; only a timeline it received WAL on has segments.
+// pg_ls_waldir needs a superuser or pg_monitor.
+func WALTimelines(ctx context.Context, conn *pgx.Conn) (map[int]bool, error) {
+	rows, err := conn.Query(ctx, `SELECT DISTINCT substr(name, 1, 8) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}(\.partial)?$'`)
+	if err != nil {
+		return nil, fmt.Errorf("wal segments: %w", err)
+	}
+	tlis, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("wal segments: %w", err)
+	}
+	held := make(map[int]bool, len(tlis))
+	for _, hex := range tlis {
+		tli, err := strconv.ParseUint(hex, 16, 32)
+		if err != nil {
+			return nil, fmt.Errorf("wal segment timeline %q: %w", hex, err)
+		}
+		held[int(tli)] = true
+	}
+	return held, nil
+}
+
 // ErrNoHistory is a timeline whose history file the server does not have: it never was on
-// that timeline. Any other error reading a history says nothing about the timeline.
+// that timeline, nor did it fetch the timeline's history from an upstream. Any other error
+// reading a history says nothing about the timeline.
 var ErrNoHistory = errors.New("no such timeline history")
 
 // historyError marks the server's "no such file" (SQLSTATE 58P01) as ErrNoHistory.
