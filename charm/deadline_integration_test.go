@@ -3,14 +3,11 @@ package charm
 import (
 	"context"
 	"crypto/tls"
-	"fmt"
-	"log/slog"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jujulet/postgresql-k8s/internal/hookenv/hookenvtest"
 	"github.com/jujulet/postgresql-k8s/internal/pki"
 	"github.com/jujulet/postgresql-k8s/internal/postgres"
 	"github.com/jujulet/postgresql-k8s/internal/postgres/pgtest"
@@ -21,12 +18,7 @@ import (
 // timer (no other hook needed). The test's bound is under postgres.StallTimeout: the hook
 // must end by the charm's own deadlines on the upstream, not by the last-resort stall bound.
 func TestRealStalledUpstream(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: no real PostgreSQL")
-	}
-	if pebbleBin == "" {
-		pgtest.Unavailable(t, pgtest.NoPostgres)
-	}
+	needRealPostgres(t)
 	tests := []struct {
 		name  string
 		stall pgtest.Stall
@@ -38,14 +30,7 @@ func TestRealStalledUpstream(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
-			r := &realUnits{t: t, containers: map[string]*pgtest.Container{}, workloads: map[string]*postgres.Workload{}}
-			w := &world{t: t, fc: newFakeCluster(), units: map[string]*testUnit{}, app: map[string]string{},
-				secrets: map[string]*hookenvtest.FakeSecret{}, leader: "pg/0", addrBase: 71, open: r.open, epoch: time.Now()}
-			w.tweak = func(c *Charm) { c.Log = slog.New(slog.NewTextHandler(testWriter{t}, nil)) }
-			for i := range 2 {
-				u := w.addUnit(fmt.Sprintf("pg/%d", i))
-				r.start(u.name, u.s.addr)
-			}
+			w, r := realWorld(t, 2, 71)
 			wantStatus(t, w.initLeader(), "active", "Primary")
 
 			// The primary's server goes away and a peer that hangs takes its address.

@@ -3,13 +3,10 @@ package charm
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"testing"
 	"time"
 
-	"github.com/jujulet/postgresql-k8s/internal/hookenv/hookenvtest"
 	"github.com/jujulet/postgresql-k8s/internal/postgres"
-	"github.com/jujulet/postgresql-k8s/internal/postgres/pgtest"
 )
 
 // A real replica that holds WAL the new primary never had: re-pointed at it, its WAL
@@ -18,22 +15,10 @@ import (
 // the fetched history from a timeline the replica is on (it holds no WAL of it), and rewinds
 // the replica onto the new primary, which it then streams from.
 func TestRealReplicaThatDivergedIsRewound(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: no real PostgreSQL")
-	}
-	if pebbleBin == "" {
-		pgtest.Unavailable(t, pgtest.NoPostgres)
-	}
+	needRealPostgres(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	r := &realUnits{t: t, containers: map[string]*pgtest.Container{}, workloads: map[string]*postgres.Workload{}}
-	w := &world{t: t, fc: newFakeCluster(), units: map[string]*testUnit{}, app: map[string]string{},
-		secrets: map[string]*hookenvtest.FakeSecret{}, leader: "pg/0", addrBase: 81, open: r.open, epoch: time.Now()}
-	w.tweak = func(c *Charm) { c.Log = slog.New(slog.NewTextHandler(testWriter{t}, nil)) }
-	for i := range 3 {
-		u := w.addUnit(fmt.Sprintf("pg/%d", i))
-		r.start(u.name, u.s.addr)
-	}
+	w, r := realWorld(t, 3, 81)
 	wantStatus(t, w.initLeader(), "active", "Primary")
 	w.exec(t, ctx, "pg/0", "CREATE TABLE t (id serial PRIMARY KEY, v text); INSERT INTO t (v) SELECT 'a' FROM generate_series(1, 100)")
 	w.mustRun("pg/0", "database-peers-relation-changed")

@@ -52,6 +52,34 @@ type realUnits struct {
 	workloads  map[string]*postgres.Workload
 }
 
+// needRealPostgres skips under -short and fails (or skips, outside make test) without
+// PostgreSQL.
+func needRealPostgres(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: no real PostgreSQL")
+	}
+	if pebbleBin == "" {
+		pgtest.Unavailable(t, pgtest.NoPostgres)
+	}
+}
+
+// realWorld is a world of n units with real workloads at 127.0.0.<addrBase>...: one Pebble
+// running this machine's PostgreSQL per unit (the base must be unique across the packages'
+// integration tests, which run alongside), with the charm logging to the test.
+func realWorld(t *testing.T, n, addrBase int) (*world, *realUnits) {
+	t.Helper()
+	r := &realUnits{t: t, containers: map[string]*pgtest.Container{}, workloads: map[string]*postgres.Workload{}}
+	w := &world{t: t, fc: newFakeCluster(), units: map[string]*testUnit{}, app: map[string]string{},
+		secrets: map[string]*hookenvtest.FakeSecret{}, leader: "pg/0", addrBase: addrBase, open: r.open, epoch: time.Now()}
+	w.tweak = func(c *Charm) { c.Log = slog.New(slog.NewTextHandler(testWriter{t}, nil)) }
+	for i := range n {
+		u := w.addUnit(fmt.Sprintf("pg/%d", i))
+		r.start(u.name, u.s.addr)
+	}
+	return w, r
+}
+
 func (r *realUnits) start(unit, addr string) {
 	var c *pgtest.Container
 	c = pgtest.Start(r.t, pebbleBin, postgres.Container, postgres.MountPath, func() {
@@ -157,25 +185,15 @@ func (w *world) inRecovery(t *testing.T, ctx context.Context, unit string) bool 
 }
 
 func TestRealClusterLifecycle(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: no real PostgreSQL")
-	}
-	if pebbleBin == "" {
-		pgtest.Unavailable(t, pgtest.NoPostgres)
-	}
+	needRealPostgres(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	r := &realUnits{t: t, containers: map[string]*pgtest.Container{}, workloads: map[string]*postgres.Workload{}}
-	w := &world{t: t, fc: newFakeCluster(), units: map[string]*testUnit{}, app: map[string]string{},
-		secrets: map[string]*hookenvtest.FakeSecret{}, leader: "pg/0", addrBase: 61, open: r.open, epoch: time.Now()}
+	w, r := realWorld(t, 3, 61)
+	logTo := w.tweak
 	w.tweak = func(c *Charm) {
+		logTo(c)
 		c.FailoverAfter = 2 * time.Second
 		c.SwitchoverReplayWait = 20 * time.Second
-		c.Log = slog.New(slog.NewTextHandler(testWriter{t}, nil))
-	}
-	for i := 0; i < 3; i++ {
-		u := w.addUnit(fmt.Sprintf("pg/%d", i))
-		r.start(u.name, u.s.addr)
 	}
 
 	// Deploy: the leader initialises and becomes Primary.
