@@ -24,6 +24,9 @@ import (
 // this unit already knows from another history): the two histories are compared entry by
 // entry, as pg_rewind does.
 
+// keyRewound (unit data): the timeline and fork position this unit was last rewound onto.
+const keyRewound = "rewound"
+
 // rewindIfDiverged compares this unit's history with its upstream's (role) and, when this
 // unit holds WAL past the point where they part, stops its server and rewinds it onto the
 // upstream (re-seeding it when pg_rewind fails). It reports whether it stopped the server;
@@ -102,6 +105,10 @@ func (c *Charm) rewindIfDiverged(ctx context.Context, st *State, w Workload, rol
 			return true, err
 		}
 	}
+	// The units that stream from this one cannot follow its new history either: the key
+	// brings them a hook, whose reconcile compares theirs with it (they stream nothing
+	// once it restarts, so they look again until it answers).
+	st.SetMine(keyRewound, fmt.Sprintf("%d/%s", upTLI, fork))
 	// pg_rewind copies the upstream's files, which lack standby.signal, and leaves a data
 	// directory that still needs recovery: it becomes the upstream's standby again at once.
 	// Otherwise the next start takes it for a returning primary and rewinds it once more,

@@ -77,6 +77,16 @@ func TestAStalledReplicaThatDivergedIsRewound(t *testing.T) {
 					t.Fatalf("%d rewinds (calls %v)", rewinds, calls)
 				}
 			}
+			// The units that stream from it hear of its rewind; one that was not rewound
+			// but streams nothing looks again.
+			rewound := u.f.Relations[peerRel].Data["pg/2"][keyRewound]
+			if (rewound != "") != tt.wantRewind {
+				t.Errorf("%s = %q after rewind=%v", keyRewound, rewound, tt.wantRewind)
+			}
+			_, again := r.s.timers[timerNotStreaming]
+			if again != (tt.stalled && !tt.wantRewind) {
+				t.Errorf("%s timer set = %v (timers %v)", timerNotStreaming, again, r.s.timers)
+			}
 			wantStatus(t, u, "active", "Replica")
 		})
 	}

@@ -646,33 +646,11 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 	st.SetMine(keySyncStandbys, "")
 	fenced := false
 	if running {
-		obs, err := c.selfObservation(ctx, st, w)
+		stopped, err := c.checkRunningReplica(ctx, st, w, role, slot)
 		if err != nil {
 			return err
 		}
-		if !obs.InRecovery {
-			// Fencing: a writable server that is not the recorded primary stops at once.
-			c.logf(ctx, slog.LevelWarn, "fencing: this unit is writable but %s is the primary; stopping", role.UpstreamUnit)
-			if err := c.status(ctx, "maintenance", "fencing: stopping a writable server that is not the primary"); err != nil {
-				return err
-			}
-			if _, err := w.Stop(ctx); err != nil {
-				return err
-			}
-			running, fenced = false, true
-		} else if obs.Stalled() {
-			// Streaming nothing while the upstream answers (its own check is green): it
-			// may hold WAL the cluster's timeline abandoned (diverged.go).
-			diverged := role
-			diverged.Slot = slot
-			stopped, err := c.rewindIfDiverged(ctx, st, w, diverged, inClusterProbeTimeout)
-			if err != nil {
-				return err
-			}
-			if stopped {
-				running, fenced = false, true
-			}
-		}
+		running, fenced = !stopped, stopped
 	}
 	if running && st.MyData[keyRestarted] != "" {
 		c.logf(ctx, slog.LevelWarn, "restarted read-only as the primary, but %s is the primary now: stopping to follow it", role.UpstreamUnit)
@@ -747,6 +725,43 @@ func (c *Charm) runReplica(ctx context.Context, st *State, w Workload, role Role
 	st.SetMine(keyRestarted, "")
 	return nil
 }
+
+// checkRunningReplica looks at a replica's running server and stops it when it must not run
+// as it is: a writable server that is not the recorded primary is fenced; one that streams
+// nothing while its upstream answers (its own check is green) may hold WAL the cluster's
+// timeline abandoned, and is rewound when it does (diverged.go). It reports whether it
+// stopped the server.
+func (c *Charm) checkRunningReplica(ctx context.Context, st *State, w Workload, role Role, slot string) (bool, error) {
+	obs, err := c.selfObservation(ctx, st, w)
+	if err != nil {
+		return false, err
+	}
+	if !obs.InRecovery {
+		c.logf(ctx, slog.LevelWarn, "fencing: this unit is writable but %s is the primary; stopping", role.UpstreamUnit)
+		if err := c.status(ctx, "maintenance", "fencing: stopping a writable server that is not the primary"); err != nil {
+			return false, err
+		}
+		if _, err := w.Stop(ctx); err != nil {
+			return false, err
+		}
+		return true, nil
+	}
+	if !obs.Stalled() {
+		return false, nil
+	}
+	role.Slot = slot
+	stopped, err := c.rewindIfDiverged(ctx, st, w, role, inClusterProbeTimeout)
+	if err == nil && !stopped {
+		// Not diverged, or it cannot tell yet (the upstream is restarting after its own
+		// rewind): look again.
+		st.WakeAt(timerNotStreaming, c.Now().Add(notStreamingRetry))
+	}
+	return stopped, err
+}
+
+// notStreamingRetry: how soon a standby that streams nothing, and was not rewound, looks
+// again.
+const notStreamingRetry = 30 * time.Second
 
 // runReadOnly keeps this unit's server a standby without an upstream: read-only and
 // streaming from nobody (primary_conninfo cleared, which a reload applies). A server that

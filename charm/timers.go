@@ -44,6 +44,10 @@ const (
 	// timerDRPromote: the standby leader that waits to replay past the other cluster's
 	// shutdown checkpoint looks again.
 	timerDRPromote = "dr-promote"
+	// timerNotStreaming: a standby that streams nothing looks again (diverged.go). The
+	// watcher raises the same wake-up, but it cannot log in to a standby cluster's servers,
+	// whose roles are the other cluster's.
+	timerNotStreaming = pgwatch.StallTimer
 )
 
 // Retry backoff of a reconcile that ended waiting: RetryMin doubling up to RetryMax.
