@@ -443,10 +443,18 @@ func ParseHistory(s string) ([]HistoryEntry, error) {
 // CanFollowWithoutRewind reports whether a stopped server with control data c can follow,
 // without pg_rewind, a primary whose current timeline has history hist (entries of earlier
 // timelines; empty when the primary is on timeline 1): c must have been shut down cleanly,
-// and its last checkpoint must lie before the point where the primary's history left c's
-// timeline (or c's timeline must be the primary's current one).
+// or stopped as a standby, and its last checkpoint must lie before the point where the
+// primary's history left c's timeline (or c's timeline must be the primary's current one).
+//
+// A standby that was killed ("in archive recovery", also one killed while it was being
+// promoted) wrote no WAL of its own: started as a standby, it replays what it has again
+// and writes nothing. pg_rewind would first run crash recovery on it as a primary, whose
+// shutdown checkpoint is WAL the primary never had; on the primary's timeline pg_rewind
+// then finds nothing to rewind, and the standby cannot follow past that checkpoint. A
+// standby that holds WAL past the fork after all streams nothing once started, and the
+// charm rewinds it then, after a clean stop.
 func CanFollowWithoutRewind(c ControlData, primaryTLI int, hist []HistoryEntry) bool {
-	if !c.CleanShutdown() {
+	if !c.CleanShutdown() && c.State != "in archive recovery" {
 		return false
 	}
 	if c.TimelineID == primaryTLI {
