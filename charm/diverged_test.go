@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jujulet/postgresql-k8s/internal/postgres"
 )
@@ -89,5 +90,34 @@ func TestAStalledReplicaThatDivergedIsRewound(t *testing.T) {
 			}
 			wantStatus(t, u, "active", "Replica")
 		})
+	}
+}
+
+// A stalled replica that is not rewound looks again by its own timer, after 2 s, then after
+// waits doubling to pgwatch.StallRepeatMax; once it streams, the timer and its backoff go.
+func TestAStalledReplicaLooksAgainLessOften(t *testing.T) {
+	w := steadyWorld(t)
+	r := w.units["pg/2"]
+	r.s.stalled = true // behind nothing: the fake's histories do not fork
+	var waits []time.Duration
+	for range 4 {
+		w.mustRunEvent("pg/2", "postgresql-pebble-custom-notice", wake)
+		at, ok := r.s.timers[timerNotStreaming]
+		if !ok {
+			t.Fatalf("no %s timer (timers %v)", timerNotStreaming, r.s.timers)
+		}
+		waits = append(waits, at.Sub(w.now()))
+		w.elapsed += at.Sub(w.now())
+	}
+	if want := []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second}; !slices.Equal(waits, want) {
+		t.Fatalf("waits %v, want %v", waits, want)
+	}
+	r.s.stalled = false
+	w.mustRunEvent("pg/2", "postgresql-pebble-custom-notice", wake)
+	if at, ok := r.s.timers[timerNotStreaming]; ok {
+		t.Fatalf("%s timer kept at %v once the replica streams", timerNotStreaming, at)
+	}
+	if b := r.f.State[localNotStreamingBackoff]; b != "" {
+		t.Fatalf("backoff kept: %q", b)
 	}
 }

@@ -747,21 +747,20 @@ func (c *Charm) checkRunningReplica(ctx context.Context, st *State, w Workload, 
 		return true, nil
 	}
 	if !obs.Stalled() {
+		if st.Local[localNotStreamingBackoff] != "" {
+			c.backOff(st, false, timerNotStreaming, localNotStreamingBackoff, pgwatch.StallRepeatMax)
+		}
 		return false, nil
 	}
 	role.Slot = slot
 	stopped, err := c.rewindIfDiverged(ctx, st, w, role, inClusterProbeTimeout)
-	if err == nil && !stopped {
+	if err == nil {
 		// Not diverged, or it cannot tell yet (the upstream is restarting after its own
-		// rewind): look again.
-		st.WakeAt(timerNotStreaming, c.Now().Add(notStreamingRetry))
+		// rewind): look again, less often while it lasts (as the watcher does).
+		c.backOff(st, !stopped, timerNotStreaming, localNotStreamingBackoff, pgwatch.StallRepeatMax)
 	}
 	return stopped, err
 }
-
-// notStreamingRetry: how soon a standby that streams nothing, and was not rewound, looks
-// again.
-const notStreamingRetry = 30 * time.Second
 
 // runReadOnly keeps this unit's server a standby without an upstream: read-only and
 // streaming from nobody (primary_conninfo cleared, which a reload applies). A server that

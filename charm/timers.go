@@ -65,7 +65,9 @@ const (
 	localPrimaryDown    = "primary-down"    // leader: "unit@unix-ms" when it first saw the primary down
 	localHandoffAfter   = "handoff-after"   // leader: unix seconds before which no hand-off starts
 	localHandoffBackoff = "handoff-backoff" // leader: current backoff of handoff-retry
-	localPromotedAt     = "promoted-at"     // the replay position at which this unit last promoted
+	// localNotStreamingBackoff: current backoff of a stalled standby's not-streaming timer.
+	localNotStreamingBackoff = "not-streaming-backoff"
+	localPromotedAt          = "promoted-at" // the replay position at which this unit last promoted
 )
 
 // WakeAt asks for a hook at `at` under name (lower-case letters, digits and dashes, see
