@@ -94,9 +94,9 @@ func (c *Charm) rewindIfDiverged(ctx context.Context, st *State, w Workload, rol
 	}
 	rctx, cancel := cloneContext(ctx, st)
 	defer cancel()
-	out, err := w.Rewind(rctx, postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "rewind", Remote: c.isRemoteHost(st, role.UpstreamAddr)})
-	upstream := postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "replication", Slot: role.Slot, AppName: role.Slot,
-		Remote: c.isRemoteHost(st, role.UpstreamAddr)}
+	remote := c.isRemoteHost(st, role.UpstreamAddr)
+	out, err := w.Rewind(rctx, postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "rewind", Remote: remote})
+	upstream := postgres.Upstream{Host: role.UpstreamAddr, Port: role.UpstreamPort, User: "replication", Slot: role.Slot, AppName: role.Slot, Remote: remote}
 	if err == nil {
 		c.logf(ctx, slog.LevelInfo, "pg_rewind onto %s: %s", role.UpstreamUnit, strings.TrimSpace(out))
 	} else {

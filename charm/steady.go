@@ -195,7 +195,7 @@ func (c *Charm) steadyServer(ctx context.Context, st *State, rec steadyRecord) (
 
 // streamsFrom reports whether the observed server streams WAL from host.
 func streamsFrom(o pgwatch.Observation, host string) bool {
-	return o.InRecovery && o.Receiver != nil && o.Receiver.Status == "streaming" && host != "" && o.Receiver.Host == host
+	return o.Streaming() && host != "" && o.Receiver.Host == host
 }
 
 // aheadWorkload waits for the workload readState started opening, without taking it: the

@@ -43,10 +43,15 @@ type Observation struct {
 	Upstream bool `json:"upstream,omitempty"`
 }
 
+// Streaming reports whether the observation is of a standby whose WAL receiver streams.
+func (o Observation) Streaming() bool {
+	return o.InRecovery && o.Receiver != nil && o.Receiver.Status == "streaming"
+}
+
 // Stalled reports whether the observation is of a standby that is meant to stream and
 // does not: it runs no WAL receiver, or one that is not streaming.
 func (o Observation) Stalled() bool {
-	return o.Error == "" && o.InRecovery && o.Upstream && (o.Receiver == nil || o.Receiver.Status != "streaming")
+	return o.Error == "" && o.InRecovery && o.Upstream && !o.Streaming()
 }
 
 // ObservedReceiver is a standby's pg_stat_wal_receiver: whom it streams from, and whether it
